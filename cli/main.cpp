@@ -1,0 +1,42 @@
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <iostream>
+
+#include "command_registry.hpp"
+
+namespace henn::cli {
+std::vector<RegisteredCommand>& command_registry() {
+    static std::vector<RegisteredCommand> commands;
+    return commands;
+}
+}  // namespace henn::cli
+
+int main(int argc, char** argv) {
+    using namespace henn::cli;
+    CLI::App app{"henn: homomorphically encrypted neural networks"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "henn 0.1.0");
+    spdlog::set_level(spdlog::level::info);
+    app.add_flag_callback(
+        "-v,--verbose", [] { spdlog::set_level(spdlog::level::debug); },
+        "Log progress at debug level");
+
+    auto& commands = command_registry();
+    std::sort(commands.begin(), commands.end(),
+              [](const auto& a, const auto& b) { return a.order < b.order; });
+    for (const auto& command : commands) command.setup(app);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const CommandFailure& e) {
+        std::cerr << "henn: " << e.what() << "\n";
+        return e.exit_code;
+    } catch (const std::exception& e) {
+        std::cerr << "henn: error: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}
