@@ -1,0 +1,133 @@
+// Polynomials in the Chebyshev basis of an interval [a, b], and the cost of evaluating them
+// under homomorphic encryption.
+//
+// Every polynomial here is p(x) = sum_k c_k T_k(t), with t = (2x - a - b) / (b - a) the affine map
+// of [a, b] onto [-1, 1]. The Chebyshev basis stays well conditioned up to high degree; the power
+// basis of x does not, so to_power_basis() is an export format only, never used for computing.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+namespace henn::approx {
+
+struct Interval {
+    double lo = -1.0;
+    double hi = 1.0;
+
+    double width() const { return hi - lo; }
+    double midpoint() const { return 0.5 * (lo + hi); }
+    // Maps x in [lo, hi] onto t in [-1, 1], and back.
+    double to_unit(double x) const { return (2.0 * x - lo - hi) / (hi - lo); }
+    double from_unit(double t) const { return 0.5 * (hi - lo) * t + 0.5 * (lo + hi); }
+    // Throws std::invalid_argument unless lo < hi and both are finite.
+    void validate() const;
+};
+
+// Symmetry about the interval's midpoint (for a symmetric interval [-l, l], parity in x).
+enum class Parity { None, Even, Odd };
+std::string parity_name(Parity parity);
+
+class ChebyshevPolynomial {
+public:
+    ChebyshevPolynomial() = default;
+    // coefficients[k] multiplies T_k(t); at least one coefficient. Validates the interval and that
+    // the coefficients are finite.
+    ChebyshevPolynomial(std::vector<double> coefficients, Interval interval);
+
+    const std::vector<double>& coefficients() const { return coefficients_; }
+    const Interval& interval() const { return interval_; }
+    // Nominal degree: number of coefficients - 1 (trailing zeros are kept: the caller asked for
+    // this degree, and the encrypted evaluator's plan depends on it).
+    int degree() const { return static_cast<int>(coefficients_.size()) - 1; }
+
+    // Clenshaw recurrence in t. Valid for any x; outside [a, b] the polynomial grows fast.
+    double evaluate(double x) const;
+    std::vector<double> evaluate(std::span<const double> xs) const;
+
+    // Ascending powers of x on the original interval: p(x) = sum_j a_j x^j. Computed in long
+    // double, but high degree on wide or off-centre intervals still loses precision (the
+    // coefficients grow like (2 / (b - a))^d 2^d); see power_basis_roundoff().
+    std::vector<double> to_power_basis() const;
+    // Ascending powers of t in [-1, 1] (the variable an encrypted evaluator sees after the
+    // interval change).
+    std::vector<double> to_unit_power_basis() const;
+    // Largest |p_power(x) - p_chebyshev(x)| over a dense grid of [a, b], p_power evaluated from
+    // to_power_basis() by Horner in double: the price of exporting to the power basis.
+    double power_basis_roundoff() const;
+
+    // Odd/even in t when the other coefficients are all <= tolerance * max |c_k|.
+    Parity parity(double relative_tolerance = 1e-9) const;
+    // Copy with the coefficients that break `parity` set to exactly zero.
+    ChebyshevPolynomial with_parity(Parity parity) const;
+
+    // d/dx and an antiderivative in x (constant chosen so that it vanishes at x = a), same interval.
+    ChebyshevPolynomial derivative() const;
+    ChebyshevPolynomial antiderivative() const;
+
+    // Chebyshev interpolant of degree `degree` at the Chebyshev points of the first kind.
+    template <typename F>
+    static ChebyshevPolynomial interpolate(F&& f, int degree, Interval interval);
+    static ChebyshevPolynomial from_power_basis(std::span<const double> ascending_powers_of_x,
+                                                Interval interval);
+
+private:
+    static ChebyshevPolynomial interpolate_values(std::span<const double> values_at_nodes,
+                                                  Interval interval);
+    static std::vector<double> chebyshev_nodes(int count, Interval interval);
+
+    std::vector<double> coefficients_{0.0};
+    Interval interval_{};
+};
+
+template <typename F>
+ChebyshevPolynomial ChebyshevPolynomial::interpolate(F&& f, int degree, Interval interval) {
+    interval.validate();
+    const std::vector<double> nodes = chebyshev_nodes(degree + 1, interval);
+    std::vector<double> values(nodes.size());
+    for (std::size_t i = 0; i < nodes.size(); ++i) values[i] = f(nodes[i]);
+    return interpolate_values(values, interval);
+}
+
+// ---- Cost under encryption -------------------------------------------------------------------
+//
+// Multiplicative depth of a degree-d polynomial: ceil(log2(d + 1)) levels (0 for d = 0), the
+// minimum, counting the scalar multiplications merged into the ciphertext products (the encrypted
+// evaluator has to fold plaintext coefficients into existing levels to reach it). The interval
+// change t = alpha x + beta may cost one more level if it is not folded in.
+int multiplicative_depth(int degree);
+
+// The baby-step giant-step plan whose ciphertext-ciphertext multiplications we count (the
+// encrypted evaluator follows it and is tested to use exactly `ct_multiplications`):
+//
+//  * baby steps: T_i(t) for 1 <= i < 2^l (only odd i for odd p, even i for even p);
+//    giant steps: T_{2^j} for l <= j <= floor(log2 d).
+//  * each needed T_i, i >= 2, costs one ct-ct multiplication, T_1 = t is free:
+//      i = 2^j:             T_i = 2 T_{i/2}^2 - 1
+//      2^j < i < 2^(j+1):   T_i = 2 T_{2^j} T_{i-2^j} - T_{2^(j+1)-i}
+//    (the dependencies are added to the set of needed T_i; each T_i then sits at depth
+//    ceil(log2 i)).
+//  * split: a piece of degree e >= 2^l is written p = q T_{2^k} + r with 2^k <= e < 2^(k+1),
+//    q_0 = c_{2^k}, q_i = 2 c_{2^k+i}, r_j = c_j - c_{2^(k+1)-j}; this costs one ct-ct
+//    multiplication when deg q >= 1 (a constant q is a scalar product), then q and r are split
+//    recursively (deg q = e - 2^k, deg r = 2^k - 1, or the largest index of p's parity below 2^k);
+//    a piece of degree < 2^l is a leaf: a plaintext-weighted sum of baby steps, no ct-ct product.
+//  * l in [1, ceil(log2(d+1))] is the one with the fewest multiplications (ties: smallest l).
+// Total: ct_multiplications = |needed T_i with i >= 2| + split_multiplications.
+// Depth of this plan = multiplicative_depth(d) in ciphertext products.
+struct EvaluationPlan {
+    int degree = 0;
+    Parity parity = Parity::None;
+    int depth = 0;
+    int ct_multiplications = 0;
+    int baby_step_log2 = 0;                // l
+    std::vector<int> chebyshev_powers;     // every i >= 2 with T_i computed, ascending
+    std::vector<int> giant_steps;          // the 2^k used to split, ascending, distinct
+    int split_multiplications = 0;
+};
+EvaluationPlan plan_evaluation(int degree, Parity parity = Parity::None);
+// Same, with l forced (for tests and for evaluators that want another trade-off).
+EvaluationPlan plan_evaluation_with_baby_steps(int degree, Parity parity, int baby_step_log2);
+
+}  // namespace henn::approx
