@@ -1,0 +1,33 @@
+// Residue number system helpers: fast (approximate) base conversion between two sets of
+// coprime moduli, used by rescaling and hybrid key switching.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "henn/math/modarith.hpp"
+
+namespace henn::math {
+
+// Converts x given by residues modulo Q = q_0...q_{k-1} to residues modulo each p_j of another
+// base, computing sum_i [x_i * (Q/q_i)^-1]_{q_i} * (Q/q_i) mod p_j. The result equals x + u*Q
+// for some 0 <= u < k (no correction of the Q-overflow): hybrid key switching tolerates it.
+class BaseConverter {
+public:
+    BaseConverter(std::vector<Modulus> from, std::vector<Modulus> to);
+
+    const std::vector<Modulus>& from() const { return from_; }
+    const std::vector<Modulus>& to() const { return to_; }
+
+    // input: from().size() limbs of n coefficients each (limb-major, contiguous);
+    // output: to().size() limbs of n coefficients. Inputs must be reduced.
+    void convert(const u64* input, u64* output, std::size_t n) const;
+
+private:
+    std::vector<Modulus> from_;
+    std::vector<Modulus> to_;
+    std::vector<ShoupConstant> punctured_inverse_;  // (Q/q_i)^-1 mod q_i
+    std::vector<u64> punctured_mod_to_;             // (Q/q_i) mod p_j, row j, column i
+};
+
+}  // namespace henn::math

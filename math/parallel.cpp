@@ -1,0 +1,20 @@
+#include "henn/math/parallel.hpp"
+
+#include <omp.h>
+
+#include <atomic>
+
+namespace henn::math {
+
+namespace {
+std::atomic<int> configured_threads{0};
+}
+
+void set_thread_count(int threads) { configured_threads = threads < 0 ? 0 : threads; }
+
+int thread_count() {
+    const int configured = configured_threads.load();
+    return configured > 0 ? configured : omp_get_max_threads();
+}
+
+}  // namespace henn::math

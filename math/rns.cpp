@@ -1,0 +1,62 @@
+#include "henn/math/rns.hpp"
+
+#include <stdexcept>
+#include <vector>
+
+namespace henn::math {
+
+BaseConverter::BaseConverter(std::vector<Modulus> from, std::vector<Modulus> to)
+    : from_(std::move(from)), to_(std::move(to)) {
+    if (from_.empty() || to_.empty()) throw std::invalid_argument("empty RNS base");
+    // Lazy 128-bit accumulation adds k products below 2^122 each.
+    if (from_.size() > 60) throw std::invalid_argument("RNS base too large for base conversion");
+    const std::size_t k = from_.size();
+    punctured_inverse_.resize(k);
+    for (std::size_t i = 0; i < k; ++i) {
+        const Modulus& qi = from_[i];
+        u64 product = 1;
+        for (std::size_t m = 0; m < k; ++m) {
+            if (m != i) product = mul_mod(product, qi.reduce(from_[m].value()), qi);
+        }
+        punctured_inverse_[i] = ShoupConstant(inverse_mod(product, qi.value()), qi.value());
+    }
+    punctured_mod_to_.resize(to_.size() * k);
+    for (std::size_t j = 0; j < to_.size(); ++j) {
+        const Modulus& pj = to_[j];
+        for (std::size_t i = 0; i < k; ++i) {
+            u64 product = 1;
+            for (std::size_t m = 0; m < k; ++m) {
+                if (m != i) product = mul_mod(product, pj.reduce(from_[m].value()), pj);
+            }
+            punctured_mod_to_[j * k + i] = product;
+        }
+    }
+}
+
+void BaseConverter::convert(const u64* input, u64* output, std::size_t n) const {
+    const std::size_t k = from_.size();
+    // y_i = x_i * (Q/q_i)^-1 mod q_i, then for each target prime a lazy 128-bit dot product.
+    std::vector<u64> y(k * n);
+    for (std::size_t i = 0; i < k; ++i) {
+        const u64 qi = from_[i].value();
+        const ShoupConstant c = punctured_inverse_[i];
+        const u64* in = input + i * n;
+        u64* out = y.data() + i * n;
+        for (std::size_t c_idx = 0; c_idx < n; ++c_idx) out[c_idx] = mul_shoup(in[c_idx], c.value, c.shoup, qi);
+    }
+    std::vector<u128> acc(n);
+    for (std::size_t j = 0; j < to_.size(); ++j) {
+        const Modulus& pj = to_[j];
+        const u64* row = punctured_mod_to_.data() + j * k;
+        std::fill(acc.begin(), acc.end(), u128{0});
+        for (std::size_t i = 0; i < k; ++i) {
+            const u64 factor = row[i];
+            const u64* yi = y.data() + i * n;
+            for (std::size_t c_idx = 0; c_idx < n; ++c_idx) acc[c_idx] += static_cast<u128>(yi[c_idx]) * factor;
+        }
+        u64* out = output + j * n;
+        for (std::size_t c_idx = 0; c_idx < n; ++c_idx) out[c_idx] = pj.reduce(acc[c_idx]);
+    }
+}
+
+}  // namespace henn::math
