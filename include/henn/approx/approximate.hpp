@@ -33,6 +33,9 @@ struct TargetFunction {
     // f on complex arguments, analytic near the real axis: Taylor coefficients by Cauchy's integral
     // (accurate to high order). Without it Taylor falls back to real interpolation (low order).
     std::function<std::complex<double>(std::complex<double>)> complex_value;
+    // Singularities of complex_value nearest the real axis (conjugates implied; none for an
+    // entire function): they bound the Taylor series' radius of convergence.
+    std::vector<std::complex<double>> singularities;
     // Points where f is not smooth (relu: 0): quadrature and extremum searches break there.
     std::vector<double> kinks;
 };
