@@ -1,0 +1,94 @@
+#include "henn/nn/analysis.hpp"
+
+#include <cstdio>
+#include <sstream>
+
+namespace henn::nn {
+
+int polynomial_depth(const Polynomial& p) {
+    const int d = p.degree();
+    if (d == 0) return 0;
+    int depth = 0;
+    while ((1 << depth) < d) ++depth;
+    bool scaled = false;
+    for (int i = 1; i <= d; ++i) {
+        const double c = p.coefficients[static_cast<std::size_t>(i)];
+        if (c != 0.0 && c != 1.0) scaled = true;
+    }
+    return depth + (scaled ? 1 : 0);
+}
+
+ModelCost analyze(const Model& model) {
+    ModelCost total;
+    for (const auto& layer : model.layers()) {
+        LayerCost cost;
+        cost.name = layer.name;
+        cost.kind = layer_kind(layer.op);
+        cost.output_shape = layer.output_shape;
+        const auto outputs = shape_size(layer.output_shape);
+        if (auto* c = std::get_if<Conv2d>(&layer.op)) {
+            cost.parameters = static_cast<std::int64_t>(c->weight.size() + c->bias.size());
+            cost.depth = 1;
+            cost.pt_ct_multiplications = outputs * c->in_channels * c->kernel_h * c->kernel_w;
+            cost.detail = std::to_string(c->kernel_h) + "x" + std::to_string(c->kernel_w) +
+                          " stride " + std::to_string(c->stride_h) + " pad " + std::to_string(c->pad_h);
+        } else if (auto* d = std::get_if<Dense>(&layer.op)) {
+            cost.parameters = static_cast<std::int64_t>(d->weight.size() + d->bias.size());
+            cost.depth = 1;
+            cost.pt_ct_multiplications = d->in_features * d->out_features;
+        } else if (auto* p = std::get_if<Pool2d>(&layer.op)) {
+            cost.depth = p->scale == 1.0 ? 0 : 1;
+            cost.pt_ct_multiplications = p->scale == 1.0 ? 0 : outputs;
+            cost.detail = std::to_string(p->kernel_h) + "x" + std::to_string(p->kernel_w) +
+                          " stride " + std::to_string(p->stride_h);
+        } else if (auto* poly = std::get_if<Polynomial>(&layer.op)) {
+            cost.parameters = static_cast<std::int64_t>(poly->coefficients.size());
+            cost.depth = polynomial_depth(*poly);
+            const int degree = poly->degree();
+            cost.ct_ct_multiplications = degree > 1 ? outputs * (degree - 1) : 0;
+            cost.pt_ct_multiplications = cost.depth > 0 ? outputs * degree : 0;
+            char interval[64];
+            std::snprintf(interval, sizeof interval, "[%g,%g]", poly->interval_lo, poly->interval_hi);
+            cost.detail = "degree " + std::to_string(degree) + ", " + poly->approximates + " by " +
+                          poly->method + (poly->interval_hi > poly->interval_lo ? std::string(" on ") + interval : "");
+        } else if (auto* n = std::get_if<NonPolynomial>(&layer.op)) {
+            cost.encryptable = false;
+            cost.detail = to_string(n->kind) + ": not a polynomial, cannot run encrypted";
+        }
+        total.parameters += cost.parameters;
+        total.depth += cost.depth;
+        total.ct_ct_multiplications += cost.ct_ct_multiplications;
+        total.pt_ct_multiplications += cost.pt_ct_multiplications;
+        total.encryptable = total.encryptable && cost.encryptable;
+        total.layers.push_back(std::move(cost));
+    }
+    return total;
+}
+
+std::string describe(const Model& model) {
+    const auto cost = analyze(model);
+    std::ostringstream out;
+    out << "input " << shape_to_string(model.input_shape()) << "\n";
+    char line[512];
+    std::snprintf(line, sizeof line, "%-4s %-18s %-16s %-14s %10s %6s %12s  %s\n", "#", "layer", "kind",
+                  "output", "params", "depth", "ct*ct mults", "detail");
+    out << line;
+    int index = 0;
+    for (const auto& l : cost.layers) {
+        std::snprintf(line, sizeof line, "%-4d %-18s %-16s %-14s %10lld %6d %12lld  %s\n", index++,
+                      l.name.c_str(), l.kind.c_str(), shape_to_string(l.output_shape).c_str(),
+                      static_cast<long long>(l.parameters), l.depth,
+                      static_cast<long long>(l.ct_ct_multiplications), l.detail.c_str());
+        out << line;
+    }
+    out << "parameters: " << cost.parameters << "\n";
+    out << "multiplicative depth under encryption: " << cost.depth
+        << (cost.encryptable ? "" : " (plus non-polynomial layers: not encryptable as is)") << "\n";
+    out << "ciphertext-ciphertext multiplications (one ciphertext per neuron): "
+        << cost.ct_ct_multiplications << "\n";
+    out << "plaintext-ciphertext multiplications: " << cost.pt_ct_multiplications << "\n";
+    for (const auto& [key, value] : model.metadata()) out << "metadata " << key << " = " << value << "\n";
+    return out.str();
+}
+
+}  // namespace henn::nn

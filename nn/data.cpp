@@ -1,0 +1,308 @@
+#include "henn/nn/data.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+namespace henn::nn {
+namespace {
+
+[[noreturn]] void fail(const std::filesystem::path& path, const std::string& problem) {
+    throw DataError(path.string() + ": " + problem);
+}
+
+std::vector<std::uint8_t> gunzip(const std::filesystem::path& path,
+                                  const std::vector<std::uint8_t>& compressed,
+                                  std::size_t max_bytes) {
+    z_stream stream{};
+    // 16 + MAX_WBITS: expect a gzip header, not a raw zlib one.
+    if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) fail(path, "cannot initialise zlib");
+    stream.next_in = const_cast<Bytef*>(compressed.data());
+    stream.avail_in = static_cast<uInt>(compressed.size());
+    std::vector<std::uint8_t> out;
+    std::vector<std::uint8_t> chunk(1 << 20);
+    int status = Z_OK;
+    while (status != Z_STREAM_END) {
+        stream.next_out = chunk.data();
+        stream.avail_out = static_cast<uInt>(chunk.size());
+        status = inflate(&stream, Z_NO_FLUSH);
+        if (status != Z_OK && status != Z_STREAM_END) {
+            inflateEnd(&stream);
+            fail(path, status == Z_BUF_ERROR ? "truncated gzip stream"
+                                             : "corrupt gzip stream (zlib error " +
+                                                   std::to_string(status) + ")");
+        }
+        out.insert(out.end(), chunk.data(), chunk.data() + (chunk.size() - stream.avail_out));
+        if (out.size() > max_bytes) {
+            inflateEnd(&stream);
+            fail(path, "decompressed size exceeds " + std::to_string(max_bytes) + " bytes");
+        }
+        if (status == Z_OK && stream.avail_in == 0 && stream.avail_out != 0) {
+            inflateEnd(&stream);
+            fail(path, "truncated gzip stream");
+        }
+    }
+    inflateEnd(&stream);
+    return out;
+}
+
+std::uint32_t read_be32(const std::vector<std::uint8_t>& bytes, std::size_t offset) {
+    return (std::uint32_t{bytes[offset]} << 24) | (std::uint32_t{bytes[offset + 1]} << 16) |
+           (std::uint32_t{bytes[offset + 2]} << 8) | std::uint32_t{bytes[offset + 3]};
+}
+
+// Checks an IDX header (magic 0x00 0x00 type rank) and returns the dimensions.
+std::vector<std::uint32_t> idx_dims(const std::filesystem::path& path,
+                                    const std::vector<std::uint8_t>& bytes, unsigned rank) {
+    if (bytes.size() < 4 + 4 * rank) fail(path, "file too short for an IDX header");
+    if (bytes[0] != 0 || bytes[1] != 0) fail(path, "not an IDX file (bad magic number)");
+    if (bytes[2] != 0x08) fail(path, "IDX element type is not unsigned byte");
+    if (bytes[3] != rank)
+        fail(path, "IDX rank is " + std::to_string(bytes[3]) + ", expected " +
+                       std::to_string(rank));
+    std::vector<std::uint32_t> dims(rank);
+    std::uint64_t total = 1;
+    for (unsigned i = 0; i < rank; ++i) {
+        dims[i] = read_be32(bytes, 4 + 4 * i);
+        total *= dims[i];
+        if (total > (std::uint64_t{1} << 32)) fail(path, "IDX dimensions are implausibly large");
+    }
+    const std::uint64_t expected = 4 + 4 * rank + total;
+    if (bytes.size() < expected)
+        fail(path, "truncated: header announces " + std::to_string(total) +
+                       " bytes of data, file holds " + std::to_string(bytes.size() - 4 - 4 * rank));
+    if (bytes.size() > expected) fail(path, "trailing bytes after the IDX data");
+    return dims;
+}
+
+std::filesystem::path find_file(const std::filesystem::path& dir,
+                                const std::vector<std::string>& candidates) {
+    for (const auto& name : candidates) {
+        for (const auto& suffix : {"", ".gz"}) {
+            auto path = dir / (name + suffix);
+            if (std::filesystem::is_regular_file(path)) return path;
+        }
+    }
+    std::string list;
+    for (const auto& name : candidates) list += (list.empty() ? "" : ", ") + name + "[.gz]";
+    throw DataError(dir.string() + ": none of " + list + " found");
+}
+
+}  // namespace
+
+std::int64_t Dataset::sample_size() const {
+    std::int64_t size = 1;
+    for (auto d : sample_shape) size *= d;
+    return size;
+}
+
+Dataset Dataset::subset(const std::vector<std::int64_t>& indices) const {
+    Dataset out;
+    out.sample_shape = sample_shape;
+    out.num_classes = num_classes;
+    out.name = name;
+    const auto size = sample_size();
+    out.features.reserve(indices.size() * static_cast<std::size_t>(size));
+    out.labels.reserve(indices.size());
+    for (auto i : indices) {
+        if (i < 0 || i >= count()) throw std::out_of_range("Dataset::subset: index out of range");
+        out.features.insert(out.features.end(), features.begin() + i * size,
+                            features.begin() + (i + 1) * size);
+        out.labels.push_back(labels[static_cast<std::size_t>(i)]);
+    }
+    return out;
+}
+
+Dataset Dataset::head(std::int64_t n) const {
+    std::vector<std::int64_t> indices(static_cast<std::size_t>(std::clamp<std::int64_t>(n, 0, count())));
+    std::iota(indices.begin(), indices.end(), 0);
+    return subset(indices);
+}
+
+std::vector<std::uint8_t> read_maybe_gzipped(const std::filesystem::path& path,
+                                             std::size_t max_bytes) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(path, "cannot open file");
+    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                    std::istreambuf_iterator<char>());
+    if (bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b)
+        return gunzip(path, bytes, max_bytes);
+    if (bytes.size() > max_bytes) fail(path, "file exceeds " + std::to_string(max_bytes) + " bytes");
+    return bytes;
+}
+
+IdxImages load_idx_images(const std::filesystem::path& path) {
+    auto bytes = read_maybe_gzipped(path);
+    auto dims = idx_dims(path, bytes, 3);
+    if (dims[1] == 0 || dims[2] == 0) fail(path, "images have an empty dimension");
+    IdxImages images;
+    images.count = dims[0];
+    images.rows = dims[1];
+    images.cols = dims[2];
+    images.pixels.assign(bytes.begin() + 16, bytes.end());
+    return images;
+}
+
+std::vector<std::uint8_t> load_idx_labels(const std::filesystem::path& path) {
+    auto bytes = read_maybe_gzipped(path);
+    idx_dims(path, bytes, 1);
+    return {bytes.begin() + 8, bytes.end()};
+}
+
+Dataset load_idx_dataset(const std::filesystem::path& images_path,
+                         const std::filesystem::path& labels_path, std::int64_t num_classes,
+                         const std::string& name) {
+    auto images = load_idx_images(images_path);
+    auto labels = load_idx_labels(labels_path);
+    if (static_cast<std::int64_t>(labels.size()) != images.count)
+        fail(labels_path, std::to_string(labels.size()) + " labels for " +
+                              std::to_string(images.count) + " images in " + images_path.string());
+    Dataset data;
+    data.name = name;
+    data.num_classes = num_classes;
+    data.sample_shape = {1, images.rows, images.cols};
+    data.features.resize(images.pixels.size());
+    std::transform(images.pixels.begin(), images.pixels.end(), data.features.begin(),
+                   [](std::uint8_t p) { return static_cast<float>(p) / 255.0f; });
+    data.labels.reserve(labels.size());
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        if (labels[i] >= num_classes)
+            fail(labels_path, "label " + std::to_string(labels[i]) + " at index " +
+                                  std::to_string(i) + " is not below " +
+                                  std::to_string(num_classes));
+        data.labels.push_back(labels[i]);
+    }
+    return data;
+}
+
+Dataset load_named_dataset(const std::string& name, const std::filesystem::path& dir, Split split) {
+    if (!std::filesystem::is_directory(dir)) throw DataError(dir.string() + ": not a directory");
+    const bool train = split == Split::train;
+    if (name == "mnist" || name == "fashion-mnist") {
+        std::vector<std::string> images, labels;
+        if (train) {
+            images = {"train-images-idx3-ubyte", "train10k-images-idx3-ubyte"};
+            labels = {"train-labels-idx1-ubyte", "train10k-labels-idx1-ubyte"};
+        } else {
+            images = {"t10k-images-idx3-ubyte"};
+            labels = {"t10k-labels-idx1-ubyte"};
+        }
+        return load_idx_dataset(find_file(dir, images), find_file(dir, labels), 10, name);
+    }
+    throw DataError("unknown data set '" + name + "' (expected mnist or fashion-mnist)");
+}
+
+Dataset load_csv_dataset(const std::filesystem::path& path, const std::string& name) {
+    std::ifstream in(path);
+    if (!in) fail(path, "cannot open file");
+    Dataset data;
+    data.name = name;
+    std::string line;
+    std::size_t line_number = 0;
+    std::int64_t columns = -1;
+    std::int64_t max_label = -1;
+    while (std::getline(in, line)) {
+        ++line_number;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) continue;
+        std::vector<std::string> cells;
+        std::stringstream ss(line);
+        std::string cell;
+        while (std::getline(ss, cell, ',')) cells.push_back(cell);
+        std::vector<double> values;
+        bool numeric = true;
+        for (const auto& c : cells) {
+            try {
+                std::size_t used = 0;
+                double v = std::stod(c, &used);
+                while (used < c.size() && std::isspace(static_cast<unsigned char>(c[used]))) ++used;
+                if (used != c.size()) numeric = false;
+                values.push_back(v);
+            } catch (const std::exception&) {
+                numeric = false;
+            }
+            if (!numeric) break;
+        }
+        // A first line that is not all numbers is a header (e.g. sklearn's "569,30,malignant,benign").
+        if (line_number == 1 && !numeric) continue;
+        if (!numeric) fail(path, "line " + std::to_string(line_number) + ": non-numeric cell");
+        if (columns < 0) {
+            columns = static_cast<std::int64_t>(values.size());
+            if (columns < 2) fail(path, "needs at least one feature and a label column");
+        } else if (static_cast<std::int64_t>(values.size()) != columns) {
+            fail(path, "line " + std::to_string(line_number) + " has " +
+                           std::to_string(values.size()) + " columns, expected " +
+                           std::to_string(columns));
+        }
+        const double label = values.back();
+        if (label < 0 || label != std::floor(label) || label > 1e6)
+            fail(path, "line " + std::to_string(line_number) +
+                           ": label is not a small non-negative integer");
+        for (std::int64_t j = 0; j + 1 < columns; ++j) {
+            if (!std::isfinite(values[j]))
+                fail(path, "line " + std::to_string(line_number) + ": non-finite feature");
+            data.features.push_back(static_cast<float>(values[j]));
+        }
+        data.labels.push_back(static_cast<std::int64_t>(label));
+        max_label = std::max(max_label, static_cast<std::int64_t>(label));
+    }
+    if (data.labels.empty()) fail(path, "no data rows");
+    data.sample_shape = {columns - 1};
+    data.num_classes = max_label + 1;
+    return data;
+}
+
+TrainValidation split_train_validation(const Dataset& data, double validation_fraction,
+                                       std::uint64_t seed) {
+    if (!(validation_fraction >= 0.0 && validation_fraction < 1.0))
+        throw std::invalid_argument("validation fraction must be in [0, 1)");
+    std::vector<std::int64_t> order(static_cast<std::size_t>(data.count()));
+    std::iota(order.begin(), order.end(), 0);
+    // A portable shuffle (std::shuffle's algorithm is implementation-defined): Fisher-Yates
+    // driven by mt19937_64, whose output sequence is fixed by the standard.
+    std::mt19937_64 rng(seed);
+    for (std::size_t i = order.size(); i > 1; --i) {
+        std::size_t j = static_cast<std::size_t>(rng() % i);
+        std::swap(order[i - 1], order[j]);
+    }
+    const auto train_count = static_cast<std::size_t>(
+        std::llround(static_cast<double>(order.size()) * (1.0 - validation_fraction)));
+    std::vector<std::int64_t> train(order.begin(), order.begin() + train_count);
+    std::vector<std::int64_t> validation(order.begin() + train_count, order.end());
+    return {data.subset(train), data.subset(validation)};
+}
+
+Standardizer Standardizer::fit(const Dataset& data) {
+    const auto size = static_cast<std::size_t>(data.sample_size());
+    Standardizer s;
+    s.mean.assign(size, 0.0);
+    s.stddev.assign(size, 0.0);
+    const auto n = static_cast<double>(data.count());
+    if (data.count() == 0) throw std::invalid_argument("Standardizer::fit on an empty data set");
+    for (std::int64_t i = 0; i < data.count(); ++i)
+        for (std::size_t j = 0; j < size; ++j) s.mean[j] += data.features[i * size + j] / n;
+    for (std::int64_t i = 0; i < data.count(); ++i)
+        for (std::size_t j = 0; j < size; ++j) {
+            double d = data.features[i * size + j] - s.mean[j];
+            s.stddev[j] += d * d / n;
+        }
+    for (auto& v : s.stddev) v = v > 0 ? std::sqrt(v) : 1.0;
+    return s;
+}
+
+void Standardizer::apply(Dataset& data) const {
+    const auto size = mean.size();
+    if (static_cast<std::int64_t>(size) != data.sample_size())
+        throw std::invalid_argument("Standardizer: feature count mismatch");
+    for (std::int64_t i = 0; i < data.count(); ++i)
+        for (std::size_t j = 0; j < size; ++j)
+            data.features[i * size + j] =
+                static_cast<float>((data.features[i * size + j] - mean[j]) / stddev[j]);
+}
+
+}  // namespace henn::nn
