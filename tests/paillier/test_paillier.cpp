@@ -185,3 +185,37 @@ TEST(FixedPoint, DetectsOverflowAndNonFinite) {
 
 }  // namespace
 }  // namespace henn::paillier
+
+#include "henn/paillier/multiexp.hpp"
+
+namespace henn::paillier {
+namespace {
+
+TEST(PaillierMultiExp, MatchesSumOfProducts) {
+    const auto& [pk, sk] = testing::test_keys();
+    std::mt19937_64 rng(5);
+    std::vector<Ciphertext> cts;
+    std::vector<mpz_class> values, exponents;
+    for (int i = 0; i < 9; ++i) {
+        values.push_back(seeded_integer(rng, 50));
+        cts.push_back(pk.encrypt_signed(values.back()));
+        exponents.push_back(abs(seeded_integer(rng, i == 0 ? 1 : 73)));
+    }
+    exponents[4] = 0;
+    std::vector<PowerTable> tables;
+    for (const auto& c : cts) tables.emplace_back(pk, c);
+    std::vector<const PowerTable*> table_ptrs;
+    std::vector<const mpz_class*> exponent_ptrs;
+    mpz_class expected = 0;
+    for (std::size_t i = 0; i < cts.size(); ++i) {
+        table_ptrs.push_back(&tables[i]);
+        exponent_ptrs.push_back(&exponents[i]);
+        expected += values[i] * exponents[i];
+    }
+    EXPECT_EQ(sk.decrypt_signed(multi_exponentiate(pk, table_ptrs, exponent_ptrs, 73)), expected);
+    EXPECT_THROW(multi_exponentiate(pk, table_ptrs, exponent_ptrs, 10), PaillierError);
+    EXPECT_EQ(sk.decrypt(multi_exponentiate(pk, {}, {}, 8)), 0);
+}
+
+}  // namespace
+}  // namespace henn::paillier

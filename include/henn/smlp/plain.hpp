@@ -1,0 +1,53 @@
+// Plaintext side of SMLP: data sets, models, and two reference trainers with the exact schedule
+// of the encrypted protocol: one in floating point, one in the protocol's fixed-point arithmetic.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "henn/smlp/protocol.hpp"
+
+namespace henn::smlp {
+
+struct Dataset {
+    std::size_t features = 0, outputs = 0;
+    std::vector<double> x;  // rows x features, row-major
+    std::vector<double> y;  // rows x outputs (regression targets; 0/1 for classes)
+    std::size_t rows() const { return features == 0 ? 0 : x.size() / features; }
+};
+
+// Reads the WDBC CSV (first line "rows,features,name0,name1", then features and a 0/1 label per
+// row) into a one-output data set; validates counts and values, throws SmlpError otherwise.
+Dataset load_wdbc_csv(const std::string& path);
+// First `train_rows` rows and the rest.
+std::pair<Dataset, Dataset> split(const Dataset& data, std::size_t train_rows);
+// Rows in a seeded random order (WDBC's file order is not random: its tail is mostly benign).
+Dataset shuffle_rows(const Dataset& data, std::uint64_t seed);
+// Standardizes both sets with the training set's mean and deviation, clipping to +-clip.
+void standardize(Dataset& train, Dataset& test, double clip = 8.0);
+Dataset head(const Dataset& data, std::size_t rows);
+
+struct PlainModel {
+    ModelShape shape;
+    // Per layer: weights (inputs x outputs, row-major) and biases (outputs).
+    std::vector<std::vector<double>> weights, biases;
+};
+
+// Glorot-uniform weights, zero biases, from a seeded generator (identical on every platform).
+PlainModel initial_model(const ModelShape& shape, std::uint64_t seed);
+// Rounds a model to the fixed-point grid, as the owner does before encrypting it.
+PlainModel quantize(const PlainModel& model, unsigned scale_bits);
+
+std::vector<double> predict(const PlainModel& model, const Dataset& data);
+// One output: score >= 0.5 means class 1; several: argmax against argmax of targets.
+double accuracy(const std::vector<double>& scores, const Dataset& data);
+double max_abs_difference(const PlainModel& a, const PlainModel& b);
+
+// Mini-batch gradient descent on the squared error, ReLU hidden layers, linear outputs.
+PlainModel train_float(PlainModel model, const Dataset& data, const TrainSchedule& schedule);
+// The same in the protocol's integer arithmetic (floor rescaling), the encrypted run's reference.
+PlainModel train_fixed_point(const PlainModel& model, const Dataset& data,
+                             const TrainSchedule& schedule, const FixedPointConfig& config);
+
+}  // namespace henn::smlp
