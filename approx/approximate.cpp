@@ -344,6 +344,7 @@ ChebyshevPolynomial minimax(const ApproxRequest& r, Approximation& out) {
     }
 
     int iteration = 0;
+    bool converged = false;
     double levelled = 0.0;
     double relative_gap = 1.0;
     for (; iteration < 100; ++iteration) {
@@ -370,7 +371,14 @@ ChebyshevPolynomial minimax(const ApproxRequest& r, Approximation& out) {
             best = current;
         }
         relative_gap = (max_error - levelled) / max_error;
-        if (relative_gap < 1e-10 || extrema.size() < references) break;
+        // Converged when the error equioscillates to 1e-10 relative, or to the rounding floor of
+        // evaluating f and p (below it the extrema are noise).
+        const double rounding_floor = 1e-14 * std::max(1.0, scale);
+        if (max_error - levelled <= std::max(1e-10 * max_error, rounding_floor)) {
+            converged = true;
+            break;
+        }
+        if (extrema.size() < references) break;
         std::vector<double> next;
         for (const auto& e : detail::select_alternating(extrema, references)) next.push_back(e.x);
         if (next == reference) break;
@@ -378,7 +386,7 @@ ChebyshevPolynomial minimax(const ApproxRequest& r, Approximation& out) {
     }
     out.details.emplace_back("remez_iterations", iteration + 1);
     out.details.emplace_back("remez_relative_gap", relative_gap);
-    if (relative_gap > 1e-4) {
+    if (!converged && relative_gap > 1e-4) {
         out.warnings.push_back("Remez stopped before equioscillation (relative gap " + std::to_string(relative_gap) +
                                "); the best polynomial found is returned");
     }

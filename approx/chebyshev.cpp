@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <map>
 #include <cmath>
 #include <numbers>
 #include <set>
@@ -318,6 +319,106 @@ EvaluationPlan plan_evaluation(int degree, Parity parity) {
         if (l == 1 || candidate.ct_multiplications < best.ct_multiplications) best = std::move(candidate);
     }
     return best;
+}
+
+namespace {
+
+struct TracedValue {
+    double value = 0.0;
+    int depth = 0;
+};
+
+struct PlanTracer {
+    const EvaluationPlan& plan;
+    std::map<int, TracedValue> powers;  // T_i(t)
+    int multiplications = 0;
+
+    TracedValue power(int i) const {
+        const auto it = powers.find(i);
+        if (it == powers.end()) throw std::logic_error("plan does not provide T_" + std::to_string(i));
+        return it->second;
+    }
+
+    TracedValue product(TracedValue a, TracedValue b) {
+        ++multiplications;
+        return {a.value * b.value, std::max(a.depth, b.depth) + 1};
+    }
+
+    // Same recursion as PlanBuilder::piece, on actual coefficients (c.size() - 1 = nominal degree).
+    TracedValue piece(const std::vector<double>& c) {
+        const int degree = static_cast<int>(c.size()) - 1;
+        if (degree < (1 << plan.baby_step_log2)) {
+            TracedValue sum{c[0], 0};
+            for (int i = 1; i <= degree; ++i) {
+                if (!matches(i, plan.parity)) continue;
+                const TracedValue term = power(i);
+                sum.value += c[static_cast<std::size_t>(i)] * term.value;
+                sum.depth = std::max(sum.depth, term.depth);
+            }
+            return sum;
+        }
+        const int giant = std::bit_floor(static_cast<unsigned>(degree));
+        std::vector<double> q(static_cast<std::size_t>(degree - giant + 1));
+        q[0] = c[static_cast<std::size_t>(giant)];
+        for (int i = 1; i <= degree - giant; ++i) q[static_cast<std::size_t>(i)] = 2.0 * c[static_cast<std::size_t>(giant + i)];
+        const int remainder_degree = top_index_below(giant, plan.parity);
+        std::vector<double> r(static_cast<std::size_t>(remainder_degree + 1));
+        for (int j = 0; j <= remainder_degree; ++j) {
+            const int mirror = 2 * giant - j;
+            r[static_cast<std::size_t>(j)] = c[static_cast<std::size_t>(j)] - (mirror <= degree ? c[static_cast<std::size_t>(mirror)] : 0.0);
+        }
+        const TracedValue g = power(giant);
+        TracedValue high;
+        if (q.size() == 1) {
+            high = {q[0] * g.value, g.depth};  // scalar product
+        } else {
+            high = product(piece(q), g);
+        }
+        const TracedValue low = piece(r);
+        return {high.value + low.value, std::max(high.depth, low.depth)};
+    }
+};
+
+}  // namespace
+
+PlanTrace trace_plan(const ChebyshevPolynomial& p, const EvaluationPlan& plan, double x) {
+    const std::vector<double>& all = p.coefficients();
+    for (std::size_t k = 0; k < all.size(); ++k) {
+        const bool covered = static_cast<int>(k) <= plan.degree && (k == 0 || matches(static_cast<int>(k), plan.parity));
+        if (!covered && all[k] != 0.0) {
+            throw std::invalid_argument("plan (degree " + std::to_string(plan.degree) + ", parity " +
+                                        parity_name(plan.parity) + ") does not cover coefficient " +
+                                        std::to_string(k));
+        }
+    }
+    std::vector<double> c(static_cast<std::size_t>(plan.degree + 1), 0.0);
+    for (std::size_t k = 0; k < c.size() && k < all.size(); ++k) c[k] = all[k];
+    PlanTracer tracer{plan, {}, 0};
+    const double t = p.interval().to_unit(x);
+    tracer.powers[1] = {t, 0};
+    for (int i : plan.chebyshev_powers) {
+        TracedValue v;
+        if (std::has_single_bit(static_cast<unsigned>(i))) {
+            const TracedValue half = tracer.power(i / 2);
+            v = tracer.product(half, half);
+            v.value = 2.0 * v.value - 1.0;
+        } else {
+            const int low = std::bit_floor(static_cast<unsigned>(i));
+            v = tracer.product(tracer.power(low), tracer.power(i - low));
+            v.value = 2.0 * v.value - tracer.power(2 * low - i).value;
+        }
+        tracer.powers[i] = v;
+    }
+    PlanTrace trace;
+    if (plan.degree == 0) {
+        trace.value = c[0];
+        return trace;
+    }
+    const TracedValue result = tracer.piece(c);
+    trace.value = result.value;
+    trace.depth = result.depth;
+    trace.ct_multiplications = tracer.multiplications;
+    return trace;
 }
 
 }  // namespace henn::approx

@@ -130,4 +130,16 @@ EvaluationPlan plan_evaluation(int degree, Parity parity = Parity::None);
 // Same, with l forced (for tests and for evaluators that want another trade-off).
 EvaluationPlan plan_evaluation_with_baby_steps(int degree, Parity parity, int baby_step_log2);
 
+// Plaintext walk-through of a plan, the reference for the encrypted evaluator: evaluates p at x
+// exactly as the plan prescribes (T_i products, then the recursive splits), counting the
+// ciphertext-ciphertext products and the depth in such products (T_1 = t at depth 0; a product
+// sits one above the deeper factor; plaintext-scalar products and additions are free here).
+// Throws std::invalid_argument if p has nonzero coefficients the plan does not cover.
+struct PlanTrace {
+    double value = 0.0;
+    int ct_multiplications = 0;
+    int depth = 0;
+};
+PlanTrace trace_plan(const ChebyshevPolynomial& p, const EvaluationPlan& plan, double x);
+
 }  // namespace henn::approx
