@@ -552,12 +552,24 @@ Approximation approximate(const ApproxRequest& request) {
     // Exact zeros where the result is odd or even (within rounding) let the encrypted evaluator
     // skip half the terms.
     const Parity parity = p.parity(1e-9);
-    out.polynomial = p.with_parity(parity);
+    p = p.with_parity(parity);
+    // Top coefficients that are rounding noise (e.g. the cubic term of relu's best cubic, which is
+    // its best quadratic) are dropped from the cost: the evaluator need not pay for them.
+    std::vector<double> c = p.coefficients();
+    double largest = 0.0;
+    for (double v : c) largest = std::max(largest, std::abs(v));
+    int effective_degree = request.degree;
+    while (effective_degree > 0 && std::abs(c[static_cast<std::size_t>(effective_degree)]) <= 1e-14 * largest) {
+        c[static_cast<std::size_t>(effective_degree)] = 0.0;
+        --effective_degree;
+    }
+    out.polynomial = ChebyshevPolynomial(std::move(c), request.interval);
+    if (effective_degree < request.degree) out.details.emplace_back("effective_degree", effective_degree);
     out.power_coefficients = out.polynomial.to_power_basis();
     out.power_basis_roundoff = out.polynomial.power_basis_roundoff();
     out.interval_error = interval_error(request.function, out.polynomial);
     if (!request.samples.empty()) out.sample_error = sample_error(request.function, out.polynomial, request.samples);
-    out.plan = plan_evaluation(out.degree, parity);
+    out.plan = plan_evaluation(effective_degree, parity);
     if (out.power_basis_roundoff > 0.01 * out.interval_error.max_error && out.power_basis_roundoff > 1e-12) {
         std::ostringstream message;
         message << "power-basis coefficients lose precision: evaluating them in double differs from the "
