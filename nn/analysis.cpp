@@ -3,19 +3,53 @@
 #include <cstdio>
 #include <sstream>
 
+#include "henn/approx/chebyshev.hpp"
+
 namespace henn::nn {
+
+namespace {
+
+// x^(2^k) with coefficient 1 (the square): repeated squaring, no scalar products.
+bool is_power_of_two_monomial(const Polynomial& p, int degree) {
+    if ((degree & (degree - 1)) != 0 || p.coefficients[static_cast<std::size_t>(degree)] != 1.0) return false;
+    for (int i = 1; i < degree; ++i)
+        if (p.coefficients[static_cast<std::size_t>(i)] != 0.0) return false;
+    return true;
+}
+
+approx::Parity parity_of(const Polynomial& p, int degree) {
+    bool odd = false, even = false;
+    for (int i = 0; i <= degree; ++i) {
+        if (p.coefficients[static_cast<std::size_t>(i)] == 0.0) continue;
+        (i % 2 ? odd : even) = true;
+    }
+    // Parity in x is parity in t only for intervals symmetric about 0.
+    if (p.interval_lo != -p.interval_hi) return approx::Parity::None;
+    return odd && !even ? approx::Parity::Odd : even && !odd ? approx::Parity::Even : approx::Parity::None;
+}
+
+}  // namespace
 
 int polynomial_depth(const Polynomial& p) {
     const int d = p.degree();
     if (d == 0) return 0;
-    int depth = 0;
-    while ((1 << depth) < d) ++depth;
-    bool scaled = false;
-    for (int i = 1; i <= d; ++i) {
-        const double c = p.coefficients[static_cast<std::size_t>(i)];
-        if (c != 0.0 && c != 1.0) scaled = true;
+    if (is_power_of_two_monomial(p, d)) {
+        int depth = 0;
+        while ((1 << depth) < d) ++depth;
+        return depth;
     }
-    return depth + (scaled ? 1 : 0);
+    return approx::multiplicative_depth(d);
+}
+
+std::int64_t polynomial_ct_multiplications(const Polynomial& p) {
+    const int d = p.degree();
+    if (d <= 1) return 0;
+    if (is_power_of_two_monomial(p, d)) {
+        int squarings = 0;
+        while ((1 << squarings) < d) ++squarings;
+        return squarings;
+    }
+    return approx::plan_evaluation(d, parity_of(p, d)).ct_multiplications;
 }
 
 ModelCost analyze(const Model& model) {
@@ -45,7 +79,7 @@ ModelCost analyze(const Model& model) {
             cost.parameters = static_cast<std::int64_t>(poly->coefficients.size());
             cost.depth = polynomial_depth(*poly);
             const int degree = poly->degree();
-            cost.ct_ct_multiplications = degree > 1 ? outputs * (degree - 1) : 0;
+            cost.ct_ct_multiplications = outputs * polynomial_ct_multiplications(*poly);
             cost.pt_ct_multiplications = cost.depth > 0 ? outputs * degree : 0;
             char interval[64];
             std::snprintf(interval, sizeof interval, "[%g,%g]", poly->interval_lo, poly->interval_hi);

@@ -180,8 +180,11 @@ Dataset load_idx_dataset(const std::filesystem::path& images_path,
     return data;
 }
 
-Dataset load_named_dataset(const std::string& name, const std::filesystem::path& dir, Split split) {
-    if (!std::filesystem::is_directory(dir)) throw DataError(dir.string() + ": not a directory");
+Dataset load_named_dataset(const std::string& name, const std::filesystem::path& given_dir, Split split) {
+    if (!std::filesystem::is_directory(given_dir)) throw DataError(given_dir.string() + ": not a directory");
+    // Accept both the data set's own directory and its parent (e.g. .../data or .../data/mnist).
+    std::filesystem::path dir = given_dir;
+    if (std::filesystem::is_directory(given_dir / name)) dir = given_dir / name;
     const bool train = split == Split::train;
     if (name == "mnist" || name == "fashion-mnist") {
         std::vector<std::string> images, labels;
@@ -194,7 +197,17 @@ Dataset load_named_dataset(const std::string& name, const std::filesystem::path&
         }
         return load_idx_dataset(find_file(dir, images), find_file(dir, labels), 10, name);
     }
-    throw DataError("unknown data set '" + name + "' (expected mnist or fashion-mnist)");
+    if (name == "wdbc") {
+        // 569 rows, no official split: a fixed 80/20 split, standardized with the training
+        // part's statistics.
+        auto all = load_csv_dataset(find_file(dir, {"breast_cancer.csv"}), "wdbc");
+        auto parts = split_train_validation(all, 0.2, 20240601);
+        const auto standardizer = Standardizer::fit(parts.train);
+        standardizer.apply(parts.train);
+        standardizer.apply(parts.validation);
+        return train ? parts.train : parts.validation;
+    }
+    throw DataError("unknown data set '" + name + "' (expected mnist, fashion-mnist or wdbc)");
 }
 
 Dataset load_csv_dataset(const std::filesystem::path& path, const std::string& name) {

@@ -1,1 +1,912 @@
+#include "henn/nn/onnx.hpp"
 
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace henn::nn {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Import
+// ---------------------------------------------------------------------------------------------
+
+constexpr std::int64_t kMaxTensorElements = std::int64_t{1} << 28;
+
+struct Tensor {
+    std::vector<std::int64_t> dims;
+    std::vector<double> data;
+    std::int64_t numel() const { return static_cast<std::int64_t>(data.size()); }
+};
+
+// A value flowing through the graph: a constant, or the running activation = poly(x_stage),
+// where x_stage is the output of the first `stage` IR layers and poly an element-wise polynomial
+// (power basis) gathered from Mul/Add/Sub/Div/Pow nodes not yet written as a layer.
+struct Runtime {
+    std::size_t stage = 0;  // Importer::version_ when this value was produced
+    std::vector<double> poly{0.0, 1.0};
+};
+struct Value {
+    bool is_constant = false;
+    Tensor constant;
+    Runtime runtime;
+};
+
+bool is_identity(const std::vector<double>& p) {
+    return p.size() == 2 && p[0] == 0.0 && p[1] == 1.0;
+}
+
+std::vector<double> poly_mul(const std::vector<double>& a, const std::vector<double>& b) {
+    std::vector<double> out(a.size() + b.size() - 1, 0.0);
+    for (std::size_t i = 0; i < a.size(); ++i)
+        for (std::size_t j = 0; j < b.size(); ++j) out[i + j] += a[i] * b[j];
+    while (out.size() > 1 && out.back() == 0.0) out.pop_back();
+    return out;
+}
+std::vector<double> poly_add(std::vector<double> a, const std::vector<double>& b, double sign = 1.0) {
+    if (a.size() < b.size()) a.resize(b.size(), 0.0);
+    for (std::size_t i = 0; i < b.size(); ++i) a[i] += sign * b[i];
+    while (a.size() > 1 && a.back() == 0.0) a.pop_back();
+    return a;
+}
+
+class Importer {
+public:
+    Importer(const onnx::ModelProto& model, const OnnxImportOptions& options, std::string source)
+        : model_(model), options_(options), source_(std::move(source)) {}
+
+    OnnxImport run();
+
+private:
+    [[noreturn]] void fail(const std::string& problem) const { throw OnnxError(source_ + ": " + problem); }
+    [[noreturn]] void fail_node(const onnx::NodeProto& node, const std::string& problem) const {
+        fail("node '" + node.name() + "' (" + node.op_type() + ", opset " + std::to_string(opset_) + "): " + problem);
+    }
+
+    Tensor parse_tensor(const onnx::TensorProto& t, const std::string& what) const;
+    const Value& value(const onnx::NodeProto& node, int index) const;
+    bool has_input(const onnx::NodeProto& node, int index) const {
+        return node.input_size() > index && !node.input(index).empty();
+    }
+    const Tensor& constant_input(const onnx::NodeProto& node, int index, const char* what) const;
+    Runtime runtime_input(const onnx::NodeProto& node, int index) const;
+    void set_output(const onnx::NodeProto& node, Value v) {
+        if (node.output_size() < 1 || node.output(0).empty()) fail_node(node, "no output");
+        values_[node.output(0)] = std::move(v);
+    }
+    void set_runtime(const onnx::NodeProto& node, Runtime r) {
+        Value v;
+        v.runtime = std::move(r);
+        set_output(node, std::move(v));
+    }
+    Shape current_shape() const { return ops_shapes_.empty() ? input_shape_ : ops_shapes_.back(); }
+    // Writes the pending polynomial of `r` as layers (folding affine maps into a preceding
+    // linear layer) and returns the running value at the new stage.
+    Runtime materialize(const onnx::NodeProto* node, Runtime r);
+    void push(const onnx::NodeProto* node, const std::string& name, LayerOp op, std::string fixed_name = {});
+    bool fold_channel_affine(const std::vector<double>& scale, const std::vector<double>& shift);
+    std::vector<double> per_channel(const onnx::NodeProto& node, const Tensor& t) const;
+
+    std::int64_t attr_int(const onnx::NodeProto& node, const std::string& name, std::int64_t fallback) const;
+    double attr_float(const onnx::NodeProto& node, const std::string& name, double fallback) const;
+    std::vector<std::int64_t> attr_ints(const onnx::NodeProto& node, const std::string& name) const;
+    std::string attr_string(const onnx::NodeProto& node, const std::string& name) const;
+
+    void handle(const onnx::NodeProto& node);
+    void handle_conv(const onnx::NodeProto& node);
+    void handle_pool(const onnx::NodeProto& node, bool global, bool from_max);
+    void handle_dense(const onnx::NodeProto& node, bool gemm);
+    void handle_elementwise(const onnx::NodeProto& node);
+    void handle_batch_norm(const onnx::NodeProto& node);
+    void handle_reshape(const onnx::NodeProto& node, bool flatten);
+    void handle_activation(const onnx::NodeProto& node);
+
+    const onnx::ModelProto& model_;
+    const OnnxImportOptions& options_;
+    std::string source_;
+    std::int64_t opset_ = 0;
+    Shape input_shape_;
+    std::map<std::string, Value> values_;
+    std::map<std::string, int> consumers_;
+    std::vector<NamedOp> ops_;
+    std::vector<Shape> ops_shapes_;
+    std::vector<std::string> warnings_;
+    std::map<std::string, int> name_counts_;
+    int polynomial_count_ = 0;
+    // Bumped whenever the running tensor changes meaning (a layer added, or constants folded into
+    // the last layer), so that a stale tensor cannot be used afterwards.
+    std::size_t version_ = 0;
+    std::map<std::string, std::string> metadata_;
+};
+
+Tensor Importer::parse_tensor(const onnx::TensorProto& t, const std::string& what) const {
+    Tensor out;
+    std::int64_t numel = 1;
+    for (auto d : t.dims()) {
+        if (d < 0 || d > kMaxTensorElements) fail(what + ": bad dimension " + std::to_string(d));
+        out.dims.push_back(d);
+        numel *= d;
+        if (numel > kMaxTensorElements) fail(what + ": tensor too large");
+    }
+    if (t.data_location() == onnx::TensorProto::EXTERNAL)
+        fail(what + ": external tensor data is not supported (save the model as a single file)");
+    const auto type = t.data_type();
+    std::size_t element_size = 0;
+    switch (type) {
+        case onnx::TensorProto::FLOAT: element_size = 4; break;
+        case onnx::TensorProto::DOUBLE: element_size = 8; break;
+        case onnx::TensorProto::INT64: element_size = 8; break;
+        case onnx::TensorProto::INT32: element_size = 4; break;
+        default: fail(what + ": unsupported tensor element type " + std::to_string(type));
+    }
+    out.data.resize(static_cast<std::size_t>(numel));
+    if (t.has_raw_data()) {
+        const auto& raw = t.raw_data();
+        if (raw.size() != static_cast<std::size_t>(numel) * element_size)
+            fail(what + ": raw data holds " + std::to_string(raw.size()) + " bytes, dims need " +
+                 std::to_string(static_cast<std::size_t>(numel) * element_size));
+        // ONNX raw data is little-endian, like this machine.
+        for (std::int64_t i = 0; i < numel; ++i) {
+            const char* p = raw.data() + i * static_cast<std::int64_t>(element_size);
+            switch (type) {
+                case onnx::TensorProto::FLOAT: { float v; std::memcpy(&v, p, 4); out.data[i] = v; break; }
+                case onnx::TensorProto::DOUBLE: { double v; std::memcpy(&v, p, 8); out.data[i] = v; break; }
+                case onnx::TensorProto::INT64: { std::int64_t v; std::memcpy(&v, p, 8); out.data[i] = static_cast<double>(v); break; }
+                default: { std::int32_t v; std::memcpy(&v, p, 4); out.data[i] = v; break; }
+            }
+        }
+    } else {
+        auto copy = [&](const auto& field) {
+            if (field.size() != numel)
+                fail(what + ": holds " + std::to_string(field.size()) + " values, dims need " + std::to_string(numel));
+            for (std::int64_t i = 0; i < numel; ++i) out.data[i] = static_cast<double>(field.Get(static_cast<int>(i)));
+        };
+        switch (type) {
+            case onnx::TensorProto::FLOAT: copy(t.float_data()); break;
+            case onnx::TensorProto::DOUBLE: copy(t.double_data()); break;
+            case onnx::TensorProto::INT64: copy(t.int64_data()); break;
+            default: copy(t.int32_data()); break;
+        }
+    }
+    for (double v : out.data)
+        if (!std::isfinite(v)) fail(what + ": non-finite value");
+    return out;
+}
+
+const Value& Importer::value(const onnx::NodeProto& node, int index) const {
+    if (!has_input(node, index)) fail_node(node, "missing input " + std::to_string(index));
+    auto it = values_.find(node.input(index));
+    if (it == values_.end()) fail_node(node, "input '" + node.input(index) + "' is not defined before use");
+    return it->second;
+}
+
+const Tensor& Importer::constant_input(const onnx::NodeProto& node, int index, const char* what) const {
+    const auto& v = value(node, index);
+    if (!v.is_constant) fail_node(node, std::string(what) + " must be a constant (initializer)");
+    return v.constant;
+}
+
+Runtime Importer::runtime_input(const onnx::NodeProto& node, int index) const {
+    const auto& v = value(node, index);
+    if (v.is_constant) fail_node(node, "input " + std::to_string(index) + " must be the data, not a constant");
+    if (v.runtime.stage != version_)
+        fail_node(node, "the graph branches (input '" + node.input(index) +
+                            "' is an earlier tensor); only chain-shaped models are supported");
+    return v.runtime;
+}
+
+std::int64_t Importer::attr_int(const onnx::NodeProto& node, const std::string& name, std::int64_t fallback) const {
+    for (const auto& a : node.attribute())
+        if (a.name() == name) return a.i();
+    return fallback;
+}
+double Importer::attr_float(const onnx::NodeProto& node, const std::string& name, double fallback) const {
+    for (const auto& a : node.attribute())
+        if (a.name() == name) return a.f();
+    return fallback;
+}
+std::vector<std::int64_t> Importer::attr_ints(const onnx::NodeProto& node, const std::string& name) const {
+    for (const auto& a : node.attribute())
+        if (a.name() == name) return {a.ints().begin(), a.ints().end()};
+    return {};
+}
+std::string Importer::attr_string(const onnx::NodeProto& node, const std::string& name) const {
+    for (const auto& a : node.attribute())
+        if (a.name() == name) return a.s();
+    return {};
+}
+
+void Importer::push(const onnx::NodeProto* node, const std::string& base, LayerOp op, std::string fixed_name) {
+    std::string name = !fixed_name.empty() ? fixed_name
+                       : node && !node->name().empty() ? node->name()
+                                                       : base + std::to_string(++name_counts_[base]);
+    if ((!fixed_name.empty() || (node && !node->name().empty())) && name_counts_[name]++ > 0)
+        name += "_" + std::to_string(name_counts_[name]);
+    // Building the partial model validates the layer and infers its shape right away, so errors
+    // point at the node that caused them.
+    std::vector<NamedOp> ops = ops_;
+    ops.push_back({name, op});
+    try {
+        Model partial(input_shape_, ops);
+        ops_shapes_.push_back(partial.output_shape());
+    } catch (const ModelError& e) {
+        if (node) fail_node(*node, e.what());
+        fail(e.what());
+    }
+    ops_.push_back({name, std::move(op)});
+    ++version_;
+}
+
+bool Importer::fold_channel_affine(const std::vector<double>& scale, const std::vector<double>& shift) {
+    if (ops_.empty()) return false;
+    auto& op = ops_.back().op;
+    std::vector<double>* weight = nullptr;
+    std::vector<double>* bias = nullptr;
+    std::size_t channels = 0;
+    if (auto* c = std::get_if<Conv2d>(&op)) {
+        weight = &c->weight; bias = &c->bias; channels = static_cast<std::size_t>(c->out_channels);
+    } else if (auto* d = std::get_if<Dense>(&op)) {
+        weight = &d->weight; bias = &d->bias; channels = static_cast<std::size_t>(d->out_features);
+    } else {
+        return false;
+    }
+    const std::size_t per = weight->size() / channels;
+    for (std::size_t c = 0; c < channels; ++c) {
+        const double s = scale.size() == 1 ? scale[0] : scale[c];
+        const double t = shift.size() == 1 ? shift[0] : shift[c];
+        for (std::size_t k = 0; k < per; ++k) (*weight)[c * per + k] *= s;
+        (*bias)[c] = (*bias)[c] * s + t;
+    }
+    ++version_;
+    return true;
+}
+
+// A constant that broadcasts per channel (per feature) over the current output: returns one
+// value per channel, or a single value for scalars.
+std::vector<double> Importer::per_channel(const onnx::NodeProto& node, const Tensor& t) const {
+    if (t.numel() == 1) return t.data;
+    const Shape shape = current_shape();
+    const auto channels = shape[0];
+    if (t.numel() != channels)
+        fail_node(node, "constant of " + std::to_string(t.numel()) + " values does not broadcast per channel over " +
+                            shape_to_string(shape));
+    // Its non-unit dimension must be the channel axis: [C], [1,C] for flat data; [C,1,1] or
+    // [1,C,1,1] for images.
+    std::vector<std::int64_t> non_unit;
+    for (std::size_t i = 0; i < t.dims.size(); ++i)
+        if (t.dims[i] != 1) non_unit.push_back(static_cast<std::int64_t>(t.dims.size() - i));  // axis from the right
+    const std::int64_t expected_from_right = static_cast<std::int64_t>(shape.size());
+    if (non_unit.size() != 1 || non_unit[0] != expected_from_right)
+        fail_node(node, "constant does not broadcast per channel over " + shape_to_string(shape));
+    return t.data;
+}
+
+Runtime Importer::materialize(const onnx::NodeProto* node, Runtime r) {
+    if (is_identity(r.poly)) return r;
+    if (r.poly.size() <= 2) {
+        const double a = r.poly.size() == 2 ? r.poly[1] : 0.0;
+        if (fold_channel_affine({a}, {r.poly[0]})) return Runtime{version_, {0.0, 1.0}};
+    }
+    Polynomial p;
+    p.coefficients = r.poly;
+    p.approximates = "imported";
+    p.method = "imported";
+    // henn's own export says what each polynomial approximates.
+    std::string layer_name = "poly" + std::to_string(polynomial_count_ + 1);
+    auto it = metadata_.find("henn.polynomial." + std::to_string(polynomial_count_));
+    if (it != metadata_.end()) {
+        std::stringstream ss(it->second);
+        std::string item;
+        while (std::getline(ss, item, ';')) {
+            auto eq = item.find('=');
+            if (eq == std::string::npos) continue;
+            auto key = item.substr(0, eq), val = item.substr(eq + 1);
+            if (key == "layer" && !val.empty()) layer_name = val;
+            if (key == "approximates") p.approximates = val;
+            if (key == "method") p.method = val;
+            if (key == "interval") std::sscanf(val.c_str(), "%lf,%lf", &p.interval_lo, &p.interval_hi);
+        }
+    }
+    ++polynomial_count_;
+    push(node, "poly", p, layer_name);
+    return Runtime{version_, {0.0, 1.0}};
+}
+
+void Importer::handle_conv(const onnx::NodeProto& node) {
+    auto x = materialize(&node, runtime_input(node, 0));
+    (void)x;
+    const auto& w = constant_input(node, 1, "Conv weight");
+    if (w.dims.size() != 4) fail_node(node, "only 2-D convolutions are supported (weight rank " + std::to_string(w.dims.size()) + ")");
+    if (attr_int(node, "group", 1) != 1) fail_node(node, "grouped convolution is not supported");
+    for (auto d : attr_ints(node, "dilations"))
+        if (d != 1) fail_node(node, "dilated convolution is not supported");
+    const auto auto_pad = attr_string(node, "auto_pad");
+    if (!auto_pad.empty() && auto_pad != "NOTSET" && auto_pad != "VALID")
+        fail_node(node, "auto_pad " + auto_pad + " is not supported (export with explicit pads)");
+    Conv2d c;
+    c.out_channels = w.dims[0];
+    c.in_channels = w.dims[1];
+    c.kernel_h = w.dims[2];
+    c.kernel_w = w.dims[3];
+    auto kernel = attr_ints(node, "kernel_shape");
+    if (!kernel.empty() && (kernel.size() != 2 || kernel[0] != c.kernel_h || kernel[1] != c.kernel_w))
+        fail_node(node, "kernel_shape does not match the weight");
+    auto strides = attr_ints(node, "strides");
+    if (!strides.empty()) {
+        if (strides.size() != 2) fail_node(node, "strides must have 2 values");
+        c.stride_h = strides[0];
+        c.stride_w = strides[1];
+    }
+    auto pads = attr_ints(node, "pads");
+    if (!pads.empty()) {
+        if (pads.size() != 4) fail_node(node, "pads must have 4 values");
+        if (pads[0] != pads[2] || pads[1] != pads[3]) fail_node(node, "asymmetric padding is not supported");
+        c.pad_h = pads[0];
+        c.pad_w = pads[1];
+    }
+    c.weight = w.data;
+    if (has_input(node, 2)) {
+        const auto& b = constant_input(node, 2, "Conv bias");
+        if (b.numel() != c.out_channels) fail_node(node, "bias size does not match the output channels");
+        c.bias = b.data;
+    } else {
+        c.bias.assign(static_cast<std::size_t>(c.out_channels), 0.0);
+    }
+    push(&node, "conv", c);
+    set_runtime(node, Runtime{version_, {0.0, 1.0}});
+}
+
+void Importer::handle_pool(const onnx::NodeProto& node, bool global, bool from_max) {
+    materialize(&node, runtime_input(node, 0));
+    const Shape shape = current_shape();
+    if (shape.size() != 3) fail_node(node, "pooling needs an image input, got " + shape_to_string(shape));
+    Pool2d p;
+    if (global) {
+        p.kernel_h = shape[1];
+        p.kernel_w = shape[2];
+    } else {
+        auto kernel = attr_ints(node, "kernel_shape");
+        if (kernel.size() != 2) fail_node(node, "only 2-D pooling is supported");
+        p.kernel_h = kernel[0];
+        p.kernel_w = kernel[1];
+        auto strides = attr_ints(node, "strides");
+        if (!strides.empty()) {
+            if (strides.size() != 2) fail_node(node, "strides must have 2 values");
+            p.stride_h = strides[0];
+            p.stride_w = strides[1];
+        }
+        for (auto pad : attr_ints(node, "pads"))
+            if (pad != 0) fail_node(node, "padded pooling is not supported");
+        if (attr_int(node, "ceil_mode", 0) != 0) fail_node(node, "ceil_mode is not supported");
+        for (auto d : attr_ints(node, "dilations"))
+            if (d != 1) fail_node(node, "dilated pooling is not supported");
+        const auto auto_pad = attr_string(node, "auto_pad");
+        if (!auto_pad.empty() && auto_pad != "NOTSET" && auto_pad != "VALID")
+            fail_node(node, "auto_pad " + auto_pad + " is not supported");
+    }
+    p.scale = 1.0 / static_cast<double>(p.kernel_h * p.kernel_w);
+    if (from_max)
+        warnings_.push_back("node '" + node.name() + "': MaxPool replaced by average pooling (" +
+                            std::to_string(p.kernel_h) + "x" + std::to_string(p.kernel_w) +
+                            "); accuracy may drop unless the model is retrained");
+    push(&node, "avgpool", p);
+    set_runtime(node, Runtime{version_, {0.0, 1.0}});
+}
+
+void Importer::handle_dense(const onnx::NodeProto& node, bool gemm) {
+    materialize(&node, runtime_input(node, 0));
+    const Shape shape = current_shape();
+    if (shape.size() != 1) fail_node(node, "needs a flat input (Flatten/Reshape first), got " + shape_to_string(shape));
+    const auto& b = constant_input(node, 1, "weight");
+    if (b.dims.size() != 2) fail_node(node, "weight must be a matrix");
+    bool trans_b = false;
+    double alpha = 1.0, beta = 1.0;
+    if (gemm) {
+        if (attr_int(node, "transA", 0) != 0) fail_node(node, "transA is not supported");
+        trans_b = attr_int(node, "transB", 0) != 0;
+        alpha = attr_float(node, "alpha", 1.0);
+        beta = attr_float(node, "beta", 1.0);
+    }
+    Dense d;
+    d.in_features = trans_b ? b.dims[1] : b.dims[0];
+    d.out_features = trans_b ? b.dims[0] : b.dims[1];
+    if (d.in_features != shape[0])
+        fail_node(node, "weight expects " + std::to_string(d.in_features) + " inputs, data has " + std::to_string(shape[0]));
+    d.weight.resize(static_cast<std::size_t>(d.in_features * d.out_features));
+    for (std::int64_t o = 0; o < d.out_features; ++o)
+        for (std::int64_t i = 0; i < d.in_features; ++i)
+            d.weight[o * d.in_features + i] = alpha * (trans_b ? b.data[o * d.in_features + i] : b.data[i * d.out_features + o]);
+    d.bias.assign(static_cast<std::size_t>(d.out_features), 0.0);
+    if (gemm && has_input(node, 2)) {
+        const auto& c = constant_input(node, 2, "Gemm bias");
+        if (c.numel() != 1 && c.numel() != d.out_features) fail_node(node, "bias does not broadcast over the outputs");
+        for (std::int64_t o = 0; o < d.out_features; ++o) d.bias[o] = beta * (c.numel() == 1 ? c.data[0] : c.data[o]);
+    }
+    push(&node, "dense", d);
+    set_runtime(node, Runtime{version_, {0.0, 1.0}});
+}
+
+void Importer::handle_elementwise(const onnx::NodeProto& node) {
+    const auto& op = node.op_type();
+    const Value& a = value(node, 0);
+    const Value& b = value(node, 1);
+    if (a.is_constant && b.is_constant) {
+        // Constant folding: element-wise with equal shapes or a scalar operand.
+        const Tensor& ta = a.constant;
+        const Tensor& tb = b.constant;
+        if (ta.numel() != tb.numel() && ta.numel() != 1 && tb.numel() != 1)
+            fail_node(node, "constant folding needs equal shapes or a scalar");
+        Tensor out = ta.numel() >= tb.numel() ? ta : tb;
+        for (std::int64_t i = 0; i < out.numel(); ++i) {
+            const double x = ta.data[ta.numel() == 1 ? 0 : i], y = tb.data[tb.numel() == 1 ? 0 : i];
+            out.data[i] = op == "Add" ? x + y : op == "Sub" ? x - y : op == "Mul" ? x * y : op == "Div" ? x / y : std::pow(x, y);
+            if (!std::isfinite(out.data[i])) fail_node(node, "constant folding produced a non-finite value");
+        }
+        Value v;
+        v.is_constant = true;
+        v.constant = std::move(out);
+        set_output(node, std::move(v));
+        return;
+    }
+    if (op == "Pow") {
+        if (!b.is_constant || b.constant.numel() != 1) fail_node(node, "exponent must be a constant scalar");
+        const double e = b.constant.data[0];
+        if (e != std::floor(e) || e < 1 || e > 8)
+            fail_node(node, "exponent " + std::to_string(e) + " is not a small positive integer");
+        auto r = runtime_input(node, 0);
+        std::vector<double> p{1.0};
+        for (int i = 0; i < static_cast<int>(e); ++i) p = poly_mul(p, r.poly);
+        r.poly = p;
+        set_runtime(node, r);
+        return;
+    }
+    if (!a.is_constant && !b.is_constant) {
+        auto ra = runtime_input(node, 0), rb = runtime_input(node, 1);
+        Runtime r{ra.stage, {}};
+        if (op == "Mul") r.poly = poly_mul(ra.poly, rb.poly);
+        else if (op == "Add") r.poly = poly_add(ra.poly, rb.poly);
+        else if (op == "Sub") r.poly = poly_add(ra.poly, rb.poly, -1.0);
+        else fail_node(node, "division of two data tensors is not a polynomial");
+        if (r.poly.size() > 33) fail_node(node, "polynomial degree above 32");
+        set_runtime(node, r);
+        return;
+    }
+    const bool data_first = !a.is_constant;
+    auto r = runtime_input(node, data_first ? 0 : 1);
+    const Tensor& c = data_first ? b.constant : a.constant;
+    if (c.numel() == 1) {
+        const double k = c.data[0];
+        if (op == "Mul") r.poly = poly_mul(r.poly, {k});
+        else if (op == "Add") r.poly = poly_add(r.poly, {k});
+        else if (op == "Sub") r.poly = data_first ? poly_add(r.poly, {-k}) : poly_add(poly_mul(r.poly, {-1.0}), {k});
+        else if (op == "Div") {
+            if (!data_first) fail_node(node, "division by the data is not a polynomial");
+            if (k == 0.0) fail_node(node, "division by zero");
+            r.poly = poly_mul(r.poly, {1.0 / k});
+        }
+        set_runtime(node, r);
+        return;
+    }
+    // A per-channel constant (a bias after MatMul, Keras-style scaling): fold into the linear
+    // layer that produced the data.
+    if (!is_identity(r.poly))
+        fail_node(node, "per-channel constant applied after a non-linear element-wise expression is not supported");
+    const std::string& input_name = node.input(data_first ? 0 : 1);
+    if (consumers_[input_name] > 1)
+        fail_node(node, "per-channel constant on a tensor that is also used elsewhere is not supported");
+    auto channel = per_channel(node, c);
+    std::vector<double> scale{1.0}, shift{0.0};
+    if (op == "Add") shift = channel;
+    else if (op == "Sub" && data_first) { shift = channel; for (auto& s : shift) s = -s; }
+    else if (op == "Mul") scale = channel;
+    else if (op == "Div" && data_first) {
+        scale = channel;
+        for (auto& s : scale) {
+            if (s == 0.0) fail_node(node, "division by zero");
+            s = 1.0 / s;
+        }
+    } else {
+        fail_node(node, "constant-minus-data or constant-divided-by-data per channel is not supported");
+    }
+    if (!fold_channel_affine(scale, shift))
+        fail_node(node, "a per-channel constant must directly follow Conv, Gemm or MatMul");
+    set_runtime(node, Runtime{version_, {0.0, 1.0}});
+}
+
+void Importer::handle_batch_norm(const onnx::NodeProto& node) {
+    auto r = runtime_input(node, 0);
+    if (!is_identity(r.poly) || ops_.empty() ||
+        !(std::holds_alternative<Conv2d>(ops_.back().op) || std::holds_alternative<Dense>(ops_.back().op)))
+        fail_node(node, "BatchNormalization must directly follow Conv, Gemm or MatMul to be folded");
+    if (consumers_[node.input(0)] > 1) fail_node(node, "its input is also used elsewhere");
+    if (attr_int(node, "training_mode", 0) != 0) fail_node(node, "training_mode is not supported");
+    const double eps = attr_float(node, "epsilon", 1e-5);
+    const auto& gamma = constant_input(node, 1, "scale");
+    const auto& beta = constant_input(node, 2, "bias");
+    const auto& mean = constant_input(node, 3, "mean");
+    const auto& var = constant_input(node, 4, "var");
+    try {
+        fold_batch_norm(ops_.back().op, gamma.data, beta.data, mean.data, var.data, eps);
+        ++version_;
+    } catch (const ModelError& e) {
+        fail_node(node, e.what());
+    }
+    set_runtime(node, Runtime{version_, {0.0, 1.0}});
+}
+
+void Importer::handle_reshape(const onnx::NodeProto& node, bool flatten) {
+    auto r = runtime_input(node, 0);
+    const Shape shape = current_shape();
+    if (flatten) {
+        if (attr_int(node, "axis", 1) != 1) fail_node(node, "only axis = 1 (keep the batch axis) is supported");
+    } else {
+        const auto& target = constant_input(node, 1, "shape");
+        // Supported: [batch, -1] or [batch, size] (flatten), or the current per-sample shape.
+        std::vector<std::int64_t> dims(target.data.begin(), target.data.end());
+        if (dims.empty()) fail_node(node, "empty target shape");
+        if (dims[0] != 0 && dims[0] != -1 && dims[0] != 1)
+            fail_node(node, "the first (batch) dimension must be kept (0, -1 or 1)");
+        std::vector<std::int64_t> rest(dims.begin() + 1, dims.end());
+        const bool to_flat = rest.size() == 1 && (rest[0] == -1 || rest[0] == shape_size(shape));
+        if (!to_flat && rest != shape)
+            fail_node(node, "reshape to " + shape_to_string(rest) + " from " + shape_to_string(shape) +
+                                " is not supported (only flattening)");
+        if (!to_flat) {
+            set_runtime(node, r);
+            return;
+        }
+    }
+    if (shape.size() == 1) {  // already flat
+        set_runtime(node, r);
+        return;
+    }
+    materialize(&node, r);
+    push(&node, "flatten", Flatten{});
+    set_runtime(node, Runtime{version_, {0.0, 1.0}});
+}
+
+void Importer::handle_activation(const onnx::NodeProto& node) {
+    materialize(&node, runtime_input(node, 0));
+    const auto& op = node.op_type();
+    NonPolynomialKind kind = op == "Relu" ? NonPolynomialKind::relu
+                             : op == "Sigmoid" ? NonPolynomialKind::sigmoid
+                                               : NonPolynomialKind::tanh;
+    if (options_.keep_nonpolynomial) {
+        warnings_.push_back("node '" + node.name() + "': " + op +
+                            " kept as is (plaintext only: the model cannot run encrypted)");
+        push(&node, "act", NonPolynomial{kind});
+    } else {
+        ActivationSpec spec = options_.replacement;
+        if (!spec.is_polynomial()) fail("the replacement for " + op + " must be a polynomial activation");
+        if (spec.kind == ActivationSpec::Kind::polynomial) spec.function = to_string(kind);
+        warnings_.push_back("node '" + node.name() + "': " + op + " replaced by " + to_string(spec));
+        push(&node, "act", activation_layer(spec));
+    }
+    set_runtime(node, Runtime{version_, {0.0, 1.0}});
+}
+
+void Importer::handle(const onnx::NodeProto& node) {
+    if (!node.domain().empty() && node.domain() != "ai.onnx")
+        fail_node(node, "operator domain '" + node.domain() + "' is not supported");
+    const auto& op = node.op_type();
+    if (op == "Identity" || op == "Dropout") {
+        Value v = value(node, 0);
+        set_output(node, std::move(v));
+    } else if (op == "Constant") {
+        for (const auto& a : node.attribute()) {
+            Value v;
+            v.is_constant = true;
+            if (a.name() == "value") v.constant = parse_tensor(a.t(), "node '" + node.name() + "' value");
+            else if (a.name() == "value_float") v.constant = Tensor{{}, {a.f()}};
+            else if (a.name() == "value_int") v.constant = Tensor{{}, {static_cast<double>(a.i())}};
+            else if (a.name() == "value_floats") v.constant = Tensor{{a.floats_size()}, {a.floats().begin(), a.floats().end()}};
+            else if (a.name() == "value_ints") {
+                v.constant.dims = {a.ints_size()};
+                for (auto i : a.ints()) v.constant.data.push_back(static_cast<double>(i));
+            } else fail_node(node, "unsupported Constant attribute '" + a.name() + "'");
+            set_output(node, std::move(v));
+            return;
+        }
+        fail_node(node, "Constant without a value");
+    } else if (op == "Conv") {
+        handle_conv(node);
+    } else if (op == "AveragePool") {
+        if (attr_int(node, "count_include_pad", 0) != 0)
+            for (auto pad : attr_ints(node, "pads"))
+                if (pad != 0) fail_node(node, "count_include_pad with padding is not supported");
+        handle_pool(node, false, false);
+    } else if (op == "GlobalAveragePool") {
+        handle_pool(node, true, false);
+    } else if (op == "MaxPool") {
+        if (node.output_size() > 1 && !node.output(1).empty()) fail_node(node, "MaxPool indices output is not supported");
+        handle_pool(node, false, true);
+    } else if (op == "Gemm" || op == "MatMul") {
+        handle_dense(node, op == "Gemm");
+    } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow") {
+        handle_elementwise(node);
+    } else if (op == "BatchNormalization") {
+        handle_batch_norm(node);
+    } else if (op == "Flatten" || op == "Reshape") {
+        handle_reshape(node, op == "Flatten");
+    } else if (op == "Relu" || op == "Sigmoid" || op == "Tanh") {
+        handle_activation(node);
+    } else {
+        fail_node(node, "unsupported operator");
+    }
+}
+
+OnnxImport Importer::run() {
+    if (model_.ir_version() < 3) fail("IR version " + std::to_string(model_.ir_version()) + " is too old (need >= 3)");
+    for (const auto& o : model_.opset_import())
+        if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = o.version();
+    if (opset_ < 9 || opset_ > 17)
+        fail("default-domain opset " + std::to_string(opset_) + " is not supported (9 to 17)");
+    for (const auto& p : model_.metadata_props()) metadata_[p.key()] = p.value();
+    const auto& graph = model_.graph();
+    if (graph.output_size() != 1) fail("the graph must have exactly one output, has " + std::to_string(graph.output_size()));
+
+    for (const auto& t : graph.initializer()) {
+        Value v;
+        v.is_constant = true;
+        v.constant = parse_tensor(t, "initializer '" + t.name() + "'");
+        values_[t.name()] = std::move(v);
+    }
+    std::string input_name;
+    for (const auto& in : graph.input()) {
+        if (values_.count(in.name())) continue;  // initializers listed as inputs (IR < 4)
+        if (!input_name.empty()) fail("more than one data input ('" + input_name + "', '" + in.name() + "')");
+        input_name = in.name();
+        const auto& type = in.type();
+        if (!type.has_tensor_type() || !type.tensor_type().has_shape())
+            fail("input '" + in.name() + "' has no tensor shape");
+        const auto elem = type.tensor_type().elem_type();
+        if (elem != onnx::TensorProto::FLOAT && elem != onnx::TensorProto::DOUBLE)
+            fail("input '" + in.name() + "' is not float or double");
+        const auto& dims = type.tensor_type().shape().dim();
+        if (dims.size() < 2 || dims.size() > 4) fail("input '" + in.name() + "' must have rank 2 to 4 (batch first)");
+        for (int i = 1; i < dims.size(); ++i) {
+            if (!dims[i].has_dim_value() || dims[i].dim_value() < 1)
+                fail("input '" + in.name() + "' dimension " + std::to_string(i) + " must be a fixed positive number");
+            input_shape_.push_back(dims[i].dim_value());
+        }
+    }
+    if (input_name.empty()) fail("the graph has no data input");
+    values_[input_name] = Value{};
+    for (const auto& node : graph.node())
+        for (const auto& in : node.input()) ++consumers_[in];
+    ++consumers_[graph.output(0).name()];
+
+    for (const auto& node : graph.node()) handle(node);
+
+    auto it = values_.find(graph.output(0).name());
+    if (it == values_.end()) fail("graph output '" + graph.output(0).name() + "' is never computed");
+    if (it->second.is_constant) fail("graph output is a constant");
+    if (it->second.runtime.stage != version_) fail("graph output is not the end of the chain");
+    materialize(nullptr, it->second.runtime);
+
+    std::map<std::string, std::string> metadata = metadata_;
+    metadata["onnx.producer"] = model_.producer_name() + (model_.producer_version().empty() ? "" : " " + model_.producer_version());
+    metadata["onnx.opset"] = std::to_string(opset_);
+    OnnxImport result{Model(input_shape_, ops_, std::move(metadata)), warnings_, opset_, model_.producer_name()};
+    for (const auto& w : warnings_) spdlog::warn("{}", w);
+    return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export
+// ---------------------------------------------------------------------------------------------
+
+class Exporter {
+public:
+    Exporter(const Model& model, const OnnxExportOptions& options) : model_(model), options_(options) {}
+
+    std::string run();
+
+private:
+    std::string constant(const std::string& name, const std::vector<std::int64_t>& dims, const std::vector<double>& data) {
+        auto* t = graph_->add_initializer();
+        t->set_name(name);
+        for (auto d : dims) t->add_dims(d);
+        if (options_.float64) {
+            t->set_data_type(onnx::TensorProto::DOUBLE);
+            for (double v : data) t->add_double_data(v);
+        } else {
+            t->set_data_type(onnx::TensorProto::FLOAT);
+            for (double v : data) t->add_float_data(static_cast<float>(v));
+        }
+        return name;
+    }
+    onnx::NodeProto* node(const std::string& op, const std::string& name, std::vector<std::string> inputs,
+                          const std::string& output) {
+        auto* n = graph_->add_node();
+        n->set_op_type(op);
+        n->set_name(name);
+        for (auto& in : inputs) n->add_input(in);
+        n->add_output(output);
+        return n;
+    }
+    static void ints(onnx::NodeProto* n, const std::string& name, std::vector<std::int64_t> values) {
+        auto* a = n->add_attribute();
+        a->set_name(name);
+        a->set_type(onnx::AttributeProto::INTS);
+        for (auto v : values) a->add_ints(v);
+    }
+    static void integer(onnx::NodeProto* n, const std::string& name, std::int64_t value) {
+        auto* a = n->add_attribute();
+        a->set_name(name);
+        a->set_type(onnx::AttributeProto::INT);
+        a->set_i(value);
+    }
+    void value_info(onnx::ValueInfoProto* info, const std::string& name, const Shape& shape) {
+        info->set_name(name);
+        auto* tensor = info->mutable_type()->mutable_tensor_type();
+        tensor->set_elem_type(options_.float64 ? onnx::TensorProto::DOUBLE : onnx::TensorProto::FLOAT);
+        auto* s = tensor->mutable_shape();
+        s->add_dim()->set_dim_param("batch");
+        for (auto d : shape) s->add_dim()->set_dim_value(d);
+    }
+
+    const Model& model_;
+    const OnnxExportOptions& options_;
+    onnx::GraphProto* graph_ = nullptr;
+};
+
+std::string Exporter::run() {
+    onnx::ModelProto proto;
+    proto.set_ir_version(7);  // ONNX 1.7+, what current runtimes read
+    proto.set_producer_name("henn");
+    proto.set_producer_version("0.1.0");
+    auto* opset = proto.add_opset_import();
+    opset->set_domain("");
+    opset->set_version(options_.opset);
+    graph_ = proto.mutable_graph();
+    graph_->set_name("henn_model");
+    value_info(graph_->add_input(), "input", model_.input_shape());
+
+    std::string current = "input";
+    int polynomial_index = 0;
+    for (const auto& layer : model_.layers()) {
+        const std::string& n = layer.name;
+        const std::string out = n + "_out";
+        if (auto* c = std::get_if<Conv2d>(&layer.op)) {
+            auto* node_proto = node("Conv", n, {current, constant(n + ".weight", {c->out_channels, c->in_channels, c->kernel_h, c->kernel_w}, c->weight),
+                                                constant(n + ".bias", {c->out_channels}, c->bias)},
+                                    out);
+            ints(node_proto, "kernel_shape", {c->kernel_h, c->kernel_w});
+            ints(node_proto, "strides", {c->stride_h, c->stride_w});
+            ints(node_proto, "pads", {c->pad_h, c->pad_w, c->pad_h, c->pad_w});
+            current = out;
+        } else if (auto* p = std::get_if<Pool2d>(&layer.op)) {
+            const bool average = p->is_average();
+            auto* node_proto = node("AveragePool", n, {current}, average ? out : n + "_avg");
+            ints(node_proto, "kernel_shape", {p->kernel_h, p->kernel_w});
+            ints(node_proto, "strides", {p->stride_h, p->stride_w});
+            if (!average) {
+                // Scaled sum pooling = average pooling times (window size * scale).
+                const double factor = p->scale * static_cast<double>(p->kernel_h * p->kernel_w);
+                node("Mul", n + "/scale", {n + "_avg", constant(n + ".scale", {}, {factor})}, out);
+            }
+            current = out;
+        } else if (auto* d = std::get_if<Dense>(&layer.op)) {
+            auto* node_proto = node("Gemm", n, {current, constant(n + ".weight", {d->out_features, d->in_features}, d->weight),
+                                                constant(n + ".bias", {d->out_features}, d->bias)},
+                                    out);
+            integer(node_proto, "transB", 1);
+            current = out;
+        } else if (std::holds_alternative<Flatten>(layer.op)) {
+            integer(node("Flatten", n, {current}, out), "axis", 1);
+            current = out;
+        } else if (auto* poly = std::get_if<Polynomial>(&layer.op)) {
+            const auto& c = poly->coefficients;
+            const int degree = poly->degree();
+            auto meta = proto.add_metadata_props();
+            char interval[96];
+            std::snprintf(interval, sizeof interval, "%.17g,%.17g", poly->interval_lo, poly->interval_hi);
+            meta->set_key("henn.polynomial." + std::to_string(polynomial_index++));
+            meta->set_value("layer=" + n + ";approximates=" + poly->approximates + ";method=" + poly->method +
+                            ";degree=" + std::to_string(degree) + ";interval=" + interval);
+            if (degree == 0) {
+                // A constant activation: 0 * x + c keeps the data dependency and the shape.
+                node("Mul", n + "/zero", {current, constant(n + ".c1", {}, {0.0})}, n + "_zero");
+                node("Add", n + "/c0", {n + "_zero", constant(n + ".c0", {}, {c[0]})}, out);
+            } else if (degree == 2 && c[0] == 0.0 && c[1] == 0.0 && c[2] == 1.0) {
+                node("Mul", n, {current, current}, out);
+            } else {
+                // Horner: acc = c_d x; then acc = (acc + c_i) x for i = d-1..1; then acc + c_0.
+                std::string acc = n + "_h" + std::to_string(degree);
+                node("Mul", n + "/mul" + std::to_string(degree),
+                     {current, constant(n + ".c" + std::to_string(degree), {}, {c[static_cast<std::size_t>(degree)]})}, acc);
+                for (int i = degree - 1; i >= 1; --i) {
+                    std::string sum = acc;
+                    if (c[static_cast<std::size_t>(i)] != 0.0) {
+                        sum = n + "_s" + std::to_string(i);
+                        node("Add", n + "/add" + std::to_string(i), {acc, constant(n + ".c" + std::to_string(i), {}, {c[static_cast<std::size_t>(i)]})}, sum);
+                    }
+                    acc = n + "_h" + std::to_string(i);
+                    node("Mul", n + "/mul" + std::to_string(i), {sum, current}, acc);
+                }
+                node("Add", n + "/add0", {acc, constant(n + ".c0", {}, {c[0]})}, out);
+            }
+            current = out;
+        } else if (auto* np = std::get_if<NonPolynomial>(&layer.op)) {
+            const char* op = np->kind == NonPolynomialKind::relu ? "Relu" : np->kind == NonPolynomialKind::sigmoid ? "Sigmoid" : "Tanh";
+            node(op, n, {current}, out);
+            current = out;
+        }
+    }
+    if (current == "input") node("Identity", "identity", {current}, "output"), current = "output";
+    value_info(graph_->add_output(), current, model_.output_shape());
+    for (const auto& [key, value] : model_.metadata()) {
+        if (key.rfind("henn.polynomial.", 0) == 0 || key.rfind("onnx.", 0) == 0) continue;  // regenerated
+        auto* meta = proto.add_metadata_props();
+        meta->set_key(key);
+        meta->set_value(value);
+    }
+    std::string bytes;
+    if (!proto.SerializeToString(&bytes)) throw OnnxError("cannot serialize the ONNX model");
+    return bytes;
+}
+
+}  // namespace
+
+OnnxImport import_onnx_bytes(std::span<const std::uint8_t> bytes, const OnnxImportOptions& options,
+                             const std::string& source) {
+    if (bytes.size() > options.max_bytes)
+        throw OnnxError(source + ": file is larger than " + std::to_string(options.max_bytes) + " bytes");
+    onnx::ModelProto proto;
+    if (!proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+        throw OnnxError(source + ": not a valid ONNX (protobuf) model");
+    try {
+        onnx::checker::check_model(proto);
+    } catch (const std::exception& e) {
+        throw OnnxError(source + ": ONNX checker: " + e.what());
+    }
+    return Importer(proto, options, source).run();
+}
+
+OnnxImport import_onnx(const std::filesystem::path& path, const OnnxImportOptions& options) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw OnnxError(path.string() + ": cannot open file");
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) throw OnnxError(path.string() + ": cannot read file size");
+    if (size > options.max_bytes) throw OnnxError(path.string() + ": file is larger than " + std::to_string(options.max_bytes) + " bytes");
+    std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
+    in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+    if (!in) throw OnnxError(path.string() + ": read error");
+    return import_onnx_bytes(bytes, options, path.string());
+}
+
+std::string export_onnx_bytes(const Model& model, const OnnxExportOptions& options) {
+    if (options.opset < 13 || options.opset > 17) throw OnnxError("export opset must be 13 to 17");
+    auto bytes = Exporter(model, options).run();
+    check_onnx_bytes(bytes);
+    return bytes;
+}
+
+void export_onnx(const Model& model, const std::filesystem::path& path, const OnnxExportOptions& options) {
+    const auto bytes = export_onnx_bytes(model, options);
+    std::ofstream out(path, std::ios::binary);
+    if (!out) throw OnnxError(path.string() + ": cannot create file");
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw OnnxError(path.string() + ": write error");
+}
+
+void check_onnx_bytes(const std::string& bytes) {
+    onnx::ModelProto proto;
+    if (!proto.ParseFromString(bytes)) throw OnnxError("not a valid ONNX (protobuf) model");
+    try {
+        onnx::checker::check_model(proto);
+    } catch (const std::exception& e) {
+        throw OnnxError(std::string("ONNX checker: ") + e.what());
+    }
+}
+
+}  // namespace henn::nn

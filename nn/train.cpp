@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <chrono>
@@ -460,7 +462,7 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
         {"henn.activation", activation_names(spec)},
         {"henn.input", "pixels scaled to [0,1]"},
         {"henn.data", train_data.name},
-        {"henn.spec", to_json(spec)},
+        {"henn.spec", nlohmann::json::parse(to_json(spec)).dump()},
     };
     for (const auto& s : result.pre_activation) {
         char text[160];

@@ -5,9 +5,9 @@
 //  - Conv2d and Dense: plaintext-ciphertext products (one per multiply-accumulate) and one
 //    rescale, so multiplicative depth 1 and no ciphertext-ciphertext products;
 //  - average pooling: one scalar product (depth 1); scaled sum pooling: additions only (depth 0);
-//  - a polynomial of degree d: all powers x^2..x^d by a product tree, d - 1 ciphertext products
-//    per element, depth ceil(log2 d), plus 1 if some coefficient of x^i (i >= 1) is not 1
-//    (scaling by a real coefficient costs a rescale).
+//  - a polynomial of degree d: henn::approx's baby-step giant-step plan in the Chebyshev basis
+//    (approx::plan_evaluation: its ct-ct products per element, depth ceil(log2(d + 1)));
+//    x^(2^k) with coefficient 1 (the square) by repeated squaring: k products, depth k.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +39,7 @@ struct ModelCost {
 };
 
 int polynomial_depth(const Polynomial& p);
+std::int64_t polynomial_ct_multiplications(const Polynomial& p);  // per element
 ModelCost analyze(const Model& model);
 
 // A human-readable table of layers, shapes and costs (what `henn inspect` prints).

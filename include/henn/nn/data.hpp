@@ -53,6 +53,8 @@ enum class Split { train, test };
 // Named data sets under a directory given by the user:
 //   mnist:          train10k-images-idx3-ubyte[.gz] (or train-images-...) and t10k-...
 //   fashion-mnist:  train-images-idx3-ubyte[.gz] and t10k-...
+//   wdbc:           breast_cancer.csv, split 80/20 with a fixed seed, standardized on the train part
+// DIR may be the data set's directory or its parent.
 // Files are looked up with and without ".gz".
 Dataset load_named_dataset(const std::string& name, const std::filesystem::path& dir, Split split);
 

@@ -1,0 +1,185 @@
+// henn train | eval | inspect: models in plaintext (training with libtorch, ONNX in and out,
+// the float64 reference executor, costs under encryption).
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "command_registry.hpp"
+#include "henn/nn/activation.hpp"
+#include "henn/nn/analysis.hpp"
+#include "henn/nn/data.hpp"
+#include "henn/nn/network_spec.hpp"
+#include "henn/nn/onnx.hpp"
+#include "henn/nn/reference.hpp"
+#include "henn/nn/train.hpp"
+
+namespace henn::cli {
+namespace {
+
+using namespace henn::nn;
+
+void print_evaluation(const Evaluation& e, const std::string& title) {
+    std::printf("%s: accuracy %.2f%% (%lld/%lld)\n", title.c_str(), 100.0 * e.accuracy(),
+                static_cast<long long>(e.correct), static_cast<long long>(e.total));
+    std::printf("confusion matrix (rows: true class, columns: predicted)\n      ");
+    for (std::size_t j = 0; j < e.confusion.size(); ++j) std::printf("%6zu", j);
+    std::printf("\n");
+    for (std::size_t i = 0; i < e.confusion.size(); ++i) {
+        std::printf("%6zu", i);
+        for (auto v : e.confusion[i]) std::printf("%6lld", static_cast<long long>(v));
+        std::printf("\n");
+    }
+}
+
+struct TrainArgs {
+    std::string preset, spec_file, data = "mnist", data_dir, activation, out, history;
+    TrainOptions options;
+    std::int64_t train_limit = 0, test_limit = 0;
+    bool no_augment = false, float64 = false, skip_test = false;
+};
+
+void run_train(const TrainArgs& a) {
+    auto train = load_named_dataset(a.data, a.data_dir, Split::train);
+    if (a.train_limit > 0) train = train.head(a.train_limit);
+    NetworkSpec spec = !a.spec_file.empty() ? load_network_spec(a.spec_file)
+                                            : preset_network(a.preset, train.sample_shape, std::max<std::int64_t>(train.num_classes, 2));
+    if (!a.activation.empty()) spec.default_activation = parse_activation(a.activation);
+    spdlog::info("network {} ({}), activation {}, data {}: {} training samples", spec.name,
+                 a.spec_file.empty() ? "preset" : a.spec_file, to_string(spec.default_activation), a.data, train.count());
+    TrainOptions options = a.options;
+    options.augment = !a.no_augment && train.sample_shape.size() == 3;
+    auto result = train_network(spec, train, options);
+    std::printf("trained %zu epochs in %.1f s (%.1f s/epoch), best epoch %d\n", result.history.size(), result.seconds,
+                result.seconds / static_cast<double>(std::max<std::size_t>(result.history.size(), 1)), result.best_epoch);
+    for (const auto& s : result.pre_activation)
+        std::printf("pre-activation %s: min %.3f max %.3f mean %.3f std %.3f, %.3f%% outside the interval\n",
+                    s.layer.c_str(), s.min, s.max, s.mean, s.stddev, 100 * s.fraction_outside_interval);
+    auto model = result.model;
+    if (!a.skip_test) {
+        auto test = load_named_dataset(a.data, a.data_dir, Split::test);
+        if (a.test_limit > 0) test = test.head(a.test_limit);
+        const auto e = evaluate_reference(model, test);
+        print_evaluation(e, "test (" + std::to_string(test.count()) + " samples, float64 reference executor)");
+        auto metadata = model.metadata();
+        char text[32];
+        std::snprintf(text, sizeof text, "%.4f", e.accuracy());
+        metadata["henn.test_accuracy"] = text;
+        model = model.with_metadata(metadata);
+    }
+    if (!a.out.empty()) {
+        OnnxExportOptions export_options;
+        export_options.float64 = a.float64;
+        export_onnx(model, a.out, export_options);
+        std::printf("wrote %s\n", a.out.c_str());
+    }
+    if (!a.history.empty()) {
+        nlohmann::json j;
+        j["network"] = nlohmann::json::parse(to_json(spec));
+        j["seconds"] = result.seconds;
+        j["best_epoch"] = result.best_epoch;
+        for (const auto& r : result.history)
+            j["epochs"].push_back({{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
+                                   {"validation_loss", r.validation_loss}, {"validation_accuracy", r.validation_accuracy},
+                                   {"learning_rate", r.learning_rate}, {"seconds", r.seconds}});
+        for (const auto& s : result.pre_activation)
+            j["pre_activation"].push_back({{"layer", s.layer}, {"min", s.min}, {"max", s.max}, {"mean", s.mean},
+                                           {"stddev", s.stddev}, {"outside_interval", s.fraction_outside_interval}});
+        if (model.metadata().count("henn.test_accuracy")) j["test_accuracy"] = std::stod(model.metadata().at("henn.test_accuracy"));
+        std::ofstream(a.history) << j.dump(2) << "\n";
+    }
+}
+
+OnnxImportOptions import_options(bool keep, const std::string& replacement) {
+    OnnxImportOptions o;
+    o.keep_nonpolynomial = keep;
+    if (!replacement.empty()) o.replacement = parse_activation(replacement);
+    return o;
+}
+
+const CommandRegistrar train_command(40, "train", [](CLI::App& root) {
+    auto args = std::make_shared<TrainArgs>();
+    auto* cmd = root.add_subcommand("train", "Train a network (libtorch) and export it as ONNX");
+    auto* preset = cmd->add_option("--preset", args->preset, "cryptonets | cryptodl-m1 | mlp | lenet5");
+    auto* spec = cmd->add_option("--spec", args->spec_file, "JSON network description (see include/henn/nn/network_spec.hpp)")
+                     ->check(CLI::ExistingFile);
+    preset->excludes(spec);
+    cmd->add_option("--data", args->data, "mnist | fashion-mnist | wdbc")->capture_default_str();
+    cmd->add_option("--data-dir", args->data_dir, "directory holding the data set files")->required();
+    cmd->add_option("--activation", args->activation,
+                    "relu | sigmoid | tanh | square | poly:METHOD:DEGREE:INTERVAL[:FUNCTION][:trainable] "
+                    "(default: the network's own)");
+    cmd->add_option("--epochs", args->options.epochs)->capture_default_str();
+    cmd->add_option("--batch-size", args->options.batch_size)->capture_default_str();
+    cmd->add_option("--lr", args->options.learning_rate, "AdamW learning rate")->capture_default_str();
+    cmd->add_option("--weight-decay", args->options.weight_decay)->capture_default_str();
+    cmd->add_option("--schedule", args->options.schedule, "cosine | step | constant")->capture_default_str();
+    cmd->add_option("--validation", args->options.validation_fraction, "fraction held out for early stopping")
+        ->capture_default_str();
+    cmd->add_option("--patience", args->options.patience, "early stopping patience in epochs (0 = off)")->capture_default_str();
+    cmd->add_flag("--no-augment", args->no_augment, "no random shifts/rotations");
+    cmd->add_option("--seed", args->options.seed)->capture_default_str();
+    cmd->add_option("--threads", args->options.threads, "libtorch threads")->capture_default_str();
+    cmd->add_option("--checkpoint", args->options.checkpoint_path, "save the best weights here (libtorch format)");
+    cmd->add_option("--train-limit", args->train_limit, "use only the first N training samples");
+    cmd->add_option("--test-limit", args->test_limit, "evaluate on the first N test samples");
+    cmd->add_flag("--skip-test", args->skip_test, "do not evaluate on the test set");
+    cmd->add_flag("--float64", args->float64, "export double tensors instead of float");
+    cmd->add_option("--history", args->history, "write per-epoch history and statistics as JSON");
+    cmd->add_option("--out", args->out, "ONNX file to write");
+    cmd->callback([args] {
+        if (args->preset.empty() && args->spec_file.empty()) throw CommandFailure(2, "train: give --preset or --spec");
+        run_train(*args);
+    });
+});
+
+struct EvalArgs {
+    std::string model, data = "mnist", data_dir, split = "test", replacement;
+    std::int64_t limit = 0;
+    bool keep = false;
+};
+
+const CommandRegistrar eval_command(41, "eval", [](CLI::App& root) {
+    auto args = std::make_shared<EvalArgs>();
+    auto* cmd = root.add_subcommand("eval", "Plaintext accuracy and confusion matrix of an ONNX model (float64 reference)");
+    cmd->add_option("model", args->model, "ONNX file")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--data", args->data, "mnist | fashion-mnist | wdbc")->capture_default_str();
+    cmd->add_option("--data-dir", args->data_dir)->required();
+    cmd->add_option("--split", args->split, "test | train")->capture_default_str();
+    cmd->add_option("--limit", args->limit, "first N samples only");
+    cmd->add_flag("--keep-activations", args->keep, "keep Relu/Sigmoid/Tanh exact (plaintext baseline)");
+    cmd->add_option("--replace-activations", args->replacement, "polynomial replacing Relu/Sigmoid/Tanh on import");
+    cmd->callback([args] {
+        auto imported = import_onnx(args->model, import_options(args->keep, args->replacement));
+        auto data = load_named_dataset(args->data, args->data_dir, args->split == "train" ? Split::train : Split::test);
+        if (args->limit > 0) data = data.head(args->limit);
+        print_evaluation(evaluate_reference(imported.model, data),
+                         args->model + " on " + args->data + " " + args->split + " (" + std::to_string(data.count()) + " samples)");
+    });
+});
+
+struct InspectArgs {
+    std::string model, replacement;
+    bool keep = false;
+};
+
+const CommandRegistrar inspect_command(42, "inspect", [](CLI::App& root) {
+    auto args = std::make_shared<InspectArgs>();
+    auto* cmd = root.add_subcommand("inspect", "Layers, shapes, parameters, depth and multiplications under encryption");
+    cmd->add_option("model", args->model, "ONNX file")->required()->check(CLI::ExistingFile);
+    cmd->add_flag("--keep-activations", args->keep, "show Relu/Sigmoid/Tanh as they are instead of replacing them");
+    cmd->add_option("--replace-activations", args->replacement, "polynomial replacing Relu/Sigmoid/Tanh on import");
+    cmd->callback([args] {
+        auto imported = import_onnx(args->model, import_options(args->keep, args->replacement));
+        std::printf("%s: ONNX opset %lld, producer %s\n", args->model.c_str(), static_cast<long long>(imported.opset),
+                    imported.producer.c_str());
+        for (const auto& w : imported.warnings) std::printf("warning: %s\n", w.c_str());
+        std::printf("%s", describe(imported.model).c_str());
+    });
+});
+
+}  // namespace
+}  // namespace henn::cli
