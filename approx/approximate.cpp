@@ -125,9 +125,17 @@ std::vector<double> taylor_coefficients(const TargetFunction& target, double cen
     const CheckedFunction f{target};
     const ChebyshevPolynomial interpolant = ChebyshevPolynomial::interpolate(f, order, local);
     const std::vector<double> in_t = interpolant.to_unit_power_basis();  // powers of (x - c) / h
-    for (int n = 0; n <= d; ++n) a[static_cast<std::size_t>(n)] = in_t[static_cast<std::size_t>(n)] / std::pow(h, n);
+    double largest = 0.0;
+    for (double v : in_t) largest = std::max(largest, std::abs(v));
+    // Scaled coefficients below the interpolant's rounding level are noise; 1/h^n would blow them
+    // up. Orders above the interpolant's degree cannot be estimated at all.
+    for (int n = 0; n <= std::min(d, order); ++n) {
+        const double scaled = in_t[static_cast<std::size_t>(n)];
+        if (std::abs(scaled) > 1e-12 * largest) a[static_cast<std::size_t>(n)] = scaled / std::pow(h, n);
+    }
     out.warnings.push_back("Taylor coefficients from real interpolation (no complex extension of f): "
-                           "high orders are inaccurate");
+                           "high orders are inaccurate" +
+                           std::string(d > order ? ", orders above " + std::to_string(order) + " are set to 0" : ""));
     return a;
 }
 

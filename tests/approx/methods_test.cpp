@@ -107,6 +107,11 @@ TEST(Taylor, ReluHasNoSeriesAtItsKinkButIsExactElsewhere) {
     r.taylor_center = 1.0;
     const Approximation a = approximate(r);
     for (double x : {-1.0, 0.5, 2.0}) EXPECT_NEAR(a.polynomial.evaluate(x), x, 1e-9);
+    // Beyond the interpolation order the fallback sets coefficients to zero instead of inventing them.
+    ApproxRequest high = request("relu", Method::Taylor, 63, {-8.0, 8.0});
+    high.taylor_center = 1.0;
+    const Approximation h = approximate(high);
+    for (double x : {-8.0, 0.5, 8.0}) EXPECT_NEAR(h.polynomial.evaluate(x), x, 1e-8);
 }
 
 // ---- Chebyshev projection ----
