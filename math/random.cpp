@@ -43,10 +43,13 @@ struct Prng::CipherState {
     ~CipherState() { EVP_CIPHER_CTX_free(ctx); }
 };
 
-Prng::Prng(const Seed& seed) : state_(std::make_unique<CipherState>()) {
+Prng::Prng(const Seed& seed, std::uint64_t stream) : state_(std::make_unique<CipherState>()) {
     state_->ctx = EVP_CIPHER_CTX_new();
     if (state_->ctx == nullptr) throw std::runtime_error("cannot allocate an AES context");
-    std::array<std::uint8_t, 16> iv{};  // counter starts at zero; the key is the seed
+    // The key is the seed; the counter block is (stream, 0), big-endian, so streams never
+    // overlap before 2^64 blocks.
+    std::array<std::uint8_t, 16> iv{};
+    for (int i = 0; i < 8; ++i) iv[i] = static_cast<std::uint8_t>(stream >> (56 - 8 * i));
     if (EVP_EncryptInit_ex(state_->ctx, EVP_aes_256_ctr(), nullptr, seed.data(), iv.data()) != 1) {
         throw std::runtime_error("AES-256-CTR initialization failed");
     }

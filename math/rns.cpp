@@ -1,5 +1,7 @@
 #include "henn/math/rns.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <vector>
 
@@ -19,6 +21,14 @@ BaseConverter::BaseConverter(std::vector<Modulus> from, std::vector<Modulus> to)
             if (m != i) product = mul_mod(product, qi.reduce(from_[m].value()), qi);
         }
         punctured_inverse_[i] = ShoupConstant(inverse_mod(product, qi.value()), qi.value());
+    }
+    inverse_moduli_.resize(k);
+    for (std::size_t i = 0; i < k; ++i) inverse_moduli_[i] = 1.0 / static_cast<double>(from_[i].value());
+    product_mod_to_.resize(to_.size());
+    for (std::size_t j = 0; j < to_.size(); ++j) {
+        u64 product = 1;
+        for (std::size_t m = 0; m < k; ++m) product = mul_mod(product, to_[j].reduce(from_[m].value()), to_[j]);
+        product_mod_to_[j] = product;
     }
     punctured_mod_to_.resize(to_.size() * k);
     for (std::size_t j = 0; j < to_.size(); ++j) {
@@ -56,6 +66,44 @@ void BaseConverter::convert(const u64* input, u64* output, std::size_t n) const 
         }
         u64* out = output + j * n;
         for (std::size_t c_idx = 0; c_idx < n; ++c_idx) out[c_idx] = pj.reduce(acc[c_idx]);
+    }
+}
+
+void BaseConverter::convert_centered(const u64* input, u64* output, std::size_t n) const {
+    const std::size_t k = from_.size();
+    std::vector<u64> y(k * n);
+    std::vector<double> fraction(n, 0.0);
+    for (std::size_t i = 0; i < k; ++i) {
+        const u64 qi = from_[i].value();
+        const ShoupConstant c = punctured_inverse_[i];
+        const double inv = inverse_moduli_[i];
+        const u64* in = input + i * n;
+        u64* out = y.data() + i * n;
+        for (std::size_t c_idx = 0; c_idx < n; ++c_idx) {
+            out[c_idx] = mul_shoup(in[c_idx], c.value, c.shoup, qi);
+            fraction[c_idx] += static_cast<double>(out[c_idx]) * inv;
+        }
+    }
+    // sum_i y_i (Q/q_i) = x + v Q with v = round(sum_i y_i / q_i) for the centered x.
+    std::vector<u64> overflow(n);
+    for (std::size_t c_idx = 0; c_idx < n; ++c_idx) overflow[c_idx] = static_cast<u64>(std::llround(fraction[c_idx]));
+    std::vector<u128> acc(n);
+    for (std::size_t j = 0; j < to_.size(); ++j) {
+        const Modulus& pj = to_[j];
+        const u64* row = punctured_mod_to_.data() + j * k;
+        std::fill(acc.begin(), acc.end(), u128{0});
+        for (std::size_t i = 0; i < k; ++i) {
+            const u64 factor = row[i];
+            const u64* yi = y.data() + i * n;
+            for (std::size_t c_idx = 0; c_idx < n; ++c_idx) acc[c_idx] += static_cast<u128>(yi[c_idx]) * factor;
+        }
+        // Subtract v * Q by adding v * (p_j - Q mod p_j).
+        const u64 neg_q = pj.value() - product_mod_to_[j];
+        u64* out = output + j * n;
+        for (std::size_t c_idx = 0; c_idx < n; ++c_idx) {
+            acc[c_idx] += static_cast<u128>(overflow[c_idx]) * neg_q;
+            out[c_idx] = pj.reduce(acc[c_idx]);
+        }
     }
 }
 

@@ -24,7 +24,9 @@ void secure_wipe(void* data, std::size_t size);
 
 class Prng {
 public:
-    explicit Prng(const Seed& seed);
+    // Stream `stream` of the seed: distinct streams of one seed are independent, which lets a
+    // seeded object expand each of its parts on its own.
+    explicit Prng(const Seed& seed, std::uint64_t stream = 0);
     // A stream seeded from the OS: the only constructor library code uses for secrets.
     static Prng from_os();
     ~Prng();

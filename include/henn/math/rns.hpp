@@ -23,11 +23,18 @@ public:
     // output: to().size() limbs of n coefficients. Inputs must be reduced.
     void convert(const u64* input, u64* output, std::size_t n) const;
 
+    // Exact conversion of the centered representative of x (in [-Q/2, Q/2)): the overflow
+    // count is estimated in floating point from sum_i y_i / q_i and removed. Used where a bias
+    // would hurt, e.g. dividing by P with rounding.
+    void convert_centered(const u64* input, u64* output, std::size_t n) const;
+
 private:
     std::vector<Modulus> from_;
     std::vector<Modulus> to_;
     std::vector<ShoupConstant> punctured_inverse_;  // (Q/q_i)^-1 mod q_i
     std::vector<u64> punctured_mod_to_;             // (Q/q_i) mod p_j, row j, column i
+    std::vector<u64> product_mod_to_;               // Q mod p_j
+    std::vector<double> inverse_moduli_;            // 1 / q_i
 };
 
 }  // namespace henn::math

@@ -1,0 +1,727 @@
+#include "henn/ckks/evaluator.hpp"
+
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+#include <string>
+
+#include "internal.hpp"
+
+namespace henn::ckks {
+
+using math::Modulus;
+using math::u128;
+
+// The digits of one polynomial raised to Q_level * P (ModUp), NTT form. Limbs: the level+1
+// primes of Q, then the primes of P.
+struct Evaluator::Decomposition {
+    std::vector<RnsPoly> digits;
+    int level = 0;
+};
+
+Evaluator::Evaluator(ContextPtr context, std::shared_ptr<const EvaluationKeys> keys)
+    : context_(std::move(context)), keys_(std::move(keys)) {
+    if (keys_) {
+        if (keys_->relinearization) {
+            detail::check_hash(*context_, keys_->relinearization->parameter_hash, "the relinearization key");
+        }
+        if (!keys_->galois.keys.empty()) {
+            detail::check_hash(*context_, keys_->galois.parameter_hash, "the Galois keys");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+namespace {
+std::string log2_string(double scale) {
+    std::ostringstream out;
+    out << "2^" << std::setprecision(std::log2(scale) > 100 ? 8 : 6) << std::fixed << std::log2(scale);
+    return out.str();
+}
+
+bool same_scale(double a, double b) {
+    return std::fabs(a - b) <= Evaluator::kScaleTolerance * std::max(std::fabs(a), std::fabs(b));
+}
+
+template <typename F>
+void for_each_limb(std::size_t limbs, F&& body) {
+#pragma omp parallel for num_threads(detail::threads()) if (detail::threads() > 1 && limbs > 1)
+    for (std::size_t i = 0; i < limbs; ++i) body(i);
+}
+}  // namespace
+
+void Evaluator::check(const Ciphertext& a, const char* op) const {
+    const Context& ctx = *context_;
+    detail::check_hash(ctx, a.parameter_hash, (std::string(op) + ": the ciphertext").c_str());
+    if (a.level < 0 || a.level > ctx.max_level()) {
+        throw LevelError(std::string(op) + ": ciphertext level " + std::to_string(a.level) + " is outside [0, " +
+                         std::to_string(ctx.max_level()) + "]");
+    }
+    if (a.size() < 2 || a.size() > 3) throw MismatchError(std::string(op) + ": a ciphertext has 2 or 3 polynomials");
+    for (const auto& p : a.polys) {
+        if (p.n != ctx.n() || p.limbs != static_cast<std::size_t>(a.level) + 1 || p.data.size() != p.n * p.limbs) {
+            throw MismatchError(std::string(op) + ": malformed ciphertext (limb count and level disagree)");
+        }
+    }
+}
+
+void Evaluator::check_binary(const Ciphertext& a, const Ciphertext& b, const char* op) const {
+    check(a, op);
+    check(b, op);
+    if (a.level != b.level) {
+        throw LevelError(std::string(op) + ": operands are at different levels (" + std::to_string(a.level) +
+                         " and " + std::to_string(b.level) +
+                         "); use Evaluator::align or drop_level to bring them together");
+    }
+    if (!same_scale(a.scale, b.scale)) {
+        throw ScaleError(std::string(op) + ": operand scales differ (" + log2_string(a.scale) + " and " +
+                         log2_string(b.scale) + "); use Evaluator::align, or rescale the product first");
+    }
+    if (a.slots != b.slots) {
+        throw MismatchError(std::string(op) + ": operands have different slot counts (" + std::to_string(a.slots) +
+                            " and " + std::to_string(b.slots) + ")");
+    }
+}
+
+void Evaluator::check_plain(const Ciphertext& a, const Plaintext& p, const char* op) const {
+    check(a, op);
+    detail::check_hash(*context_, p.parameter_hash, (std::string(op) + ": the plaintext").c_str());
+    if (p.level < a.level) {
+        throw LevelError(std::string(op) + ": the plaintext is at level " + std::to_string(p.level) +
+                         ", below the ciphertext's level " + std::to_string(a.level) + "; encode it at level " +
+                         std::to_string(a.level));
+    }
+    if (p.poly.limbs != static_cast<std::size_t>(p.level) + 1 || p.poly.n != context_->n()) {
+        throw MismatchError(std::string(op) + ": malformed plaintext");
+    }
+    if (p.slots != a.slots) {
+        throw MismatchError(std::string(op) + ": plaintext has " + std::to_string(p.slots) +
+                            " slots, the ciphertext " + std::to_string(a.slots));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Linear operations
+
+void Evaluator::add_inplace(Ciphertext& a, const Ciphertext& b) const {
+    check_binary(a, b, "add");
+    const std::size_t n = context_->n();
+    if (b.size() > a.size()) a.polys.resize(b.size(), RnsPoly(n, a.level + 1));
+    for (std::size_t p = 0; p < b.size(); ++p) {
+        for_each_limb(a.level + 1, [&](std::size_t i) {
+            const u64 q = context_->q()[i].value();
+            u64* x = a.polys[p].limb(i);
+            const u64* y = b.polys[p].limb(i);
+            for (std::size_t k = 0; k < n; ++k) x[k] = math::add_mod(x[k], y[k], q);
+        });
+    }
+    a.c1_seed.reset();
+}
+
+Ciphertext Evaluator::add(const Ciphertext& a, const Ciphertext& b) const {
+    Ciphertext r = a;
+    add_inplace(r, b);
+    return r;
+}
+
+void Evaluator::sub_inplace(Ciphertext& a, const Ciphertext& b) const {
+    check_binary(a, b, "sub");
+    const std::size_t n = context_->n();
+    if (b.size() > a.size()) a.polys.resize(b.size(), RnsPoly(n, a.level + 1));
+    for (std::size_t p = 0; p < b.size(); ++p) {
+        for_each_limb(a.level + 1, [&](std::size_t i) {
+            const u64 q = context_->q()[i].value();
+            u64* x = a.polys[p].limb(i);
+            const u64* y = b.polys[p].limb(i);
+            for (std::size_t k = 0; k < n; ++k) x[k] = math::sub_mod(x[k], y[k], q);
+        });
+    }
+    a.c1_seed.reset();
+}
+
+Ciphertext Evaluator::sub(const Ciphertext& a, const Ciphertext& b) const {
+    Ciphertext r = a;
+    sub_inplace(r, b);
+    return r;
+}
+
+void Evaluator::negate_inplace(Ciphertext& a) const {
+    check(a, "negate");
+    for (auto& poly : a.polys) {
+        for_each_limb(a.level + 1, [&](std::size_t i) {
+            const u64 q = context_->q()[i].value();
+            u64* x = poly.limb(i);
+            for (std::size_t k = 0; k < poly.n; ++k) x[k] = math::negate_mod(x[k], q);
+        });
+    }
+    a.c1_seed.reset();
+}
+
+Ciphertext Evaluator::negate(const Ciphertext& a) const {
+    Ciphertext r = a;
+    negate_inplace(r);
+    return r;
+}
+
+void Evaluator::add_plain_inplace(Ciphertext& a, const Plaintext& p) const {
+    check_plain(a, p, "add_plain");
+    if (!same_scale(a.scale, p.scale)) {
+        throw ScaleError("add_plain: the plaintext's scale " + log2_string(p.scale) + " differs from the ciphertext's " +
+                         log2_string(a.scale) + "; encode it at the ciphertext's scale");
+    }
+    for_each_limb(a.level + 1, [&](std::size_t i) {
+        const u64 q = context_->q()[i].value();
+        u64* x = a.polys[0].limb(i);
+        const u64* y = p.poly.limb(i);
+        for (std::size_t k = 0; k < context_->n(); ++k) x[k] = math::add_mod(x[k], y[k], q);
+    });
+}
+
+Ciphertext Evaluator::add_plain(const Ciphertext& a, const Plaintext& p) const {
+    Ciphertext r = a;
+    add_plain_inplace(r, p);
+    return r;
+}
+
+void Evaluator::sub_plain_inplace(Ciphertext& a, const Plaintext& p) const {
+    check_plain(a, p, "sub_plain");
+    if (!same_scale(a.scale, p.scale)) {
+        throw ScaleError("sub_plain: the plaintext's scale " + log2_string(p.scale) + " differs from the ciphertext's " +
+                         log2_string(a.scale) + "; encode it at the ciphertext's scale");
+    }
+    for_each_limb(a.level + 1, [&](std::size_t i) {
+        const u64 q = context_->q()[i].value();
+        u64* x = a.polys[0].limb(i);
+        const u64* y = p.poly.limb(i);
+        for (std::size_t k = 0; k < context_->n(); ++k) x[k] = math::sub_mod(x[k], y[k], q);
+    });
+}
+
+Ciphertext Evaluator::sub_plain(const Ciphertext& a, const Plaintext& p) const {
+    Ciphertext r = a;
+    sub_plain_inplace(r, p);
+    return r;
+}
+
+void Evaluator::multiply_plain_inplace(Ciphertext& a, const Plaintext& p) const {
+    check_plain(a, p, "multiply_plain");
+    for (auto& poly : a.polys) {
+        for_each_limb(a.level + 1, [&](std::size_t i) {
+            const Modulus& q = context_->q()[i];
+            u64* x = poly.limb(i);
+            const u64* y = p.poly.limb(i);
+            for (std::size_t k = 0; k < poly.n; ++k) x[k] = math::mul_mod(x[k], y[k], q);
+        });
+    }
+    a.scale *= p.scale;
+    a.c1_seed.reset();
+}
+
+Ciphertext Evaluator::multiply_plain(const Ciphertext& a, const Plaintext& p) const {
+    Ciphertext r = a;
+    multiply_plain_inplace(r, p);
+    return r;
+}
+
+Ciphertext Evaluator::add_constant(const Ciphertext& a, std::complex<double> c) const {
+    check(a, "add_constant");
+    const Context& ctx = *context_;
+    Ciphertext r = a;
+    r.c1_seed.reset();
+    // The constant polynomial Re(c) + Im(c) X^(N/2) takes the value c in every slot, since
+    // X^(N/2) evaluates to i at every root zeta^(5^j).
+    const double re = std::round(c.real() * a.scale), im = std::round(c.imag() * a.scale);
+    for_each_limb(a.level + 1, [&](std::size_t i) {
+        const Modulus& q = ctx.q()[i];
+        u64* x = r.polys[0].limb(i);
+        const u64 re_mod = detail::integer_double_to_residue(re, q);
+        if (im == 0) {  // a constant evaluates to itself everywhere: no transform needed
+            for (std::size_t k = 0; k < ctx.n(); ++k) x[k] = math::add_mod(x[k], re_mod, q.value());
+            return;
+        }
+        std::vector<u64> poly(ctx.n(), 0);
+        poly[0] = re_mod;
+        poly[ctx.n() / 2] = detail::integer_double_to_residue(im, q);
+        math::ntt_forward(poly.data(), ctx.ntt(i));
+        for (std::size_t k = 0; k < ctx.n(); ++k) x[k] = math::add_mod(x[k], poly[k], q.value());
+    });
+    return r;
+}
+
+Ciphertext Evaluator::multiply_integer(const Ciphertext& a, std::int64_t k) const {
+    check(a, "multiply_integer");
+    Ciphertext r = a;
+    r.c1_seed.reset();
+    for (auto& poly : r.polys) {
+        for_each_limb(a.level + 1, [&](std::size_t i) {
+            const u64 q = context_->q()[i].value();
+            const math::ShoupConstant c(math::from_signed(k, q), q);
+            u64* x = poly.limb(i);
+            for (std::size_t j = 0; j < poly.n; ++j) x[j] = math::mul_shoup(x[j], c.value, c.shoup, q);
+        });
+    }
+    return r;
+}
+
+Ciphertext Evaluator::multiply_constant(const Ciphertext& a, double c, double constant_scale) const {
+    const Ciphertext* one[] = {&a};
+    const double weight[] = {c};
+    return multiply_accumulate(std::span<const Ciphertext* const>(one), std::span<const double>(weight),
+                               constant_scale);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Products
+
+Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
+    check(a, "multiply");
+    check(b, "multiply");
+    if (a.size() != 2 || b.size() != 2) {
+        throw MismatchError("multiply: relinearize size-3 ciphertexts before multiplying them again");
+    }
+    if (a.level != b.level) {
+        throw LevelError("multiply: operands are at different levels (" + std::to_string(a.level) + " and " +
+                         std::to_string(b.level) + "); use Evaluator::align or drop_level");
+    }
+    if (a.slots != b.slots) throw MismatchError("multiply: operands have different slot counts");
+    const std::size_t n = context_->n(), limbs = a.level + 1;
+    Ciphertext r;
+    r.level = a.level;
+    r.scale = a.scale * b.scale;
+    r.slots = a.slots;
+    r.parameter_hash = a.parameter_hash;
+    r.polys.assign(3, RnsPoly(n, limbs));
+    const bool squaring = &a == &b;
+    for_each_limb(limbs, [&](std::size_t i) {
+        const Modulus& q = context_->q()[i];
+        const u64 qv = q.value();
+        const u64 *a0 = a.polys[0].limb(i), *a1 = a.polys[1].limb(i);
+        const u64 *b0 = b.polys[0].limb(i), *b1 = b.polys[1].limb(i);
+        u64 *c0 = r.polys[0].limb(i), *c1 = r.polys[1].limb(i), *c2 = r.polys[2].limb(i);
+        if (squaring) {
+            for (std::size_t k = 0; k < n; ++k) {
+                c0[k] = math::mul_mod(a0[k], a0[k], q);
+                const u64 cross = math::mul_mod(a0[k], a1[k], q);
+                c1[k] = math::add_mod(cross, cross, qv);
+                c2[k] = math::mul_mod(a1[k], a1[k], q);
+            }
+        } else {
+            // Karatsuba: three products instead of four.
+            for (std::size_t k = 0; k < n; ++k) {
+                const u64 p0 = math::mul_mod(a0[k], b0[k], q);
+                const u64 p2 = math::mul_mod(a1[k], b1[k], q);
+                const u64 s = math::mul_mod(math::add_mod(a0[k], a1[k], qv), math::add_mod(b0[k], b1[k], qv), q);
+                c0[k] = p0;
+                c1[k] = math::sub_mod(math::sub_mod(s, p0, qv), p2, qv);
+                c2[k] = p2;
+            }
+        }
+    });
+    return r;
+}
+
+Ciphertext Evaluator::relinearize(const Ciphertext& a) const {
+    check(a, "relinearize");
+    if (a.size() == 2) return a;
+    if (!keys_ || !keys_->relinearization) {
+        throw MissingKeyError(
+            "relinearize: the evaluator has no relinearization key; give it one from "
+            "KeyGenerator::relinearization_key()");
+    }
+    const Decomposition digits = decompose(a.polys[2], a.level);
+    Ciphertext r;
+    r.level = a.level;
+    r.scale = a.scale;
+    r.slots = a.slots;
+    r.parameter_hash = a.parameter_hash;
+    r.polys.assign(2, RnsPoly(context_->n(), a.level + 1));
+    key_switch(digits, keys_->relinearization->key, nullptr, r.polys[0], r.polys[1]);
+    for_each_limb(a.level + 1, [&](std::size_t i) {
+        const u64 q = context_->q()[i].value();
+        for (int p = 0; p < 2; ++p) {
+            u64* x = r.polys[p].limb(i);
+            const u64* y = a.polys[p].limb(i);
+            for (std::size_t k = 0; k < context_->n(); ++k) x[k] = math::add_mod(x[k], y[k], q);
+        }
+    });
+    return r;
+}
+
+Ciphertext Evaluator::multiply_relin(const Ciphertext& a, const Ciphertext& b) const {
+    if (!keys_ || !keys_->relinearization) {  // fail before the work
+        throw MissingKeyError(
+            "multiply_relin: the evaluator has no relinearization key; give it one from "
+            "KeyGenerator::relinearization_key()");
+    }
+    return relinearize(multiply(a, b));
+}
+
+Ciphertext Evaluator::square_relin(const Ciphertext& a) const { return multiply_relin(a, a); }
+
+// ---------------------------------------------------------------------------------------------
+// Levels
+
+void Evaluator::rescale_inplace(Ciphertext& a) const {
+    check(a, "rescale");
+    if (a.level == 0) {
+        throw LevelError("rescale: the ciphertext is at level 0, no prime is left to divide by; "
+                         "use larger parameters (more depth)");
+    }
+    const Context& ctx = *context_;
+    const std::size_t n = ctx.n();
+    const int l = a.level;
+    const u64 q_last = ctx.q()[l].value();
+    for (auto& poly : a.polys) {
+        std::vector<u64> last(poly.limb(l), poly.limb(l) + n);
+        math::ntt_inverse(last.data(), ctx.ntt(l));
+        for_each_limb(l, [&](std::size_t i) {
+            const Modulus& qi = ctx.q()[i];
+            const u64 qv = qi.value();
+            // Centered lift of the last residue, so the division rounds to nearest.
+            std::vector<u64> t(n);
+            const u64 q_last_mod = qi.reduce(q_last);
+            for (std::size_t k = 0; k < n; ++k) {
+                const u64 v = last[k];
+                t[k] = v > (q_last >> 1) ? math::sub_mod(qi.reduce(v), q_last_mod, qv) : qi.reduce(v);
+            }
+            math::ntt_forward(t.data(), ctx.ntt(i));
+            const math::ShoupConstant& inv = ctx.q_last_inverse(l, i);
+            u64* x = poly.limb(i);
+            for (std::size_t k = 0; k < n; ++k) {
+                x[k] = math::mul_shoup(math::sub_mod(x[k], t[k], qv), inv.value, inv.shoup, qv);
+            }
+        });
+        poly.data.resize(n * l);
+        poly.limbs = l;
+    }
+    a.level = l - 1;
+    a.scale /= static_cast<double>(q_last);
+    a.c1_seed.reset();
+}
+
+Ciphertext Evaluator::rescale(const Ciphertext& a) const {
+    Ciphertext r = a;
+    rescale_inplace(r);
+    return r;
+}
+
+void Evaluator::drop_level_inplace(Ciphertext& a, int level) const {
+    check(a, "drop_level");
+    if (level < 0 || level > a.level) {
+        throw LevelError("drop_level: cannot go from level " + std::to_string(a.level) + " to level " +
+                         std::to_string(level));
+    }
+    for (auto& poly : a.polys) {
+        poly.data.resize(poly.n * (level + 1));
+        poly.limbs = level + 1;
+    }
+    a.level = level;
+    // The seed expands limb by limb, so a truncated c_1 is still its expansion.
+}
+
+Ciphertext Evaluator::drop_level(const Ciphertext& a, int level) const {
+    Ciphertext r = a;
+    drop_level_inplace(r, level);
+    return r;
+}
+
+std::pair<Ciphertext, Ciphertext> Evaluator::align(const Ciphertext& a, const Ciphertext& b) const {
+    check(a, "align");
+    check(b, "align");
+    Ciphertext x = a, y = b;
+    const int level = std::min(x.level, y.level);
+    if (x.level > level) drop_level_inplace(x, level);
+    if (y.level > level) drop_level_inplace(y, level);
+    if (same_scale(x.scale, y.scale)) {
+        y.scale = x.scale;
+        return {std::move(x), std::move(y)};
+    }
+    Ciphertext& low = x.scale < y.scale ? x : y;
+    Ciphertext& high = x.scale < y.scale ? y : x;
+    const double ratio = high.scale / low.scale;
+    const double rounded = std::round(ratio);
+    if (rounded <= 9.2e18 && same_scale(rounded, ratio)) {
+        low = multiply_integer(low, static_cast<std::int64_t>(rounded));
+        low.scale = high.scale;
+        return {std::move(x), std::move(y)};
+    }
+    if (level == 0) {
+        throw ScaleError("align: scales " + log2_string(x.scale) + " and " + log2_string(y.scale) +
+                         " differ by a non-integer factor and no level is left to fix it");
+    }
+    // Multiply the low one by round(ratio * q_level) and rescale: its scale becomes
+    // high.scale up to a relative 2^-50; the high one drops a level to match.
+    const double q_last = static_cast<double>(context_->q()[level].value());
+    low = rescale(multiply_constant(low, 1.0, ratio * q_last));
+    low.scale = high.scale;
+    drop_level_inplace(high, level - 1);
+    return {std::move(x), std::move(y)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key switching
+
+Evaluator::Decomposition Evaluator::decompose(const RnsPoly& poly, int level) const {
+    const Context& ctx = *context_;
+    const std::size_t n = ctx.n(), q_limbs = level + 1, alpha = ctx.p_count();
+    const std::size_t ext_limbs = q_limbs + alpha;
+    RnsPoly coeffs(n, q_limbs);
+    std::copy(poly.data.begin(), poly.data.begin() + n * q_limbs, coeffs.data.begin());
+    detail::from_ntt(ctx, coeffs, level);
+
+    Decomposition result;
+    result.level = level;
+    const std::size_t digit_count = ctx.digit_count(level);
+    result.digits.assign(digit_count, RnsPoly(n, ext_limbs));
+    for (std::size_t d = 0; d < digit_count; ++d) {
+        const std::size_t begin = d * alpha, end = std::min((d + 1) * alpha, q_limbs);
+        const math::BaseConverter& conv = ctx.mod_up_converter(level, d);
+        RnsPoly converted(n, conv.to().size());
+        conv.convert(coeffs.limb(begin), converted.data.data(), n);
+        RnsPoly& digit = result.digits[d];
+        // Own primes: the input's NTT limbs as they are. Other primes: converted, transformed.
+        std::copy(poly.limb(begin), poly.limb(begin) + n * (end - begin), digit.limb(begin));
+        for_each_limb(ext_limbs - (end - begin), [&](std::size_t j) {
+            const std::size_t target = j < begin ? j : j + (end - begin);  // skip the own primes
+            std::copy(converted.limb(j), converted.limb(j) + n, digit.limb(target));
+            math::ntt_forward(digit.limb(target), ctx.ntt(detail::qp_index(ctx, level, target)));
+        });
+    }
+    return result;
+}
+
+void Evaluator::key_switch(const Decomposition& digits, const KeySwitchKey& key,
+                           const std::uint32_t* permutation, RnsPoly& out0, RnsPoly& out1) const {
+    const Context& ctx = *context_;
+    const int level = digits.level;
+    const std::size_t n = ctx.n(), q_limbs = level + 1, alpha = ctx.p_count();
+    const std::size_t ext_limbs = q_limbs + alpha;
+    const std::size_t digit_count = digits.digits.size();
+    if (key.b.size() < digit_count || key.a.size() < digit_count) {
+        throw MismatchError("key switching key has fewer digits than the parameters need");
+    }
+    RnsPoly acc0(n, ext_limbs), acc1(n, ext_limbs);
+    for_each_limb(ext_limbs, [&](std::size_t i) {
+        const std::size_t key_limb = detail::qp_index(ctx, level, i);
+        const Modulus& q = ctx.qp()[key_limb];
+        std::vector<u128> s0(n, 0), s1(n, 0);
+        // Lazy accumulation: each product is below 2^122, and digit_count <= 60.
+        for (std::size_t d = 0; d < digit_count; ++d) {
+            const u64* x = digits.digits[d].limb(i);
+            const u64* b = key.b[d].limb(key_limb);
+            const u64* a = key.a[d].limb(key_limb);
+            if (permutation != nullptr) {
+                for (std::size_t k = 0; k < n; ++k) {
+                    const u64 v = x[permutation[k]];
+                    s0[k] += static_cast<u128>(v) * b[k];
+                    s1[k] += static_cast<u128>(v) * a[k];
+                }
+            } else {
+                for (std::size_t k = 0; k < n; ++k) {
+                    s0[k] += static_cast<u128>(x[k]) * b[k];
+                    s1[k] += static_cast<u128>(x[k]) * a[k];
+                }
+            }
+        }
+        u64* o0 = acc0.limb(i);
+        u64* o1 = acc1.limb(i);
+        for (std::size_t k = 0; k < n; ++k) {
+            o0[k] = q.reduce(s0[k]);
+            o1[k] = q.reduce(s1[k]);
+        }
+    });
+    detail::mod_down(ctx, acc0, level, out0);
+    detail::mod_down(ctx, acc1, level, out1);
+}
+
+const KeySwitchKey& Evaluator::galois_key(u64 element, const char* what, int steps) const {
+    if (keys_) {
+        auto it = keys_->galois.keys.find(element);
+        if (it != keys_->galois.keys.end()) return it->second;
+    }
+    std::string message;
+    if (std::string(what) == "conjugate") {
+        message = "conjugate: no Galois key for complex conjugation (Galois element " + std::to_string(element) +
+                  "); generate it with KeyGenerator::galois_keys({}, /*conjugation=*/true)";
+    } else {
+        message = std::string(what) + ": no Galois key for rotation by " + std::to_string(steps) +
+                  " slots (Galois element " + std::to_string(element) +
+                  "); generate it with KeyGenerator::galois_keys({" + std::to_string(steps) + "})";
+    }
+    throw MissingKeyError(message);
+}
+
+Ciphertext Evaluator::apply_galois(const Ciphertext& a, const Decomposition& digits, u64 element,
+                                   const KeySwitchKey& key) const {
+    const Context& ctx = *context_;
+    const std::size_t n = ctx.n(), q_limbs = a.level + 1;
+    const auto perm = detail::galois_permutation(ctx, element);
+    Ciphertext r;
+    r.level = a.level;
+    r.scale = a.scale;
+    r.slots = a.slots;
+    r.parameter_hash = a.parameter_hash;
+    r.polys.assign(2, RnsPoly(n, q_limbs));
+    key_switch(digits, key, perm.data(), r.polys[0], r.polys[1]);
+    for_each_limb(q_limbs, [&](std::size_t i) {
+        const u64 q = ctx.q()[i].value();
+        const u64* c0 = a.polys[0].limb(i);
+        u64* o = r.polys[0].limb(i);
+        for (std::size_t k = 0; k < n; ++k) o[k] = math::add_mod(o[k], c0[perm[k]], q);
+    });
+    return r;
+}
+
+Ciphertext Evaluator::rotate(const Ciphertext& a, int steps) const {
+    check(a, "rotate");
+    if (a.size() != 2) throw MismatchError("rotate: relinearize the ciphertext first");
+    const u64 element = context_->galois_element_for_rotation(steps);
+    if (element == 1) return a;
+    const KeySwitchKey& key = galois_key(element, "rotate", steps);
+    return apply_galois(a, decompose(a.polys[1], a.level), element, key);
+}
+
+Ciphertext Evaluator::conjugate(const Ciphertext& a) const {
+    check(a, "conjugate");
+    if (a.size() != 2) throw MismatchError("conjugate: relinearize the ciphertext first");
+    const u64 element = context_->galois_element_for_conjugation();
+    const KeySwitchKey& key = galois_key(element, "conjugate", 0);
+    return apply_galois(a, decompose(a.polys[1], a.level), element, key);
+}
+
+std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, std::span<const int> steps) const {
+    check(a, "rotate_hoisted");
+    if (a.size() != 2) throw MismatchError("rotate_hoisted: relinearize the ciphertext first");
+    // Look every key up first, so a missing one fails before any work.
+    std::vector<const KeySwitchKey*> keys(steps.size(), nullptr);
+    std::vector<u64> elements(steps.size());
+    for (std::size_t s = 0; s < steps.size(); ++s) {
+        elements[s] = context_->galois_element_for_rotation(steps[s]);
+        if (elements[s] != 1) keys[s] = &galois_key(elements[s], "rotate_hoisted", steps[s]);
+    }
+    const Decomposition digits = decompose(a.polys[1], a.level);
+    std::vector<Ciphertext> out;
+    out.reserve(steps.size());
+    for (std::size_t s = 0; s < steps.size(); ++s) {
+        out.push_back(elements[s] == 1 ? a : apply_galois(a, digits, elements[s], *keys[s]));
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multiply-accumulate
+
+namespace {
+// Products of two reduced 61-bit values are below 2^122: 60 of them fit in 128 bits.
+constexpr std::size_t kLazyTerms = 60;
+}  // namespace
+
+Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts,
+                                          std::span<const Plaintext* const> pts) const {
+    if (cts.empty() || cts.size() != pts.size()) {
+        throw MismatchError("multiply_accumulate: needs as many plaintexts as ciphertexts, at least one");
+    }
+    const Ciphertext& first = *cts[0];
+    for (std::size_t t = 0; t < cts.size(); ++t) {
+        check_binary(first, *cts[t], "multiply_accumulate");
+        check_plain(*cts[t], *pts[t], "multiply_accumulate");
+        if (!same_scale(pts[t]->scale, pts[0]->scale)) {
+            throw ScaleError("multiply_accumulate: plaintext scales differ (" + log2_string(pts[0]->scale) + " and " +
+                             log2_string(pts[t]->scale) + ")");
+        }
+    }
+    const Context& ctx = *context_;
+    const std::size_t n = ctx.n(), limbs = first.level + 1, size = first.size();
+    Ciphertext r;
+    r.level = first.level;
+    r.scale = first.scale * pts[0]->scale;
+    r.slots = first.slots;
+    r.parameter_hash = first.parameter_hash;
+    r.polys.assign(size, RnsPoly(n, limbs));
+    for_each_limb(limbs, [&](std::size_t i) {
+        const Modulus& q = ctx.q()[i];
+        std::vector<u128> acc(n);
+        for (std::size_t p = 0; p < size; ++p) {
+            std::fill(acc.begin(), acc.end(), u128{0});
+            for (std::size_t t = 0; t < cts.size(); ++t) {
+                const u64* x = cts[t]->polys[p].limb(i);
+                const u64* y = pts[t]->poly.limb(i);
+                for (std::size_t k = 0; k < n; ++k) acc[k] += static_cast<u128>(x[k]) * y[k];
+                if ((t + 1) % (kLazyTerms - 1) == 0) {  // the reduced value counts as one term
+                    for (std::size_t k = 0; k < n; ++k) acc[k] = q.reduce(acc[k]);
+                }
+            }
+            u64* o = r.polys[p].limb(i);
+            for (std::size_t k = 0; k < n; ++k) o[k] = q.reduce(acc[k]);
+        }
+    });
+    return r;
+}
+
+Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext> cts, std::span<const Plaintext> pts) const {
+    std::vector<const Ciphertext*> c(cts.size());
+    std::vector<const Plaintext*> p(pts.size());
+    for (std::size_t i = 0; i < cts.size(); ++i) c[i] = &cts[i];
+    for (std::size_t i = 0; i < pts.size(); ++i) p[i] = &pts[i];
+    return multiply_accumulate(std::span<const Ciphertext* const>(c), std::span<const Plaintext* const>(p));
+}
+
+Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts, std::span<const double> weights,
+                                          double constant_scale) const {
+    if (cts.empty() || cts.size() != weights.size()) {
+        throw MismatchError("multiply_accumulate: needs as many weights as ciphertexts, at least one");
+    }
+    const Ciphertext& first = *cts[0];
+    for (std::size_t t = 0; t < cts.size(); ++t) check_binary(first, *cts[t], "multiply_accumulate");
+    const Context& ctx = *context_;
+    if (constant_scale == 0) constant_scale = static_cast<double>(ctx.q()[first.level].value());
+    if (!(constant_scale >= 1) || !std::isfinite(constant_scale)) {
+        throw ScaleError("multiply_accumulate: the constant scale must be a finite number >= 1");
+    }
+    std::vector<double> integers(weights.size());
+    for (std::size_t t = 0; t < weights.size(); ++t) {
+        integers[t] = std::round(weights[t] * constant_scale);
+        if (!std::isfinite(integers[t])) throw ScaleError("multiply_accumulate: a weight times the scale overflows");
+    }
+    const std::size_t n = ctx.n(), limbs = first.level + 1, size = first.size();
+    Ciphertext r;
+    r.level = first.level;
+    r.scale = first.scale * constant_scale;
+    r.slots = first.slots;
+    r.parameter_hash = first.parameter_hash;
+    r.polys.assign(size, RnsPoly(n, limbs));
+    for_each_limb(limbs, [&](std::size_t i) {
+        const Modulus& q = ctx.q()[i];
+        std::vector<u64> w(weights.size());
+        for (std::size_t t = 0; t < weights.size(); ++t) w[t] = detail::integer_double_to_residue(integers[t], q);
+        std::vector<u128> acc(n);
+        for (std::size_t p = 0; p < size; ++p) {
+            std::fill(acc.begin(), acc.end(), u128{0});
+            std::size_t pending = 0;  // products added since the last reduction
+            for (std::size_t t = 0; t < cts.size(); ++t) {
+                if (w[t] == 0) continue;
+                const u64* x = cts[t]->polys[p].limb(i);
+                const u64 wt = w[t];
+                for (std::size_t k = 0; k < n; ++k) acc[k] += static_cast<u128>(x[k]) * wt;
+                if (++pending == kLazyTerms) {
+                    for (std::size_t k = 0; k < n; ++k) acc[k] = q.reduce(acc[k]);
+                    pending = 1;  // the reduced value counts as one term
+                }
+            }
+            u64* o = r.polys[p].limb(i);
+            for (std::size_t k = 0; k < n; ++k) o[k] = q.reduce(acc[k]);
+        }
+    });
+    return r;
+}
+
+Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext> cts, std::span<const double> weights,
+                                          double constant_scale) const {
+    std::vector<const Ciphertext*> c(cts.size());
+    for (std::size_t i = 0; i < cts.size(); ++i) c[i] = &cts[i];
+    return multiply_accumulate(std::span<const Ciphertext* const>(c), weights, constant_scale);
+}
+
+}  // namespace henn::ckks

@@ -1,0 +1,53 @@
+// Helpers shared by the CKKS role objects; not part of the public API.
+#pragma once
+
+#include <omp.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "henn/ckks/errors.hpp"
+#include "henn/ckks/objects.hpp"
+#include "henn/ckks/parameters.hpp"
+#include "henn/math/parallel.hpp"
+#include "henn/math/random.hpp"
+
+namespace henn::ckks::detail {
+
+// Index in Context::qp() of limb `limb` of a polynomial holding the first level+1 primes of Q
+// followed, when it has more limbs, by the primes of P.
+inline std::size_t qp_index(const Context& ctx, int level, std::size_t limb) {
+    const std::size_t q_limbs = static_cast<std::size_t>(level) + 1;
+    return limb < q_limbs ? limb : ctx.q_count() + (limb - q_limbs);
+}
+
+inline int threads() { return math::thread_count(); }
+
+// Forward/inverse NTT of every limb, in parallel across limbs.
+void to_ntt(const Context& ctx, RnsPoly& poly, int level);
+void from_ntt(const Context& ctx, RnsPoly& poly, int level);
+
+// A polynomial with small signed coefficients, reduced into each limb and transformed.
+void small_to_ntt(const Context& ctx, const std::int8_t* coeffs, RnsPoly& out, int level);
+
+// Uniform polynomial sampled directly in NTT form: limb i comes from stream (base + i) of the
+// seed, so expanding the first k limbs of a seed never depends on how many limbs follow.
+void sample_uniform_ntt(const Context& ctx, const math::Seed& seed, std::uint64_t stream_base,
+                        RnsPoly& out, int level);
+
+// out[i] = in[perm[i]] realizes X -> X^g on NTT-form limbs.
+std::vector<std::uint32_t> galois_permutation(const Context& ctx, u64 galois_element);
+
+// Fresh error polynomial (discrete Gaussian) in NTT form.
+void sample_error_ntt(const Context& ctx, math::Prng& prng, RnsPoly& out, int level);
+
+// A rounded (integer-valued) double to its residue mod q, exactly, for any magnitude.
+u64 integer_double_to_residue(double x, const math::Modulus& q);
+
+// ModDown: `extended` holds level+1 primes of Q then the primes of P (NTT form); writes
+// round(extended / P) over Q_level into `out` (NTT form). Clobbers the P limbs of `extended`.
+void mod_down(const Context& ctx, RnsPoly& extended, int level, RnsPoly& out);
+
+void check_hash(const Context& ctx, std::uint64_t hash, const char* what);
+
+}  // namespace henn::ckks::detail

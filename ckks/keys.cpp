@@ -1,0 +1,192 @@
+#include "henn/ckks/keys.hpp"
+
+#include <string>
+
+#include "internal.hpp"
+
+namespace henn::ckks {
+
+SecretKey::SecretKey(RnsPoly poly, std::uint64_t parameter_hash)
+    : poly_(std::move(poly)), hash_(parameter_hash) {}
+
+void SecretKey::wipe() {
+    math::secure_wipe(poly_.data.data(), poly_.data.size() * sizeof(u64));
+}
+
+SecretKey::~SecretKey() { wipe(); }
+
+SecretKey& SecretKey::operator=(const SecretKey& other) {
+    if (this != &other) {
+        wipe();
+        poly_ = other.poly_;
+        hash_ = other.hash_;
+    }
+    return *this;
+}
+
+SecretKey::SecretKey(SecretKey&& other) noexcept : poly_(std::move(other.poly_)), hash_(other.hash_) {}
+
+SecretKey& SecretKey::operator=(SecretKey&& other) noexcept {
+    if (this != &other) {
+        wipe();
+        poly_ = std::move(other.poly_);
+        hash_ = other.hash_;
+    }
+    return *this;
+}
+
+namespace {
+SecretKey generate_secret(const Context& ctx, math::Prng& prng) {
+    std::vector<std::int8_t> s(ctx.n());
+    math::sample_ternary(prng, s.data(), s.size());
+    RnsPoly poly(ctx.n(), ctx.q_count() + ctx.p_count());
+    detail::small_to_ntt(ctx, s.data(), poly, ctx.max_level());
+    math::secure_wipe(s.data(), s.size());
+    return SecretKey(std::move(poly), ctx.parameter_hash());
+}
+
+// Stream numbers of seeded expansions: keys use (digit + 1) << 16 so they never meet the
+// streams of ciphertexts (which start at 0).
+constexpr std::uint64_t kKeyStreamBase = std::uint64_t{1} << 16;
+}  // namespace
+
+KeyGenerator::KeyGenerator(ContextPtr context)
+    : context_(std::move(context)), prng_(math::Prng::from_os()) {
+    secret_ = generate_secret(*context_, prng_);
+}
+
+KeyGenerator::KeyGenerator(ContextPtr context, const math::Seed& test_only_seed)
+    : context_(std::move(context)), prng_(test_only_seed) {
+    secret_ = generate_secret(*context_, prng_);
+}
+
+KeyGenerator::KeyGenerator(ContextPtr context, SecretKey secret_key)
+    : context_(std::move(context)), secret_(std::move(secret_key)), prng_(math::Prng::from_os()) {
+    detail::check_hash(*context_, secret_.parameter_hash(), "the secret key");
+}
+
+PublicKey KeyGenerator::public_key() {
+    // Over Q*P: encryption then divides by P, which shrinks the fresh noise to the rounding
+    // error (about 5 bits more precision than encrypting over Q alone).
+    const Context& ctx = *context_;
+    const int level = ctx.max_level();
+    const std::size_t limbs = ctx.q_count() + ctx.p_count();
+    PublicKey pk;
+    pk.parameter_hash = ctx.parameter_hash();
+    pk.a = RnsPoly(ctx.n(), limbs);
+    pk.b = RnsPoly(ctx.n(), limbs);
+    math::Seed seed;
+    prng_.fill(seed.data(), seed.size());
+    detail::sample_uniform_ntt(ctx, seed, 0, pk.a, level);
+    detail::sample_error_ntt(ctx, prng_, pk.b, level);
+    const RnsPoly& s = secret_.poly();
+    for (std::size_t i = 0; i < limbs; ++i) {
+        const math::Modulus& q = ctx.qp()[i];
+        const u64* a = pk.a.limb(i);
+        const u64* si = s.limb(i);
+        u64* b = pk.b.limb(i);
+        for (std::size_t k = 0; k < ctx.n(); ++k) b[k] = math::sub_mod(b[k], math::mul_mod(a[k], si[k], q), q.value());
+    }
+    return pk;
+}
+
+KeySwitchKey KeyGenerator::make_switch_key(const RnsPoly& new_secret) {
+    const Context& ctx = *context_;
+    if (ctx.p_count() == 0) {
+        throw ParameterError("key switching needs special primes P; the parameters have none");
+    }
+    const int level = ctx.max_level();
+    const std::size_t limbs = ctx.q_count() + ctx.p_count();
+    const std::size_t digits = ctx.digit_count(level);
+    const std::size_t alpha = ctx.p_count();
+    KeySwitchKey key;
+    math::Seed seed;
+    prng_.fill(seed.data(), seed.size());
+    key.a_seed = seed;
+    const RnsPoly& s = secret_.poly();
+    for (std::size_t d = 0; d < digits; ++d) {
+        RnsPoly a(ctx.n(), limbs), b(ctx.n(), limbs);
+        detail::sample_uniform_ntt(ctx, seed, kKeyStreamBase * (d + 1), a, level);
+        detail::sample_error_ntt(ctx, prng_, b, level);
+        for (std::size_t i = 0; i < limbs; ++i) {
+            const math::Modulus& q = ctx.qp()[i];
+            const u64* ai = a.limb(i);
+            const u64* si = s.limb(i);
+            u64* bi = b.limb(i);
+            for (std::size_t k = 0; k < ctx.n(); ++k) {
+                bi[k] = math::sub_mod(bi[k], math::mul_mod(ai[k], si[k], q), q.value());
+            }
+            // Gadget: P * s' on the primes of this digit (P = 0 mod the special primes).
+            if (i >= d * alpha && i < std::min((d + 1) * alpha, ctx.q_count())) {
+                const math::ShoupConstant p_mod(ctx.p_mod_q(i), q.value());
+                const u64* sp = new_secret.limb(i);
+                for (std::size_t k = 0; k < ctx.n(); ++k) {
+                    bi[k] = math::add_mod(bi[k], math::mul_shoup(sp[k], p_mod.value, p_mod.shoup, q.value()), q.value());
+                }
+            }
+        }
+        key.a.push_back(std::move(a));
+        key.b.push_back(std::move(b));
+    }
+    return key;
+}
+
+RelinearizationKey KeyGenerator::relinearization_key() {
+    const Context& ctx = *context_;
+    const RnsPoly& s = secret_.poly();
+    RnsPoly sq(ctx.n(), ctx.q_count());
+    for (std::size_t i = 0; i < ctx.q_count(); ++i) {
+        const math::Modulus& q = ctx.q()[i];
+        for (std::size_t k = 0; k < ctx.n(); ++k) sq.limb(i)[k] = math::mul_mod(s.limb(i)[k], s.limb(i)[k], q);
+    }
+    const SecretKey s2(std::move(sq), ctx.parameter_hash());  // wiped when it goes out of scope
+    RelinearizationKey rk;
+    rk.key = make_switch_key(s2.poly());
+    rk.parameter_hash = ctx.parameter_hash();
+    return rk;
+}
+
+void KeyGenerator::add_galois_keys(GaloisKeys& keys, const std::vector<int>& steps, bool conjugation) {
+    const Context& ctx = *context_;
+    keys.parameter_hash = ctx.parameter_hash();
+    std::vector<u64> elements;
+    for (int step : steps) elements.push_back(ctx.galois_element_for_rotation(step));
+    if (conjugation) elements.push_back(ctx.galois_element_for_conjugation());
+    const RnsPoly& s = secret_.poly();
+    for (u64 g : elements) {
+        if (g == 1 || keys.has(g)) continue;  // rotation by 0 (mod N/2) needs no key
+        // s' = s(X^g) restricted to Q, kept in a SecretKey so it is wiped.
+        RnsPoly r(ctx.n(), ctx.q_count());
+        const auto perm = detail::galois_permutation(ctx, g);
+        for (std::size_t i = 0; i < ctx.q_count(); ++i) {
+            for (std::size_t k = 0; k < ctx.n(); ++k) r.limb(i)[k] = s.limb(i)[perm[k]];
+        }
+        const SecretKey rotated(std::move(r), ctx.parameter_hash());
+        keys.keys.emplace(g, make_switch_key(rotated.poly()));
+    }
+}
+
+GaloisKeys KeyGenerator::galois_keys(const std::vector<int>& steps, bool conjugation) {
+    GaloisKeys keys;
+    add_galois_keys(keys, steps, conjugation);
+    return keys;
+}
+
+EvaluationKeys KeyGenerator::evaluation_keys(const std::vector<int>& rotation_steps, bool conjugation) {
+    EvaluationKeys keys;
+    keys.relinearization = relinearization_key();
+    keys.galois = galois_keys(rotation_steps, conjugation);
+    return keys;
+}
+
+void apply_galois_ntt(const Context& ctx, u64 galois_element, const RnsPoly& in, RnsPoly& out) {
+    const auto perm = detail::galois_permutation(ctx, galois_element);
+    out = RnsPoly(in.n, in.limbs);
+    for (std::size_t i = 0; i < in.limbs; ++i) {
+        const u64* src = in.limb(i);
+        u64* dst = out.limb(i);
+        for (std::size_t k = 0; k < in.n; ++k) dst[k] = src[perm[k]];
+    }
+}
+
+}  // namespace henn::ckks

@@ -1,0 +1,97 @@
+// Keys and key generation. Keys live in explicit objects handed to the roles that need them;
+// nothing is global. Secret material is wiped from memory when its object is destroyed.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "henn/ckks/objects.hpp"
+#include "henn/ckks/parameters.hpp"
+
+namespace henn::ckks {
+
+// The secret s, uniform ternary, in NTT form over Q and P. Never leaves the client.
+class SecretKey {
+public:
+    SecretKey() = default;
+    SecretKey(RnsPoly poly, std::uint64_t parameter_hash);
+    ~SecretKey();
+    SecretKey(const SecretKey&) = default;
+    SecretKey& operator=(const SecretKey&);
+    SecretKey(SecretKey&&) noexcept;
+    SecretKey& operator=(SecretKey&&) noexcept;
+
+    const RnsPoly& poly() const { return poly_; }
+    std::uint64_t parameter_hash() const { return hash_; }
+
+private:
+    void wipe();
+    RnsPoly poly_;
+    std::uint64_t hash_ = 0;
+};
+
+// (b, a) = (-a s + e, a) over Q and P, NTT form.
+struct PublicKey {
+    RnsPoly b, a;
+    std::uint64_t parameter_hash = 0;
+};
+
+// A hybrid key-switching key from s' to s: for each digit d, (b_d, a_d) over Q*P with
+// b_d = -a_d s + e_d + P * s' on the primes of digit d. NTT form.
+struct KeySwitchKey {
+    std::vector<RnsPoly> b, a;
+    // When set, a_d is the expansion of this seed (stream d) and may be omitted on the wire.
+    std::optional<math::Seed> a_seed;
+};
+
+struct RelinearizationKey {
+    KeySwitchKey key;
+    std::uint64_t parameter_hash = 0;
+};
+
+struct GaloisKeys {
+    std::map<u64, KeySwitchKey> keys;  // by Galois element
+    std::uint64_t parameter_hash = 0;
+    bool has(u64 galois_element) const { return keys.count(galois_element) != 0; }
+};
+
+// What an evaluator needs from the client: relinearization and Galois keys, never s.
+struct EvaluationKeys {
+    std::optional<RelinearizationKey> relinearization;
+    GaloisKeys galois;
+};
+
+class KeyGenerator {
+public:
+    // A fresh secret key from OS randomness.
+    explicit KeyGenerator(ContextPtr context);
+    // Deterministic key generation for tests and reproducible benchmarks only.
+    KeyGenerator(ContextPtr context, const math::Seed& test_only_seed);
+    // Reuse an existing secret key.
+    KeyGenerator(ContextPtr context, SecretKey secret_key);
+
+    const SecretKey& secret_key() const { return secret_; }
+    PublicKey public_key();
+    RelinearizationKey relinearization_key();
+    // Galois keys for rotations by each step (left for positive, right for negative) and,
+    // when `conjugation` is set, for complex conjugation.
+    GaloisKeys galois_keys(const std::vector<int>& steps, bool conjugation = false);
+    // Adds keys for further steps to an existing set.
+    void add_galois_keys(GaloisKeys& keys, const std::vector<int>& steps, bool conjugation = false);
+    // All of the above in one bundle.
+    EvaluationKeys evaluation_keys(const std::vector<int>& rotation_steps, bool conjugation = false);
+
+private:
+    KeySwitchKey make_switch_key(const RnsPoly& new_secret_ntt);
+    ContextPtr context_;
+    SecretKey secret_;
+    math::Prng prng_;
+};
+
+// Applies the automorphism X -> X^galois_element to a polynomial in NTT form, limb by limb.
+void apply_galois_ntt(const Context& context, u64 galois_element, const RnsPoly& in, RnsPoly& out);
+
+}  // namespace henn::ckks

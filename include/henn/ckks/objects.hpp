@@ -1,0 +1,52 @@
+// The data objects of CKKS: RNS polynomials, plaintexts and ciphertexts. Every plaintext and
+// ciphertext carries its metadata (level, scale, slot count, parameter hash), which every
+// operation checks.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "henn/ckks/parameters.hpp"
+#include "henn/math/random.hpp"
+
+namespace henn::ckks {
+
+// A polynomial in RNS form: `limbs` residue polynomials of n coefficients, limb-major.
+// In CKKS objects the limbs are the first level+1 primes of Q, optionally followed by P.
+struct RnsPoly {
+    std::size_t n = 0;
+    std::size_t limbs = 0;
+    std::vector<u64> data;
+
+    RnsPoly() = default;
+    RnsPoly(std::size_t n_, std::size_t limbs_) : n(n_), limbs(limbs_), data(n_ * limbs_, 0) {}
+    u64* limb(std::size_t i) { return data.data() + i * n; }
+    const u64* limb(std::size_t i) const { return data.data() + i * n; }
+    bool operator==(const RnsPoly&) const = default;
+};
+
+// An encoded message: NTT form, first level+1 primes of Q.
+struct Plaintext {
+    RnsPoly poly;
+    int level = 0;
+    double scale = 1;
+    std::size_t slots = 0;
+    std::uint64_t parameter_hash = 0;
+};
+
+// A ciphertext (c_0, c_1[, c_2]) decrypting to c_0 + c_1 s (+ c_2 s^2); NTT form.
+struct Ciphertext {
+    std::vector<RnsPoly> polys;
+    int level = 0;
+    double scale = 1;
+    std::size_t slots = 0;
+    std::uint64_t parameter_hash = 0;
+    // Set by secret-key encryption: c_1 is the expansion of this seed, so serialization can
+    // store 32 bytes instead of c_1. Cleared by any operation that changes c_1.
+    std::optional<math::Seed> c1_seed;
+
+    std::size_t size() const { return polys.size(); }
+};
+
+}  // namespace henn::ckks
