@@ -124,14 +124,15 @@ std::vector<double> taylor_coefficients(const TargetFunction& target, double cen
     const Interval local{center - h, center + h};
     const CheckedFunction f{target};
     const ChebyshevPolynomial interpolant = ChebyshevPolynomial::interpolate(f, order, local);
-    const std::vector<double> in_t = interpolant.to_unit_power_basis();  // powers of (x - c) / h
+    // Chop the Chebyshev tail at the rounding level first (as Chebfun does): converting noise to
+    // the power basis and dividing by h^n would blow it up.
+    std::vector<double> chopped = interpolant.coefficients();
     double largest = 0.0;
-    for (double v : in_t) largest = std::max(largest, std::abs(v));
-    // Scaled coefficients below the interpolant's rounding level are noise; 1/h^n would blow them
-    // up. Orders above the interpolant's degree cannot be estimated at all.
-    for (int n = 0; n <= std::min(d, order); ++n) {
-        const double scaled = in_t[static_cast<std::size_t>(n)];
-        if (std::abs(scaled) > 1e-12 * largest) a[static_cast<std::size_t>(n)] = scaled / std::pow(h, n);
+    for (double v : chopped) largest = std::max(largest, std::abs(v));
+    while (chopped.size() > 1 && std::abs(chopped.back()) <= 1e-13 * largest) chopped.pop_back();
+    const std::vector<double> in_t = ChebyshevPolynomial(chopped, local).to_unit_power_basis();  // powers of (x - c) / h
+    for (std::size_t n = 0; n < in_t.size() && n <= static_cast<std::size_t>(d); ++n) {
+        a[n] = in_t[n] / std::pow(h, static_cast<double>(n));
     }
     out.warnings.push_back("Taylor coefficients from real interpolation (no complex extension of f): "
                            "high orders are inaccurate" +
