@@ -560,8 +560,10 @@ Approximation approximate(const ApproxRequest& request) {
     }
     // Exact zeros where the result is odd or even (within rounding) let the encrypted evaluator
     // skip half the terms.
-    const Parity parity = p.parity(1e-9);
-    p = p.with_parity(parity);
+    // The constant term is a free plaintext addition, so parity is judged without it.
+    const Parity strict_parity = p.parity(1e-9);
+    const Parity parity = strict_parity != Parity::None ? strict_parity : p.parity_except_constant(1e-9);
+    p = p.with_parity(parity, /*keep_constant=*/strict_parity == Parity::None);
     // Top coefficients that are rounding noise (e.g. the cubic term of relu's best cubic, which is
     // its best quadratic) are dropped from the cost: the evaluator need not pay for them.
     std::vector<double> c = p.coefficients();

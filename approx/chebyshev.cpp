@@ -129,11 +129,20 @@ Parity ChebyshevPolynomial::parity(double relative_tolerance) const {
     return Parity::None;
 }
 
-ChebyshevPolynomial ChebyshevPolynomial::with_parity(Parity parity) const {
+Parity ChebyshevPolynomial::parity_except_constant(double relative_tolerance) const {
+    if (coefficients_.size() == 1) return Parity::Even;
+    std::vector<double> rest = coefficients_;
+    rest[0] = 0.0;
+    return ChebyshevPolynomial(std::move(rest), interval_).parity(relative_tolerance);
+}
+
+ChebyshevPolynomial ChebyshevPolynomial::with_parity(Parity parity, bool keep_constant) const {
     std::vector<double> c = coefficients_;
     if (parity != Parity::None) {
         const std::size_t drop = parity == Parity::Even ? 1 : 0;  // index parity to zero
-        for (std::size_t k = drop; k < c.size(); k += 2) c[k] = 0.0;
+        for (std::size_t k = drop; k < c.size(); k += 2) {
+            if (k > 0 || !keep_constant) c[k] = 0.0;
+        }
     }
     return ChebyshevPolynomial(std::move(c), interval_);
 }

@@ -101,6 +101,11 @@ TEST(ChebyshevPolynomial, ParityDetection) {
     EXPECT_EQ(ChebyshevPolynomial({1.0, 0.0, 0.3}, {-2, 2}).parity(), Parity::Even);
     EXPECT_EQ(ChebyshevPolynomial({1.0, 1e-13, 0.3}, {-2, 2}).parity(1e-9), Parity::Even);
     EXPECT_EQ(ChebyshevPolynomial({1.0, 1e-3, 0.3}, {-2, 2}).parity(1e-9), Parity::None);
+    const ChebyshevPolynomial shifted_odd({0.5, 1.0, 1e-15, -0.2}, {-2, 2});
+    EXPECT_EQ(shifted_odd.parity(), Parity::None);
+    EXPECT_EQ(shifted_odd.parity_except_constant(), Parity::Odd);
+    EXPECT_EQ(shifted_odd.with_parity(Parity::Odd, true).coefficients()[0], 0.5);
+    EXPECT_EQ(shifted_odd.with_parity(Parity::Odd, true).coefficients()[2], 0.0);
     const ChebyshevPolynomial cleaned = ChebyshevPolynomial({1e-14, 1.0, 1e-14, 2.0}, {-1, 1}).with_parity(Parity::Odd);
     EXPECT_EQ(cleaned.coefficients()[0], 0.0);
     EXPECT_EQ(cleaned.coefficients()[2], 0.0);
@@ -147,7 +152,7 @@ TEST(EvaluationCost, PlansAreRealizableAtTheStatedDepthAndCount) {
             if (parity == Parity::Odd && degree % 2 == 0) continue;
             if (parity == Parity::Even && degree % 2 == 1) continue;
             ChebyshevPolynomial p(random_coefficients(rng, degree), interval);
-            p = p.with_parity(parity);
+            p = p.with_parity(parity, /*keep_constant=*/true);  // a constant is free for any plan
             const EvaluationPlan plan = plan_evaluation(degree, parity);
             EXPECT_EQ(plan.depth, multiplicative_depth(degree));
             for (double x : {-3.9, -0.5, 1.3, 5.7}) {

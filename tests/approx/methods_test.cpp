@@ -431,6 +431,16 @@ TEST(Approximate, AllFunctionsAndMethodsProduceConsistentResults) {
     }
 }
 
+TEST(Approximate, SigmoidIsOddUpToItsConstant) {
+    const Approximation a = approximate(request("sigmoid", Method::Minimax, 15, {-6.0, 6.0}));
+    EXPECT_EQ(a.plan.parity, Parity::Odd);
+    EXPECT_NEAR(a.polynomial.coefficients()[0], 0.5, 1e-12);
+    for (std::size_t k = 2; k < a.polynomial.coefficients().size(); k += 2) EXPECT_EQ(a.polynomial.coefficients()[k], 0.0);
+    for (double x : {-5.0, 0.3, 5.5}) {
+        EXPECT_NEAR(trace_plan(a.polynomial, a.plan, x).value, a.polynomial.evaluate(x), 1e-12);
+    }
+}
+
 TEST(Approximate, OddFunctionsGetTheCheaperOddPlan) {
     const Approximation a = approximate(request("tanh", Method::Minimax, 15, {-4.0, 4.0}));
     EXPECT_EQ(a.plan.parity, Parity::Odd);

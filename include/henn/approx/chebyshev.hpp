@@ -59,8 +59,12 @@ public:
 
     // Odd/even in t when the other coefficients are all <= tolerance * max |c_k|.
     Parity parity(double relative_tolerance = 1e-9) const;
-    // Copy with the coefficients that break `parity` set to exactly zero.
-    ChebyshevPolynomial with_parity(Parity parity) const;
+    // Same, ignoring c_0: a constant costs only a plaintext addition under encryption, so an
+    // odd polynomial plus a constant (sigmoid's approximations on [-l, l]) is evaluated as odd.
+    Parity parity_except_constant(double relative_tolerance = 1e-9) const;
+    // Copy with the coefficients that break `parity` set to exactly zero (c_0 is kept when
+    // keep_constant is true).
+    ChebyshevPolynomial with_parity(Parity parity, bool keep_constant = false) const;
 
     // d/dx and an antiderivative in x (constant chosen so that it vanishes at x = a), same interval.
     ChebyshevPolynomial derivative() const;
