@@ -23,6 +23,10 @@ inline std::size_t qp_index(const Context& ctx, int level, std::size_t limb) {
 
 inline int threads() { return math::thread_count(); }
 
+// Stream numbers of seeded expansions: ciphertexts use streams [0, |QP|); key-switching key
+// digit d uses streams kKeyStreamBase * (d + 1) + [0, |QP|).
+inline constexpr std::uint64_t kKeyStreamBase = std::uint64_t{1} << 16;
+
 // Forward/inverse NTT of every limb, in parallel across limbs.
 void to_ntt(const Context& ctx, RnsPoly& poly, int level);
 void from_ntt(const Context& ctx, RnsPoly& poly, int level);

@@ -44,10 +44,6 @@ SecretKey generate_secret(const Context& ctx, math::Prng& prng) {
     math::secure_wipe(s.data(), s.size());
     return SecretKey(std::move(poly), ctx.parameter_hash());
 }
-
-// Stream numbers of seeded expansions: keys use (digit + 1) << 16 so they never meet the
-// streams of ciphertexts (which start at 0).
-constexpr std::uint64_t kKeyStreamBase = std::uint64_t{1} << 16;
 }  // namespace
 
 KeyGenerator::KeyGenerator(ContextPtr context)
@@ -106,7 +102,7 @@ KeySwitchKey KeyGenerator::make_switch_key(const RnsPoly& new_secret) {
     const RnsPoly& s = secret_.poly();
     for (std::size_t d = 0; d < digits; ++d) {
         RnsPoly a(ctx.n(), limbs), b(ctx.n(), limbs);
-        detail::sample_uniform_ntt(ctx, seed, kKeyStreamBase * (d + 1), a, level);
+        detail::sample_uniform_ntt(ctx, seed, detail::kKeyStreamBase * (d + 1), a, level);
         detail::sample_error_ntt(ctx, prng_, b, level);
         for (std::size_t i = 0; i < limbs; ++i) {
             const math::Modulus& q = ctx.qp()[i];

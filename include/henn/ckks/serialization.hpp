@@ -1,0 +1,87 @@
+// Versioned binary serialization of CKKS objects.
+//
+// Every blob starts with a 36-byte header: magic "HENN", format version, object type, the
+// parameter hash of the context it belongs to, compression (none or zstd), flags (seeded), the
+// payload's size and its stored size. Residues are bit-packed to the width of their prime.
+// Secret-key ciphertexts and key-switching keys can store their uniform half as a 32-byte seed.
+//
+// Loaders treat their input as untrusted: every size, range and parameter is checked and any
+// inconsistency is a SerializationError with a readable message, never a crash.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "henn/ckks/keys.hpp"
+#include "henn/ckks/objects.hpp"
+#include "henn/ckks/parameters.hpp"
+
+namespace henn::ckks {
+
+inline constexpr std::uint16_t kFormatVersion = 1;
+inline constexpr std::size_t kHeaderSize = 36;
+
+enum class ObjectType : std::uint16_t {
+    kParameters = 1,
+    kPlaintext = 2,
+    kCiphertext = 3,
+    kSecretKey = 4,
+    kPublicKey = 5,
+    kRelinearizationKey = 6,
+    kGaloisKeys = 7,
+};
+
+enum class Compression : std::uint8_t { kNone = 0, kZstd = 1 };
+
+struct SaveOptions {
+    Compression compression = Compression::kZstd;
+    int zstd_level = 3;
+    // Store c_1 / a_d as their seed when the object has one (and c_1 still matches it).
+    bool seeded = true;
+};
+
+struct LoadOptions {
+    // Refuse payloads larger than this (protects against decompression bombs).
+    std::uint64_t max_payload_bytes = std::uint64_t{16} << 30;
+    // Accept serialized parameters below the security level (they must say so themselves).
+    bool allow_insecure_parameters = false;
+};
+
+// The header of a blob, validated for form only (magic, version, known type and compression).
+struct BlobHeader {
+    std::uint16_t version;
+    ObjectType type;
+    std::uint64_t parameter_hash;
+    Compression compression;
+    bool seeded;
+    std::uint64_t payload_size;
+    std::uint64_t stored_size;
+};
+BlobHeader read_header(std::span<const std::uint8_t> bytes);
+
+std::vector<std::uint8_t> save_parameters(const Context& context, const SaveOptions& options = {});
+ContextPtr load_parameters(std::span<const std::uint8_t> bytes, const LoadOptions& options = {});
+
+std::vector<std::uint8_t> save(const Context& context, const Ciphertext& ct, const SaveOptions& options = {});
+std::vector<std::uint8_t> save(const Context& context, const Plaintext& pt, const SaveOptions& options = {});
+std::vector<std::uint8_t> save(const Context& context, const SecretKey& sk, const SaveOptions& options = {});
+std::vector<std::uint8_t> save(const Context& context, const PublicKey& pk, const SaveOptions& options = {});
+std::vector<std::uint8_t> save(const Context& context, const RelinearizationKey& rk,
+                               const SaveOptions& options = {});
+std::vector<std::uint8_t> save(const Context& context, const GaloisKeys& gk, const SaveOptions& options = {});
+
+Ciphertext load_ciphertext(const Context& context, std::span<const std::uint8_t> bytes,
+                           const LoadOptions& options = {});
+Plaintext load_plaintext(const Context& context, std::span<const std::uint8_t> bytes,
+                         const LoadOptions& options = {});
+SecretKey load_secret_key(const Context& context, std::span<const std::uint8_t> bytes,
+                          const LoadOptions& options = {});
+PublicKey load_public_key(const Context& context, std::span<const std::uint8_t> bytes,
+                          const LoadOptions& options = {});
+RelinearizationKey load_relinearization_key(const Context& context, std::span<const std::uint8_t> bytes,
+                                            const LoadOptions& options = {});
+GaloisKeys load_galois_keys(const Context& context, std::span<const std::uint8_t> bytes,
+                            const LoadOptions& options = {});
+
+}  // namespace henn::ckks
