@@ -372,6 +372,10 @@ void run_approx(const ApproxArgs& a) {
     } catch (const std::invalid_argument& e) {
         throw CommandFailure(2, e.what());
     }
+    if (!a.plot.empty()) {
+        const std::string extension = std::filesystem::path(a.plot).extension().string();
+        if (extension != ".png" && extension != ".svg") throw CommandFailure(2, "--plot: the file must end in .png or .svg");
+    }
     std::vector<double> samples;
     if (!a.samples_file.empty() && a.normal_samples_sigma > 0) throw CommandFailure(2, "give --samples or --normal-samples, not both");
     if (!a.samples_file.empty()) samples = read_samples(a.samples_file);
