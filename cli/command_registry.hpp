@@ -26,6 +26,17 @@ struct CommandRegistrar {
     }
 };
 
+// A parent subcommand shared by several files (e.g. `bench ckks` and `bench poly`): returns it
+// if another file already added it, creates it otherwise.
+inline CLI::App* command_group(CLI::App& root, const std::string& name, const std::string& description) {
+    for (CLI::App* sub : root.get_subcommands([](CLI::App*) { return true; })) {
+        if (sub->get_name() == name) return sub;
+    }
+    CLI::App* group = root.add_subcommand(name, description);
+    group->require_subcommand(1);
+    return group;
+}
+
 // Thrown by a command to end with a given exit status and a message on stderr.
 struct CommandFailure : std::runtime_error {
     int exit_code;
