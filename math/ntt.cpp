@@ -1,8 +1,12 @@
 #include "henn/math/ntt.hpp"
 
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
+#include <string>
 
 #include "henn/math/primes.hpp"
+#include "ntt_simd.hpp"
 
 namespace henn::math {
 
@@ -100,9 +104,113 @@ void ntt_inverse_portable(u64* a, const NttTables& tables) {
     }
 }
 
-void ntt_forward(u64* values, const NttTables& tables) { ntt_forward_portable(values, tables); }
+namespace {
 
-void ntt_inverse(u64* values, const NttTables& tables) { ntt_inverse_portable(values, tables); }
+constexpr NttKernel kAllKernels[] = {NttKernel::portable, NttKernel::avx2, NttKernel::avx512,
+                                     NttKernel::avx512ifma};
+
+NttKernel kernel_from_environment() {
+    const char* requested = std::getenv("HENN_NTT_KERNEL");
+    if (requested == nullptr || *requested == '\0') {
+        if (ntt_kernel_available(NttKernel::avx512ifma)) return NttKernel::avx512ifma;
+        if (ntt_kernel_available(NttKernel::avx512)) return NttKernel::avx512;
+        if (ntt_kernel_available(NttKernel::avx2)) return NttKernel::avx2;
+        return NttKernel::portable;
+    }
+    NttKernel kernel;
+    try {
+        kernel = ntt_kernel_from_name(requested);
+    } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(std::string("HENN_NTT_KERNEL: ") + e.what());
+    }
+    if (!ntt_kernel_available(kernel)) {
+        throw std::runtime_error(std::string("HENN_NTT_KERNEL=") + requested +
+                                 ": this CPU lacks the instructions of that kernel");
+    }
+    return kernel;
+}
+
+void check_available(NttKernel kernel) {
+    if (!ntt_kernel_available(kernel)) {
+        throw std::invalid_argument(std::string("NTT kernel ") + ntt_kernel_name(kernel) +
+                                    " is not supported by this CPU");
+    }
+}
+
+}  // namespace
+
+bool ntt_kernel_available(NttKernel kernel) {
+    switch (kernel) {
+        case NttKernel::portable: return true;
+        case NttKernel::avx2: return simd::cpu_supports_avx2();
+        case NttKernel::avx512: return simd::cpu_supports_avx512();
+        case NttKernel::avx512ifma: return simd::cpu_supports_avx512ifma();
+    }
+    return false;
+}
+
+const char* ntt_kernel_name(NttKernel kernel) {
+    switch (kernel) {
+        case NttKernel::portable: return "portable";
+        case NttKernel::avx2: return "avx2";
+        case NttKernel::avx512: return "avx512";
+        case NttKernel::avx512ifma: return "avx512ifma";
+    }
+    return "unknown";
+}
+
+NttKernel ntt_kernel_from_name(const char* name) {
+    for (NttKernel kernel : kAllKernels) {
+        if (std::strcmp(name, ntt_kernel_name(kernel)) == 0) return kernel;
+    }
+    throw std::invalid_argument(std::string("unknown NTT kernel '") + name +
+                                "' (expected portable, avx2, avx512 or avx512ifma)");
+}
+
+NttKernel ntt_selected_kernel() {
+    static const NttKernel selected = kernel_from_environment();
+    return selected;
+}
+
+const char* ntt_kernel_name() { return ntt_kernel_name(ntt_selected_kernel()); }
+
+void ntt_forward(u64* values, const NttTables& tables) {
+    switch (ntt_selected_kernel()) {
+        case NttKernel::portable: return ntt_forward_portable(values, tables);
+        case NttKernel::avx2: return simd::ntt_forward_avx2(values, tables);
+        case NttKernel::avx512: return simd::ntt_forward_avx512(values, tables);
+        case NttKernel::avx512ifma: return simd::ntt_forward_avx512ifma(values, tables);
+    }
+}
+
+void ntt_inverse(u64* values, const NttTables& tables) {
+    switch (ntt_selected_kernel()) {
+        case NttKernel::portable: return ntt_inverse_portable(values, tables);
+        case NttKernel::avx2: return simd::ntt_inverse_avx2(values, tables);
+        case NttKernel::avx512: return simd::ntt_inverse_avx512(values, tables);
+        case NttKernel::avx512ifma: return simd::ntt_inverse_avx512ifma(values, tables);
+    }
+}
+
+void ntt_forward(u64* values, const NttTables& tables, NttKernel kernel) {
+    check_available(kernel);
+    switch (kernel) {
+        case NttKernel::portable: return ntt_forward_portable(values, tables);
+        case NttKernel::avx2: return simd::ntt_forward_avx2(values, tables);
+        case NttKernel::avx512: return simd::ntt_forward_avx512(values, tables);
+        case NttKernel::avx512ifma: return simd::ntt_forward_avx512ifma(values, tables);
+    }
+}
+
+void ntt_inverse(u64* values, const NttTables& tables, NttKernel kernel) {
+    check_available(kernel);
+    switch (kernel) {
+        case NttKernel::portable: return ntt_inverse_portable(values, tables);
+        case NttKernel::avx2: return simd::ntt_inverse_avx2(values, tables);
+        case NttKernel::avx512: return simd::ntt_inverse_avx512(values, tables);
+        case NttKernel::avx512ifma: return simd::ntt_inverse_avx512ifma(values, tables);
+    }
+}
 
 std::vector<u64> negacyclic_multiply_naive(const std::vector<u64>& a, const std::vector<u64>& b,
                                            const Modulus& q) {

@@ -42,9 +42,35 @@ private:
     ShoupConstant last_root_scaled_;
 };
 
-// In-place transforms; pick the fastest kernel this CPU supports (AVX2 when present).
+// Kernels for the transforms. All give identical outputs; they differ in speed and in the
+// instructions they need (checked at run time, so one binary runs on any x86-64).
+enum class NttKernel {
+    portable,    // plain C++, always available
+    avx2,        // AVX2
+    avx512,      // AVX-512 F and DQ
+    avx512ifma,  // AVX-512 IFMA for moduli below 2^50, the avx512 kernel above
+};
+
+// Whether this CPU can run the kernel.
+bool ntt_kernel_available(NttKernel kernel);
+// "portable", "avx2", "avx512", "avx512ifma".
+const char* ntt_kernel_name(NttKernel kernel);
+// The kernel with that name; throws std::invalid_argument for an unknown name.
+NttKernel ntt_kernel_from_name(const char* name);
+// The kernel ntt_forward/ntt_inverse use: the environment variable HENN_NTT_KERNEL when set
+// (read once; std::runtime_error if it names an unknown kernel or one this CPU lacks),
+// otherwise the fastest available one.
+NttKernel ntt_selected_kernel();
+// The name of ntt_selected_kernel().
+const char* ntt_kernel_name();
+
+// In-place transforms with the selected kernel.
 void ntt_forward(u64* values, const NttTables& tables);
 void ntt_inverse(u64* values, const NttTables& tables);
+
+// In-place transforms with a given kernel; std::invalid_argument if this CPU lacks it.
+void ntt_forward(u64* values, const NttTables& tables, NttKernel kernel);
+void ntt_inverse(u64* values, const NttTables& tables, NttKernel kernel);
 
 // The portable kernels, always available (and the reference for the vector ones).
 void ntt_forward_portable(u64* values, const NttTables& tables);
