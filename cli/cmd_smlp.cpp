@@ -123,11 +123,18 @@ void run_owner(const OwnerFlags& flags, const KeyOptions& keys, const std::strin
               << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
 
     const smlp::TrainingReport report = client.train(schedule, std::chrono::hours(72));
-    for (const auto& e : report.epochs)
+    for (const auto& e : report.epochs) {
+        const double samples = static_cast<double>(e.samples);
         std::cout << "epoch " << e.epoch + 1 << ": " << e.samples << " samples in " << e.seconds
-                  << " s (" << e.seconds / static_cast<double>(e.samples) << " s/sample); S1<->S2 "
-                  << megabytes(e.traffic.total_bytes()) << " (" << megabytes(e.traffic.bytes_sent)
-                  << " to S2) in " << e.traffic.rounds << " rounds\n";
+                  << " s wall (" << e.seconds / samples << " s/sample); CPU S1 " << e.s1_cpu_seconds
+                  << " s";
+        if (e.s2_cpu_seconds >= 0)
+            std::cout << " + S2 " << e.s2_cpu_seconds << " s = "
+                      << (e.s1_cpu_seconds + e.s2_cpu_seconds) / samples << " s/sample";
+        std::cout << "; S1<->S2 " << megabytes(e.traffic.total_bytes()) << " ("
+                  << megabytes(e.traffic.bytes_sent) << " to S2) in " << e.traffic.rounds
+                  << " rounds\n";
+    }
     const smlp::PlainModel trained = owner.decrypt(client.model(pk));
 
     t0 = std::chrono::steady_clock::now();

@@ -136,6 +136,18 @@ mpz_class SecretKey::decrypt(const Ciphertext& c) const {
     return m;
 }
 
+mpz_class SecretKey::decrypt_bounded(const Ciphertext& c, unsigned bits) const {
+    if (bits + 1 >= public_key_.modulus_bits() / 2)
+        throw PaillierError("paillier: bounded decryption needs a bound below p");
+    public_key_.check_ciphertext(c);
+    mpz_class m = decrypt_half(c.value, p_, p_squared_, p_minus_1_, hp_);
+    if (mpz_sizeinbase(m.get_mpz_t(), 2) > bits && m != 0) {
+        wipe(m);
+        throw PaillierError("paillier: plaintext exceeds the announced bound of 2^" + std::to_string(bits));
+    }
+    return m;
+}
+
 mpz_class SecretKey::decrypt_signed(const Ciphertext& c) const {
     return public_key_.to_signed(decrypt(c));
 }

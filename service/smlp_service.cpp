@@ -91,11 +91,17 @@ grpc::Status SmlpHelperService::GetPublicKey(grpc::ServerContext*, const v1::Pub
     });
 }
 
+grpc::Status SmlpHelperService::Stats(grpc::ServerContext*, const v1::StatsRequest*,
+                                      v1::StatsReply* reply) {
+    return guarded("S2 Stats", [&] { reply->set_cpu_seconds(smlp::process_cpu_seconds()); });
+}
+
 grpc::Status SmlpHelperService::Multiply(grpc::ServerContext*, const v1::MultiplyRequest* request,
                                          v1::MultiplyReply* reply) {
     return guarded("S2 Multiply", [&] {
         const PublicKey& key = helper_.public_key();
         smlp::MultiplyRequest parsed;
+        parsed.operand_bits = request->operand_bits();
         for (const auto& p : request->products()) {
             smlp::MaskedProduct product;
             if (p.kind() > 1) throw SmlpError("unknown product kind " + std::to_string(p.kind()));
@@ -175,9 +181,17 @@ smlp::Traffic GrpcHelperLink::traffic() const {
     return traffic_;
 }
 
+double GrpcHelperLink::helper_cpu_seconds() {
+    v1::StatsReply reply;
+    auto context = make_context(options_.call_timeout);
+    check(stub_->Stats(context.get(), v1::StatsRequest{}, &reply), "S2 at " + options_.address);
+    return reply.cpu_seconds();
+}
+
 smlp::MultiplyResponse GrpcHelperLink::multiply(const smlp::MultiplyRequest& request) {
     const PublicKey& k = key();
     v1::MultiplyRequest message;
+    message.set_operand_bits(request.operand_bits);
     for (const auto& p : request.products) {
         auto* out = message.add_products();
         out->set_kind(static_cast<std::uint32_t>(p.kind));
@@ -275,6 +289,8 @@ grpc::Status SmlpCloudService::Train(grpc::ServerContext*, const v1::TrainReques
             stats->set_bytes_sent(e.traffic.bytes_sent);
             stats->set_bytes_received(e.traffic.bytes_received);
             stats->set_rounds(e.traffic.rounds);
+            stats->set_s1_cpu_seconds(e.s1_cpu_seconds);
+            stats->set_s2_cpu_seconds(e.s2_cpu_seconds);
         }
     });
 }
@@ -360,6 +376,8 @@ smlp::TrainingReport SmlpCloudClient::train(const smlp::TrainSchedule& schedule,
         epoch.epoch = e.epoch();
         epoch.samples = e.samples();
         epoch.seconds = e.seconds();
+        epoch.s1_cpu_seconds = e.s1_cpu_seconds();
+        epoch.s2_cpu_seconds = e.s2_cpu_seconds();
         epoch.traffic = {e.bytes_sent(), e.bytes_received(), e.rounds()};
         report.epochs.push_back(epoch);
     }

@@ -73,21 +73,25 @@ void Cloud::add_data(const EncryptedDataset& data) {
 
 void Cloud::clear_data() { data_ = EncryptedDataset{}; }
 
-// Products of encrypted matrices (and element-wise products) with S2's help. S1 sends
-// A' = A - R and B' = B - S with fresh uniform masks, rerandomized; S2 returns Enc(A'B'), and
-// AB = A'B' + A S + R B - R S, where A S and R B are sums of ciphertext powers (multi-exps).
+// Products of encrypted matrices (and element-wise products) with S2's help. S1 draws uniform
+// masks U < 2^mb and sends A' = A - R with R = U - 2^(mb+1), rerandomized: A' is positive and below
+// 2^(mb+2), so S2 can decrypt it modulo p alone. S2 returns Enc(A'B'), and
+// AB = A'B' + A S + R B - R S, where A S = A U_S - 2^(mb+1) rowsum(A) (likewise R B): sums of
+// ciphertext powers with non-negative exponents (multi-exponentiations) and a few corrections.
 std::vector<Cloud::Matrix> Cloud::products(
     const std::vector<std::pair<const Matrix*, const Matrix*>>& pairs,
     const std::vector<std::pair<const Matrix*, const Matrix*>>& elementwise) {
     const unsigned mask_bits = config_.product_mask_bits();
+    const mpz_class offset = mpz_class(1) << (mask_bits + 1);
     MultiplyRequest request;
-    std::vector<std::vector<mpz_class>> left_masks, right_masks;
+    request.operand_bits = mask_bits + 2;
+    std::vector<std::vector<mpz_class>> left_masks, right_masks;  // U
     auto masked = [&](const Matrix& m, std::vector<mpz_class>& masks) {
         std::vector<Ciphertext> out;
         out.reserve(m.v.size());
         for (const auto& c : m.v) {
             masks.push_back(random_bits(mask_bits));
-            out.push_back(key_.rerandomize(key_.add_plain(c, -masks.back())));
+            out.push_back(key_.rerandomize(key_.add_plain(c, offset - masks.back())));
         }
         return out;
     };
@@ -124,8 +128,8 @@ std::vector<Cloud::Matrix> Cloud::products(
         if (response.results[p].size() != masked_product.result_size())
             throw SmlpError("smlp: S2 answered a product of the wrong size");
         for (const auto& c : response.results[p]) key_.check_ciphertext(c);
-        const auto& r_masks = left_masks[p];
-        const auto& s_masks = right_masks[p];
+        const auto& u_r = left_masks[p];
+        const auto& u_s = right_masks[p];
         if (p < pairs.size()) {
             const Matrix& a = *pairs[p].first;
             const Matrix& b = *pairs[p].second;
@@ -133,6 +137,18 @@ std::vector<Cloud::Matrix> Cloud::products(
             std::deque<PowerTable> a_tables, b_tables;
             for (const auto& c : a.v) a_tables.emplace_back(key_, c);
             for (const auto& c : b.v) b_tables.emplace_back(key_, c);
+            // -2^(mb+1) (rowsum_i(A) + colsum_k(B)), split per row and per column.
+            std::vector<Ciphertext> row_terms(a.rows), col_terms(b.cols);
+            for (std::size_t i = 0; i < a.rows; ++i) {
+                Ciphertext sum = a.at(i, 0);
+                for (std::size_t j = 1; j < n; ++j) sum = key_.add(sum, a.at(i, j));
+                row_terms[i] = key_.mul_plain(sum, -offset);
+            }
+            for (std::size_t k = 0; k < b.cols; ++k) {
+                Ciphertext sum = b.at(0, k);
+                for (std::size_t j = 1; j < n; ++j) sum = key_.add(sum, b.at(j, k));
+                col_terms[k] = key_.mul_plain(sum, -offset);
+            }
             Matrix out(a.rows, b.cols);
             std::vector<const PowerTable*> tables(2 * n);
             std::vector<const mpz_class*> exponents(2 * n);
@@ -141,15 +157,14 @@ std::vector<Cloud::Matrix> Cloud::products(
                     mpz_class rs = 0;
                     for (std::size_t j = 0; j < n; ++j) {
                         tables[j] = &a_tables[i * n + j];
-                        exponents[j] = &s_masks[j * b.cols + k];
+                        exponents[j] = &u_s[j * b.cols + k];
                         tables[n + j] = &b_tables[j * b.cols + k];
-                        exponents[n + j] = &r_masks[i * n + j];
-                        rs += r_masks[i * n + j] * s_masks[j * b.cols + k];
+                        exponents[n + j] = &u_r[i * n + j];
+                        rs += (u_r[i * n + j] - offset) * (u_s[j * b.cols + k] - offset);
                     }
-                    const Ciphertext correction =
-                        paillier::multi_exponentiate(key_, tables, exponents, mask_bits);
-                    out.at(i, k) = key_.add_plain(
-                        key_.add(response.results[p][i * b.cols + k], correction), -rs);
+                    Ciphertext value = paillier::multi_exponentiate(key_, tables, exponents, mask_bits);
+                    value = key_.add(value, key_.add(row_terms[i], col_terms[k]));
+                    out.at(i, k) = key_.add_plain(key_.add(response.results[p][i * b.cols + k], value), -rs);
                 }
             results.push_back(std::move(out));
         } else {
@@ -157,10 +172,10 @@ std::vector<Cloud::Matrix> Cloud::products(
             const Matrix& b = *elementwise[p - pairs.size()].second;
             Matrix out(a.rows, a.cols);
             for (std::size_t i = 0; i < a.v.size(); ++i) {
-                const Ciphertext as = key_.mul_plain(a.v[i], s_masks[i]);
-                const Ciphertext rb = key_.mul_plain(b.v[i], r_masks[i]);
-                out.v[i] = key_.add_plain(key_.add(key_.add(response.results[p][i], as), rb),
-                                          -(r_masks[i] * s_masks[i]));
+                const mpz_class r = u_r[i] - offset, s = u_s[i] - offset;
+                const Ciphertext as = key_.mul_plain(a.v[i], s);
+                const Ciphertext rb = key_.mul_plain(b.v[i], r);
+                out.v[i] = key_.add_plain(key_.add(key_.add(response.results[p][i], as), rb), -(r * s));
             }
             results.push_back(std::move(out));
         }
@@ -190,11 +205,13 @@ void Cloud::relu(const Matrix& wide, Matrix& activation, Matrix& step) {
     request.statistical_bits = stat;
     std::vector<mpz_class> masks(count);
     const mpz_class offset = mpz_class(1) << value_bits;
+    const mpz_class probe_offset = mpz_class(1) << (value_bits + stat);  // keeps probes positive
     for (std::size_t slot = 0; slot < count; ++slot) {
         const std::size_t i = permutation[slot];
         const mpz_class factor = random_bits(stat) + 1;
         masks[i] = random_bits(value_bits + stat);
-        request.probes.push_back(key_.rerandomize(key_.mul_plain(wide.v[i], factor)));
+        request.probes.push_back(
+            key_.rerandomize(key_.add_plain(key_.mul_plain(wide.v[i], factor), probe_offset)));
         request.carriers.push_back(key_.rerandomize(key_.add_plain(wide.v[i], offset + masks[i])));
     }
     const ReluResponse response = helper_.relu(request);
@@ -334,6 +351,7 @@ TrainingReport Cloud::train(const TrainSchedule& schedule, const EpochCallback& 
     TrainingReport report;
     for (std::size_t epoch = 0; epoch < schedule.epochs; ++epoch) {
         const Traffic before = helper_.traffic();
+        const double s1_cpu_before = process_cpu_seconds(), s2_cpu_before = helper_.helper_cpu_seconds();
         const auto start = std::chrono::steady_clock::now();
         const auto order = epoch_order(data_.rows(), schedule.seed, epoch);
         for (std::size_t first = 0; first < order.size(); first += schedule.batch_size) {
@@ -348,6 +366,8 @@ TrainingReport Cloud::train(const TrainSchedule& schedule, const EpochCallback& 
         epoch_report.samples = order.size();
         epoch_report.seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        epoch_report.s1_cpu_seconds = process_cpu_seconds() - s1_cpu_before;
+        if (s2_cpu_before >= 0) epoch_report.s2_cpu_seconds = helper_.helper_cpu_seconds() - s2_cpu_before;
         epoch_report.traffic.bytes_sent = after.bytes_sent - before.bytes_sent;
         epoch_report.traffic.bytes_received = after.bytes_received - before.bytes_received;
         epoch_report.traffic.rounds = after.rounds - before.rounds;

@@ -23,7 +23,22 @@ void Helper::check_ciphertexts(const std::vector<Ciphertext>& cts) const {
     }
 }
 
+namespace {
+// Decrypts a plaintext announced to be in [0, 2^bits); a larger one is a protocol violation.
+mpz_class decrypt_bounded(const paillier::SecretKey& key, const Ciphertext& c, unsigned bits,
+                          const char* what) {
+    try {
+        return key.decrypt_bounded(c, bits);
+    } catch (const PaillierError&) {
+        throw SmlpError(std::string("smlp helper: ") + what +
+                        ": plaintext out of range (fixed-point overflow or malformed request)");
+    }
+}
+}  // namespace
+
 MultiplyResponse Helper::multiply(const MultiplyRequest& request) const {
+    if (request.operand_bits == 0 || request.operand_bits + 2 >= key_.public_key().modulus_bits() / 2)
+        throw SmlpError("smlp helper: multiply: operand bound out of range");
     std::size_t total = 0;
     for (const auto& p : request.products) {
         p.validate();
@@ -38,8 +53,8 @@ MultiplyResponse Helper::multiply(const MultiplyRequest& request) const {
         std::vector<mpz_class> left, right;
         left.reserve(p.left.size());
         right.reserve(p.right.size());
-        for (const auto& c : p.left) left.push_back(key_.decrypt(c));
-        for (const auto& c : p.right) right.push_back(key_.decrypt(c));
+        for (const auto& c : p.left) left.push_back(decrypt_bounded(key_, c, request.operand_bits, "multiply"));
+        for (const auto& c : p.right) right.push_back(decrypt_bounded(key_, c, request.operand_bits, "multiply"));
         std::vector<Ciphertext> result;
         result.reserve(p.result_size());
         mpz_class sum;
@@ -64,7 +79,7 @@ namespace {
 void check_masking(const paillier::PublicKey& key, unsigned value_bits, unsigned statistical_bits,
                    const char* what) {
     if (statistical_bits < 20 || statistical_bits > 128 || value_bits == 0 ||
-        value_bits + 2 * statistical_bits + 4 >= key.modulus_bits())
+        value_bits + statistical_bits + 4 >= key.modulus_bits() / 2)
         throw SmlpError(std::string("smlp helper: ") + what + ": masking parameters out of range");
 }
 }  // namespace
@@ -79,13 +94,12 @@ ReluResponse Helper::relu(const ReluRequest& request) const {
     check_count(2 * request.probes.size());
     check_ciphertexts(request.probes);
     check_ciphertexts(request.carriers);
-    const mpz_class carrier_bound = mpz_class(1) << (request.value_bits + request.statistical_bits + 1);
+    const unsigned bound = request.value_bits + request.statistical_bits + 1;
+    const mpz_class zero_point = mpz_class(1) << (bound - 1);  // probes are offset by 2^(bound-1)
     ReluResponse response;
     for (std::size_t i = 0; i < request.probes.size(); ++i) {
-        const bool positive = key_.decrypt_signed(request.probes[i]) > 0;
-        const mpz_class carrier = key_.decrypt(request.carriers[i]);
-        if (carrier >= carrier_bound)
-            throw SmlpError("smlp helper: relu: carrier out of range (fixed-point overflow)");
+        const bool positive = decrypt_bounded(key_, request.probes[i], bound, "relu probe") > zero_point;
+        const mpz_class carrier = decrypt_bounded(key_, request.carriers[i], bound, "relu carrier");
         response.steps.push_back(pk.encrypt(positive ? 1 : 0));
         response.relus.push_back(pk.encrypt(positive ? mpz_class(carrier >> request.shift) : mpz_class(0)));
     }
@@ -101,12 +115,10 @@ RescaleResponse Helper::rescale(const RescaleRequest& request) const {
         if (shift > request.value_bits) throw SmlpError("smlp helper: rescale: shift exceeds value_bits");
     check_count(request.values.size());
     check_ciphertexts(request.values);
-    const mpz_class bound = mpz_class(1) << (request.value_bits + request.statistical_bits + 1);
+    const unsigned bound = request.value_bits + request.statistical_bits + 1;
     RescaleResponse response;
     for (std::size_t i = 0; i < request.values.size(); ++i) {
-        const mpz_class carrier = key_.decrypt(request.values[i]);
-        if (carrier >= bound)
-            throw SmlpError("smlp helper: rescale: value out of range (fixed-point overflow)");
+        const mpz_class carrier = decrypt_bounded(key_, request.values[i], bound, "rescale");
         response.values.push_back(pk.encrypt(carrier >> request.shifts[i]));
     }
     return response;

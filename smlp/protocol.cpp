@@ -1,5 +1,7 @@
 #include "henn/smlp/protocol.hpp"
 
+#include <time.h>
+
 #include <cmath>
 #include <random>
 #include <string>
@@ -15,12 +17,12 @@ void FixedPointConfig::validate(const paillier::PublicKey& key) const {
         throw SmlpError("smlp: wide_bits must hold products of operands and values at scale 3f");
     if (statistical_bits < 20 || statistical_bits > 128)
         throw SmlpError("smlp: statistical_bits must be in [20, 128]");
-    // Carriers, probes (r * v with r < 2^stat) and masked products must stay well inside n/2.
-    const unsigned needed = std::max(wide_bits + 2 * statistical_bits + 4,
-                                     2 * product_mask_bits() + 32);
-    if (needed + 1 >= key.modulus_bits())
-        throw SmlpError("smlp: fixed-point layout needs " + std::to_string(needed) +
-                        "-bit plaintexts, more than the key offers");
+    // S2 decrypts modulo p only, so carriers, probes (offset r v, r <= 2^stat) and masked
+    // operands must stay below 2^(modulus_bits/2 - 2); its sums of products below n/2.
+    const unsigned below_p = key.modulus_bits() / 2 - 2;
+    if (wide_bits + statistical_bits + 1 > below_p || product_mask_bits() + 2 > below_p ||
+        2 * (product_mask_bits() + 2) + 17 >= key.modulus_bits())
+        throw SmlpError("smlp: fixed-point layout needs larger plaintexts than the key offers");
 }
 
 void ModelShape::validate() const {
@@ -45,6 +47,12 @@ std::int64_t step_integer(double learning_rate, std::size_t batch, unsigned scal
     const auto step = static_cast<std::int64_t>(std::llround(scaled));
     if (step == 0) throw SmlpError("smlp: learning rate / batch underflows the fixed-point scale");
     return step;
+}
+
+double process_cpu_seconds() {
+    timespec t{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
 void MaskedProduct::validate() const {

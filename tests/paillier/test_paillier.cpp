@@ -76,6 +76,16 @@ TEST(PaillierEncryption, RoundTripEdgeCases) {
     EXPECT_THROW(pk.encrypt_signed(half + 1), PaillierError);
 }
 
+TEST(PaillierEncryption, BoundedDecryption) {
+    const auto& [pk, sk] = test_keys();
+    const mpz_class big = (mpz_class(1) << 300) - 1;
+    EXPECT_EQ(sk.decrypt_bounded(pk.encrypt(big), 300), big);
+    EXPECT_EQ(sk.decrypt_bounded(pk.encrypt(0), 300), 0);
+    EXPECT_THROW(sk.decrypt_bounded(pk.encrypt(big + 1), 300), PaillierError);
+    EXPECT_THROW(sk.decrypt_bounded(pk.encrypt(pk.n() - 1), 300), PaillierError);  // -1
+    EXPECT_THROW(sk.decrypt_bounded(pk.encrypt(1), 511), PaillierError);          // bound >= p
+}
+
 TEST(PaillierEncryption, IsRandomized) {
     const auto& [pk, sk] = test_keys();
     const Ciphertext a = pk.encrypt(42), b = pk.encrypt(42);

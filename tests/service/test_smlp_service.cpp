@@ -61,6 +61,8 @@ TEST(SmlpService, TrainClassifyAndFetchModelOverGrpc) {
     EXPECT_EQ(report.epochs[0].samples, 12u);
     EXPECT_GT(report.epochs[0].traffic.bytes_sent, 12u * pk.ciphertext_bytes());
     EXPECT_GT(report.epochs[0].traffic.rounds, 3u);
+    EXPECT_GT(report.epochs[0].s1_cpu_seconds, 0);
+    EXPECT_GE(report.epochs[0].s2_cpu_seconds, 0);  // S2 reports its CPU time over the wire
 
     const smlp::PlainModel trained = owner.decrypt(client.model(pk));
     const smlp::PlainModel reference = smlp::train_fixed_point(start, train, schedule, config);
@@ -90,6 +92,7 @@ TEST(SmlpService, MalformedMessagesAreRefusedAndServerKeepsServing) {
     EXPECT_NE(status.error_message().find("magic"), std::string::npos) << status.error_message();
 
     v1::MultiplyRequest multiply;
+    multiply.set_operand_bits(100);
     auto* product = multiply.add_products();
     product->set_kind(0);
     product->set_rows(2);

@@ -100,6 +100,10 @@ public:
     mpz_class decrypt(const Ciphertext& c) const;
     // Centered in (-n/2, n/2].
     mpz_class decrypt_signed(const Ciphertext& c) const;
+    // For plaintexts known to be in [0, 2^bits) with bits < modulus_bits/2 - 1: decrypts modulo p
+    // only (half the cost of decrypt) and throws PaillierError if the result is not below 2^bits,
+    // which is what a larger plaintext almost surely gives.
+    mpz_class decrypt_bounded(const Ciphertext& c, unsigned bits) const;
 
 private:
     mpz_class decrypt_half(const mpz_class& c, const mpz_class& prime, const mpz_class& prime_sq,

@@ -25,6 +25,8 @@ public:
     SmlpHelperService(const smlp::Helper& helper, SmlpServiceOptions options = {});
     grpc::Status GetPublicKey(grpc::ServerContext*, const henn::smlp::v1::PublicKeyRequest*,
                               henn::smlp::v1::PublicKeyReply*) override;
+    grpc::Status Stats(grpc::ServerContext*, const henn::smlp::v1::StatsRequest*,
+                       henn::smlp::v1::StatsReply*) override;
     grpc::Status Multiply(grpc::ServerContext*, const henn::smlp::v1::MultiplyRequest*,
                           henn::smlp::v1::MultiplyReply*) override;
     grpc::Status Relu(grpc::ServerContext*, const henn::smlp::v1::ReluRequest*,
@@ -46,6 +48,7 @@ public:
     smlp::RescaleResponse rescale(const smlp::RescaleRequest& request) override;
     paillier::PublicKey public_key() override;
     smlp::Traffic traffic() const override;
+    double helper_cpu_seconds() override;
 
 private:
     void count(std::size_t sent, std::size_t received);

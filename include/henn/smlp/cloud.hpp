@@ -26,7 +26,9 @@ struct EncryptedDataset {
 struct EpochReport {
     std::size_t epoch = 0;
     std::size_t samples = 0;
-    double seconds = 0;
+    double seconds = 0;      // wall clock
+    double s1_cpu_seconds = 0;
+    double s2_cpu_seconds = -1;  // negative when S2 runs in-process (then inside S1's figure)
     Traffic traffic;  // with S2, during this epoch
 };
 

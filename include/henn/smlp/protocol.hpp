@@ -71,6 +71,9 @@ struct MaskedProduct {
 };
 
 struct MultiplyRequest {
+    // Every masked operand is in [0, 2^operand_bits): S2 decrypts modulo p only, and refuses
+    // anything larger.
+    unsigned operand_bits = 0;
     std::vector<MaskedProduct> products;
 };
 struct MultiplyResponse {
@@ -81,7 +84,7 @@ struct ReluRequest {
     unsigned shift = 0;       // rescale the carriers by 2^shift
     unsigned value_bits = 0;  // carriers are v + 2^value_bits + mask, mask < 2^(value_bits+stat)
     unsigned statistical_bits = 0;
-    std::vector<Ciphertext> probes;    // Enc(r_i * v_i), r_i > 0 random, permuted
+    std::vector<Ciphertext> probes;    // Enc(r_i v_i + 2^(value_bits+stat)), r_i > 0 random, permuted
     std::vector<Ciphertext> carriers;  // Enc(v_i + 2^value_bits + m_i), same permutation
 };
 struct ReluResponse {
@@ -107,6 +110,9 @@ struct Traffic {
     std::uint64_t total_bytes() const { return bytes_sent + bytes_received; }
 };
 
+// CPU time of the calling process, in seconds.
+double process_cpu_seconds();
+
 // S1's connection to S2.
 class HelperLink {
 public:
@@ -117,6 +123,8 @@ public:
     // The modulus S2 decrypts under, to check S1 and S2 work with the same key.
     virtual paillier::PublicKey public_key() = 0;
     virtual Traffic traffic() const = 0;
+    // S2's process CPU time in seconds, or a negative value when unknown (S2 in-process).
+    virtual double helper_cpu_seconds() { return -1; }
 };
 
 }  // namespace henn::smlp
