@@ -506,30 +506,26 @@ void Evaluator::key_switch(const Decomposition& digits, const KeySwitchKey& key,
     for_each_limb(ext_limbs, [&](std::size_t i) {
         const std::size_t key_limb = detail::qp_index(ctx, level, i);
         const Modulus& q = ctx.qp()[key_limb];
-        std::vector<u128> s0(n, 0), s1(n, 0);
-        // Lazy accumulation: each product is below 2^122, and digit_count <= 60.
+        std::vector<const u64*> x(digit_count), b(digit_count), a(digit_count);
         for (std::size_t d = 0; d < digit_count; ++d) {
-            const u64* x = digits.digits[d].limb(i);
-            const u64* b = key.b[d].limb(key_limb);
-            const u64* a = key.a[d].limb(key_limb);
-            if (permutation != nullptr) {
-                for (std::size_t k = 0; k < n; ++k) {
-                    const u64 v = x[permutation[k]];
-                    s0[k] += static_cast<u128>(v) * b[k];
-                    s1[k] += static_cast<u128>(v) * a[k];
-                }
-            } else {
-                for (std::size_t k = 0; k < n; ++k) {
-                    s0[k] += static_cast<u128>(x[k]) * b[k];
-                    s1[k] += static_cast<u128>(x[k]) * a[k];
-                }
-            }
+            x[d] = digits.digits[d].limb(i);
+            b[d] = key.b[d].limb(key_limb);
+            a[d] = key.a[d].limb(key_limb);
         }
         u64* o0 = acc0.limb(i);
         u64* o1 = acc1.limb(i);
+        // Lazy accumulation in registers: each product is below 2^122 and digit_count <= 60,
+        // so one reduction per coefficient.
         for (std::size_t k = 0; k < n; ++k) {
-            o0[k] = q.reduce(s0[k]);
-            o1[k] = q.reduce(s1[k]);
+            const std::size_t src = permutation != nullptr ? permutation[k] : k;
+            u128 s0 = 0, s1 = 0;
+            for (std::size_t d = 0; d < digit_count; ++d) {
+                const u64 v = x[d][src];
+                s0 += static_cast<u128>(v) * b[d][k];
+                s1 += static_cast<u128>(v) * a[d][k];
+            }
+            o0[k] = q.reduce(s0);
+            o1[k] = q.reduce(s1);
         }
     });
     detail::mod_down(ctx, acc0, level, out0);

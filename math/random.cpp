@@ -107,13 +107,13 @@ std::uint64_t Prng::next_u64() {
 }
 
 void sample_uniform(Prng& prng, const Modulus& q, u64* out, std::size_t n) {
-    // Rejection sampling on the smallest power-of-two range covering q: unbiased.
+    // Rejection sampling on the smallest power-of-two range covering q: unbiased. The stream
+    // is drawn in one block; the rare rejected words are redrawn one at a time.
     const u64 mask = (q.bits() == 64) ? ~u64{0} : ((u64{1} << q.bits()) - 1);
+    prng.fill(reinterpret_cast<std::uint8_t*>(out), n * sizeof(u64));
     for (std::size_t i = 0; i < n; ++i) {
-        u64 candidate;
-        do {
-            candidate = prng.next_u64() & mask;
-        } while (candidate >= q.value());
+        u64 candidate = out[i] & mask;
+        while (candidate >= q.value()) candidate = prng.next_u64() & mask;
         out[i] = candidate;
     }
 }
