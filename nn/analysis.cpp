@@ -80,7 +80,12 @@ ModelCost analyze(const Model& model) {
             cost.depth = polynomial_depth(*poly);
             const int degree = poly->degree();
             cost.ct_ct_multiplications = outputs * polynomial_ct_multiplications(*poly);
-            cost.pt_ct_multiplications = cost.depth > 0 ? outputs * degree : 0;
+            std::int64_t scaled_terms = 0;  // coefficients other than 0 and 1 multiply a power of x
+            for (int i = 1; i <= degree; ++i) {
+                const double c = poly->coefficients[static_cast<std::size_t>(i)];
+                if (c != 0.0 && c != 1.0) ++scaled_terms;
+            }
+            cost.pt_ct_multiplications = outputs * scaled_terms;
             char interval[64];
             std::snprintf(interval, sizeof interval, "[%g,%g]", poly->interval_lo, poly->interval_hi);
             cost.detail = "degree " + std::to_string(degree) + ", " + poly->approximates + " by " +

@@ -254,6 +254,10 @@ bool Importer::fold_channel_affine(const std::vector<double>& scale, const std::
         weight = &c->weight; bias = &c->bias; channels = static_cast<std::size_t>(c->out_channels);
     } else if (auto* d = std::get_if<Dense>(&op)) {
         weight = &d->weight; bias = &d->bias; channels = static_cast<std::size_t>(d->out_features);
+    } else if (auto* p = std::get_if<Pool2d>(&op); p && scale.size() == 1 && shift.size() == 1 && shift[0] == 0.0) {
+        p->scale *= scale[0];  // e.g. scaled sum pooling exported as AveragePool then Mul
+        ++version_;
+        return true;
     } else {
         return false;
     }
@@ -483,6 +487,15 @@ void Importer::handle_elementwise(const onnx::NodeProto& node) {
     const Tensor& c = data_first ? b.constant : a.constant;
     if (c.numel() == 1) {
         const double k = c.data[0];
+        // A scaling right after pooling belongs to the pooling (scaled sum pooling is exported
+        // as AveragePool then Mul).
+        if ((op == "Mul" || (op == "Div" && data_first && k != 0.0)) && is_identity(r.poly) && !ops_.empty() &&
+            std::holds_alternative<Pool2d>(ops_.back().op) && consumers_[node.input(data_first ? 0 : 1)] == 1) {
+            std::get<Pool2d>(ops_.back().op).scale *= op == "Mul" ? k : 1.0 / k;
+            ++version_;
+            set_runtime(node, Runtime{version_, {0.0, 1.0}});
+            return;
+        }
         if (op == "Mul") r.poly = poly_mul(r.poly, {k});
         else if (op == "Add") r.poly = poly_add(r.poly, {k});
         else if (op == "Sub") r.poly = data_first ? poly_add(r.poly, {-k}) : poly_add(poly_mul(r.poly, {-1.0}), {k});
@@ -637,6 +650,14 @@ void Importer::handle(const onnx::NodeProto& node) {
         handle_reshape(node, op == "Flatten");
     } else if (op == "Relu" || op == "Sigmoid" || op == "Tanh") {
         handle_activation(node);
+    } else if ((op == "Softmax" || op == "LogSoftmax") && node.output_size() == 1 &&
+               node.output(0) == model_.graph().output(0).name()) {
+        // A final (log-)softmax does not change the predicted class; the encrypted model
+        // returns logits and the client may apply it after decryption.
+        auto r = runtime_input(node, 0);
+        if (current_shape().size() != 1) fail_node(node, "softmax over a non-flat tensor");
+        warnings_.push_back("node '" + node.name() + "': final " + op + " dropped (the model outputs logits; the argmax is unchanged)");
+        set_runtime(node, r);
     } else {
         fail_node(node, "unsupported operator");
     }
@@ -678,6 +699,12 @@ OnnxImport Importer::run() {
         }
     }
     if (input_name.empty()) fail("the graph has no data input");
+    // Our own checks above come first (clearer messages); then ONNX's schema and graph checks.
+    try {
+        onnx::checker::check_model(model_);
+    } catch (const std::exception& e) {
+        fail(std::string("ONNX checker: ") + e.what());
+    }
     values_[input_name] = Value{};
     for (const auto& node : graph.node())
         for (const auto& in : node.input()) ++consumers_[in];
@@ -863,11 +890,6 @@ OnnxImport import_onnx_bytes(std::span<const std::uint8_t> bytes, const OnnxImpo
     onnx::ModelProto proto;
     if (!proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
         throw OnnxError(source + ": not a valid ONNX (protobuf) model");
-    try {
-        onnx::checker::check_model(proto);
-    } catch (const std::exception& e) {
-        throw OnnxError(source + ": ONNX checker: " + e.what());
-    }
     return Importer(proto, options, source).run();
 }
 

@@ -10,7 +10,8 @@
 // GlobalAveragePool, BatchNormalization, Flatten, Reshape, Relu, Sigmoid, Tanh, MaxPool, Dropout,
 // Identity, Constant. Element-wise arithmetic is gathered into polynomials, affine pieces and
 // BatchNorm are folded into the linear layer before them, constants are folded. Relu, Sigmoid and
-// Tanh become the chosen polynomial and MaxPool becomes average pooling, each with a warning.
+// Tanh become the chosen polynomial and MaxPool becomes average pooling, each with a warning; a
+// final Softmax/LogSoftmax is dropped with a warning (the model then outputs logits).
 // Anything else is an OnnxError naming the operator, the node and the opset.
 #pragma once
 
