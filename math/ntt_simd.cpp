@@ -408,30 +408,106 @@ HENN_AVX512_INLINE void avx512_inverse_short_layer(u64* a, std::size_t n,
     }
 }
 
+// One forward layer with span t >= 8 (m blocks, lanes over j).
+template <bool kIfma>
+HENN_AVX512_INLINE void avx512_forward_layer(u64* a, std::size_t m, std::size_t t,
+                                             const ShoupConstant* roots, const Avx512Modulus& mod) {
+    for (std::size_t i = 0; i < m; ++i) {
+        const Avx512Twiddles tw = avx512_broadcast_twiddle<kIfma>(roots[m + i]);
+        u64* xs = a + 2 * i * t;
+        u64* ys = xs + t;
+        for (std::size_t j = 0; j < t; j += 8) {
+            __m512i x = avx512_load(xs + j), y = avx512_load(ys + j);
+            avx512_forward_butterfly<kIfma>(x, y, tw, mod);
+            avx512_store(xs + j, x);
+            avx512_store(ys + j, y);
+        }
+    }
+}
+
+// Forward layers m (span t) and 2m (span t/2 >= 8) in one pass over memory: each block of
+// layer m is split in quarters q0..q3; layer m pairs (q0, q2) and (q1, q3), layer 2m pairs
+// (q0, q1) and (q2, q3). Same butterflies as two separate layers, half the memory traffic.
+template <bool kIfma>
+HENN_AVX512_INLINE void avx512_forward_layer_pair(u64* a, std::size_t m, std::size_t t,
+                                                  const ShoupConstant* roots,
+                                                  const Avx512Modulus& mod) {
+    const std::size_t h = t / 2;
+    for (std::size_t i = 0; i < m; ++i) {
+        const Avx512Twiddles outer = avx512_broadcast_twiddle<kIfma>(roots[m + i]);
+        const Avx512Twiddles left = avx512_broadcast_twiddle<kIfma>(roots[2 * m + 2 * i]);
+        const Avx512Twiddles right = avx512_broadcast_twiddle<kIfma>(roots[2 * m + 2 * i + 1]);
+        u64* block = a + 2 * i * t;
+        for (std::size_t j = 0; j < h; j += 8) {
+            __m512i q0 = avx512_load(block + j), q1 = avx512_load(block + h + j);
+            __m512i q2 = avx512_load(block + 2 * h + j), q3 = avx512_load(block + 3 * h + j);
+            avx512_forward_butterfly<kIfma>(q0, q2, outer, mod);
+            avx512_forward_butterfly<kIfma>(q1, q3, outer, mod);
+            avx512_forward_butterfly<kIfma>(q0, q1, left, mod);
+            avx512_forward_butterfly<kIfma>(q2, q3, right, mod);
+            avx512_store(block + j, q0);
+            avx512_store(block + h + j, q1);
+            avx512_store(block + 2 * h + j, q2);
+            avx512_store(block + 3 * h + j, q3);
+        }
+    }
+}
+
 template <bool kIfma>
 HENN_AVX512_INLINE void avx512_forward(u64* a, const NttTables& tables) {
     const std::size_t n = tables.size();
     const Avx512Modulus mod = avx512_modulus(tables.modulus().value());
     const ShoupConstant* roots = tables.forward_roots().data();
-    // Layers with span t >= 8: m blocks, lanes over j.
-    std::size_t t = n;
-    for (std::size_t m = 1; m < n / 8; m <<= 1) {
-        t >>= 1;
-        for (std::size_t i = 0; i < m; ++i) {
-            const Avx512Twiddles tw = avx512_broadcast_twiddle<kIfma>(roots[m + i]);
-            u64* xs = a + 2 * i * t;
-            u64* ys = xs + t;
-            for (std::size_t j = 0; j < t; j += 8) {
-                __m512i x = avx512_load(xs + j), y = avx512_load(ys + j);
-                avx512_forward_butterfly<kIfma>(x, y, tw, mod);
-                avx512_store(xs + j, x);
-                avx512_store(ys + j, y);
-            }
-        }
-    }
+    // Layers with span t >= 8, two at a time while both spans are at least 8.
+    std::size_t m = 1, t = n / 2;
+    for (; t >= 16; m <<= 2, t >>= 2) avx512_forward_layer_pair<kIfma>(a, m, t, roots, mod);
+    if (t == 8) avx512_forward_layer<kIfma>(a, m, t, roots, mod);
     avx512_forward_short_layer<4, kIfma, false>(a, n, roots, mod);
     avx512_forward_short_layer<2, kIfma, false>(a, n, roots, mod);
     avx512_forward_short_layer<1, kIfma, true>(a, n, roots, mod);
+}
+
+// One inverse layer with span t >= 8.
+template <bool kIfma>
+HENN_AVX512_INLINE void avx512_inverse_layer(u64* a, std::size_t m, std::size_t t,
+                                             const ShoupConstant* roots, const Avx512Modulus& mod) {
+    for (std::size_t i = 0; i < m; ++i) {
+        const Avx512Twiddles tw = avx512_broadcast_twiddle<kIfma>(roots[m + i]);
+        u64* xs = a + 2 * i * t;
+        u64* ys = xs + t;
+        for (std::size_t j = 0; j < t; j += 8) {
+            __m512i x = avx512_load(xs + j), y = avx512_load(ys + j);
+            avx512_inverse_butterfly<kIfma>(x, y, tw, mod);
+            avx512_store(xs + j, x);
+            avx512_store(ys + j, y);
+        }
+    }
+}
+
+// Inverse layers m (span t >= 8) and m/2 (span 2t) in one pass: blocks 2i and 2i+1 of layer m
+// are the halves (q0 q1) and (q2 q3) of block i of layer m/2.
+template <bool kIfma>
+HENN_AVX512_INLINE void avx512_inverse_layer_pair(u64* a, std::size_t m, std::size_t t,
+                                                  const ShoupConstant* roots,
+                                                  const Avx512Modulus& mod) {
+    for (std::size_t i = 0; i < m / 2; ++i) {
+        const Avx512Twiddles left = avx512_broadcast_twiddle<kIfma>(roots[m + 2 * i]);
+        const Avx512Twiddles right = avx512_broadcast_twiddle<kIfma>(roots[m + 2 * i + 1]);
+        const Avx512Twiddles outer = avx512_broadcast_twiddle<kIfma>(roots[m / 2 + i]);
+        u64* block = a + 4 * i * t;
+        for (std::size_t j = 0; j < t; j += 8) {
+            __m512i q0 = avx512_load(block + j), q1 = avx512_load(block + t + j);
+            __m512i q2 = avx512_load(block + 2 * t + j), q3 = avx512_load(block + 3 * t + j);
+            avx512_inverse_butterfly<kIfma>(q0, q1, left, mod);
+            avx512_inverse_butterfly<kIfma>(q2, q3, right, mod);
+            avx512_inverse_butterfly<kIfma>(q0, q2, outer, mod);
+            avx512_inverse_butterfly<kIfma>(q1, q3, outer, mod);
+            avx512_store(block + j, q0);
+            avx512_store(block + t + j, q1);
+            avx512_store(block + 2 * t + j, q2);
+            avx512_store(block + 3 * t + j, q3);
+        }
+    }
 }
 
 template <bool kIfma>
@@ -442,19 +518,11 @@ HENN_AVX512_INLINE void avx512_inverse(u64* a, const NttTables& tables) {
     avx512_inverse_short_layer<1, kIfma, true>(a, n, roots, mod);
     avx512_inverse_short_layer<2, kIfma, false>(a, n, roots, mod);
     avx512_inverse_short_layer<4, kIfma, false>(a, n, roots, mod);
-    std::size_t t = 8;
-    for (std::size_t m = n / 16; m > 1; m >>= 1) {
-        for (std::size_t i = 0; i < m; ++i) {
-            const Avx512Twiddles tw = avx512_broadcast_twiddle<kIfma>(roots[m + i]);
-            u64* xs = a + 2 * i * t;
-            u64* ys = xs + t;
-            for (std::size_t j = 0; j < t; j += 8) {
-                __m512i x = avx512_load(xs + j), y = avx512_load(ys + j);
-                avx512_inverse_butterfly<kIfma>(x, y, tw, mod);
-                avx512_store(xs + j, x);
-                avx512_store(ys + j, y);
-            }
-        }
+    // Layers with span t >= 8 before the last, two at a time while both have m > 1.
+    std::size_t m = n / 16, t = 8;
+    for (; m >= 4; m >>= 2, t <<= 2) avx512_inverse_layer_pair<kIfma>(a, m, t, roots, mod);
+    if (m == 2) {
+        avx512_inverse_layer<kIfma>(a, m, t, roots, mod);
         t <<= 1;
     }
     // Last layer (t = n/2) with n^-1 folded in, outputs fully reduced.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Ratios portable-time / kernel-time from henn_math_bench's JSON output.
+"""Ratios portable CPU time / kernel CPU time from henn_math_bench's JSON output.
 
     henn_math_bench --benchmark_filter=Ntt --benchmark_out=ntt.json --benchmark_out_format=json
     python3 bench/math/ntt_ratios.py ntt.json
@@ -16,7 +16,7 @@ def main() -> None:
         if run.get("run_type") == "aggregate" and run.get("aggregate_name") != "median":
             continue
         direction, kernel, n, bits = run["run_name"].split("/")
-        times.setdefault((direction, n, bits), {})[kernel] = run["real_time"]
+        times.setdefault((direction, n, bits), {})[kernel] = run["cpu_time"]
     kernels = ["portable", "avx2", "avx512", "avx512ifma"]
     print(f"{'transform':<11}{'n':>8}{'bits':>6}" + "".join(f"{k:>12}" for k in kernels) +
           "   speedup vs portable")
