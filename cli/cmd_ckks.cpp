@@ -151,7 +151,7 @@ void run_bench_ckks(const BenchOptions& o) {
         const int repeat = log_n >= 16 ? std::max(3, o.repeat / 2) : o.repeat;
         KeyGenerator keygen(ctx);
         const std::vector<int> hoisted_steps = {1, 2, 3, 4, 5, 6, 7, 8};
-        auto keys = std::make_shared<EvaluationKeys>(keygen.evaluation_keys(hoisted_steps));
+        auto keys = std::make_shared<EvaluationKeys>(keygen.evaluation_keys(hoisted_steps, /*conjugation=*/true));
         const Encoder encoder(ctx);
         const Encryptor pk_encryptor(ctx, keygen.public_key());
         const Encryptor sk_encryptor(ctx, keygen.secret_key());
@@ -187,6 +187,7 @@ void run_bench_ckks(const BenchOptions& o) {
         t.push_back(time_op("multiply_relinearize", repeat, [&] { (void)evaluator.multiply_relin(a, b); }));
         t.push_back(time_op("rescale", repeat, [&] { (void)evaluator.rescale(product); }));
         t.push_back(time_op("rotate_1", repeat, [&] { (void)evaluator.rotate(a, 1); }));
+        t.push_back(time_op("conjugate", repeat, [&] { (void)evaluator.conjugate(a); }));
         t.push_back(time_op("rotate_hoisted_8", repeat, [&] { (void)evaluator.rotate_hoisted(a, hoisted_steps); }));
         t.push_back(time_op("keygen_relinearization", std::max(3, repeat / 2), [&] { (void)keygen.relinearization_key(); }));
         t.push_back(time_op("keygen_galois_1", std::max(3, repeat / 2), [&] { (void)keygen.galois_keys({1}); }));
