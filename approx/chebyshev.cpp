@@ -239,28 +239,27 @@ int top_index_below(int limit, Parity parity) {
 }
 
 struct PlanBuilder {
-    int baby_limit;  // 2^l
-    Parity parity;
+    const EvaluationPlan& plan;
     std::set<int> needed;
     std::set<int> giants;
     int splits = 0;
 
-    void piece(int degree) {
-        if (degree < baby_limit) {
+    void piece(int degree, int levels) {
+        const int giant = plan_giant_step(plan, degree, levels);
+        if (giant == 0) {
             for (int i = 1; i <= degree; ++i) {
-                if (matches(i, parity)) needed.insert(i);
+                if (matches(i, plan.parity)) needed.insert(i);
             }
             return;
         }
-        const int giant = std::bit_floor(static_cast<unsigned>(degree));
         giants.insert(giant);
         needed.insert(giant);
         const int quotient_degree = degree - giant;
         if (quotient_degree >= 1) {
             ++splits;
-            piece(quotient_degree);
+            piece(quotient_degree, levels - 1);
         }
-        piece(top_index_below(giant, parity));
+        piece(top_index_below(giant, plan.parity), levels);
     }
 
     void close_dependencies() {
@@ -285,6 +284,41 @@ struct PlanBuilder {
 
 }  // namespace
 
+int leaf_levels(int degree) {
+    if (degree < 0) throw std::invalid_argument("degree must be >= 0");
+    return degree == 0 ? 0 : static_cast<int>(std::bit_width(static_cast<unsigned>(degree - 1))) + 1;
+}
+
+int plan_giant_step(const EvaluationPlan& plan, int piece_degree, int levels) {
+    if (piece_degree < 0 || multiplicative_depth(piece_degree) > levels) {
+        throw std::logic_error("plan_giant_step: a piece of degree " + std::to_string(piece_degree) +
+                               " cannot be evaluated in " + std::to_string(levels) + " levels");
+    }
+    if (piece_degree < (1 << plan.baby_step_log2) && leaf_levels(piece_degree) <= levels) return 0;
+    // Here piece_degree >= 2 (degree 1 needs 1 level, which multiplicative_depth guarantees).
+    return static_cast<int>(std::bit_floor(static_cast<unsigned>(piece_degree)));
+}
+
+ChebyshevSplit split_at_giant_step(std::span<const double> c, int giant, Parity parity) {
+    const int degree = static_cast<int>(c.size()) - 1;
+    if (giant < 1 || degree < giant) throw std::invalid_argument("split_at_giant_step: degree below the giant step");
+    ChebyshevSplit split;
+    split.quotient.assign(static_cast<std::size_t>(degree - giant + 1), 0.0);
+    split.quotient[0] = c[static_cast<std::size_t>(giant)];
+    for (int i = 1; i <= degree - giant; ++i) {
+        split.quotient[static_cast<std::size_t>(i)] = 2.0 * c[static_cast<std::size_t>(giant + i)];
+    }
+    // T_{g+i} = 2 T_g T_i - T_{g-i}: the -T_{g-i} terms fold into the remainder.
+    const int remainder_degree = top_index_below(giant, parity);
+    split.remainder.assign(static_cast<std::size_t>(remainder_degree + 1), 0.0);
+    for (int j = 0; j <= remainder_degree; ++j) {
+        const int mirror = 2 * giant - j;
+        split.remainder[static_cast<std::size_t>(j)] =
+            c[static_cast<std::size_t>(j)] - (mirror <= degree ? c[static_cast<std::size_t>(mirror)] : 0.0);
+    }
+    return split;
+}
+
 EvaluationPlan plan_evaluation_with_baby_steps(int degree, Parity parity, int baby_step_log2) {
     if (degree < 0 || degree > 1 << 20) throw std::invalid_argument("degree out of range");
     EvaluationPlan plan;
@@ -301,10 +335,10 @@ EvaluationPlan plan_evaluation_with_baby_steps(int degree, Parity parity, int ba
     if (parity == Parity::Even && degree % 2 == 1) {
         throw std::invalid_argument("an even polynomial has even degree");
     }
-    PlanBuilder builder{1 << baby_step_log2, parity, {}, {}, 0};
-    builder.piece(degree);
-    builder.close_dependencies();
     plan.baby_step_log2 = baby_step_log2;
+    PlanBuilder builder{plan, {}, {}, 0};
+    builder.piece(degree, plan.depth);
+    builder.close_dependencies();
     for (int i : builder.needed) {
         if (i >= 2) plan.chebyshev_powers.push_back(i);
     }
@@ -354,36 +388,31 @@ struct PlanTracer {
     }
 
     // Same recursion as PlanBuilder::piece, on actual coefficients (c.size() - 1 = nominal degree).
-    TracedValue piece(const std::vector<double>& c) {
+    // `extra` holds the constant-quotient terms c_g T_g merged into this remainder chain's sum.
+    TracedValue piece(const std::vector<double>& c, int levels, std::vector<std::pair<double, int>> extra = {}) {
         const int degree = static_cast<int>(c.size()) - 1;
-        if (degree < (1 << plan.baby_step_log2)) {
+        const int giant = plan_giant_step(plan, degree, levels);
+        if (giant == 0) {
             TracedValue sum{c[0], 0};
-            for (int i = 1; i <= degree; ++i) {
-                if (!matches(i, plan.parity)) continue;
+            auto add_term = [&](double coefficient, int i) {
                 const TracedValue term = power(i);
-                sum.value += c[static_cast<std::size_t>(i)] * term.value;
-                sum.depth = std::max(sum.depth, term.depth);
+                sum.value += coefficient * term.value;
+                sum.depth = std::max(sum.depth, term.depth + 1);  // the scalar product's level
+            };
+            for (int i = 1; i <= degree; ++i) {
+                if (matches(i, plan.parity)) add_term(c[static_cast<std::size_t>(i)], i);
             }
+            for (const auto& [coefficient, i] : extra) add_term(coefficient, i);
             return sum;
         }
-        const int giant = std::bit_floor(static_cast<unsigned>(degree));
-        std::vector<double> q(static_cast<std::size_t>(degree - giant + 1));
-        q[0] = c[static_cast<std::size_t>(giant)];
-        for (int i = 1; i <= degree - giant; ++i) q[static_cast<std::size_t>(i)] = 2.0 * c[static_cast<std::size_t>(giant + i)];
-        const int remainder_degree = top_index_below(giant, plan.parity);
-        std::vector<double> r(static_cast<std::size_t>(remainder_degree + 1));
-        for (int j = 0; j <= remainder_degree; ++j) {
-            const int mirror = 2 * giant - j;
-            r[static_cast<std::size_t>(j)] = c[static_cast<std::size_t>(j)] - (mirror <= degree ? c[static_cast<std::size_t>(mirror)] : 0.0);
-        }
-        const TracedValue g = power(giant);
-        TracedValue high;
-        if (q.size() == 1) {
-            high = {q[0] * g.value, g.depth};  // scalar product
+        const ChebyshevSplit split = split_at_giant_step(c, giant, plan.parity);
+        TracedValue high{0.0, 0};
+        if (split.quotient.size() == 1) {
+            extra.emplace_back(split.quotient[0], giant);  // a scalar product, summed with r
         } else {
-            high = product(piece(q), g);
+            high = product(piece(split.quotient, levels - 1), power(giant));
         }
-        const TracedValue low = piece(r);
+        const TracedValue low = piece(split.remainder, levels, std::move(extra));
         return {high.value + low.value, std::max(high.depth, low.depth)};
     }
 };
@@ -423,7 +452,7 @@ PlanTrace trace_plan(const ChebyshevPolynomial& p, const EvaluationPlan& plan, d
         trace.value = c[0];
         return trace;
     }
-    const TracedValue result = tracer.piece(c);
+    const TracedValue result = tracer.piece(c, plan.depth);
     trace.value = result.value;
     trace.depth = result.depth;
     trace.ct_multiplications = tracer.multiplications;

@@ -97,29 +97,33 @@ ChebyshevPolynomial ChebyshevPolynomial::interpolate(F&& f, int degree, Interval
 // ---- Cost under encryption -------------------------------------------------------------------
 //
 // Multiplicative depth of a degree-d polynomial: ceil(log2(d + 1)) levels (0 for d = 0), the
-// minimum, counting the scalar multiplications merged into the ciphertext products (the encrypted
-// evaluator has to fold plaintext coefficients into existing levels to reach it). The interval
-// change t = alpha x + beta may cost one more level if it is not folded in.
+// minimum. Under CKKS a plaintext-scalar product needs a rescale, i.e. a level, like a
+// ciphertext product; the plan below places every scalar product where it merges into the rescale
+// of a ciphertext product or of a piece that has a level to spare, so the total stays at this
+// minimum. The interval change t = alpha x + beta may cost one more level.
 int multiplicative_depth(int degree);
 
 // The baby-step giant-step plan whose ciphertext-ciphertext multiplications we count (the
-// encrypted evaluator follows it and is tested to use exactly `ct_multiplications`):
+// encrypted evaluator, henn::circuits, follows it and is tested to use exactly
+// `ct_multiplications` and exactly `depth` levels):
 //
 //  * baby steps: T_i(t) for 1 <= i < 2^l (only odd i for odd p, even i for even p);
-//    giant steps: T_{2^j} for l <= j <= floor(log2 d).
+//    giant steps: T_{2^j}.
 //  * each needed T_i, i >= 2, costs one ct-ct multiplication, T_1 = t is free:
 //      i = 2^j:             T_i = 2 T_{i/2}^2 - 1
 //      2^j < i < 2^(j+1):   T_i = 2 T_{2^j} T_{i-2^j} - T_{2^(j+1)-i}
 //    (the dependencies are added to the set of needed T_i; each T_i then sits at depth
 //    ceil(log2 i)).
-//  * split: a piece of degree e >= 2^l is written p = q T_{2^k} + r with 2^k <= e < 2^(k+1),
+//  * every piece has a level budget (the whole polynomial: depth). A piece of degree e < 2^l whose
+//    plaintext-weighted sum of baby steps fits the budget (leaf_levels(e) <= budget) is a leaf: no
+//    ct-ct product. Otherwise it is split p = q T_{2^k} + r with 2^k <= e < 2^(k+1),
 //    q_0 = c_{2^k}, q_i = 2 c_{2^k+i}, r_j = c_j - c_{2^(k+1)-j}; this costs one ct-ct
-//    multiplication when deg q >= 1 (a constant q is a scalar product), then q and r are split
-//    recursively (deg q = e - 2^k, deg r = 2^k - 1, or the largest index of p's parity below 2^k);
-//    a piece of degree < 2^l is a leaf: a plaintext-weighted sum of baby steps, no ct-ct product.
+//    multiplication when deg q >= 1 (q then gets budget - 1; a constant q is a scalar product
+//    merged into r's sum), and r keeps the budget (deg r = 2^k - 1, or the largest index of p's
+//    parity below 2^k). So the piece that carries the top degree is split below 2^l when its sum
+//    would need one level too many (e.g. degree 3 with 2 levels: q = 2 c_3 T_1 + c_2 times T_2).
 //  * l in [1, ceil(log2(d+1))] is the one with the fewest multiplications (ties: smallest l).
 // Total: ct_multiplications = |needed T_i with i >= 2| + split_multiplications.
-// Depth of this plan = multiplicative_depth(d) in ciphertext products.
 struct EvaluationPlan {
     int degree = 0;
     Parity parity = Parity::None;
@@ -134,10 +138,26 @@ EvaluationPlan plan_evaluation(int degree, Parity parity = Parity::None);
 // Same, with l forced (for tests and for evaluators that want another trade-off).
 EvaluationPlan plan_evaluation_with_baby_steps(int degree, Parity parity, int baby_step_log2);
 
+// Levels a plaintext-weighted sum of T_0 .. T_e takes: ceil(log2 e) for T_e, plus one for the
+// scalar products (0 for a constant).
+int leaf_levels(int degree);
+// One step of a plan, shared by the plan builder, the tracer and the encrypted evaluator: for a
+// piece of nominal degree `piece_degree` that must be ready within `levels` levels, 0 if it is a
+// leaf, otherwise the giant step 2^k to split it at.
+int plan_giant_step(const EvaluationPlan& plan, int piece_degree, int levels);
+// The split p = q T_giant + r of a piece's Chebyshev coefficients (nominal degree
+// c.size() - 1 >= giant); r has the nominal degree the plan gives it.
+struct ChebyshevSplit {
+    std::vector<double> quotient;   // q, degree deg p - giant
+    std::vector<double> remainder;  // r
+};
+ChebyshevSplit split_at_giant_step(std::span<const double> c, int giant, Parity parity);
+
 // Plaintext walk-through of a plan, the reference for the encrypted evaluator: evaluates p at x
 // exactly as the plan prescribes (T_i products, then the recursive splits), counting the
-// ciphertext-ciphertext products and the depth in such products (T_1 = t at depth 0; a product
-// sits one above the deeper factor; plaintext-scalar products and additions are free here).
+// ciphertext-ciphertext products and the depth in CKKS levels (T_1 = t at depth 0, T_i at
+// ceil(log2 i); a product sits one above the deeper factor; a plaintext-weighted sum one above its
+// deepest baby step; additions are free).
 // Throws std::invalid_argument if p has nonzero coefficients the plan does not cover.
 struct PlanTrace {
     double value = 0.0;
