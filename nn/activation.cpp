@@ -1,6 +1,7 @@
 #include "henn/nn/activation.hpp"
 
 #include <cmath>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -113,6 +114,15 @@ LayerOp activation_layer(const ActivationSpec& spec, const std::vector<double>& 
     request.degree = spec.degree;
     request.interval = {spec.interval_lo, spec.interval_hi};
     request.samples = samples;
+    if (request.method == approx::Method::Empirical && samples.empty()) {
+        // Before training there are no pre-activation values yet: batch normalization puts them
+        // near a standard normal, so fit to that (fixed seed; re-fit on the recorded samples
+        // for the real distribution).
+        std::mt19937_64 rng(20240601);
+        std::normal_distribution<double> normal(0.0, 1.0);
+        request.samples.resize(20000);
+        for (auto& v : request.samples) v = normal(rng);
+    }
     const auto result = approx::approximate(request);
     Polynomial p;
     p.coefficients = result.power_coefficients;

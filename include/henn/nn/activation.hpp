@@ -35,7 +35,8 @@ ActivationSpec parse_activation(const std::string& text);
 std::string to_string(const ActivationSpec& spec);
 
 // The IR layer for a spec: Polynomial for square and poly:... (coefficients from henn::approx,
-// power basis; `samples` feed the empirical method), NonPolynomial for the baselines.
+// power basis; `samples` feed the empirical method, which uses a standard normal sample when
+// none are given), NonPolynomial for the baselines.
 LayerOp activation_layer(const ActivationSpec& spec, const std::vector<double>& samples = {});
 
 // Replaces every NonPolynomial layer by the polynomial `spec` (which must be polynomial). The
