@@ -45,7 +45,17 @@ BaseConverter::BaseConverter(std::vector<Modulus> from, std::vector<Modulus> to)
 
 void BaseConverter::convert(const u64* input, u64* output, std::size_t n) const {
     const std::size_t k = from_.size();
-    // y_i = x_i * (Q/q_i)^-1 mod q_i, then for each target prime a lazy 128-bit dot product.
+    if (k == 1) {
+        // One source prime: Q/q_0 = 1, so the conversion is a plain reduction (and exact).
+        for (std::size_t j = 0; j < to_.size(); ++j) {
+            const Modulus& pj = to_[j];
+            u64* out = output + j * n;
+            for (std::size_t c = 0; c < n; ++c) out[c] = pj.reduce(input[c]);
+        }
+        return;
+    }
+    // y_i = x_i * (Q/q_i)^-1 mod q_i, then for each target prime a 128-bit dot product held in
+    // a register (k <= 60 products below 2^122 each), reduced once.
     std::vector<u64> y(k * n);
     for (std::size_t i = 0; i < k; ++i) {
         const u64 qi = from_[i].value();
@@ -54,23 +64,35 @@ void BaseConverter::convert(const u64* input, u64* output, std::size_t n) const 
         u64* out = y.data() + i * n;
         for (std::size_t c_idx = 0; c_idx < n; ++c_idx) out[c_idx] = mul_shoup(in[c_idx], c.value, c.shoup, qi);
     }
-    std::vector<u128> acc(n);
     for (std::size_t j = 0; j < to_.size(); ++j) {
         const Modulus& pj = to_[j];
         const u64* row = punctured_mod_to_.data() + j * k;
-        std::fill(acc.begin(), acc.end(), u128{0});
-        for (std::size_t i = 0; i < k; ++i) {
-            const u64 factor = row[i];
-            const u64* yi = y.data() + i * n;
-            for (std::size_t c_idx = 0; c_idx < n; ++c_idx) acc[c_idx] += static_cast<u128>(yi[c_idx]) * factor;
-        }
         u64* out = output + j * n;
-        for (std::size_t c_idx = 0; c_idx < n; ++c_idx) out[c_idx] = pj.reduce(acc[c_idx]);
+        for (std::size_t c_idx = 0; c_idx < n; ++c_idx) {
+            u128 acc = 0;
+            for (std::size_t i = 0; i < k; ++i) acc += static_cast<u128>(y[i * n + c_idx]) * row[i];
+            out[c_idx] = pj.reduce(acc);
+        }
     }
 }
 
 void BaseConverter::convert_centered(const u64* input, u64* output, std::size_t n) const {
     const std::size_t k = from_.size();
+    if (k == 1) {
+        // The centered lift of one residue: x - q_0 when x > q_0 / 2.
+        const u64 q0 = from_[0].value();
+        for (std::size_t j = 0; j < to_.size(); ++j) {
+            const Modulus& pj = to_[j];
+            const u64 q0_mod = pj.reduce(q0);
+            u64* out = output + j * n;
+            for (std::size_t c = 0; c < n; ++c) {
+                const u64 x = input[c];
+                const u64 r = pj.reduce(x);
+                out[c] = x > (q0 >> 1) ? sub_mod(r, q0_mod, pj.value()) : r;
+            }
+        }
+        return;
+    }
     std::vector<u64> y(k * n);
     std::vector<double> fraction(n, 0.0);
     for (std::size_t i = 0; i < k; ++i) {
@@ -87,22 +109,16 @@ void BaseConverter::convert_centered(const u64* input, u64* output, std::size_t 
     // sum_i y_i (Q/q_i) = x + v Q with v = round(sum_i y_i / q_i) for the centered x.
     std::vector<u64> overflow(n);
     for (std::size_t c_idx = 0; c_idx < n; ++c_idx) overflow[c_idx] = static_cast<u64>(std::llround(fraction[c_idx]));
-    std::vector<u128> acc(n);
     for (std::size_t j = 0; j < to_.size(); ++j) {
         const Modulus& pj = to_[j];
         const u64* row = punctured_mod_to_.data() + j * k;
-        std::fill(acc.begin(), acc.end(), u128{0});
-        for (std::size_t i = 0; i < k; ++i) {
-            const u64 factor = row[i];
-            const u64* yi = y.data() + i * n;
-            for (std::size_t c_idx = 0; c_idx < n; ++c_idx) acc[c_idx] += static_cast<u128>(yi[c_idx]) * factor;
-        }
         // Subtract v * Q by adding v * (p_j - Q mod p_j).
         const u64 neg_q = pj.value() - product_mod_to_[j];
         u64* out = output + j * n;
         for (std::size_t c_idx = 0; c_idx < n; ++c_idx) {
-            acc[c_idx] += static_cast<u128>(overflow[c_idx]) * neg_q;
-            out[c_idx] = pj.reduce(acc[c_idx]);
+            u128 acc = static_cast<u128>(overflow[c_idx]) * neg_q;
+            for (std::size_t i = 0; i < k; ++i) acc += static_cast<u128>(y[i * n + c_idx]) * row[i];
+            out[c_idx] = pj.reduce(acc);
         }
     }
 }
