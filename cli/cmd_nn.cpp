@@ -139,6 +139,7 @@ const CommandRegistrar train_command(40, "train", [](CLI::App& root) {
 struct EvalArgs {
     std::string model, data = "mnist", data_dir, split = "test", replacement;
     std::int64_t limit = 0;
+    double input_mean = 0.0, input_std = 1.0;
     bool keep = false;
 };
 
@@ -152,10 +153,31 @@ const CommandRegistrar eval_command(41, "eval", [](CLI::App& root) {
     cmd->add_option("--limit", args->limit, "first N samples only");
     cmd->add_flag("--keep-activations", args->keep, "keep Relu/Sigmoid/Tanh exact (plaintext baseline)");
     cmd->add_option("--replace-activations", args->replacement, "polynomial replacing Relu/Sigmoid/Tanh on import");
+    cmd->add_option("--input-mean", args->input_mean,
+                    "inputs become (x - mean) / std, x in [0, 1] (default: metadata henn.input_mean or 0)");
+    cmd->add_option("--input-std", args->input_std, "see --input-mean (default: metadata henn.input_std or 1)");
     cmd->callback([args] {
         auto imported = import_onnx(args->model, import_options(args->keep, args->replacement));
         auto data = load_named_dataset(args->data, args->data_dir, args->split == "train" ? Split::train : Split::test);
         if (args->limit > 0) data = data.head(args->limit);
+        // Inputs are pixels in [0, 1] unless the model's metadata names a normalization
+        // (x - mean) / std, e.g. torchvision's MNIST (0.1307, 0.3081).
+        const auto& meta = imported.model.metadata();
+        double mean = args->input_mean, stddev = args->input_std;
+        auto number = [&](const std::string& key) {
+            try {
+                return std::stod(meta.at(key));
+            } catch (const std::exception&) {
+                throw CommandFailure(1, "eval: model metadata " + key + " = '" + meta.at(key) + "' is not a number");
+            }
+        };
+        if (meta.count("henn.input_mean") && args->input_mean == 0.0) mean = number("henn.input_mean");
+        if (meta.count("henn.input_std") && args->input_std == 1.0) stddev = number("henn.input_std");
+        if (!(stddev > 0.0)) throw CommandFailure(2, "eval: input standard deviation must be positive");
+        if (mean != 0.0 || stddev != 1.0) {
+            spdlog::info("normalizing inputs: (x - {}) / {}", mean, stddev);
+            for (auto& v : data.features) v = static_cast<float>((v - mean) / stddev);
+        }
         print_evaluation(evaluate_reference(imported.model, data),
                          args->model + " on " + args->data + " " + args->split + " (" + std::to_string(data.count()) + " samples)");
     });
