@@ -292,7 +292,7 @@ Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
     r.scale = a.scale * b.scale;
     r.slots = a.slots;
     r.parameter_hash = a.parameter_hash;
-    r.polys.assign(3, RnsPoly(n, limbs));
+    for (int p = 0; p < 3; ++p) r.polys.emplace_back(n, limbs, RnsPoly::uninitialized);
     const bool squaring = &a == &b;
     for_each_limb(limbs, [&](std::size_t i) {
         const Modulus& q = context_->q()[i];
@@ -336,7 +336,7 @@ Ciphertext Evaluator::relinearize(const Ciphertext& a) const {
     r.scale = a.scale;
     r.slots = a.slots;
     r.parameter_hash = a.parameter_hash;
-    r.polys.assign(2, RnsPoly(context_->n(), a.level + 1));
+    for (int p = 0; p < 2; ++p) r.polys.emplace_back(context_->n(), a.level + 1, RnsPoly::uninitialized);
     key_switch(digits, keys_->relinearization->key, nullptr, r.polys[0], r.polys[1]);
     for_each_limb(a.level + 1, [&](std::size_t i) {
         const u64 q = context_->q()[i].value();
@@ -467,18 +467,19 @@ Evaluator::Decomposition Evaluator::decompose(const RnsPoly& poly, int level) co
     const Context& ctx = *context_;
     const std::size_t n = ctx.n(), q_limbs = level + 1, alpha = ctx.p_count();
     const std::size_t ext_limbs = q_limbs + alpha;
-    RnsPoly coeffs(n, q_limbs);
+    RnsPoly coeffs(n, q_limbs, RnsPoly::uninitialized);
     std::copy(poly.data.begin(), poly.data.begin() + n * q_limbs, coeffs.data.begin());
     detail::from_ntt(ctx, coeffs, level);
 
     Decomposition result;
     result.level = level;
     const std::size_t digit_count = ctx.digit_count(level);
-    result.digits.assign(digit_count, RnsPoly(n, ext_limbs));
+    result.digits.reserve(digit_count);
+    for (std::size_t d = 0; d < digit_count; ++d) result.digits.emplace_back(n, ext_limbs, RnsPoly::uninitialized);
     for (std::size_t d = 0; d < digit_count; ++d) {
         const std::size_t begin = d * alpha, end = std::min((d + 1) * alpha, q_limbs);
         const math::BaseConverter& conv = ctx.mod_up_converter(level, d);
-        RnsPoly converted(n, conv.to().size());
+        RnsPoly converted(n, conv.to().size(), RnsPoly::uninitialized);
         conv.convert(coeffs.limb(begin), converted.data.data(), n);
         RnsPoly& digit = result.digits[d];
         // Own primes: the input's NTT limbs as they are. Other primes: converted, transformed.
@@ -502,7 +503,7 @@ void Evaluator::key_switch(const Decomposition& digits, const KeySwitchKey& key,
     if (key.b.size() < digit_count || key.a.size() < digit_count) {
         throw MismatchError("key switching key has fewer digits than the parameters need");
     }
-    RnsPoly acc0(n, ext_limbs), acc1(n, ext_limbs);
+    RnsPoly acc0(n, ext_limbs, RnsPoly::uninitialized), acc1(n, ext_limbs, RnsPoly::uninitialized);
     for_each_limb(ext_limbs, [&](std::size_t i) {
         const std::size_t key_limb = detail::qp_index(ctx, level, i);
         const Modulus& q = ctx.qp()[key_limb];
@@ -559,7 +560,7 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& a, const Decomposition& dig
     r.scale = a.scale;
     r.slots = a.slots;
     r.parameter_hash = a.parameter_hash;
-    r.polys.assign(2, RnsPoly(n, q_limbs));
+    for (int p = 0; p < 2; ++p) r.polys.emplace_back(n, q_limbs, RnsPoly::uninitialized);
     key_switch(digits, key, perm.data(), r.polys[0], r.polys[1]);
     for_each_limb(q_limbs, [&](std::size_t i) {
         const u64 q = ctx.q()[i].value();
@@ -635,7 +636,7 @@ Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts
     r.scale = first.scale * pts[0]->scale;
     r.slots = first.slots;
     r.parameter_hash = first.parameter_hash;
-    r.polys.assign(size, RnsPoly(n, limbs));
+    for (std::size_t p = 0; p < size; ++p) r.polys.emplace_back(n, limbs, RnsPoly::uninitialized);
     for_each_limb(limbs, [&](std::size_t i) {
         const Modulus& q = ctx.q()[i];
         std::vector<u128> acc(n);
@@ -687,7 +688,7 @@ Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts
     r.scale = first.scale * constant_scale;
     r.slots = first.slots;
     r.parameter_hash = first.parameter_hash;
-    r.polys.assign(size, RnsPoly(n, limbs));
+    for (std::size_t p = 0; p < size; ++p) r.polys.emplace_back(n, limbs, RnsPoly::uninitialized);
     for_each_limb(limbs, [&](std::size_t i) {
         const Modulus& q = ctx.q()[i];
         std::vector<u64> w(weights.size());

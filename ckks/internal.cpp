@@ -89,7 +89,7 @@ void mod_down(const Context& ctx, RnsPoly& ext, int level, RnsPoly& out) {
     for (std::size_t t = 0; t < alpha; ++t) {
         math::ntt_inverse(ext.limb(q_limbs + t), ctx.ntt(ctx.q_count() + t));
     }
-    RnsPoly converted(n, q_limbs);
+    RnsPoly converted(n, q_limbs, RnsPoly::uninitialized);
     // Centered conversion: the division by P then rounds to nearest with no bias (a bias in
     // every coefficient would concentrate into a large error in a few slots).
     ctx.mod_down_converter(level).convert_centered(ext.limb(q_limbs), converted.data.data(), n);

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "henn/ckks/parameters.hpp"
@@ -12,15 +14,40 @@
 
 namespace henn::ckks {
 
+// Allocates without zeroing when asked to (value-initialization of a vector would write every
+// word, which hot paths that overwrite everything do not need).
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+    template <typename U>
+    struct rebind {
+        using other = DefaultInitAllocator<U>;
+    };
+    using std::allocator<T>::allocator;
+    template <typename U>
+    void construct(U* p) noexcept {
+        ::new (static_cast<void*>(p)) U;
+    }
+    template <typename U, typename... Args>
+    void construct(U* p, Args&&... args) {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+};
+
 // A polynomial in RNS form: `limbs` residue polynomials of n coefficients, limb-major.
 // In CKKS objects the limbs are the first level+1 primes of Q, optionally followed by P.
 struct RnsPoly {
     std::size_t n = 0;
     std::size_t limbs = 0;
-    std::vector<u64> data;
+    std::vector<u64, DefaultInitAllocator<u64>> data;
+
+    struct Uninitialized {};
+    static constexpr Uninitialized uninitialized{};
 
     RnsPoly() = default;
+    // Zero polynomial.
     RnsPoly(std::size_t n_, std::size_t limbs_) : n(n_), limbs(limbs_), data(n_ * limbs_, 0) {}
+    // Storage only, for results that are written in full.
+    RnsPoly(std::size_t n_, std::size_t limbs_, Uninitialized) : n(n_), limbs(limbs_), data(n_ * limbs_) {}
     u64* limb(std::size_t i) { return data.data() + i * n; }
     const u64* limb(std::size_t i) const { return data.data() + i * n; }
     bool operator==(const RnsPoly&) const = default;
