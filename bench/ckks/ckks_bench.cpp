@@ -95,6 +95,26 @@ HENN_CKKS_BENCH(Rescale, benchmark::DoNotOptimize(f.eval->rescale(f.product)));
 HENN_CKKS_BENCH(Rotate1, benchmark::DoNotOptimize(f.eval->rotate(f.a, 1)));
 HENN_CKKS_BENCH(Conjugate, benchmark::DoNotOptimize(f.eval->conjugate(f.a)));
 
+void BM_NttForward(benchmark::State& state) {
+    Fixture& f = fixture(static_cast<int>(state.range(0)));
+    std::vector<henn::math::u64> limb(f.a.polys[0].limb(0), f.a.polys[0].limb(0) + f.ctx->n());
+    for (auto _ : state) {
+        henn::math::ntt_forward(limb.data(), f.ctx->ntt(0));
+        benchmark::DoNotOptimize(limb.data());
+    }
+}
+BENCHMARK(BM_NttForward)->Arg(13)->Arg(14)->Arg(15)->Unit(benchmark::kMicrosecond);
+
+void BM_NttInverse(benchmark::State& state) {
+    Fixture& f = fixture(static_cast<int>(state.range(0)));
+    std::vector<henn::math::u64> limb(f.a.polys[0].limb(0), f.a.polys[0].limb(0) + f.ctx->n());
+    for (auto _ : state) {
+        henn::math::ntt_inverse(limb.data(), f.ctx->ntt(0));
+        benchmark::DoNotOptimize(limb.data());
+    }
+}
+BENCHMARK(BM_NttInverse)->Arg(13)->Arg(14)->Arg(15)->Unit(benchmark::kMicrosecond);
+
 void BM_RotateHoisted8(benchmark::State& state) {
     Fixture& f = fixture(static_cast<int>(state.range(0)));
     const std::vector<int> steps = {1, 2, 3, 4, 5, 6, 7, 8};

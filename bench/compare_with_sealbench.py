@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Runs henn's CKKS benchmark and an already-built Microsoft SEAL `sealbench` alternately, ring
+by ring, in one session, and prints a markdown table of median CPU times with the ratio
+SEAL / henn (above 1: henn is faster). SEAL is never part of this repository: build it yourself
+elsewhere and pass the path of its sealbench binary.
+
+usage: compare_with_sealbench.py --sealbench PATH --henn-bench build/bench/ckks/henn_ckks_bench
+                                 [--rounds 3] [--json OUT]
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import tempfile
+
+RINGS = {13: 8192, 14: 16384, 15: 32768}
+
+# henn benchmark -> list of sealbench benchmarks whose times add up to the same work.
+PAIRS = [
+    ("NTT forward (1 prime)", "BM_NttForward", ["UTIL / NTTForwardLowLevel"]),
+    ("NTT inverse (1 prime)", "BM_NttInverse", ["UTIL / NTTInverseLowLevel"]),
+    ("encode (N/2 reals)", "BM_Encode", ["CKKS / EncodeDouble"]),
+    ("decode", "BM_Decode", ["CKKS / DecodeDouble"]),
+    ("encrypt (public key)", "BM_EncryptPublic", ["CKKS / EncryptPublic"]),
+    ("encrypt (secret key)", "BM_EncryptSecret", ["CKKS / EncryptSecret"]),
+    ("decrypt", "BM_Decrypt", ["CKKS / Decrypt"]),
+    ("add", "BM_Add", ["CKKS / EvaluateAddCt"]),
+    ("multiply by plaintext", "BM_MultiplyPlain", ["CKKS / EvaluateMulPt"]),
+    ("multiply (no relinearization)", "BM_Multiply", ["CKKS / EvaluateMulCt"]),
+    ("multiply + relinearize", "BM_MultiplyRelinearize", ["CKKS / EvaluateMulCt", "CKKS / EvaluateRelinInplace"]),
+    ("rescale", "BM_Rescale", ["CKKS / EvaluateRescaleInplace"]),
+    ("rotate one step", "BM_Rotate1", ["CKKS / EvaluateRotate"]),
+    ("keygen relinearization key", "BM_KeyGenRelinearization", ["KeyGen / Relin"]),
+]
+
+
+def run_json(cmd):
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run(cmd + [f"--benchmark_out={out.name}", "--benchmark_out_format=json"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(out.name) as f:
+            return json.load(f)["benchmarks"]
+
+
+def cpu_times(benchmarks, key):
+    return [b["cpu_time"] for b in benchmarks if b.get("run_type") == "iteration" and key(b["name"])]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sealbench", required=True)
+    parser.add_argument("--henn-bench", required=True)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+
+    results = {}
+    for log_n, n in RINGS.items():
+        henn_samples, seal_samples = {}, {}
+        for _ in range(args.rounds):
+            henn = run_json([args.henn_bench, f"--benchmark_filter=/{log_n}$"])
+            for _, name, _ in PAIRS:
+                henn_samples.setdefault(name, []).extend(cpu_times(henn, lambda s, nm=name: s == f"{nm}/{log_n}"))
+            seal = run_json([args.sealbench, f"--benchmark_filter=^n={n} / .* / (CKKS|KeyGen|UTIL) / "])
+            for _, _, seal_names in PAIRS:
+                for sn in seal_names:
+                    seal_samples.setdefault(sn, []).extend(cpu_times(seal, lambda s, sn=sn: f" / {sn}/" in s))
+        for label, name, seal_names in PAIRS:
+            h = statistics.median(henn_samples[name]) if henn_samples.get(name) else None
+            parts = [statistics.median(seal_samples[sn]) for sn in seal_names if seal_samples.get(sn)]
+            s = sum(parts) if len(parts) == len(seal_names) else None
+            results.setdefault(label, {})[log_n] = (h, s)
+
+    print("| operation | " + " | ".join(f"henn 2^{k} | SEAL 2^{k} | ratio" for k in RINGS) + " |")
+    print("| --- |" + " ---: | ---: | ---: |" * len(RINGS))
+    for label, per_ring in results.items():
+        cells = []
+        for log_n in RINGS:
+            h, s = per_ring[log_n]
+            cells += [f"{h:.1f}" if h else "-", f"{s:.1f}" if s else "-", f"{s / h:.2f}x" if h and s else "-"]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({label: {str(k): v for k, v in r.items()} for label, r in results.items()}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
