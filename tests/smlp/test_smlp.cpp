@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -107,6 +108,67 @@ TEST(SmlpEncrypted, TrainingMatchesFixedPointReference) {
     ASSERT_EQ(report.epochs.size(), 1u);
     EXPECT_EQ(report.epochs[0].samples, 24u);
     EXPECT_GT(report.epochs[0].traffic.total_bytes(), 0u);
+}
+
+TEST(SmlpHelper, RefusesRequestsOutsideTheProtocol) {
+    const auto& [pk, sk] = test_keys();
+    const Helper helper(sk, HelperLimits{.max_ciphertexts_per_request = 64});
+    const Ciphertext small = pk.encrypt(5), negative = pk.encrypt(pk.n() - 5);
+
+    MultiplyRequest multiply;
+    multiply.operand_bits = 100;
+    multiply.products.push_back({MaskedProduct::Kind::elementwise, 0, 0, 0, {small}, {small}});
+    ASSERT_EQ(helper.multiply(multiply).results.size(), 1u);
+    EXPECT_EQ(sk.decrypt(helper.multiply(multiply).results[0][0]), 25);
+    multiply.products[0].right = {negative};  // not below the announced bound
+    EXPECT_THROW(helper.multiply(multiply), SmlpError);
+    multiply.products[0].right = {small, small};  // lengths differ
+    EXPECT_THROW(helper.multiply(multiply), SmlpError);
+    multiply.operand_bits = 600;  // not below p
+    EXPECT_THROW(helper.multiply(multiply), SmlpError);
+    multiply.operand_bits = 100;
+    multiply.products[0] = {MaskedProduct::Kind::matrix, 1, 100, 1, std::vector<Ciphertext>(100, small),
+                            std::vector<Ciphertext>(100, small)};
+    EXPECT_THROW(helper.multiply(multiply), SmlpError);  // over the per-request limit
+    multiply.products[0] = {MaskedProduct::Kind::elementwise, 0, 0, 0, {Ciphertext{0}}, {small}};
+    EXPECT_THROW(helper.multiply(multiply), SmlpError);  // not a ciphertext
+
+    ReluRequest relu{.shift = 16, .value_bits = 80, .statistical_bits = 40, .probes = {small}, .carriers = {}};
+    EXPECT_THROW(helper.relu(relu), SmlpError);  // unpaired
+    relu.carriers = {small};
+    EXPECT_EQ(helper.relu(relu).steps.size(), 1u);
+    EXPECT_EQ(sk.decrypt(helper.relu(relu).steps[0]), 0);  // 5 is below the zero point 2^120
+    relu.shift = 81;
+    EXPECT_THROW(helper.relu(relu), SmlpError);
+    relu.shift = 16;
+    relu.statistical_bits = 8;
+    EXPECT_THROW(helper.relu(relu), SmlpError);
+
+    RescaleRequest rescale{.value_bits = 80, .statistical_bits = 40, .shifts = {2}, .values = {small}};
+    EXPECT_EQ(sk.decrypt(helper.rescale(rescale).values[0]), 1);
+    rescale.shifts = {};
+    EXPECT_THROW(helper.rescale(rescale), SmlpError);
+    rescale.shifts = {2};
+    rescale.values = {negative};
+    EXPECT_THROW(helper.rescale(rescale), SmlpError);
+}
+
+TEST(SmlpProtocol, ConfigAndScheduleValidation) {
+    const auto& pk = test_keys().public_key;
+    EXPECT_NO_THROW(FixedPointConfig{}.validate(pk));
+    EXPECT_THROW((FixedPointConfig{.scale_bits = 16, .operand_bits = 480}.validate(pk)), SmlpError);  // masks beyond p
+    EXPECT_THROW((FixedPointConfig{.scale_bits = 16, .operand_bits = 32, .wide_bits = 40}.validate(pk)), SmlpError);
+    EXPECT_THROW(ModelShape{{30}}.validate(), SmlpError);
+    EXPECT_THROW((ModelShape{{30, 0, 1}}.validate()), SmlpError);
+    EXPECT_EQ(step_integer(0.1, 8, 16), 819);  // round(0.0125 * 65536)
+    EXPECT_THROW(step_integer(0.0, 8, 16), SmlpError);
+    EXPECT_THROW(step_integer(1e-9, 8, 16), SmlpError);  // underflows
+    const auto order = epoch_order(10, 3, 1);
+    std::vector<std::size_t> sorted = order;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(sorted[i], i);
+    EXPECT_EQ(order, epoch_order(10, 3, 1));
+    EXPECT_NE(order, epoch_order(10, 3, 2));
 }
 
 }  // namespace
