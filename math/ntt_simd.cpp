@@ -184,43 +184,32 @@ HENN_AVX2_INLINE void avx2_store(u64* p, __m256i v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
 }
 
-// One forward layer with span t < 4 (block size 2t), m = n / (2t) blocks.
+// One forward layer with span t < 4 (block size 2t, m = n / (2t) blocks) on the 8 values at
+// a + k held in (lo, hi).
 template <int kSpan, bool kFinal>
-HENN_AVX2_INLINE void avx2_forward_short_layer(u64* a, std::size_t n, const ShoupConstant* roots,
-                                               const Avx2Modulus& mod) {
+HENN_AVX2_INLINE void avx2_forward_short_step(__m256i& lo, __m256i& hi, std::size_t n,
+                                              std::size_t k, const ShoupConstant* roots,
+                                              const Avx2Modulus& mod) {
     const std::size_t m = n / (2 * kSpan);
-    for (std::size_t k = 0; k < n; k += 8) {
-        __m256i x, y;
-        avx2_split<kSpan>(avx2_load(a + k), avx2_load(a + k + 4), x, y);
-        avx2_forward_butterfly(x, y, avx2_load_twiddles<kSpan>(roots + m + k / (2 * kSpan)), mod);
-        if constexpr (kFinal) {  // [0, 4q) -> [0, q)
-            x = avx2_subtract_if_at_least(avx2_subtract_if_at_least(x, mod.two_q), mod.q);
-            y = avx2_subtract_if_at_least(avx2_subtract_if_at_least(y, mod.two_q), mod.q);
-        }
-        __m256i lo, hi;
-        avx2_merge<kSpan>(x, y, lo, hi);
-        avx2_store(a + k, lo);
-        avx2_store(a + k + 4, hi);
+    __m256i x, y;
+    avx2_split<kSpan>(lo, hi, x, y);
+    avx2_forward_butterfly(x, y, avx2_load_twiddles<kSpan>(roots + m + k / (2 * kSpan)), mod);
+    if constexpr (kFinal) {  // [0, 4q) -> [0, q)
+        x = avx2_subtract_if_at_least(avx2_subtract_if_at_least(x, mod.two_q), mod.q);
+        y = avx2_subtract_if_at_least(avx2_subtract_if_at_least(y, mod.two_q), mod.q);
     }
+    avx2_merge<kSpan>(x, y, lo, hi);
 }
 
-template <int kSpan, bool kReduceInput>
-HENN_AVX2_INLINE void avx2_inverse_short_layer(u64* a, std::size_t n, const ShoupConstant* roots,
-                                               const Avx2Modulus& mod) {
+template <int kSpan>
+HENN_AVX2_INLINE void avx2_inverse_short_step(__m256i& lo, __m256i& hi, std::size_t n,
+                                              std::size_t k, const ShoupConstant* roots,
+                                              const Avx2Modulus& mod) {
     const std::size_t m = n / (2 * kSpan);
-    for (std::size_t k = 0; k < n; k += 8) {
-        __m256i lo = avx2_load(a + k), hi = avx2_load(a + k + 4);
-        if constexpr (kReduceInput) {  // [0, 4q) -> [0, 2q)
-            lo = avx2_subtract_if_at_least(lo, mod.two_q);
-            hi = avx2_subtract_if_at_least(hi, mod.two_q);
-        }
-        __m256i x, y;
-        avx2_split<kSpan>(lo, hi, x, y);
-        avx2_inverse_butterfly(x, y, avx2_load_twiddles<kSpan>(roots + m + k / (2 * kSpan)), mod);
-        avx2_merge<kSpan>(x, y, lo, hi);
-        avx2_store(a + k, lo);
-        avx2_store(a + k + 4, hi);
-    }
+    __m256i x, y;
+    avx2_split<kSpan>(lo, hi, x, y);
+    avx2_inverse_butterfly(x, y, avx2_load_twiddles<kSpan>(roots + m + k / (2 * kSpan)), mod);
+    avx2_merge<kSpan>(x, y, lo, hi);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,46 +355,33 @@ HENN_AVX512_INLINE __m512i avx512_load(const u64* p) { return _mm512_loadu_si512
 
 HENN_AVX512_INLINE void avx512_store(u64* p, __m512i v) { _mm512_storeu_si512(p, v); }
 
+// One forward layer with span t < 8 on the 16 values at a + k held in (lo, hi).
 template <int kSpan, bool kIfma, bool kFinal>
-HENN_AVX512_INLINE void avx512_forward_short_layer(u64* a, std::size_t n,
-                                                   const ShoupConstant* roots,
-                                                   const Avx512Modulus& mod) {
+HENN_AVX512_INLINE void avx512_forward_short_step(__m512i& lo, __m512i& hi, std::size_t n,
+                                                  std::size_t k, const ShoupConstant* roots,
+                                                  const Avx512Modulus& mod) {
     const std::size_t m = n / (2 * kSpan);
-    for (std::size_t k = 0; k < n; k += 16) {
-        __m512i x, y;
-        avx512_split<kSpan>(avx512_load(a + k), avx512_load(a + k + 8), x, y);
-        avx512_forward_butterfly<kIfma>(
-            x, y, avx512_load_twiddles<kSpan, kIfma>(roots + m + k / (2 * kSpan)), mod);
-        if constexpr (kFinal) {
-            x = avx512_subtract_if_at_least(avx512_subtract_if_at_least(x, mod.two_q), mod.q);
-            y = avx512_subtract_if_at_least(avx512_subtract_if_at_least(y, mod.two_q), mod.q);
-        }
-        __m512i lo, hi;
-        avx512_merge<kSpan>(x, y, lo, hi);
-        avx512_store(a + k, lo);
-        avx512_store(a + k + 8, hi);
+    __m512i x, y;
+    avx512_split<kSpan>(lo, hi, x, y);
+    avx512_forward_butterfly<kIfma>(
+        x, y, avx512_load_twiddles<kSpan, kIfma>(roots + m + k / (2 * kSpan)), mod);
+    if constexpr (kFinal) {
+        x = avx512_subtract_if_at_least(avx512_subtract_if_at_least(x, mod.two_q), mod.q);
+        y = avx512_subtract_if_at_least(avx512_subtract_if_at_least(y, mod.two_q), mod.q);
     }
+    avx512_merge<kSpan>(x, y, lo, hi);
 }
 
-template <int kSpan, bool kIfma, bool kReduceInput>
-HENN_AVX512_INLINE void avx512_inverse_short_layer(u64* a, std::size_t n,
-                                                   const ShoupConstant* roots,
-                                                   const Avx512Modulus& mod) {
+template <int kSpan, bool kIfma>
+HENN_AVX512_INLINE void avx512_inverse_short_step(__m512i& lo, __m512i& hi, std::size_t n,
+                                                  std::size_t k, const ShoupConstant* roots,
+                                                  const Avx512Modulus& mod) {
     const std::size_t m = n / (2 * kSpan);
-    for (std::size_t k = 0; k < n; k += 16) {
-        __m512i lo = avx512_load(a + k), hi = avx512_load(a + k + 8);
-        if constexpr (kReduceInput) {
-            lo = avx512_subtract_if_at_least(lo, mod.two_q);
-            hi = avx512_subtract_if_at_least(hi, mod.two_q);
-        }
-        __m512i x, y;
-        avx512_split<kSpan>(lo, hi, x, y);
-        avx512_inverse_butterfly<kIfma>(
-            x, y, avx512_load_twiddles<kSpan, kIfma>(roots + m + k / (2 * kSpan)), mod);
-        avx512_merge<kSpan>(x, y, lo, hi);
-        avx512_store(a + k, lo);
-        avx512_store(a + k + 8, hi);
-    }
+    __m512i x, y;
+    avx512_split<kSpan>(lo, hi, x, y);
+    avx512_inverse_butterfly<kIfma>(
+        x, y, avx512_load_twiddles<kSpan, kIfma>(roots + m + k / (2 * kSpan)), mod);
+    avx512_merge<kSpan>(x, y, lo, hi);
 }
 
 // One forward layer with span t >= 8 (m blocks, lanes over j).
@@ -462,9 +438,38 @@ HENN_AVX512_INLINE void avx512_forward(u64* a, const NttTables& tables) {
     std::size_t m = 1, t = n / 2;
     for (; t >= 16; m <<= 2, t >>= 2) avx512_forward_layer_pair<kIfma>(a, m, t, roots, mod);
     if (t == 8) avx512_forward_layer<kIfma>(a, m, t, roots, mod);
-    avx512_forward_short_layer<4, kIfma, false>(a, n, roots, mod);
-    avx512_forward_short_layer<2, kIfma, false>(a, n, roots, mod);
-    avx512_forward_short_layer<1, kIfma, true>(a, n, roots, mod);
+    // The last three layers (spans 4, 2, 1). IFMA's butterflies are cheap enough that memory
+    // traffic dominates, so it does them in registers in one pass; the 64-bit kernel measured
+    // faster with one pass per layer.
+    if constexpr (kIfma) {
+        for (std::size_t k = 0; k < n; k += 16) {
+            __m512i lo = avx512_load(a + k), hi = avx512_load(a + k + 8);
+            avx512_forward_short_step<4, kIfma, false>(lo, hi, n, k, roots, mod);
+            avx512_forward_short_step<2, kIfma, false>(lo, hi, n, k, roots, mod);
+            avx512_forward_short_step<1, kIfma, true>(lo, hi, n, k, roots, mod);
+            avx512_store(a + k, lo);
+            avx512_store(a + k + 8, hi);
+        }
+    } else {
+        for (std::size_t k = 0; k < n; k += 16) {
+            __m512i lo = avx512_load(a + k), hi = avx512_load(a + k + 8);
+            avx512_forward_short_step<4, kIfma, false>(lo, hi, n, k, roots, mod);
+            avx512_store(a + k, lo);
+            avx512_store(a + k + 8, hi);
+        }
+        for (std::size_t k = 0; k < n; k += 16) {
+            __m512i lo = avx512_load(a + k), hi = avx512_load(a + k + 8);
+            avx512_forward_short_step<2, kIfma, false>(lo, hi, n, k, roots, mod);
+            avx512_store(a + k, lo);
+            avx512_store(a + k + 8, hi);
+        }
+        for (std::size_t k = 0; k < n; k += 16) {
+            __m512i lo = avx512_load(a + k), hi = avx512_load(a + k + 8);
+            avx512_forward_short_step<1, kIfma, true>(lo, hi, n, k, roots, mod);
+            avx512_store(a + k, lo);
+            avx512_store(a + k + 8, hi);
+        }
+    }
 }
 
 // One inverse layer with span t >= 8.
@@ -515,9 +520,39 @@ HENN_AVX512_INLINE void avx512_inverse(u64* a, const NttTables& tables) {
     const std::size_t n = tables.size();
     const Avx512Modulus mod = avx512_modulus(tables.modulus().value());
     const ShoupConstant* roots = tables.inverse_roots().data();
-    avx512_inverse_short_layer<1, kIfma, true>(a, n, roots, mod);
-    avx512_inverse_short_layer<2, kIfma, false>(a, n, roots, mod);
-    avx512_inverse_short_layer<4, kIfma, false>(a, n, roots, mod);
+    // The first three layers (spans 1, 2, 4), after bringing the inputs from [0, 4q) to
+    // [0, 2q); in one pass for IFMA, one pass per layer otherwise (as in the forward kernel).
+    if constexpr (kIfma) {
+        for (std::size_t k = 0; k < n; k += 16) {
+            __m512i lo = avx512_subtract_if_at_least(avx512_load(a + k), mod.two_q);
+            __m512i hi = avx512_subtract_if_at_least(avx512_load(a + k + 8), mod.two_q);
+            avx512_inverse_short_step<1, kIfma>(lo, hi, n, k, roots, mod);
+            avx512_inverse_short_step<2, kIfma>(lo, hi, n, k, roots, mod);
+            avx512_inverse_short_step<4, kIfma>(lo, hi, n, k, roots, mod);
+            avx512_store(a + k, lo);
+            avx512_store(a + k + 8, hi);
+        }
+    } else {
+        for (std::size_t k = 0; k < n; k += 16) {
+            __m512i lo = avx512_subtract_if_at_least(avx512_load(a + k), mod.two_q);
+            __m512i hi = avx512_subtract_if_at_least(avx512_load(a + k + 8), mod.two_q);
+            avx512_inverse_short_step<1, kIfma>(lo, hi, n, k, roots, mod);
+            avx512_store(a + k, lo);
+            avx512_store(a + k + 8, hi);
+        }
+        for (std::size_t k = 0; k < n; k += 16) {
+            __m512i lo = avx512_load(a + k), hi = avx512_load(a + k + 8);
+            avx512_inverse_short_step<2, kIfma>(lo, hi, n, k, roots, mod);
+            avx512_store(a + k, lo);
+            avx512_store(a + k + 8, hi);
+        }
+        for (std::size_t k = 0; k < n; k += 16) {
+            __m512i lo = avx512_load(a + k), hi = avx512_load(a + k + 8);
+            avx512_inverse_short_step<4, kIfma>(lo, hi, n, k, roots, mod);
+            avx512_store(a + k, lo);
+            avx512_store(a + k + 8, hi);
+        }
+    }
     // Layers with span t >= 8 before the last, two at a time while both have m > 1.
     std::size_t m = n / 16, t = 8;
     for (; m >= 4; m >>= 2, t <<= 2) avx512_inverse_layer_pair<kIfma>(a, m, t, roots, mod);
@@ -561,8 +596,20 @@ HENN_AVX2 void ntt_forward_avx2(u64* a, const NttTables& tables) {
             }
         }
     }
-    avx2_forward_short_layer<2, false>(a, n, roots, mod);
-    avx2_forward_short_layer<1, true>(a, n, roots, mod);
+    // The last two layers (spans 2, 1), one pass each (measured faster than one fused pass:
+    // these butterflies are compute-bound).
+    for (std::size_t k = 0; k < n; k += 8) {
+        __m256i lo = avx2_load(a + k), hi = avx2_load(a + k + 4);
+        avx2_forward_short_step<2, false>(lo, hi, n, k, roots, mod);
+        avx2_store(a + k, lo);
+        avx2_store(a + k + 4, hi);
+    }
+    for (std::size_t k = 0; k < n; k += 8) {
+        __m256i lo = avx2_load(a + k), hi = avx2_load(a + k + 4);
+        avx2_forward_short_step<1, true>(lo, hi, n, k, roots, mod);
+        avx2_store(a + k, lo);
+        avx2_store(a + k + 4, hi);
+    }
 }
 
 HENN_AVX2 void ntt_inverse_avx2(u64* a, const NttTables& tables) {
@@ -570,8 +617,21 @@ HENN_AVX2 void ntt_inverse_avx2(u64* a, const NttTables& tables) {
     if (n < 8) return ntt_inverse_portable(a, tables);
     const Avx2Modulus mod = avx2_modulus(tables.modulus().value());
     const ShoupConstant* roots = tables.inverse_roots().data();
-    avx2_inverse_short_layer<1, true>(a, n, roots, mod);
-    avx2_inverse_short_layer<2, false>(a, n, roots, mod);
+    // The first two layers (spans 1, 2), one pass each, after bringing the inputs from
+    // [0, 4q) to [0, 2q).
+    for (std::size_t k = 0; k < n; k += 8) {
+        __m256i lo = avx2_subtract_if_at_least(avx2_load(a + k), mod.two_q);
+        __m256i hi = avx2_subtract_if_at_least(avx2_load(a + k + 4), mod.two_q);
+        avx2_inverse_short_step<1>(lo, hi, n, k, roots, mod);
+        avx2_store(a + k, lo);
+        avx2_store(a + k + 4, hi);
+    }
+    for (std::size_t k = 0; k < n; k += 8) {
+        __m256i lo = avx2_load(a + k), hi = avx2_load(a + k + 4);
+        avx2_inverse_short_step<2>(lo, hi, n, k, roots, mod);
+        avx2_store(a + k, lo);
+        avx2_store(a + k + 4, hi);
+    }
     std::size_t t = 4;
     for (std::size_t m = n / 8; m > 1; m >>= 1) {
         for (std::size_t i = 0; i < m; ++i) {
