@@ -11,6 +11,7 @@
 #include "henn/approx/chebyshev.hpp"
 #include "henn/circuits/polynomial.hpp"
 #include "henn/ckks/errors.hpp"
+#include "henn/math/parallel.hpp"
 
 namespace henn::circuits {
 namespace {
@@ -35,7 +36,12 @@ ckks::ParametersLiteral test_parameters(int levels = 7) {
 
 class PolynomialEvaluation : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() { setup_ = new test::CkksSetup(test_parameters(), {}, false, 7, /*secret_key_encryption=*/true); }
+    static void SetUpTestSuite() {
+        // CTest runs the test processes side by side on few cores: parallelism across RNS limbs
+        // would only add contention here (the evaluator's results do not depend on it).
+        math::set_thread_count(1);
+        setup_ = new test::CkksSetup(test_parameters(), {}, false, 7, /*secret_key_encryption=*/true);
+    }
     static void TearDownTestSuite() {
         delete setup_;
         setup_ = nullptr;
