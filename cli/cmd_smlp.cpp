@@ -1,6 +1,7 @@
 // `henn smlp ...`: the two-server secure MLP (Paillier). keygen, the two servers (s1, s2), the
 // owner's train and classify, and demo, which runs all three parties as separate processes.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -206,6 +207,7 @@ Child spawn_party(const std::vector<std::string>& arguments, const char* name) {
     const pid_t pid = ::fork();
     if (pid < 0) throw CommandFailure(1, "fork() failed");
     if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // the parties end with the demo, even if it is killed
         ::dup2(pipe_fds[1], STDOUT_FILENO);
         ::close(pipe_fds[0]);
         ::close(pipe_fds[1]);
