@@ -11,9 +11,11 @@
 // Layers whose butterfly span t is at least a vector run lane-parallel over j with a
 // broadcast twiddle; the last (forward) or first (inverse) layers, where t is smaller than a
 // vector, gather the x and y halves of several butterflies from two vectors with shuffles.
+// AVX-512 does the long layers two at a time (radix-4 passes) to halve the memory traffic.
 //
 // This file is compiled for baseline x86-64: each function carries a target attribute and is
 // only called after the CPU check, so one binary runs on any x86-64.
+
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_epi32(), a self-initialized
 // variable that -Wmaybe-uninitialized flags once inlined into target-attributed code (GCC bug
 // 105593, fixed in GCC 13); silence it for this file, before the intrinsic headers are read.
