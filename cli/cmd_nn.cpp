@@ -124,6 +124,8 @@ const CommandRegistrar train_command(40, "train", [](CLI::App& root) {
     cmd->add_option("--seed", args->options.seed)->capture_default_str();
     cmd->add_option("--threads", args->options.threads, "libtorch threads")->capture_default_str();
     cmd->add_option("--checkpoint", args->options.checkpoint_path, "save the best weights here (libtorch format)");
+    cmd->add_option("--resume", args->options.resume_path, "start from a checkpoint of the same network")
+        ->check(CLI::ExistingFile);
     cmd->add_option("--train-limit", args->train_limit, "use only the first N training samples");
     cmd->add_option("--test-limit", args->test_limit, "evaluate on the first N test samples");
     cmd->add_flag("--skip-test", args->skip_test, "do not evaluate on the test set");

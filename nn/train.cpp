@@ -342,6 +342,15 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
     const bool images = spec.input_shape.size() == 3;
 
     Network net = build_network(spec);
+    if (!options.resume_path.empty()) {
+        try {
+            torch::load(net.sequential, options.resume_path);
+        } catch (const c10::Error& e) {
+            throw std::runtime_error("cannot resume from " + options.resume_path +
+                                     " (not a checkpoint of this network?): " + e.what_without_backtrace());
+        }
+        spdlog::info("resumed weights from {}", options.resume_path);
+    }
     torch::optim::AdamW optimizer(net.sequential->parameters(),
                                   torch::optim::AdamWOptions(options.learning_rate).weight_decay(options.weight_decay));
     const auto n = x_train.size(0);

@@ -28,6 +28,7 @@ struct TrainOptions {
     std::uint64_t seed = 1;
     int threads = 2;               // torch::set_num_threads
     std::string checkpoint_path;   // if set, the best weights so far are saved there (torch format)
+    std::string resume_path;       // if set, start from these weights (a checkpoint of the same spec)
     bool progress = true;          // progress bar on stderr when it is a terminal
     std::int64_t stats_samples = 20000;  // pre-activation values kept per layer (reservoir)
 };
