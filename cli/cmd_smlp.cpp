@@ -103,6 +103,7 @@ std::string percent(double fraction) {
 // The owner's side of a session: set up, upload, train, fetch and decrypt the model, classify
 // the held-out rows under encryption; with `compare`, also the plaintext references.
 void run_owner(const OwnerFlags& flags, const KeyOptions& keys, const std::string& cloud_ca) {
+    std::cout << std::unitbuf;  // progress lines appear as they happen, also in a log file
     const PreparedData data = prepare(flags);
     const smlp::FixedPointConfig config;
     const smlp::Owner owner(load_secret(keys), config);
