@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -36,7 +37,7 @@ void print_evaluation(const Evaluation& e, const std::string& title) {
 }
 
 struct TrainArgs {
-    std::string preset, spec_file, data = "mnist", data_dir, activation, out, history;
+    std::string preset, spec_file, data = "mnist", data_dir, activation, out, history, preactivation_dir;
     TrainOptions options;
     std::int64_t train_limit = 0, test_limit = 0;
     bool no_augment = false, float64 = false, skip_test = false;
@@ -58,6 +59,17 @@ void run_train(const TrainArgs& a) {
     for (const auto& s : result.pre_activation)
         std::printf("pre-activation %s: min %.3f max %.3f mean %.3f std %.3f, %.3f%% outside the interval\n",
                     s.layer.c_str(), s.min, s.max, s.mean, s.stddev, 100 * s.fraction_outside_interval);
+    if (!a.preactivation_dir.empty()) {
+        // One file of values per activation layer, the format `henn approx --samples` reads.
+        std::filesystem::create_directories(a.preactivation_dir);
+        for (const auto& s : result.pre_activation) {
+            const auto path = std::filesystem::path(a.preactivation_dir) / (s.layer + ".txt");
+            std::ofstream out(path);
+            for (double v : s.samples) out << v << "\n";
+            if (!out) throw CommandFailure(1, "cannot write " + path.string());
+            std::printf("wrote %zu pre-activation samples to %s\n", s.samples.size(), path.c_str());
+        }
+    }
     auto model = result.model;
     if (!a.skip_test) {
         auto test = load_named_dataset(a.data, a.data_dir, Split::test);
@@ -132,6 +144,8 @@ const CommandRegistrar train_command(40, "train", [](CLI::App& root) {
     cmd->add_flag("--float64", args->float64, "export double tensors instead of float");
     cmd->add_option("--history", args->history, "write per-epoch history and statistics as JSON");
     cmd->add_option("--out", args->out, "ONNX file to write");
+    cmd->add_option("--preactivation-dir", args->preactivation_dir,
+                    "write sampled pre-activation values per layer (for henn approx --samples)");
     cmd->callback([args] {
         if (args->preset.empty() && args->spec_file.empty()) throw CommandFailure(2, "train: give --preset or --spec");
         run_train(*args);
