@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -82,6 +83,7 @@ private:
         values_[node.output(0)] = std::move(v);
     }
     void set_runtime(const onnx::NodeProto& node, Runtime r) {
+        if (r.poly.size() > 33) fail_node(node, "element-wise polynomial of degree above 32");
         Value v;
         v.runtime = std::move(r);
         set_output(node, std::move(v));
