@@ -206,6 +206,7 @@ void run_bench_ckks(const BenchOptions& o) {
         j["log_p"] = prime_bits(ctx->p());
         j["log_qp"] = ctx->log_qp();
         j["threads"] = o.threads;
+        j["ntt_kernel"] = math::ntt_kernel_name();
         for (const auto& x : t) j["median_us"][x.op] = x.median_us;
         j["bytes"]["ciphertext"] = ct_plain;
         j["bytes"]["ciphertext_seeded_zstd"] = ct_seeded;
@@ -215,7 +216,7 @@ void run_bench_ckks(const BenchOptions& o) {
         if (!o.json) {
             std::cout << "N = 2^" << log_n << ", Q " << ctx->q_count() << " primes, P " << ctx->p_count()
                       << " primes, log2(QP) = " << std::fixed << std::setprecision(1) << ctx->log_qp()
-                      << ", threads " << o.threads << "\n";
+                      << ", threads " << o.threads << ", NTT kernel " << math::ntt_kernel_name() << "\n";
             std::cout << "  chain bits Q:";
             for (double bits : prime_bits(ctx->q())) std::cout << " " << bits;
             std::cout << "  P:";
