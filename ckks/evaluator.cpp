@@ -220,8 +220,23 @@ void Evaluator::multiply_plain_inplace(Ciphertext& a, const Plaintext& p) const 
 }
 
 Ciphertext Evaluator::multiply_plain(const Ciphertext& a, const Plaintext& p) const {
-    Ciphertext r = a;
-    multiply_plain_inplace(r, p);
+    check_plain(a, p, "multiply_plain");
+    // Out of place: one pass that reads both inputs and writes the result, no copy first.
+    Ciphertext r;
+    r.level = a.level;
+    r.scale = a.scale * p.scale;
+    r.slots = a.slots;
+    r.parameter_hash = a.parameter_hash;
+    for (const auto& poly : a.polys) {
+        RnsPoly& out = r.polys.emplace_back(poly.n, poly.limbs, RnsPoly::uninitialized);
+        for_each_limb(a.level + 1, [&](std::size_t i) {
+            const Modulus& q = context_->q()[i];
+            const u64* x = poly.limb(i);
+            const u64* y = p.poly.limb(i);
+            u64* o = out.limb(i);
+            for (std::size_t k = 0; k < poly.n; ++k) o[k] = math::mul_mod(x[k], y[k], q);
+        });
+    }
     return r;
 }
 
