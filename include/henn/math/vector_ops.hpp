@@ -1,0 +1,80 @@
+// Element-wise modular kernels over arrays of n words, for one modulus q < 2^61: the inner loops
+// of the CKKS evaluator (plaintext and ciphertext products, additions, key-switching inner
+// products).
+//
+// Inputs must be reduced (< q) unless stated. Every kernel returns fully reduced results, so all
+// kernels give identical outputs; they differ in speed and in the instructions they need
+// (checked at run time, so one binary runs on any x86-64). Outputs may alias inputs wherever the
+// element k of the output only depends on elements k of the inputs (every kernel except the
+// permuted inner product, whose output must not alias x).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "henn/math/modarith.hpp"
+
+namespace henn::math {
+
+enum class VectorKernel {
+    portable,    // plain C++, always available
+    avx2,        // AVX2: additions and, where measured faster, emulated 64-bit products
+    avx512,      // AVX-512 F and DQ, emulated 64-bit products, any modulus
+    avx512ifma,  // AVX-512 IFMA 52-bit products for odd moduli below 2^50, avx512 above
+};
+
+// Whether this CPU can run the kernel.
+bool vector_kernel_available(VectorKernel kernel);
+// "portable", "avx2", "avx512", "avx512ifma".
+const char* vector_kernel_name(VectorKernel kernel);
+// The kernel with that name; std::invalid_argument for an unknown name.
+VectorKernel vector_kernel_from_name(const char* name);
+// The kernel the functions without a kernel argument use: HENN_VECTOR_KERNEL when set (read
+// once; std::runtime_error if it names an unknown kernel or one this CPU lacks), otherwise the
+// fastest available.
+VectorKernel vector_selected_kernel();
+const char* vector_kernel_name();
+
+// The largest number of terms dot_mod_vec sums before its single reduction.
+inline constexpr std::size_t kMaxDotTerms = 60;
+
+// out = a + b, a - b, -a (mod q).
+void add_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q);
+void sub_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q);
+void negate_mod_vec(const u64* a, u64* out, std::size_t n, const Modulus& q);
+// out = a * b mod q.
+void mul_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q);
+// acc = acc + a * b mod q.
+void mul_add_mod_vec(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus& q);
+// out = a * w mod q with Shoup's precomputation (w.value < q).
+void mul_scalar_mod_vec(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q);
+// out[k] = sum_{t < count} x[t][k] * y[t][k] mod q, count <= kMaxDotTerms (std::invalid_argument
+// otherwise); count = 0 gives zeros.
+void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
+                 const Modulus& q);
+// out[k] = sum_{t < count} x[t][permutation[k]] * y[t][k] mod q; permutation[k] < n.
+void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
+                          std::size_t count, u64* out, std::size_t n, const Modulus& q);
+// The ciphertext tensor product with Karatsuba's three products:
+// c0 = a0 b0, c2 = a1 b1, c1 = (a0 + a1)(b0 + b1) - c0 - c2 = a0 b1 + a1 b0 (mod q).
+// The outputs must not alias the inputs.
+void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
+                          u64* c2, std::size_t n, const Modulus& q);
+
+// The same with a given kernel; std::invalid_argument if this CPU lacks it.
+void add_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);
+void sub_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);
+void negate_mod_vec(const u64* a, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);
+void mul_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);
+void mul_add_mod_vec(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus& q,
+                     VectorKernel kernel);
+void mul_scalar_mod_vec(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q,
+                        VectorKernel kernel);
+void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
+                 const Modulus& q, VectorKernel kernel);
+void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
+                          std::size_t count, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);
+void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
+                          u64* c2, std::size_t n, const Modulus& q, VectorKernel kernel);
+
+}  // namespace henn::math

@@ -1,0 +1,252 @@
+// Dispatch of the element-wise kernels and the portable (reference) implementations.
+#include "henn/math/vector_ops.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "ntt_simd.hpp"
+#include "vector_ops_simd.hpp"
+
+namespace henn::math {
+
+namespace simd {
+namespace {
+
+void portable_add(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
+    const u64 qv = q.value();
+    for (std::size_t k = 0; k < n; ++k) out[k] = add_mod(a[k], b[k], qv);
+}
+
+void portable_sub(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
+    const u64 qv = q.value();
+    for (std::size_t k = 0; k < n; ++k) out[k] = sub_mod(a[k], b[k], qv);
+}
+
+void portable_negate(const u64* a, u64* out, std::size_t n, const Modulus& q) {
+    const u64 qv = q.value();
+    for (std::size_t k = 0; k < n; ++k) out[k] = negate_mod(a[k], qv);
+}
+
+void portable_mul(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
+    for (std::size_t k = 0; k < n; ++k) out[k] = mul_mod(a[k], b[k], q);
+}
+
+void portable_mul_add(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus& q) {
+    const u64 qv = q.value();
+    for (std::size_t k = 0; k < n; ++k) acc[k] = add_mod(acc[k], mul_mod(a[k], b[k], q), qv);
+}
+
+void portable_mul_scalar(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q) {
+    const u64 qv = q.value();
+    for (std::size_t k = 0; k < n; ++k) out[k] = mul_shoup(a[k], w.value, w.shoup, qv);
+}
+
+// Lazy 128-bit sums: count <= 60 products below 2^122 each stay below 2^128.
+void portable_dot(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
+                  const Modulus& q) {
+    for (std::size_t k = 0; k < n; ++k) {
+        u128 sum = 0;
+        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][k]) * y[t][k];
+        out[k] = q.reduce(sum);
+    }
+}
+
+void portable_dot_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
+                           std::size_t count, u64* out, std::size_t n, const Modulus& q) {
+    for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t source = permutation[k];
+        u128 sum = 0;
+        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][source]) * y[t][k];
+        out[k] = q.reduce(sum);
+    }
+}
+
+void portable_karatsuba(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1, u64* c2,
+                        std::size_t n, const Modulus& q) {
+    const u64 qv = q.value();
+    for (std::size_t k = 0; k < n; ++k) {
+        const u64 p0 = mul_mod(a0[k], b0[k], q);
+        const u64 p2 = mul_mod(a1[k], b1[k], q);
+        const u64 s = mul_mod(add_mod(a0[k], a1[k], qv), add_mod(b0[k], b1[k], qv), q);
+        c0[k] = p0;
+        c1[k] = sub_mod(sub_mod(s, p0, qv), p2, qv);
+        c2[k] = p2;
+    }
+}
+
+}  // namespace
+
+const VectorKernelTable& portable_vector_kernels() {
+    static constexpr VectorKernelTable table = {
+        portable_add, portable_sub,          portable_negate,       portable_mul,      portable_mul_add,
+        portable_mul_scalar, portable_dot, portable_dot_permuted, portable_karatsuba};
+    return table;
+}
+
+}  // namespace simd
+
+namespace {
+
+constexpr VectorKernel kAllVectorKernels[] = {VectorKernel::portable, VectorKernel::avx2, VectorKernel::avx512,
+                                              VectorKernel::avx512ifma};
+
+VectorKernel vector_kernel_from_environment() {
+    const char* requested = std::getenv("HENN_VECTOR_KERNEL");
+    if (requested == nullptr || *requested == '\0') {
+        for (VectorKernel kernel : {VectorKernel::avx512ifma, VectorKernel::avx512, VectorKernel::avx2}) {
+            if (vector_kernel_available(kernel)) return kernel;
+        }
+        return VectorKernel::portable;
+    }
+    VectorKernel kernel;
+    try {
+        kernel = vector_kernel_from_name(requested);
+    } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(std::string("HENN_VECTOR_KERNEL: ") + e.what());
+    }
+    if (!vector_kernel_available(kernel)) {
+        throw std::runtime_error(std::string("HENN_VECTOR_KERNEL=") + requested +
+                                 ": this CPU lacks the instructions of that kernel");
+    }
+    return kernel;
+}
+
+const simd::VectorKernelTable& table_of(VectorKernel kernel) {
+    switch (kernel) {
+        case VectorKernel::portable: return simd::portable_vector_kernels();
+        case VectorKernel::avx2: return simd::avx2_vector_kernels();
+        case VectorKernel::avx512: return simd::avx512_vector_kernels();
+        case VectorKernel::avx512ifma: return simd::avx512ifma_vector_kernels();
+    }
+    return simd::portable_vector_kernels();
+}
+
+// The selected kernel's table, looked up once.
+const simd::VectorKernelTable& selected_table() {
+    static const simd::VectorKernelTable& table = table_of(vector_selected_kernel());
+    return table;
+}
+
+const simd::VectorKernelTable& checked_table(VectorKernel kernel) {
+    if (!vector_kernel_available(kernel)) {
+        throw std::invalid_argument(std::string("vector kernel ") + vector_kernel_name(kernel) +
+                                    " is not supported by this CPU");
+    }
+    return table_of(kernel);
+}
+
+void check_count(std::size_t count) {
+    if (count > kMaxDotTerms) {
+        throw std::invalid_argument("dot_mod_vec: " + std::to_string(count) + " terms, at most " +
+                                    std::to_string(kMaxDotTerms) + " per reduction");
+    }
+}
+
+}  // namespace
+
+bool vector_kernel_available(VectorKernel kernel) {
+    switch (kernel) {
+        case VectorKernel::portable: return true;
+        case VectorKernel::avx2: return simd::cpu_supports_avx2();
+        case VectorKernel::avx512: return simd::cpu_supports_avx512();
+        case VectorKernel::avx512ifma: return simd::cpu_supports_avx512ifma();
+    }
+    return false;
+}
+
+const char* vector_kernel_name(VectorKernel kernel) {
+    switch (kernel) {
+        case VectorKernel::portable: return "portable";
+        case VectorKernel::avx2: return "avx2";
+        case VectorKernel::avx512: return "avx512";
+        case VectorKernel::avx512ifma: return "avx512ifma";
+    }
+    return "unknown";
+}
+
+VectorKernel vector_kernel_from_name(const char* name) {
+    for (VectorKernel kernel : kAllVectorKernels) {
+        if (std::strcmp(name, vector_kernel_name(kernel)) == 0) return kernel;
+    }
+    throw std::invalid_argument(std::string("unknown vector kernel '") + name +
+                                "' (expected portable, avx2, avx512 or avx512ifma)");
+}
+
+VectorKernel vector_selected_kernel() {
+    static const VectorKernel selected = vector_kernel_from_environment();
+    return selected;
+}
+
+const char* vector_kernel_name() { return vector_kernel_name(vector_selected_kernel()); }
+
+void add_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
+    selected_table().add(a, b, out, n, q);
+}
+void sub_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
+    selected_table().sub(a, b, out, n, q);
+}
+void negate_mod_vec(const u64* a, u64* out, std::size_t n, const Modulus& q) {
+    selected_table().negate(a, out, n, q);
+}
+void mul_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
+    selected_table().mul(a, b, out, n, q);
+}
+void mul_add_mod_vec(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus& q) {
+    selected_table().mul_add(a, b, acc, n, q);
+}
+void mul_scalar_mod_vec(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q) {
+    selected_table().mul_scalar(a, w, out, n, q);
+}
+void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
+                 const Modulus& q) {
+    check_count(count);
+    selected_table().dot(x, y, count, out, n, q);
+}
+void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
+                          std::size_t count, u64* out, std::size_t n, const Modulus& q) {
+    check_count(count);
+    selected_table().dot_permuted(x, permutation, y, count, out, n, q);
+}
+void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
+                          u64* c2, std::size_t n, const Modulus& q) {
+    selected_table().karatsuba(a0, a1, b0, b1, c0, c1, c2, n, q);
+}
+
+void add_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel) {
+    checked_table(kernel).add(a, b, out, n, q);
+}
+void sub_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel) {
+    checked_table(kernel).sub(a, b, out, n, q);
+}
+void negate_mod_vec(const u64* a, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel) {
+    checked_table(kernel).negate(a, out, n, q);
+}
+void mul_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel) {
+    checked_table(kernel).mul(a, b, out, n, q);
+}
+void mul_add_mod_vec(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus& q,
+                     VectorKernel kernel) {
+    checked_table(kernel).mul_add(a, b, acc, n, q);
+}
+void mul_scalar_mod_vec(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q,
+                        VectorKernel kernel) {
+    checked_table(kernel).mul_scalar(a, w, out, n, q);
+}
+void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
+                 const Modulus& q, VectorKernel kernel) {
+    check_count(count);
+    checked_table(kernel).dot(x, y, count, out, n, q);
+}
+void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
+                          std::size_t count, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel) {
+    check_count(count);
+    checked_table(kernel).dot_permuted(x, permutation, y, count, out, n, q);
+}
+void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
+                          u64* c2, std::size_t n, const Modulus& q, VectorKernel kernel) {
+    checked_table(kernel).karatsuba(a0, a1, b0, b1, c0, c1, c2, n, q);
+}
+
+}  // namespace henn::math

@@ -1,0 +1,469 @@
+// AVX2, AVX-512 and AVX-512 IFMA element-wise kernels.
+//
+// Products a * b mod q of reduced inputs, per lane:
+//  - IFMA (odd q < 2^50, L = bit length of q): the 100-bit product as 52-bit limbs (madd52lo/hi),
+//    then Barrett: t = floor(p / 2^(L-1)), mu = floor(2^(L+51) / q), qhat = floor(t mu / 2^52).
+//    Bounds: p < q^2 < 2^(2L), so t < 2^(L+1) <= 2^51; q > 2^(L-1) (odd, not a power of two),
+//    so mu < 2^52: both fit IFMA's 52-bit operands. qhat <= p / q, and since t > p/2^(L-1) - 1 and
+//    mu > 2^(L+51)/q - 1, t mu / 2^52 > p/q - p/2^(L+51) - 2^(L-1)/q > p/q - 1/2 - 1, so
+//    qhat >= floor(p/q) - 2 and r = p - qhat q lies in [0, 3q), below 2^52: its low 52 bits
+//    (computed modulo 2^52) are exact, and two conditional subtractions finish.
+//  - AVX-512 F+DQ and AVX2 (any q < 2^61): the 128-bit product from four 32x32 products, then
+//    the same Barrett with 64-bit words: t = floor(p / 2^(L-1)) < 2^(L+1), mu = floor(2^(L+63)/q)
+//    < 2^64, qhat = high word of t mu; the error terms are p/2^(L+63) < 1/4 and 2^(L-1)/q < 1,
+//    so again r in [0, 3q) (below 2^63) and two conditional subtractions.
+// The IFMA inner product sums the 52-bit limbs of up to 60 products in two 64-bit accumulators
+// (see ifma_reduce_sum for the bounds) and reduces once.
+//
+// This file is compiled for baseline x86-64; each instruction set's code sits in a region with
+// its own target (so one binary runs on any x86-64) and is only called after the CPU check.
+
+// GCC 12's AVX-512 intrinsics trip -Wmaybe-uninitialized once inlined (GCC bug 105593); see
+// ntt_simd.cpp.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include "vector_ops_simd.hpp"
+
+#include <cstddef>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HENN_VECTOR_X86 1
+#include <immintrin.h>
+#endif
+
+#if HENN_VECTOR_X86
+#if defined(__clang__)
+#define HENN_TARGET_REGION_BEGIN(targets) \
+    _Pragma(HENN_STRINGIFY(clang attribute push(__attribute__((target(targets))), apply_to = function)))
+#define HENN_TARGET_REGION_END _Pragma("clang attribute pop")
+#else
+#define HENN_TARGET_REGION_BEGIN(targets) _Pragma("GCC push_options") _Pragma(HENN_STRINGIFY(GCC target(targets)))
+#define HENN_TARGET_REGION_END _Pragma("GCC pop_options")
+#endif
+#define HENN_STRINGIFY(x) #x
+#define HENN_ALWAYS_INLINE __attribute__((always_inline)) inline
+#endif
+
+namespace henn::math::simd {
+
+#if HENN_VECTOR_X86
+
+namespace {
+
+// Shift counts and Barrett constant of the 64-bit-word Barrett reduction above.
+struct Barrett64 {
+    u64 mu;
+    int shift_left;   // 65 - L: t = (high << (65 - L)) | (low >> (L - 1)) = floor(p / 2^(L-1))
+    int shift_right;  // L - 1
+};
+
+Barrett64 barrett64(const Modulus& q) {
+    const int bits = q.bits();
+    return {static_cast<u64>((static_cast<u128>(1) << (63 + bits)) / q.value()), 65 - bits, bits - 1};
+}
+
+// Vector products need q odd (q a power of two would make mu overflow); CKKS primes are odd.
+bool vector_multiplication_ok(const Modulus& q) { return (q.value() & 1) != 0; }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// AVX2: 4 lanes.
+
+HENN_TARGET_REGION_BEGIN("avx2")
+namespace avx2_kernels {
+
+struct Policy {
+    using V = __m256i;
+    static constexpr std::size_t kLanes = 4;
+
+    struct Ctx {
+        V q, q_hi, mu, low32;
+        __m128i shift_left, shift_right;
+    };
+    struct Scalar {
+        V w, w_hi, w_shoup, w_shoup_hi;
+    };
+
+    static HENN_ALWAYS_INLINE V load(const u64* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+    static HENN_ALWAYS_INLINE void store(u64* p, V v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+    static HENN_ALWAYS_INLINE V broadcast(u64 x) { return _mm256_set1_epi64x(static_cast<long long>(x)); }
+
+    // x - q when x >= q; x and q below 2^63, so the signed compare is exact.
+    static HENN_ALWAYS_INLINE V reduce_once(V x, V q) {
+        return _mm256_sub_epi64(x, _mm256_andnot_si256(_mm256_cmpgt_epi64(q, x), q));
+    }
+    static HENN_ALWAYS_INLINE V add(V a, V b, V q) { return reduce_once(_mm256_add_epi64(a, b), q); }
+    static HENN_ALWAYS_INLINE V sub(V a, V b, V q) {
+        return _mm256_add_epi64(_mm256_sub_epi64(a, b), _mm256_and_si256(_mm256_cmpgt_epi64(b, a), q));
+    }
+    static HENN_ALWAYS_INLINE V negate(V a, V q) {
+        return _mm256_andnot_si256(_mm256_cmpeq_epi64(a, _mm256_setzero_si256()), _mm256_sub_epi64(q, a));
+    }
+
+    // The high word of x * y, exact (each partial sum below fits 64 bits).
+    static HENN_ALWAYS_INLINE V mul_high(V x, V y, V low32) {
+        const V x_hi = _mm256_srli_epi64(x, 32), y_hi = _mm256_srli_epi64(y, 32);
+        const V lo_lo = _mm256_mul_epu32(x, y);
+        const V middle = _mm256_add_epi64(_mm256_mul_epu32(x, y_hi), _mm256_srli_epi64(lo_lo, 32));
+        const V middle2 = _mm256_add_epi64(_mm256_mul_epu32(x_hi, y), _mm256_and_si256(middle, low32));
+        return _mm256_add_epi64(_mm256_add_epi64(_mm256_mul_epu32(x_hi, y_hi), _mm256_srli_epi64(middle, 32)),
+                                _mm256_srli_epi64(middle2, 32));
+    }
+    // The low word of x * y.
+    static HENN_ALWAYS_INLINE V mul_low(V x, V y, V y_hi) {
+        const V cross = _mm256_add_epi64(_mm256_mul_epu32(x, y_hi), _mm256_mul_epu32(_mm256_srli_epi64(x, 32), y));
+        return _mm256_add_epi64(_mm256_mul_epu32(x, y), _mm256_slli_epi64(cross, 32));
+    }
+
+    static Ctx context(const Modulus& q) {
+        const Barrett64 b = barrett64(q);
+        return {broadcast(q.value()), broadcast(q.value() >> 32), broadcast(b.mu), broadcast(0xffffffffULL),
+                _mm_cvtsi64_si128(b.shift_left), _mm_cvtsi64_si128(b.shift_right)};
+    }
+
+    static HENN_ALWAYS_INLINE V mul(V a, V b, const Ctx& c) {
+        const V a_hi = _mm256_srli_epi64(a, 32), b_hi = _mm256_srli_epi64(b, 32);
+        const V lo_lo = _mm256_mul_epu32(a, b);
+        const V middle = _mm256_add_epi64(_mm256_mul_epu32(a, b_hi), _mm256_srli_epi64(lo_lo, 32));
+        const V middle2 = _mm256_add_epi64(_mm256_mul_epu32(a_hi, b), _mm256_and_si256(middle, c.low32));
+        const V high = _mm256_add_epi64(_mm256_add_epi64(_mm256_mul_epu32(a_hi, b_hi), _mm256_srli_epi64(middle, 32)),
+                                        _mm256_srli_epi64(middle2, 32));
+        const V low = _mm256_blend_epi32(lo_lo, _mm256_slli_epi64(middle2, 32), 0xaa);
+        const V t = _mm256_or_si256(_mm256_sll_epi64(high, c.shift_left), _mm256_srl_epi64(low, c.shift_right));
+        const V quotient = mul_high(t, c.mu, c.low32);
+        const V r = _mm256_sub_epi64(low, mul_low(quotient, c.q, c.q_hi));
+        return reduce_once(reduce_once(r, c.q), c.q);
+    }
+
+    static Scalar shoup_scalar(const ShoupConstant& w) {
+        return {broadcast(w.value), broadcast(w.value >> 32), broadcast(w.shoup), broadcast(w.shoup >> 32)};
+    }
+    // Shoup: quotient = high word of x * w_shoup, x w - quotient q in [0, 2q).
+    static HENN_ALWAYS_INLINE V mul_scalar(V x, const Scalar& s, const Ctx& c) {
+        const V quotient = mul_high(x, s.w_shoup, c.low32);
+        const V r = _mm256_sub_epi64(mul_low(x, s.w, s.w_hi), mul_low(quotient, c.q, c.q_hi));
+        return reduce_once(r, c.q);
+    }
+};
+
+#include "vector_ops_loops.inc"
+
+void add(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) { add_loop<Policy>(a, b, out, n, q); }
+void sub(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) { sub_loop<Policy>(a, b, out, n, q); }
+void negate(const u64* a, u64* out, std::size_t n, const Modulus& q) { negate_loop<Policy>(a, out, n, q); }
+void mul(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
+    if (!vector_multiplication_ok(q)) return portable_vector_kernels().mul(a, b, out, n, q);
+    mul_loop<Policy>(a, b, out, n, q);
+}
+void mul_add(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus& q) {
+    if (!vector_multiplication_ok(q)) return portable_vector_kernels().mul_add(a, b, acc, n, q);
+    mul_add_loop<Policy>(a, b, acc, n, q);
+}
+void mul_scalar(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q) {
+    mul_scalar_loop<Policy>(a, w, out, n, q);
+}
+void karatsuba(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1, u64* c2,
+               std::size_t n, const Modulus& q) {
+    if (!vector_multiplication_ok(q)) return portable_vector_kernels().karatsuba(a0, a1, b0, b1, c0, c1, c2, n, q);
+    karatsuba_loop<Policy>(a0, a1, b0, b1, c0, c1, c2, n, q);
+}
+
+}  // namespace avx2_kernels
+HENN_TARGET_REGION_END
+
+// ---------------------------------------------------------------------------------------------
+// AVX-512: 8 lanes. The IFMA policy's code is only reached on CPUs with IFMA; the 64-bit policy
+// uses no IFMA instruction, so the avx512 table runs on AVX-512 CPUs without it.
+
+HENN_TARGET_REGION_BEGIN("avx512f,avx512dq,avx512ifma")
+namespace avx512_kernels {
+
+struct Common {
+    using V = __m512i;
+    static constexpr std::size_t kLanes = 8;
+
+    static HENN_ALWAYS_INLINE V load(const u64* p) { return _mm512_loadu_si512(p); }
+    static HENN_ALWAYS_INLINE void store(u64* p, V v) { _mm512_storeu_si512(p, v); }
+    static HENN_ALWAYS_INLINE V broadcast(u64 x) { return _mm512_set1_epi64(static_cast<long long>(x)); }
+
+    // x - q when x >= q (unsigned min: x - q wraps above x when x < q).
+    static HENN_ALWAYS_INLINE V reduce_once(V x, V q) { return _mm512_min_epu64(x, _mm512_sub_epi64(x, q)); }
+    static HENN_ALWAYS_INLINE V add(V a, V b, V q) { return reduce_once(_mm512_add_epi64(a, b), q); }
+    // a - b, plus q when that wrapped (a - b + q is then the smaller word).
+    static HENN_ALWAYS_INLINE V sub(V a, V b, V q) {
+        const V d = _mm512_sub_epi64(a, b);
+        return _mm512_min_epu64(d, _mm512_add_epi64(d, q));
+    }
+    static HENN_ALWAYS_INLINE V negate(V a, V q) {
+        return _mm512_maskz_sub_epi64(_mm512_test_epi64_mask(a, a), q, a);
+    }
+};
+
+// 64-bit words, any odd q < 2^61.
+struct Policy64 : Common {
+    struct Ctx {
+        V q, mu;
+        __m128i shift_left, shift_right;
+    };
+    struct Scalar {
+        V w, w_shoup;
+    };
+
+    static HENN_ALWAYS_INLINE V mul_high(V x, V y) {
+        const V x_hi = _mm512_srli_epi64(x, 32), y_hi = _mm512_srli_epi64(y, 32);
+        const V lo_lo = _mm512_mul_epu32(x, y);
+        const V middle = _mm512_add_epi64(_mm512_mul_epu32(x, y_hi), _mm512_srli_epi64(lo_lo, 32));
+        const V middle2 = _mm512_add_epi64(_mm512_mul_epu32(x_hi, y), _mm512_maskz_mov_epi32(0x5555, middle));
+        return _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(x_hi, y_hi), _mm512_srli_epi64(middle, 32)),
+                                _mm512_srli_epi64(middle2, 32));
+    }
+
+    static Ctx context(const Modulus& q) {
+        const Barrett64 b = barrett64(q);
+        return {broadcast(q.value()), broadcast(b.mu), _mm_cvtsi64_si128(b.shift_left),
+                _mm_cvtsi64_si128(b.shift_right)};
+    }
+
+    static HENN_ALWAYS_INLINE V mul(V a, V b, const Ctx& c) {
+        const V a_hi = _mm512_srli_epi64(a, 32), b_hi = _mm512_srli_epi64(b, 32);
+        const V lo_lo = _mm512_mul_epu32(a, b);
+        const V middle = _mm512_add_epi64(_mm512_mul_epu32(a, b_hi), _mm512_srli_epi64(lo_lo, 32));
+        const V middle2 = _mm512_add_epi64(_mm512_mul_epu32(a_hi, b), _mm512_maskz_mov_epi32(0x5555, middle));
+        const V high = _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(a_hi, b_hi), _mm512_srli_epi64(middle, 32)),
+                                        _mm512_srli_epi64(middle2, 32));
+        const V low = _mm512_mask_blend_epi32(0xaaaa, lo_lo, _mm512_slli_epi64(middle2, 32));
+        const V t = _mm512_or_si512(_mm512_sll_epi64(high, c.shift_left), _mm512_srl_epi64(low, c.shift_right));
+        const V quotient = mul_high(t, c.mu);
+        const V r = _mm512_sub_epi64(low, _mm512_mullo_epi64(quotient, c.q));
+        return reduce_once(reduce_once(r, c.q), c.q);
+    }
+
+    static Scalar shoup_scalar(const ShoupConstant& w) { return {broadcast(w.value), broadcast(w.shoup)}; }
+    static HENN_ALWAYS_INLINE V mul_scalar(V x, const Scalar& s, const Ctx& c) {
+        const V quotient = mul_high(x, s.w_shoup);
+        return reduce_once(_mm512_sub_epi64(_mm512_mullo_epi64(x, s.w), _mm512_mullo_epi64(quotient, c.q)), c.q);
+    }
+};
+
+// 52-bit limbs with IFMA, odd q < 2^50.
+constexpr u64 kIfmaModulusBound = u64{1} << 50;
+constexpr u64 kLow52 = (u64{1} << 52) - 1;
+
+bool ifma_ok(const Modulus& q) { return q.value() < kIfmaModulusBound && (q.value() & 1) != 0; }
+
+struct PolicyIfma : Common {
+    struct Ctx {
+        V q, q_negated52, low52, mu;  // q_negated52 = 2^52 - q: adding x (2^52 - q) subtracts x q mod 2^52
+        __m128i shift_left, shift_right;
+    };
+    struct Scalar {
+        V w, w_shoup52;
+    };
+
+    static Ctx context(const Modulus& q) {
+        const int bits = q.bits();
+        const u64 mu = static_cast<u64>((static_cast<u128>(1) << (51 + bits)) / q.value());
+        return {broadcast(q.value()), broadcast((u64{1} << 52) - q.value()), broadcast(kLow52), broadcast(mu),
+                _mm_cvtsi64_si128(53 - bits), _mm_cvtsi64_si128(bits - 1)};
+    }
+
+    static HENN_ALWAYS_INLINE V mul(V a, V b, const Ctx& c) {
+        const V zero = _mm512_setzero_si512();
+        const V low = _mm512_madd52lo_epu64(zero, a, b);   // p mod 2^52
+        const V high = _mm512_madd52hi_epu64(zero, a, b);  // floor(p / 2^52) < 2^48
+        // floor(p / 2^(L-1)): the two shifted pieces do not overlap.
+        const V t = _mm512_or_si512(_mm512_sll_epi64(high, c.shift_left), _mm512_srl_epi64(low, c.shift_right));
+        const V quotient = _mm512_madd52hi_epu64(zero, t, c.mu);
+        const V r = _mm512_and_si512(_mm512_madd52lo_epu64(low, quotient, c.q_negated52), c.low52);
+        return reduce_once(reduce_once(r, c.q), c.q);
+    }
+
+    // w_shoup52 = floor(w 2^52 / q) = w_shoup >> 12; for x < 2^52 the quotient
+    // floor(x w_shoup52 / 2^52) is floor(x w / q) or one less, so x w - quotient q is in [0, 2q).
+    static Scalar shoup_scalar(const ShoupConstant& w) { return {broadcast(w.value), broadcast(w.shoup >> 12)}; }
+    static HENN_ALWAYS_INLINE V mul_scalar(V x, const Scalar& s, const Ctx& c) {
+        const V zero = _mm512_setzero_si512();
+        const V quotient = _mm512_madd52hi_epu64(zero, x, s.w_shoup52);
+        const V product = _mm512_madd52lo_epu64(zero, x, s.w);
+        const V r = _mm512_and_si512(_mm512_madd52lo_epu64(product, quotient, c.q_negated52), c.low52);
+        return reduce_once(r, c.q);
+    }
+};
+
+#include "vector_ops_loops.inc"
+
+// Constants of the inner product's final reduction (Montgomery steps with R = 2^52).
+struct IfmaSumContext {
+    PolicyIfma::Ctx base;
+    __m512i q_inverse_negated;  // -q^-1 mod 2^52
+    __m512i r2;                 // 2^104 mod q
+    __m512i r2_shoup52;         // floor(r2 2^52 / q)
+};
+
+IfmaSumContext ifma_sum_context(const Modulus& q) {
+    const u64 qv = q.value();
+    u64 inverse = qv;  // q q = 1 mod 8: three correct bits, doubled by each Newton step
+    for (int i = 0; i < 5; ++i) inverse *= 2 - qv * inverse;
+    const u64 r2 = q.reduce(static_cast<u128>(1) << 104);
+    return {PolicyIfma::context(q), PolicyIfma::broadcast((0 - inverse) & kLow52), PolicyIfma::broadcast(r2),
+            PolicyIfma::broadcast(static_cast<u64>((static_cast<u128>(r2) << 52) / qv))};
+}
+
+// One Montgomery step: for v = high 2^52 + low (low < 2^52), returns (v + m q) / 2^52 with
+// m = low (-q^-1) mod 2^52, which is v 2^-52 mod q and below high + q + 1. low + (m q mod 2^52)
+// is 0 when low = 0 (then m = 0) and 2^52 otherwise: that carry is added separately.
+HENN_ALWAYS_INLINE __m512i ifma_montgomery_step(__m512i high, __m512i low, const IfmaSumContext& c) {
+    const __m512i m = _mm512_madd52lo_epu64(_mm512_setzero_si512(), low, c.q_inverse_negated);
+    const __m512i v = _mm512_madd52hi_epu64(high, m, c.base.q);
+    return _mm512_mask_add_epi64(v, _mm512_test_epi64_mask(low, low), v, _mm512_set1_epi64(1));
+}
+
+// The sum S = acc_high 2^52 + acc_low mod q, for sums of up to 60 products of values below
+// q < 2^50: each product is below 2^100, so acc_high < 60 * 2^48 < 2^54 and acc_low < 60 * 2^52
+// < 2^58. Folding acc_low's carries gives S = h 2^52 + l with h < 2^54 + 2^6; a first Montgomery
+// step gives v1 = S 2^-52 < 2^55, a second (on v1's limbs, high part < 8) v2 = S 2^-104 <= q + 7;
+// Shoup's product v2 (2^104 mod q) lands in [0, 2q), and one subtraction finishes.
+HENN_ALWAYS_INLINE __m512i ifma_reduce_sum(__m512i acc_high, __m512i acc_low, const IfmaSumContext& c) {
+    const __m512i h = _mm512_add_epi64(acc_high, _mm512_srli_epi64(acc_low, 52));
+    const __m512i v1 = ifma_montgomery_step(h, _mm512_and_si512(acc_low, c.base.low52), c);
+    const __m512i v2 = ifma_montgomery_step(_mm512_srli_epi64(v1, 52), _mm512_and_si512(v1, c.base.low52), c);
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i quotient = _mm512_madd52hi_epu64(zero, v2, c.r2_shoup52);
+    const __m512i product = _mm512_madd52lo_epu64(zero, v2, c.r2);
+    const __m512i r = _mm512_and_si512(_mm512_madd52lo_epu64(product, quotient, c.base.q_negated52), c.base.low52);
+    return Common::reduce_once(r, c.base.q);
+}
+
+void ifma_dot(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
+              const Modulus& q) {
+    const IfmaSumContext c = ifma_sum_context(q);
+    std::size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
+        for (std::size_t t = 0; t < count; ++t) {
+            const __m512i a = _mm512_loadu_si512(x[t] + k), b = _mm512_loadu_si512(y[t] + k);
+            low = _mm512_madd52lo_epu64(low, a, b);
+            high = _mm512_madd52hi_epu64(high, a, b);
+        }
+        _mm512_storeu_si512(out + k, ifma_reduce_sum(high, low, c));
+    }
+    for (; k < n; ++k) {
+        u128 sum = 0;
+        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][k]) * y[t][k];
+        out[k] = q.reduce(sum);
+    }
+}
+
+void ifma_dot_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
+                       std::size_t count, u64* out, std::size_t n, const Modulus& q) {
+    const IfmaSumContext c = ifma_sum_context(q);
+    std::size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        const __m256i index = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(permutation + k));
+        __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
+        for (std::size_t t = 0; t < count; ++t) {
+            const __m512i a = _mm512_i32gather_epi64(index, x[t], 8);
+            const __m512i b = _mm512_loadu_si512(y[t] + k);
+            low = _mm512_madd52lo_epu64(low, a, b);
+            high = _mm512_madd52hi_epu64(high, a, b);
+        }
+        _mm512_storeu_si512(out + k, ifma_reduce_sum(high, low, c));
+    }
+    for (; k < n; ++k) {
+        const std::size_t source = permutation[k];
+        u128 sum = 0;
+        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][source]) * y[t][k];
+        out[k] = q.reduce(sum);
+    }
+}
+
+// The avx512 table: 64-bit words for every odd modulus.
+void add(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) { add_loop<Policy64>(a, b, out, n, q); }
+void sub(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) { sub_loop<Policy64>(a, b, out, n, q); }
+void negate(const u64* a, u64* out, std::size_t n, const Modulus& q) { negate_loop<Policy64>(a, out, n, q); }
+void mul64(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
+    if (!vector_multiplication_ok(q)) return portable_vector_kernels().mul(a, b, out, n, q);
+    mul_loop<Policy64>(a, b, out, n, q);
+}
+void mul_add64(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus& q) {
+    if (!vector_multiplication_ok(q)) return portable_vector_kernels().mul_add(a, b, acc, n, q);
+    mul_add_loop<Policy64>(a, b, acc, n, q);
+}
+void mul_scalar64(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q) {
+    mul_scalar_loop<Policy64>(a, w, out, n, q);
+}
+void karatsuba64(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1, u64* c2,
+                 std::size_t n, const Modulus& q) {
+    if (!vector_multiplication_ok(q)) return portable_vector_kernels().karatsuba(a0, a1, b0, b1, c0, c1, c2, n, q);
+    karatsuba_loop<Policy64>(a0, a1, b0, b1, c0, c1, c2, n, q);
+}
+
+// The avx512ifma table: IFMA below 2^50, the 64-bit kernels above.
+void mul_ifma(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
+    if (!ifma_ok(q)) return mul64(a, b, out, n, q);
+    mul_loop<PolicyIfma>(a, b, out, n, q);
+}
+void mul_add_ifma(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus& q) {
+    if (!ifma_ok(q)) return mul_add64(a, b, acc, n, q);
+    mul_add_loop<PolicyIfma>(a, b, acc, n, q);
+}
+void mul_scalar_ifma(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q) {
+    if (!ifma_ok(q)) return mul_scalar64(a, w, out, n, q);
+    mul_scalar_loop<PolicyIfma>(a, w, out, n, q);
+}
+void karatsuba_ifma(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1, u64* c2,
+                    std::size_t n, const Modulus& q) {
+    if (!ifma_ok(q)) return karatsuba64(a0, a1, b0, b1, c0, c1, c2, n, q);
+    karatsuba_loop<PolicyIfma>(a0, a1, b0, b1, c0, c1, c2, n, q);
+}
+void dot_ifma(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
+              const Modulus& q) {
+    if (!ifma_ok(q)) return portable_vector_kernels().dot(x, y, count, out, n, q);
+    ifma_dot(x, y, count, out, n, q);
+}
+void dot_permuted_ifma(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
+                       std::size_t count, u64* out, std::size_t n, const Modulus& q) {
+    if (!ifma_ok(q)) return portable_vector_kernels().dot_permuted(x, permutation, y, count, out, n, q);
+    ifma_dot_permuted(x, permutation, y, count, out, n, q);
+}
+
+}  // namespace avx512_kernels
+HENN_TARGET_REGION_END
+
+const VectorKernelTable& avx2_vector_kernels() {
+    using namespace avx2_kernels;
+    static const VectorKernelTable table = {add,     sub,        negate,
+                                            mul,     mul_add,    mul_scalar,
+                                            portable_vector_kernels().dot, portable_vector_kernels().dot_permuted,
+                                            karatsuba};
+    return table;
+}
+
+const VectorKernelTable& avx512_vector_kernels() {
+    using namespace avx512_kernels;
+    static const VectorKernelTable table = {add,       sub,          negate,
+                                            mul64,     mul_add64,    mul_scalar64,
+                                            portable_vector_kernels().dot, portable_vector_kernels().dot_permuted,
+                                            karatsuba64};
+    return table;
+}
+
+const VectorKernelTable& avx512ifma_vector_kernels() {
+    using namespace avx512_kernels;
+    static const VectorKernelTable table = {add,      sub,          negate,  mul_ifma,          mul_add_ifma,
+                                            mul_scalar_ifma, dot_ifma, dot_permuted_ifma, karatsuba_ifma};
+    return table;
+}
+
+#else  // not x86-64 with GCC/Clang: the portable kernels everywhere
+
+const VectorKernelTable& avx2_vector_kernels() { return portable_vector_kernels(); }
+const VectorKernelTable& avx512_vector_kernels() { return portable_vector_kernels(); }
+const VectorKernelTable& avx512ifma_vector_kernels() { return portable_vector_kernels(); }
+
+#endif
+
+}  // namespace henn::math::simd

@@ -1,0 +1,37 @@
+// The element-wise kernels of each instruction set as tables of functions (private to
+// henn_math); math/vector_ops.cpp checks the CPU and dispatches through them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "henn/math/modarith.hpp"
+
+namespace henn::math::simd {
+
+// One kernel family. Each function has the contract of the public function of the same name in
+// henn/math/vector_ops.hpp (count already checked against kMaxDotTerms).
+struct VectorKernelTable {
+    void (*add)(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q);
+    void (*sub)(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q);
+    void (*negate)(const u64* a, u64* out, std::size_t n, const Modulus& q);
+    void (*mul)(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q);
+    void (*mul_add)(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus& q);
+    void (*mul_scalar)(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q);
+    void (*dot)(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
+                const Modulus& q);
+    void (*dot_permuted)(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
+                         std::size_t count, u64* out, std::size_t n, const Modulus& q);
+    void (*karatsuba)(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1, u64* c2,
+                      std::size_t n, const Modulus& q);
+};
+
+// Plain C++ (math/vector_ops.cpp): the reference and the fallback of the others.
+const VectorKernelTable& portable_vector_kernels();
+// Call only after the matching cpu_supports_* check of ntt_simd.hpp (AVX2; AVX-512 F+DQ;
+// AVX-512 F+DQ+IFMA). On other architectures they return the portable table.
+const VectorKernelTable& avx2_vector_kernels();
+const VectorKernelTable& avx512_vector_kernels();
+const VectorKernelTable& avx512ifma_vector_kernels();
+
+}  // namespace henn::math::simd

@@ -1,0 +1,231 @@
+// The element-wise kernels (every one this CPU has) against scalar references built from
+// modarith.hpp's mul_mod / add_mod: primes of 20 to 61 bits (both sides of IFMA's 2^50 bound),
+// lengths with and without vector tails, extreme values, aliasing, inner products of 1 to 60
+// terms, permuted inner products.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "henn/math/primes.hpp"
+#include "henn/math/vector_ops.hpp"
+
+using namespace henn::math;
+
+namespace {
+
+constexpr VectorKernel kAllKernels[] = {VectorKernel::portable, VectorKernel::avx2, VectorKernel::avx512,
+                                        VectorKernel::avx512ifma};
+constexpr std::size_t kLengths[] = {1, 3, 7, 8, 9, 64, 1000, 8192};
+constexpr int kBitSizes[] = {20, 30, 40, 45, 49, 50, 51, 55, 60, 61};
+
+std::vector<VectorKernel> available_kernels() {
+    std::vector<VectorKernel> kernels;
+    for (VectorKernel kernel : kAllKernels) {
+        if (vector_kernel_available(kernel)) kernels.push_back(kernel);
+    }
+    return kernels;
+}
+
+// Reduced values, a quarter of them at the extremes 0, 1, q-1, q-2 (where the reductions'
+// corrections trigger).
+std::vector<u64> random_residues(std::size_t n, u64 q, std::mt19937_64& rng) {
+    std::vector<u64> v(n);
+    for (auto& x : v) {
+        switch (rng() % 8) {
+            case 0: x = q - 1; break;
+            case 1: x = rng() % 2 == 0 ? 0 : 1; break;
+            case 2: x = q - 2; break;
+            default: x = rng() % q;
+        }
+    }
+    return v;
+}
+
+std::string where(VectorKernel kernel, const Modulus& q, std::size_t n) {
+    return std::string(vector_kernel_name(kernel)) + " q=" + std::to_string(q.value()) + " (" +
+           std::to_string(q.bits()) + " bits) n=" + std::to_string(n);
+}
+
+// For each size, the largest NTT-friendly prime below 2^bits and the smallest above 2^(bits-1)
+// (the Barrett error terms are largest near either end of a bit length).
+std::vector<Modulus> test_moduli() {
+    std::vector<Modulus> moduli;
+    for (int bits : kBitSizes) {
+        moduli.emplace_back(generate_ntt_primes(bits, 1, 1024)[0]);
+        for (u64 q = (u64{1} << (bits - 1)) + 1;; q += 2048) {
+            if (is_prime(q)) {
+                moduli.emplace_back(q);
+                break;
+            }
+        }
+    }
+    return moduli;
+}
+
+}  // namespace
+
+TEST(VectorOps, KernelNamesRoundTripAndSelectionIsAvailable) {
+    for (VectorKernel kernel : kAllKernels) EXPECT_EQ(vector_kernel_from_name(vector_kernel_name(kernel)), kernel);
+    EXPECT_THROW(vector_kernel_from_name("sse2"), std::invalid_argument);
+    EXPECT_TRUE(vector_kernel_available(VectorKernel::portable));
+    EXPECT_TRUE(vector_kernel_available(vector_selected_kernel()));
+    EXPECT_STREQ(vector_kernel_name(), vector_kernel_name(vector_selected_kernel()));
+    const char* forced = std::getenv("HENN_VECTOR_KERNEL");
+    if (forced != nullptr && *forced != '\0') {
+        EXPECT_STREQ(vector_kernel_name(), forced);
+    }
+}
+
+TEST(VectorOps, UnavailableKernelIsRejected) {
+    const Modulus q(97);
+    u64 a = 1, out = 0;
+    for (VectorKernel kernel : kAllKernels) {
+        if (vector_kernel_available(kernel)) continue;
+        EXPECT_THROW(add_mod_vec(&a, &a, &out, 1, q, kernel), std::invalid_argument);
+    }
+}
+
+TEST(VectorOps, ElementwiseMatchScalarReference) {
+    std::mt19937_64 rng(11);
+    for (const Modulus& q : test_moduli()) {
+        const u64 qv = q.value();
+        for (std::size_t n : kLengths) {
+            const auto a = random_residues(n, qv, rng), b = random_residues(n, qv, rng);
+            const auto b1 = random_residues(n, qv, rng), a1 = random_residues(n, qv, rng);
+            const ShoupConstant w(rng() % qv, qv), w_max(qv - 1, qv);
+            std::vector<u64> sum(n), difference(n), negated(n), product(n), fused(n), scaled(n), scaled_max(n);
+            std::vector<u64> c0(n), c1(n), c2(n);
+            for (std::size_t k = 0; k < n; ++k) {
+                sum[k] = add_mod(a[k], b[k], qv);
+                difference[k] = sub_mod(a[k], b[k], qv);
+                negated[k] = negate_mod(a[k], qv);
+                product[k] = mul_mod(a[k], b[k], q);
+                fused[k] = add_mod(b1[k], product[k], qv);
+                scaled[k] = mul_mod(a[k], w.value, q);
+                scaled_max[k] = mul_mod(a[k], qv - 1, q);
+                c0[k] = product[k];
+                c2[k] = mul_mod(a1[k], b1[k], q);
+                c1[k] = add_mod(mul_mod(a[k], b1[k], q), mul_mod(a1[k], b[k], q), qv);
+            }
+            for (VectorKernel kernel : available_kernels()) {
+                const std::string at = where(kernel, q, n);
+                std::vector<u64> out(n);
+                add_mod_vec(a.data(), b.data(), out.data(), n, q, kernel);
+                ASSERT_EQ(out, sum) << "add " << at;
+                sub_mod_vec(a.data(), b.data(), out.data(), n, q, kernel);
+                ASSERT_EQ(out, difference) << "sub " << at;
+                negate_mod_vec(a.data(), out.data(), n, q, kernel);
+                ASSERT_EQ(out, negated) << "negate " << at;
+                mul_mod_vec(a.data(), b.data(), out.data(), n, q, kernel);
+                ASSERT_EQ(out, product) << "mul " << at;
+                out = b1;
+                mul_add_mod_vec(a.data(), b.data(), out.data(), n, q, kernel);
+                ASSERT_EQ(out, fused) << "mul_add " << at;
+                mul_scalar_mod_vec(a.data(), w, out.data(), n, q, kernel);
+                ASSERT_EQ(out, scaled) << "mul_scalar " << at;
+                mul_scalar_mod_vec(a.data(), w_max, out.data(), n, q, kernel);
+                ASSERT_EQ(out, scaled_max) << "mul_scalar by q-1 " << at;
+                std::vector<u64> k0(n), k1(n), k2(n);
+                karatsuba_tensor_vec(a.data(), a1.data(), b.data(), b1.data(), k0.data(), k1.data(), k2.data(), n, q,
+                                     kernel);
+                ASSERT_EQ(k0, c0) << "karatsuba c0 " << at;
+                ASSERT_EQ(k1, c1) << "karatsuba c1 " << at;
+                ASSERT_EQ(k2, c2) << "karatsuba c2 " << at;
+                // Aliasing: the output is one of the inputs.
+                out = a;
+                mul_mod_vec(out.data(), b.data(), out.data(), n, q, kernel);
+                ASSERT_EQ(out, product) << "mul into a " << at;
+                out = b;
+                mul_mod_vec(a.data(), out.data(), out.data(), n, q, kernel);
+                ASSERT_EQ(out, product) << "mul into b " << at;
+                out = a;
+                add_mod_vec(out.data(), b.data(), out.data(), n, q, kernel);
+                ASSERT_EQ(out, sum) << "add into a " << at;
+                out = b;
+                sub_mod_vec(a.data(), out.data(), out.data(), n, q, kernel);
+                ASSERT_EQ(out, difference) << "sub into b " << at;
+                out = a;
+                negate_mod_vec(out.data(), out.data(), n, q, kernel);
+                ASSERT_EQ(out, negated) << "negate in place " << at;
+                out = a;
+                mul_scalar_mod_vec(out.data(), w, out.data(), n, q, kernel);
+                ASSERT_EQ(out, scaled) << "mul_scalar in place " << at;
+            }
+        }
+    }
+}
+
+TEST(VectorOps, AllMaximalOperands) {
+    // (q-1)^2 and sums of 60 of them: the largest values the reductions see.
+    for (const Modulus& q : test_moduli()) {
+        const std::size_t n = 37;
+        const std::vector<u64> top(n, q.value() - 1);
+        const u64 square = mul_mod(q.value() - 1, q.value() - 1, q);
+        std::vector<const u64*> xs(kMaxDotTerms, top.data());
+        const u64 expected_sum = q.reduce(static_cast<u128>(square) * kMaxDotTerms);
+        for (VectorKernel kernel : available_kernels()) {
+            std::vector<u64> out(n);
+            mul_mod_vec(top.data(), top.data(), out.data(), n, q, kernel);
+            ASSERT_EQ(out, std::vector<u64>(n, square)) << where(kernel, q, n);
+            dot_mod_vec(xs.data(), xs.data(), kMaxDotTerms, out.data(), n, q, kernel);
+            ASSERT_EQ(out, std::vector<u64>(n, expected_sum)) << "dot " << where(kernel, q, n);
+        }
+    }
+}
+
+TEST(VectorOps, InnerProductsMatchScalarReference) {
+    std::mt19937_64 rng(12);
+    for (const Modulus& q : test_moduli()) {
+        const u64 qv = q.value();
+        for (std::size_t n : {std::size_t{1}, std::size_t{9}, std::size_t{64}, std::size_t{1000}}) {
+            for (std::size_t count : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{59}, std::size_t{60}}) {
+                std::vector<std::vector<u64>> xs(count), ys(count);
+                std::vector<const u64*> x(count), y(count);
+                for (std::size_t t = 0; t < count; ++t) {
+                    xs[t] = random_residues(n, qv, rng);
+                    ys[t] = random_residues(n, qv, rng);
+                    x[t] = xs[t].data();
+                    y[t] = ys[t].data();
+                }
+                std::vector<std::uint32_t> permutation(n);
+                std::iota(permutation.begin(), permutation.end(), 0u);
+                std::shuffle(permutation.begin(), permutation.end(), rng);
+                std::vector<u64> expected(n, 0), expected_permuted(n, 0);
+                for (std::size_t k = 0; k < n; ++k) {
+                    for (std::size_t t = 0; t < count; ++t) {
+                        expected[k] = add_mod(expected[k], mul_mod(xs[t][k], ys[t][k], q), qv);
+                        expected_permuted[k] =
+                            add_mod(expected_permuted[k], mul_mod(xs[t][permutation[k]], ys[t][k], q), qv);
+                    }
+                }
+                for (VectorKernel kernel : available_kernels()) {
+                    const std::string at = where(kernel, q, n) + " count=" + std::to_string(count);
+                    std::vector<u64> out(n, 12345);
+                    dot_mod_vec(x.data(), y.data(), count, out.data(), n, q, kernel);
+                    ASSERT_EQ(out, expected) << "dot " << at;
+                    dot_mod_vec_permuted(x.data(), permutation.data(), y.data(), count, out.data(), n, q, kernel);
+                    ASSERT_EQ(out, expected_permuted) << "dot permuted " << at;
+                    if (count > 0) {  // the output may be one of the y arrays
+                        std::vector<u64> alias = ys[0];
+                        std::vector<const u64*> y_alias = y;
+                        y_alias[0] = alias.data();
+                        dot_mod_vec(x.data(), y_alias.data(), count, alias.data(), n, q, kernel);
+                        ASSERT_EQ(alias, expected) << "dot into y[0] " << at;
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST(VectorOps, TooManyTermsAreRejected) {
+    const Modulus q(97);
+    std::vector<u64> one(1, 1), out(1);
+    std::vector<const u64*> xs(kMaxDotTerms + 1, one.data());
+    EXPECT_THROW(dot_mod_vec(xs.data(), xs.data(), xs.size(), out.data(), 1, q), std::invalid_argument);
+}
