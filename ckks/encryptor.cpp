@@ -1,5 +1,6 @@
 #include "henn/ckks/encryptor.hpp"
 
+#include "henn/math/vector_ops.hpp"
 #include "internal.hpp"
 
 namespace henn::ckks {
@@ -67,14 +68,15 @@ Ciphertext Encryptor::encrypt(const Plaintext& pt) const {
         detail::sample_uniform_ntt(ctx, seed, 0, c1, level);
         detail::sample_error_ntt(ctx, noise, c0, level);
         const RnsPoly& s = secret_key_->poly();
+        std::vector<u64> as(n);  // a s reveals s with a: wiped below
         for (std::size_t i = 0; i < limbs; ++i) {
             const math::Modulus& q = ctx.q()[i];
-            const u64 *a = c1.limb(i), *si = s.limb(i), *m = pt.poly.limb(i);
             u64* b = c0.limb(i);
-            for (std::size_t k = 0; k < n; ++k) {
-                b[k] = math::add_mod(math::sub_mod(b[k], math::mul_mod(a[k], si[k], q), q.value()), m[k], q.value());
-            }
+            math::mul_mod_vec(c1.limb(i), s.limb(i), as.data(), n, q);
+            math::sub_mod_vec(b, as.data(), b, n, q);
+            math::add_mod_vec(b, pt.poly.limb(i), b, n, q);
         }
+        math::secure_wipe(as.data(), as.size() * sizeof(u64));
         ct.c1_seed = seed;
     } else {
         // (c0, c1) = (u b + e0, u a + e1) over Q_level * P with ternary u, divided by P
@@ -91,12 +93,8 @@ Ciphertext Encryptor::encrypt(const Plaintext& pt) const {
         for (std::size_t i = 0; i < ext; ++i) {
             const std::size_t key_limb = detail::qp_index(ctx, level, i);
             const math::Modulus& q = ctx.qp()[key_limb];
-            const u64 *ui = u.limb(i), *b = pk.b.limb(key_limb), *a = pk.a.limb(key_limb);
-            u64 *d0 = e0.limb(i), *d1 = e1.limb(i);
-            for (std::size_t k = 0; k < n; ++k) {
-                d0[k] = math::add_mod(d0[k], math::mul_mod(ui[k], b[k], q), q.value());
-                d1[k] = math::add_mod(d1[k], math::mul_mod(ui[k], a[k], q), q.value());
-            }
+            math::mul_add_mod_vec(u.limb(i), pk.b.limb(key_limb), e0.limb(i), n, q);
+            math::mul_add_mod_vec(u.limb(i), pk.a.limb(key_limb), e1.limb(i), n, q);
         }
         math::secure_wipe(u.data.data(), u.data.size() * sizeof(u64));
         if (alpha > 0) {
@@ -106,12 +104,7 @@ Ciphertext Encryptor::encrypt(const Plaintext& pt) const {
             std::copy(e0.data.begin(), e0.data.end(), c0.data.begin());
             std::copy(e1.data.begin(), e1.data.end(), c1.data.begin());
         }
-        for (std::size_t i = 0; i < limbs; ++i) {
-            const u64 q = ctx.q()[i].value();
-            const u64* m = pt.poly.limb(i);
-            u64* d0 = c0.limb(i);
-            for (std::size_t k = 0; k < n; ++k) d0[k] = math::add_mod(d0[k], m[k], q);
-        }
+        for (std::size_t i = 0; i < limbs; ++i) math::add_mod_vec(c0.limb(i), pt.poly.limb(i), c0.limb(i), n, ctx.q()[i]);
     }
     return ct;
 }
@@ -140,18 +133,14 @@ Plaintext Decryptor::decrypt(const Ciphertext& ct) const {
         const math::Modulus& q = ctx.q()[i];
         const u64* si = s.limb(i);
         u64* m = pt.poly.limb(i);
-        const u64* c0 = ct.polys[0].limb(i);
-        const u64* c1 = ct.polys[1].limb(i);
         if (ct.size() == 2) {
-            for (std::size_t k = 0; k < n; ++k) m[k] = math::add_mod(c0[k], math::mul_mod(c1[k], si[k], q), q.value());
-        } else {
-            const u64* c2 = ct.polys[2].limb(i);
-            for (std::size_t k = 0; k < n; ++k) {
-                // Horner: c0 + s (c1 + s c2)
-                const u64 inner = math::add_mod(c1[k], math::mul_mod(c2[k], si[k], q), q.value());
-                m[k] = math::add_mod(c0[k], math::mul_mod(inner, si[k], q), q.value());
-            }
+            math::mul_mod_vec(ct.polys[1].limb(i), si, m, n, q);
+        } else {  // Horner: c0 + s (c1 + s c2)
+            math::mul_mod_vec(ct.polys[2].limb(i), si, m, n, q);
+            math::add_mod_vec(m, ct.polys[1].limb(i), m, n, q);
+            math::mul_mod_vec(m, si, m, n, q);
         }
+        math::add_mod_vec(m, ct.polys[0].limb(i), m, n, q);
     }
     return pt;
 }

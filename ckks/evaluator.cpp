@@ -1,10 +1,12 @@
 #include "henn/ckks/evaluator.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <sstream>
 #include <string>
 
+#include "henn/math/vector_ops.hpp"
 #include "internal.hpp"
 
 namespace henn::ckks {
@@ -111,10 +113,8 @@ void Evaluator::add_inplace(Ciphertext& a, const Ciphertext& b) const {
     if (b.size() > a.size()) a.polys.resize(b.size(), RnsPoly(n, a.level + 1));
     for (std::size_t p = 0; p < b.size(); ++p) {
         for_each_limb(a.level + 1, [&](std::size_t i) {
-            const u64 q = context_->q()[i].value();
             u64* x = a.polys[p].limb(i);
-            const u64* y = b.polys[p].limb(i);
-            for (std::size_t k = 0; k < n; ++k) x[k] = math::add_mod(x[k], y[k], q);
+            math::add_mod_vec(x, b.polys[p].limb(i), x, n, context_->q()[i]);
         });
     }
     a.c1_seed.reset();
@@ -132,10 +132,8 @@ void Evaluator::sub_inplace(Ciphertext& a, const Ciphertext& b) const {
     if (b.size() > a.size()) a.polys.resize(b.size(), RnsPoly(n, a.level + 1));
     for (std::size_t p = 0; p < b.size(); ++p) {
         for_each_limb(a.level + 1, [&](std::size_t i) {
-            const u64 q = context_->q()[i].value();
             u64* x = a.polys[p].limb(i);
-            const u64* y = b.polys[p].limb(i);
-            for (std::size_t k = 0; k < n; ++k) x[k] = math::sub_mod(x[k], y[k], q);
+            math::sub_mod_vec(x, b.polys[p].limb(i), x, n, context_->q()[i]);
         });
     }
     a.c1_seed.reset();
@@ -151,9 +149,8 @@ void Evaluator::negate_inplace(Ciphertext& a) const {
     check(a, "negate");
     for (auto& poly : a.polys) {
         for_each_limb(a.level + 1, [&](std::size_t i) {
-            const u64 q = context_->q()[i].value();
             u64* x = poly.limb(i);
-            for (std::size_t k = 0; k < poly.n; ++k) x[k] = math::negate_mod(x[k], q);
+            math::negate_mod_vec(x, x, poly.n, context_->q()[i]);
         });
     }
     a.c1_seed.reset();
@@ -172,10 +169,8 @@ void Evaluator::add_plain_inplace(Ciphertext& a, const Plaintext& p) const {
                          log2_string(a.scale) + "; encode it at the ciphertext's scale");
     }
     for_each_limb(a.level + 1, [&](std::size_t i) {
-        const u64 q = context_->q()[i].value();
         u64* x = a.polys[0].limb(i);
-        const u64* y = p.poly.limb(i);
-        for (std::size_t k = 0; k < context_->n(); ++k) x[k] = math::add_mod(x[k], y[k], q);
+        math::add_mod_vec(x, p.poly.limb(i), x, context_->n(), context_->q()[i]);
     });
 }
 
@@ -192,10 +187,8 @@ void Evaluator::sub_plain_inplace(Ciphertext& a, const Plaintext& p) const {
                          log2_string(a.scale) + "; encode it at the ciphertext's scale");
     }
     for_each_limb(a.level + 1, [&](std::size_t i) {
-        const u64 q = context_->q()[i].value();
         u64* x = a.polys[0].limb(i);
-        const u64* y = p.poly.limb(i);
-        for (std::size_t k = 0; k < context_->n(); ++k) x[k] = math::sub_mod(x[k], y[k], q);
+        math::sub_mod_vec(x, p.poly.limb(i), x, context_->n(), context_->q()[i]);
     });
 }
 
@@ -209,10 +202,8 @@ void Evaluator::multiply_plain_inplace(Ciphertext& a, const Plaintext& p) const 
     check_plain(a, p, "multiply_plain");
     for (auto& poly : a.polys) {
         for_each_limb(a.level + 1, [&](std::size_t i) {
-            const Modulus& q = context_->q()[i];
             u64* x = poly.limb(i);
-            const u64* y = p.poly.limb(i);
-            for (std::size_t k = 0; k < poly.n; ++k) x[k] = math::mul_mod(x[k], y[k], q);
+            math::mul_mod_vec(x, p.poly.limb(i), x, poly.n, context_->q()[i]);
         });
     }
     a.scale *= p.scale;
@@ -230,11 +221,7 @@ Ciphertext Evaluator::multiply_plain(const Ciphertext& a, const Plaintext& p) co
     for (const auto& poly : a.polys) {
         RnsPoly& out = r.polys.emplace_back(poly.n, poly.limbs, RnsPoly::uninitialized);
         for_each_limb(a.level + 1, [&](std::size_t i) {
-            const Modulus& q = context_->q()[i];
-            const u64* x = poly.limb(i);
-            const u64* y = p.poly.limb(i);
-            u64* o = out.limb(i);
-            for (std::size_t k = 0; k < poly.n; ++k) o[k] = math::mul_mod(x[k], y[k], q);
+            math::mul_mod_vec(poly.limb(i), p.poly.limb(i), out.limb(i), poly.n, context_->q()[i]);
         });
     }
     return r;
@@ -274,7 +261,7 @@ Ciphertext Evaluator::multiply_integer(const Ciphertext& a, std::int64_t k) cons
             const u64 q = context_->q()[i].value();
             const math::ShoupConstant c(math::from_signed(k, q), q);
             u64* x = poly.limb(i);
-            for (std::size_t j = 0; j < poly.n; ++j) x[j] = math::mul_shoup(x[j], c.value, c.shoup, q);
+            math::mul_scalar_mod_vec(x, c, x, poly.n, context_->q()[i]);
         });
     }
     return r;
@@ -311,27 +298,16 @@ Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
     const bool squaring = &a == &b;
     for_each_limb(limbs, [&](std::size_t i) {
         const Modulus& q = context_->q()[i];
-        const u64 qv = q.value();
         const u64 *a0 = a.polys[0].limb(i), *a1 = a.polys[1].limb(i);
         const u64 *b0 = b.polys[0].limb(i), *b1 = b.polys[1].limb(i);
         u64 *c0 = r.polys[0].limb(i), *c1 = r.polys[1].limb(i), *c2 = r.polys[2].limb(i);
         if (squaring) {
-            for (std::size_t k = 0; k < n; ++k) {
-                c0[k] = math::mul_mod(a0[k], a0[k], q);
-                const u64 cross = math::mul_mod(a0[k], a1[k], q);
-                c1[k] = math::add_mod(cross, cross, qv);
-                c2[k] = math::mul_mod(a1[k], a1[k], q);
-            }
+            math::mul_mod_vec(a0, a0, c0, n, q);
+            math::mul_mod_vec(a0, a1, c1, n, q);
+            math::add_mod_vec(c1, c1, c1, n, q);
+            math::mul_mod_vec(a1, a1, c2, n, q);
         } else {
-            // Karatsuba: three products instead of four.
-            for (std::size_t k = 0; k < n; ++k) {
-                const u64 p0 = math::mul_mod(a0[k], b0[k], q);
-                const u64 p2 = math::mul_mod(a1[k], b1[k], q);
-                const u64 s = math::mul_mod(math::add_mod(a0[k], a1[k], qv), math::add_mod(b0[k], b1[k], qv), q);
-                c0[k] = p0;
-                c1[k] = math::sub_mod(math::sub_mod(s, p0, qv), p2, qv);
-                c2[k] = p2;
-            }
+            math::karatsuba_tensor_vec(a0, a1, b0, b1, c0, c1, c2, n, q);  // three products, not four
         }
     });
     return r;
@@ -354,11 +330,9 @@ Ciphertext Evaluator::relinearize(const Ciphertext& a) const {
     for (int p = 0; p < 2; ++p) r.polys.emplace_back(context_->n(), a.level + 1, RnsPoly::uninitialized);
     key_switch(digits, keys_->relinearization->key, nullptr, r.polys[0], r.polys[1]);
     for_each_limb(a.level + 1, [&](std::size_t i) {
-        const u64 q = context_->q()[i].value();
         for (int p = 0; p < 2; ++p) {
             u64* x = r.polys[p].limb(i);
-            const u64* y = a.polys[p].limb(i);
-            for (std::size_t k = 0; k < context_->n(); ++k) x[k] = math::add_mod(x[k], y[k], q);
+            math::add_mod_vec(x, a.polys[p].limb(i), x, context_->n(), context_->q()[i]);
         }
     });
     return r;
@@ -528,20 +502,13 @@ void Evaluator::key_switch(const Decomposition& digits, const KeySwitchKey& key,
             b[d] = key.b[d].limb(key_limb);
             a[d] = key.a[d].limb(key_limb);
         }
-        u64* o0 = acc0.limb(i);
-        u64* o1 = acc1.limb(i);
-        // Lazy accumulation in registers: each product is below 2^122 and digit_count <= 60,
-        // so one reduction per coefficient.
-        for (std::size_t k = 0; k < n; ++k) {
-            const std::size_t src = permutation != nullptr ? permutation[k] : k;
-            u128 s0 = 0, s1 = 0;
-            for (std::size_t d = 0; d < digit_count; ++d) {
-                const u64 v = x[d][src];
-                s0 += static_cast<u128>(v) * b[d][k];
-                s1 += static_cast<u128>(v) * a[d][k];
-            }
-            o0[k] = q.reduce(s0);
-            o1[k] = q.reduce(s1);
+        // One reduction per coefficient (dot_mod_vec takes up to 60 terms and throws beyond).
+        if (permutation != nullptr) {
+            math::dot_mod_vec_permuted(x.data(), permutation, b.data(), digit_count, acc0.limb(i), n, q);
+            math::dot_mod_vec_permuted(x.data(), permutation, a.data(), digit_count, acc1.limb(i), n, q);
+        } else {
+            math::dot_mod_vec(x.data(), b.data(), digit_count, acc0.limb(i), n, q);
+            math::dot_mod_vec(x.data(), a.data(), digit_count, acc1.limb(i), n, q);
         }
     });
     detail::mod_down(ctx, acc0, level, out0);
@@ -654,19 +621,19 @@ Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts
     for (std::size_t p = 0; p < size; ++p) r.polys.emplace_back(n, limbs, RnsPoly::uninitialized);
     for_each_limb(limbs, [&](std::size_t i) {
         const Modulus& q = ctx.q()[i];
-        std::vector<u128> acc(n);
+        std::vector<const u64*> x(cts.size()), y(cts.size());
+        for (std::size_t t = 0; t < cts.size(); ++t) y[t] = pts[t]->poly.limb(i);
+        std::vector<u64> partial(cts.size() > math::kMaxDotTerms ? n : 0);
         for (std::size_t p = 0; p < size; ++p) {
-            std::fill(acc.begin(), acc.end(), u128{0});
-            for (std::size_t t = 0; t < cts.size(); ++t) {
-                const u64* x = cts[t]->polys[p].limb(i);
-                const u64* y = pts[t]->poly.limb(i);
-                for (std::size_t k = 0; k < n; ++k) acc[k] += static_cast<u128>(x[k]) * y[k];
-                if ((t + 1) % (kLazyTerms - 1) == 0) {  // the reduced value counts as one term
-                    for (std::size_t k = 0; k < n; ++k) acc[k] = q.reduce(acc[k]);
-                }
-            }
+            for (std::size_t t = 0; t < cts.size(); ++t) x[t] = cts[t]->polys[p].limb(i);
+            // Inner products of up to kMaxDotTerms terms, each reduced once, then summed.
             u64* o = r.polys[p].limb(i);
-            for (std::size_t k = 0; k < n; ++k) o[k] = q.reduce(acc[k]);
+            for (std::size_t begin = 0; begin < cts.size(); begin += math::kMaxDotTerms) {
+                const std::size_t count = std::min(math::kMaxDotTerms, cts.size() - begin);
+                u64* target = begin == 0 ? o : partial.data();
+                math::dot_mod_vec(x.data() + begin, y.data() + begin, count, target, n, q);
+                if (begin != 0) math::add_mod_vec(o, partial.data(), o, n, q);
+            }
         }
     });
     return r;
