@@ -1,6 +1,7 @@
 // Dispatch of the element-wise kernels and the portable (reference) implementations.
 #include "henn/math/vector_ops.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -43,23 +44,38 @@ void portable_mul_scalar(const u64* a, const ShoupConstant& w, u64* out, std::si
     for (std::size_t k = 0; k < n; ++k) out[k] = mul_shoup(a[k], w.value, w.shoup, qv);
 }
 
-// Lazy 128-bit sums: count <= 60 products below 2^122 each stay below 2^128.
+// Lazy 128-bit sums: count <= 60 products below 2^122 each stay below 2^128. Blocks of
+// coefficients keep their sums in a small array and take the terms one after the other, so each
+// input is read sequentially (summing all terms per coefficient would stride across count
+// arrays).
+constexpr std::size_t kDotBlock = 64;
+
 void portable_dot(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
                   const Modulus& q) {
-    for (std::size_t k = 0; k < n; ++k) {
-        u128 sum = 0;
-        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][k]) * y[t][k];
-        out[k] = q.reduce(sum);
+    for (std::size_t begin = 0; begin < n; begin += kDotBlock) {
+        const std::size_t length = std::min(kDotBlock, n - begin);
+        u128 sums[kDotBlock] = {};
+        for (std::size_t t = 0; t < count; ++t) {
+            const u64* xt = x[t] + begin;
+            const u64* yt = y[t] + begin;
+            for (std::size_t k = 0; k < length; ++k) sums[k] += static_cast<u128>(xt[k]) * yt[k];
+        }
+        for (std::size_t k = 0; k < length; ++k) out[begin + k] = q.reduce(sums[k]);
     }
 }
 
 void portable_dot_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
                            std::size_t count, u64* out, std::size_t n, const Modulus& q) {
-    for (std::size_t k = 0; k < n; ++k) {
-        const std::size_t source = permutation[k];
-        u128 sum = 0;
-        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][source]) * y[t][k];
-        out[k] = q.reduce(sum);
+    for (std::size_t begin = 0; begin < n; begin += kDotBlock) {
+        const std::size_t length = std::min(kDotBlock, n - begin);
+        const std::uint32_t* source = permutation + begin;
+        u128 sums[kDotBlock] = {};
+        for (std::size_t t = 0; t < count; ++t) {
+            const u64* xt = x[t];
+            const u64* yt = y[t] + begin;
+            for (std::size_t k = 0; k < length; ++k) sums[k] += static_cast<u128>(xt[source[k]]) * yt[k];
+        }
+        for (std::size_t k = 0; k < length; ++k) out[begin + k] = q.reduce(sums[k]);
     }
 }
 

@@ -227,14 +227,20 @@ struct Policy64 : Common {
                 _mm_cvtsi64_si128(b.shift_right)};
     }
 
-    static HENN_ALWAYS_INLINE V mul(V a, V b, const Ctx& c) {
+    // The 128-bit product a b as two words.
+    static HENN_ALWAYS_INLINE void product(V a, V b, V& high, V& low) {
         const V a_hi = _mm512_srli_epi64(a, 32), b_hi = _mm512_srli_epi64(b, 32);
         const V lo_lo = _mm512_mul_epu32(a, b);
         const V middle = _mm512_add_epi64(_mm512_mul_epu32(a, b_hi), _mm512_srli_epi64(lo_lo, 32));
         const V middle2 = _mm512_add_epi64(_mm512_mul_epu32(a_hi, b), _mm512_maskz_mov_epi32(0x5555, middle));
-        const V high = _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(a_hi, b_hi), _mm512_srli_epi64(middle, 32)),
-                                        _mm512_srli_epi64(middle2, 32));
-        const V low = _mm512_mask_blend_epi32(0xaaaa, lo_lo, _mm512_slli_epi64(middle2, 32));
+        high = _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(a_hi, b_hi), _mm512_srli_epi64(middle, 32)),
+                                _mm512_srli_epi64(middle2, 32));
+        low = _mm512_mask_blend_epi32(0xaaaa, lo_lo, _mm512_slli_epi64(middle2, 32));
+    }
+
+    static HENN_ALWAYS_INLINE V mul(V a, V b, const Ctx& c) {
+        V high, low;
+        product(a, b, high, low);
         const V t = _mm512_or_si512(_mm512_sll_epi64(high, c.shift_left), _mm512_srl_epi64(low, c.shift_right));
         const V quotient = mul_high(t, c.mu);
         const V r = _mm512_sub_epi64(low, _mm512_mullo_epi64(quotient, c.q));
@@ -380,6 +386,76 @@ void ifma_dot_permuted(const u64* const* x, const std::uint32_t* permutation, co
     }
 }
 
+// Inner products with 64-bit words: exact 128-bit sums (two words with carries) of up to 60
+// products below 2^122, then sum = high 2^64 + low reduced as Shoup(high, 2^64 mod q), in
+// [0, 2q) for any word, plus low - floor(low floor(2^64/q) / 2^64) q, in [0, 2q) (the quotient
+// is off by at most one): a value in [0, 4q), below 2^63, brought to [0, q) by two subtractions.
+struct Sum64Context {
+    __m512i q, two_q, r64, r64_shoup, inverse64, one;
+};
+
+Sum64Context sum64_context(const Modulus& q) {
+    const u64 r64 = q.reduce(static_cast<u128>(1) << 64);
+    return {Common::broadcast(q.value()), Common::broadcast(2 * q.value()), Common::broadcast(r64),
+            Common::broadcast(shoup_precompute(r64, q.value())), Common::broadcast(q.barrett_hi()),
+            Common::broadcast(1)};
+}
+
+HENN_ALWAYS_INLINE void sum64_add_product(__m512i a, __m512i b, __m512i& high, __m512i& low, const Sum64Context& c) {
+    __m512i product_high, product_low;
+    Policy64::product(a, b, product_high, product_low);
+    low = _mm512_add_epi64(low, product_low);
+    high = _mm512_add_epi64(high, product_high);
+    high = _mm512_mask_add_epi64(high, _mm512_cmplt_epu64_mask(low, product_low), high, c.one);  // carry
+}
+
+HENN_ALWAYS_INLINE __m512i sum64_reduce(__m512i high, __m512i low, const Sum64Context& c) {
+    const __m512i high_quotient = Policy64::mul_high(high, c.r64_shoup);
+    const __m512i h = _mm512_sub_epi64(_mm512_mullo_epi64(high, c.r64), _mm512_mullo_epi64(high_quotient, c.q));
+    const __m512i low_quotient = Policy64::mul_high(low, c.inverse64);
+    const __m512i l = _mm512_sub_epi64(low, _mm512_mullo_epi64(low_quotient, c.q));
+    const __m512i s = _mm512_add_epi64(h, l);
+    return Common::reduce_once(Common::reduce_once(s, c.two_q), c.q);
+}
+
+void dot64_impl(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
+                const Modulus& q) {
+    const Sum64Context c = sum64_context(q);
+    std::size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
+        for (std::size_t t = 0; t < count; ++t) {
+            sum64_add_product(_mm512_loadu_si512(x[t] + k), _mm512_loadu_si512(y[t] + k), high, low, c);
+        }
+        _mm512_storeu_si512(out + k, sum64_reduce(high, low, c));
+    }
+    for (; k < n; ++k) {
+        u128 sum = 0;
+        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][k]) * y[t][k];
+        out[k] = q.reduce(sum);
+    }
+}
+
+void dot_permuted64_impl(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
+                         std::size_t count, u64* out, std::size_t n, const Modulus& q) {
+    const Sum64Context c = sum64_context(q);
+    std::size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        const __m256i index = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(permutation + k));
+        __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
+        for (std::size_t t = 0; t < count; ++t) {
+            sum64_add_product(_mm512_i32gather_epi64(index, x[t], 8), _mm512_loadu_si512(y[t] + k), high, low, c);
+        }
+        _mm512_storeu_si512(out + k, sum64_reduce(high, low, c));
+    }
+    for (; k < n; ++k) {
+        const std::size_t source = permutation[k];
+        u128 sum = 0;
+        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][source]) * y[t][k];
+        out[k] = q.reduce(sum);
+    }
+}
+
 // The avx512 table: 64-bit words for every odd modulus.
 void add(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) { add_loop<Policy64>(a, b, out, n, q); }
 void sub(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) { sub_loop<Policy64>(a, b, out, n, q); }
@@ -399,6 +475,19 @@ void karatsuba64(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64
                  std::size_t n, const Modulus& q) {
     if (!vector_multiplication_ok(q)) return portable_vector_kernels().karatsuba(a0, a1, b0, b1, c0, c1, c2, n, q);
     karatsuba_loop<Policy64>(a0, a1, b0, b1, c0, c1, c2, n, q);
+}
+
+void dot64(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
+           const Modulus& q) {
+    if (!vector_multiplication_ok(q)) return portable_vector_kernels().dot(x, y, count, out, n, q);
+    dot64_impl(x, y, count, out, n, q);
+}
+void dot_permuted64(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
+                    std::size_t count, u64* out, std::size_t n, const Modulus& q) {
+    if (!vector_multiplication_ok(q)) {
+        return portable_vector_kernels().dot_permuted(x, permutation, y, count, out, n, q);
+    }
+    dot_permuted64_impl(x, permutation, y, count, out, n, q);
 }
 
 // The avx512ifma table: IFMA below 2^50, the 64-bit kernels above.
@@ -421,12 +510,12 @@ void karatsuba_ifma(const u64* a0, const u64* a1, const u64* b0, const u64* b1, 
 }
 void dot_ifma(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
               const Modulus& q) {
-    if (!ifma_ok(q)) return portable_vector_kernels().dot(x, y, count, out, n, q);
+    if (!ifma_ok(q)) return dot64(x, y, count, out, n, q);
     ifma_dot(x, y, count, out, n, q);
 }
 void dot_permuted_ifma(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
                        std::size_t count, u64* out, std::size_t n, const Modulus& q) {
-    if (!ifma_ok(q)) return portable_vector_kernels().dot_permuted(x, permutation, y, count, out, n, q);
+    if (!ifma_ok(q)) return dot_permuted64(x, permutation, y, count, out, n, q);
     ifma_dot_permuted(x, permutation, y, count, out, n, q);
 }
 
@@ -444,10 +533,8 @@ const VectorKernelTable& avx2_vector_kernels() {
 
 const VectorKernelTable& avx512_vector_kernels() {
     using namespace avx512_kernels;
-    static const VectorKernelTable table = {add,       sub,          negate,
-                                            mul64,     mul_add64,    mul_scalar64,
-                                            portable_vector_kernels().dot, portable_vector_kernels().dot_permuted,
-                                            karatsuba64};
+    static const VectorKernelTable table = {add,          sub,   negate,         mul64,      mul_add64,
+                                            mul_scalar64, dot64, dot_permuted64, karatsuba64};
     return table;
 }
 
