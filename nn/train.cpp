@@ -417,9 +417,11 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
             record.validation_accuracy = s.accuracy;
         }
         record.seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
-        spdlog::info("epoch {}/{}: loss {:.4f} acc {:.2f}% | val loss {:.4f} acc {:.2f}% | lr {:.2e} | {:.1f} s",
-                     epoch, options.epochs, record.train_loss, 100 * record.train_accuracy, record.validation_loss,
-                     100 * record.validation_accuracy, record.learning_rate, record.seconds);
+        const std::string validation =
+            x_val.size(0) > 0 ? fmt::format("val loss {:.4f} acc {:.2f}%", record.validation_loss, 100 * record.validation_accuracy)
+                              : std::string("no validation split");
+        spdlog::info("epoch {}/{}: loss {:.4f} acc {:.2f}% | {} | lr {:.2e} | {:.1f} s", epoch, options.epochs,
+                     record.train_loss, 100 * record.train_accuracy, validation, record.learning_rate, record.seconds);
         result.history.push_back(record);
         if (on_epoch) on_epoch(record);
 
