@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -153,8 +154,29 @@ void run_owner(const OwnerFlags& flags, const KeyOptions& keys, const std::strin
         const smlp::PlainModel real = smlp::train_float(start, data.train, schedule);
         const double ulp = std::ldexp(1.0, -static_cast<int>(config.scale_bits));
         const double difference = smlp::max_abs_difference(trained, fixed);
-        std::cout << "max |encrypted - plaintext fixed-point| over all weights: " << difference
-                  << " (" << difference / ulp << " units of 2^-" << config.scale_bits << ")\n";
+        double total = 0;
+        std::size_t count = 0, within_8_units = 0;
+        for (std::size_t l = 0; l < trained.shape.layers(); ++l)
+            for (const auto* pair : {&trained.weights, &trained.biases}) {
+                const auto& mine = (*pair)[l];
+                const auto& theirs = pair == &trained.weights ? fixed.weights[l] : fixed.biases[l];
+                for (std::size_t i = 0; i < mine.size(); ++i) {
+                    const double d = std::abs(mine[i] - theirs[i]);
+                    total += d;
+                    within_8_units += d <= 8 * ulp;
+                    ++count;
+                }
+            }
+        std::cout << "encrypted vs plaintext fixed-point model, over " << count
+                  << " parameters: max |difference| " << difference << " (" << difference / ulp
+                  << " units of 2^-" << config.scale_bits << "), mean " << total / static_cast<double>(count)
+                  << ", " << within_8_units << " within 8 units\n";
+        const auto fixed_scores = smlp::predict(fixed, data.test);
+        double worst_score = 0;
+        for (std::size_t i = 0; i < scores.size(); ++i)
+            worst_score = std::max(worst_score, std::abs(scores[i] - fixed_scores[i]));
+        std::cout << "max |encrypted score - fixed-point model's score| on the test rows: "
+                  << worst_score << "\n";
         std::cout << "test accuracy, plaintext fixed-point training: "
                   << percent(smlp::accuracy(smlp::predict(fixed, data.test), data.test)) << "\n";
         std::cout << "test accuracy, float training: "
