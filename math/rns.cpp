@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "henn/math/vector_ops.hpp"
+
 namespace henn::math {
 
 BaseConverter::BaseConverter(std::vector<Modulus> from, std::vector<Modulus> to)
@@ -54,25 +56,18 @@ void BaseConverter::convert(const u64* input, u64* output, std::size_t n) const 
         }
         return;
     }
-    // y_i = x_i * (Q/q_i)^-1 mod q_i, then for each target prime a 128-bit dot product held in
-    // a register (k <= 60 products below 2^122 each), reduced once.
+    // y_i = x_i * (Q/q_i)^-1 mod q_i, then for each target prime sum_i y_i (Q/q_i mod p_j),
+    // reduced once (k <= 60 terms; the y_i are below max q_i, not necessarily below p_j).
     std::vector<u64> y(k * n);
+    std::vector<const u64*> terms(k);
+    u64 y_bound = 0;
     for (std::size_t i = 0; i < k; ++i) {
-        const u64 qi = from_[i].value();
-        const ShoupConstant c = punctured_inverse_[i];
-        const u64* in = input + i * n;
-        u64* out = y.data() + i * n;
-        for (std::size_t c_idx = 0; c_idx < n; ++c_idx) out[c_idx] = mul_shoup(in[c_idx], c.value, c.shoup, qi);
+        mul_scalar_mod_vec(input + i * n, punctured_inverse_[i], y.data() + i * n, n, from_[i]);
+        terms[i] = y.data() + i * n;
+        y_bound = std::max(y_bound, from_[i].value());
     }
     for (std::size_t j = 0; j < to_.size(); ++j) {
-        const Modulus& pj = to_[j];
-        const u64* row = punctured_mod_to_.data() + j * k;
-        u64* out = output + j * n;
-        for (std::size_t c_idx = 0; c_idx < n; ++c_idx) {
-            u128 acc = 0;
-            for (std::size_t i = 0; i < k; ++i) acc += static_cast<u128>(y[i * n + c_idx]) * row[i];
-            out[c_idx] = pj.reduce(acc);
-        }
+        weighted_sum_mod_vec(terms.data(), punctured_mod_to_.data() + j * k, k, y_bound, output + j * n, n, to_[j]);
     }
 }
 
@@ -95,31 +90,30 @@ void BaseConverter::convert_centered(const u64* input, u64* output, std::size_t 
     }
     std::vector<u64> y(k * n);
     std::vector<double> fraction(n, 0.0);
+    // The k terms y_i and, last, the overflow count v (below k + 1).
+    std::vector<const u64*> terms(k + 1);
+    u64 y_bound = 0;
     for (std::size_t i = 0; i < k; ++i) {
-        const u64 qi = from_[i].value();
-        const ShoupConstant c = punctured_inverse_[i];
-        const double inv = inverse_moduli_[i];
-        const u64* in = input + i * n;
         u64* out = y.data() + i * n;
-        for (std::size_t c_idx = 0; c_idx < n; ++c_idx) {
-            out[c_idx] = mul_shoup(in[c_idx], c.value, c.shoup, qi);
-            fraction[c_idx] += static_cast<double>(out[c_idx]) * inv;
-        }
+        mul_scalar_mod_vec(input + i * n, punctured_inverse_[i], out, n, from_[i]);
+        const double inv = inverse_moduli_[i];
+        for (std::size_t c_idx = 0; c_idx < n; ++c_idx) fraction[c_idx] += static_cast<double>(out[c_idx]) * inv;
+        terms[i] = out;
+        y_bound = std::max(y_bound, from_[i].value());
     }
     // sum_i y_i (Q/q_i) = x + v Q with v = round(sum_i y_i / q_i) for the centered x.
     std::vector<u64> overflow(n);
     for (std::size_t c_idx = 0; c_idx < n; ++c_idx) overflow[c_idx] = static_cast<u64>(std::llround(fraction[c_idx]));
+    terms[k] = overflow.data();
+    std::vector<u64> weights(k + 1);
     for (std::size_t j = 0; j < to_.size(); ++j) {
         const Modulus& pj = to_[j];
-        const u64* row = punctured_mod_to_.data() + j * k;
+        std::copy(punctured_mod_to_.begin() + j * k, punctured_mod_to_.begin() + (j + 1) * k, weights.begin());
         // Subtract v * Q by adding v * (p_j - Q mod p_j).
-        const u64 neg_q = pj.value() - product_mod_to_[j];
-        u64* out = output + j * n;
-        for (std::size_t c_idx = 0; c_idx < n; ++c_idx) {
-            u128 acc = static_cast<u128>(overflow[c_idx]) * neg_q;
-            for (std::size_t i = 0; i < k; ++i) acc += static_cast<u128>(y[i * n + c_idx]) * row[i];
-            out[c_idx] = pj.reduce(acc);
-        }
+        weights[k] = (pj.value() - product_mod_to_[j]) % pj.value();
+        // k + 1 <= 61 terms (the constructor caps k at 60), within kMaxWeightedTerms.
+        weighted_sum_mod_vec(terms.data(), weights.data(), k + 1, std::max(y_bound, u64{k + 1}), output + j * n, n,
+                             pj);
     }
 }
 

@@ -79,6 +79,20 @@ void portable_dot_permuted(const u64* const* x, const std::uint32_t* permutation
     }
 }
 
+void portable_weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64 /*x_bound*/, u64* out,
+                           std::size_t n, const Modulus& q) {
+    for (std::size_t begin = 0; begin < n; begin += kDotBlock) {
+        const std::size_t length = std::min(kDotBlock, n - begin);
+        u128 sums[kDotBlock] = {};
+        for (std::size_t t = 0; t < count; ++t) {
+            const u64* xt = x[t] + begin;
+            const u64 wt = w[t];
+            for (std::size_t k = 0; k < length; ++k) sums[k] += static_cast<u128>(xt[k]) * wt;
+        }
+        for (std::size_t k = 0; k < length; ++k) out[begin + k] = q.reduce(sums[k]);
+    }
+}
+
 void portable_karatsuba(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1, u64* c2,
                         std::size_t n, const Modulus& q) {
     const u64 qv = q.value();
@@ -97,7 +111,7 @@ void portable_karatsuba(const u64* a0, const u64* a1, const u64* b0, const u64* 
 const VectorKernelTable& portable_vector_kernels() {
     static constexpr VectorKernelTable table = {
         portable_add, portable_sub,          portable_negate,       portable_mul,      portable_mul_add,
-        portable_mul_scalar, portable_dot, portable_dot_permuted, portable_karatsuba};
+        portable_mul_scalar, portable_dot, portable_dot_permuted, portable_weighted_sum, portable_karatsuba};
     return table;
 }
 
@@ -157,6 +171,16 @@ void check_count(std::size_t count) {
     if (count > kMaxDotTerms) {
         throw std::invalid_argument("dot_mod_vec: " + std::to_string(count) + " terms, at most " +
                                     std::to_string(kMaxDotTerms) + " per reduction");
+    }
+}
+
+void check_weighted(std::size_t count, u64 x_bound) {
+    if (count > kMaxWeightedTerms) {
+        throw std::invalid_argument("weighted_sum_mod_vec: " + std::to_string(count) + " terms, at most " +
+                                    std::to_string(kMaxWeightedTerms));
+    }
+    if (x_bound > (u64{1} << kMaxModulusBits)) {
+        throw std::invalid_argument("weighted_sum_mod_vec: inputs must be below 2^61");
     }
 }
 
@@ -225,6 +249,11 @@ void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation,
     check_count(count);
     selected_table().dot_permuted(x, permutation, y, count, out, n, q);
 }
+void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
+                          std::size_t n, const Modulus& q) {
+    check_weighted(count, x_bound);
+    selected_table().weighted_sum(x, w, count, x_bound, out, n, q);
+}
 void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
                           u64* c2, std::size_t n, const Modulus& q) {
     selected_table().karatsuba(a0, a1, b0, b1, c0, c1, c2, n, q);
@@ -259,6 +288,11 @@ void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation,
                           std::size_t count, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel) {
     check_count(count);
     checked_table(kernel).dot_permuted(x, permutation, y, count, out, n, q);
+}
+void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
+                          std::size_t n, const Modulus& q, VectorKernel kernel) {
+    check_weighted(count, x_bound);
+    checked_table(kernel).weighted_sum(x, w, count, x_bound, out, n, q);
 }
 void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
                           u64* c2, std::size_t n, const Modulus& q, VectorKernel kernel) {

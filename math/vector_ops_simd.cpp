@@ -12,8 +12,8 @@
 //    the same Barrett with 64-bit words: t = floor(p / 2^(L-1)) < 2^(L+1), mu = floor(2^(L+63)/q)
 //    < 2^64, qhat = high word of t mu; the error terms are p/2^(L+63) < 1/4 and 2^(L-1)/q < 1,
 //    so again r in [0, 3q) (below 2^63) and two conditional subtractions.
-// The IFMA inner product sums the 52-bit limbs of up to 60 products in two 64-bit accumulators
-// (see ifma_reduce_sum for the bounds) and reduces once.
+// The IFMA inner products sum the 52-bit limbs of up to 64 products of values below 2^50 in two
+// 64-bit accumulators (see ifma_reduce_sum for the bounds) and reduce once.
 //
 // This file is compiled for baseline x86-64; each instruction set's code sits in a region with
 // its own target (so one binary runs on any x86-64) and is only called after the CPU check.
@@ -327,9 +327,9 @@ HENN_ALWAYS_INLINE __m512i ifma_montgomery_step(__m512i high, __m512i low, const
     return _mm512_mask_add_epi64(v, _mm512_test_epi64_mask(low, low), v, _mm512_set1_epi64(1));
 }
 
-// The sum S = acc_high 2^52 + acc_low mod q, for sums of up to 60 products of values below
-// q < 2^50: each product is below 2^100, so acc_high < 60 * 2^48 < 2^54 and acc_low < 60 * 2^52
-// < 2^58. Folding acc_low's carries gives S = h 2^52 + l with h < 2^54 + 2^6; a first Montgomery
+// The sum S = acc_high 2^52 + acc_low mod q, for sums of up to 64 products of values below
+// 2^50 (q < 2^50 too): each product is below 2^100, so acc_high < 64 * 2^48 = 2^54 and
+// acc_low < 64 * 2^52 = 2^58. Folding acc_low's carries gives S = h 2^52 + l with h < 2^54 + 2^6; a first Montgomery
 // step gives v1 = S 2^-52 < 2^55, a second (on v1's limbs, high part < 8) v2 = S 2^-104 <= q + 7;
 // Shoup's product v2 (2^104 mod q) lands in [0, 2q), and one subtraction finishes.
 HENN_ALWAYS_INLINE __m512i ifma_reduce_sum(__m512i acc_high, __m512i acc_low, const IfmaSumContext& c) {
@@ -359,6 +359,26 @@ void ifma_dot(const u64* const* x, const u64* const* y, std::size_t count, u64* 
     for (; k < n; ++k) {
         u128 sum = 0;
         for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][k]) * y[t][k];
+        out[k] = q.reduce(sum);
+    }
+}
+
+void ifma_weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64* out, std::size_t n,
+                       const Modulus& q) {
+    const IfmaSumContext c = ifma_sum_context(q);
+    std::size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
+        for (std::size_t t = 0; t < count; ++t) {
+            const __m512i a = _mm512_loadu_si512(x[t] + k), b = _mm512_set1_epi64(static_cast<long long>(w[t]));
+            low = _mm512_madd52lo_epu64(low, a, b);
+            high = _mm512_madd52hi_epu64(high, a, b);
+        }
+        _mm512_storeu_si512(out + k, ifma_reduce_sum(high, low, c));
+    }
+    for (; k < n; ++k) {
+        u128 sum = 0;
+        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][k]) * w[t];
         out[k] = q.reduce(sum);
     }
 }
@@ -436,6 +456,25 @@ void dot64_impl(const u64* const* x, const u64* const* y, std::size_t count, u64
     }
 }
 
+void weighted_sum64_impl(const u64* const* x, const u64* w, std::size_t count, u64* out, std::size_t n,
+                         const Modulus& q) {
+    const Sum64Context c = sum64_context(q);
+    std::size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
+        for (std::size_t t = 0; t < count; ++t) {
+            sum64_add_product(_mm512_loadu_si512(x[t] + k), _mm512_set1_epi64(static_cast<long long>(w[t])), high,
+                              low, c);
+        }
+        _mm512_storeu_si512(out + k, sum64_reduce(high, low, c));
+    }
+    for (; k < n; ++k) {
+        u128 sum = 0;
+        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][k]) * w[t];
+        out[k] = q.reduce(sum);
+    }
+}
+
 void dot_permuted64_impl(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
                          std::size_t count, u64* out, std::size_t n, const Modulus& q) {
     const Sum64Context c = sum64_context(q);
@@ -490,6 +529,12 @@ void dot_permuted64(const u64* const* x, const std::uint32_t* permutation, const
     dot_permuted64_impl(x, permutation, y, count, out, n, q);
 }
 
+void weighted_sum64(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out, std::size_t n,
+                    const Modulus& q) {
+    if (!vector_multiplication_ok(q)) return portable_vector_kernels().weighted_sum(x, w, count, x_bound, out, n, q);
+    weighted_sum64_impl(x, w, count, out, n, q);
+}
+
 // The avx512ifma table: IFMA below 2^50, the 64-bit kernels above.
 void mul_ifma(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
     if (!ifma_ok(q)) return mul64(a, b, out, n, q);
@@ -513,6 +558,11 @@ void dot_ifma(const u64* const* x, const u64* const* y, std::size_t count, u64* 
     if (!ifma_ok(q)) return dot64(x, y, count, out, n, q);
     ifma_dot(x, y, count, out, n, q);
 }
+void weighted_sum_ifma(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
+                       std::size_t n, const Modulus& q) {
+    if (!ifma_ok(q) || x_bound > kIfmaModulusBound) return weighted_sum64(x, w, count, x_bound, out, n, q);
+    ifma_weighted_sum(x, w, count, out, n, q);
+}
 void dot_permuted_ifma(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
                        std::size_t count, u64* out, std::size_t n, const Modulus& q) {
     if (!ifma_ok(q)) return dot_permuted64(x, permutation, y, count, out, n, q);
@@ -527,21 +577,22 @@ const VectorKernelTable& avx2_vector_kernels() {
     static const VectorKernelTable table = {add,     sub,        negate,
                                             mul,     mul_add,    mul_scalar,
                                             portable_vector_kernels().dot, portable_vector_kernels().dot_permuted,
-                                            karatsuba};
+                                            portable_vector_kernels().weighted_sum, karatsuba};
     return table;
 }
 
 const VectorKernelTable& avx512_vector_kernels() {
     using namespace avx512_kernels;
     static const VectorKernelTable table = {add,          sub,   negate,         mul64,      mul_add64,
-                                            mul_scalar64, dot64, dot_permuted64, karatsuba64};
+                                            mul_scalar64, dot64, dot_permuted64, weighted_sum64, karatsuba64};
     return table;
 }
 
 const VectorKernelTable& avx512ifma_vector_kernels() {
     using namespace avx512_kernels;
     static const VectorKernelTable table = {add,      sub,          negate,  mul_ifma,          mul_add_ifma,
-                                            mul_scalar_ifma, dot_ifma, dot_permuted_ifma, karatsuba_ifma};
+                                            mul_scalar_ifma, dot_ifma, dot_permuted_ifma, weighted_sum_ifma,
+                                            karatsuba_ifma};
     return table;
 }
 

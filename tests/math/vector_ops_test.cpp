@@ -223,9 +223,51 @@ TEST(VectorOps, InnerProductsMatchScalarReference) {
     }
 }
 
+TEST(VectorOps, WeightedSumsMatchScalarReference) {
+    std::mt19937_64 rng(13);
+    for (const Modulus& q : test_moduli()) {
+        const u64 qv = q.value();
+        // Inputs below 2^20, 2^50 (IFMA's bound) and 2^61, whatever q is.
+        for (int input_bits : {20, 50, 61}) {
+            const u64 x_bound = u64{1} << input_bits;
+            for (std::size_t n : {std::size_t{7}, std::size_t{64}, std::size_t{1000}}) {
+                for (std::size_t count : {std::size_t{1}, std::size_t{2}, std::size_t{59}, std::size_t{64}}) {
+                    std::vector<std::vector<u64>> xs(count);
+                    std::vector<const u64*> x(count);
+                    std::vector<u64> w(count);
+                    for (std::size_t t = 0; t < count; ++t) {
+                        xs[t].resize(n);
+                        for (auto& v : xs[t]) v = rng() % 4 == 0 ? x_bound - 1 : rng() % x_bound;
+                        x[t] = xs[t].data();
+                        w[t] = rng() % 4 == 0 ? qv - 1 : rng() % qv;
+                    }
+                    std::vector<u64> expected(n, 0);
+                    for (std::size_t k = 0; k < n; ++k) {
+                        for (std::size_t t = 0; t < count; ++t) {
+                            expected[k] = add_mod(expected[k], mul_mod(q.reduce(xs[t][k]), w[t], q), qv);
+                        }
+                    }
+                    for (VectorKernel kernel : available_kernels()) {
+                        std::vector<u64> out(n);
+                        weighted_sum_mod_vec(x.data(), w.data(), count, x_bound, out.data(), n, q, kernel);
+                        ASSERT_EQ(out, expected) << "weighted sum " << where(kernel, q, n) << " count=" << count
+                                                 << " inputs below 2^" << input_bits;
+                    }
+                }
+            }
+        }
+    }
+}
+
 TEST(VectorOps, TooManyTermsAreRejected) {
     const Modulus q(97);
     std::vector<u64> one(1, 1), out(1);
     std::vector<const u64*> xs(kMaxDotTerms + 1, one.data());
     EXPECT_THROW(dot_mod_vec(xs.data(), xs.data(), xs.size(), out.data(), 1, q), std::invalid_argument);
+    std::vector<const u64*> many(kMaxWeightedTerms + 1, one.data());
+    std::vector<u64> weights(many.size(), 1);
+    EXPECT_THROW(weighted_sum_mod_vec(many.data(), weights.data(), many.size(), 2, out.data(), 1, q),
+                 std::invalid_argument);
+    EXPECT_THROW(weighted_sum_mod_vec(xs.data(), weights.data(), 1, (u64{1} << 61) + 1, out.data(), 1, q),
+                 std::invalid_argument);
 }

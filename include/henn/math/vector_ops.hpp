@@ -37,6 +37,8 @@ const char* vector_kernel_name();
 
 // The largest number of terms dot_mod_vec sums before its single reduction.
 inline constexpr std::size_t kMaxDotTerms = 60;
+// The largest number of terms of weighted_sum_mod_vec (64 products below 2^122 fit 128 bits).
+inline constexpr std::size_t kMaxWeightedTerms = 64;
 
 // out = a + b, a - b, -a (mod q).
 void add_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q);
@@ -55,6 +57,11 @@ void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u6
 // out[k] = sum_{t < count} x[t][permutation[k]] * y[t][k] mod q; permutation[k] < n.
 void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
                           std::size_t count, u64* out, std::size_t n, const Modulus& q);
+// out[k] = sum_{t < count} x[t][k] * w[t] mod q (RNS base conversion): the weights are reduced
+// (w[t] < q) but the x values need only be below x_bound <= 2^61 (they may be residues of
+// another, larger modulus); count <= kMaxWeightedTerms. std::invalid_argument otherwise.
+void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
+                          std::size_t n, const Modulus& q);
 // The ciphertext tensor product with Karatsuba's three products:
 // c0 = a0 b0, c2 = a1 b1, c1 = (a0 + a1)(b0 + b1) - c0 - c2 = a0 b1 + a1 b0 (mod q).
 // The outputs must not alias the inputs.
@@ -74,6 +81,8 @@ void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u6
                  const Modulus& q, VectorKernel kernel);
 void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
                           std::size_t count, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);
+void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
+                          std::size_t n, const Modulus& q, VectorKernel kernel);
 void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
                           u64* c2, std::size_t n, const Modulus& q, VectorKernel kernel);
 
