@@ -12,7 +12,6 @@
 namespace henn::ckks {
 
 using math::Modulus;
-using math::u128;
 
 // The digits of one polynomial raised to Q_level * P (ModUp), NTT form. Limbs: the level+1
 // primes of Q, then the primes of P.
@@ -592,11 +591,6 @@ std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, std::span
 // ---------------------------------------------------------------------------------------------
 // Multiply-accumulate
 
-namespace {
-// Products of two reduced 61-bit values are below 2^122: 60 of them fit in 128 bits.
-constexpr std::size_t kLazyTerms = 60;
-}  // namespace
-
 Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts,
                                           std::span<const Plaintext* const> pts) const {
     if (cts.empty() || cts.size() != pts.size()) {
@@ -673,24 +667,27 @@ Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts
     for (std::size_t p = 0; p < size; ++p) r.polys.emplace_back(n, limbs, RnsPoly::uninitialized);
     for_each_limb(limbs, [&](std::size_t i) {
         const Modulus& q = ctx.q()[i];
-        std::vector<u64> w(weights.size());
-        for (std::size_t t = 0; t < weights.size(); ++t) w[t] = detail::integer_double_to_residue(integers[t], q);
-        std::vector<u128> acc(n);
+        // The terms with a nonzero weight, summed kMaxWeightedTerms at a time.
+        std::vector<u64> w;
+        std::vector<std::size_t> used;
+        for (std::size_t t = 0; t < weights.size(); ++t) {
+            const u64 residue = detail::integer_double_to_residue(integers[t], q);
+            if (residue == 0) continue;
+            w.push_back(residue);
+            used.push_back(t);
+        }
+        std::vector<const u64*> x(used.size());
+        std::vector<u64> partial(used.size() > math::kMaxWeightedTerms ? n : 0);
         for (std::size_t p = 0; p < size; ++p) {
-            std::fill(acc.begin(), acc.end(), u128{0});
-            std::size_t pending = 0;  // products added since the last reduction
-            for (std::size_t t = 0; t < cts.size(); ++t) {
-                if (w[t] == 0) continue;
-                const u64* x = cts[t]->polys[p].limb(i);
-                const u64 wt = w[t];
-                for (std::size_t k = 0; k < n; ++k) acc[k] += static_cast<u128>(x[k]) * wt;
-                if (++pending == kLazyTerms) {
-                    for (std::size_t k = 0; k < n; ++k) acc[k] = q.reduce(acc[k]);
-                    pending = 1;  // the reduced value counts as one term
-                }
-            }
+            for (std::size_t u = 0; u < used.size(); ++u) x[u] = cts[used[u]]->polys[p].limb(i);
             u64* o = r.polys[p].limb(i);
-            for (std::size_t k = 0; k < n; ++k) o[k] = q.reduce(acc[k]);
+            math::weighted_sum_mod_vec(x.data(), w.data(), std::min(used.size(), math::kMaxWeightedTerms), q.value(), o,
+                                       n, q);
+            for (std::size_t begin = math::kMaxWeightedTerms; begin < used.size(); begin += math::kMaxWeightedTerms) {
+                const std::size_t count = std::min(math::kMaxWeightedTerms, used.size() - begin);
+                math::weighted_sum_mod_vec(x.data() + begin, w.data() + begin, count, q.value(), partial.data(), n, q);
+                math::add_mod_vec(o, partial.data(), o, n, q);
+            }
         }
     });
     return r;
