@@ -26,6 +26,7 @@
 
 #include "vector_ops_simd.hpp"
 
+#include <algorithm>
 #include <cstddef>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -343,69 +344,6 @@ HENN_ALWAYS_INLINE __m512i ifma_reduce_sum(__m512i acc_high, __m512i acc_low, co
     return Common::reduce_once(r, c.base.q);
 }
 
-void ifma_dot(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
-              const Modulus& q) {
-    const IfmaSumContext c = ifma_sum_context(q);
-    std::size_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-        __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
-        for (std::size_t t = 0; t < count; ++t) {
-            const __m512i a = _mm512_loadu_si512(x[t] + k), b = _mm512_loadu_si512(y[t] + k);
-            low = _mm512_madd52lo_epu64(low, a, b);
-            high = _mm512_madd52hi_epu64(high, a, b);
-        }
-        _mm512_storeu_si512(out + k, ifma_reduce_sum(high, low, c));
-    }
-    for (; k < n; ++k) {
-        u128 sum = 0;
-        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][k]) * y[t][k];
-        out[k] = q.reduce(sum);
-    }
-}
-
-void ifma_weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64* out, std::size_t n,
-                       const Modulus& q) {
-    const IfmaSumContext c = ifma_sum_context(q);
-    std::size_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-        __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
-        for (std::size_t t = 0; t < count; ++t) {
-            const __m512i a = _mm512_loadu_si512(x[t] + k), b = _mm512_set1_epi64(static_cast<long long>(w[t]));
-            low = _mm512_madd52lo_epu64(low, a, b);
-            high = _mm512_madd52hi_epu64(high, a, b);
-        }
-        _mm512_storeu_si512(out + k, ifma_reduce_sum(high, low, c));
-    }
-    for (; k < n; ++k) {
-        u128 sum = 0;
-        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][k]) * w[t];
-        out[k] = q.reduce(sum);
-    }
-}
-
-void ifma_dot_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
-                       std::size_t count, u64* out, std::size_t n, const Modulus& q) {
-    const IfmaSumContext c = ifma_sum_context(q);
-    std::size_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-        const __m256i index = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(permutation + k));
-        __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
-        for (std::size_t t = 0; t < count; ++t) {
-            const __m512i a = _mm512_i32gather_epi64(index, x[t], 8);
-            const __m512i b = _mm512_loadu_si512(y[t] + k);
-            low = _mm512_madd52lo_epu64(low, a, b);
-            high = _mm512_madd52hi_epu64(high, a, b);
-        }
-        _mm512_storeu_si512(out + k, ifma_reduce_sum(high, low, c));
-    }
-    for (; k < n; ++k) {
-        const std::size_t source = permutation[k];
-        u128 sum = 0;
-        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][source]) * y[t][k];
-        out[k] = q.reduce(sum);
-    }
-}
-
 // Inner products with 64-bit words: exact 128-bit sums (two words with carries) of up to 60
 // products below 2^122, then sum = high 2^64 + low reduced as Shoup(high, 2^64 mod q), in
 // [0, 2q) for any word, plus low - floor(low floor(2^64/q) / 2^64) q, in [0, 2q) (the quotient
@@ -438,61 +376,131 @@ HENN_ALWAYS_INLINE __m512i sum64_reduce(__m512i high, __m512i low, const Sum64Co
     return Common::reduce_once(Common::reduce_once(s, c.two_q), c.q);
 }
 
+// Multiply-accumulate policies of the sums: IFMA limbs, or exact 128-bit words.
+struct IfmaMac {
+    using Ctx = IfmaSumContext;
+    static Ctx context(const Modulus& q) { return ifma_sum_context(q); }
+    static HENN_ALWAYS_INLINE void add(__m512i a, __m512i b, __m512i& high, __m512i& low, const Ctx&) {
+        low = _mm512_madd52lo_epu64(low, a, b);
+        high = _mm512_madd52hi_epu64(high, a, b);
+    }
+    static HENN_ALWAYS_INLINE __m512i reduce(__m512i high, __m512i low, const Ctx& c) {
+        return ifma_reduce_sum(high, low, c);
+    }
+};
+
+struct Mac64 {
+    using Ctx = Sum64Context;
+    static Ctx context(const Modulus& q) { return sum64_context(q); }
+    static HENN_ALWAYS_INLINE void add(__m512i a, __m512i b, __m512i& high, __m512i& low, const Ctx& c) {
+        sum64_add_product(a, b, high, low, c);
+    }
+    static HENN_ALWAYS_INLINE __m512i reduce(__m512i high, __m512i low, const Ctx& c) {
+        return sum64_reduce(high, low, c);
+    }
+};
+
+// The terms of the three kinds of sums: x[t][k] y[t][k], x[t][permutation[k]] y[t][k], x[t][k] w[t].
+struct DotTerms {
+    const u64* const* x;
+    const u64* const* y;
+    HENN_ALWAYS_INLINE __m512i left(std::size_t t, std::size_t k) const { return _mm512_loadu_si512(x[t] + k); }
+    HENN_ALWAYS_INLINE __m512i right(std::size_t t, std::size_t k) const { return _mm512_loadu_si512(y[t] + k); }
+    u128 scalar(std::size_t t, std::size_t k) const { return static_cast<u128>(x[t][k]) * y[t][k]; }
+};
+
+struct PermutedTerms {
+    const u64* const* x;
+    const std::uint32_t* permutation;
+    const u64* const* y;
+    HENN_ALWAYS_INLINE __m512i left(std::size_t t, std::size_t k) const {
+        const __m256i index = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(permutation + k));
+        return _mm512_i32gather_epi64(index, x[t], 8);
+    }
+    HENN_ALWAYS_INLINE __m512i right(std::size_t t, std::size_t k) const { return _mm512_loadu_si512(y[t] + k); }
+    u128 scalar(std::size_t t, std::size_t k) const { return static_cast<u128>(x[t][permutation[k]]) * y[t][k]; }
+};
+
+struct WeightedTerms {
+    const u64* const* x;
+    const u64* w;
+    HENN_ALWAYS_INLINE __m512i left(std::size_t t, std::size_t k) const { return _mm512_loadu_si512(x[t] + k); }
+    HENN_ALWAYS_INLINE __m512i right(std::size_t t, std::size_t) const {
+        return _mm512_set1_epi64(static_cast<long long>(w[t]));
+    }
+    u128 scalar(std::size_t t, std::size_t k) const { return static_cast<u128>(x[t][k]) * w[t]; }
+};
+
+// Sums of count terms per coefficient, one reduction each. Blocks of coefficients keep their
+// accumulators in a small buffer and take the terms one after the other, so every input is read
+// in long sequential runs (all terms of 8 coefficients at a time would touch count arrays per
+// step, which the hardware prefetchers do not follow for large counts). The output is written
+// after the block's last term, so it may alias a y array.
+// Up to kRegisterTerms terms (2 kRegisterTerms streams) the accumulators stay in registers,
+// which measured faster there.
+template <class Mac, class Terms>
+void blocked_sum(const Terms& terms, std::size_t count, u64* out, std::size_t n, const Modulus& q) {
+    constexpr std::size_t kBlock = 256;
+    constexpr std::size_t kRegisterTerms = 8;
+    const typename Mac::Ctx c = Mac::context(q);
+    alignas(64) u64 highs[kBlock], lows[kBlock];
+    const std::size_t vector_end = n & ~std::size_t{7};
+    if (count <= kRegisterTerms) {
+        for (std::size_t k = 0; k < vector_end; k += 8) {
+            __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
+            for (std::size_t t = 0; t < count; ++t) Mac::add(terms.left(t, k), terms.right(t, k), high, low, c);
+            _mm512_storeu_si512(out + k, Mac::reduce(high, low, c));
+        }
+    }
+    for (std::size_t begin = count <= kRegisterTerms ? vector_end : 0; begin < vector_end; begin += kBlock) {
+        const std::size_t length = std::min(kBlock, vector_end - begin);
+        for (std::size_t j = 0; j < length; j += 8) {
+            _mm512_store_si512(highs + j, _mm512_setzero_si512());
+            _mm512_store_si512(lows + j, _mm512_setzero_si512());
+        }
+        for (std::size_t t = 0; t < count; ++t) {
+            for (std::size_t j = 0; j < length; j += 8) {
+                __m512i high = _mm512_load_si512(highs + j), low = _mm512_load_si512(lows + j);
+                Mac::add(terms.left(t, begin + j), terms.right(t, begin + j), high, low, c);
+                _mm512_store_si512(highs + j, high);
+                _mm512_store_si512(lows + j, low);
+            }
+        }
+        for (std::size_t j = 0; j < length; j += 8) {
+            _mm512_storeu_si512(out + begin + j,
+                                Mac::reduce(_mm512_load_si512(highs + j), _mm512_load_si512(lows + j), c));
+        }
+    }
+    for (std::size_t k = vector_end; k < n; ++k) {
+        u128 sum = 0;
+        for (std::size_t t = 0; t < count; ++t) sum += terms.scalar(t, k);
+        out[k] = q.reduce(sum);
+    }
+}
+
 void dot64_impl(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
                 const Modulus& q) {
-    const Sum64Context c = sum64_context(q);
-    std::size_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-        __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
-        for (std::size_t t = 0; t < count; ++t) {
-            sum64_add_product(_mm512_loadu_si512(x[t] + k), _mm512_loadu_si512(y[t] + k), high, low, c);
-        }
-        _mm512_storeu_si512(out + k, sum64_reduce(high, low, c));
-    }
-    for (; k < n; ++k) {
-        u128 sum = 0;
-        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][k]) * y[t][k];
-        out[k] = q.reduce(sum);
-    }
+    blocked_sum<Mac64>(DotTerms{x, y}, count, out, n, q);
 }
-
 void weighted_sum64_impl(const u64* const* x, const u64* w, std::size_t count, u64* out, std::size_t n,
                          const Modulus& q) {
-    const Sum64Context c = sum64_context(q);
-    std::size_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-        __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
-        for (std::size_t t = 0; t < count; ++t) {
-            sum64_add_product(_mm512_loadu_si512(x[t] + k), _mm512_set1_epi64(static_cast<long long>(w[t])), high,
-                              low, c);
-        }
-        _mm512_storeu_si512(out + k, sum64_reduce(high, low, c));
-    }
-    for (; k < n; ++k) {
-        u128 sum = 0;
-        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][k]) * w[t];
-        out[k] = q.reduce(sum);
-    }
+    blocked_sum<Mac64>(WeightedTerms{x, w}, count, out, n, q);
 }
-
 void dot_permuted64_impl(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
                          std::size_t count, u64* out, std::size_t n, const Modulus& q) {
-    const Sum64Context c = sum64_context(q);
-    std::size_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-        const __m256i index = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(permutation + k));
-        __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
-        for (std::size_t t = 0; t < count; ++t) {
-            sum64_add_product(_mm512_i32gather_epi64(index, x[t], 8), _mm512_loadu_si512(y[t] + k), high, low, c);
-        }
-        _mm512_storeu_si512(out + k, sum64_reduce(high, low, c));
-    }
-    for (; k < n; ++k) {
-        const std::size_t source = permutation[k];
-        u128 sum = 0;
-        for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][source]) * y[t][k];
-        out[k] = q.reduce(sum);
-    }
+    blocked_sum<Mac64>(PermutedTerms{x, permutation, y}, count, out, n, q);
+}
+void ifma_dot(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
+              const Modulus& q) {
+    blocked_sum<IfmaMac>(DotTerms{x, y}, count, out, n, q);
+}
+void ifma_weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64* out, std::size_t n,
+                       const Modulus& q) {
+    blocked_sum<IfmaMac>(WeightedTerms{x, w}, count, out, n, q);
+}
+void ifma_dot_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
+                       std::size_t count, u64* out, std::size_t n, const Modulus& q) {
+    blocked_sum<IfmaMac>(PermutedTerms{x, permutation, y}, count, out, n, q);
 }
 
 // The avx512 table: 64-bit words for every odd modulus.

@@ -17,10 +17,12 @@ namespace {
 
 using namespace henn::math;
 
-// Terms of the inner products: a key-switching inner product at these sizes has a handful.
+// Terms of the inner products: a key-switching inner product at these sizes has a handful, a
+// multiply-accumulate up to kMaxDotTerms.
 constexpr std::size_t kDotTerms = 4;
+constexpr std::size_t kManyTerms = kMaxDotTerms;
 
-enum class Op { add, mul, mul_add, mul_scalar, dot, dot_permuted, karatsuba };
+enum class Op { add, mul, mul_add, mul_scalar, dot, dot_many, dot_permuted, weighted_many, karatsuba };
 
 const char* op_name(Op op) {
     switch (op) {
@@ -29,6 +31,8 @@ const char* op_name(Op op) {
         case Op::mul_add: return "VecMulAdd";
         case Op::mul_scalar: return "VecMulScalar";
         case Op::dot: return "VecDot4";
+        case Op::dot_many: return "VecDot60";
+        case Op::weighted_many: return "VecWeighted60";
         case Op::dot_permuted: return "VecDot4Permuted";
         case Op::karatsuba: return "VecKaratsuba";
     }
@@ -44,12 +48,14 @@ void run(benchmark::State& state, Op op, VectorKernel kernel, std::size_t n, int
         return v;
     };
     std::vector<std::vector<u64>> in;
-    for (std::size_t i = 0; i < 2 * kDotTerms; ++i) in.push_back(random_vector());
-    std::vector<u64> out(n), out1(n), out2(n);
+    const std::size_t terms = op == Op::dot_many || op == Op::weighted_many ? kManyTerms : kDotTerms;
+    for (std::size_t i = 0; i < 2 * terms; ++i) in.push_back(random_vector());
+    std::vector<u64> out(n), out1(n), out2(n), weights(terms);
     std::vector<const u64*> x, y;
-    for (std::size_t t = 0; t < kDotTerms; ++t) {
+    for (std::size_t t = 0; t < terms; ++t) {
         x.push_back(in[t].data());
-        y.push_back(in[kDotTerms + t].data());
+        y.push_back(in[terms + t].data());
+        weights[t] = rng() % q.value();
     }
     std::vector<std::uint32_t> permutation(n);
     std::iota(permutation.begin(), permutation.end(), 0u);
@@ -61,7 +67,11 @@ void run(benchmark::State& state, Op op, VectorKernel kernel, std::size_t n, int
             case Op::mul: mul_mod_vec(in[0].data(), in[1].data(), out.data(), n, q, kernel); break;
             case Op::mul_add: mul_add_mod_vec(in[0].data(), in[1].data(), out.data(), n, q, kernel); break;
             case Op::mul_scalar: mul_scalar_mod_vec(in[0].data(), w, out.data(), n, q, kernel); break;
-            case Op::dot: dot_mod_vec(x.data(), y.data(), kDotTerms, out.data(), n, q, kernel); break;
+            case Op::dot:
+            case Op::dot_many: dot_mod_vec(x.data(), y.data(), terms, out.data(), n, q, kernel); break;
+            case Op::weighted_many:
+                weighted_sum_mod_vec(x.data(), weights.data(), terms, q.value(), out.data(), n, q, kernel);
+                break;
             case Op::dot_permuted:
                 dot_mod_vec_permuted(x.data(), permutation.data(), y.data(), kDotTerms, out.data(), n, q, kernel);
                 break;
@@ -78,7 +88,8 @@ void run(benchmark::State& state, Op op, VectorKernel kernel, std::size_t n, int
 
 // Registered by name (operation/kernel/n/bits), the layout ntt_ratios.py reads.
 const bool registered = [] {
-    for (Op op : {Op::add, Op::mul, Op::mul_add, Op::mul_scalar, Op::dot, Op::dot_permuted, Op::karatsuba}) {
+    for (Op op : {Op::add, Op::mul, Op::mul_add, Op::mul_scalar, Op::dot, Op::dot_many, Op::dot_permuted,
+                  Op::weighted_many, Op::karatsuba}) {
         for (int bits : {42, 55}) {
             for (std::size_t n : {std::size_t{8192}, std::size_t{32768}}) {
                 for (VectorKernel kernel : {VectorKernel::portable, VectorKernel::avx2, VectorKernel::avx512,
