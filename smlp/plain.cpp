@@ -253,7 +253,10 @@ PlainModel train_float(PlainModel model, const Dataset& data, const TrainSchedul
 namespace {
 using Wide = __int128;  // products at scale 3f exceed 64 bits
 
-Wide floor_shift(Wide v, unsigned bits) { return v >> bits; }  // arithmetic shift = floor
+// The protocol's rescaling returns floor(v / 2^bits) plus a random carry that is 1 with
+// probability frac(v / 2^bits): stochastic rounding, unbiased. Its deterministic counterpart is
+// rounding to nearest; floor would drift from it by half a unit per rescale.
+Wide rescale(Wide v, unsigned bits) { return (v + (Wide{1} << (bits - 1))) >> bits; }
 
 std::int64_t to_fixed(double v, unsigned f) {
     return static_cast<std::int64_t>(std::nearbyint(std::ldexp(v, static_cast<int>(f))));
@@ -293,9 +296,9 @@ PlainModel train_fixed_point(const PlainModel& initial, const Dataset& data,
                         for (std::size_t j = 0; j < in; ++j) z += act[l][i * in + j] * w[l][j * out + k];
                         if (l + 1 < layers) {
                             positive[l][i * out + k] = z > 0;
-                            next[i * out + k] = z > 0 ? floor_shift(z, f) : 0;
+                            next[i * out + k] = z > 0 ? rescale(z, f) : 0;
                         } else {
-                            next[i * out + k] = floor_shift(z, f);
+                            next[i * out + k] = rescale(z, f);
                         }
                     }
                 act.push_back(std::move(next));
@@ -311,19 +314,19 @@ PlainModel train_fixed_point(const PlainModel& initial, const Dataset& data,
                         for (std::size_t j = 0; j < in; ++j) {
                             Wide e = 0;  // scale 2f
                             for (std::size_t k = 0; k < out; ++k) e += delta[i * out + k] * w[l][j * out + k];
-                            previous[i * in + j] = positive[l - 1][i * in + j] * floor_shift(e, f);
+                            previous[i * in + j] = positive[l - 1][i * in + j] * rescale(e, f);
                         }
                 }
                 for (std::size_t j = 0; j < in; ++j)
                     for (std::size_t k = 0; k < out; ++k) {
                         Wide g = 0;  // scale 2f
                         for (std::size_t i = 0; i < b; ++i) g += act[l][i * in + j] * delta[i * out + k];
-                        w[l][j * out + k] -= floor_shift(g * step, 2 * f);
+                        w[l][j * out + k] -= rescale(g * step, 2 * f);
                     }
                 for (std::size_t k = 0; k < out; ++k) {
                     Wide g = 0;  // scale f
                     for (std::size_t i = 0; i < b; ++i) g += delta[i * out + k];
-                    bias[l][k] -= floor_shift(g * step, f);
+                    bias[l][k] -= rescale(g * step, f);
                 }
                 delta = std::move(previous);
             }

@@ -47,7 +47,9 @@ double max_abs_difference(const PlainModel& a, const PlainModel& b);
 
 // Mini-batch gradient descent on the squared error, ReLU hidden layers, linear outputs.
 PlainModel train_float(PlainModel model, const Dataset& data, const TrainSchedule& schedule);
-// The same in the protocol's integer arithmetic (floor rescaling), the encrypted run's reference.
+// The same in the protocol's integer arithmetic, the encrypted run's reference. Rescaling rounds
+// to nearest: the protocol rounds stochastically (floor plus a random carry), which is unbiased,
+// so the two agree on average and differ by the carries' random walk.
 PlainModel train_fixed_point(const PlainModel& model, const Dataset& data,
                              const TrainSchedule& schedule, const FixedPointConfig& config);
 
