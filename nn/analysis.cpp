@@ -90,6 +90,13 @@ ModelCost analyze(const Model& model) {
             std::snprintf(interval, sizeof interval, "[%g,%g]", poly->interval_lo, poly->interval_hi);
             cost.detail = "degree " + std::to_string(degree) + ", " + poly->approximates + " by " +
                           poly->method + (poly->interval_hi > poly->interval_lo ? std::string(" on ") + interval : "");
+            std::string coefficients;
+            for (int i = 0; i <= degree; ++i) {
+                char c[32];
+                std::snprintf(c, sizeof c, "%s%.6g", i ? ", " : "", poly->coefficients[static_cast<std::size_t>(i)]);
+                coefficients += c;
+            }
+            cost.detail += ", coefficients (x^0..) [" + coefficients + "]";
         } else if (auto* n = std::get_if<NonPolynomial>(&layer.op)) {
             cost.encryptable = false;
             cost.detail = to_string(n->kind) + ": not a polynomial, cannot run encrypted";
