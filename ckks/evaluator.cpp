@@ -501,14 +501,9 @@ void Evaluator::key_switch(const Decomposition& digits, const KeySwitchKey& key,
             b[d] = key.b[d].limb(key_limb);
             a[d] = key.a[d].limb(key_limb);
         }
-        // One reduction per coefficient (dot_mod_vec takes up to 60 terms and throws beyond).
-        if (permutation != nullptr) {
-            math::dot_mod_vec_permuted(x.data(), permutation, b.data(), digit_count, acc0.limb(i), n, q);
-            math::dot_mod_vec_permuted(x.data(), permutation, a.data(), digit_count, acc1.limb(i), n, q);
-        } else {
-            math::dot_mod_vec(x.data(), b.data(), digit_count, acc0.limb(i), n, q);
-            math::dot_mod_vec(x.data(), a.data(), digit_count, acc1.limb(i), n, q);
-        }
+        // Both products in one pass over the digits, one reduction per coefficient (up to 60
+        // digits; dot_pair_mod_vec throws beyond).
+        math::dot_pair_mod_vec(x.data(), permutation, b.data(), a.data(), digit_count, acc0.limb(i), acc1.limb(i), n, q);
     });
     detail::mod_down(ctx, acc0, level, out0);
     detail::mod_down(ctx, acc1, level, out1);

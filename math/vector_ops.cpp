@@ -79,6 +79,29 @@ void portable_dot_permuted(const u64* const* x, const std::uint32_t* permutation
     }
 }
 
+void portable_dot_pair(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
+                       const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
+                       const Modulus& q) {
+    for (std::size_t begin = 0; begin < n; begin += kDotBlock) {
+        const std::size_t length = std::min(kDotBlock, n - begin);
+        u128 sums0[kDotBlock] = {}, sums1[kDotBlock] = {};
+        for (std::size_t t = 0; t < count; ++t) {
+            const u64* xt = x[t];
+            const u64* y0t = y0[t] + begin;
+            const u64* y1t = y1[t] + begin;
+            for (std::size_t k = 0; k < length; ++k) {
+                const u64 v = xt[permutation != nullptr ? permutation[begin + k] : begin + k];
+                sums0[k] += static_cast<u128>(v) * y0t[k];
+                sums1[k] += static_cast<u128>(v) * y1t[k];
+            }
+        }
+        for (std::size_t k = 0; k < length; ++k) {
+            out0[begin + k] = q.reduce(sums0[k]);
+            out1[begin + k] = q.reduce(sums1[k]);
+        }
+    }
+}
+
 void portable_weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64 /*x_bound*/, u64* out,
                            std::size_t n, const Modulus& q) {
     for (std::size_t begin = 0; begin < n; begin += kDotBlock) {
@@ -111,7 +134,8 @@ void portable_karatsuba(const u64* a0, const u64* a1, const u64* b0, const u64* 
 const VectorKernelTable& portable_vector_kernels() {
     static constexpr VectorKernelTable table = {
         portable_add, portable_sub,          portable_negate,       portable_mul,      portable_mul_add,
-        portable_mul_scalar, portable_dot, portable_dot_permuted, portable_weighted_sum, portable_karatsuba};
+        portable_mul_scalar, portable_dot, portable_dot_permuted, portable_dot_pair, portable_weighted_sum,
+        portable_karatsuba};
     return table;
 }
 
@@ -249,6 +273,12 @@ void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation,
     check_count(count);
     selected_table().dot_permuted(x, permutation, y, count, out, n, q);
 }
+void dot_pair_mod_vec(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
+                      const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
+                      const Modulus& q) {
+    check_count(count);
+    selected_table().dot_pair(x, permutation, y0, y1, count, out0, out1, n, q);
+}
 void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
                           std::size_t n, const Modulus& q) {
     check_weighted(count, x_bound);
@@ -288,6 +318,12 @@ void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation,
                           std::size_t count, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel) {
     check_count(count);
     checked_table(kernel).dot_permuted(x, permutation, y, count, out, n, q);
+}
+void dot_pair_mod_vec(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
+                      const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
+                      const Modulus& q, VectorKernel kernel) {
+    check_count(count);
+    checked_table(kernel).dot_pair(x, permutation, y0, y1, count, out0, out1, n, q);
 }
 void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
                           std::size_t n, const Modulus& q, VectorKernel kernel) {

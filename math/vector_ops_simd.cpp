@@ -478,6 +478,82 @@ void blocked_sum(const Terms& terms, std::size_t count, u64* out, std::size_t n,
     }
 }
 
+// Two sums sharing their left factors x[t][s(k)] (s the permutation or the identity), which are
+// loaded or gathered once for both; same blocking as blocked_sum.
+template <class Mac, bool kPermuted>
+void blocked_sum_pair(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
+                      const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
+                      const Modulus& q) {
+    constexpr std::size_t kBlock = 256;
+    const typename Mac::Ctx c = Mac::context(q);
+    alignas(64) u64 highs0[kBlock], lows0[kBlock], highs1[kBlock], lows1[kBlock];
+    const std::size_t vector_end = n & ~std::size_t{7};
+    for (std::size_t begin = 0; begin < vector_end; begin += kBlock) {
+        const std::size_t length = std::min(kBlock, vector_end - begin);
+        for (std::size_t j = 0; j < length; j += 8) {
+            _mm512_store_si512(highs0 + j, _mm512_setzero_si512());
+            _mm512_store_si512(lows0 + j, _mm512_setzero_si512());
+            _mm512_store_si512(highs1 + j, _mm512_setzero_si512());
+            _mm512_store_si512(lows1 + j, _mm512_setzero_si512());
+        }
+        for (std::size_t t = 0; t < count; ++t) {
+            for (std::size_t j = 0; j < length; j += 8) {
+                const std::size_t k = begin + j;
+                __m512i v;
+                if constexpr (kPermuted) {
+                    v = _mm512_i32gather_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(permutation + k)),
+                                               x[t], 8);
+                } else {
+                    v = _mm512_loadu_si512(x[t] + k);
+                }
+                __m512i high = _mm512_load_si512(highs0 + j), low = _mm512_load_si512(lows0 + j);
+                Mac::add(v, _mm512_loadu_si512(y0[t] + k), high, low, c);
+                _mm512_store_si512(highs0 + j, high);
+                _mm512_store_si512(lows0 + j, low);
+                high = _mm512_load_si512(highs1 + j);
+                low = _mm512_load_si512(lows1 + j);
+                Mac::add(v, _mm512_loadu_si512(y1[t] + k), high, low, c);
+                _mm512_store_si512(highs1 + j, high);
+                _mm512_store_si512(lows1 + j, low);
+            }
+        }
+        for (std::size_t j = 0; j < length; j += 8) {
+            _mm512_storeu_si512(out0 + begin + j,
+                                Mac::reduce(_mm512_load_si512(highs0 + j), _mm512_load_si512(lows0 + j), c));
+            _mm512_storeu_si512(out1 + begin + j,
+                                Mac::reduce(_mm512_load_si512(highs1 + j), _mm512_load_si512(lows1 + j), c));
+        }
+    }
+    for (std::size_t k = vector_end; k < n; ++k) {
+        u128 sum0 = 0, sum1 = 0;
+        for (std::size_t t = 0; t < count; ++t) {
+            const u64 v = x[t][kPermuted ? permutation[k] : k];
+            sum0 += static_cast<u128>(v) * y0[t][k];
+            sum1 += static_cast<u128>(v) * y1[t][k];
+        }
+        out0[k] = q.reduce(sum0);
+        out1[k] = q.reduce(sum1);
+    }
+}
+
+void dot_pair64(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0, const u64* const* y1,
+                std::size_t count, u64* out0, u64* out1, std::size_t n, const Modulus& q) {
+    if (!vector_multiplication_ok(q)) {
+        return portable_vector_kernels().dot_pair(x, permutation, y0, y1, count, out0, out1, n, q);
+    }
+    if (permutation != nullptr) return blocked_sum_pair<Mac64, true>(x, permutation, y0, y1, count, out0, out1, n, q);
+    blocked_sum_pair<Mac64, false>(x, permutation, y0, y1, count, out0, out1, n, q);
+}
+
+void dot_pair_ifma(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
+                   const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n, const Modulus& q) {
+    if (!ifma_ok(q)) return dot_pair64(x, permutation, y0, y1, count, out0, out1, n, q);
+    if (permutation != nullptr) {
+        return blocked_sum_pair<IfmaMac, true>(x, permutation, y0, y1, count, out0, out1, n, q);
+    }
+    blocked_sum_pair<IfmaMac, false>(x, permutation, y0, y1, count, out0, out1, n, q);
+}
+
 void dot64_impl(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
                 const Modulus& q) {
     blocked_sum<Mac64>(DotTerms{x, y}, count, out, n, q);
@@ -585,21 +661,23 @@ const VectorKernelTable& avx2_vector_kernels() {
     static const VectorKernelTable table = {add,     sub,        negate,
                                             mul,     mul_add,    mul_scalar,
                                             portable_vector_kernels().dot, portable_vector_kernels().dot_permuted,
-                                            portable_vector_kernels().weighted_sum, karatsuba};
+                                            portable_vector_kernels().dot_pair, portable_vector_kernels().weighted_sum,
+                                            karatsuba};
     return table;
 }
 
 const VectorKernelTable& avx512_vector_kernels() {
     using namespace avx512_kernels;
     static const VectorKernelTable table = {add,          sub,   negate,         mul64,      mul_add64,
-                                            mul_scalar64, dot64, dot_permuted64, weighted_sum64, karatsuba64};
+                                            mul_scalar64, dot64, dot_permuted64, dot_pair64, weighted_sum64,
+                                            karatsuba64};
     return table;
 }
 
 const VectorKernelTable& avx512ifma_vector_kernels() {
     using namespace avx512_kernels;
     static const VectorKernelTable table = {add,      sub,          negate,  mul_ifma,          mul_add_ifma,
-                                            mul_scalar_ifma, dot_ifma, dot_permuted_ifma, weighted_sum_ifma,
+                                            mul_scalar_ifma, dot_ifma, dot_permuted_ifma, dot_pair_ifma, weighted_sum_ifma,
                                             karatsuba_ifma};
     return table;
 }

@@ -22,6 +22,9 @@ struct VectorKernelTable {
                 const Modulus& q);
     void (*dot_permuted)(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
                          std::size_t count, u64* out, std::size_t n, const Modulus& q);
+    void (*dot_pair)(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
+                     const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
+                     const Modulus& q);
     void (*weighted_sum)(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
                          std::size_t n, const Modulus& q);
     void (*karatsuba)(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1, u64* c2,

@@ -210,6 +210,26 @@ TEST(VectorOps, InnerProductsMatchScalarReference) {
                     ASSERT_EQ(out, expected) << "dot " << at;
                     dot_mod_vec_permuted(x.data(), permutation.data(), y.data(), count, out.data(), n, q, kernel);
                     ASSERT_EQ(out, expected_permuted) << "dot permuted " << at;
+                    // Pairs sharing x: y and the reversed list of y arrays as second operand.
+                    std::vector<const u64*> y_reversed(y.rbegin(), y.rend());
+                    std::vector<u64> expected_reversed(n, 0), expected_reversed_permuted(n, 0);
+                    for (std::size_t k = 0; k < n; ++k) {
+                        for (std::size_t t = 0; t < count; ++t) {
+                            expected_reversed[k] =
+                                add_mod(expected_reversed[k], mul_mod(xs[t][k], y_reversed[t][k], q), qv);
+                            expected_reversed_permuted[k] = add_mod(
+                                expected_reversed_permuted[k], mul_mod(xs[t][permutation[k]], y_reversed[t][k], q), qv);
+                        }
+                    }
+                    std::vector<u64> out1(n, 777);
+                    dot_pair_mod_vec(x.data(), nullptr, y.data(), y_reversed.data(), count, out.data(), out1.data(), n,
+                                     q, kernel);
+                    ASSERT_EQ(out, expected) << "dot pair, first " << at;
+                    ASSERT_EQ(out1, expected_reversed) << "dot pair, second " << at;
+                    dot_pair_mod_vec(x.data(), permutation.data(), y.data(), y_reversed.data(), count, out.data(),
+                                     out1.data(), n, q, kernel);
+                    ASSERT_EQ(out, expected_permuted) << "dot pair permuted, first " << at;
+                    ASSERT_EQ(out1, expected_reversed_permuted) << "dot pair permuted, second " << at;
                     if (count > 0) {  // the output may be one of the y arrays
                         std::vector<u64> alias = ys[0];
                         std::vector<const u64*> y_alias = y;

@@ -57,6 +57,12 @@ void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u6
 // out[k] = sum_{t < count} x[t][permutation[k]] * y[t][k] mod q; permutation[k] < n.
 void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
                           std::size_t count, u64* out, std::size_t n, const Modulus& q);
+// Two inner products sharing x, reading it once (the key-switching inner product with both key
+// polynomials): out0[k] = sum_t x[t][s(k)] * y0[t][k], out1[k] = sum_t x[t][s(k)] * y1[t][k] mod q,
+// with s(k) = permutation[k], or k when permutation is null. The outputs must not alias x.
+void dot_pair_mod_vec(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
+                      const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
+                      const Modulus& q);
 // out[k] = sum_{t < count} x[t][k] * w[t] mod q (RNS base conversion): the weights are reduced
 // (w[t] < q) but the x values need only be below x_bound <= 2^61 (they may be residues of
 // another, larger modulus); count <= kMaxWeightedTerms. std::invalid_argument otherwise.
@@ -81,6 +87,9 @@ void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u6
                  const Modulus& q, VectorKernel kernel);
 void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
                           std::size_t count, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);
+void dot_pair_mod_vec(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
+                      const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
+                      const Modulus& q, VectorKernel kernel);
 void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
                           std::size_t n, const Modulus& q, VectorKernel kernel);
 void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
