@@ -48,7 +48,7 @@ void portable_mul_scalar(const u64* a, const ShoupConstant& w, u64* out, std::si
 // coefficients keep their sums in a small array and take the terms one after the other, so each
 // input is read sequentially (summing all terms per coefficient would stride across count
 // arrays).
-constexpr std::size_t kDotBlock = 64;
+constexpr std::size_t kDotBlock = 512;
 
 void portable_dot(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
                   const Modulus& q) {
