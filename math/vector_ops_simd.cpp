@@ -440,7 +440,7 @@ struct WeightedTerms {
 // which measured faster there.
 template <class Mac, class Terms>
 void blocked_sum(const Terms& terms, std::size_t count, u64* out, std::size_t n, const Modulus& q) {
-    constexpr std::size_t kBlock = 256;
+    constexpr std::size_t kBlock = 512;
     constexpr std::size_t kRegisterTerms = 8;
     const typename Mac::Ctx c = Mac::context(q);
     alignas(64) u64 highs[kBlock], lows[kBlock];
@@ -484,7 +484,7 @@ template <class Mac, bool kPermuted>
 void blocked_sum_pair(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
                       const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
                       const Modulus& q) {
-    constexpr std::size_t kBlock = 256;
+    constexpr std::size_t kBlock = 512;
     const typename Mac::Ctx c = Mac::context(q);
     alignas(64) u64 highs0[kBlock], lows0[kBlock], highs1[kBlock], lows1[kBlock];
     const std::size_t vector_end = n & ~std::size_t{7};
