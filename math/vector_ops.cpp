@@ -82,15 +82,33 @@ void portable_dot_permuted(const u64* const* x, const std::uint32_t* permutation
 void portable_dot_pair(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
                        const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
                        const Modulus& q) {
+    if (permutation != nullptr) {
+        // Coefficient by coefficient: the gathered x[t][permutation[k]] of neighbouring k share
+        // cache lines across all terms (measured faster than blocks with hoisted rotations).
+        for (std::size_t k = 0; k < n; ++k) {
+            const std::size_t source = permutation[k];
+            u128 sum0 = 0, sum1 = 0;
+            for (std::size_t t = 0; t < count; ++t) {
+                const u64 v = x[t][source];
+                sum0 += static_cast<u128>(v) * y0[t][k];
+                sum1 += static_cast<u128>(v) * y1[t][k];
+            }
+            out0[k] = q.reduce(sum0);
+            out1[k] = q.reduce(sum1);
+        }
+        return;
+    }
     for (std::size_t begin = 0; begin < n; begin += kDotBlock) {
         const std::size_t length = std::min(kDotBlock, n - begin);
-        u128 sums0[kDotBlock] = {}, sums1[kDotBlock] = {};
+        u128 sums0[kDotBlock], sums1[kDotBlock];
+        std::fill(sums0, sums0 + length, u128{0});
+        std::fill(sums1, sums1 + length, u128{0});
         for (std::size_t t = 0; t < count; ++t) {
             const u64* xt = x[t];
             const u64* y0t = y0[t] + begin;
             const u64* y1t = y1[t] + begin;
             for (std::size_t k = 0; k < length; ++k) {
-                const u64 v = xt[permutation != nullptr ? permutation[begin + k] : begin + k];
+                const u64 v = xt[begin + k];
                 sums0[k] += static_cast<u128>(v) * y0t[k];
                 sums1[k] += static_cast<u128>(v) * y1t[k];
             }
