@@ -14,7 +14,7 @@
 #include "henn/nn/analysis.hpp"
 #include "henn/nn/data.hpp"
 #include "henn/nn/network_spec.hpp"
-#include "henn/nn/onnx.hpp"
+#include "henn/onnx/onnx.hpp"
 #include "henn/nn/reference.hpp"
 #include "henn/nn/train.hpp"
 
@@ -22,6 +22,7 @@ namespace henn::cli {
 namespace {
 
 using namespace henn::nn;
+using namespace henn::onnx;
 
 void print_evaluation(const Evaluation& e, const std::string& title) {
     std::printf("%s: accuracy %.2f%% (%lld/%lld)\n", title.c_str(), 100.0 * e.accuracy(),

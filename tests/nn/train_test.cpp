@@ -5,12 +5,13 @@
 #include <random>
 
 #include "henn/nn/network_spec.hpp"
-#include "henn/nn/onnx.hpp"
+#include "henn/onnx/onnx.hpp"
 #include "henn/nn/reference.hpp"
 #include "henn/nn/train.hpp"
 #include "test_data.hpp"
 
 using namespace henn::nn;
+using namespace henn::onnx;
 namespace fs = std::filesystem;
 
 namespace {

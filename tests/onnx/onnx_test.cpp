@@ -8,10 +8,11 @@
 #include <cmath>
 #include <random>
 
-#include "henn/nn/onnx.hpp"
+#include "henn/onnx/onnx.hpp"
 #include "henn/nn/reference.hpp"
 
 using namespace henn::nn;
+using namespace henn::onnx;
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "henn/nn/onnx.hpp"
+#include "henn/onnx/onnx.hpp"
 
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
@@ -12,7 +12,9 @@
 #include <set>
 #include <sstream>
 
-namespace henn::nn {
+namespace henn::onnx {
+using namespace henn::nn;
+
 namespace {
 
 // ---------------------------------------------------------------------------------------------
@@ -60,29 +62,29 @@ std::vector<double> poly_add(std::vector<double> a, const std::vector<double>& b
 
 class Importer {
 public:
-    Importer(const onnx::ModelProto& model, const OnnxImportOptions& options, std::string source)
+    Importer(const ::onnx::ModelProto& model, const OnnxImportOptions& options, std::string source)
         : model_(model), options_(options), source_(std::move(source)) {}
 
     OnnxImport run();
 
 private:
     [[noreturn]] void fail(const std::string& problem) const { throw OnnxError(source_ + ": " + problem); }
-    [[noreturn]] void fail_node(const onnx::NodeProto& node, const std::string& problem) const {
+    [[noreturn]] void fail_node(const ::onnx::NodeProto& node, const std::string& problem) const {
         fail("node '" + node.name() + "' (" + node.op_type() + ", opset " + std::to_string(opset_) + "): " + problem);
     }
 
-    Tensor parse_tensor(const onnx::TensorProto& t, const std::string& what) const;
-    const Value& value(const onnx::NodeProto& node, int index) const;
-    bool has_input(const onnx::NodeProto& node, int index) const {
+    Tensor parse_tensor(const ::onnx::TensorProto& t, const std::string& what) const;
+    const Value& value(const ::onnx::NodeProto& node, int index) const;
+    bool has_input(const ::onnx::NodeProto& node, int index) const {
         return node.input_size() > index && !node.input(index).empty();
     }
-    const Tensor& constant_input(const onnx::NodeProto& node, int index, const char* what) const;
-    Runtime runtime_input(const onnx::NodeProto& node, int index) const;
-    void set_output(const onnx::NodeProto& node, Value v) {
+    const Tensor& constant_input(const ::onnx::NodeProto& node, int index, const char* what) const;
+    Runtime runtime_input(const ::onnx::NodeProto& node, int index) const;
+    void set_output(const ::onnx::NodeProto& node, Value v) {
         if (node.output_size() < 1 || node.output(0).empty()) fail_node(node, "no output");
         values_[node.output(0)] = std::move(v);
     }
-    void set_runtime(const onnx::NodeProto& node, Runtime r) {
+    void set_runtime(const ::onnx::NodeProto& node, Runtime r) {
         if (r.poly.size() > 33) fail_node(node, "element-wise polynomial of degree above 32");
         Value v;
         v.runtime = std::move(r);
@@ -91,26 +93,26 @@ private:
     Shape current_shape() const { return ops_shapes_.empty() ? input_shape_ : ops_shapes_.back(); }
     // Writes the pending polynomial of `r` as layers (folding affine maps into a preceding
     // linear layer) and returns the running value at the new stage.
-    Runtime materialize(const onnx::NodeProto* node, Runtime r);
-    void push(const onnx::NodeProto* node, const std::string& name, LayerOp op, std::string fixed_name = {});
+    Runtime materialize(const ::onnx::NodeProto* node, Runtime r);
+    void push(const ::onnx::NodeProto* node, const std::string& name, LayerOp op, std::string fixed_name = {});
     bool fold_channel_affine(const std::vector<double>& scale, const std::vector<double>& shift);
-    std::vector<double> per_channel(const onnx::NodeProto& node, const Tensor& t) const;
+    std::vector<double> per_channel(const ::onnx::NodeProto& node, const Tensor& t) const;
 
-    std::int64_t attr_int(const onnx::NodeProto& node, const std::string& name, std::int64_t fallback) const;
-    double attr_float(const onnx::NodeProto& node, const std::string& name, double fallback) const;
-    std::vector<std::int64_t> attr_ints(const onnx::NodeProto& node, const std::string& name) const;
-    std::string attr_string(const onnx::NodeProto& node, const std::string& name) const;
+    std::int64_t attr_int(const ::onnx::NodeProto& node, const std::string& name, std::int64_t fallback) const;
+    double attr_float(const ::onnx::NodeProto& node, const std::string& name, double fallback) const;
+    std::vector<std::int64_t> attr_ints(const ::onnx::NodeProto& node, const std::string& name) const;
+    std::string attr_string(const ::onnx::NodeProto& node, const std::string& name) const;
 
-    void handle(const onnx::NodeProto& node);
-    void handle_conv(const onnx::NodeProto& node);
-    void handle_pool(const onnx::NodeProto& node, bool global, bool from_max);
-    void handle_dense(const onnx::NodeProto& node, bool gemm);
-    void handle_elementwise(const onnx::NodeProto& node);
-    void handle_batch_norm(const onnx::NodeProto& node);
-    void handle_reshape(const onnx::NodeProto& node, bool flatten);
-    void handle_activation(const onnx::NodeProto& node);
+    void handle(const ::onnx::NodeProto& node);
+    void handle_conv(const ::onnx::NodeProto& node);
+    void handle_pool(const ::onnx::NodeProto& node, bool global, bool from_max);
+    void handle_dense(const ::onnx::NodeProto& node, bool gemm);
+    void handle_elementwise(const ::onnx::NodeProto& node);
+    void handle_batch_norm(const ::onnx::NodeProto& node);
+    void handle_reshape(const ::onnx::NodeProto& node, bool flatten);
+    void handle_activation(const ::onnx::NodeProto& node);
 
-    const onnx::ModelProto& model_;
+    const ::onnx::ModelProto& model_;
     const OnnxImportOptions& options_;
     std::string source_;
     std::int64_t opset_ = 0;
@@ -128,7 +130,7 @@ private:
     std::map<std::string, std::string> metadata_;
 };
 
-Tensor Importer::parse_tensor(const onnx::TensorProto& t, const std::string& what) const {
+Tensor Importer::parse_tensor(const ::onnx::TensorProto& t, const std::string& what) const {
     Tensor out;
     std::int64_t numel = 1;
     for (auto d : t.dims()) {
@@ -137,15 +139,15 @@ Tensor Importer::parse_tensor(const onnx::TensorProto& t, const std::string& wha
         numel *= d;
         if (numel > kMaxTensorElements) fail(what + ": tensor too large");
     }
-    if (t.data_location() == onnx::TensorProto::EXTERNAL)
+    if (t.data_location() == ::onnx::TensorProto::EXTERNAL)
         fail(what + ": external tensor data is not supported (save the model as a single file)");
     const auto type = t.data_type();
     std::size_t element_size = 0;
     switch (type) {
-        case onnx::TensorProto::FLOAT: element_size = 4; break;
-        case onnx::TensorProto::DOUBLE: element_size = 8; break;
-        case onnx::TensorProto::INT64: element_size = 8; break;
-        case onnx::TensorProto::INT32: element_size = 4; break;
+        case ::onnx::TensorProto::FLOAT: element_size = 4; break;
+        case ::onnx::TensorProto::DOUBLE: element_size = 8; break;
+        case ::onnx::TensorProto::INT64: element_size = 8; break;
+        case ::onnx::TensorProto::INT32: element_size = 4; break;
         default: fail(what + ": unsupported tensor element type " + std::to_string(type));
     }
     out.data.resize(static_cast<std::size_t>(numel));
@@ -158,9 +160,9 @@ Tensor Importer::parse_tensor(const onnx::TensorProto& t, const std::string& wha
         for (std::int64_t i = 0; i < numel; ++i) {
             const char* p = raw.data() + i * static_cast<std::int64_t>(element_size);
             switch (type) {
-                case onnx::TensorProto::FLOAT: { float v; std::memcpy(&v, p, 4); out.data[i] = v; break; }
-                case onnx::TensorProto::DOUBLE: { double v; std::memcpy(&v, p, 8); out.data[i] = v; break; }
-                case onnx::TensorProto::INT64: { std::int64_t v; std::memcpy(&v, p, 8); out.data[i] = static_cast<double>(v); break; }
+                case ::onnx::TensorProto::FLOAT: { float v; std::memcpy(&v, p, 4); out.data[i] = v; break; }
+                case ::onnx::TensorProto::DOUBLE: { double v; std::memcpy(&v, p, 8); out.data[i] = v; break; }
+                case ::onnx::TensorProto::INT64: { std::int64_t v; std::memcpy(&v, p, 8); out.data[i] = static_cast<double>(v); break; }
                 default: { std::int32_t v; std::memcpy(&v, p, 4); out.data[i] = v; break; }
             }
         }
@@ -171,9 +173,9 @@ Tensor Importer::parse_tensor(const onnx::TensorProto& t, const std::string& wha
             for (std::int64_t i = 0; i < numel; ++i) out.data[i] = static_cast<double>(field.Get(static_cast<int>(i)));
         };
         switch (type) {
-            case onnx::TensorProto::FLOAT: copy(t.float_data()); break;
-            case onnx::TensorProto::DOUBLE: copy(t.double_data()); break;
-            case onnx::TensorProto::INT64: copy(t.int64_data()); break;
+            case ::onnx::TensorProto::FLOAT: copy(t.float_data()); break;
+            case ::onnx::TensorProto::DOUBLE: copy(t.double_data()); break;
+            case ::onnx::TensorProto::INT64: copy(t.int64_data()); break;
             default: copy(t.int32_data()); break;
         }
     }
@@ -182,20 +184,20 @@ Tensor Importer::parse_tensor(const onnx::TensorProto& t, const std::string& wha
     return out;
 }
 
-const Value& Importer::value(const onnx::NodeProto& node, int index) const {
+const Value& Importer::value(const ::onnx::NodeProto& node, int index) const {
     if (!has_input(node, index)) fail_node(node, "missing input " + std::to_string(index));
     auto it = values_.find(node.input(index));
     if (it == values_.end()) fail_node(node, "input '" + node.input(index) + "' is not defined before use");
     return it->second;
 }
 
-const Tensor& Importer::constant_input(const onnx::NodeProto& node, int index, const char* what) const {
+const Tensor& Importer::constant_input(const ::onnx::NodeProto& node, int index, const char* what) const {
     const auto& v = value(node, index);
     if (!v.is_constant) fail_node(node, std::string(what) + " must be a constant (initializer)");
     return v.constant;
 }
 
-Runtime Importer::runtime_input(const onnx::NodeProto& node, int index) const {
+Runtime Importer::runtime_input(const ::onnx::NodeProto& node, int index) const {
     const auto& v = value(node, index);
     if (v.is_constant) fail_node(node, "input " + std::to_string(index) + " must be the data, not a constant");
     if (v.runtime.stage != version_)
@@ -204,28 +206,28 @@ Runtime Importer::runtime_input(const onnx::NodeProto& node, int index) const {
     return v.runtime;
 }
 
-std::int64_t Importer::attr_int(const onnx::NodeProto& node, const std::string& name, std::int64_t fallback) const {
+std::int64_t Importer::attr_int(const ::onnx::NodeProto& node, const std::string& name, std::int64_t fallback) const {
     for (const auto& a : node.attribute())
         if (a.name() == name) return a.i();
     return fallback;
 }
-double Importer::attr_float(const onnx::NodeProto& node, const std::string& name, double fallback) const {
+double Importer::attr_float(const ::onnx::NodeProto& node, const std::string& name, double fallback) const {
     for (const auto& a : node.attribute())
         if (a.name() == name) return a.f();
     return fallback;
 }
-std::vector<std::int64_t> Importer::attr_ints(const onnx::NodeProto& node, const std::string& name) const {
+std::vector<std::int64_t> Importer::attr_ints(const ::onnx::NodeProto& node, const std::string& name) const {
     for (const auto& a : node.attribute())
         if (a.name() == name) return {a.ints().begin(), a.ints().end()};
     return {};
 }
-std::string Importer::attr_string(const onnx::NodeProto& node, const std::string& name) const {
+std::string Importer::attr_string(const ::onnx::NodeProto& node, const std::string& name) const {
     for (const auto& a : node.attribute())
         if (a.name() == name) return a.s();
     return {};
 }
 
-void Importer::push(const onnx::NodeProto* node, const std::string& base, LayerOp op, std::string fixed_name) {
+void Importer::push(const ::onnx::NodeProto* node, const std::string& base, LayerOp op, std::string fixed_name) {
     std::string name = !fixed_name.empty() ? fixed_name
                        : node && !node->name().empty() ? node->name()
                                                        : base + std::to_string(++name_counts_[base]);
@@ -276,7 +278,7 @@ bool Importer::fold_channel_affine(const std::vector<double>& scale, const std::
 
 // A constant that broadcasts per channel (per feature) over the current output: returns one
 // value per channel, or a single value for scalars.
-std::vector<double> Importer::per_channel(const onnx::NodeProto& node, const Tensor& t) const {
+std::vector<double> Importer::per_channel(const ::onnx::NodeProto& node, const Tensor& t) const {
     if (t.numel() == 1) return t.data;
     const Shape shape = current_shape();
     const auto channels = shape[0];
@@ -294,7 +296,7 @@ std::vector<double> Importer::per_channel(const onnx::NodeProto& node, const Ten
     return t.data;
 }
 
-Runtime Importer::materialize(const onnx::NodeProto* node, Runtime r) {
+Runtime Importer::materialize(const ::onnx::NodeProto* node, Runtime r) {
     if (is_identity(r.poly)) return r;
     if (r.poly.size() <= 2) {
         const double a = r.poly.size() == 2 ? r.poly[1] : 0.0;
@@ -325,7 +327,7 @@ Runtime Importer::materialize(const onnx::NodeProto* node, Runtime r) {
     return Runtime{version_, {0.0, 1.0}};
 }
 
-void Importer::handle_conv(const onnx::NodeProto& node) {
+void Importer::handle_conv(const ::onnx::NodeProto& node) {
     auto x = materialize(&node, runtime_input(node, 0));
     (void)x;
     const auto& w = constant_input(node, 1, "Conv weight");
@@ -369,7 +371,7 @@ void Importer::handle_conv(const onnx::NodeProto& node) {
     set_runtime(node, Runtime{version_, {0.0, 1.0}});
 }
 
-void Importer::handle_pool(const onnx::NodeProto& node, bool global, bool from_max) {
+void Importer::handle_pool(const ::onnx::NodeProto& node, bool global, bool from_max) {
     materialize(&node, runtime_input(node, 0));
     const Shape shape = current_shape();
     if (shape.size() != 3) fail_node(node, "pooling needs an image input, got " + shape_to_string(shape));
@@ -406,7 +408,7 @@ void Importer::handle_pool(const onnx::NodeProto& node, bool global, bool from_m
     set_runtime(node, Runtime{version_, {0.0, 1.0}});
 }
 
-void Importer::handle_dense(const onnx::NodeProto& node, bool gemm) {
+void Importer::handle_dense(const ::onnx::NodeProto& node, bool gemm) {
     materialize(&node, runtime_input(node, 0));
     const Shape shape = current_shape();
     if (shape.size() != 1) fail_node(node, "needs a flat input (Flatten/Reshape first), got " + shape_to_string(shape));
@@ -439,7 +441,7 @@ void Importer::handle_dense(const onnx::NodeProto& node, bool gemm) {
     set_runtime(node, Runtime{version_, {0.0, 1.0}});
 }
 
-void Importer::handle_elementwise(const onnx::NodeProto& node) {
+void Importer::handle_elementwise(const ::onnx::NodeProto& node) {
     const auto& op = node.op_type();
     const Value& a = value(node, 0);
     const Value& b = value(node, 1);
@@ -535,7 +537,7 @@ void Importer::handle_elementwise(const onnx::NodeProto& node) {
     set_runtime(node, Runtime{version_, {0.0, 1.0}});
 }
 
-void Importer::handle_batch_norm(const onnx::NodeProto& node) {
+void Importer::handle_batch_norm(const ::onnx::NodeProto& node) {
     auto r = runtime_input(node, 0);
     if (!is_identity(r.poly) || ops_.empty() ||
         !(std::holds_alternative<Conv2d>(ops_.back().op) || std::holds_alternative<Dense>(ops_.back().op)))
@@ -556,7 +558,7 @@ void Importer::handle_batch_norm(const onnx::NodeProto& node) {
     set_runtime(node, Runtime{version_, {0.0, 1.0}});
 }
 
-void Importer::handle_reshape(const onnx::NodeProto& node, bool flatten) {
+void Importer::handle_reshape(const ::onnx::NodeProto& node, bool flatten) {
     auto r = runtime_input(node, 0);
     const Shape shape = current_shape();
     if (flatten) {
@@ -587,7 +589,7 @@ void Importer::handle_reshape(const onnx::NodeProto& node, bool flatten) {
     set_runtime(node, Runtime{version_, {0.0, 1.0}});
 }
 
-void Importer::handle_activation(const onnx::NodeProto& node) {
+void Importer::handle_activation(const ::onnx::NodeProto& node) {
     materialize(&node, runtime_input(node, 0));
     const auto& op = node.op_type();
     NonPolynomialKind kind = op == "Relu" ? NonPolynomialKind::relu
@@ -607,7 +609,7 @@ void Importer::handle_activation(const onnx::NodeProto& node) {
     set_runtime(node, Runtime{version_, {0.0, 1.0}});
 }
 
-void Importer::handle(const onnx::NodeProto& node) {
+void Importer::handle(const ::onnx::NodeProto& node) {
     if (!node.domain().empty() && node.domain() != "ai.onnx")
         fail_node(node, "operator domain '" + node.domain() + "' is not supported");
     const auto& op = node.op_type();
@@ -690,7 +692,7 @@ OnnxImport Importer::run() {
         if (!type.has_tensor_type() || !type.tensor_type().has_shape())
             fail("input '" + in.name() + "' has no tensor shape");
         const auto elem = type.tensor_type().elem_type();
-        if (elem != onnx::TensorProto::FLOAT && elem != onnx::TensorProto::DOUBLE)
+        if (elem != ::onnx::TensorProto::FLOAT && elem != ::onnx::TensorProto::DOUBLE)
             fail("input '" + in.name() + "' is not float or double");
         const auto& dims = type.tensor_type().shape().dim();
         if (dims.size() < 2 || dims.size() > 4) fail("input '" + in.name() + "' must have rank 2 to 4 (batch first)");
@@ -703,7 +705,7 @@ OnnxImport Importer::run() {
     if (input_name.empty()) fail("the graph has no data input");
     // Our own checks above come first (clearer messages); then ONNX's schema and graph checks.
     try {
-        onnx::checker::check_model(model_);
+        ::onnx::checker::check_model(model_);
     } catch (const std::exception& e) {
         fail(std::string("ONNX checker: ") + e.what());
     }
@@ -744,15 +746,15 @@ private:
         t->set_name(name);
         for (auto d : dims) t->add_dims(d);
         if (options_.float64) {
-            t->set_data_type(onnx::TensorProto::DOUBLE);
+            t->set_data_type(::onnx::TensorProto::DOUBLE);
             for (double v : data) t->add_double_data(v);
         } else {
-            t->set_data_type(onnx::TensorProto::FLOAT);
+            t->set_data_type(::onnx::TensorProto::FLOAT);
             for (double v : data) t->add_float_data(static_cast<float>(v));
         }
         return name;
     }
-    onnx::NodeProto* node(const std::string& op, const std::string& name, std::vector<std::string> inputs,
+    ::onnx::NodeProto* node(const std::string& op, const std::string& name, std::vector<std::string> inputs,
                           const std::string& output) {
         auto* n = graph_->add_node();
         n->set_op_type(op);
@@ -761,22 +763,22 @@ private:
         n->add_output(output);
         return n;
     }
-    static void ints(onnx::NodeProto* n, const std::string& name, std::vector<std::int64_t> values) {
+    static void ints(::onnx::NodeProto* n, const std::string& name, std::vector<std::int64_t> values) {
         auto* a = n->add_attribute();
         a->set_name(name);
-        a->set_type(onnx::AttributeProto::INTS);
+        a->set_type(::onnx::AttributeProto::INTS);
         for (auto v : values) a->add_ints(v);
     }
-    static void integer(onnx::NodeProto* n, const std::string& name, std::int64_t value) {
+    static void integer(::onnx::NodeProto* n, const std::string& name, std::int64_t value) {
         auto* a = n->add_attribute();
         a->set_name(name);
-        a->set_type(onnx::AttributeProto::INT);
+        a->set_type(::onnx::AttributeProto::INT);
         a->set_i(value);
     }
-    void value_info(onnx::ValueInfoProto* info, const std::string& name, const Shape& shape) {
+    void value_info(::onnx::ValueInfoProto* info, const std::string& name, const Shape& shape) {
         info->set_name(name);
         auto* tensor = info->mutable_type()->mutable_tensor_type();
-        tensor->set_elem_type(options_.float64 ? onnx::TensorProto::DOUBLE : onnx::TensorProto::FLOAT);
+        tensor->set_elem_type(options_.float64 ? ::onnx::TensorProto::DOUBLE : ::onnx::TensorProto::FLOAT);
         auto* s = tensor->mutable_shape();
         s->add_dim()->set_dim_param("batch");
         for (auto d : shape) s->add_dim()->set_dim_value(d);
@@ -784,11 +786,11 @@ private:
 
     const Model& model_;
     const OnnxExportOptions& options_;
-    onnx::GraphProto* graph_ = nullptr;
+    ::onnx::GraphProto* graph_ = nullptr;
 };
 
 std::string Exporter::run() {
-    onnx::ModelProto proto;
+    ::onnx::ModelProto proto;
     proto.set_ir_version(7);  // ONNX 1.7+, what current runtimes read
     proto.set_producer_name("henn");
     proto.set_producer_version("0.1.0");
@@ -889,7 +891,7 @@ OnnxImport import_onnx_bytes(std::span<const std::uint8_t> bytes, const OnnxImpo
                              const std::string& source) {
     if (bytes.size() > options.max_bytes)
         throw OnnxError(source + ": file is larger than " + std::to_string(options.max_bytes) + " bytes");
-    onnx::ModelProto proto;
+    ::onnx::ModelProto proto;
     if (!proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
         throw OnnxError(source + ": not a valid ONNX (protobuf) model");
     return Importer(proto, options, source).run();
@@ -924,13 +926,13 @@ void export_onnx(const Model& model, const std::filesystem::path& path, const On
 }
 
 void check_onnx_bytes(const std::string& bytes) {
-    onnx::ModelProto proto;
+    ::onnx::ModelProto proto;
     if (!proto.ParseFromString(bytes)) throw OnnxError("not a valid ONNX (protobuf) model");
     try {
-        onnx::checker::check_model(proto);
+        ::onnx::checker::check_model(proto);
     } catch (const std::exception& e) {
         throw OnnxError(std::string("ONNX checker: ") + e.what());
     }
 }
 
-}  // namespace henn::nn
+}  // namespace henn::onnx

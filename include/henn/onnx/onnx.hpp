@@ -26,7 +26,7 @@
 #include "henn/nn/activation.hpp"
 #include "henn/nn/model.hpp"
 
-namespace henn::nn {
+namespace henn::onnx {
 
 struct OnnxError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -35,14 +35,14 @@ struct OnnxError : std::runtime_error {
 struct OnnxImportOptions {
     // Polynomial that replaces Relu/Sigmoid/Tanh (the function approximated follows the
     // replaced operator). Ignored when keep_nonpolynomial is set.
-    ActivationSpec replacement = parse_activation("poly:least-squares:2:4");
+    nn::ActivationSpec replacement = nn::parse_activation("poly:least-squares:2:4");
     // Keep Relu/Sigmoid/Tanh as NonPolynomial layers (plaintext evaluation of baselines only).
     bool keep_nonpolynomial = false;
     std::size_t max_bytes = std::size_t{1} << 30;
 };
 
 struct OnnxImport {
-    Model model;
+    nn::Model model;
     std::vector<std::string> warnings;
     std::int64_t opset = 0;
     std::string producer;
@@ -57,10 +57,10 @@ struct OnnxExportOptions {
     std::int64_t opset = 13;
 };
 
-std::string export_onnx_bytes(const Model& model, const OnnxExportOptions& options = {});
-void export_onnx(const Model& model, const std::filesystem::path& path, const OnnxExportOptions& options = {});
+std::string export_onnx_bytes(const nn::Model& model, const OnnxExportOptions& options = {});
+void export_onnx(const nn::Model& model, const std::filesystem::path& path, const OnnxExportOptions& options = {});
 
 // Runs the ONNX checker (schema and graph checks) on serialized bytes; throws OnnxError.
 void check_onnx_bytes(const std::string& bytes);
 
-}  // namespace henn::nn
+}  // namespace henn::onnx
