@@ -481,23 +481,36 @@ Evaluator::Decomposition Evaluator::decompose(const RnsPoly& poly, int level) co
     return result;
 }
 
-void Evaluator::key_switch(const Decomposition& digits, const KeySwitchKey& key,
-                           const std::uint32_t* permutation, RnsPoly& out0, RnsPoly& out1) const {
+std::vector<RnsPoly> Evaluator::decompose_digits(const RnsPoly& poly, int level) const {
+    return decompose(poly, level).digits;
+}
+
+void Evaluator::key_switch_extended(const std::vector<RnsPoly>& digits, int level, const KeySwitchKey& key,
+                                    const std::uint32_t* permutation, RnsPoly& acc0, RnsPoly& acc1) const {
     const Context& ctx = *context_;
-    const int level = digits.level;
     const std::size_t n = ctx.n(), q_limbs = level + 1, alpha = ctx.p_count();
     const std::size_t ext_limbs = q_limbs + alpha;
-    const std::size_t digit_count = digits.digits.size();
+    const std::size_t digit_count = digits.size();
+    // A key made for a lower level (KeyGenerator::galois_keys with a level) holds q_0..q_key
+    // then P: its P limbs start at key_level + 1.
+    const int key_level = key.max_level(alpha);
+    if (key_level < level) {
+        throw LevelError("the key-switching key was made for levels up to " + std::to_string(key_level) +
+                         ", the ciphertext is at level " + std::to_string(level) +
+                         "; generate the key at a higher level or drop the ciphertext's level first");
+    }
     if (key.b.size() < digit_count || key.a.size() < digit_count) {
         throw MismatchError("key switching key has fewer digits than the parameters need");
     }
-    RnsPoly acc0(n, ext_limbs, RnsPoly::uninitialized), acc1(n, ext_limbs, RnsPoly::uninitialized);
+    acc0 = RnsPoly(n, ext_limbs, RnsPoly::uninitialized);
+    acc1 = RnsPoly(n, ext_limbs, RnsPoly::uninitialized);
     for_each_limb(ext_limbs, [&](std::size_t i) {
-        const std::size_t key_limb = detail::qp_index(ctx, level, i);
-        const Modulus& q = ctx.qp()[key_limb];
+        const std::size_t prime = detail::qp_index(ctx, level, i);
+        const std::size_t key_limb = i < q_limbs ? i : static_cast<std::size_t>(key_level) + 1 + (i - q_limbs);
+        const Modulus& q = ctx.qp()[prime];
         std::vector<const u64*> x(digit_count), b(digit_count), a(digit_count);
         for (std::size_t d = 0; d < digit_count; ++d) {
-            x[d] = digits.digits[d].limb(i);
+            x[d] = digits[d].limb(i);
             b[d] = key.b[d].limb(key_limb);
             a[d] = key.a[d].limb(key_limb);
         }
@@ -505,8 +518,14 @@ void Evaluator::key_switch(const Decomposition& digits, const KeySwitchKey& key,
         // digits; dot_pair_mod_vec throws beyond).
         math::dot_pair_mod_vec(x.data(), permutation, b.data(), a.data(), digit_count, acc0.limb(i), acc1.limb(i), n, q);
     });
-    detail::mod_down(ctx, acc0, level, out0);
-    detail::mod_down(ctx, acc1, level, out1);
+}
+
+void Evaluator::key_switch(const Decomposition& digits, const KeySwitchKey& key,
+                           const std::uint32_t* permutation, RnsPoly& out0, RnsPoly& out1) const {
+    RnsPoly acc0, acc1;
+    key_switch_extended(digits.digits, digits.level, key, permutation, acc0, acc1);
+    detail::mod_down(*context_, acc0, digits.level, out0);
+    detail::mod_down(*context_, acc1, digits.level, out1);
 }
 
 const KeySwitchKey& Evaluator::galois_key(u64 element, const char* what, int steps) const {

@@ -86,13 +86,20 @@ PublicKey KeyGenerator::public_key() {
     return pk;
 }
 
-KeySwitchKey KeyGenerator::make_switch_key(const RnsPoly& new_secret) {
+KeySwitchKey KeyGenerator::make_switch_key(const RnsPoly& new_secret, int level) {
     const Context& ctx = *context_;
     if (ctx.p_count() == 0) {
         throw ParameterError("key switching needs special primes P; the parameters have none");
     }
-    const int level = ctx.max_level();
-    const std::size_t limbs = ctx.q_count() + ctx.p_count();
+    if (level < 0) level = ctx.max_level();
+    if (level > ctx.max_level()) {
+        throw LevelError("cannot make a key for level " + std::to_string(level) + ": the top level is " +
+                         std::to_string(ctx.max_level()));
+    }
+    // Limbs: q_0..q_level, then P. Limb i is prime qp()[qp_index(level, i)] (the uniform a_d
+    // comes from the same streams as the full key's, so only the missing limbs differ).
+    const std::size_t limbs = static_cast<std::size_t>(level) + 1 + ctx.p_count();
+    const std::size_t q_limbs = static_cast<std::size_t>(level) + 1;
     const std::size_t digits = ctx.digit_count(level);
     const std::size_t alpha = ctx.p_count();
     KeySwitchKey key;
@@ -105,15 +112,16 @@ KeySwitchKey KeyGenerator::make_switch_key(const RnsPoly& new_secret) {
         detail::sample_uniform_ntt(ctx, seed, detail::kKeyStreamBase * (d + 1), a, level);
         detail::sample_error_ntt(ctx, prng_, b, level);
         for (std::size_t i = 0; i < limbs; ++i) {
-            const math::Modulus& q = ctx.qp()[i];
+            const std::size_t index = detail::qp_index(ctx, level, i);
+            const math::Modulus& q = ctx.qp()[index];
             const u64* ai = a.limb(i);
-            const u64* si = s.limb(i);
+            const u64* si = s.limb(index);
             u64* bi = b.limb(i);
             for (std::size_t k = 0; k < ctx.n(); ++k) {
                 bi[k] = math::sub_mod(bi[k], math::mul_mod(ai[k], si[k], q), q.value());
             }
             // Gadget: P * s' on the primes of this digit (P = 0 mod the special primes).
-            if (i >= d * alpha && i < std::min((d + 1) * alpha, ctx.q_count())) {
+            if (i >= d * alpha && i < std::min((d + 1) * alpha, q_limbs)) {
                 const math::ShoupConstant p_mod(ctx.p_mod_q(i), q.value());
                 const u64* sp = new_secret.limb(i);
                 for (std::size_t k = 0; k < ctx.n(); ++k) {
@@ -142,7 +150,26 @@ RelinearizationKey KeyGenerator::relinearization_key() {
     return rk;
 }
 
-void KeyGenerator::add_galois_keys(GaloisKeys& keys, const std::vector<int>& steps, bool conjugation) {
+std::size_t KeySwitchKey::bytes() const {
+    std::size_t total = 0;
+    for (const auto& p : b) total += p.data.size() * sizeof(u64);
+    for (const auto& p : a) total += p.data.size() * sizeof(u64);
+    return total;
+}
+
+std::size_t switch_key_bytes(const Context& ctx, int level) {
+    if (level < 0) level = ctx.max_level();
+    return ctx.digit_count(level) * 2 * (static_cast<std::size_t>(level) + 1 + ctx.p_count()) * ctx.n() *
+           sizeof(u64);
+}
+
+std::size_t GaloisKeys::bytes() const {
+    std::size_t total = 0;
+    for (const auto& [element, key] : keys) total += key.bytes();
+    return total;
+}
+
+void KeyGenerator::add_galois_keys(GaloisKeys& keys, const std::vector<int>& steps, bool conjugation, int level) {
     const Context& ctx = *context_;
     keys.parameter_hash = ctx.parameter_hash();
     std::vector<u64> elements;
@@ -158,13 +185,13 @@ void KeyGenerator::add_galois_keys(GaloisKeys& keys, const std::vector<int>& ste
             for (std::size_t k = 0; k < ctx.n(); ++k) r.limb(i)[k] = s.limb(i)[perm[k]];
         }
         const SecretKey rotated(std::move(r), ctx.parameter_hash());
-        keys.keys.emplace(g, make_switch_key(rotated.poly()));
+        keys.keys.emplace(g, make_switch_key(rotated.poly(), level));
     }
 }
 
-GaloisKeys KeyGenerator::galois_keys(const std::vector<int>& steps, bool conjugation) {
+GaloisKeys KeyGenerator::galois_keys(const std::vector<int>& steps, bool conjugation, int level) {
     GaloisKeys keys;
-    add_galois_keys(keys, steps, conjugation);
+    add_galois_keys(keys, steps, conjugation, level);
     return keys;
 }
 

@@ -264,9 +264,13 @@ u64 Context::galois_element_for_rotation(int steps) const {
     const long long period = static_cast<long long>(n_ / 2);
     long long k = steps % period;
     if (k < 0) k += period;
-    u64 g = 1;
+    // 5^k mod 2N by square-and-multiply: O(log k) products (2N <= 2^17, so no overflow).
     const u64 m = 2 * n_;
-    for (long long i = 0; i < k; ++i) g = g * 5 % m;
+    u64 g = 1, base = 5;
+    for (u64 e = static_cast<u64>(k); e != 0; e >>= 1) {
+        if (e & 1) g = g * base % m;
+        base = base * base % m;
+    }
     return g;
 }
 

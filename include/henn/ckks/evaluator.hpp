@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "henn/ckks/hoisting.hpp"
 #include "henn/ckks/keys.hpp"
 #include "henn/ckks/objects.hpp"
 
@@ -67,6 +68,33 @@ public:
     // Many rotations of one ciphertext sharing a single decomposition (hoisting).
     std::vector<Ciphertext> rotate_hoisted(const Ciphertext& a, std::span<const int> steps) const;
 
+    // Explicit hoisting and double hoisting (henn/ckks/hoisting.hpp; defined in hoisting.cpp).
+    // Decomposes c_1 once into its key-switching digits over Q_level * P.
+    HoistedCiphertext hoist(const Ciphertext& a) const;
+    // A rotation or conjugation of a hoisted ciphertext: the automorphism is applied to the
+    // digits during the inner product with the key, then one ModDown. Equal to rotate(a, steps).
+    Ciphertext rotate(const HoistedCiphertext& h, int steps) const;
+    Ciphertext conjugate(const HoistedCiphertext& h) const;
+    // Lazy rotation: as rotate(h, steps), but left in Q*P without the ModDown (steps = 0 gives
+    // extend(h.input)). Sum such results (with plaintext products) and divide by P once.
+    ExtendedCiphertext rotate_lazy(const HoistedCiphertext& h, int steps) const;
+    // Lazy rotation of a ciphertext already in Q*P: only c_1 is brought down to Q and
+    // decomposed, c_0 stays in Q*P; the result is in Q*P (the giant steps of BSGS).
+    ExtendedCiphertext rotate_lazy(const ExtendedCiphertext& a, int steps) const;
+    // P * a over Q_level * P (exact, no noise): the extended form of an ordinary ciphertext.
+    ExtendedCiphertext extend(const Ciphertext& a) const;
+    // ModDown: divides by P with rounding; same level and scale.
+    Ciphertext mod_down(const ExtendedCiphertext& a) const;
+    // Sums in Q*P (same level, scale, slots).
+    void add_inplace(ExtendedCiphertext& a, const ExtendedCiphertext& b) const;
+    // Products with extended plaintexts (p.level >= the ciphertext's level); scale a.scale * p.scale.
+    ExtendedCiphertext multiply_plain(const ExtendedCiphertext& a, const ExtendedPlaintext& p) const;
+    Ciphertext multiply_plain(const Ciphertext& a, const ExtendedPlaintext& p) const;
+    // sum_i c_i * p_i in Q*P with one reduction per coefficient per 60 terms. The ciphertexts
+    // share level, scale and slots, the plaintexts share a scale.
+    ExtendedCiphertext multiply_accumulate(std::span<const ExtendedCiphertext* const> ciphertexts,
+                                           std::span<const ExtendedPlaintext* const> plaintexts) const;
+
     // sum_i c_i * p_i with one modular reduction per coefficient at the end (lazy 128-bit
     // accumulation): the inner loop of dense and convolution layers. All ciphertexts share
     // level, scale and slots; all plaintexts share a scale. Result scale: c.scale * p.scale.
@@ -94,6 +122,11 @@ private:
     Decomposition decompose(const RnsPoly& poly, int level) const;
     void key_switch(const Decomposition& digits, const KeySwitchKey& key, const std::uint32_t* permutation,
                     RnsPoly& out0, RnsPoly& out1) const;
+    std::vector<RnsPoly> decompose_digits(const RnsPoly& poly, int level) const;
+    // The inner products of key switching, left over Q_level * P (no ModDown).
+    void key_switch_extended(const std::vector<RnsPoly>& digits, int level, const KeySwitchKey& key,
+                             const std::uint32_t* permutation, RnsPoly& acc0, RnsPoly& acc1) const;
+    void check_extended(const ExtendedCiphertext& a, const char* op) const;
     const KeySwitchKey& galois_key(u64 element, const char* what, int steps) const;
     Ciphertext apply_galois(const Ciphertext& a, const Decomposition& digits, u64 element,
                             const KeySwitchKey& key) const;

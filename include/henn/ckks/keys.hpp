@@ -45,7 +45,20 @@ struct KeySwitchKey {
     std::vector<RnsPoly> b, a;
     // When set, a_d is the expansion of this seed (stream d) and may be omitted on the wire.
     std::optional<math::Seed> a_seed;
+
+    // The highest ciphertext level this key switches: a key made for level l holds the primes
+    // q_0..q_l then P (KeyGenerator::galois_keys with a level), and the digits of that level.
+    // -1 for an empty key.
+    int max_level(std::size_t p_count) const {
+        return b.empty() ? -1 : static_cast<int>(b[0].limbs) - static_cast<int>(p_count) - 1;
+    }
+    // Bytes held in memory (both key polynomials of every digit).
+    std::size_t bytes() const;
 };
+
+// Bytes in memory of one key-switching key generated for ciphertexts up to `level` (-1: the
+// top level): digit_count(level) digits, two polynomials of level+1+|P| limbs each.
+std::size_t switch_key_bytes(const Context& context, int level = -1);
 
 struct RelinearizationKey {
     KeySwitchKey key;
@@ -56,6 +69,8 @@ struct GaloisKeys {
     std::map<u64, KeySwitchKey> keys;  // by Galois element
     std::uint64_t parameter_hash = 0;
     bool has(u64 galois_element) const { return keys.count(galois_element) != 0; }
+    // Bytes held in memory by all keys.
+    std::size_t bytes() const;
 };
 
 // What an evaluator needs from the client: relinearization and Galois keys, never s.
@@ -77,15 +92,18 @@ public:
     PublicKey public_key();
     RelinearizationKey relinearization_key();
     // Galois keys for rotations by each step (left for positive, right for negative) and,
-    // when `conjugation` is set, for complex conjugation.
-    GaloisKeys galois_keys(const std::vector<int>& steps, bool conjugation = false);
-    // Adds keys for further steps to an existing set.
-    void add_galois_keys(GaloisKeys& keys, const std::vector<int>& steps, bool conjugation = false);
+    // when `conjugation` is set, for complex conjugation, all in one call. With `level` >= 0 the
+    // keys only switch ciphertexts up to that level (primes q_0..q_level and P): smaller keys for
+    // rotations used late in a circuit; -1: the top level.
+    GaloisKeys galois_keys(const std::vector<int>& steps, bool conjugation = false, int level = -1);
+    // Adds keys for further steps to an existing set (a step it already holds is skipped).
+    void add_galois_keys(GaloisKeys& keys, const std::vector<int>& steps, bool conjugation = false,
+                         int level = -1);
     // All of the above in one bundle.
     EvaluationKeys evaluation_keys(const std::vector<int>& rotation_steps, bool conjugation = false);
 
 private:
-    KeySwitchKey make_switch_key(const RnsPoly& new_secret_ntt);
+    KeySwitchKey make_switch_key(const RnsPoly& new_secret_ntt, int level = -1);
     ContextPtr context_;
     SecretKey secret_;
     math::Prng prng_;
