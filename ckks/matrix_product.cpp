@@ -1,0 +1,143 @@
+#include "henn/ckks/matrix_product.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "henn/ckks/errors.hpp"
+#include "henn/ckks/evaluator.hpp"
+#include "henn/math/vector_ops.hpp"
+#include "internal.hpp"
+
+namespace henn::ckks {
+
+ConstantMatrix::ConstantMatrix(ContextPtr context, int level, std::size_t columns,
+                               std::span<const std::size_t> row_begin, std::span<const std::uint32_t> column_index,
+                               std::span<const double> values, double constant_scale)
+    : context_(std::move(context)), level_(level), columns_(columns) {
+    if (!context_) throw MismatchError("ConstantMatrix: no context");
+    if (level < 0 || level > context_->max_level()) {
+        throw MismatchError("ConstantMatrix: level " + std::to_string(level) + " is outside the chain (0.." +
+                            std::to_string(context_->max_level()) + ")");
+    }
+    if (row_begin.empty() || row_begin.front() != 0 || row_begin.back() != column_index.size() ||
+        column_index.size() != values.size()) {
+        throw MismatchError("ConstantMatrix: row_begin must start at 0 and end at the number of entries");
+    }
+    for (std::size_t r = 0; r + 1 < row_begin.size(); ++r) {
+        if (row_begin[r] > row_begin[r + 1]) throw MismatchError("ConstantMatrix: row_begin is not increasing");
+    }
+    constant_scale_ = constant_scale == 0 ? static_cast<double>(context_->q()[level].value()) : constant_scale;
+    if (!(constant_scale_ >= 1) || !std::isfinite(constant_scale_)) {
+        throw ScaleError("ConstantMatrix: the constant scale must be a finite number >= 1");
+    }
+    const std::size_t limbs = static_cast<std::size_t>(level) + 1;
+    residues_.assign(limbs, {});
+    row_begin_.push_back(0);
+    for (std::size_t r = 0; r + 1 < row_begin.size(); ++r) {
+        for (std::size_t e = row_begin[r]; e < row_begin[r + 1]; ++e) {
+            if (column_index[e] >= columns) {
+                throw MismatchError("ConstantMatrix: row " + std::to_string(r) + " names column " +
+                                    std::to_string(column_index[e]) + " of " + std::to_string(columns));
+            }
+            const double integer = std::round(values[e] * constant_scale_);
+            if (!std::isfinite(integer) || std::abs(integer) >= 0x1p100) {
+                throw ScaleError("ConstantMatrix: entry (" + std::to_string(r) + ", " +
+                                 std::to_string(column_index[e]) + ") times the constant scale overflows");
+            }
+            if (integer == 0) continue;
+            column_index_.push_back(column_index[e]);
+            for (std::size_t i = 0; i < limbs; ++i) {
+                residues_[i].push_back(detail::integer_double_to_residue(integer, context_->q()[i]));
+            }
+        }
+        row_begin_.push_back(column_index_.size());
+    }
+}
+
+std::size_t ConstantMatrix::bytes() const {
+    std::size_t total = row_begin_.size() * sizeof(std::size_t) + column_index_.size() * sizeof(std::uint32_t);
+    for (const auto& limb : residues_) total += limb.size() * sizeof(u64);
+    return total;
+}
+
+void ConstantMatrix::set_block_size(std::size_t coefficients) {
+    if (coefficients == 0 || (coefficients & (coefficients - 1)) != 0 || coefficients > context_->n()) {
+        throw MismatchError("ConstantMatrix: the block size must be a power of two up to N");
+    }
+    block_ = coefficients;
+}
+
+std::vector<Ciphertext> ConstantMatrix::multiply(std::span<const Ciphertext* const> inputs, std::size_t row_lo,
+                                                 std::size_t row_hi) const {
+    const Context& ctx = *context_;
+    if (inputs.size() != columns_) {
+        throw MismatchError("ConstantMatrix::multiply: " + std::to_string(inputs.size()) +
+                            " ciphertexts for a matrix of " + std::to_string(columns_) + " columns");
+    }
+    if (row_lo > row_hi || row_hi > rows()) throw MismatchError("ConstantMatrix::multiply: row range out of bounds");
+    if (columns_ == 0) throw MismatchError("ConstantMatrix::multiply: the matrix has no columns");
+    const Ciphertext& first = *inputs[0];
+    for (const Ciphertext* c : inputs) {
+        detail::check_hash(ctx, c->parameter_hash, "ConstantMatrix::multiply");
+        if (c->level != level_) {
+            throw LevelError("ConstantMatrix::multiply: an input is at level " + std::to_string(c->level) +
+                             ", the matrix was prepared for level " + std::to_string(level_));
+        }
+        if (c->size() != first.size() || c->slots != first.slots) {
+            throw MismatchError("ConstantMatrix::multiply: inputs differ in size or slot count");
+        }
+        if (std::abs(c->scale - first.scale) > Evaluator::kScaleTolerance * first.scale) {
+            throw ScaleError("ConstantMatrix::multiply: inputs have different scales");
+        }
+    }
+    const std::size_t n = ctx.n(), limbs = static_cast<std::size_t>(level_) + 1, size = first.size();
+    const std::size_t out_rows = row_hi - row_lo;
+    std::vector<Ciphertext> out(out_rows);
+    for (Ciphertext& r : out) {
+        r.level = level_;
+        r.scale = first.scale * constant_scale_;
+        r.slots = first.slots;
+        r.parameter_hash = first.parameter_hash;
+        for (std::size_t p = 0; p < size; ++p) r.polys.emplace_back(n, limbs, RnsPoly::uninitialized);
+    }
+    const std::size_t block = std::min(block_, n);
+    const std::size_t blocks = n / block;
+    const std::size_t tasks = limbs * blocks;
+    const int threads = static_cast<int>(std::min<std::size_t>(detail::threads(), tasks));
+#pragma omp parallel num_threads(threads)
+    {
+        std::vector<const u64*> x;
+        std::vector<u64> partial(block);
+#pragma omp for schedule(dynamic, 1)
+        for (std::size_t task = 0; task < tasks; ++task) {
+            const std::size_t i = task / blocks, k0 = (task % blocks) * block;
+            const math::Modulus& q = ctx.q()[i];
+            const u64* w = residues_[i].data();
+            for (std::size_t p = 0; p < size; ++p) {
+                for (std::size_t r = row_lo; r < row_hi; ++r) {
+                    u64* o = out[r - row_lo].polys[p].limb(i) + k0;
+                    const std::size_t begin = row_begin_[r], end = row_begin_[r + 1];
+                    if (begin == end) {
+                        std::fill(o, o + block, u64{0});
+                        continue;
+                    }
+                    x.resize(end - begin);
+                    for (std::size_t e = begin; e < end; ++e) x[e - begin] = inputs[column_index_[e]]->polys[p].limb(i) + k0;
+                    for (std::size_t chunk = 0; chunk < x.size(); chunk += math::kMaxWeightedTerms) {
+                        const std::size_t count = std::min(math::kMaxWeightedTerms, x.size() - chunk);
+                        u64* target = chunk == 0 ? o : partial.data();
+                        math::weighted_sum_mod_vec(x.data() + chunk, w + begin + chunk, count, q.value(), target,
+                                                   block, q);
+                        if (chunk != 0) math::add_mod_vec(o, partial.data(), o, block, q);
+                    }
+                }
+            }
+        }
+    }
+    return out;
+}
+
+}  // namespace henn::ckks
