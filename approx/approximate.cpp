@@ -580,7 +580,8 @@ Approximation approximate(const ApproxRequest& request) {
     out.power_basis_roundoff = out.polynomial.power_basis_roundoff();
     out.interval_error = interval_error(request.function, out.polynomial);
     if (!request.samples.empty()) out.sample_error = sample_error(request.function, out.polynomial, request.samples);
-    out.plan = plan_evaluation(effective_degree, parity);
+    out.parity = parity;
+    out.effective_degree = effective_degree;
     if (out.power_basis_roundoff > 0.01 * out.interval_error.max_error && out.power_basis_roundoff > 1e-12) {
         std::ostringstream message;
         message << "power-basis coefficients lose precision: evaluating them in double differs from the "

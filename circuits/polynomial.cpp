@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -13,7 +14,6 @@
 namespace henn::circuits {
 
 using approx::ChebyshevPolynomial;
-using approx::EvaluationPlan;
 using approx::Parity;
 using ckks::Ciphertext;
 
@@ -27,7 +27,14 @@ void set_exact_scale(Ciphertext& ct, double scale, const char* where) {
     if (std::fabs(ct.scale - scale) > kScaleBookkeepingTolerance * scale) {
         throw std::logic_error(std::string("polynomial evaluation: scale bookkeeping is off at ") + where);
     }
-    ct.scale = scale;
+    ckks::set_metadata(ct, ckks::metadata(ct).with_scale(scale));
+}
+
+// An encryption of zero at `like`'s level and slots, labelled `scale` (zero has every scale).
+Ciphertext zero_like(const ckks::Evaluator& ev, const Ciphertext& like, double scale) {
+    Ciphertext zero = ev.multiply_integer(like, 0);
+    ckks::set_metadata(zero, ckks::metadata(like).with_scale(scale));
+    return zero;
 }
 
 bool is_unit_interval(const approx::Interval& interval) { return interval.lo == -1.0 && interval.hi == 1.0; }
@@ -163,11 +170,11 @@ private:
     // this remainder chain.
     Ciphertext piece_before_rescale(const std::vector<double>& c, int level, double scale, std::vector<Term> extra) {
         const int degree = static_cast<int>(c.size()) - 1;
-        const int giant = approx::plan_giant_step(plan_, degree, top_ - level);
+        const int giant = plan_giant_step(plan_, degree, top_ - level);
         const double pre_scale = scale * prime(level + 1);
         if (giant == 0) return leaf_before_rescale(c, level, pre_scale, extra);
 
-        const approx::ChebyshevSplit split = approx::split_at_giant_step(c, giant, plan_.parity);
+        const ChebyshevSplit split = split_at_giant_step(c, giant, plan_.parity);
         std::optional<Ciphertext> high;
         if (split.quotient.size() == 1) {
             extra.emplace_back(split.quotient[0], giant);
@@ -211,10 +218,7 @@ private:
                 sum = std::move(part);
             }
         }
-        if (!sum) {  // only a constant: start from an encryption of zero (all-zero polynomials)
-            sum = ev_.multiply_integer(dropped(1, level + 1), 0);
-            sum->scale = pre_scale;
-        }
+        if (!sum) sum = zero_like(ev_, dropped(1, level + 1), pre_scale);  // only a constant
         if (c[0] != 0.0) *sum = ev_.add_constant(*sum, c[0]);
         return std::move(*sum);
     }
@@ -236,13 +240,13 @@ ChebyshevEvaluator::ChebyshevEvaluator(const ckks::Evaluator& evaluator) : evalu
 
 EvaluationPlan ChebyshevEvaluator::plan(const ChebyshevPolynomial& p) {
     const Prepared prepared = prepare(p);
-    return approx::plan_evaluation(prepared.degree(), prepared.parity);
+    return plan_evaluation(prepared.degree(), prepared.parity);
 }
 
 int ChebyshevEvaluator::depth(const ChebyshevPolynomial& p) {
     const int degree = prepare(p).degree();
     const bool interval_change = !is_unit_interval(p.interval()) && degree >= 2;
-    return approx::multiplicative_depth(degree) + (interval_change ? 1 : 0);
+    return multiplicative_depth(degree) + (interval_change ? 1 : 0);
 }
 
 Ciphertext ChebyshevEvaluator::evaluate(const Ciphertext& x, const ChebyshevPolynomial& p, double target_scale,
@@ -252,7 +256,7 @@ Ciphertext ChebyshevEvaluator::evaluate(const Ciphertext& x, const ChebyshevPoly
     EvaluationReport local;
     EvaluationReport& rep = report ? *report : local;
     rep = EvaluationReport{};
-    rep.plan = approx::plan_evaluation(prepared.degree(), prepared.parity);
+    rep.plan = plan_evaluation(prepared.degree(), prepared.parity);
     const int levels = depth(p);
     if (x.level < levels) {
         throw ckks::LevelError("polynomial evaluation: degree " + std::to_string(prepared.degree()) + " needs " +
@@ -263,9 +267,7 @@ Ciphertext ChebyshevEvaluator::evaluate(const Ciphertext& x, const ChebyshevPoly
     const approx::Interval& interval = p.interval();
 
     if (prepared.degree() == 0) {
-        Ciphertext result = ev.multiply_integer(x, 0);
-        result.scale = scale;
-        result = ev.add_constant(result, prepared.coefficients[0]);
+        Ciphertext result = ev.add_constant(zero_like(ev, x, scale), prepared.coefficients[0]);
         rep.levels_consumed = 0;
         return result;
     }
@@ -331,9 +333,7 @@ Ciphertext evaluate_power_basis(const ckks::Evaluator& ev, const Ciphertext& x,
 
     Ciphertext result;
     if (degree == 0) {
-        result = ev.multiply_integer(x, 0);
-        result.scale = checked_target_scale(target_scale, x);
-        result = ev.add_constant(result, a[0]);
+        result = ev.add_constant(zero_like(ev, x, checked_target_scale(target_scale, x)), a[0]);
     } else if (degree == 1) {
         const double scale = checked_target_scale(target_scale, x);
         const double pre_scale = scale * prime(L);
@@ -349,7 +349,7 @@ Ciphertext evaluate_power_basis(const ckks::Evaluator& ev, const Ciphertext& x,
         result = ev.multiply_relin(x, x);
         const double pre_scale = s * s / std::fabs(a[2]);
         if (a[2] < 0) ev.negate_inplace(result);
-        result.scale = pre_scale;
+        ckks::set_metadata(result, ckks::metadata(result).with_scale(pre_scale));
         if (a[1] != 0.0) {
             Ciphertext linear = ev.multiply_constant(x, a[1], pre_scale / s);
             set_exact_scale(linear, pre_scale, "quadratic");
@@ -393,6 +393,150 @@ Ciphertext evaluate_power_basis(const ckks::Evaluator& ev, const Ciphertext& x,
     }
     rep.levels_consumed = x.level - result.level;
     return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The one entry point: plan_polynomial chooses, evaluate_polynomial follows the same choice.
+
+std::string basis_name(PolynomialBasis basis) { return basis == PolynomialBasis::power ? "power" : "chebyshev"; }
+
+std::string PolynomialPlan::describe() const {
+    std::string text = "degree " + std::to_string(degree) + ", " + basis_name(basis) + " basis";
+    if (basis == PolynomialBasis::chebyshev) {
+        char interval[80];
+        std::snprintf(interval, sizeof interval, " on [%g,%g]", interval_lo, interval_hi);
+        text += interval;
+    }
+    text += ", depth " + std::to_string(depth) + ", " + std::to_string(ct_multiplications) +
+            (ct_multiplications == 1 ? " product" : " products");
+    return text;
+}
+
+namespace {
+
+// What plan_polynomial chose, with the coefficients evaluate_polynomial then evaluates.
+struct Choice {
+    PolynomialPlan plan;
+    std::vector<double> power;                     // basis == power: ascending, trailing zeros dropped
+    std::optional<ChebyshevPolynomial> chebyshev;  // basis == chebyshev
+};
+
+// Levels and products of evaluate_power_basis by degree (0..3).
+constexpr int kPowerDepth[4] = {0, 1, 1, 2};
+constexpr int kPowerProducts[4] = {0, 0, 1, 2};
+
+void trim_trailing_zeros(std::vector<double>& a) {
+    while (a.size() > 1 && a.back() == 0.0) a.pop_back();
+}
+
+Choice chebyshev_choice(ChebyshevPolynomial p) {
+    Choice choice;
+    choice.plan.basis = PolynomialBasis::chebyshev;
+    choice.plan.degree = prepare(p).degree();
+    choice.plan.chebyshev = ChebyshevEvaluator::plan(p);
+    choice.plan.depth = ChebyshevEvaluator::depth(p);
+    choice.plan.ct_multiplications = choice.plan.chebyshev.ct_multiplications;
+    choice.plan.interval_lo = p.interval().lo;
+    choice.plan.interval_hi = p.interval().hi;
+    choice.chebyshev = std::move(p);
+    return choice;
+}
+
+// `power` trimmed, degree <= 3; `chebyshev` the same polynomial in the Chebyshev basis (needed for
+// degree 3 only, to compare depths).
+Choice low_degree_choice(std::vector<double> power, double lo, double hi,
+                         const std::optional<ChebyshevPolynomial>& chebyshev) {
+    const int degree = static_cast<int>(power.size()) - 1;
+    if (degree == 3 && chebyshev) {
+        Choice alternative = chebyshev_choice(*chebyshev);
+        if (alternative.plan.depth < kPowerDepth[3]) return alternative;
+    }
+    Choice choice;
+    choice.plan.basis = PolynomialBasis::power;
+    choice.plan.degree = degree;
+    choice.plan.depth = kPowerDepth[degree];
+    choice.plan.ct_multiplications = kPowerProducts[degree];
+    choice.plan.interval_lo = lo;
+    choice.plan.interval_hi = hi;
+    choice.power = std::move(power);
+    return choice;
+}
+
+Choice choose(std::span<const double> power_coefficients, double lo, double hi) {
+    if (power_coefficients.empty()) throw std::invalid_argument("plan_polynomial: no coefficients");
+    for (double v : power_coefficients) {
+        if (!std::isfinite(v)) throw std::invalid_argument("plan_polynomial: coefficients must be finite");
+    }
+    if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi) {
+        throw std::invalid_argument("plan_polynomial: the interval [" + std::to_string(lo) + ", " +
+                                    std::to_string(hi) + "] is not lo <= hi with finite bounds");
+    }
+    std::vector<double> a(power_coefficients.begin(), power_coefficients.end());
+    trim_trailing_zeros(a);
+    const int degree = static_cast<int>(a.size()) - 1;
+    if (degree <= 2) return low_degree_choice(std::move(a), lo, hi, std::nullopt);
+    // lo == hi: no interval known; [-1, 1] needs no interval change.
+    const approx::Interval interval = lo < hi ? approx::Interval{lo, hi} : approx::Interval{-1.0, 1.0};
+    ChebyshevPolynomial chebyshev = ChebyshevPolynomial::from_power_basis(a, interval);
+    if (degree == 3) return low_degree_choice(std::move(a), lo, hi, chebyshev);
+    return chebyshev_choice(std::move(chebyshev));
+}
+
+Choice choose(const ChebyshevPolynomial& p) {
+    const Prepared prepared = prepare(p);
+    if (prepared.degree() > 3) return chebyshev_choice(p);
+    std::vector<double> a = ChebyshevPolynomial(prepared.coefficients, p.interval()).to_power_basis();
+    trim_trailing_zeros(a);
+    if (a.size() > 4) return chebyshev_choice(p);  // not reachable: the power degree is the Chebyshev one
+    return low_degree_choice(std::move(a), p.interval().lo, p.interval().hi, p);
+}
+
+Ciphertext evaluate_choice(const ckks::Evaluator& ev, const Ciphertext& x, const Choice& choice,
+                           double target_scale, EvaluationReport* report) {
+    EvaluationReport local;
+    EvaluationReport& rep = report ? *report : local;
+    Ciphertext result;
+    if (choice.plan.basis == PolynomialBasis::chebyshev) {
+        result = ChebyshevEvaluator(ev).evaluate(x, *choice.chebyshev, target_scale, &rep);
+    } else if (choice.plan.degree == 2 && target_scale != 0) {
+        // a_2 is folded into the scale of the single rescale, so the landing scale is fixed.
+        const double q = static_cast<double>(ev.context()->q()[static_cast<std::size_t>(x.level)].value());
+        const double landing = x.scale * x.scale / std::fabs(choice.power[2]) / q;
+        if (!(std::fabs(target_scale - landing) <= kScaleBookkeepingTolerance * landing)) {
+            throw std::invalid_argument("evaluate_polynomial: a quadratic lands at scale 2^" +
+                                        std::to_string(std::log2(landing)) +
+                                        " (a_2 folded into it, one level); pass target_scale 0 or that scale");
+        }
+        result = evaluate_power_basis(ev, x, choice.power, 0, &rep);
+        set_exact_scale(result, target_scale, "quadratic target");
+    } else {
+        result = evaluate_power_basis(ev, x, choice.power, target_scale, &rep);
+    }
+    if (rep.levels_consumed != choice.plan.depth || rep.ct_multiplications != choice.plan.ct_multiplications) {
+        throw std::logic_error("evaluate_polynomial: consumed " + std::to_string(rep.levels_consumed) + " levels and " +
+                               std::to_string(rep.ct_multiplications) + " products, the plan says " +
+                               choice.plan.describe());
+    }
+    return result;
+}
+
+}  // namespace
+
+PolynomialPlan plan_polynomial(std::span<const double> power_coefficients, double lo, double hi) {
+    return choose(power_coefficients, lo, hi).plan;
+}
+
+PolynomialPlan plan_polynomial(const ChebyshevPolynomial& p) { return choose(p).plan; }
+
+Ciphertext evaluate_polynomial(const ckks::Evaluator& evaluator, const Ciphertext& x,
+                               std::span<const double> power_coefficients, double lo, double hi, double target_scale,
+                               EvaluationReport* report) {
+    return evaluate_choice(evaluator, x, choose(power_coefficients, lo, hi), target_scale, report);
+}
+
+Ciphertext evaluate_polynomial(const ckks::Evaluator& evaluator, const Ciphertext& x, const ChebyshevPolynomial& p,
+                               double target_scale, EvaluationReport* report) {
+    return evaluate_choice(evaluator, x, choose(p), target_scale, report);
 }
 
 }  // namespace henn::circuits

@@ -213,10 +213,7 @@ Ciphertext Evaluator::multiply_plain(const Ciphertext& a, const Plaintext& p) co
     check_plain(a, p, "multiply_plain");
     // Out of place: one pass that reads both inputs and writes the result, no copy first.
     Ciphertext r;
-    r.level = a.level;
-    r.scale = a.scale * p.scale;
-    r.slots = a.slots;
-    r.parameter_hash = a.parameter_hash;
+    set_metadata(r, metadata(a).with_scale(a.scale * p.scale));
     for (const auto& poly : a.polys) {
         RnsPoly& out = r.polys.emplace_back(poly.n, poly.limbs, RnsPoly::uninitialized);
         for_each_limb(a.level + 1, [&](std::size_t i) {
@@ -289,10 +286,7 @@ Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
     if (a.slots != b.slots) throw MismatchError("multiply: operands have different slot counts");
     const std::size_t n = context_->n(), limbs = a.level + 1;
     Ciphertext r;
-    r.level = a.level;
-    r.scale = a.scale * b.scale;
-    r.slots = a.slots;
-    r.parameter_hash = a.parameter_hash;
+    set_metadata(r, metadata(a).with_scale(a.scale * b.scale));
     for (int p = 0; p < 3; ++p) r.polys.emplace_back(n, limbs, RnsPoly::uninitialized);
     const bool squaring = &a == &b;
     for_each_limb(limbs, [&](std::size_t i) {
@@ -322,10 +316,7 @@ Ciphertext Evaluator::relinearize(const Ciphertext& a) const {
     }
     const Decomposition digits = decompose(a.polys[2], a.level);
     Ciphertext r;
-    r.level = a.level;
-    r.scale = a.scale;
-    r.slots = a.slots;
-    r.parameter_hash = a.parameter_hash;
+    set_metadata(r, metadata(a));
     for (int p = 0; p < 2; ++p) r.polys.emplace_back(context_->n(), a.level + 1, RnsPoly::uninitialized);
     key_switch(digits, keys_->relinearization->key, nullptr, r.polys[0], r.polys[1]);
     for_each_limb(a.level + 1, [&](std::size_t i) {
@@ -551,10 +542,7 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& a, const Decomposition& dig
     const std::size_t n = ctx.n(), q_limbs = a.level + 1;
     const auto perm = detail::galois_permutation(ctx, element);
     Ciphertext r;
-    r.level = a.level;
-    r.scale = a.scale;
-    r.slots = a.slots;
-    r.parameter_hash = a.parameter_hash;
+    set_metadata(r, metadata(a));
     for (int p = 0; p < 2; ++p) r.polys.emplace_back(n, q_limbs, RnsPoly::uninitialized);
     key_switch(digits, key, perm.data(), r.polys[0], r.polys[1]);
     for_each_limb(q_limbs, [&](std::size_t i) {
@@ -622,10 +610,7 @@ Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts
     const Context& ctx = *context_;
     const std::size_t n = ctx.n(), limbs = first.level + 1, size = first.size();
     Ciphertext r;
-    r.level = first.level;
-    r.scale = first.scale * pts[0]->scale;
-    r.slots = first.slots;
-    r.parameter_hash = first.parameter_hash;
+    set_metadata(r, metadata(first).with_scale(first.scale * pts[0]->scale));
     for (std::size_t p = 0; p < size; ++p) r.polys.emplace_back(n, limbs, RnsPoly::uninitialized);
     for_each_limb(limbs, [&](std::size_t i) {
         const Modulus& q = ctx.q()[i];
@@ -674,10 +659,7 @@ Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts
     }
     const std::size_t n = ctx.n(), limbs = first.level + 1, size = first.size();
     Ciphertext r;
-    r.level = first.level;
-    r.scale = first.scale * constant_scale;
-    r.slots = first.slots;
-    r.parameter_hash = first.parameter_hash;
+    set_metadata(r, metadata(first).with_scale(first.scale * constant_scale));
     for (std::size_t p = 0; p < size; ++p) r.polys.emplace_back(n, limbs, RnsPoly::uninitialized);
     for_each_limb(limbs, [&](std::size_t i) {
         const Modulus& q = ctx.q()[i];

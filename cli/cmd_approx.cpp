@@ -18,6 +18,7 @@
 
 #include "command_registry.hpp"
 #include "henn/approx/approximate.hpp"
+#include "henn/circuits/polynomial_plan.hpp"
 
 extern char** environ;
 
@@ -136,7 +137,11 @@ ApproxRequest make_request(const ApproxArgs& a, Method method, int degree, const
     return r;
 }
 
+// What evaluating the approximation under encryption costs: the evaluator's own plan.
+circuits::PolynomialPlan cost(const Approximation& a) { return circuits::plan_polynomial(a.polynomial); }
+
 json to_json(const Approximation& a) {
+    const circuits::PolynomialPlan plan = cost(a);
     json j;
     j["function"] = a.function;
     j["method"] = method_name(a.method);
@@ -146,13 +151,14 @@ json to_json(const Approximation& a) {
     j["chebyshev_coefficients"] = a.polynomial.coefficients();
     j["max_error"] = a.interval_error.max_error;
     j["l2_error"] = a.interval_error.l2_error;
-    j["depth"] = a.plan.depth;
-    j["ct_multiplications"] = a.plan.ct_multiplications;
+    j["depth"] = plan.depth;
+    j["ct_multiplications"] = plan.ct_multiplications;
+    j["basis"] = circuits::basis_name(plan.basis);
     if (a.sample_error) {
         j["sample_max_error"] = a.sample_error->max_error;
         j["sample_l2_error"] = a.sample_error->l2_error;
     }
-    j["parity"] = parity_name(a.plan.parity);
+    j["parity"] = parity_name(a.parity);
     j["power_basis_roundoff"] = a.power_basis_roundoff;
     json details = json::object();
     for (const auto& [key, value] : a.details) details[key] = value;
@@ -176,8 +182,16 @@ void print_approximation(const Approximation& a) {
     if (a.sample_error) {
         std::printf("on the sample: max error %.6g, RMS error %.6g\n", a.sample_error->max_error, a.sample_error->l2_error);
     }
-    std::printf("encrypted evaluation: depth %d, %d ciphertext-ciphertext multiplications (parity %s, baby steps 2^%d)\n",
-                a.plan.depth, a.plan.ct_multiplications, parity_name(a.plan.parity).c_str(), a.plan.baby_step_log2);
+    const circuits::PolynomialPlan plan = cost(a);
+    if (plan.basis == circuits::PolynomialBasis::chebyshev) {
+        std::printf("encrypted evaluation: depth %d, %d ciphertext-ciphertext multiplications (chebyshev basis, parity %s, "
+                    "baby steps 2^%d)\n",
+                    plan.depth, plan.ct_multiplications, parity_name(plan.chebyshev.parity).c_str(),
+                    plan.chebyshev.baby_step_log2);
+    } else {
+        std::printf("encrypted evaluation: depth %d, %d ciphertext-ciphertext multiplications (power basis, degree %d)\n",
+                    plan.depth, plan.ct_multiplications, plan.degree);
+    }
     std::printf("power-basis export roundoff on the interval: %.3g\n", a.power_basis_roundoff);
     for (const auto& [key, value] : a.details) std::printf("%s = %.6g\n", key.c_str(), value);
     for (const auto& warning : a.warnings) std::printf("warning: %s\n", warning.c_str());
@@ -313,7 +327,8 @@ void print_compare_table(const std::vector<CompareRow>& rows, bool with_samples)
         const Approximation& r = *row.result;
         std::printf(" %12.4e %12.4e", r.interval_error.max_error, r.interval_error.l2_error);
         if (with_samples) std::printf(" %12.4e %12.4e", r.sample_error->max_error, r.sample_error->l2_error);
-        std::printf(" %6d %8d ", r.plan.depth, r.plan.ct_multiplications);
+        const circuits::PolynomialPlan plan = cost(r);
+        std::printf(" %6d %8d ", plan.depth, plan.ct_multiplications);
         for (const auto& [key, value] : r.details) {
             if (key == "steepness" || key == "taylor_center") std::printf(" %s=%.4g", key.c_str(), value);
         }
@@ -353,14 +368,15 @@ void print_markdown(const ApproxArgs& a, const std::vector<int>& degrees, const 
     for (int d : degrees) std::printf(" d=%d |", d);
     std::printf("\n| --- |");
     for (std::size_t i = 0; i < degrees.size(); ++i) std::printf(" ---: |");
-    // The minimax result's own cost: its parity and effective degree can make it cheaper than
-    // the nominal degree's plan.
+    // The minimax result's own cost (circuits::plan_polynomial): its parity and effective degree
+    // can make it cheaper than the nominal degree's plan.
     std::printf("\n| depth / ct-ct multiplications (minimax result) |");
     for (const auto& rows : all) {
         for (const auto& row : rows) {
             if (row.method != Method::Minimax) continue;
             if (row.result) {
-                std::printf(" %d / %d |", row.result->plan.depth, row.result->plan.ct_multiplications);
+                const circuits::PolynomialPlan plan = cost(*row.result);
+                std::printf(" %d / %d |", plan.depth, plan.ct_multiplications);
             } else {
                 std::printf(" n/a |");
             }

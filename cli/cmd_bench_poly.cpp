@@ -72,7 +72,7 @@ void run_bench_poly(const PolyBenchOptions& o) {
     // One chain deep enough for the largest degree (plus the interval change).
     const int max_degree = *std::max_element(o.degrees.begin(), o.degrees.end());
     const bool unit = interval.lo == -1.0 && interval.hi == 1.0;
-    const int levels = approx::multiplicative_depth(max_degree) + (unit ? 0 : 1);
+    const int levels = circuits::multiplicative_depth(max_degree) + (unit ? 0 : 1);
     ckks::ParametersLiteral lit = ckks::ParametersLiteral::for_depth(levels, 40, 60);
     lit.log_n = o.log_n;
     ckks::ContextPtr ctx;

@@ -1,5 +1,5 @@
 // Encrypted polynomial evaluation against plaintext Clenshaw: precision in bits, levels consumed
-// against the predicted depth, ct-ct products against approx::plan_evaluation, exact output scale.
+// against the predicted depth, ct-ct products against plan_evaluation, exact output scale.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -90,7 +90,7 @@ TEST_F(PolynomialEvaluation, DegreeSweepMatchesPlaintextAtPredictedDepthAndCount
         const ChebyshevPolynomial p(random_coefficients(rng, degree), interval);
         const std::vector<double> xs = random_inputs(slots, interval, 100 + degree);
         // Exactly the predicted number of levels: the result must land at level 0.
-        const int predicted = approx::multiplicative_depth(degree) + (degree % 2 == 1 ? 1 : 0);
+        const int predicted = multiplicative_depth(degree) + (degree % 2 == 1 ? 1 : 0);
         const ckks::Ciphertext x = encrypt_real(xs, predicted);
 
         EvaluationReport report;
@@ -99,7 +99,7 @@ TEST_F(PolynomialEvaluation, DegreeSweepMatchesPlaintextAtPredictedDepthAndCount
         EXPECT_EQ(report.levels_consumed, predicted) << degree;
         EXPECT_EQ(y.level, 0) << degree;
         EXPECT_EQ(y.scale, x.scale) << degree;  // exactly the requested (default) scale
-        EXPECT_EQ(report.ct_multiplications, approx::plan_evaluation(degree).ct_multiplications) << degree;
+        EXPECT_EQ(report.ct_multiplications, plan_evaluation(degree).ct_multiplications) << degree;
 
         const std::vector<Complex> expected = reference(p, xs);
         const std::vector<Complex> actual = setup_->decrypt(y);
@@ -131,16 +131,16 @@ TEST_F(PolynomialEvaluation, OddAndEvenPolynomialsUseTheirStructure) {
             ChebyshevPolynomial(random_coefficients(rng, degree), interval).with_parity(parity, true);
         const std::vector<double> xs = random_inputs(slots, interval, degree);
         EvaluationReport report;
-        const int levels = approx::multiplicative_depth(degree) + 1;
+        const int levels = multiplicative_depth(degree) + 1;
         const ckks::Ciphertext y = evaluator.evaluate(encrypt_real(xs, levels), p, 0, &report);
         EXPECT_EQ(report.plan.parity, parity);
-        EXPECT_EQ(report.ct_multiplications, approx::plan_evaluation(degree, parity).ct_multiplications);
-        EXPECT_EQ(report.levels_consumed, approx::multiplicative_depth(degree) + 1);
+        EXPECT_EQ(report.ct_multiplications, plan_evaluation(degree, parity).ct_multiplications);
+        EXPECT_EQ(report.levels_consumed, multiplicative_depth(degree) + 1);
         HENN_EXPECT_PRECISION(setup_->decrypt(y), reference(p, xs), 17.0, 20.0);
     }
     // Odd plans never need more products than unstructured ones, and fewer for larger degrees.
-    EXPECT_LT(approx::plan_evaluation(63, Parity::Odd).ct_multiplications,
-              approx::plan_evaluation(63).ct_multiplications);
+    EXPECT_LT(plan_evaluation(63, Parity::Odd).ct_multiplications,
+              plan_evaluation(63).ct_multiplications);
 }
 
 TEST_F(PolynomialEvaluation, LandsAtTheRequestedScaleAndLowerInputLevels) {

@@ -94,7 +94,11 @@ struct Approximation {
     double power_basis_roundoff = 0.0;       // see ChebyshevPolynomial::power_basis_roundoff
     ErrorStats interval_error;               // on [a, b]
     std::optional<ErrorStats> sample_error;  // on request.samples, when given
-    EvaluationPlan plan;                     // depth and ct-ct multiplications under encryption
+    // Numerics the encrypted evaluator relies on (its cost: henn::circuits::plan_polynomial on
+    // `polynomial`): the parity of `polynomial` ignoring its constant (coefficients breaking it
+    // are exactly zero), and its degree once rounding-noise top coefficients are set to zero.
+    Parity parity = Parity::None;
+    int effective_degree = 0;
     // Method-specific facts worth showing (e.g. "steepness=3.2", "remez_iterations=7",
     // "taylor_center=0").
     std::vector<std::pair<std::string, double>> details;

@@ -1,9 +1,13 @@
 // Encrypted polynomial evaluation under CKKS.
 //
+// evaluate_polynomial is the one entry point: it evaluates in the basis plan_polynomial chooses
+// (polynomial_plan.hpp), consuming exactly the plan's depth and products. The two evaluators it
+// dispatches to are public too:
+//
 // ChebyshevEvaluator evaluates p(x) = sum_k c_k T_k(t), t = (2x - a - b) / (b - a), on a ciphertext
 // in ceil(log2(d + 1)) levels (one more for the interval change when [a, b] != [-1, 1] and d >= 2),
-// following approx::plan_evaluation's baby-step giant-step plan and performing exactly its
-// ct_multiplications ciphertext-ciphertext products. Scales are managed so that every addition
+// following plan_evaluation's baby-step giant-step plan (chebyshev_plan.hpp) and performing exactly
+// its ct_multiplications ciphertext-ciphertext products. Scales are managed so that every addition
 // meets at exactly equal scales without spending a level on alignment, and the result lands at the
 // requested scale exactly:
 //  * T_i at depth j (i.e. ceil(log2 i) = j) all carry one scale sigma_j, with
@@ -15,14 +19,16 @@
 //    coefficients of a leaf are encoded at (target * q) / sigma(T_i), so the leaf's sum, the
 //    product above it and the remainder all meet at target * q before a single rescale.
 //
-// power_basis_* evaluate the small activations used by CryptoNets (x^2) and CryptoDL (cubic) in
-// the power basis at depth 1 and 2.
+// evaluate_power_basis evaluates the small activations used by CryptoNets (x^2), CryptoDL
+// (quadratics, cubics) in the power basis: degree 2 at depth 1, degree 3 at depth 2.
 #pragma once
 
 #include <span>
 #include <vector>
 
 #include "henn/approx/chebyshev.hpp"
+#include "henn/circuits/chebyshev_plan.hpp"
+#include "henn/circuits/polynomial_plan.hpp"
 #include "henn/ckks/evaluator.hpp"
 #include "henn/ckks/objects.hpp"
 
@@ -33,8 +39,23 @@ struct EvaluationReport {
     int ct_multiplications = 0;  // ciphertext-ciphertext products (each relinearized)
     int levels_consumed = 0;     // input level - output level
     int rescales = 0;
-    approx::EvaluationPlan plan;
+    EvaluationPlan plan;         // the Chebyshev plan followed (power basis: degree and depth only)
 };
+
+// Evaluates following plan_polynomial exactly (depth and product count match the plan; a
+// mismatch would be a bug and throws std::logic_error). target_scale 0 means: whatever scale the
+// chosen path lands on (the result's .scale says it): x.scale for every path but the degree-2
+// power basis, which lands at x.scale^2 / (|a_2| q), q the prime at x's level (a_2 is folded into
+// that scale); a nonzero target_scale must then be that scale (else std::invalid_argument).
+// The Chebyshev path lands at target_scale exactly, whatever it is (>= 1).
+// Throws LevelError when x has fewer than plan.depth levels.
+ckks::Ciphertext evaluate_polynomial(const ckks::Evaluator& evaluator, const ckks::Ciphertext& x,
+                                     std::span<const double> power_coefficients, double lo, double hi,
+                                     double target_scale = 0, EvaluationReport* report = nullptr);
+// The same for a polynomial in the Chebyshev basis of its interval (plan_polynomial(p)).
+ckks::Ciphertext evaluate_polynomial(const ckks::Evaluator& evaluator, const ckks::Ciphertext& x,
+                                     const approx::ChebyshevPolynomial& p, double target_scale = 0,
+                                     EvaluationReport* report = nullptr);
 
 class ChebyshevEvaluator {
 public:
@@ -49,7 +70,7 @@ public:
 
     // The plan evaluate() follows: at p's effective degree (trailing zero coefficients dropped) and
     // parity (ignoring the constant term, which costs nothing).
-    static approx::EvaluationPlan plan(const approx::ChebyshevPolynomial& p);
+    static EvaluationPlan plan(const approx::ChebyshevPolynomial& p);
     // Levels evaluate() consumes: multiplicative_depth of the effective degree, plus one for the
     // interval change when [a, b] != [-1, 1] and the effective degree is at least 2.
     static int depth(const approx::ChebyshevPolynomial& p);

@@ -3,6 +3,7 @@
 // operation checks.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -75,5 +76,42 @@ struct Ciphertext {
 
     std::size_t size() const { return polys.size(); }
 };
+
+// The metadata of a plaintext or ciphertext, read and written in one place: every operation that
+// makes a result sets all of it through set_metadata (never field by field), and circuits that
+// track scales exactly relabel a scale through it too.
+struct Metadata {
+    int level = 0;
+    double scale = 1;
+    std::size_t slots = 0;
+    std::uint64_t parameter_hash = 0;
+
+    Metadata with_level(int new_level) const {
+        Metadata m = *this;
+        m.level = new_level;
+        return m;
+    }
+    Metadata with_scale(double new_scale) const {
+        Metadata m = *this;
+        m.scale = new_scale;
+        return m;
+    }
+};
+
+template <typename Object>
+concept HasMetadata = std::same_as<Object, Plaintext> || std::same_as<Object, Ciphertext>;
+
+template <HasMetadata Object>
+Metadata metadata(const Object& object) {
+    return {object.level, object.scale, object.slots, object.parameter_hash};
+}
+
+template <HasMetadata Object>
+void set_metadata(Object& object, const Metadata& m) {
+    object.level = m.level;
+    object.scale = m.scale;
+    object.slots = m.slots;
+    object.parameter_hash = m.parameter_hash;
+}
 
 }  // namespace henn::ckks
