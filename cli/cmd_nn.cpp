@@ -16,13 +16,14 @@
 #include "henn/nn/network_spec.hpp"
 #include "henn/onnx/onnx.hpp"
 #include "henn/nn/reference.hpp"
-#include "henn/nn/train.hpp"
+#include "henn/train/train.hpp"
 
 namespace henn::cli {
 namespace {
 
 using namespace henn::nn;
 using namespace henn::onnx;
+using namespace henn::train;
 
 void print_evaluation(const Evaluation& e, const std::string& title) {
     std::printf("%s: accuracy %.2f%% (%lld/%lld)\n", title.c_str(), 100.0 * e.accuracy(),

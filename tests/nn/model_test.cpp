@@ -6,6 +6,7 @@
 #include "henn/nn/activation.hpp"
 #include "henn/nn/analysis.hpp"
 #include "henn/nn/model.hpp"
+#include "henn/nn/network_spec.hpp"
 #include "henn/nn/reference.hpp"
 
 using namespace henn::nn;
@@ -211,4 +212,20 @@ TEST(Activation, ParsingAndApproximation) {
         for (std::size_t i = p.coefficients.size(); i-- > 0;) y = y * x + p.coefficients[i];
         EXPECT_NEAR(y, 1 / (1 + std::exp(-x)), 0.05) << x;
     }
+}
+
+TEST(NetworkSpec, SpecsAndPresets) {
+    auto cryptonets = preset_network("cryptonets");
+    auto shapes = cryptonets.infer_shapes();
+    EXPECT_EQ(shapes[0], (Shape{5, 13, 13}));
+    EXPECT_EQ(shapes.back(), (Shape{10}));
+    auto m1 = preset_network("cryptodl-m1");
+    auto back = parse_network_spec(to_json(m1));
+    EXPECT_EQ(to_json(back), to_json(m1));
+    EXPECT_THROW(preset_network("resnet"), std::invalid_argument);
+    EXPECT_THROW(parse_network_spec("{\"layers\": [{\"type\": \"batchnorm\"}]}"), ModelError);
+    EXPECT_THROW(parse_network_spec("{\"layers\": [{\"type\": \"dense\", \"out\": 10}]}"), ModelError);  // not flat
+    EXPECT_THROW(parse_network_spec("{\"layers\": [{\"type\": \"conv3d\"}]}"), ModelError);
+    EXPECT_THROW(parse_network_spec("not json"), ModelError);
+    EXPECT_THROW(preset_network("cryptonets", {30}, 2), ModelError);  // a CNN on tabular data
 }
