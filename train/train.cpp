@@ -1,6 +1,6 @@
 // The only translation unit that includes libtorch for training: spec -> torch network,
 // training loop, and torch network -> IR (BatchNorm folded, dropout dropped).
-#include "henn/nn/train.hpp"
+#include "henn/train/train.hpp"
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -14,7 +14,9 @@
 #include <numbers>
 #include <random>
 
-namespace henn::nn {
+namespace henn::train {
+using namespace henn::nn;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -518,4 +520,4 @@ TorchCrossCheck torch_cross_check(const NetworkSpec& spec, std::span<const doubl
     return check;
 }
 
-}  // namespace henn::nn
+}  // namespace henn::train

@@ -7,11 +7,12 @@
 #include "henn/nn/network_spec.hpp"
 #include "henn/onnx/onnx.hpp"
 #include "henn/nn/reference.hpp"
-#include "henn/nn/train.hpp"
+#include "henn/train/train.hpp"
 #include "test_data.hpp"
 
 using namespace henn::nn;
 using namespace henn::onnx;
+using namespace henn::train;
 namespace fs = std::filesystem;
 
 namespace {
@@ -55,22 +56,6 @@ TEST(Train, ReferenceExecutorAgreesWithLibtorch) {
         auto other = torch_cross_check(spec, inputs, batch, 43);
         EXPECT_GT(max_relative_error(other.torch_outputs, check.torch_outputs), 1e-3) << spec.name;
     }
-}
-
-TEST(Train, SpecsAndPresets) {
-    auto cryptonets = preset_network("cryptonets");
-    auto shapes = cryptonets.infer_shapes();
-    EXPECT_EQ(shapes[0], (Shape{5, 13, 13}));
-    EXPECT_EQ(shapes.back(), (Shape{10}));
-    auto m1 = preset_network("cryptodl-m1");
-    auto back = parse_network_spec(to_json(m1));
-    EXPECT_EQ(to_json(back), to_json(m1));
-    EXPECT_THROW(preset_network("resnet"), std::invalid_argument);
-    EXPECT_THROW(parse_network_spec("{\"layers\": [{\"type\": \"batchnorm\"}]}"), ModelError);
-    EXPECT_THROW(parse_network_spec("{\"layers\": [{\"type\": \"dense\", \"out\": 10}]}"), ModelError);  // not flat
-    EXPECT_THROW(parse_network_spec("{\"layers\": [{\"type\": \"conv3d\"}]}"), ModelError);
-    EXPECT_THROW(parse_network_spec("not json"), ModelError);
-    EXPECT_THROW(preset_network("cryptonets", {30}, 2), ModelError);  // a CNN on tabular data
 }
 
 // A few epochs on a subset: this checks that training really learns (and that the exported model

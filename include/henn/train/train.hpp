@@ -11,7 +11,7 @@
 #include "henn/nn/model.hpp"
 #include "henn/nn/network_spec.hpp"
 
-namespace henn::nn {
+namespace henn::train {
 
 struct TrainOptions {
     int epochs = 10;
@@ -51,7 +51,7 @@ struct PreActivationStats {
 };
 
 struct TrainResult {
-    Model model;  // BatchNorm folded, dropout removed, best validation epoch's weights
+    nn::Model model;  // BatchNorm folded, dropout removed, best validation epoch's weights
     std::vector<EpochRecord> history;
     std::vector<PreActivationStats> pre_activation;
     int best_epoch = 0;
@@ -60,17 +60,17 @@ struct TrainResult {
 
 using EpochCallback = std::function<void(const EpochRecord&)>;
 
-TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data,
+TrainResult train_network(const nn::NetworkSpec& spec, const nn::Dataset& train_data,
                           const TrainOptions& options, const EpochCallback& on_epoch = {});
 
 // Builds the libtorch network for `spec` in float64 with seeded random weights and random
 // BatchNorm statistics, runs it in eval mode on `inputs` (`batch` samples), and converts it to
 // the IR. Used to check the reference executor (and BatchNorm folding) against libtorch.
 struct TorchCrossCheck {
-    Model model;
+    nn::Model model;
     std::vector<double> torch_outputs;
 };
-TorchCrossCheck torch_cross_check(const NetworkSpec& spec, std::span<const double> inputs,
+TorchCrossCheck torch_cross_check(const nn::NetworkSpec& spec, std::span<const double> inputs,
                                   std::int64_t batch, std::uint64_t seed);
 
-}  // namespace henn::nn
+}  // namespace henn::train
