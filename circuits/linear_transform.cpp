@@ -1,0 +1,569 @@
+#include "henn/circuits/linear_transform.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <limits>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "henn/ckks/errors.hpp"
+
+namespace henn::circuits {
+
+using ckks::Ciphertext;
+using ckks::Context;
+using ckks::Evaluator;
+using ckks::ExtendedCiphertext;
+using ckks::ExtendedPlaintext;
+
+namespace {
+
+bool is_power_of_two(std::size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+std::size_t mod_slots(long long step, std::size_t slots) {
+    const long long s = static_cast<long long>(slots);
+    return static_cast<std::size_t>(((step % s) + s) % s);
+}
+
+int resolve_level(const Context& ctx, int level) {
+    if (level < 0) level = ctx.max_level();
+    if (level > ctx.max_level()) {
+        throw ckks::LevelError("level " + std::to_string(level) + " is above the top level " +
+                               std::to_string(ctx.max_level()));
+    }
+    return level;
+}
+
+std::string mib(std::size_t bytes) {
+    std::ostringstream out;
+    out << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / (1024.0 * 1024.0) << " MiB";
+    return out.str();
+}
+
+// Costs in passes of modular products over one limb (see BsgsCostModel).
+struct KeySwitchCosts {
+    double hoist;       // decomposition of one polynomial
+    double baby;        // one lazy rotation from a hoisted decomposition
+    double giant;       // one lazy rotation of an extended ciphertext (half ModDown + decomposition + inner product)
+    double final_down;  // the ModDown of both polynomials at the end
+    double product;     // one plaintext product in Q*P (both polynomials)
+};
+
+KeySwitchCosts costs(const Context& ctx, int level) {
+    const double ntt = std::log2(static_cast<double>(ctx.n())) / 2;
+    const double q = level + 1, a = static_cast<double>(ctx.p_count());
+    const double d = static_cast<double>(ctx.digit_count(level)), ext = q + a;
+    const double digit_primes = std::min(a, q);
+    // Decomposition: inverse NTT of q limbs; per digit, a base conversion to the other primes and
+    // their forward NTTs.
+    const double decompose = q * ntt + d * (digit_primes * (ext - digit_primes) + (ext - digit_primes) * ntt);
+    const double inner = 2 * d * ext;
+    const double half_down = a * ntt + a * q + q * ntt + q;
+    return {decompose, inner + q, half_down + decompose + inner + ext, 2 * half_down, 2 * ext};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Diagonals
+
+Diagonals Diagonals::from_matrix(std::span<const Complex> matrix, std::size_t rows, std::size_t cols,
+                                 std::size_t slots) {
+    if (!is_power_of_two(slots)) throw ckks::ParameterError("Diagonals::from_matrix: slots must be a power of two");
+    if (rows == 0 || cols == 0 || rows > slots || cols > slots) {
+        throw ckks::ParameterError("Diagonals::from_matrix: a " + std::to_string(rows) + " x " + std::to_string(cols) +
+                                   " matrix does not fit " + std::to_string(slots) +
+                                   " slots (use MatrixVectorProduct for larger shapes)");
+    }
+    if (matrix.size() != rows * cols) {
+        throw ckks::MismatchError("Diagonals::from_matrix: expected " + std::to_string(rows * cols) + " entries, got " +
+                                  std::to_string(matrix.size()));
+    }
+    Diagonals d;
+    d.slots = slots;
+    for (std::size_t t = 0; t < rows; ++t) {
+        for (std::size_t j = 0; j < cols; ++j) {
+            const Complex v = matrix[t * cols + j];
+            if (v == Complex(0)) continue;
+            const std::size_t k = mod_slots(static_cast<long long>(j) - static_cast<long long>(t), slots);
+            auto& diag = d.diagonals[k];
+            if (diag.empty()) diag.assign(slots, 0.0);
+            diag[t] = v;
+        }
+    }
+    return d;
+}
+
+Diagonals Diagonals::from_matrix(std::span<const double> matrix, std::size_t rows, std::size_t cols,
+                                 std::size_t slots) {
+    std::vector<Complex> c(matrix.begin(), matrix.end());
+    return from_matrix(c, rows, cols, slots);
+}
+
+std::vector<Complex> Diagonals::apply(std::span<const Complex> x) const {
+    if (x.size() != slots) throw ckks::MismatchError("Diagonals::apply: the vector needs one value per slot");
+    std::vector<Complex> y(slots, 0.0);
+    for (const auto& [k, diag] : diagonals) {
+        for (std::size_t t = 0; t < slots; ++t) y[t] += diag[t] * x[(t + k) % slots];
+    }
+    return y;
+}
+
+std::vector<std::size_t> Diagonals::indices() const {
+    std::vector<std::size_t> out;
+    for (const auto& [k, diag] : diagonals) out.push_back(k);
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning
+
+std::string BsgsPlan::describe() const {
+    std::ostringstream out;
+    out << "BSGS b = " << baby << ": " << baby_steps.size() << " baby + " << giant_steps.size()
+        << " giant rotations, " << plaintext_products << " plaintext products, " << rotation_steps.size()
+        << " keys (" << mib(key_bytes) << ")";
+    return out.str();
+}
+
+BsgsPlan plan_bsgs_with_baby(const Context& ctx, int level, std::span<const std::size_t> indices, std::size_t slots,
+                             std::size_t baby, const BsgsCostModel& model) {
+    level = resolve_level(ctx, level);
+    if (!is_power_of_two(baby) || baby > slots) {
+        throw ckks::ParameterError("plan_bsgs: the baby-step count must be a power of two <= the slot count");
+    }
+    std::set<int> babies, giants;
+    for (std::size_t k : indices) {
+        if (k >= slots) throw ckks::ParameterError("plan_bsgs: diagonal index " + std::to_string(k) + " >= slots");
+        const int i = static_cast<int>(k % baby), g = static_cast<int>(k - k % baby);
+        if (i != 0) babies.insert(i);
+        if (g != 0) giants.insert(g);
+    }
+    BsgsPlan plan;
+    plan.baby = baby;
+    plan.baby_steps.assign(babies.begin(), babies.end());
+    plan.giant_steps.assign(giants.begin(), giants.end());
+    std::set<int> all(babies);
+    all.insert(giants.begin(), giants.end());
+    plan.rotation_steps.assign(all.begin(), all.end());
+    plan.key_switches = babies.size() + giants.size();
+    plan.plaintext_products = indices.size();
+    plan.key_bytes = all.size() * ckks::switch_key_bytes(ctx, level);
+    const KeySwitchCosts c = costs(ctx, level);
+    plan.cost = (babies.empty() ? 0 : c.hoist) + babies.size() * c.baby + giants.size() * c.giant + c.final_down +
+                indices.size() * c.product + model.key_byte_weight * static_cast<double>(plan.key_bytes);
+    return plan;
+}
+
+BsgsPlan plan_bsgs(const Context& ctx, int level, std::span<const std::size_t> indices, std::size_t slots,
+                   const BsgsCostModel& model) {
+    if (!is_power_of_two(slots)) throw ckks::ParameterError("plan_bsgs: slots must be a power of two");
+    std::optional<BsgsPlan> best;
+    for (std::size_t b = 1; b <= slots; b *= 2) {
+        BsgsPlan p = plan_bsgs_with_baby(ctx, level, indices, slots, b, model);
+        if (model.max_keys != 0 && p.rotation_steps.size() > model.max_keys) continue;
+        if (!best || p.cost < best->cost) best = std::move(p);
+    }
+    if (!best) {
+        throw ckks::ParameterError("plan_bsgs: no split needs at most " + std::to_string(model.max_keys) +
+                                   " rotation keys");
+    }
+    return *best;
+}
+
+// ---------------------------------------------------------------------------------------------
+// LinearTransform
+
+LinearTransform::LinearTransform(const ckks::Encoder& encoder, const Diagonals& diagonals, const Options& options)
+    : method_(options.method) {
+    const Context& ctx = *encoder.context();
+    level_ = resolve_level(ctx, options.level);
+    if (level_ < 1) throw ckks::LevelError("LinearTransform: needs a level >= 1 (it consumes one)");
+    slots_ = diagonals.slots;
+    if (!is_power_of_two(slots_) || slots_ > ctx.max_slots()) {
+        throw ckks::ParameterError("LinearTransform: the slot count must be a power of two <= N/2");
+    }
+    if (diagonals.diagonals.empty()) throw ckks::ParameterError("LinearTransform: the map has no nonzero diagonal");
+    for (const auto& [k, diag] : diagonals.diagonals) {
+        if (k >= slots_ || diag.size() != slots_) {
+            throw ckks::MismatchError("LinearTransform: diagonal " + std::to_string(k) + " must have index < slots and " +
+                                      std::to_string(slots_) + " values");
+        }
+    }
+    indices_ = diagonals.indices();
+    const double scale = options.scale != 0 ? options.scale : static_cast<double>(ctx.q()[level_].value());
+
+    if (method_ == Method::Bsgs) {
+        plan_ = options.baby != 0 ? plan_bsgs_with_baby(ctx, level_, indices_, slots_, options.baby, options.cost)
+                                  : plan_bsgs(ctx, level_, indices_, slots_, options.cost);
+        steps_ = plan_.rotation_steps;
+        std::vector<Complex> rotated(slots_);
+        for (const auto& [k, diag] : diagonals.diagonals) {
+            const int i = static_cast<int>(k % plan_.baby), g = static_cast<int>(k - k % plan_.baby);
+            // rot_-g(d_k)[u] = d_k[u - g]: the giant rotation then lines it up again.
+            for (std::size_t u = 0; u < slots_; ++u) rotated[u] = diag[mod_slots(static_cast<long long>(u) - g, slots_)];
+            giant_groups_[g].emplace_back(i, ckks::encode_extended(encoder, rotated, level_, scale, slots_));
+        }
+    } else {
+        for (const auto& [k, diag] : diagonals.diagonals) {
+            plain_diagonals_.push_back(encoder.encode(diag, level_, scale, slots_));
+            if (k != 0) steps_.push_back(static_cast<int>(k));
+        }
+        plan_.baby = slots_;
+        plan_.rotation_steps = steps_;
+        plan_.key_switches = steps_.size();
+        plan_.plaintext_products = indices_.size();
+        plan_.key_bytes = steps_.size() * ckks::switch_key_bytes(ctx, level_);
+    }
+}
+
+std::size_t LinearTransform::key_switches() const { return plan_.key_switches; }
+
+std::size_t LinearTransform::plaintext_bytes() const {
+    std::size_t total = 0;
+    for (const auto& [g, group] : giant_groups_) {
+        for (const auto& [i, pt] : group) total += pt.bytes();
+    }
+    for (const auto& pt : plain_diagonals_) total += pt.poly.data.size() * sizeof(ckks::u64);
+    return total;
+}
+
+Ciphertext LinearTransform::evaluate(const Evaluator& ev, const Ciphertext& x) const {
+    if (x.slots != slots_) {
+        throw ckks::MismatchError("LinearTransform: the ciphertext has " + std::to_string(x.slots) +
+                                  " slots, the transform " + std::to_string(slots_));
+    }
+    if (x.level > level_ || x.level < 1) {
+        throw ckks::LevelError("LinearTransform: the ciphertext is at level " + std::to_string(x.level) +
+                               "; this transform was encoded for levels 1.." + std::to_string(level_));
+    }
+    return method_ == Method::Bsgs ? evaluate_bsgs(ev, x) : evaluate_per_diagonal(ev, x);
+}
+
+Ciphertext LinearTransform::evaluate_bsgs(const Evaluator& ev, const Ciphertext& x) const {
+    std::set<int> used_babies;
+    for (const auto& [g, group] : giant_groups_) {
+        for (const auto& [i, pt] : group) used_babies.insert(i);
+    }
+    std::optional<ckks::HoistedCiphertext> hoisted;
+    std::map<int, ExtendedCiphertext> babies;
+    for (int i : used_babies) {
+        if (i == 0) {
+            babies.emplace(0, ev.extend(x));
+            continue;
+        }
+        if (!hoisted) hoisted = ev.hoist(x);
+        babies.emplace(i, ev.rotate_lazy(*hoisted, i));
+    }
+    hoisted.reset();
+    std::optional<ExtendedCiphertext> acc;
+    std::vector<const ExtendedCiphertext*> cs;
+    std::vector<const ExtendedPlaintext*> ps;
+    for (const auto& [g, group] : giant_groups_) {
+        cs.clear();
+        ps.clear();
+        for (const auto& [i, pt] : group) {
+            cs.push_back(&babies.at(i));
+            ps.push_back(&pt);
+        }
+        ExtendedCiphertext inner = ev.multiply_accumulate(cs, ps);
+        if (g != 0) inner = ev.rotate_lazy(inner, g);
+        if (acc) {
+            ev.add_inplace(*acc, inner);
+        } else {
+            acc = std::move(inner);
+        }
+    }
+    return ev.rescale(ev.mod_down(*acc));
+}
+
+Ciphertext LinearTransform::evaluate_per_diagonal(const Evaluator& ev, const Ciphertext& x) const {
+    // In chunks, so a transform with thousands of diagonals never holds them all rotated.
+    constexpr std::size_t kChunk = 32;
+    std::optional<Ciphertext> acc;
+    for (std::size_t begin = 0; begin < indices_.size(); begin += kChunk) {
+        const std::size_t end = std::min(indices_.size(), begin + kChunk);
+        std::vector<Ciphertext> rotated;
+        if (method_ == Method::Hoisted) {
+            std::vector<int> steps(indices_.begin() + begin, indices_.begin() + end);
+            rotated = ev.rotate_hoisted(x, steps);
+        } else {
+            for (std::size_t t = begin; t < end; ++t) {
+                rotated.push_back(indices_[t] == 0 ? x : ev.rotate(x, static_cast<int>(indices_[t])));
+            }
+        }
+        std::vector<const Ciphertext*> cs;
+        std::vector<const ckks::Plaintext*> ps;
+        for (std::size_t t = begin; t < end; ++t) {
+            cs.push_back(&rotated[t - begin]);
+            ps.push_back(&plain_diagonals_[t]);
+        }
+        Ciphertext part = ev.multiply_accumulate(std::span<const Ciphertext* const>(cs),
+                                                 std::span<const ckks::Plaintext* const>(ps));
+        if (acc) {
+            ev.add_inplace(*acc, part);
+        } else {
+            acc = std::move(part);
+        }
+    }
+    return ev.rescale(*acc);
+}
+
+// ---------------------------------------------------------------------------------------------
+// MatrixVectorProduct
+
+MatrixVectorProduct::MatrixVectorProduct(const ckks::Encoder& encoder, std::span<const Complex> matrix,
+                                         std::size_t rows, std::size_t cols, const LinearTransform::Options& options,
+                                         std::size_t slots)
+    : rows_(rows), cols_(cols) {
+    const Context& ctx = *encoder.context();
+    slots_ = slots == 0 ? ctx.max_slots() : slots;
+    if (rows == 0 || cols == 0) throw ckks::ParameterError("MatrixVectorProduct: empty matrix");
+    if (matrix.size() != rows * cols) {
+        throw ckks::MismatchError("MatrixVectorProduct: expected " + std::to_string(rows * cols) + " entries");
+    }
+    input_blocks_ = (cols + slots_ - 1) / slots_;
+    output_blocks_ = (rows + slots_ - 1) / slots_;
+    const int level = resolve_level(ctx, options.level);
+    scale_ = options.scale != 0 ? options.scale : static_cast<double>(ctx.q()[level].value());
+    LinearTransform::Options block_options = options;
+    block_options.level = level;
+    block_options.scale = scale_;
+    for (std::size_t rb = 0; rb < output_blocks_; ++rb) {
+        for (std::size_t cb = 0; cb < input_blocks_; ++cb) {
+            const std::size_t r0 = rb * slots_, c0 = cb * slots_;
+            const std::size_t r = std::min(slots_, rows - r0), c = std::min(slots_, cols - c0);
+            std::vector<Complex> block(r * c);
+            bool nonzero = false;
+            for (std::size_t i = 0; i < r; ++i) {
+                for (std::size_t j = 0; j < c; ++j) {
+                    block[i * c + j] = matrix[(r0 + i) * cols + c0 + j];
+                    nonzero |= block[i * c + j] != Complex(0);
+                }
+            }
+            if (!nonzero) continue;
+            blocks_.emplace(std::piecewise_construct, std::forward_as_tuple(rb, cb),
+                            std::forward_as_tuple(encoder, Diagonals::from_matrix(block, r, c, slots_), block_options));
+        }
+    }
+}
+
+MatrixVectorProduct::MatrixVectorProduct(const ckks::Encoder& encoder, std::span<const double> matrix,
+                                         std::size_t rows, std::size_t cols, const LinearTransform::Options& options,
+                                         std::size_t slots)
+    : MatrixVectorProduct(encoder, std::vector<Complex>(matrix.begin(), matrix.end()), rows, cols, options, slots) {}
+
+std::vector<int> MatrixVectorProduct::rotation_steps() const {
+    std::set<int> all;
+    for (const auto& [key, t] : blocks_) all.insert(t.rotation_steps().begin(), t.rotation_steps().end());
+    return {all.begin(), all.end()};
+}
+
+std::size_t MatrixVectorProduct::plaintext_bytes() const {
+    std::size_t total = 0;
+    for (const auto& [key, t] : blocks_) total += t.plaintext_bytes();
+    return total;
+}
+
+std::vector<Ciphertext> MatrixVectorProduct::evaluate(const Evaluator& ev, std::span<const Ciphertext> x) const {
+    if (x.size() != input_blocks_) {
+        throw ckks::MismatchError("MatrixVectorProduct: expected " + std::to_string(input_blocks_) +
+                                  " input ciphertexts (ceil(cols / slots)), got " + std::to_string(x.size()));
+    }
+    std::vector<Ciphertext> y;
+    for (std::size_t rb = 0; rb < output_blocks_; ++rb) {
+        std::optional<Ciphertext> acc;
+        for (std::size_t cb = 0; cb < input_blocks_; ++cb) {
+            auto it = blocks_.find({rb, cb});
+            if (it == blocks_.end()) continue;
+            Ciphertext part = it->second.evaluate(ev, x[cb]);
+            if (acc) {
+                ev.add_inplace(*acc, part);
+            } else {
+                acc = std::move(part);
+            }
+        }
+        // An all-zero row block: an encryption of zeros at the same level and scale.
+        if (!acc) acc = ev.rescale(ev.multiply_constant(x[0], 0.0, scale_));
+        y.push_back(std::move(*acc));
+    }
+    return y;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+std::vector<int> inner_sum_steps(std::size_t block, std::size_t stride, std::size_t slots) {
+    if (!is_power_of_two(block) || stride == 0) {
+        throw ckks::ParameterError("inner_sum: the block must be a power of two and the stride positive");
+    }
+    std::set<int> steps;
+    for (std::size_t s = 1; s < block; s *= 2) {
+        const std::size_t k = mod_slots(static_cast<long long>(s * stride), slots);
+        if (k != 0) steps.insert(static_cast<int>(k));
+    }
+    return {steps.begin(), steps.end()};
+}
+
+Ciphertext inner_sum(const Evaluator& ev, const Ciphertext& x, std::size_t block, std::size_t stride) {
+    (void)inner_sum_steps(block, stride, x.slots);  // validates
+    Ciphertext acc = x;
+    for (std::size_t s = 1; s < block; s *= 2) {
+        const std::size_t k = mod_slots(static_cast<long long>(s * stride), x.slots);
+        ev.add_inplace(acc, k == 0 ? acc : ev.rotate(acc, static_cast<int>(k)));
+    }
+    return acc;
+}
+
+std::vector<int> replicate_steps(std::size_t length, std::size_t copies, std::size_t slots) {
+    if (!is_power_of_two(copies) || length == 0 || length * copies > slots) {
+        throw ckks::ParameterError("replicate: copies must be a power of two and length * copies <= slots");
+    }
+    std::vector<int> steps;
+    for (std::size_t c = 1; c < copies; c *= 2) {
+        steps.push_back(static_cast<int>(mod_slots(-static_cast<long long>(length * c), slots)));
+    }
+    return steps;
+}
+
+Ciphertext replicate(const Evaluator& ev, const Ciphertext& x, std::size_t length, std::size_t copies) {
+    const std::vector<int> steps = replicate_steps(length, copies, x.slots);
+    Ciphertext acc = x;
+    for (int k : steps) ev.add_inplace(acc, ev.rotate(acc, k));  // right by length * 2^i
+    return acc;
+}
+
+std::vector<double> mask_values(std::size_t slots, std::size_t begin, std::size_t end) {
+    if (begin > end || end > slots) throw ckks::ParameterError("mask: need begin <= end <= slots");
+    std::vector<double> m(slots, 0.0);
+    std::fill(m.begin() + static_cast<long>(begin), m.begin() + static_cast<long>(end), 1.0);
+    return m;
+}
+
+Ciphertext apply_mask(const Evaluator& ev, const ckks::Encoder& encoder, const Ciphertext& x, std::size_t begin,
+                      std::size_t end) {
+    const double q = static_cast<double>(ev.context()->q()[x.level].value());
+    const auto m = mask_values(x.slots, begin, end);
+    Ciphertext r = ev.rescale(ev.multiply_plain(x, encoder.encode(m, x.level, q, x.slots)));
+    return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotation-key planning
+
+namespace {
+// Signed binary digits of k with no two adjacent nonzero (non-adjacent form): k = sum d_j 2^j.
+std::vector<std::pair<int, int>> naf(std::size_t k) {
+    std::vector<std::pair<int, int>> digits;  // (position, +1/-1)
+    long long v = static_cast<long long>(k);
+    for (int j = 0; v != 0; ++j, v /= 2) {
+        if (v % 2 != 0) {
+            const int d = (v % 4 == 1) ? 1 : -1;
+            digits.emplace_back(j, d);
+            v -= d;
+        }
+    }
+    return digits;
+}
+}  // namespace
+
+std::vector<int> RotationKeyPlan::steps() const {
+    std::vector<int> out;
+    for (const auto& [k, level] : keys) out.push_back(k);
+    return out;
+}
+
+ckks::GaloisKeys RotationKeyPlan::generate(ckks::KeyGenerator& keygen) const {
+    std::map<int, std::vector<int>> by_level;
+    for (const auto& [k, level] : keys) by_level[level].push_back(k);
+    ckks::GaloisKeys out;
+    for (const auto& [level, steps] : by_level) keygen.add_galois_keys(out, steps, false, level);
+    return out;
+}
+
+std::string RotationKeyPlan::report() const {
+    std::ostringstream out;
+    out << requested_steps << " distinct rotations requested, " << keys.size() << " keys";
+    if (!compositions.empty()) out << " (" << compositions.size() << " steps composed from a base set)";
+    out << ", " << mib(key_bytes) << " (all at the top level: " << mib(top_level_bytes) << ")";
+    std::map<int, std::size_t> per_level;
+    for (const auto& [k, level] : keys) ++per_level[level];
+    for (const auto& [level, count] : per_level) out << "; " << count << " to level " << level;
+    return out.str();
+}
+
+RotationKeyPlan plan_rotation_keys(const Context& ctx, std::span<const RotationUse> uses, std::size_t slots,
+                                   std::size_t max_key_bytes) {
+    if (!is_power_of_two(slots) || slots > ctx.max_slots()) {
+        throw ckks::ParameterError("plan_rotation_keys: slots must be a power of two <= N/2");
+    }
+    std::map<int, int> level_of;           // step -> highest level used at
+    std::map<int, bool> composable;        // step -> every use allows composition
+    for (const RotationUse& use : uses) {
+        const int level = resolve_level(ctx, use.level);
+        for (int step : use.steps) {
+            const int k = static_cast<int>(mod_slots(step, slots));
+            if (k == 0) continue;
+            auto [it, fresh] = level_of.emplace(k, level);
+            if (!fresh) it->second = std::max(it->second, level);
+            auto [c, fresh_c] = composable.emplace(k, use.composable);
+            if (!fresh_c) c->second = c->second && use.composable;
+        }
+    }
+    auto bytes_of = [&](const std::map<int, int>& keys) {
+        std::size_t total = 0;
+        for (const auto& [k, level] : keys) total += ckks::switch_key_bytes(ctx, level);
+        return total;
+    };
+    RotationKeyPlan plan;
+    plan.slots = slots;
+    plan.requested_steps = level_of.size();
+    plan.keys = level_of;
+    plan.key_bytes = bytes_of(plan.keys);
+    if (max_key_bytes != 0 && plan.key_bytes > max_key_bytes) {
+        std::map<int, int> base;
+        std::map<int, std::vector<int>> compositions;
+        for (const auto& [k, level] : level_of) {
+            if (!composable.at(k)) {
+                auto [it, fresh] = base.emplace(k, level);
+                if (!fresh) it->second = std::max(it->second, level);
+                continue;
+            }
+            std::vector<int> sequence;
+            for (auto [position, sign] : naf(static_cast<std::size_t>(k))) {
+                const std::size_t power = std::size_t{1} << position;
+                if (power >= slots) continue;  // a rotation by a multiple of the slot count
+                const int step = static_cast<int>(sign > 0 ? power : slots - power);
+                sequence.push_back(step);
+                auto [it, fresh] = base.emplace(step, level);
+                if (!fresh) it->second = std::max(it->second, level);
+            }
+            if (sequence.size() > 1) compositions[k] = sequence;
+        }
+        if (bytes_of(base) < plan.key_bytes) {
+            plan.keys = std::move(base);
+            plan.compositions = std::move(compositions);
+            plan.key_bytes = bytes_of(plan.keys);
+        }
+    }
+    plan.top_level_bytes = plan.keys.size() * ckks::switch_key_bytes(ctx);
+    return plan;
+}
+
+Ciphertext rotate(const Evaluator& ev, const Ciphertext& x, int step, const RotationKeyPlan& plan) {
+    if (x.slots != plan.slots) {
+        throw ckks::MismatchError("rotate: the key plan is for " + std::to_string(plan.slots) +
+                                  " slots, the ciphertext has " + std::to_string(x.slots));
+    }
+    const int k = static_cast<int>(mod_slots(step, plan.slots));
+    if (k == 0) return x;
+    auto it = plan.compositions.find(k);
+    if (it == plan.compositions.end()) return ev.rotate(x, k);
+    Ciphertext r = x;
+    for (int s : it->second) r = ev.rotate(r, s);
+    return r;
+}
+
+}  // namespace henn::circuits
