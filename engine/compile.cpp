@@ -1,0 +1,328 @@
+// Compilation: lowering, calibration, parameter choice, simulated run.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "henn/circuits/polynomial_plan.hpp"
+#include "henn/ckks/errors.hpp"
+#include "henn/engine/compiled_model.hpp"
+#include "henn/engine/errors.hpp"
+#include "lowering.hpp"
+#include "planning.hpp"
+
+namespace henn::engine {
+namespace {
+
+using detail::activation_degree;
+
+// 64 pseudo-random inputs in [0, 1] when the user gives no calibration set (fixed seed).
+std::vector<double> synthetic_calibration(std::int64_t input_size, std::int64_t count) {
+    std::vector<double> v(static_cast<std::size_t>(input_size * count));
+    std::uint64_t state = 0x9e3779b97f4a7c15ull;
+    for (double& x : v) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        x = static_cast<double>(state >> 11) * 0x1p-53;
+    }
+    return v;
+}
+
+// Runs the stages in float64 over the calibration samples and records, per stage, the largest
+// |output| and the range of its input.
+void calibrate(std::vector<StagePlan>& stages, const std::vector<double>& samples, std::int64_t count,
+               std::int64_t input_size) {
+    for (auto& s : stages) {
+        s.max_abs_out = 0;
+        s.input_min = std::numeric_limits<double>::infinity();
+        s.input_max = -std::numeric_limits<double>::infinity();
+    }
+    for (std::int64_t k = 0; k < count; ++k) {
+        std::vector<double> x(samples.begin() + k * input_size, samples.begin() + (k + 1) * input_size);
+        for (auto& s : stages) {
+            for (double v : x) {
+                s.input_min = std::min(s.input_min, v);
+                s.input_max = std::max(s.input_max, v);
+            }
+            x = detail::apply_stage(s, x);
+            for (double v : x) {
+                if (!std::isfinite(v)) {
+                    throw CompileError("stage '" + s.name + "' produces a non-finite value on the calibration set");
+                }
+                s.max_abs_out = std::max(s.max_abs_out, std::abs(v));
+            }
+        }
+    }
+}
+
+int total_depth(const std::vector<StagePlan>& stages) {
+    int d = 0;
+    for (const auto& s : stages) d += s.depth;
+    return d;
+}
+
+double max_row_norm(const LinearStage& l) {
+    double best = 0;
+    for (std::int64_t r = 0; r < l.outputs; ++r) {
+        double sum = 0;
+        for (std::size_t e = l.row_begin[r]; e < l.row_begin[r + 1]; ++e) sum += l.weight[e] * l.weight[e];
+        best = std::max(best, std::sqrt(sum));
+    }
+    return best;
+}
+
+}  // namespace
+
+namespace detail {
+
+// Stage depths and product counts, given the slot packing.
+void cost_stages(std::vector<StagePlan>& stages, SlotPacking packing) {
+    for (auto& s : stages) {
+        if (auto* l = std::get_if<LinearStage>(&s.op)) {
+            s.depth = 1;
+            s.ct_multiplications = 0;
+            s.key_switches = 0;
+            s.multiply_accumulates = static_cast<std::int64_t>(l->weight.size());
+            std::ostringstream d;
+            d << l->inputs << " -> " << l->outputs << ", " << l->weight.size() << " weights";
+            s.detail = d.str();
+            continue;
+        }
+        auto& a = std::get<ActivationStage>(s.op);
+        const int degree = activation_degree(a);
+        if (degree == 2) {
+            s.depth = 1;
+            s.ct_multiplications = a.width * (packing == SlotPacking::complex ? 2 : 1);
+            s.key_switches = a.width * (packing == SlotPacking::complex ? 2 : 1);
+            std::ostringstream d;
+            d << "x^2";
+            if (a.coefficients[1] != 0) d << (a.coefficients[1] > 0 ? " + " : " - ") << std::abs(a.coefficients[1]) << " x";
+            d << ", depth 1" << (packing == SlotPacking::complex ? ", conjugation + 2 tensor products + 1 relinearization"
+                                                               : ", 1 product");
+            s.detail = d.str();
+        } else {
+            const auto plan = circuits::plan_polynomial(a.coefficients, a.interval_lo, a.interval_hi);
+            s.depth = plan.depth;
+            s.ct_multiplications = a.width * plan.ct_multiplications;
+            s.key_switches = s.ct_multiplications;
+            s.detail = plan.describe();
+        }
+    }
+}
+
+double estimate_precision_bits(const std::vector<StagePlan>& stages, int log_n, double scale) {
+    const double n = std::ldexp(1.0, log_n);
+    // Per-slot standard deviations in the canonical embedding: fresh encryption error
+    // (sigma = 3.2 per coefficient) with encoding round-off, and the round-off of a rescale
+    // (uniform in [-1/2, 1/2] on c0 and on c1 times a ternary secret of ~2N/3 nonzeros).
+    const double fresh = std::sqrt(n * (3.2 * 3.2 + 1.0 / 12.0)) / scale;
+    const double rescale = std::sqrt(n * (1.0 + 2.0 * n / 3.0) / 12.0) / scale;
+    double error = fresh;
+    for (const auto& s : stages) {
+        if (const auto* l = std::get_if<LinearStage>(&s.op)) {
+            error = max_row_norm(*l) * error + rescale;
+        } else {
+            const auto& a = std::get<ActivationStage>(s.op);
+            double derivative = 0;
+            const double m = std::max(std::abs(s.input_min), std::abs(s.input_max));
+            for (std::size_t k = 1; k < a.coefficients.size(); ++k) {
+                derivative += static_cast<double>(k) * std::abs(a.coefficients[k]) * std::pow(m, static_cast<double>(k - 1));
+            }
+            error = derivative * error + s.depth * rescale;
+        }
+    }
+    // The worst of many thousand slots is about five standard deviations; one more bit covers
+    // what the model leaves out (key-switching noise, the second component of complex slots).
+    return -std::log2(10.0 * error);
+}
+
+// Levels and scales through the stages as the session computes them, with value bounds checked
+// against the modulus at every point. Throws CompileError naming the stage.
+void simulate(std::vector<StagePlan>& stages, const ckks::Context& ctx, double input_scale, SlotPacking packing) {
+    int level = ctx.max_level();
+    double scale = input_scale;
+    auto log_q = [&](int l) {
+        double bits = 0;
+        for (int i = 0; i <= l; ++i) bits += std::log2(static_cast<double>(ctx.q()[i].value()));
+        return bits;
+    };
+    // A value of magnitude up to `bound` (x4 margin over calibration) at `scale` must stay below
+    // Q_level / 2, or it wraps around the modulus.
+    auto check_room = [&](const StagePlan& s, double bound, double at_scale, int at_level, const char* where) {
+        const double need = std::log2(std::max(bound, 1e-3) * 4.0) + std::log2(at_scale) + 1.0;
+        if (need > log_q(at_level)) {
+            std::ostringstream m;
+            m << "stage '" << s.name << "': values up to " << bound << " at scale 2^" << std::log2(at_scale) << " need "
+              << need << " bits " << where << ", level " << at_level << " has " << log_q(at_level)
+              << "; use a larger first prime or smaller scale";
+            throw CompileError(m.str());
+        }
+    };
+    for (auto& s : stages) {
+        s.level_in = level;
+        s.scale_in = scale;
+        if (level < s.depth) {
+            throw CompileError("stage '" + s.name + "' needs " + std::to_string(s.depth) + " levels, " +
+                               std::to_string(level) + " are left");
+        }
+        if (std::holds_alternative<LinearStage>(s.op)) {
+            const double q = static_cast<double>(ctx.q()[level].value());
+            const double pre = scale * linear_constant_scale(q, input_scale, scale);
+            check_room(s, s.max_abs_out, pre, level, "before its rescale");
+            scale = pre / q;
+            level -= 1;
+        } else {
+            const auto& a = std::get<ActivationStage>(s.op);
+            if (activation_degree(a) == 2) {
+                const double q = static_cast<double>(ctx.q()[level].value());
+                double pre = scale * scale;
+                if (packing == SlotPacking::complex) pre = pre * 4.0;
+                check_room(s, s.max_abs_out, pre, level, "before its rescale");
+                scale = pre / q;
+                level -= 1;
+            } else {
+                level -= s.depth;  // evaluate_polynomial lands at the input scale (target_scale)
+            }
+        }
+        check_room(s, s.max_abs_out, scale, level, "at its output");
+        s.level_out = level;
+        s.scale_out = scale;
+    }
+}
+
+}  // namespace detail
+
+std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& model, const CompileOptions& options,
+                                                            std::vector<std::string>* warnings) {
+    std::vector<std::string> local_warnings;
+    std::vector<std::string>& warn = warnings ? *warnings : local_warnings;
+    if (options.packing != Packing::batch) throw CompileError("only batch packing is implemented");
+    std::vector<StagePlan> stages = detail::lower(model);
+    const std::int64_t input_size = nn::shape_size(model.input_shape());
+
+    // Calibration.
+    std::vector<double> samples = options.calibration;
+    std::int64_t count = options.calibration_count;
+    if (samples.empty()) {
+        count = 64;
+        samples = synthetic_calibration(input_size, count);
+        warn.push_back("no calibration set: value bounds come from 64 random inputs in [0, 1]; pass a calibration "
+                       "set (e.g. --calibration mnist:DIR) for bounds that match real data");
+    }
+    if (count <= 0 || static_cast<std::int64_t>(samples.size()) != count * input_size) {
+        throw CompileError("calibration: " + std::to_string(samples.size()) + " values are not " +
+                           std::to_string(count) + " samples of " + std::to_string(input_size));
+    }
+    calibrate(stages, samples, count, input_size);
+
+    // Activation intervals: warn when calibration leaves them, and give the Chebyshev path an
+    // interval when the model has none.
+    bool all_quadratic = true;
+    for (auto& s : stages) {
+        auto* a = std::get_if<ActivationStage>(&s.op);
+        if (!a) continue;
+        if (activation_degree(*a) > 2) all_quadratic = false;
+        if (a->interval_lo < a->interval_hi) {
+            if (s.input_min < a->interval_lo || s.input_max > a->interval_hi) {
+                std::ostringstream m;
+                m << "layer '" << s.name << "': calibration inputs reach [" << s.input_min << ", " << s.input_max
+                  << "], outside the activation's interval [" << a->interval_lo << ", " << a->interval_hi
+                  << "]; encrypted results follow the polynomial there, not the function it approximates";
+                warn.push_back(m.str());
+            }
+        } else if (activation_degree(*a) > 3) {
+            const double m = std::max(std::abs(s.input_min), std::abs(s.input_max)) * 1.25;
+            a->interval_lo = -m;
+            a->interval_hi = m;
+        }
+    }
+    SlotPacking slots = options.slot_packing;
+    if (slots == SlotPacking::automatic) slots = all_quadratic ? SlotPacking::complex : SlotPacking::real;
+    if (slots == SlotPacking::complex && !all_quadratic) {
+        throw CompileError("complex slot packing supports activations of degree <= 2 only; use real packing");
+    }
+    detail::cost_stages(stages, slots);
+    const int depth = total_depth(stages);
+
+    double max_value = 1;  // inputs and every intermediate
+    for (const auto& s : stages) max_value = std::max({max_value, s.max_abs_out, std::abs(s.input_min), std::abs(s.input_max)});
+    const int value_bits = static_cast<int>(std::ceil(std::log2(max_value * 4.0)));
+
+    // The smallest secure ring, then the smallest scale meeting the target precision.
+    std::vector<int> rings;
+    if (options.log_n) rings = {options.log_n};
+    else rings = {12, 13, 14, 15, 16};
+    std::vector<int> scales;
+    if (options.scale_bits) scales = {options.scale_bits};
+    else for (int b = 20; b <= 50; ++b) scales.push_back(b);
+
+    std::string last_problem;
+    for (int log_n : rings) {
+        const int bound = ckks::max_log_qp(log_n, options.security);
+        for (int scale_bits : scales) {
+            const double estimate = detail::estimate_precision_bits(stages, log_n, std::ldexp(1.0, scale_bits));
+            if (!options.scale_bits && estimate < options.target_precision_bits) continue;
+            const int first_bits = std::min(60, scale_bits + value_bits + 1);
+            const int special_bits = std::min(60, std::max(first_bits, scale_bits) + 1);
+            const int total = first_bits + depth * scale_bits + special_bits;
+            if (bound == 0 || total > bound) {
+                std::ostringstream m;
+                m << "depth " << depth << " at scale 2^" << scale_bits << " needs log2(QP) = " << total
+                  << ", 2^" << log_n << " allows " << bound << " at " << ckks::to_string(options.security);
+                last_problem = m.str();
+                if (!options.scale_bits) break;  // larger scales only need more
+                continue;
+            }
+            ckks::ParametersLiteral lit;
+            lit.log_n = log_n;
+            lit.log_q.push_back(first_bits);
+            for (int i = 0; i < depth; ++i) lit.log_q.push_back(scale_bits);
+            lit.log_p = {special_bits};
+            lit.log_default_scale = scale_bits;
+            lit.security = options.security;
+            ckks::ContextPtr ctx;
+            try {
+                ctx = ckks::Context::create(lit);
+            } catch (const ckks::ParameterError& e) {
+                last_problem = e.what();
+                continue;
+            }
+            const double input_scale = std::ldexp(1.0, scale_bits);
+            try {
+                detail::simulate(stages, *ctx, input_scale, slots);
+            } catch (const CompileError& e) {
+                last_problem = e.what();
+                continue;
+            }
+            auto compiled = std::shared_ptr<CompiledModel>(new CompiledModel());
+            compiled->input_shape_ = model.input_shape();
+            compiled->metadata_ = model.metadata();
+            compiled->context_ = ctx;
+            compiled->stages_ = std::move(stages);
+            compiled->packing_ = options.packing;
+            compiled->slot_packing_ = slots;
+            compiled->input_size_ = input_size;
+            compiled->output_size_ = nn::shape_size(model.output_shape());
+            compiled->input_scale_ = input_scale;
+            compiled->expected_precision_bits_ = estimate;
+            compiled->keys_.relinearization = depth > 0 && std::any_of(compiled->stages_.begin(), compiled->stages_.end(),
+                                                                       [](const StagePlan& s) { return s.ct_multiplications > 0; });
+            compiled->keys_.conjugation = slots == SlotPacking::complex && compiled->keys_.relinearization;
+            compiled->finish();
+            return compiled;
+        }
+    }
+    std::ostringstream m;
+    m << "no " << ckks::to_string(options.security) << " parameters up to N = 2^16 fit this model (depth " << depth;
+    int d = 0;
+    for (const auto& s : stages) {
+        d += s.depth;
+        m << (d == s.depth ? ": " : ", ") << s.name << " " << s.depth;
+    }
+    m << ") at " << options.target_precision_bits << " bits of precision";
+    if (!last_problem.empty()) m << "; last attempt: " << last_problem;
+    throw CompileError(m.str());
+}
+
+}  // namespace henn::engine

@@ -1,0 +1,184 @@
+#include "henn/engine/session.hpp"
+
+#include <omp.h>
+
+#include <cmath>
+#include <string>
+
+#include "henn/circuits/polynomial.hpp"
+#include "henn/ckks/errors.hpp"
+#include "henn/ckks/matrix_product.hpp"
+#include "henn/engine/errors.hpp"
+#include "henn/math/ntt.hpp"
+#include "henn/math/parallel.hpp"
+#include "henn/math/vector_ops.hpp"
+#include "lowering.hpp"
+
+namespace henn::engine {
+namespace {
+
+bool close_scale(double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(std::abs(a), std::abs(b)); }
+
+// Runs body(i) for i < count on the library's threads; the first exception is rethrown.
+template <typename F>
+void parallel_for(std::size_t count, F&& body) {
+    std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic) num_threads(math::thread_count())
+    for (std::size_t i = 0; i < count; ++i) {
+        try {
+            body(i);
+        } catch (...) {
+#pragma omp critical
+            if (!error) error = std::current_exception();
+        }
+    }
+    if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
+Session::Session(CompiledModelPtr model, const EvaluationKeyBundle& keys)
+    : model_(std::move(model)), keys_(keys.keys), evaluator_(model_->context(), keys.keys) {
+    if (keys.model_hash != model_->hash()) {
+        throw KeyMismatchError("the evaluation keys were made for another compiled model");
+    }
+    const auto& need = model_->keys();
+    const ckks::Context& ctx = *model_->context();
+    if (need.relinearization && (!keys_ || !keys_->relinearization)) {
+        throw KeyMismatchError("the evaluation keys lack the relinearization key this model needs");
+    }
+    if (need.conjugation && (!keys_ || !keys_->galois.has(ctx.galois_element_for_conjugation()))) {
+        throw KeyMismatchError("the evaluation keys lack the conjugation key this model needs (complex slot packing)");
+    }
+    for (int step : need.rotations) {
+        if (!keys_ || !keys_->galois.has(ctx.galois_element_for_rotation(step))) {
+            throw KeyMismatchError("the evaluation keys lack the rotation key for step " + std::to_string(step));
+        }
+    }
+    if (keys_ && keys_->relinearization && keys_->relinearization->parameter_hash != ctx.parameter_hash()) {
+        throw KeyMismatchError("the relinearization key was made under other parameters");
+    }
+    i_ntt_.resize(ctx.q_count());
+    for (std::size_t i = 0; i < ctx.q_count(); ++i) {
+        auto& v = i_ntt_[i];
+        v.assign(ctx.n(), 0);
+        v[ctx.n() / 2] = 1;  // X^(N/2) is i in every slot
+        math::ntt_forward(v.data(), ctx.ntt(i));
+    }
+}
+
+ckks::Ciphertext Session::square_real(const ckks::Ciphertext& x, double beta) const {
+    ckks::Ciphertext y = evaluator_.square_relin(x);
+    if (beta != 0) evaluator_.add_inplace(y, evaluator_.multiply_constant(x, beta, x.scale));
+    evaluator_.rescale_inplace(y);
+    return y;
+}
+
+// z = a + ib holds two samples. With u = z + conj(z) = 2a and v = z - conj(z) = 2ib,
+// u^2 - i v^2 = 4 (a^2 + i b^2): both samples squared, for one conjugation and one
+// relinearization; the factor 4 goes into the scale.
+ckks::Ciphertext Session::square_complex(const ckks::Ciphertext& z, double beta) const {
+    const ckks::Context& ctx = *model_->context();
+    const ckks::Ciphertext zc = evaluator_.conjugate(z);
+    const ckks::Ciphertext u = evaluator_.add(z, zc), v = evaluator_.sub(z, zc);
+    ckks::Ciphertext d = evaluator_.multiply(u, u);
+    ckks::Ciphertext w = evaluator_.multiply(v, v);
+    for (auto& poly : w.polys) {
+        for (std::size_t i = 0; i < poly.limbs; ++i) {
+            math::mul_mod_vec(poly.limb(i), i_ntt_[i].data(), poly.limb(i), ctx.n(), ctx.q()[i]);
+        }
+    }
+    evaluator_.sub_inplace(d, w);
+    d = evaluator_.relinearize(d);
+    d.scale = d.scale * 4.0;
+    if (beta != 0) evaluator_.add_inplace(d, evaluator_.multiply_constant(z, beta, 4.0 * z.scale));
+    evaluator_.rescale_inplace(d);
+    return d;
+}
+
+std::vector<ckks::Ciphertext> Session::activate(std::size_t stage, std::vector<ckks::Ciphertext> in) const {
+    const auto& a = std::get<ActivationStage>(model_->stages()[stage].op);
+    const int degree = detail::activation_degree(a);
+    const bool complex = model_->slot_packing() == SlotPacking::complex;
+    std::vector<ckks::Ciphertext> out(in.size());
+    parallel_for(in.size(), [&](std::size_t i) {
+        if (degree == 2) {
+            out[i] = complex ? square_complex(in[i], a.coefficients[1]) : square_real(in[i], a.coefficients[1]);
+        } else {
+            out[i] = circuits::evaluate_polynomial(evaluator_, in[i], a.coefficients, a.interval_lo, a.interval_hi,
+                                                   in[i].scale);
+        }
+        in[i] = ckks::Ciphertext();  // streaming: free the input as soon as it is used
+    });
+    return out;
+}
+
+EncryptedBatch Session::run(const EncryptedBatch& inputs, const RunOptions& options) const {
+    const CompiledModel& m = *model_;
+    const ckks::Context& ctx = *m.context();
+    if (inputs.model_hash != m.hash()) throw KeyMismatchError("the input ciphertexts were made for another compiled model");
+    if (static_cast<std::int64_t>(inputs.ciphertexts.size()) != m.input_size()) {
+        throw FormatError("run: " + std::to_string(inputs.ciphertexts.size()) + " input ciphertexts, the model takes " +
+                          std::to_string(m.input_size()));
+    }
+    if (inputs.samples <= 0 || inputs.samples > m.batch_size()) throw FormatError("run: bad sample count");
+    for (const auto& c : inputs.ciphertexts) {
+        if (c.parameter_hash != ctx.parameter_hash()) throw KeyMismatchError("run: an input was encrypted under other parameters");
+        if (c.size() != 2 || c.level != m.input_level() || c.slots != ctx.max_slots() || !close_scale(c.scale, m.input_scale())) {
+            throw FormatError("run: an input ciphertext is not at the level, scale and slot count of a fresh input of this model");
+        }
+    }
+    auto cancelled = [&] { return options.cancel && options.cancel->load(); };
+    const std::int64_t chunk = std::max<std::int64_t>(1, options.chunk);
+    std::vector<ckks::Ciphertext> current = inputs.ciphertexts;
+    const auto& stages = m.stages();
+    for (std::size_t k = 0; k < stages.size(); ++k) {
+        const StagePlan& s = stages[k];
+        if (cancelled()) throw EngineError("cancelled");
+        std::vector<ckks::Ciphertext> next;
+        if (const auto* l = std::get_if<LinearStage>(&s.op)) {
+            // Fuse the activation that follows, chunk by chunk, unless tracing wants this stage's outputs.
+            const bool fuse = !options.trace && k + 1 < stages.size() && std::holds_alternative<ActivationStage>(stages[k + 1].op);
+            std::vector<const ckks::Ciphertext*> ptrs;
+            ptrs.reserve(current.size() + 1);
+            for (const auto& c : current) ptrs.push_back(&c);
+            if (const ckks::Ciphertext* one = m.bias_input(k)) ptrs.push_back(one);
+            const ckks::ConstantMatrix& matrix = m.matrix(k);
+            next.reserve(static_cast<std::size_t>(l->outputs));
+            for (std::int64_t lo = 0; lo < l->outputs; lo += chunk) {
+                if (cancelled()) throw EngineError("cancelled");
+                const std::int64_t hi = std::min(l->outputs, lo + chunk);
+                std::vector<ckks::Ciphertext> part = matrix.multiply(ptrs, static_cast<std::size_t>(lo), static_cast<std::size_t>(hi));
+                parallel_for(part.size(), [&](std::size_t i) { evaluator_.rescale_inplace(part[i]); });
+                if (fuse) part = activate(k + 1, std::move(part));
+                for (auto& c : part) next.push_back(std::move(c));
+                if (options.progress) options.progress(k, hi, l->outputs);
+            }
+            if (fuse) {
+                if (options.progress) options.progress(k + 1, l->outputs, l->outputs);
+                ++k;
+            }
+        } else {
+            next = activate(k, std::move(current));
+            if (options.progress) options.progress(k, static_cast<std::int64_t>(next.size()), static_cast<std::int64_t>(next.size()));
+        }
+        current = std::move(next);
+        // Every stage must land where the plan says: a mismatch is a bug, never silently absorbed.
+        const StagePlan& done = stages[k];
+        for (const auto& c : current) {
+            if (c.level != done.level_out || !close_scale(c.scale, done.scale_out)) {
+                throw EngineError("internal: stage '" + done.name + "' produced level " + std::to_string(c.level) +
+                                  ", scale 2^" + std::to_string(std::log2(c.scale)) + "; the plan says level " +
+                                  std::to_string(done.level_out) + ", scale 2^" + std::to_string(std::log2(done.scale_out)));
+            }
+        }
+        if (options.trace) options.trace(k, current);
+    }
+    EncryptedBatch out;
+    out.model_hash = m.hash();
+    out.samples = inputs.samples;
+    out.ciphertexts = std::move(current);
+    return out;
+}
+
+}  // namespace henn::engine

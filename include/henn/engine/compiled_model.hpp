@@ -1,0 +1,172 @@
+// A model compiled into an encrypted program (batch packing: one sample per slot, one
+// ciphertext per neuron).
+//
+// Compilation folds every run of consecutive linear layers (Conv2d, pooling, Flatten, Dense,
+// their biases) into one sparse matrix, so a run costs one level and one rescale; polynomial
+// activations keep their own stages. From the model's depth, a calibration set and the target
+// precision it chooses the smallest secure CKKS parameters, then checks the plan by a simulated
+// run over levels, scales and value bounds before any key exists.
+//
+// A CompiledModel is immutable and shared: the client, any number of sessions and the server
+// hold the same object. It serializes to a versioned, validated blob (`.henn`), so a server
+// loads it without the ONNX file.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "henn/ckks/parameters.hpp"
+#include "henn/nn/model.hpp"
+
+namespace henn::ckks {
+class ConstantMatrix;
+struct Ciphertext;
+}
+
+namespace henn::engine {
+
+enum class Packing { batch };
+// How samples fill the slots: `real` puts one sample in each slot; `complex` puts two (real and
+// imaginary parts, nGraph-HE2's packing), which halves the ciphertexts of a batch but needs a
+// conjugation key for products; it is used when every activation has degree <= 2.
+enum class SlotPacking { automatic, real, complex };
+
+std::string to_string(Packing packing);
+std::string to_string(SlotPacking packing);
+
+struct CompileOptions {
+    Packing packing = Packing::batch;
+    SlotPacking slot_packing = SlotPacking::automatic;
+    ckks::SecurityLevel security = ckks::SecurityLevel::k128;
+    // Bits of the scale (and of the primes rescaled by); 0 chooses from target_precision_bits.
+    int scale_bits = 0;
+    // Bits of precision wanted on the outputs (absolute, relative to their largest value).
+    double target_precision_bits = 12;
+    // Ring degree 2^log_n; 0 chooses the smallest secure one.
+    int log_n = 0;
+    // Calibration samples (count x model input size, C-major), e.g. 512 training images: they
+    // bound every intermediate value and check the activations' intervals. Empty: inputs are
+    // assumed in [0, 1] and bounds come from the weights alone (looser, larger parameters).
+    std::vector<double> calibration;
+    std::int64_t calibration_count = 0;
+};
+
+// A stage of the encrypted program.
+struct LinearStage {
+    std::int64_t inputs = 0, outputs = 0;
+    // Compressed rows: row r holds entries [row_begin[r], row_begin[r+1]).
+    std::vector<std::size_t> row_begin;
+    std::vector<std::uint32_t> column;
+    std::vector<double> weight;
+    std::vector<double> bias;
+};
+struct ActivationStage {
+    std::vector<double> coefficients;  // power basis, ascending
+    double interval_lo = 0, interval_hi = 0;  // where the polynomial is meant to be valid
+    std::int64_t width = 0;
+};
+
+struct StagePlan {
+    std::string name;    // the IR layers fused into this stage, joined by '+'
+    std::string kind;    // "linear" or "polynomial"
+    std::variant<LinearStage, ActivationStage> op;
+    int level_in = 0, level_out = 0;
+    double scale_in = 0, scale_out = 0;
+    // Largest |value| seen on the calibration set at the stage's output (and input, for
+    // activations), and the range of activation inputs.
+    double max_abs_out = 0;
+    double input_min = 0, input_max = 0;
+    int depth = 0;
+    std::int64_t ct_multiplications = 0;  // ciphertext products over the whole stage
+    std::int64_t key_switches = 0;
+    std::int64_t multiply_accumulates = 0;  // nonzero weights of a linear stage
+    std::string detail;
+};
+
+struct KeyRequirements {
+    bool relinearization = false;
+    bool conjugation = false;
+    std::vector<int> rotations;  // none in batch packing
+};
+
+class CompiledModel {
+public:
+    // Compiles; warnings (e.g. a calibration value outside an activation's interval, naming the
+    // layer) are appended to `warnings`. Throws CompileError.
+    static std::shared_ptr<const CompiledModel> compile(const nn::Model& model, const CompileOptions& options,
+                                                        std::vector<std::string>* warnings = nullptr);
+
+    // Versioned, validated serialization. load() treats the bytes as untrusted: FormatError on
+    // anything malformed, CompileError if the stored parameters are not secure.
+    std::vector<std::uint8_t> save() const;
+    static std::shared_ptr<const CompiledModel> load(std::span<const std::uint8_t> bytes);
+
+    // The model's input shape, output count and metadata (name, producer) as compiled.
+    const nn::Shape& input_shape() const { return input_shape_; }
+    const std::map<std::string, std::string>& metadata() const { return metadata_; }
+    const ckks::ContextPtr& context() const { return context_; }
+    const std::vector<StagePlan>& stages() const { return stages_; }
+    const KeyRequirements& keys() const { return keys_; }
+    Packing packing() const { return packing_; }
+    SlotPacking slot_packing() const { return slot_packing_; }  // real or complex, never automatic
+    std::int64_t input_size() const { return input_size_; }
+    std::int64_t output_size() const { return output_size_; }
+    // Samples per ciphertext: N/2 for real packing, N for complex.
+    std::int64_t batch_size() const;
+    double input_scale() const { return input_scale_; }
+    int input_level() const { return context_->max_level(); }
+    int depth() const;
+    // Estimated bits of precision of the outputs (noise model; `henn run` measures the real one).
+    double expected_precision_bits() const { return expected_precision_bits_; }
+    // SHA-256 of save(), truncated to 64 bits: ciphertext and key bundles carry it.
+    std::uint64_t hash() const { return hash_; }
+    // Bytes of the evaluation keys and of one batch of inputs as they go over the wire.
+    std::uint64_t evaluation_key_bytes() const;
+    std::uint64_t input_bytes_per_batch() const;
+
+    // What `henn compile` prints.
+    std::string summary() const;
+
+    // The linear stage's matrix prepared for its level (built once, at compile or load); its
+    // last column multiplies the constant ciphertext `bias_input(stage)` when the stage has a bias.
+    const ckks::ConstantMatrix& matrix(std::size_t stage) const;
+    // A noiseless ciphertext of the constant 1 in every sample's slot, at the stage's level and
+    // input scale: the matrix's bias column multiplies it. Null when the stage has no bias.
+    const ckks::Ciphertext* bias_input(std::size_t stage) const;
+
+    // The plaintext program: the stages run in float64 on one sample (what the encrypted run
+    // computes, up to CKKS noise). `trace` receives every stage's output when given.
+    std::vector<double> run_plain(std::span<const double> input,
+                                  std::vector<std::vector<double>>* trace = nullptr) const;
+
+    ~CompiledModel();
+    CompiledModel(const CompiledModel&) = delete;
+    CompiledModel& operator=(const CompiledModel&) = delete;
+
+private:
+    CompiledModel();
+    friend class CompiledModelBuilder;
+    void finish();  // builds context-dependent caches and the hash
+    nn::Shape input_shape_;
+    std::map<std::string, std::string> metadata_;
+    ckks::ContextPtr context_;
+    std::vector<StagePlan> stages_;
+    KeyRequirements keys_;
+    Packing packing_ = Packing::batch;
+    SlotPacking slot_packing_ = SlotPacking::real;
+    std::int64_t input_size_ = 0, output_size_ = 0;
+    double input_scale_ = 0;
+    double expected_precision_bits_ = 0;
+    std::uint64_t hash_ = 0;
+    std::vector<std::unique_ptr<ckks::ConstantMatrix>> matrices_;  // by stage (null for activations)
+    std::vector<std::unique_ptr<ckks::Ciphertext>> bias_inputs_;   // by stage
+};
+
+using CompiledModelPtr = std::shared_ptr<const CompiledModel>;
+
+}  // namespace henn::engine

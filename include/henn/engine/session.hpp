@@ -1,0 +1,51 @@
+// The server side of encrypted inference: runs a compiled model on encrypted batches with the
+// client's evaluation keys only (it never sees a secret key). A Session is immutable after
+// construction and const to run, so one instance serves many requests at once; each run keeps its
+// state on its own stack (ncnn's Net/Extractor split, with the Session as the Net).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "henn/ckks/evaluator.hpp"
+#include "henn/engine/client.hpp"
+#include "henn/engine/compiled_model.hpp"
+
+namespace henn::engine {
+
+struct RunOptions {
+    // Called after each chunk of work: stage index, outputs done in that stage, its width.
+    std::function<void(std::size_t stage, std::int64_t done, std::int64_t total)> progress;
+    // Called with every stage's outputs (tracing: the client decrypts and compares).
+    std::function<void(std::size_t stage, const std::vector<ckks::Ciphertext>& outputs)> trace;
+    // Set from another thread to stop a run; run() then throws EngineError("cancelled").
+    const std::atomic<bool>* cancel = nullptr;
+    // Outputs computed together per linear stage (and then activated at once): bounds memory.
+    std::int64_t chunk = 64;
+};
+
+class Session {
+public:
+    // KeyMismatchError if the keys belong to another model or lack a key the program needs.
+    Session(CompiledModelPtr model, const EvaluationKeyBundle& keys);
+
+    const CompiledModel& model() const { return *model_; }
+
+    // Validates the batch (model hash, count, level, scale, slots, sizes), then runs every stage.
+    EncryptedBatch run(const EncryptedBatch& inputs, const RunOptions& options = {}) const;
+
+private:
+    std::vector<ckks::Ciphertext> activate(std::size_t stage, std::vector<ckks::Ciphertext> in) const;
+    ckks::Ciphertext square_complex(const ckks::Ciphertext& z, double beta) const;
+    ckks::Ciphertext square_real(const ckks::Ciphertext& x, double beta) const;
+    CompiledModelPtr model_;
+    std::shared_ptr<const ckks::EvaluationKeys> keys_;
+    ckks::Evaluator evaluator_;
+    std::vector<std::vector<ckks::u64>> i_ntt_;  // NTT of X^(N/2) (the constant i) per prime
+};
+
+}  // namespace henn::engine
