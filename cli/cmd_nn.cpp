@@ -10,17 +10,18 @@
 #include <nlohmann/json.hpp>
 
 #include "command_registry.hpp"
+#include "henn/data/data.hpp"
 #include "henn/nn/activation.hpp"
 #include "henn/nn/analysis.hpp"
-#include "henn/nn/data.hpp"
 #include "henn/nn/network_spec.hpp"
-#include "henn/onnx/onnx.hpp"
 #include "henn/nn/reference.hpp"
+#include "henn/onnx/onnx.hpp"
 #include "henn/train/train.hpp"
 
 namespace henn::cli {
 namespace {
 
+using namespace henn::data;
 using namespace henn::nn;
 using namespace henn::onnx;
 using namespace henn::train;

@@ -15,6 +15,7 @@
 #include <iostream>
 
 #include "command_registry.hpp"
+#include "henn/data/data.hpp"
 #include "henn/paillier/serialization.hpp"
 #include "henn/service/smlp_service.hpp"
 #include "henn/smlp/owner.hpp"
@@ -55,7 +56,8 @@ struct PreparedData {
 
 // Shuffles with the seed, splits, standardizes with the training rows' statistics.
 PreparedData prepare(const OwnerFlags& flags) {
-    const smlp::Dataset all = smlp::shuffle_rows(smlp::load_wdbc_csv(flags.data), flags.seed);
+    const smlp::Dataset all =
+        smlp::shuffle_rows(smlp::from_table(data::load_wdbc_table(flags.data)), flags.seed);
     std::size_t train_rows = flags.train_rows ? flags.train_rows : all.rows() * 4 / 5;
     if (train_rows >= all.rows())
         throw CommandFailure(2, "--train-rows must leave rows for testing (data has " +

@@ -117,7 +117,7 @@ std::vector<double> run_reference_batch(const Model& model, std::span<const doub
     return outputs;
 }
 
-Evaluation evaluate_reference(const Model& model, const Dataset& data) {
+Evaluation evaluate_reference(const Model& model, const data::Dataset& data) {
     if (shape_size(model.input_shape()) != data.sample_size())
         throw ModelError("model input " + shape_to_string(model.input_shape()) +
                          " does not match data samples of " + shape_to_string(data.sample_shape));

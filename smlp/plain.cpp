@@ -2,64 +2,26 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 namespace henn::smlp {
 
-Dataset load_wdbc_csv(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw SmlpError("smlp: cannot open data file " + path);
-    std::string line;
-    if (!std::getline(in, line)) throw SmlpError("smlp: " + path + ": empty file");
-    std::size_t declared_rows = 0, features = 0;
-    {
-        std::istringstream header(line);
-        std::string field;
-        try {
-            std::getline(header, field, ',');
-            declared_rows = std::stoul(field);
-            std::getline(header, field, ',');
-            features = std::stoul(field);
-        } catch (const std::exception&) {
-            throw SmlpError("smlp: " + path + ": header must start with 'rows,features'");
-        }
+Dataset from_table(const data::Table& table) {
+    if (table.columns == 0 || table.features.size() != table.rows() * table.columns)
+        throw SmlpError("smlp: table features do not match its rows and columns");
+    Dataset out;
+    out.features = table.columns;
+    out.outputs = 1;
+    out.x = table.features;
+    out.y.reserve(table.rows());
+    for (std::size_t i = 0; i < table.rows(); ++i) {
+        const std::int64_t label = table.labels[i];
+        if (label != 0 && label != 1)
+            throw SmlpError("smlp: row " + std::to_string(i) + ": label " + std::to_string(label) +
+                            " (two classes, 0 and 1, expected)");
+        out.y.push_back(label == 1 ? 1.0 : -1.0);
     }
-    if (declared_rows == 0 || declared_rows > 10'000'000 || features == 0 || features > 4096)
-        throw SmlpError("smlp: " + path + ": implausible header (rows, features)");
-    Dataset data;
-    data.features = features;
-    data.outputs = 1;
-    std::size_t line_number = 1;
-    while (std::getline(in, line)) {
-        ++line_number;
-        if (line.empty() || line == "\r") continue;
-        std::istringstream row(line);
-        std::string field;
-        std::vector<double> values;
-        while (std::getline(row, field, ',')) {
-            char* end = nullptr;
-            const double v = std::strtod(field.c_str(), &end);
-            if (end == field.c_str() || !std::isfinite(v))
-                throw SmlpError("smlp: " + path + ":" + std::to_string(line_number) +
-                                ": not a finite number: '" + field + "'");
-            values.push_back(v);
-        }
-        if (values.size() != features + 1)
-            throw SmlpError("smlp: " + path + ":" + std::to_string(line_number) + ": expected " +
-                            std::to_string(features + 1) + " fields, found " +
-                            std::to_string(values.size()));
-        const double label = values.back();
-        if (label != 0.0 && label != 1.0)
-            throw SmlpError("smlp: " + path + ":" + std::to_string(line_number) + ": label must be 0 or 1");
-        data.x.insert(data.x.end(), values.begin(), values.end() - 1);
-        data.y.push_back(label == 1.0 ? 1.0 : -1.0);
-    }
-    if (data.rows() != declared_rows)
-        throw SmlpError("smlp: " + path + ": header announces " + std::to_string(declared_rows) +
-                        " rows, file has " + std::to_string(data.rows()));
-    return data;
+    return out;
 }
 
 std::pair<Dataset, Dataset> split(const Dataset& data, std::size_t train_rows) {
@@ -90,20 +52,9 @@ Dataset head(const Dataset& data, std::size_t rows) {
 void standardize(Dataset& train, Dataset& test, double clip) {
     const std::size_t f = train.features;
     if (train.rows() == 0 || test.features != f) throw SmlpError("smlp: cannot standardize");
-    for (std::size_t j = 0; j < f; ++j) {
-        double mean = 0, squares = 0;
-        for (std::size_t i = 0; i < train.rows(); ++i) mean += train.x[i * f + j];
-        mean /= static_cast<double>(train.rows());
-        for (std::size_t i = 0; i < train.rows(); ++i)
-            squares += (train.x[i * f + j] - mean) * (train.x[i * f + j] - mean);
-        double deviation = std::sqrt(squares / static_cast<double>(train.rows()));
-        if (deviation == 0) deviation = 1;
-        for (Dataset* set : {&train, &test})
-            for (std::size_t i = 0; i < set->rows(); ++i) {
-                double& v = set->x[i * f + j];
-                v = std::clamp((v - mean) / deviation, -clip, clip);
-            }
-    }
+    const auto standardizer = data::Standardizer::fit(train.x, f);
+    standardizer.apply(train.x, clip);
+    standardizer.apply(test.x, clip);
 }
 
 PlainModel initial_model(const ModelShape& shape, std::uint64_t seed) {

@@ -15,6 +15,7 @@
 #include <random>
 
 namespace henn::train {
+using namespace henn::data;
 using namespace henn::nn;
 
 namespace {

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 
 #include "henn/smlp/cloud.hpp"
 #include "henn/smlp/helper.hpp"
@@ -30,7 +29,7 @@ const Wdbc* wdbc() {
     static const std::optional<Wdbc> data = []() -> std::optional<Wdbc> {
         const auto path = std::filesystem::path(test::data_dir()) / "wdbc" / "breast_cancer.csv";
         if (test::data_dir().empty() || !std::filesystem::exists(path)) return std::nullopt;
-        auto [train, test] = split(shuffle_rows(load_wdbc_csv(path.string()), 1), 455);
+        auto [train, test] = split(shuffle_rows(from_table(data::load_wdbc_table(path)), 1), 455);
         standardize(train, test);
         return Wdbc{train, test};
     }();
@@ -61,21 +60,39 @@ TEST(SmlpPlain, FixedPointTracksFloat) {
                 accuracy(predict(real, wdbc()->test), wdbc()->test), 0.02);
 }
 
-TEST(SmlpPlain, LoaderRejectsMalformedFiles) {
-    const auto dir = std::filesystem::temp_directory_path() / "henn_smlp_loader_test";
-    std::filesystem::create_directories(dir);
-    auto write = [&](const std::string& name, const std::string& text) {
-        std::ofstream(dir / name) << text;
-        return (dir / name).string();
-    };
-    EXPECT_NO_THROW(load_wdbc_csv(write("ok.csv", "2,2,a,b\n1,2,0\n3,4,1\n")));
-    EXPECT_THROW(load_wdbc_csv(write("rows.csv", "3,2,a,b\n1,2,0\n3,4,1\n")), SmlpError);
-    EXPECT_THROW(load_wdbc_csv(write("fields.csv", "2,2,a,b\n1,2,0\n3,1\n")), SmlpError);
-    EXPECT_THROW(load_wdbc_csv(write("label.csv", "1,2,a,b\n1,2,0.5\n")), SmlpError);
-    EXPECT_THROW(load_wdbc_csv(write("nan.csv", "1,2,a,b\nnan,2,1\n")), SmlpError);
-    EXPECT_THROW(load_wdbc_csv(write("header.csv", "x,y\n")), SmlpError);
-    EXPECT_THROW(load_wdbc_csv((dir / "missing.csv").string()), SmlpError);
-    std::filesystem::remove_all(dir);
+// The WDBC file itself is read (and validated) by henn::data::load_wdbc_table; SMLP maps its 0/1
+// labels to -1/+1 targets and accepts nothing else.
+TEST(SmlpPlain, TwoClassTablesBecomeSignedTargets) {
+    data::Table table{.columns = 2, .features = {1, 2, 3, 4, 5, 6}, .labels = {0, 1, 1}, .num_classes = 2};
+    const Dataset d = from_table(table);
+    EXPECT_EQ(d.features, 2u);
+    EXPECT_EQ(d.outputs, 1u);
+    EXPECT_EQ(d.rows(), 3u);
+    EXPECT_EQ(d.x, table.features);
+    EXPECT_EQ(d.y, (std::vector<double>{-1, 1, 1}));
+    table.labels = {0, 2, 1};
+    table.num_classes = 3;
+    EXPECT_THROW(from_table(table), SmlpError);
+    table.labels = {0, 1};
+    EXPECT_THROW(from_table(table), SmlpError);  // rows and features disagree
+}
+
+// Standardization with the training rows' statistics, clipped, the same for both sets.
+TEST(SmlpPlain, StandardizeUsesTrainingStatisticsAndClips) {
+    Dataset train{2, 1, {1, 10, 3, 10, 5, 10}, {1, -1, 1}};
+    Dataset test{2, 1, {3, 10, 1000, 7}, {1, -1}};
+    standardize(train, test, 4.0);
+    const double sd = std::sqrt(8.0 / 3.0);
+    EXPECT_DOUBLE_EQ(train.x[0], -2 / sd);
+    EXPECT_DOUBLE_EQ(train.x[2], 0.0);
+    EXPECT_DOUBLE_EQ(train.x[4], 2 / sd);
+    EXPECT_EQ(train.x[1], 0.0);  // a constant feature: deviation taken as 1
+    EXPECT_EQ(test.x[0], 0.0);
+    EXPECT_EQ(test.x[1], 0.0);
+    EXPECT_EQ(test.x[2], 4.0);   // clipped
+    EXPECT_EQ(test.x[3], -3.0);  // (7 - 10) / 1
+    Dataset empty{2, 1, {}, {}};
+    EXPECT_THROW(standardize(empty, test), SmlpError);
 }
 
 TEST(SmlpEncrypted, TrainingMatchesFixedPointReference) {

@@ -4,12 +4,14 @@
 #include <filesystem>
 #include <random>
 
+#include "henn/data/data.hpp"
 #include "henn/nn/network_spec.hpp"
-#include "henn/onnx/onnx.hpp"
 #include "henn/nn/reference.hpp"
+#include "henn/onnx/onnx.hpp"
 #include "henn/train/train.hpp"
 #include "test_data.hpp"
 
+using namespace henn::data;
 using namespace henn::nn;
 using namespace henn::onnx;
 using namespace henn::train;

@@ -7,7 +7,7 @@
 #include <span>
 #include <vector>
 
-#include "henn/nn/data.hpp"
+#include "henn/data/data.hpp"
 #include "henn/nn/model.hpp"
 
 namespace henn::nn {
@@ -25,6 +25,6 @@ struct Evaluation {
     std::vector<std::vector<std::int64_t>> confusion;  // [true class][predicted class]
     double accuracy() const { return total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0; }
 };
-Evaluation evaluate_reference(const Model& model, const Dataset& data);
+Evaluation evaluate_reference(const Model& model, const data::Dataset& data);
 
 }  // namespace henn::nn

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "henn/data/data.hpp"
 #include "henn/smlp/protocol.hpp"
 
 namespace henn::smlp {
@@ -17,10 +18,10 @@ struct Dataset {
     std::size_t rows() const { return features == 0 ? 0 : x.size() / features; }
 };
 
-// Reads the WDBC CSV (first line "rows,features,name0,name1", then features and a 0/1 label per
-// row) into a one-output data set with targets -1 (label 0) and +1 (label 1): centered targets
-// train faster under the squared error. Validates counts and values, throws SmlpError otherwise.
-Dataset load_wdbc_csv(const std::string& path);
+// A two-class table (e.g. henn::data::load_wdbc_table) as a one-output data set with targets -1
+// (label 0) and +1 (label 1): centered targets train faster under the squared error. Throws
+// SmlpError for any other label.
+Dataset from_table(const data::Table& table);
 // First `train_rows` rows and the rest.
 std::pair<Dataset, Dataset> split(const Dataset& data, std::size_t train_rows);
 // Rows in a seeded random order (WDBC's file order is not random: its tail is mostly benign).

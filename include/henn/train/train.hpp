@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "henn/nn/data.hpp"
+#include "henn/data/data.hpp"
 #include "henn/nn/model.hpp"
 #include "henn/nn/network_spec.hpp"
 
@@ -60,7 +60,7 @@ struct TrainResult {
 
 using EpochCallback = std::function<void(const EpochRecord&)>;
 
-TrainResult train_network(const nn::NetworkSpec& spec, const nn::Dataset& train_data,
+TrainResult train_network(const nn::NetworkSpec& spec, const data::Dataset& train_data,
                           const TrainOptions& options, const EpochCallback& on_epoch = {});
 
 // Builds the libtorch network for `spec` in float64 with seeded random weights and random

@@ -1,15 +1,18 @@
 // Data sets for training and evaluation: IDX image/label files (MNIST, Fashion-MNIST), gzipped
 // or raw, and numeric CSV tables (WDBC). Every loader validates what it reads and throws
-// henn::nn::DataError naming the file and the problem.
+// henn::data::DataError naming the file and the problem. This layer depends on no other henn
+// layer; paths always come from the caller.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-namespace henn::nn {
+namespace henn::data {
 
 struct DataError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -58,8 +61,28 @@ enum class Split { train, test };
 // Files are looked up with and without ".gz".
 Dataset load_named_dataset(const std::string& name, const std::filesystem::path& dir, Split split);
 
+// A labelled numeric table in double precision, as read from a CSV file before any conversion.
+struct Table {
+    std::size_t columns = 0;           // features per row
+    std::vector<double> features;      // rows x columns, row-major
+    std::vector<std::int64_t> labels;  // one non-negative integer class label per row
+    std::int64_t num_classes = 0;      // 1 + the largest label (WDBC: 2)
+    std::size_t rows() const { return labels.size(); }
+};
+
 // A numeric CSV table whose last column is an integer class label. If the first line is not
 // numeric (or is the sklearn-style "rows,cols,names..." line) it is treated as a header.
+Table load_csv_table(const std::filesystem::path& path);
+
+// The WDBC table as sklearn ships it (breast_cancer.csv): a first line "rows,features,name0,name1",
+// then per row `features` numbers and a 0/1 label. Stricter than load_csv_table: the header is
+// required and its counts must match the file, labels must be 0 or 1, every value finite.
+Table load_wdbc_table(const std::filesystem::path& path);
+
+// A table as a Dataset: float features of shape {columns}, the table's labels and classes.
+Dataset to_dataset(const Table& table, const std::string& name);
+
+// load_csv_table as a Dataset.
 Dataset load_csv_dataset(const std::filesystem::path& path, const std::string& name = "csv");
 
 // Fixed-seed shuffle and split: the first part gets round(count * (1 - validation_fraction)).
@@ -69,11 +92,16 @@ struct TrainValidation {
 TrainValidation split_train_validation(const Dataset& data, double validation_fraction,
                                        std::uint64_t seed);
 
-// Per-feature standardization fitted on one set and applied to others (tabular data).
+// Per-feature standardization fitted on one set and applied to others (tabular data): the mean
+// and the population standard deviation of each feature (1 for a constant feature), computed in
+// double. apply() maps x to (x - mean) / stddev, clipped to [-clip, clip].
 struct Standardizer {
     std::vector<double> mean, stddev;
     static Standardizer fit(const Dataset& data);
-    void apply(Dataset& data) const;
+    // `values`: rows x columns, row-major.
+    static Standardizer fit(std::span<const double> values, std::size_t columns);
+    void apply(Dataset& data, double clip = std::numeric_limits<double>::infinity()) const;
+    void apply(std::span<double> values, double clip = std::numeric_limits<double>::infinity()) const;
 };
 
-}  // namespace henn::nn
+}  // namespace henn::data

@@ -1,4 +1,4 @@
-#include "henn/nn/data.hpp"
+#include "henn/data/data.hpp"
 
 #include <zlib.h>
 
@@ -9,7 +9,7 @@
 #include <random>
 #include <sstream>
 
-namespace henn::nn {
+namespace henn::data {
 namespace {
 
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& problem) {
@@ -78,6 +78,26 @@ std::vector<std::uint32_t> idx_dims(const std::filesystem::path& path,
                        " bytes of data, file holds " + std::to_string(bytes.size() - 4 - 4 * rank));
     if (bytes.size() > expected) fail(path, "trailing bytes after the IDX data");
     return dims;
+}
+
+// A whole cell as a number (surrounding blanks allowed); false if it is not one.
+bool parse_number(const std::string& cell, double& value) {
+    try {
+        std::size_t used = 0;
+        value = std::stod(cell, &used);
+        while (used < cell.size() && std::isspace(static_cast<unsigned char>(cell[used]))) ++used;
+        return used == cell.size();
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+std::vector<std::string> split_cells(const std::string& line) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) cells.push_back(cell);
+    return cells;
 }
 
 std::filesystem::path find_file(const std::filesystem::path& dir,
@@ -210,11 +230,10 @@ Dataset load_named_dataset(const std::string& name, const std::filesystem::path&
     throw DataError("unknown data set '" + name + "' (expected mnist, fashion-mnist or wdbc)");
 }
 
-Dataset load_csv_dataset(const std::filesystem::path& path, const std::string& name) {
+Table load_csv_table(const std::filesystem::path& path) {
     std::ifstream in(path);
     if (!in) fail(path, "cannot open file");
-    Dataset data;
-    data.name = name;
+    Table table;
     std::string line;
     std::size_t line_number = 0;
     std::int64_t columns = -1;
@@ -223,23 +242,13 @@ Dataset load_csv_dataset(const std::filesystem::path& path, const std::string& n
         ++line_number;
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.empty()) continue;
-        std::vector<std::string> cells;
-        std::stringstream ss(line);
-        std::string cell;
-        while (std::getline(ss, cell, ',')) cells.push_back(cell);
         std::vector<double> values;
         bool numeric = true;
-        for (const auto& c : cells) {
-            try {
-                std::size_t used = 0;
-                double v = std::stod(c, &used);
-                while (used < c.size() && std::isspace(static_cast<unsigned char>(c[used]))) ++used;
-                if (used != c.size()) numeric = false;
-                values.push_back(v);
-            } catch (const std::exception&) {
-                numeric = false;
-            }
+        for (const auto& c : split_cells(line)) {
+            double v = 0;
+            numeric = parse_number(c, v);
             if (!numeric) break;
+            values.push_back(v);
         }
         // A first line that is not all numbers is a header (e.g. sklearn's "569,30,malignant,benign").
         if (line_number == 1 && !numeric) continue;
@@ -259,15 +268,80 @@ Dataset load_csv_dataset(const std::filesystem::path& path, const std::string& n
         for (std::int64_t j = 0; j + 1 < columns; ++j) {
             if (!std::isfinite(values[j]))
                 fail(path, "line " + std::to_string(line_number) + ": non-finite feature");
-            data.features.push_back(static_cast<float>(values[j]));
+            table.features.push_back(values[j]);
         }
-        data.labels.push_back(static_cast<std::int64_t>(label));
+        table.labels.push_back(static_cast<std::int64_t>(label));
         max_label = std::max(max_label, static_cast<std::int64_t>(label));
     }
-    if (data.labels.empty()) fail(path, "no data rows");
-    data.sample_shape = {columns - 1};
-    data.num_classes = max_label + 1;
+    if (table.labels.empty()) fail(path, "no data rows");
+    table.columns = static_cast<std::size_t>(columns - 1);
+    table.num_classes = max_label + 1;
+    return table;
+}
+
+Table load_wdbc_table(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    if (!in) fail(path, "cannot open file");
+    std::string line;
+    if (!std::getline(in, line)) fail(path, "empty file");
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::size_t declared_rows = 0, features = 0;
+    {
+        const auto header = split_cells(line);
+        double rows = 0, columns = 0;
+        if (header.size() < 2 || !parse_number(header[0], rows) || !parse_number(header[1], columns) ||
+            rows != std::floor(rows) || columns != std::floor(columns))
+            fail(path, "header must start with 'rows,features'");
+        if (!(rows >= 1 && rows <= 10'000'000 && columns >= 1 && columns <= 4096))
+            fail(path, "implausible header (rows, features)");
+        declared_rows = static_cast<std::size_t>(rows);
+        features = static_cast<std::size_t>(columns);
+    }
+    Table table;
+    table.columns = features;
+    table.num_classes = 2;
+    std::size_t line_number = 1;
+    while (std::getline(in, line)) {
+        ++line_number;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) continue;
+        const auto cells = split_cells(line);
+        const std::string where = "line " + std::to_string(line_number) + ": ";
+        if (cells.size() != features + 1)
+            fail(path, where + "expected " + std::to_string(features + 1) + " fields, found " +
+                           std::to_string(cells.size()));
+        for (std::size_t j = 0; j < features; ++j) {
+            double v = 0;
+            if (!parse_number(cells[j], v) || !std::isfinite(v))
+                fail(path, where + "not a finite number: '" + cells[j] + "'");
+            table.features.push_back(v);
+        }
+        double label = 0;
+        if (!parse_number(cells[features], label) || (label != 0.0 && label != 1.0))
+            fail(path, where + "label must be 0 or 1");
+        table.labels.push_back(static_cast<std::int64_t>(label));
+    }
+    if (table.rows() != declared_rows)
+        fail(path, "header announces " + std::to_string(declared_rows) + " rows, file has " +
+                       std::to_string(table.rows()));
+    return table;
+}
+
+Dataset to_dataset(const Table& table, const std::string& name) {
+    if (table.columns == 0 || table.features.size() != table.rows() * table.columns)
+        throw std::invalid_argument("to_dataset: table features do not match its rows and columns");
+    Dataset data;
+    data.name = name;
+    data.sample_shape = {static_cast<std::int64_t>(table.columns)};
+    data.num_classes = table.num_classes;
+    data.features.reserve(table.features.size());
+    for (double v : table.features) data.features.push_back(static_cast<float>(v));
+    data.labels = table.labels;
     return data;
+}
+
+Dataset load_csv_dataset(const std::filesystem::path& path, const std::string& name) {
+    return to_dataset(load_csv_table(path), name);
 }
 
 TrainValidation split_train_validation(const Dataset& data, double validation_fraction,
@@ -290,32 +364,64 @@ TrainValidation split_train_validation(const Dataset& data, double validation_fr
     return {data.subset(train), data.subset(validation)};
 }
 
-Standardizer Standardizer::fit(const Dataset& data) {
-    const auto size = static_cast<std::size_t>(data.sample_size());
+namespace {
+
+template <class T>
+Standardizer fit_values(std::span<const T> values, std::size_t columns) {
+    if (columns == 0 || values.size() % columns != 0)
+        throw std::invalid_argument("Standardizer::fit: values are not rows of the given width");
+    const std::size_t rows = values.size() / columns;
+    if (rows == 0) throw std::invalid_argument("Standardizer::fit on an empty data set");
+    const auto n = static_cast<double>(rows);
     Standardizer s;
-    s.mean.assign(size, 0.0);
-    s.stddev.assign(size, 0.0);
-    const auto n = static_cast<double>(data.count());
-    if (data.count() == 0) throw std::invalid_argument("Standardizer::fit on an empty data set");
-    for (std::int64_t i = 0; i < data.count(); ++i)
-        for (std::size_t j = 0; j < size; ++j) s.mean[j] += data.features[i * size + j] / n;
-    for (std::int64_t i = 0; i < data.count(); ++i)
-        for (std::size_t j = 0; j < size; ++j) {
-            double d = data.features[i * size + j] - s.mean[j];
-            s.stddev[j] += d * d / n;
+    s.mean.assign(columns, 0.0);
+    s.stddev.assign(columns, 0.0);
+    for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < columns; ++j) s.mean[j] += values[i * columns + j];
+    for (auto& m : s.mean) m /= n;
+    for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < columns; ++j) {
+            const double d = values[i * columns + j] - s.mean[j];
+            s.stddev[j] += d * d;
         }
-    for (auto& v : s.stddev) v = v > 0 ? std::sqrt(v) : 1.0;
+    for (auto& v : s.stddev) {
+        v = std::sqrt(v / n);
+        if (v == 0) v = 1.0;
+    }
     return s;
 }
 
-void Standardizer::apply(Dataset& data) const {
-    const auto size = mean.size();
-    if (static_cast<std::int64_t>(size) != data.sample_size())
+template <class T>
+void apply_values(const Standardizer& s, std::span<T> values, double clip) {
+    const std::size_t columns = s.mean.size();
+    if (columns == 0 || values.size() % columns != 0)
         throw std::invalid_argument("Standardizer: feature count mismatch");
-    for (std::int64_t i = 0; i < data.count(); ++i)
-        for (std::size_t j = 0; j < size; ++j)
-            data.features[i * size + j] =
-                static_cast<float>((data.features[i * size + j] - mean[j]) / stddev[j]);
+    for (std::size_t i = 0; i < values.size(); i += columns)
+        for (std::size_t j = 0; j < columns; ++j) {
+            T& v = values[i + j];
+            v = static_cast<T>(std::clamp((v - s.mean[j]) / s.stddev[j], -clip, clip));
+        }
 }
 
-}  // namespace henn::nn
+}  // namespace
+
+Standardizer Standardizer::fit(const Dataset& data) {
+    if (data.count() == 0) throw std::invalid_argument("Standardizer::fit on an empty data set");
+    return fit_values(std::span<const float>(data.features), static_cast<std::size_t>(data.sample_size()));
+}
+
+Standardizer Standardizer::fit(std::span<const double> values, std::size_t columns) {
+    return fit_values(values, columns);
+}
+
+void Standardizer::apply(Dataset& data, double clip) const {
+    if (static_cast<std::int64_t>(mean.size()) != data.sample_size())
+        throw std::invalid_argument("Standardizer: feature count mismatch");
+    apply_values(*this, std::span<float>(data.features), clip);
+}
+
+void Standardizer::apply(std::span<double> values, double clip) const {
+    apply_values(*this, values, clip);
+}
+
+}  // namespace henn::data

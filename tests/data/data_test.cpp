@@ -6,16 +6,16 @@
 #include <filesystem>
 #include <fstream>
 
-#include "henn/nn/data.hpp"
+#include "henn/data/data.hpp"
 #include "test_data.hpp"
 
 namespace fs = std::filesystem;
-using namespace henn::nn;
+using namespace henn::data;
 
 namespace {
 
 fs::path temp_dir() {
-    auto dir = fs::temp_directory_path() / ("henn_nn_data_" + std::to_string(::getpid()));
+    auto dir = fs::temp_directory_path() / ("henn_data_" + std::to_string(::getpid()));
     fs::create_directories(dir);
     return dir;
 }
@@ -129,6 +129,81 @@ TEST(Data, CsvTablesWithHeaderAndErrors) {
     EXPECT_NE(error_of([&] { load_csv_dataset(dir / "text.csv"); }).find("non-numeric"), std::string::npos);
     std::ofstream(dir / "label.csv") << "1,2,0.5\n";
     EXPECT_NE(error_of([&] { load_csv_dataset(dir / "label.csv"); }).find("label"), std::string::npos);
+}
+
+// sklearn's breast_cancer.csv layout, checked strictly: header counts, field counts, 0/1 labels.
+TEST(Data, WdbcTableChecksHeaderCountsAndLabels) {
+    const auto dir = temp_dir();
+    auto write = [&](const std::string& name, const std::string& text) {
+        std::ofstream(dir / name) << text;
+        return dir / name;
+    };
+    const auto ok = load_wdbc_table(write("ok.csv", "2,2,a,b\n1.5,-2,0\r\n\n3,4e1,1\n"));
+    EXPECT_EQ(ok.rows(), 2u);
+    EXPECT_EQ(ok.columns, 2u);
+    EXPECT_EQ(ok.num_classes, 2);
+    EXPECT_EQ(ok.features, (std::vector<double>{1.5, -2, 3, 40}));
+    EXPECT_EQ(ok.labels, (std::vector<std::int64_t>{0, 1}));
+    const auto as_dataset = to_dataset(ok, "w");
+    EXPECT_EQ(as_dataset.sample_shape, (std::vector<std::int64_t>{2}));
+    EXPECT_EQ(as_dataset.features, (std::vector<float>{1.5f, -2, 3, 40}));
+    EXPECT_EQ(as_dataset.num_classes, 2);
+
+    auto error = [&](const std::string& name, const std::string& text) {
+        return error_of([&] { load_wdbc_table(write(name, text)); });
+    };
+    EXPECT_NE(error("rows.csv", "3,2,a,b\n1,2,0\n3,4,1\n").find("header announces 3 rows, file has 2"),
+              std::string::npos);
+    EXPECT_NE(error("fields.csv", "2,2,a,b\n1,2,0\n3,1\n").find("line 3: expected 3 fields, found 2"),
+              std::string::npos);
+    EXPECT_NE(error("label.csv", "1,2,a,b\n1,2,0.5\n").find("label must be 0 or 1"), std::string::npos);
+    EXPECT_NE(error("label2.csv", "1,2,a,b\n1,2,2\n").find("label must be 0 or 1"), std::string::npos);
+    EXPECT_NE(error("nan.csv", "1,2,a,b\nnan,2,1\n").find("not a finite number: 'nan'"), std::string::npos);
+    EXPECT_NE(error("text.csv", "1,2,a,b\n1,2x,1\n").find("not a finite number: '2x'"), std::string::npos);
+    EXPECT_NE(error("header.csv", "x,y\n").find("header must start with 'rows,features'"), std::string::npos);
+    EXPECT_NE(error("zero.csv", "0,2,a,b\n").find("implausible header"), std::string::npos);
+    EXPECT_NE(error("empty.csv", "").find("empty file"), std::string::npos);
+    EXPECT_NE(error_of([&] { load_wdbc_table(dir / "missing.csv"); }).find("cannot open"), std::string::npos);
+}
+
+TEST(Data, StandardizerFitsOnOneSetAndClips) {
+    // 4 rows x 2 columns; the second column is constant (its deviation is taken as 1).
+    const std::vector<double> values{1, 5, 2, 5, 3, 5, 10, 5};
+    const auto s = Standardizer::fit(values, 2);
+    EXPECT_DOUBLE_EQ(s.mean[0], 4.0);
+    EXPECT_DOUBLE_EQ(s.stddev[0], std::sqrt((9.0 + 4 + 1 + 36) / 4));
+    EXPECT_EQ(s.mean[1], 5.0);
+    EXPECT_EQ(s.stddev[1], 1.0);
+    auto v = values;
+    s.apply(v);
+    double sum = 0, squares = 0;
+    for (std::size_t i = 0; i < 8; i += 2) {
+        sum += v[i];
+        squares += v[i] * v[i];
+        EXPECT_EQ(v[i + 1], 0.0);
+    }
+    EXPECT_NEAR(sum, 0.0, 1e-12);
+    EXPECT_NEAR(squares / 4, 1.0, 1e-12);
+    auto clipped = values;
+    s.apply(clipped, 1.5);
+    EXPECT_EQ(clipped[6], 1.5);  // (10 - 4) / 3.54 = 1.70, clipped
+    EXPECT_DOUBLE_EQ(clipped[0], -3 / s.stddev[0]);
+
+    // The Dataset (float) versions give the same statistics and values.
+    Dataset d;
+    d.sample_shape = {2};
+    d.features.assign(values.begin(), values.end());
+    d.labels = {0, 1, 0, 1};
+    const auto sf = Standardizer::fit(d);
+    EXPECT_EQ(sf.mean, s.mean);
+    EXPECT_EQ(sf.stddev, s.stddev);
+    sf.apply(d);
+    for (std::size_t i = 0; i < 8; ++i) EXPECT_EQ(d.features[i], static_cast<float>(v[i]));
+
+    EXPECT_THROW(Standardizer::fit(std::vector<double>{1, 2, 3}, 2), std::invalid_argument);
+    EXPECT_THROW(Standardizer::fit(std::vector<double>{}, 2), std::invalid_argument);
+    std::vector<double> wrong{1, 2, 3};
+    EXPECT_THROW(s.apply(wrong), std::invalid_argument);
 }
 
 TEST(Data, SplitsAreDeterministicPartitions) {
