@@ -1,60 +1,53 @@
 #include "henn/nn/analysis.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <sstream>
-
-#include "henn/approx/chebyshev.hpp"
+#include <variant>
 
 namespace henn::nn {
 
 namespace {
 
-// x^(2^k) with coefficient 1 (the square): repeated squaring, no scalar products.
-bool is_power_of_two_monomial(const Polynomial& p, int degree) {
-    if ((degree & (degree - 1)) != 0 || p.coefficients[static_cast<std::size_t>(degree)] != 1.0) return false;
-    for (int i = 1; i < degree; ++i)
-        if (p.coefficients[static_cast<std::size_t>(i)] != 0.0) return false;
-    return true;
-}
-
-approx::Parity parity_of(const Polynomial& p, int degree) {
-    bool odd = false, even = false;
-    for (int i = 0; i <= degree; ++i) {
-        if (p.coefficients[static_cast<std::size_t>(i)] == 0.0) continue;
-        (i % 2 ? odd : even) = true;
-    }
-    // Parity in x is parity in t only for intervals symmetric about 0.
-    if (p.interval_lo != -p.interval_hi) return approx::Parity::None;
-    return odd && !even ? approx::Parity::Odd : even && !odd ? approx::Parity::Even : approx::Parity::None;
+// An interval recorded with the layer (none: lo = hi = 0, e.g. the square and imported
+// polynomials; an unusable one from a foreign file counts as none).
+bool has_interval(const Polynomial& p) {
+    return std::isfinite(p.interval_lo) && std::isfinite(p.interval_hi) && p.interval_lo < p.interval_hi;
 }
 
 }  // namespace
 
-int polynomial_depth(const Polynomial& p) {
-    const int d = p.degree();
-    if (d == 0) return 0;
-    if (is_power_of_two_monomial(p, d)) {
-        int depth = 0;
-        while ((1 << depth) < d) ++depth;
-        return depth;
-    }
-    return approx::multiplicative_depth(d);
+circuits::PolynomialPlan polynomial_plan(const Polynomial& p) {
+    // Without an interval, plan_polynomial expands in the Chebyshev basis of [-1, 1].
+    return has_interval(p) ? circuits::plan_polynomial(p.coefficients, p.interval_lo, p.interval_hi)
+                           : circuits::plan_polynomial(p.coefficients, 0.0, 0.0);
 }
 
-std::int64_t polynomial_ct_multiplications(const Polynomial& p) {
-    const int d = p.degree();
-    if (d <= 1) return 0;
-    if (is_power_of_two_monomial(p, d)) {
-        int squarings = 0;
-        while ((1 << squarings) < d) ++squarings;
-        return squarings;
+int polynomial_depth(const Polynomial& p) { return polynomial_plan(p).depth; }
+
+std::int64_t polynomial_ct_multiplications(const Polynomial& p) { return polynomial_plan(p).ct_multiplications; }
+
+namespace {
+
+// The layer after `index` that a scalar product could be folded into (Flatten only reorders).
+const Layer* next_linear_layer(const std::vector<Layer>& layers, std::size_t index) {
+    for (std::size_t i = index + 1; i < layers.size(); ++i) {
+        if (std::holds_alternative<Flatten>(layers[i].op)) continue;
+        if (std::holds_alternative<Dense>(layers[i].op) || std::holds_alternative<Conv2d>(layers[i].op)) {
+            return &layers[i];
+        }
+        return nullptr;
     }
-    return approx::plan_evaluation(d, parity_of(p, d)).ct_multiplications;
+    return nullptr;
 }
+
+}  // namespace
 
 ModelCost analyze(const Model& model) {
     ModelCost total;
-    for (const auto& layer : model.layers()) {
+    const auto& layers = model.layers();
+    for (std::size_t index = 0; index < layers.size(); ++index) {
+        const Layer& layer = layers[index];
         LayerCost cost;
         cost.name = layer.name;
         cost.kind = layer_kind(layer.op);
@@ -71,15 +64,28 @@ ModelCost analyze(const Model& model) {
             cost.depth = 1;
             cost.pt_ct_multiplications = d->in_features * d->out_features;
         } else if (auto* p = std::get_if<Pool2d>(&layer.op)) {
-            cost.depth = p->scale == 1.0 ? 0 : 1;
-            cost.pt_ct_multiplications = p->scale == 1.0 ? 0 : outputs;
             cost.detail = std::to_string(p->kernel_h) + "x" + std::to_string(p->kernel_w) +
                           " stride " + std::to_string(p->stride_h);
+            if (p->scale == 1.0) {
+                cost.depth = 0;  // sum pooling: additions only
+                cost.detail += ", additions only";
+            } else {
+                // One scalar product per output, rescaled: a level. Folding the scale into the
+                // next linear layer's weights would save it; this model does not fold.
+                cost.depth = 1;
+                cost.pt_ct_multiplications = outputs;
+                char scalar[64];
+                std::snprintf(scalar, sizeof scalar, ", scalar product by %g (1 level", p->scale);
+                cost.detail += scalar;
+                const Layer* next = next_linear_layer(layers, index);
+                cost.detail += next ? "; foldable into " + next->name + ", not folded)" : ")";
+            }
         } else if (auto* poly = std::get_if<Polynomial>(&layer.op)) {
             cost.parameters = static_cast<std::int64_t>(poly->coefficients.size());
-            cost.depth = polynomial_depth(*poly);
+            const circuits::PolynomialPlan plan = polynomial_plan(*poly);
+            cost.depth = plan.depth;
             const int degree = poly->degree();
-            cost.ct_ct_multiplications = outputs * polynomial_ct_multiplications(*poly);
+            cost.ct_ct_multiplications = outputs * plan.ct_multiplications;
             std::int64_t scaled_terms = 0;  // coefficients other than 0 and 1 multiply a power of x
             for (int i = 1; i <= degree; ++i) {
                 const double c = poly->coefficients[static_cast<std::size_t>(i)];
@@ -97,6 +103,9 @@ ModelCost analyze(const Model& model) {
                 coefficients += c;
             }
             cost.detail += ", coefficients (x^0..) [" + coefficients + "]";
+            if (plan.basis == circuits::PolynomialBasis::chebyshev && !has_interval(*poly)) {
+                cost.detail += ", no interval recorded: planned on [-1,1]";
+            }
         } else if (auto* n = std::get_if<NonPolynomial>(&layer.op)) {
             cost.encryptable = false;
             cost.detail = to_string(n->kind) + ": not a polynomial, cannot run encrypted";

@@ -4,16 +4,21 @@
 //  - every value (neuron) is its own ciphertext, samples batched across slots;
 //  - Conv2d and Dense: plaintext-ciphertext products (one per multiply-accumulate) and one
 //    rescale, so multiplicative depth 1 and no ciphertext-ciphertext products;
-//  - average pooling: one scalar product (depth 1); scaled sum pooling: additions only (depth 0);
-//  - a polynomial of degree d: henn::approx's baby-step giant-step plan in the Chebyshev basis
-//    (approx::plan_evaluation: its ct-ct products per element, depth ceil(log2(d + 1)));
-//    x^(2^k) with coefficient 1 (the square) by repeated squaring: k products, depth k.
+//  - average (or otherwise scaled) pooling: one scalar product per output, depth 1; it could be
+//    folded into the next linear layer's weights (the detail column says when), which this
+//    model does not do. Sum pooling (scale 1): additions only, depth 0;
+//  - a polynomial: henn::circuits::plan_polynomial, exactly what circuits::evaluate_polynomial
+//    consumes (tested): power basis for degree <= 3 (a quadratic, the square included, at depth 1
+//    with one product; a cubic at depth 2 with two), the Chebyshev baby-step giant-step plan
+//    above (depth ceil(log2(d + 1)), plus one for the interval change unless it is [-1, 1]; a
+//    polynomial with no interval recorded is planned on [-1, 1]).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "henn/circuits/polynomial_plan.hpp"
 #include "henn/nn/model.hpp"
 
 namespace henn::nn {
@@ -38,6 +43,8 @@ struct ModelCost {
     bool encryptable = true;
 };
 
+// The plan of a polynomial layer (its coefficients on its interval), and its two figures.
+circuits::PolynomialPlan polynomial_plan(const Polynomial& p);
 int polynomial_depth(const Polynomial& p);
 std::int64_t polynomial_ct_multiplications(const Polynomial& p);  // per element
 ModelCost analyze(const Model& model);
