@@ -64,10 +64,14 @@ Shape infer(const std::string& name, const LayerOp& op, const Shape& in) {
                 check_dim(name, p.kernel_w, "kernel_w", 1);
                 check_dim(name, p.stride_h, "stride_h", 1);
                 check_dim(name, p.stride_w, "stride_w", 1);
+                check_dim(name, p.pad_h, "pad_h", 0);
+                check_dim(name, p.pad_w, "pad_w", 0);
+                if (p.pad_h >= p.kernel_h || p.pad_w >= p.kernel_w)
+                    fail(name, "pooling padding must be smaller than the window");
                 if (!std::isfinite(p.scale)) fail(name, "non-finite pooling scale");
-                const auto h = in[1] - p.kernel_h;
-                const auto w = in[2] - p.kernel_w;
-                if (h < 0 || w < 0) fail(name, "pooling window larger than the input");
+                const auto h = in[1] + 2 * p.pad_h - p.kernel_h;
+                const auto w = in[2] + 2 * p.pad_w - p.kernel_w;
+                if (h < 0 || w < 0) fail(name, "pooling window larger than the padded input");
                 return {in[0], h / p.stride_h + 1, w / p.stride_w + 1};
             },
             [&](const Dense& d) -> Shape {

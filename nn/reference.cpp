@@ -45,10 +45,16 @@ std::vector<double> apply_layer(const Layer& layer, const std::vector<double>& x
                 for (std::int64_t c = 0; c < in[0]; ++c)
                     for (std::int64_t oy = 0; oy < OH; ++oy)
                         for (std::int64_t ox = 0; ox < OW; ++ox) {
-                            double sum = 0;
-                            for (std::int64_t ky = 0; ky < p.kernel_h; ++ky)
-                                for (std::int64_t kx = 0; kx < p.kernel_w; ++kx)
-                                    sum += x[(c * H + oy * p.stride_h + ky) * W + ox * p.stride_w + kx];
+                            double sum = 0;  // padded positions are zeros
+                            for (std::int64_t ky = 0; ky < p.kernel_h; ++ky) {
+                                const auto iy = oy * p.stride_h + ky - p.pad_h;
+                                if (iy < 0 || iy >= H) continue;
+                                for (std::int64_t kx = 0; kx < p.kernel_w; ++kx) {
+                                    const auto ix = ox * p.stride_w + kx - p.pad_w;
+                                    if (ix < 0 || ix >= W) continue;
+                                    sum += x[(c * H + iy) * W + ix];
+                                }
+                            }
                             y[(c * OH + oy) * OW + ox] = p.scale * sum;
                         }
                 return y;

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <random>
 
@@ -114,6 +115,39 @@ TEST(Model, PoolingPolynomialsAndActivations) {
     EXPECT_NEAR(sig[3], 1.0 / (1.0 + std::exp(-1.5)), 1e-15);
     auto th = run_reference(Model({5}, {{"t", NonPolynomial{NonPolynomialKind::tanh}}}), v);
     EXPECT_NEAR(th[0], std::tanh(-2.0), 1e-15);
+}
+
+// Pool2d padding counts zeros in the window (count_include_pad): the same as pooling the input
+// padded with zeros beforehand.
+TEST(Model, PaddedPoolingEqualsPoolingTheZeroPaddedInput) {
+    std::mt19937_64 rng(11);
+    const std::int64_t C = 2, H = 5, W = 6;
+    for (auto [k, s, ph, pw] : {std::array<std::int64_t, 4>{2, 2, 1, 1}, {3, 2, 1, 2}, {3, 1, 2, 0}, {2, 1, 0, 1}}) {
+        Pool2d padded;
+        padded.kernel_h = padded.kernel_w = k;
+        padded.stride_h = padded.stride_w = s;
+        padded.scale = 1.0 / static_cast<double>(k * k);
+        padded.pad_h = ph;
+        padded.pad_w = pw;
+        Pool2d plain = padded;
+        plain.pad_h = plain.pad_w = 0;
+        const auto x = random_vector(static_cast<std::size_t>(C * H * W), rng);
+        const std::int64_t PH = H + 2 * ph, PW = W + 2 * pw;
+        std::vector<double> zero_padded(static_cast<std::size_t>(C * PH * PW), 0.0);
+        for (std::int64_t c = 0; c < C; ++c)
+            for (std::int64_t i = 0; i < H; ++i)
+                for (std::int64_t j = 0; j < W; ++j)
+                    zero_padded[static_cast<std::size_t>((c * PH + i + ph) * PW + j + pw)] =
+                        x[static_cast<std::size_t>((c * H + i) * W + j)];
+        const Model a({C, H, W}, {{"p", padded}});
+        const Model b({C, PH, PW}, {{"p", plain}});
+        EXPECT_EQ(a.output_shape(), b.output_shape());
+        EXPECT_EQ(run_reference(a, x), run_reference(b, zero_padded)) << k << " " << s << " " << ph << " " << pw;
+    }
+    Pool2d bad;
+    bad.kernel_h = bad.kernel_w = 2;
+    bad.pad_h = 2;
+    EXPECT_THROW(Model({1, 4, 4}, {{"p", bad}}), ModelError);
 }
 
 TEST(Model, BatchNormFoldingEqualsApplyingIt) {

@@ -39,10 +39,14 @@ struct Conv2d {
 
 // out = scale * (sum of the window). Average pooling has scale = 1 / (kernel_h * kernel_w);
 // CryptoNets' scaled sum pooling has scale = 1 (no multiplication under encryption).
+// pad_h/pad_w add zeros on both sides that count in the window (PyTorch's AvgPool2d padding with
+// count_include_pad=True, ONNX's count_include_pad=1, or an explicit zero Pad before pooling):
+// the divisor stays kernel_h * kernel_w at the borders.
 struct Pool2d {
     std::int64_t kernel_h = 0, kernel_w = 0;
     std::int64_t stride_h = 1, stride_w = 1;
     double scale = 1.0;
+    std::int64_t pad_h = 0, pad_w = 0;  // zero padding, same on both sides
     bool is_average() const { return scale == 1.0 / static_cast<double>(kernel_h * kernel_w); }
 };
 
