@@ -26,8 +26,46 @@ constexpr std::int64_t kMaxTensorElements = std::int64_t{1} << 28;
 struct Tensor {
     std::vector<std::int64_t> dims;
     std::vector<double> data;
+    bool integer = false;  // an integer element type (Div truncates, Cast rounds toward zero)
+    // Shape arithmetic (x.view(x.size(0), -1) exports Shape -> Gather -> Unsqueeze -> Concat ->
+    // Reshape): when non-empty, batch[i] != 0 marks data[i] as the batch size, which is not known
+    // on import. It may be moved around (Gather, Concat, Slice, ...) and used as a Reshape's first
+    // dimension, never computed with.
+    std::vector<char> batch;
     std::int64_t numel() const { return static_cast<std::int64_t>(data.size()); }
+    bool has_batch() const {
+        for (char b : batch)
+            if (b) return true;
+        return false;
+    }
 };
+
+std::int64_t product(const std::vector<std::int64_t>& dims, std::size_t from = 0, std::size_t to = SIZE_MAX) {
+    std::int64_t n = 1;
+    for (std::size_t i = from; i < dims.size() && i < to; ++i) n *= dims[i];
+    return n;
+}
+
+// Tensor `in` rearranged: out.data[i] = in.data[source[i]] (Gather, Slice, Transpose).
+Tensor select(const Tensor& in, std::vector<std::int64_t> dims, const std::vector<std::int64_t>& source) {
+    Tensor out;
+    out.dims = std::move(dims);
+    out.integer = in.integer;
+    out.data.reserve(source.size());
+    for (auto i : source) out.data.push_back(in.data[static_cast<std::size_t>(i)]);
+    if (in.has_batch()) {
+        for (auto i : source) out.batch.push_back(in.batch[static_cast<std::size_t>(i)]);
+        if (!out.has_batch()) out.batch.clear();
+    }
+    return out;
+}
+
+// An index from a tensor value (int64 data is held as double; huge values such as INT64_MAX,
+// which exporters use for "to the end", are clamped before the conversion).
+std::int64_t to_index(double v) {
+    constexpr double limit = 4611686018427387904.0;  // 2^62
+    return static_cast<std::int64_t>(std::max(-limit, std::min(limit, v)));
+}
 
 // A value flowing through the graph: a constant, or the running activation = poly(x_stage),
 // where x_stage is the output of the first `stage` IR layers and poly an element-wise polynomial
@@ -35,6 +73,10 @@ struct Tensor {
 struct Runtime {
     std::size_t stage = 0;  // Importer::version_ when this value was produced
     std::vector<double> poly{0.0, 1.0};
+    // Zeros around x_stage (a constant Pad), not yet taken into the padding of the Conv or
+    // AveragePool that must follow.
+    std::int64_t pad_h = 0, pad_w = 0;
+    bool padded() const { return pad_h != 0 || pad_w != 0; }
 };
 struct Value {
     bool is_constant = false;
@@ -79,7 +121,8 @@ private:
         return node.input_size() > index && !node.input(index).empty();
     }
     const Tensor& constant_input(const ::onnx::NodeProto& node, int index, const char* what) const;
-    Runtime runtime_input(const ::onnx::NodeProto& node, int index) const;
+    // padded_ok: the consumer takes a pending zero Pad into its own padding (Conv, AveragePool).
+    Runtime runtime_input(const ::onnx::NodeProto& node, int index, bool padded_ok = false) const;
     void set_output(const ::onnx::NodeProto& node, Value v) {
         if (node.output_size() < 1 || node.output(0).empty()) fail_node(node, "no output");
         values_[node.output(0)] = std::move(v);
@@ -91,6 +134,10 @@ private:
         set_output(node, std::move(v));
     }
     Shape current_shape() const { return ops_shapes_.empty() ? input_shape_ : ops_shapes_.back(); }
+    void bump_version() {
+        ++version_;
+        stage_shapes_[version_] = current_shape();
+    }
     // Writes the pending polynomial of `r` as layers (folding affine maps into a preceding
     // linear layer) and returns the running value at the new stage.
     Runtime materialize(const ::onnx::NodeProto* node, Runtime r);
@@ -111,6 +158,27 @@ private:
     void handle_batch_norm(const ::onnx::NodeProto& node);
     void handle_reshape(const ::onnx::NodeProto& node, bool flatten);
     void handle_activation(const ::onnx::NodeProto& node);
+    void handle_pad(const ::onnx::NodeProto& node);
+    // Constant and shape arithmetic: Shape, Gather, Unsqueeze, Squeeze, Concat, ConstantOfShape,
+    // Cast, Slice, Transpose, Reshape of constants.
+    void handle_shape(const ::onnx::NodeProto& node);
+    void handle_gather(const ::onnx::NodeProto& node);
+    void handle_unsqueeze(const ::onnx::NodeProto& node, bool squeeze);
+    void handle_concat(const ::onnx::NodeProto& node);
+    void handle_constant_of_shape(const ::onnx::NodeProto& node);
+    void handle_cast(const ::onnx::NodeProto& node);
+    void handle_slice(const ::onnx::NodeProto& node);
+    void handle_transpose(const ::onnx::NodeProto& node);
+    void handle_constant_reshape(const ::onnx::NodeProto& node);
+    void set_constant(const ::onnx::NodeProto& node, Tensor t) {
+        if (t.numel() > kMaxTensorElements) fail_node(node, "constant too large");
+        Value v;
+        v.is_constant = true;
+        v.constant = std::move(t);
+        set_output(node, std::move(v));
+    }
+    // Integers of a constant input (axes, pads, indices); refuses the batch size.
+    std::vector<std::int64_t> constant_ints(const ::onnx::NodeProto& node, int index, const char* what) const;
 
     const ::onnx::ModelProto& model_;
     const OnnxImportOptions& options_;
@@ -127,6 +195,7 @@ private:
     // Bumped whenever the running tensor changes meaning (a layer added, or constants folded into
     // the last layer), so that a stale tensor cannot be used afterwards.
     std::size_t version_ = 0;
+    std::map<std::size_t, Shape> stage_shapes_;  // per-sample shape of the running tensor at each version
     std::map<std::string, std::string> metadata_;
 };
 
@@ -150,6 +219,7 @@ Tensor Importer::parse_tensor(const ::onnx::TensorProto& t, const std::string& w
         case ::onnx::TensorProto::INT32: element_size = 4; break;
         default: fail(what + ": unsupported tensor element type " + std::to_string(type));
     }
+    out.integer = type == ::onnx::TensorProto::INT64 || type == ::onnx::TensorProto::INT32;
     out.data.resize(static_cast<std::size_t>(numel));
     if (t.has_raw_data()) {
         const auto& raw = t.raw_data();
@@ -197,13 +267,27 @@ const Tensor& Importer::constant_input(const ::onnx::NodeProto& node, int index,
     return v.constant;
 }
 
-Runtime Importer::runtime_input(const ::onnx::NodeProto& node, int index) const {
+Runtime Importer::runtime_input(const ::onnx::NodeProto& node, int index, bool padded_ok) const {
     const auto& v = value(node, index);
     if (v.is_constant) fail_node(node, "input " + std::to_string(index) + " must be the data, not a constant");
     if (v.runtime.stage != version_)
         fail_node(node, "the graph branches (input '" + node.input(index) +
                             "' is an earlier tensor); only chain-shaped models are supported");
+    if (v.runtime.padded() && !padded_ok)
+        fail_node(node, "its input is zero-padded by a Pad node; a Pad is supported only right before Conv or "
+                        "AveragePool (it becomes their padding)");
     return v.runtime;
+}
+
+std::vector<std::int64_t> Importer::constant_ints(const ::onnx::NodeProto& node, int index, const char* what) const {
+    const Tensor& t = constant_input(node, index, what);
+    if (t.has_batch()) fail_node(node, std::string(what) + " depends on the batch size, which is not known on import");
+    std::vector<std::int64_t> out;
+    for (double v : t.data) {
+        if (v != std::floor(v)) fail_node(node, std::string(what) + " must be integers");
+        out.push_back(to_index(v));
+    }
+    return out;
 }
 
 std::int64_t Importer::attr_int(const ::onnx::NodeProto& node, const std::string& name, std::int64_t fallback) const {
@@ -245,7 +329,7 @@ void Importer::push(const ::onnx::NodeProto* node, const std::string& base, Laye
         fail(e.what());
     }
     ops_.push_back({name, std::move(op)});
-    ++version_;
+    bump_version();
 }
 
 bool Importer::fold_channel_affine(const std::vector<double>& scale, const std::vector<double>& shift) {
@@ -260,7 +344,7 @@ bool Importer::fold_channel_affine(const std::vector<double>& scale, const std::
         weight = &d->weight; bias = &d->bias; channels = static_cast<std::size_t>(d->out_features);
     } else if (auto* p = std::get_if<Pool2d>(&op); p && scale.size() == 1 && shift.size() == 1 && shift[0] == 0.0) {
         p->scale *= scale[0];  // e.g. scaled sum pooling exported as AveragePool then Mul
-        ++version_;
+        bump_version();
         return true;
     } else {
         return false;
@@ -272,7 +356,7 @@ bool Importer::fold_channel_affine(const std::vector<double>& scale, const std::
         for (std::size_t k = 0; k < per; ++k) (*weight)[c * per + k] *= s;
         (*bias)[c] = (*bias)[c] * s + t;
     }
-    ++version_;
+    bump_version();
     return true;
 }
 
@@ -328,8 +412,8 @@ Runtime Importer::materialize(const ::onnx::NodeProto* node, Runtime r) {
 }
 
 void Importer::handle_conv(const ::onnx::NodeProto& node) {
-    auto x = materialize(&node, runtime_input(node, 0));
-    (void)x;
+    // A zero Pad before the Conv (PyTorch's F.pad, Keras' ZeroPadding2D) joins its padding.
+    const auto x = materialize(&node, runtime_input(node, 0, /*padded_ok=*/true));
     const auto& w = constant_input(node, 1, "Conv weight");
     if (w.dims.size() != 4) fail_node(node, "only 2-D convolutions are supported (weight rank " + std::to_string(w.dims.size()) + ")");
     if (attr_int(node, "group", 1) != 1) fail_node(node, "grouped convolution is not supported");
@@ -359,6 +443,8 @@ void Importer::handle_conv(const ::onnx::NodeProto& node) {
         c.pad_h = pads[0];
         c.pad_w = pads[1];
     }
+    c.pad_h += x.pad_h;
+    c.pad_w += x.pad_w;
     c.weight = w.data;
     if (has_input(node, 2)) {
         const auto& b = constant_input(node, 2, "Conv bias");
@@ -372,7 +458,9 @@ void Importer::handle_conv(const ::onnx::NodeProto& node) {
 }
 
 void Importer::handle_pool(const ::onnx::NodeProto& node, bool global, bool from_max) {
-    materialize(&node, runtime_input(node, 0));
+    // Average pooling takes a zero Pad before it into its padding (PyTorch exports
+    // AvgPool2d(padding=p) as Pad then AveragePool): the zeros count in the window.
+    const auto x = materialize(&node, runtime_input(node, 0, /*padded_ok=*/!global && !from_max));
     const Shape shape = current_shape();
     if (shape.size() != 3) fail_node(node, "pooling needs an image input, got " + shape_to_string(shape));
     Pool2d p;
@@ -390,8 +478,21 @@ void Importer::handle_pool(const ::onnx::NodeProto& node, bool global, bool from
             p.stride_h = strides[0];
             p.stride_w = strides[1];
         }
-        for (auto pad : attr_ints(node, "pads"))
-            if (pad != 0) fail_node(node, "padded pooling is not supported");
+        auto pads = attr_ints(node, "pads");
+        bool any_pad = false;
+        for (auto pad : pads) any_pad = any_pad || pad != 0;
+        if (any_pad) {
+            if (from_max) fail_node(node, "padded MaxPool is not supported");
+            if (attr_int(node, "count_include_pad", 0) == 0)
+                fail_node(node, "padding with count_include_pad = 0 (border windows divided by fewer elements) is "
+                                "not supported; use count_include_pad = 1 (PyTorch's default)");
+            if (pads.size() != 4) fail_node(node, "pads must have 4 values");
+            if (pads[0] != pads[2] || pads[1] != pads[3]) fail_node(node, "asymmetric padding is not supported");
+            p.pad_h = pads[0];
+            p.pad_w = pads[1];
+        }
+        p.pad_h += x.pad_h;
+        p.pad_w += x.pad_w;
         if (attr_int(node, "ceil_mode", 0) != 0) fail_node(node, "ceil_mode is not supported");
         for (auto d : attr_ints(node, "dilations"))
             if (d != 1) fail_node(node, "dilated pooling is not supported");
@@ -451,16 +552,18 @@ void Importer::handle_elementwise(const ::onnx::NodeProto& node) {
         const Tensor& tb = b.constant;
         if (ta.numel() != tb.numel() && ta.numel() != 1 && tb.numel() != 1)
             fail_node(node, "constant folding needs equal shapes or a scalar");
+        if (ta.has_batch() || tb.has_batch())
+            fail_node(node, "arithmetic on the batch size is not supported (it is not known on import)");
         Tensor out = ta.numel() >= tb.numel() ? ta : tb;
+        out.integer = ta.integer && tb.integer;
         for (std::int64_t i = 0; i < out.numel(); ++i) {
             const double x = ta.data[ta.numel() == 1 ? 0 : i], y = tb.data[tb.numel() == 1 ? 0 : i];
-            out.data[i] = op == "Add" ? x + y : op == "Sub" ? x - y : op == "Mul" ? x * y : op == "Div" ? x / y : std::pow(x, y);
-            if (!std::isfinite(out.data[i])) fail_node(node, "constant folding produced a non-finite value");
+            double z = op == "Add" ? x + y : op == "Sub" ? x - y : op == "Mul" ? x * y : op == "Div" ? x / y : std::pow(x, y);
+            if (out.integer && op == "Div") z = std::trunc(z);  // integer division truncates
+            if (!std::isfinite(z)) fail_node(node, "constant folding produced a non-finite value");
+            out.data[i] = z;
         }
-        Value v;
-        v.is_constant = true;
-        v.constant = std::move(out);
-        set_output(node, std::move(v));
+        set_constant(node, std::move(out));
         return;
     }
     if (op == "Pow") {
@@ -496,7 +599,7 @@ void Importer::handle_elementwise(const ::onnx::NodeProto& node) {
         if ((op == "Mul" || (op == "Div" && data_first && k != 0.0)) && is_identity(r.poly) && !ops_.empty() &&
             std::holds_alternative<Pool2d>(ops_.back().op) && consumers_[node.input(data_first ? 0 : 1)] == 1) {
             std::get<Pool2d>(ops_.back().op).scale *= op == "Mul" ? k : 1.0 / k;
-            ++version_;
+            bump_version();
             set_runtime(node, Runtime{version_, {0.0, 1.0}});
             return;
         }
@@ -551,7 +654,7 @@ void Importer::handle_batch_norm(const ::onnx::NodeProto& node) {
     const auto& var = constant_input(node, 4, "var");
     try {
         fold_batch_norm(ops_.back().op, gamma.data, beta.data, mean.data, var.data, eps);
-        ++version_;
+        bump_version();
     } catch (const ModelError& e) {
         fail_node(node, e.what());
     }
@@ -565,10 +668,15 @@ void Importer::handle_reshape(const ::onnx::NodeProto& node, bool flatten) {
         if (attr_int(node, "axis", 1) != 1) fail_node(node, "only axis = 1 (keep the batch axis) is supported");
     } else {
         const auto& target = constant_input(node, 1, "shape");
-        // Supported: [batch, -1] or [batch, size] (flatten), or the current per-sample shape.
-        std::vector<std::int64_t> dims(target.data.begin(), target.data.end());
+        // Supported: [batch, -1] or [batch, size] (flatten), or the current per-sample shape;
+        // the batch is written 0, -1, 1 or the input's own batch size (x.view(x.size(0), -1)).
+        std::vector<std::int64_t> dims;
+        for (double v : target.data) dims.push_back(to_index(v));
         if (dims.empty()) fail_node(node, "empty target shape");
-        if (dims[0] != 0 && dims[0] != -1 && dims[0] != 1)
+        for (std::size_t i = 1; i < target.batch.size(); ++i)
+            if (target.batch[i]) fail_node(node, "the batch size may only be the first dimension of the target shape");
+        const bool batch_kept = !target.batch.empty() && target.batch[0];
+        if (!batch_kept && dims[0] != 0 && dims[0] != -1 && dims[0] != 1)
             fail_node(node, "the first (batch) dimension must be kept (0, -1 or 1)");
         std::vector<std::int64_t> rest(dims.begin() + 1, dims.end());
         const bool to_flat = rest.size() == 1 && (rest[0] == -1 || rest[0] == shape_size(shape));
@@ -609,6 +717,376 @@ void Importer::handle_activation(const ::onnx::NodeProto& node) {
     set_runtime(node, Runtime{version_, {0.0, 1.0}});
 }
 
+void Importer::handle_pad(const ::onnx::NodeProto& node) {
+    const auto r = runtime_input(node, 0, /*padded_ok=*/true);
+    const auto mode = attr_string(node, "mode");
+    if (!mode.empty() && mode != "constant") fail_node(node, "mode '" + mode + "' is not supported (only zero padding)");
+    std::vector<std::int64_t> pads;
+    double fill = 0.0;
+    if (opset_ < 11) {
+        pads = attr_ints(node, "pads");
+        fill = attr_float(node, "value", 0.0);
+    } else {
+        pads = constant_ints(node, 1, "pads");
+        if (has_input(node, 2)) {
+            const auto& v = constant_input(node, 2, "constant_value");
+            if (v.numel() != 1) fail_node(node, "constant_value must be a scalar");
+            fill = v.data[0];
+        }
+    }
+    bool any = false;
+    for (auto p : pads) any = any || p != 0;
+    if (!any) {  // PyTorch writes all-zero Pads (e.g. before an unpadded avg_pool2d)
+        set_runtime(node, r);
+        return;
+    }
+    if (fill != 0.0) fail_node(node, "padding with " + std::to_string(fill) + " is not supported (only zeros)");
+    const Shape shape = current_shape();
+    if (shape.size() != 3 || pads.size() != 8)
+        fail_node(node, "only padding of images (N, C, H, W) is supported, got " + std::to_string(pads.size()) +
+                            " pads for " + shape_to_string(shape));
+    // [N_begin, C_begin, H_begin, W_begin, N_end, C_end, H_end, W_end]
+    if (pads[0] != 0 || pads[1] != 0 || pads[4] != 0 || pads[5] != 0)
+        fail_node(node, "padding of the batch or channel axis is not supported");
+    for (auto p : pads)
+        if (p < 0) fail_node(node, "negative pads (cropping) are not supported");
+    if (pads[2] != pads[6] || pads[3] != pads[7])
+        fail_node(node, "asymmetric padding (" + std::to_string(pads[2]) + "," + std::to_string(pads[6]) + " rows, " +
+                            std::to_string(pads[3]) + "," + std::to_string(pads[7]) +
+                            " columns) is not supported: padding must be the same on both sides");
+    // The zeros pad the value as computed so far: a pending polynomial becomes a layer first.
+    Runtime out = materialize(&node, r);
+    out.pad_h += pads[2];
+    out.pad_w += pads[3];
+    set_runtime(node, out);
+}
+
+void Importer::handle_shape(const ::onnx::NodeProto& node) {
+    const Value& v = value(node, 0);
+    std::vector<std::int64_t> full;
+    std::vector<char> batch;
+    if (v.is_constant) {
+        full = v.constant.dims;
+        batch.assign(full.size(), 0);
+    } else {
+        // The data's shape is known except for the batch size (any earlier tensor of the chain:
+        // shapes are static, reading one does not branch the computation).
+        auto it = stage_shapes_.find(v.runtime.stage);
+        if (it == stage_shapes_.end()) fail_node(node, "shape of an unknown tensor");
+        Shape s = it->second;
+        if (v.runtime.padded()) {
+            s[1] += 2 * v.runtime.pad_h;
+            s[2] += 2 * v.runtime.pad_w;
+        }
+        full = {0};
+        full.insert(full.end(), s.begin(), s.end());
+        batch.assign(full.size(), 0);
+        batch[0] = 1;
+    }
+    const auto rank = static_cast<std::int64_t>(full.size());
+    std::int64_t start = attr_int(node, "start", 0), end = attr_int(node, "end", rank);
+    if (start < 0) start += rank;
+    if (end < 0) end += rank;
+    start = std::clamp<std::int64_t>(start, 0, rank);
+    end = std::clamp<std::int64_t>(end, start, rank);
+    Tensor t;
+    t.integer = true;
+    for (auto i = start; i < end; ++i) {
+        t.data.push_back(static_cast<double>(full[static_cast<std::size_t>(i)]));
+        t.batch.push_back(batch[static_cast<std::size_t>(i)]);
+    }
+    t.dims = {end - start};
+    if (!t.has_batch()) t.batch.clear();
+    set_constant(node, std::move(t));
+}
+
+void Importer::handle_gather(const ::onnx::NodeProto& node) {
+    const Tensor& data = constant_input(node, 0, "Gather data (gathering from the data tensor is not supported)");
+    const Tensor& indices = constant_input(node, 1, "Gather indices");
+    const auto rank = static_cast<std::int64_t>(data.dims.size());
+    if (rank == 0) fail_node(node, "cannot gather from a scalar");
+    auto axis = attr_int(node, "axis", 0);
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis >= rank) fail_node(node, "axis out of range");
+    const auto ax = static_cast<std::size_t>(axis);
+    const auto n = data.dims[ax];
+    const auto outer = product(data.dims, 0, ax), inner = product(data.dims, ax + 1);
+    std::vector<std::int64_t> dims(data.dims.begin(), data.dims.begin() + axis);
+    dims.insert(dims.end(), indices.dims.begin(), indices.dims.end());
+    dims.insert(dims.end(), data.dims.begin() + axis + 1, data.dims.end());
+    std::vector<std::int64_t> source;
+    for (std::int64_t o = 0; o < outer; ++o)
+        for (double iv : indices.data) {
+            auto k = to_index(iv);
+            if (k < 0) k += n;
+            if (k < 0 || k >= n) fail_node(node, "index out of range");
+            for (std::int64_t i = 0; i < inner; ++i) source.push_back((o * n + k) * inner + i);
+        }
+    set_constant(node, select(data, std::move(dims), source));
+}
+
+void Importer::handle_unsqueeze(const ::onnx::NodeProto& node, bool squeeze) {
+    const Tensor& in = constant_input(node, 0, squeeze ? "Squeeze input (squeezing the data is not supported)"
+                                                        : "Unsqueeze input (unsqueezing the data is not supported)");
+    std::vector<std::int64_t> axes;
+    if (opset_ >= 13) {
+        if (has_input(node, 1)) axes = constant_ints(node, 1, "axes");
+    } else {
+        axes = attr_ints(node, "axes");
+    }
+    Tensor out = in;
+    const auto rank = static_cast<std::int64_t>(in.dims.size());
+    if (squeeze) {
+        std::vector<bool> drop(in.dims.size(), false);
+        if (axes.empty()) {
+            for (std::size_t i = 0; i < in.dims.size(); ++i) drop[i] = in.dims[i] == 1;
+        } else {
+            for (auto a : axes) {
+                if (a < 0) a += rank;
+                if (a < 0 || a >= rank || in.dims[static_cast<std::size_t>(a)] != 1)
+                    fail_node(node, "cannot squeeze axis " + std::to_string(a));
+                drop[static_cast<std::size_t>(a)] = true;
+            }
+        }
+        out.dims.clear();
+        for (std::size_t i = 0; i < in.dims.size(); ++i)
+            if (!drop[i]) out.dims.push_back(in.dims[i]);
+    } else {
+        if (axes.empty()) fail_node(node, "Unsqueeze without axes");
+        const auto out_rank = rank + static_cast<std::int64_t>(axes.size());
+        std::vector<bool> inserted(static_cast<std::size_t>(out_rank), false);
+        for (auto a : axes) {
+            if (a < 0) a += out_rank;
+            if (a < 0 || a >= out_rank || inserted[static_cast<std::size_t>(a)]) fail_node(node, "bad axes");
+            inserted[static_cast<std::size_t>(a)] = true;
+        }
+        out.dims.clear();
+        std::size_t next = 0;
+        for (std::size_t i = 0; i < inserted.size(); ++i) out.dims.push_back(inserted[i] ? 1 : in.dims[next++]);
+    }
+    set_constant(node, std::move(out));
+}
+
+void Importer::handle_concat(const ::onnx::NodeProto& node) {
+    if (node.input_size() < 1) fail_node(node, "no inputs");
+    std::vector<const Tensor*> parts;
+    for (int i = 0; i < node.input_size(); ++i)
+        parts.push_back(&constant_input(node, i, "Concat input (concatenating data tensors is not supported)"));
+    const auto& first = parts[0]->dims;
+    const auto rank = static_cast<std::int64_t>(first.size());
+    auto axis = attr_int(node, "axis", 0);
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis >= rank) fail_node(node, "axis out of range");
+    const auto ax = static_cast<std::size_t>(axis);
+    Tensor out;
+    out.dims = first;
+    out.dims[ax] = 0;
+    out.integer = true;
+    bool batch = false;
+    for (const Tensor* t : parts) {
+        if (t->dims.size() != first.size()) fail_node(node, "inputs of different ranks");
+        for (std::size_t d = 0; d < first.size(); ++d)
+            if (d != ax && t->dims[d] != first[d]) fail_node(node, "inputs of different shapes");
+        out.dims[ax] += t->dims[ax];
+        out.integer = out.integer && t->integer;
+        batch = batch || t->has_batch();
+    }
+    const auto outer = product(first, 0, ax), inner = product(first, ax + 1);
+    for (std::int64_t o = 0; o < outer; ++o)
+        for (const Tensor* t : parts) {
+            const auto block = t->dims[ax] * inner;
+            for (std::int64_t k = 0; k < block; ++k) {
+                const auto i = static_cast<std::size_t>(o * block + k);
+                out.data.push_back(t->data[i]);
+                if (batch) out.batch.push_back(t->has_batch() ? t->batch[i] : 0);
+            }
+        }
+    set_constant(node, std::move(out));
+}
+
+void Importer::handle_constant_of_shape(const ::onnx::NodeProto& node) {
+    const auto dims = constant_ints(node, 0, "shape");
+    Tensor out;
+    out.dims = dims;
+    std::int64_t n = 1;
+    for (auto d : dims) {
+        if (d < 0 || d > kMaxTensorElements) fail_node(node, "bad dimension");
+        n *= d;
+        if (n > kMaxTensorElements) fail_node(node, "constant too large");
+    }
+    double fill = 0.0;
+    for (const auto& a : node.attribute())
+        if (a.name() == "value") {
+            const Tensor v = parse_tensor(a.t(), "node '" + node.name() + "' value");
+            if (v.numel() != 1) fail_node(node, "value must hold one element");
+            fill = v.data[0];
+            out.integer = v.integer;
+        }
+    out.data.assign(static_cast<std::size_t>(n), fill);
+    set_constant(node, std::move(out));
+}
+
+void Importer::handle_cast(const ::onnx::NodeProto& node) {
+    const Value& v = value(node, 0);
+    const auto to = attr_int(node, "to", 0);
+    const bool to_float = to == ::onnx::TensorProto::FLOAT || to == ::onnx::TensorProto::DOUBLE ||
+                          to == ::onnx::TensorProto::FLOAT16 || to == ::onnx::TensorProto::BFLOAT16;
+    const bool to_int = to == ::onnx::TensorProto::INT64 || to == ::onnx::TensorProto::INT32 ||
+                        to == ::onnx::TensorProto::INT16 || to == ::onnx::TensorProto::INT8 ||
+                        to == ::onnx::TensorProto::UINT8 || to == ::onnx::TensorProto::UINT16 ||
+                        to == ::onnx::TensorProto::UINT32 || to == ::onnx::TensorProto::UINT64;
+    if (!v.is_constant) {
+        // float <-> double on the data changes nothing in a float64 (or CKKS) evaluation.
+        if (to != ::onnx::TensorProto::FLOAT && to != ::onnx::TensorProto::DOUBLE)
+            fail_node(node, "casting the data to element type " + std::to_string(to) + " is not supported");
+        set_runtime(node, runtime_input(node, 0, /*padded_ok=*/true));
+        return;
+    }
+    if (!to_float && !to_int && to != ::onnx::TensorProto::BOOL)
+        fail_node(node, "cast to element type " + std::to_string(to) + " is not supported");
+    Tensor out = v.constant;
+    out.integer = !to_float;
+    for (auto& x : out.data) {
+        if (to == ::onnx::TensorProto::FLOAT) x = static_cast<float>(x);
+        else if (to == ::onnx::TensorProto::BOOL) x = x != 0.0 ? 1.0 : 0.0;
+        else if (to_int) x = std::trunc(x);
+    }
+    if (out.has_batch() && !to_int) fail_node(node, "the batch size cast to a non-integer type");
+    set_constant(node, std::move(out));
+}
+
+// Row-major strides of `dims`.
+std::vector<std::int64_t> strides_of(const std::vector<std::int64_t>& dims) {
+    std::vector<std::int64_t> s(dims.size(), 1);
+    for (std::size_t i = dims.size(); i-- > 1;) s[i - 1] = s[i] * dims[i];
+    return s;
+}
+
+void Importer::handle_slice(const ::onnx::NodeProto& node) {
+    const Tensor& in = constant_input(node, 0, "Slice input (slicing the data tensor is not supported)");
+    const auto rank = static_cast<std::int64_t>(in.dims.size());
+    std::vector<std::int64_t> starts, ends, axes, steps;
+    if (opset_ < 10) {
+        starts = attr_ints(node, "starts");
+        ends = attr_ints(node, "ends");
+        axes = attr_ints(node, "axes");
+    } else {
+        starts = constant_ints(node, 1, "starts");
+        ends = constant_ints(node, 2, "ends");
+        if (has_input(node, 3)) axes = constant_ints(node, 3, "axes");
+        if (has_input(node, 4)) steps = constant_ints(node, 4, "steps");
+    }
+    if (axes.empty())
+        for (std::int64_t i = 0; i < static_cast<std::int64_t>(starts.size()); ++i) axes.push_back(i);
+    if (steps.empty()) steps.assign(starts.size(), 1);
+    if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+        fail_node(node, "starts, ends, axes and steps differ in length");
+    // Per axis: first index, step, count.
+    struct Range {
+        std::int64_t first = 0, step = 1, count = 0;
+    };
+    std::vector<Range> range;
+    for (auto d : in.dims) range.push_back({0, 1, d});
+    for (std::size_t j = 0; j < starts.size(); ++j) {
+        auto axis = axes[j];
+        if (axis < 0) axis += rank;
+        if (axis < 0 || axis >= rank) fail_node(node, "axis out of range");
+        const auto a = static_cast<std::size_t>(axis);
+        const auto dim = in.dims[a], st = steps[j];
+        if (st == 0) fail_node(node, "step 0");
+        auto b = starts[j], e = ends[j];
+        if (b < 0) b += dim;
+        if (e < 0) e += dim;
+        if (st > 0) {
+            b = std::clamp<std::int64_t>(b, 0, dim);
+            e = std::clamp<std::int64_t>(e, 0, dim);
+            range[a].count = e > b ? (e - b + st - 1) / st : 0;
+        } else {
+            b = std::clamp<std::int64_t>(b, 0, dim - 1);
+            e = std::clamp<std::int64_t>(e, -1, dim - 1);
+            range[a].count = b > e ? (b - e - st - 1) / -st : 0;
+        }
+        range[a].first = b;
+        range[a].step = st;
+    }
+    std::vector<std::int64_t> count;
+    for (const auto& r : range) count.push_back(r.count);
+    const auto in_strides = strides_of(in.dims), out_strides = strides_of(count);
+    const auto n = product(count);
+    std::vector<std::int64_t> source;
+    source.reserve(static_cast<std::size_t>(n));
+    for (std::int64_t flat = 0; flat < n; ++flat) {
+        std::int64_t src = 0, rest = flat;
+        for (std::size_t d = 0; d < count.size(); ++d) {
+            const auto idx = rest / out_strides[d];
+            rest %= out_strides[d];
+            src += (range[d].first + idx * range[d].step) * in_strides[d];
+        }
+        source.push_back(src);
+    }
+    set_constant(node, select(in, count, source));
+}
+
+void Importer::handle_transpose(const ::onnx::NodeProto& node) {
+    const Tensor& in = constant_input(node, 0, "Transpose input (transposing the data tensor is not supported)");
+    const auto rank = in.dims.size();
+    auto perm = attr_ints(node, "perm");
+    if (perm.empty())
+        for (std::size_t i = 0; i < rank; ++i) perm.push_back(static_cast<std::int64_t>(rank - 1 - i));
+    if (perm.size() != rank) fail_node(node, "perm does not match the rank");
+    std::vector<bool> seen(rank, false);
+    std::vector<std::int64_t> dims;
+    for (auto p : perm) {
+        if (p < 0 || p >= static_cast<std::int64_t>(rank) || seen[static_cast<std::size_t>(p)]) fail_node(node, "bad perm");
+        seen[static_cast<std::size_t>(p)] = true;
+        dims.push_back(in.dims[static_cast<std::size_t>(p)]);
+    }
+    const auto in_strides = strides_of(in.dims), out_strides = strides_of(dims);
+    const auto n = in.numel();
+    std::vector<std::int64_t> source;
+    source.reserve(static_cast<std::size_t>(n));
+    for (std::int64_t flat = 0; flat < n; ++flat) {
+        std::int64_t src = 0, rest = flat;
+        for (std::size_t d = 0; d < rank; ++d) {
+            const auto idx = rest / out_strides[d];
+            rest %= out_strides[d];
+            src += idx * in_strides[static_cast<std::size_t>(perm[d])];
+        }
+        source.push_back(src);
+    }
+    set_constant(node, select(in, std::move(dims), source));
+}
+
+void Importer::handle_constant_reshape(const ::onnx::NodeProto& node) {
+    const Tensor& in = constant_input(node, 0, "data");
+    auto dims = constant_ints(node, 1, "shape");
+    const bool allow_zero = attr_int(node, "allowzero", 0) != 0;
+    std::int64_t known = 1, infer = -1;
+    for (std::size_t i = 0; i < dims.size(); ++i) {
+        if (dims[i] == 0 && !allow_zero) {
+            if (i >= in.dims.size()) fail_node(node, "0 in the shape refers to a missing dimension");
+            dims[i] = in.dims[i];
+        }
+        if (dims[i] == -1) {
+            if (infer >= 0) fail_node(node, "more than one -1 in the shape");
+            infer = static_cast<std::int64_t>(i);
+        } else if (dims[i] < 0) {
+            fail_node(node, "negative dimension in the shape");
+        } else {
+            known *= dims[i];
+        }
+    }
+    if (infer >= 0) {
+        if (known == 0 || in.numel() % known != 0) fail_node(node, "cannot infer the -1 dimension");
+        dims[static_cast<std::size_t>(infer)] = in.numel() / known;
+        known *= dims[static_cast<std::size_t>(infer)];
+    }
+    if (known != in.numel()) fail_node(node, "reshape changes the number of elements");
+    Tensor out = in;
+    out.dims = std::move(dims);
+    set_constant(node, std::move(out));
+}
+
 void Importer::handle(const ::onnx::NodeProto& node) {
     if (!node.domain().empty() && node.domain() != "ai.onnx")
         fail_node(node, "operator domain '" + node.domain() + "' is not supported");
@@ -621,10 +1099,15 @@ void Importer::handle(const ::onnx::NodeProto& node) {
             Value v;
             v.is_constant = true;
             if (a.name() == "value") v.constant = parse_tensor(a.t(), "node '" + node.name() + "' value");
-            else if (a.name() == "value_float") v.constant = Tensor{{}, {a.f()}};
-            else if (a.name() == "value_int") v.constant = Tensor{{}, {static_cast<double>(a.i())}};
-            else if (a.name() == "value_floats") v.constant = Tensor{{a.floats_size()}, {a.floats().begin(), a.floats().end()}};
-            else if (a.name() == "value_ints") {
+            else if (a.name() == "value_float") v.constant.data = {a.f()};
+            else if (a.name() == "value_int") {
+                v.constant.data = {static_cast<double>(a.i())};
+                v.constant.integer = true;
+            } else if (a.name() == "value_floats") {
+                v.constant.dims = {a.floats_size()};
+                v.constant.data.assign(a.floats().begin(), a.floats().end());
+            } else if (a.name() == "value_ints") {
+                v.constant.integer = true;
                 v.constant.dims = {a.ints_size()};
                 for (auto i : a.ints()) v.constant.data.push_back(static_cast<double>(i));
             } else fail_node(node, "unsupported Constant attribute '" + a.name() + "'");
@@ -635,9 +1118,6 @@ void Importer::handle(const ::onnx::NodeProto& node) {
     } else if (op == "Conv") {
         handle_conv(node);
     } else if (op == "AveragePool") {
-        if (attr_int(node, "count_include_pad", 0) != 0)
-            for (auto pad : attr_ints(node, "pads"))
-                if (pad != 0) fail_node(node, "count_include_pad with padding is not supported");
         handle_pool(node, false, false);
     } else if (op == "GlobalAveragePool") {
         handle_pool(node, true, false);
@@ -650,8 +1130,28 @@ void Importer::handle(const ::onnx::NodeProto& node) {
         handle_elementwise(node);
     } else if (op == "BatchNormalization") {
         handle_batch_norm(node);
+    } else if (op == "Reshape" && value(node, 0).is_constant) {
+        handle_constant_reshape(node);
     } else if (op == "Flatten" || op == "Reshape") {
         handle_reshape(node, op == "Flatten");
+    } else if (op == "Pad") {
+        handle_pad(node);
+    } else if (op == "Shape") {
+        handle_shape(node);
+    } else if (op == "Gather") {
+        handle_gather(node);
+    } else if (op == "Unsqueeze" || op == "Squeeze") {
+        handle_unsqueeze(node, op == "Squeeze");
+    } else if (op == "Concat") {
+        handle_concat(node);
+    } else if (op == "ConstantOfShape") {
+        handle_constant_of_shape(node);
+    } else if (op == "Cast") {
+        handle_cast(node);
+    } else if (op == "Slice") {
+        handle_slice(node);
+    } else if (op == "Transpose") {
+        handle_transpose(node);
     } else if (op == "Relu" || op == "Sigmoid" || op == "Tanh") {
         handle_activation(node);
     } else if ((op == "Softmax" || op == "LogSoftmax") && node.output_size() == 1 &&
@@ -663,7 +1163,11 @@ void Importer::handle(const ::onnx::NodeProto& node) {
         warnings_.push_back("node '" + node.name() + "': final " + op + " dropped (the model outputs logits; the argmax is unchanged)");
         set_runtime(node, r);
     } else {
-        fail_node(node, "unsupported operator");
+        fail_node(node, "unsupported operator: " + op +
+                            " has no encrypted (polynomial) form in henn. Supported: Conv, Gemm, MatMul, Add, Sub, Mul, "
+                            "Div, Pow, AveragePool, GlobalAveragePool, Pad (zeros, before Conv/AveragePool), "
+                            "BatchNormalization, Flatten, Reshape, Relu/Sigmoid/Tanh and MaxPool (replaced), a final "
+                            "Softmax/LogSoftmax (dropped), and constant or shape arithmetic");
     }
 }
 
@@ -703,6 +1207,7 @@ OnnxImport Importer::run() {
         }
     }
     if (input_name.empty()) fail("the graph has no data input");
+    stage_shapes_[0] = input_shape_;
     // Our own checks above come first (clearer messages); then ONNX's schema and graph checks.
     try {
         ::onnx::checker::check_model(model_);
@@ -720,6 +1225,7 @@ OnnxImport Importer::run() {
     if (it == values_.end()) fail("graph output '" + graph.output(0).name() + "' is never computed");
     if (it->second.is_constant) fail("graph output is a constant");
     if (it->second.runtime.stage != version_) fail("graph output is not the end of the chain");
+    if (it->second.runtime.padded()) fail("graph output is a zero-padded tensor (a Pad at the end of the model)");
     materialize(nullptr, it->second.runtime);
 
     std::map<std::string, std::string> metadata = metadata_;
@@ -819,6 +1325,10 @@ std::string Exporter::run() {
             auto* node_proto = node("AveragePool", n, {current}, average ? out : n + "_avg");
             ints(node_proto, "kernel_shape", {p->kernel_h, p->kernel_w});
             ints(node_proto, "strides", {p->stride_h, p->stride_w});
+            if (p->pad_h != 0 || p->pad_w != 0) {  // zeros counted in the window, as in the IR
+                ints(node_proto, "pads", {p->pad_h, p->pad_w, p->pad_h, p->pad_w});
+                integer(node_proto, "count_include_pad", 1);
+            }
             if (!average) {
                 // Scaled sum pooling = average pooling times (window size * scale).
                 const double factor = p->scale * static_cast<double>(p->kernel_h * p->kernel_w);

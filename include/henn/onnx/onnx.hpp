@@ -7,12 +7,18 @@
 //
 // Import accepts chain-shaped models from PyTorch, Keras (tf2onnx) or henn, opsets 9 to 17:
 // Conv, Gemm, MatMul, Add, Sub, Mul, Div, Pow (small integer exponent), AveragePool,
-// GlobalAveragePool, BatchNormalization, Flatten, Reshape, Relu, Sigmoid, Tanh, MaxPool, Dropout,
-// Identity, Constant. Element-wise arithmetic is gathered into polynomials, affine pieces and
-// BatchNorm are folded into the linear layer before them, constants are folded. Relu, Sigmoid and
-// Tanh become the chosen polynomial and MaxPool becomes average pooling, each with a warning; a
-// final Softmax/LogSoftmax is dropped with a warning (the model then outputs logits).
-// Anything else is an OnnxError naming the operator, the node and the opset.
+// GlobalAveragePool, BatchNormalization, Flatten, Reshape, Pad (zeros), Relu, Sigmoid, Tanh,
+// MaxPool, Dropout, Identity, Constant, and the constant and shape arithmetic PyTorch writes
+// (Shape, Gather, Unsqueeze, Squeeze, Concat, ConstantOfShape, Cast, Slice, Transpose; the batch
+// size is carried symbolically, so x.view(x.size(0), -1) imports as Flatten). Element-wise
+// arithmetic is gathered into polynomials (x * x, Pow(x, 2), a*x^2 + b*x + c with scalar
+// initializers: one Polynomial layer), affine pieces and BatchNorm are folded into the linear
+// layer before them, constants are folded, a symmetric zero Pad becomes the padding of the Conv
+// or AveragePool after it (AvgPool2d(padding=p) exports as Pad + AveragePool; the zeros count in
+// the window). Relu, Sigmoid and Tanh become the chosen polynomial and MaxPool becomes average
+// pooling, each with a warning; a final Softmax/LogSoftmax is dropped with a warning (the model
+// then outputs logits; the argmax is unchanged). Anything else is an OnnxError naming the
+// operator, the node and the opset (tests/fixtures/onnx holds real PyTorch exports).
 #pragma once
 
 #include <cstdint>
