@@ -30,7 +30,9 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // --help and --version exit 0; every parse or validation error is a usage error (2).
+        const int code = app.exit(e);
+        return code == 0 ? 0 : 2;
     } catch (const CommandFailure& e) {
         std::cerr << "henn: " << e.what() << "\n";
         return e.exit_code;

@@ -62,6 +62,12 @@ int total_depth(const std::vector<StagePlan>& stages) {
     return d;
 }
 
+std::size_t max_row_entries(const LinearStage& l) {
+    std::size_t best = 0;
+    for (std::int64_t r = 0; r < l.outputs; ++r) best = std::max(best, l.row_begin[r + 1] - l.row_begin[r]);
+    return best;
+}
+
 double max_row_norm(const LinearStage& l) {
     double best = 0;
     for (std::int64_t r = 0; r < l.outputs; ++r) {
@@ -111,7 +117,7 @@ void cost_stages(std::vector<StagePlan>& stages, SlotPacking packing) {
     }
 }
 
-double estimate_precision_bits(const std::vector<StagePlan>& stages, int log_n, double scale) {
+double estimate_precision_bits(const std::vector<StagePlan>& stages, int log_n, double scale, double weight_scale) {
     const double n = std::ldexp(1.0, log_n);
     // Per-slot standard deviations in the canonical embedding: fresh encryption error
     // (sigma = 3.2 per coefficient) with encoding round-off, and the round-off of a rescale
@@ -121,7 +127,11 @@ double estimate_precision_bits(const std::vector<StagePlan>& stages, int log_n, 
     double error = fresh;
     for (const auto& s : stages) {
         if (const auto* l = std::get_if<LinearStage>(&s.op)) {
-            error = max_row_norm(*l) * error + rescale;
+            // Input noise through the weights, the rounding of the weights to integers at
+            // weight_scale (uniform, 1/sqrt(12) of a unit), and the rescale's round-off.
+            const double input_bound = std::max(std::abs(s.input_min), std::abs(s.input_max));
+            const double rows = static_cast<double>(max_row_entries(*l));
+            error = max_row_norm(*l) * error + std::sqrt(rows / 12.0) * input_bound / weight_scale + rescale;
         } else {
             const auto& a = std::get<ActivationStage>(s.op);
             double derivative = 0;
@@ -261,11 +271,29 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
     for (int log_n : rings) {
         const int bound = ckks::max_log_qp(log_n, options.security);
         for (int scale_bits : scales) {
-            const double estimate = detail::estimate_precision_bits(stages, log_n, std::ldexp(1.0, scale_bits));
+            // Linear stages bring the scale back to the input scale by their constant scale, so
+            // the primes they rescale by only set how finely weights are rounded: they can be
+            // smaller than the scale (fewer bits on the wire, smaller rings).
+            int linear_bits = scale_bits;
+            double estimate = 0;
+            for (int bits = std::min(20, scale_bits); bits <= scale_bits; ++bits) {
+                linear_bits = bits;
+                estimate = detail::estimate_precision_bits(stages, log_n, std::ldexp(1.0, scale_bits), std::ldexp(1.0, bits));
+                if (estimate >= options.target_precision_bits) break;
+            }
             if (!options.scale_bits && estimate < options.target_precision_bits) continue;
             const int first_bits = std::min(60, scale_bits + value_bits + 1);
-            const int special_bits = std::min(60, std::max(first_bits, scale_bits) + 1);
-            const int total = first_bits + depth * scale_bits + special_bits;
+            // Primes in the order the stages consume them (from the top level down).
+            std::vector<int> consumed;
+            for (const auto& st : stages) {
+                for (int i = 0; i < st.depth; ++i) consumed.push_back(st.kind == "linear" ? linear_bits : scale_bits);
+            }
+            const int widest = std::max(first_bits, scale_bits);
+            // Digits of up to three primes of Q; P has as many primes, each wider than any of Q.
+            const int special = std::max(1, static_cast<int>((consumed.size() + 1 + 2) / 3));
+            const int special_bits = std::min(60, widest + 1);
+            int total = first_bits + special * special_bits;
+            for (int b : consumed) total += b;
             if (bound == 0 || total > bound) {
                 std::ostringstream m;
                 m << "depth " << depth << " at scale 2^" << scale_bits << " needs log2(QP) = " << total
@@ -277,8 +305,8 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
             ckks::ParametersLiteral lit;
             lit.log_n = log_n;
             lit.log_q.push_back(first_bits);
-            for (int i = 0; i < depth; ++i) lit.log_q.push_back(scale_bits);
-            lit.log_p = {special_bits};
+            for (auto it = consumed.rbegin(); it != consumed.rend(); ++it) lit.log_q.push_back(*it);
+            lit.log_p.assign(static_cast<std::size_t>(special), special_bits);
             lit.log_default_scale = scale_bits;
             lit.security = options.security;
             ckks::ContextPtr ctx;

@@ -15,7 +15,8 @@ void cost_stages(std::vector<StagePlan>& stages, SlotPacking packing);
 // drift never accumulates).
 inline double linear_constant_scale(double q, double target, double scale_in) { return q * (target / scale_in); }
 
-double estimate_precision_bits(const std::vector<StagePlan>& stages, int log_n, double scale);
+// Bits of precision of the outputs: input scale `scale`, weights rounded at `weight_scale`.
+double estimate_precision_bits(const std::vector<StagePlan>& stages, int log_n, double scale, double weight_scale);
 void simulate(std::vector<StagePlan>& stages, const ckks::Context& ctx, double input_scale, SlotPacking packing);
 
 }  // namespace henn::engine::detail

@@ -37,11 +37,16 @@ void parallel_for(std::size_t count, F&& body) {
 
 }  // namespace
 
+namespace {
+// Checked before the evaluator sees the keys, so a foreign key set is a KeyMismatchError.
+std::shared_ptr<const ckks::EvaluationKeys> keys_for(const CompiledModel& model, const EvaluationKeyBundle& keys) {
+    if (keys.model_hash != model.hash()) throw KeyMismatchError("the evaluation keys were made for another compiled model");
+    return keys.keys;
+}
+}  // namespace
+
 Session::Session(CompiledModelPtr model, const EvaluationKeyBundle& keys)
-    : model_(std::move(model)), keys_(keys.keys), evaluator_(model_->context(), keys.keys) {
-    if (keys.model_hash != model_->hash()) {
-        throw KeyMismatchError("the evaluation keys were made for another compiled model");
-    }
+    : model_(std::move(model)), keys_(keys_for(*model_, keys)), evaluator_(model_->context(), keys_) {
     const auto& need = model_->keys();
     const ckks::Context& ctx = *model_->context();
     if (need.relinearization && (!keys_ || !keys_->relinearization)) {
@@ -96,6 +101,30 @@ ckks::Ciphertext Session::square_complex(const ckks::Ciphertext& z, double beta)
     return d;
 }
 
+std::vector<ckks::Ciphertext> Session::naive_linear(std::size_t stage, const std::vector<const ckks::Ciphertext*>& inputs,
+                                                   std::int64_t lo, std::int64_t hi) const {
+    const auto& l = std::get<LinearStage>(model_->stages()[stage].op);
+    const ckks::ConstantMatrix& matrix = model_->matrix(stage);
+    const double cs = matrix.constant_scale();
+    std::vector<ckks::Ciphertext> out(static_cast<std::size_t>(hi - lo));
+    parallel_for(out.size(), [&](std::size_t i) {
+        const std::int64_t r = lo + static_cast<std::int64_t>(i);
+        ckks::Ciphertext sum;
+        bool first = true;
+        auto add_term = [&](const ckks::Ciphertext& x, double w) {
+            ckks::Ciphertext t = evaluator_.multiply_constant(x, w, cs);
+            if (first) sum = std::move(t);
+            else evaluator_.add_inplace(sum, t);
+            first = false;
+        };
+        for (std::size_t e = l.row_begin[r]; e < l.row_begin[r + 1]; ++e) add_term(*inputs[l.column[e]], l.weight[e]);
+        if (l.bias[r] != 0.0 && model_->bias_input(stage)) add_term(*model_->bias_input(stage), l.bias[r]);
+        if (first) sum = evaluator_.multiply_constant(*inputs[0], 0.0, cs);  // an empty row
+        out[i] = std::move(sum);
+    });
+    return out;
+}
+
 std::vector<ckks::Ciphertext> Session::activate(std::size_t stage, std::vector<ckks::Ciphertext> in) const {
     const auto& a = std::get<ActivationStage>(model_->stages()[stage].op);
     const int degree = detail::activation_degree(a);
@@ -113,7 +142,7 @@ std::vector<ckks::Ciphertext> Session::activate(std::size_t stage, std::vector<c
     return out;
 }
 
-EncryptedBatch Session::run(const EncryptedBatch& inputs, const RunOptions& options) const {
+EncryptedBatch Session::run(EncryptedBatch inputs, const RunOptions& options) const {
     const CompiledModel& m = *model_;
     const ckks::Context& ctx = *m.context();
     if (inputs.model_hash != m.hash()) throw KeyMismatchError("the input ciphertexts were made for another compiled model");
@@ -130,7 +159,7 @@ EncryptedBatch Session::run(const EncryptedBatch& inputs, const RunOptions& opti
     }
     auto cancelled = [&] { return options.cancel && options.cancel->load(); };
     const std::int64_t chunk = std::max<std::int64_t>(1, options.chunk);
-    std::vector<ckks::Ciphertext> current = inputs.ciphertexts;
+    std::vector<ckks::Ciphertext> current = std::move(inputs.ciphertexts);
     const auto& stages = m.stages();
     for (std::size_t k = 0; k < stages.size(); ++k) {
         const StagePlan& s = stages[k];
@@ -148,7 +177,9 @@ EncryptedBatch Session::run(const EncryptedBatch& inputs, const RunOptions& opti
             for (std::int64_t lo = 0; lo < l->outputs; lo += chunk) {
                 if (cancelled()) throw EngineError("cancelled");
                 const std::int64_t hi = std::min(l->outputs, lo + chunk);
-                std::vector<ckks::Ciphertext> part = matrix.multiply(ptrs, static_cast<std::size_t>(lo), static_cast<std::size_t>(hi));
+                std::vector<ckks::Ciphertext> part =
+                    options.reference_kernels ? naive_linear(k, ptrs, lo, hi)
+                                              : matrix.multiply(ptrs, static_cast<std::size_t>(lo), static_cast<std::size_t>(hi));
                 parallel_for(part.size(), [&](std::size_t i) { evaluator_.rescale_inplace(part[i]); });
                 if (fuse) part = activate(k + 1, std::move(part));
                 for (auto& c : part) next.push_back(std::move(c));

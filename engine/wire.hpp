@@ -61,7 +61,8 @@ public:
     std::uint64_t count(const char* field, std::size_t item_bytes, std::uint64_t limit = UINT64_MAX) {
         const std::uint64_t n = u64(field);
         if (n > limit || (item_bytes && n > remaining() / item_bytes)) {
-            fail(std::string(field) + " (" + std::to_string(n) + ") exceeds what the data holds");
+            fail("truncated or corrupt: " + std::string(field) + " (" + std::to_string(n) + ") exceeds the " +
+                 std::to_string(remaining()) + " bytes left");
         }
         return n;
     }

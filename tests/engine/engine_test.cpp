@@ -362,3 +362,23 @@ TEST(Engine, MismatchedKeysModelsAndBundlesAreRefused) {
     EXPECT_EQ(restored.decrypt(std::vector<EncryptedBatch>{outputs}), ca.decrypt(std::vector<EncryptedBatch>{outputs}));
     EXPECT_THROW(Client(b, secret), KeyMismatchError);
 }
+
+TEST(Engine, BlockedKernelIsBitIdenticalToOneEvaluatorCallPerWeight) {
+    std::mt19937_64 rng(21);
+    const nn::Model model = cryptonets_like(rng);
+    auto compiled = CompiledModel::compile(model, {});
+    Client client = Client::with_test_only_seed(compiled, 8);
+    Session session(compiled, client.evaluation_keys());
+    const auto x = random_vector(144 * 5, rng, 0, 1);
+    const auto batch = client.encrypt(x, 5)[0];
+    RunOptions naive;
+    naive.reference_kernels = true;
+    naive.chunk = 7;  // chunks that do not divide the layers
+    const auto fast = session.run(batch);
+    const auto reference = session.run(batch, naive);
+    ASSERT_EQ(fast.ciphertexts.size(), reference.ciphertexts.size());
+    for (std::size_t i = 0; i < fast.ciphertexts.size(); ++i) {
+        EXPECT_EQ(fast.ciphertexts[i].polys, reference.ciphertexts[i].polys) << "output " << i;
+        EXPECT_EQ(fast.ciphertexts[i].scale, reference.ciphertexts[i].scale);
+    }
+}

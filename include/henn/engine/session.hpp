@@ -26,6 +26,10 @@ struct RunOptions {
     const std::atomic<bool>* cancel = nullptr;
     // Outputs computed together per linear stage (and then activated at once): bounds memory.
     std::int64_t chunk = 64;
+    // Linear stages as one evaluator call per weight (multiply_constant + add), the way a user
+    // of a general HE library writes them: the reference the blocked kernel is tested and
+    // benchmarked against (bit-identical results).
+    bool reference_kernels = false;
 };
 
 class Session {
@@ -36,9 +40,12 @@ public:
     const CompiledModel& model() const { return *model_; }
 
     // Validates the batch (model hash, count, level, scale, slots, sizes), then runs every stage.
-    EncryptedBatch run(const EncryptedBatch& inputs, const RunOptions& options = {}) const;
+    // Pass the batch by std::move to free the inputs as soon as the first stage has used them.
+    EncryptedBatch run(EncryptedBatch inputs, const RunOptions& options = {}) const;
 
 private:
+    std::vector<ckks::Ciphertext> naive_linear(std::size_t stage, const std::vector<const ckks::Ciphertext*>& inputs,
+                                               std::int64_t lo, std::int64_t hi) const;
     std::vector<ckks::Ciphertext> activate(std::size_t stage, std::vector<ckks::Ciphertext> in) const;
     ckks::Ciphertext square_complex(const ckks::Ciphertext& z, double beta) const;
     ckks::Ciphertext square_real(const ckks::Ciphertext& x, double beta) const;

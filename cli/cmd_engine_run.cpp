@@ -1,0 +1,234 @@
+// henn run: compile, keygen, encrypt, infer, decrypt and the plaintext reference in one process.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "command_registry.hpp"
+#include "engine_common.hpp"
+#include "henn/engine/client.hpp"
+#include "henn/engine/session.hpp"
+#include "henn/math/parallel.hpp"
+#include "henn/nn/reference.hpp"
+
+namespace henn::cli {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::int64_t argmax(const double* v, std::int64_t n) { return std::max_element(v, v + n) - v; }
+}  // namespace
+
+EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled, const nn::Model& model,
+                                       const Samples& samples, bool trace, bool progress) {
+    EncryptedEvaluation e;
+    e.samples = samples.count;
+    auto t = Clock::now();
+    engine::Client client(compiled);
+    const auto keys = client.evaluation_keys();
+    e.seconds_keygen = seconds_since(t);
+    e.eval_key_bytes = engine::save_evaluation_keys(*compiled, keys).size();
+    engine::Session session(compiled, keys);  // the server's side: evaluation keys only
+
+    t = Clock::now();
+    auto inputs = client.encrypt(samples.values, samples.count);
+    e.seconds_encrypt = seconds_since(t);
+    e.batches = static_cast<std::int64_t>(inputs.size());
+    e.bytes_up_per_sample = static_cast<double>(engine::save_batches(*compiled, inputs, engine::BundleKind::inputs).size()) /
+                            static_cast<double>(samples.count);
+
+    const auto& stages = compiled->stages();
+    std::vector<engine::EncryptedBatch> outputs;
+    ProgressBar bar("encrypted inference", progress);
+    double infer = 0;
+    std::vector<std::vector<std::vector<double>>> plain;  // [sample][stage][value] for the trace
+    for (std::size_t b = 0; b < inputs.size(); ++b) {
+        engine::RunOptions o;
+        o.progress = [&](std::size_t stage, std::int64_t done, std::int64_t total) {
+            bar.update(stage, stages.size(), done, total);
+        };
+        if (trace && b == 0) {
+            // The shadow-precision debugger: decrypt each stage and compare with the plaintext program.
+            const std::int64_t n = std::min<std::int64_t>(inputs[0].samples, 256);
+            plain.assign(static_cast<std::size_t>(n), {});
+            for (std::int64_t j = 0; j < n; ++j) {
+                compiled->run_plain(std::span<const double>(samples.values).subspan(j * compiled->input_size(), compiled->input_size()),
+                                    &plain[j]);
+            }
+            o.trace = [&, n](std::size_t stage, const std::vector<ckks::Ciphertext>& outs) {
+                const auto values = client.decrypt_values(outs, n);
+                EncryptedEvaluation::TraceRow row;
+                row.stage = stages[stage].name;
+                row.level = outs.empty() ? 0 : outs[0].level;
+                row.log2_scale = outs.empty() ? 0 : std::log2(outs[0].scale);
+                for (std::size_t i = 0; i < outs.size(); ++i) {
+                    for (std::int64_t j = 0; j < n; ++j) {
+                        row.max_error = std::max(row.max_error, std::abs(values[i][j] - plain[j][stage][i]));
+                        row.max_abs = std::max(row.max_abs, std::abs(plain[j][stage][i]));
+                    }
+                }
+                row.bits = row.max_error > 0 ? -std::log2(row.max_error) : 60;
+                e.trace.push_back(row);
+            };
+        }
+        t = Clock::now();
+        outputs.push_back(session.run(std::move(inputs[b]), o));
+        infer += seconds_since(t);
+    }
+    bar.finish();
+    e.seconds_infer = infer;
+    e.bytes_down_per_sample = static_cast<double>(engine::save_batches(*compiled, outputs, engine::BundleKind::outputs).size()) /
+                              static_cast<double>(samples.count);
+    t = Clock::now();
+    const auto decrypted = client.decrypt(outputs);
+    e.seconds_decrypt = seconds_since(t);
+
+    const auto reference = nn::run_reference_batch(model, samples.values, samples.count);
+    const std::int64_t width = compiled->output_size();
+    std::int64_t correct = 0, plain_correct = 0, agree = 0;
+    std::vector<double> bits(static_cast<std::size_t>(samples.count));
+    for (std::int64_t i = 0; i < samples.count; ++i) {
+        const auto enc = argmax(decrypted.data() + i * width, width);
+        const auto ref = argmax(reference.data() + i * width, width);
+        correct += enc == samples.labels[i];
+        plain_correct += ref == samples.labels[i];
+        agree += enc == ref;
+        double worst = 0;
+        for (std::int64_t o = 0; o < width; ++o) worst = std::max(worst, std::abs(decrypted[i * width + o] - reference[i * width + o]));
+        bits[i] = worst > 0 ? -std::log2(worst) : 60;
+    }
+    const double n = static_cast<double>(samples.count);
+    e.accuracy = correct / n;
+    e.plaintext_accuracy = plain_correct / n;
+    e.agreement = agree / n;
+    std::sort(bits.begin(), bits.end());
+    e.precision_bits_min = bits.front();
+    e.precision_bits_median = bits[bits.size() / 2];
+    e.peak_rss = peak_rss_bytes();
+    return e;
+}
+
+nlohmann::json evaluation_json(const engine::CompiledModel& compiled, const EncryptedEvaluation& e) {
+    nlohmann::json j;
+    j["images"] = e.samples;
+    j["batches"] = e.batches;
+    j["batch_size"] = compiled.batch_size();
+    j["accuracy"] = e.accuracy;
+    j["plaintext_accuracy"] = e.plaintext_accuracy;
+    j["agreement"] = e.agreement;
+    j["seconds_keygen"] = e.seconds_keygen;
+    j["seconds_encrypt"] = e.seconds_encrypt;
+    j["seconds_infer"] = e.seconds_infer;
+    j["seconds_decrypt"] = e.seconds_decrypt;
+    j["images_per_second"] = static_cast<double>(e.samples) / e.seconds_infer;
+    j["bytes_up_per_image"] = e.bytes_up_per_sample;
+    j["bytes_down_per_image"] = e.bytes_down_per_sample;
+    j["eval_key_bytes"] = e.eval_key_bytes;
+    j["precision_bits_min"] = e.precision_bits_min;
+    j["precision_bits_median"] = e.precision_bits_median;
+    j["expected_precision_bits"] = compiled.expected_precision_bits();
+    j["peak_rss_bytes"] = e.peak_rss;
+    j["log_n"] = compiled.context()->log_n();
+    j["depth"] = compiled.depth();
+    j["slots"] = engine::to_string(compiled.slot_packing());
+    j["threads"] = math::thread_count();
+    for (const auto& r : e.trace) {
+        j["trace"].push_back({{"stage", r.stage}, {"level", r.level}, {"log2_scale", r.log2_scale}, {"max_error", r.max_error},
+                              {"bits", r.bits}, {"max_abs", r.max_abs}});
+    }
+    return j;
+}
+
+void print_evaluation(const engine::CompiledModel& compiled, const EncryptedEvaluation& e) {
+    std::printf("encrypted inference on %lld images (%lld batch(es) of up to %lld, %d threads)\n",
+                static_cast<long long>(e.samples), static_cast<long long>(e.batches),
+                static_cast<long long>(compiled.batch_size()), math::thread_count());
+    std::printf("  accuracy %.2f%% (plaintext %.2f%%), agreement with plaintext %.2f%%\n", 100 * e.accuracy,
+                100 * e.plaintext_accuracy, 100 * e.agreement);
+    std::printf("  precision of the logits: worst %.1f bits, median %.1f bits (expected %.1f)\n", e.precision_bits_min,
+                e.precision_bits_median, compiled.expected_precision_bits());
+    std::printf("  client: keys %.2f s, encrypt %.2f s, decrypt %.2f s; server: infer %.2f s = %.0f images/s\n",
+                e.seconds_keygen, e.seconds_encrypt, e.seconds_decrypt, e.seconds_infer,
+                static_cast<double>(e.samples) / e.seconds_infer);
+    std::printf("  upload %.1f KB per image, download %.2f KB per image, evaluation keys %.2f MB, peak memory %.2f GB\n",
+                e.bytes_up_per_sample / 1000, e.bytes_down_per_sample / 1000, e.eval_key_bytes / 1e6, e.peak_rss / 1e9);
+    if (!e.trace.empty()) {
+        std::printf("trace (first batch, up to 256 images): per stage, decrypted vs plaintext program\n");
+        std::printf("  %-36s %5s %10s %12s %12s %6s\n", "stage", "level", "log2 scale", "max |value|", "max error", "bits");
+        for (const auto& r : e.trace) {
+            std::printf("  %-36s %5d %10.2f %12.4g %12.3g %6.1f\n", r.stage.c_str(), r.level, r.log2_scale, r.max_abs, r.max_error,
+                        r.bits);
+        }
+    }
+}
+
+namespace {
+
+struct CompileArgsRun {
+    std::string model, data = "mnist", data_dir, calibration, activation, slots = "auto", packing = "batch";
+    std::int64_t count = 0, offset = 0, calibration_count = 512;
+    int scale_bits = 0, log_n = 0, threads = 0;
+    double precision = 12;
+    bool json = false, trace = false;
+};
+
+const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
+    auto a = std::make_shared<CompileArgsRun>();
+    auto* cmd = root.add_subcommand("run", "Compile, encrypt, infer, decrypt and compare with plaintext, in one process");
+    cmd->footer(kExitCodeHelp);
+    cmd->add_option("model", a->model, "ONNX model")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--data", a->data, "mnist | fashion-mnist");
+    cmd->add_option("--data-dir", a->data_dir, "where the data set is")->required();
+    cmd->add_option("--count", a->count, "test images (default: one batch)");
+    cmd->add_option("--offset", a->offset, "first test image");
+    cmd->add_option("--packing", a->packing, "batch")->check(CLI::IsMember({"batch"}));
+    cmd->add_option("--slots", a->slots, "auto | real | complex")->check(CLI::IsMember({"auto", "real", "complex"}));
+    cmd->add_option("--calibration-count", a->calibration_count, "training images used for calibration (default 512)");
+    cmd->add_option("--scale-bits", a->scale_bits, "bits of the scale (default: chosen)")->check(CLI::Range(16, 58));
+    cmd->add_option("--precision", a->precision, "bits of output precision to plan for (default 12)");
+    cmd->add_option("--log-n", a->log_n, "ring degree 2^N (default: chosen)")->check(CLI::Range(12, 16));
+    cmd->add_option("--activation", a->activation, "replacement for ReLU/sigmoid/tanh in imported models");
+    cmd->add_option("--threads", a->threads, "threads (default: all cores)")->check(CLI::Range(1, 1024));
+    cmd->add_flag("--trace", a->trace, "per stage: level, scale, error of the decrypted values against plaintext");
+    cmd->add_flag("--json", a->json, "report as JSON");
+    cmd->callback([a] {
+        run_engine_command([&] {
+            if (a->threads) math::set_thread_count(a->threads);
+            const nn::Model model = import_model(a->model, a->activation);
+            engine::CompileOptions o;
+            o.slot_packing = a->slots == "real" ? engine::SlotPacking::real
+                             : a->slots == "complex" ? engine::SlotPacking::complex
+                                                     : engine::SlotPacking::automatic;
+            o.scale_bits = a->scale_bits;
+            o.log_n = a->log_n;
+            o.target_precision_bits = a->precision;
+            const Samples calibration = load_samples(a->data, a->data_dir, true, 0, a->calibration_count);
+            o.calibration = calibration.values;
+            o.calibration_count = calibration.count;
+            std::vector<std::string> warnings;
+            const auto t = std::chrono::steady_clock::now();
+            const auto compiled = engine::CompiledModel::compile(model, o, &warnings);
+            const double compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+            for (const auto& w : warnings) spdlog::warn("{}", w);
+            if (!a->json) std::cout << compiled->summary();
+            const Samples test = load_samples(a->data, a->data_dir, false, a->offset,
+                                              a->count > 0 ? a->count : compiled->batch_size());
+            const auto e = evaluate_encrypted(compiled, model, test, a->trace, !a->json);
+            if (a->json) {
+                auto j = evaluation_json(*compiled, e);
+                j["seconds_compile"] = compile_seconds;
+                std::cout << j.dump(2) << "\n";
+            } else {
+                print_evaluation(*compiled, e);
+            }
+        });
+    });
+});
+
+}  // namespace
+}  // namespace henn::cli

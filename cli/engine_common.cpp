@@ -1,0 +1,145 @@
+#include "engine_common.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "command_registry.hpp"
+#include "henn/ckks/errors.hpp"
+#include "henn/engine/errors.hpp"
+#include "henn/data/data.hpp"
+#include "henn/onnx/onnx.hpp"
+
+namespace henn::cli {
+
+void run_engine_command(const std::function<void()>& body) {
+    try {
+        body();
+    } catch (const CommandFailure&) {
+        throw;
+    } catch (const engine::CompileError& e) {
+        throw CommandFailure(kExitCompile, std::string("cannot compile: ") + e.what());
+    } catch (const engine::KeyMismatchError& e) {
+        throw CommandFailure(kExitMismatch, e.what());
+    } catch (const engine::FormatError& e) {
+        throw CommandFailure(kExitData, e.what());
+    } catch (const onnx::OnnxError& e) {
+        throw CommandFailure(kExitCompile, e.what());
+    } catch (const data::DataError& e) {
+        throw CommandFailure(kExitData, e.what());
+    } catch (const nn::ModelError& e) {
+        throw CommandFailure(kExitCompile, e.what());
+    } catch (const ckks::SerializationError& e) {
+        throw CommandFailure(kExitData, e.what());
+    } catch (const ckks::Error& e) {
+        throw CommandFailure(kExitCrypto, e.what());
+    } catch (const std::invalid_argument& e) {
+        throw CommandFailure(kExitUsage, e.what());
+    } catch (const std::exception& e) {
+        throw CommandFailure(kExitInternal, std::string("internal error: ") + e.what());
+    }
+}
+
+std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw CommandFailure(kExitData, "cannot read " + path.string());
+    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return bytes;
+}
+
+void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes, bool private_file,
+                bool overwrite) {
+    if (!overwrite && std::filesystem::exists(path)) {
+        throw CommandFailure(kExitUsage, path.string() + " exists; remove it or pass --force");
+    }
+    if (!path.parent_path().empty()) std::filesystem::create_directories(path.parent_path());
+    const std::filesystem::path temporary = path.string() + ".partial";
+    // The mode is set at creation, so a secret key is never readable by others, not even briefly.
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, private_file ? 0600 : 0644);
+    if (fd < 0) throw CommandFailure(kExitData, "cannot write " + temporary.string());
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (w <= 0) {
+            ::close(fd);
+            std::filesystem::remove(temporary);
+            throw CommandFailure(kExitData, "cannot write " + temporary.string());
+        }
+        done += static_cast<std::size_t>(w);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0) throw CommandFailure(kExitData, "cannot write " + temporary.string());
+    std::filesystem::rename(temporary, path);
+}
+
+Samples load_samples(const std::string& name, const std::filesystem::path& dir, bool train_split, std::int64_t offset,
+                     std::int64_t count) {
+    const data::Dataset set = data::load_named_dataset(name, dir, train_split ? data::Split::train : data::Split::test);
+    if (offset < 0 || offset >= set.count()) {
+        throw CommandFailure(kExitUsage, "--offset " + std::to_string(offset) + " is outside the " +
+                                             std::to_string(set.count()) + " samples of " + name);
+    }
+    Samples s;
+    s.count = count <= 0 ? set.count() - offset : std::min(count, set.count() - offset);
+    const std::int64_t size = set.sample_size();
+    s.values.assign(set.features.begin() + offset * size, set.features.begin() + (offset + s.count) * size);
+    s.labels.assign(set.labels.begin() + offset, set.labels.begin() + offset + s.count);
+    return s;
+}
+
+namespace {
+onnx::OnnxImportOptions import_options(const std::string& replacement) {
+    onnx::OnnxImportOptions o;
+    if (!replacement.empty()) o.replacement = nn::parse_activation(replacement);
+    return o;
+}
+}  // namespace
+
+nn::Model import_model(const std::filesystem::path& path, const std::string& replacement) {
+    auto imported = onnx::import_onnx(path, import_options(replacement));
+    for (const auto& w : imported.warnings) spdlog::warn("{}", w);
+    return imported.model;
+}
+
+nn::Model import_model_bytes(const std::vector<std::uint8_t>& bytes, const std::string& replacement,
+                             const std::string& source) {
+    auto imported = onnx::import_onnx_bytes(bytes, import_options(replacement), source);
+    for (const auto& w : imported.warnings) spdlog::warn("{}", w);
+    return imported.model;
+}
+
+engine::CompiledModelPtr load_compiled(const std::filesystem::path& path) {
+    try {
+        return engine::CompiledModel::load(read_file(path));
+    } catch (const engine::FormatError& e) {
+        throw CommandFailure(kExitData, path.string() + ": " + e.what());
+    }
+}
+
+std::uint64_t peak_rss_bytes() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;
+}
+
+ProgressBar::ProgressBar(std::string title, bool enabled) : title_(std::move(title)), enabled_(enabled && isatty(2)) {}
+
+void ProgressBar::update(std::size_t stage, std::size_t stages, std::int64_t done, std::int64_t total) {
+    if (!enabled_) return;
+    const double overall = (static_cast<double>(stage) + static_cast<double>(done) / static_cast<double>(std::max<std::int64_t>(total, 1))) /
+                           static_cast<double>(std::max<std::size_t>(stages, 1));
+    const int width = 30, filled = static_cast<int>(overall * width);
+    std::fprintf(stderr, "\r%s [%s%s] %3.0f%%  stage %zu/%zu", title_.c_str(), std::string(filled, '#').c_str(),
+                 std::string(width - filled, '.').c_str(), 100 * overall, stage + 1, stages);
+    std::fflush(stderr);
+}
+
+void ProgressBar::finish() {
+    if (enabled_) std::fprintf(stderr, "\r%*s\r", 80, "");
+}
+
+}  // namespace henn::cli

@@ -1,0 +1,93 @@
+// Shared by the encrypted-inference commands (compile, keygen, encrypt, infer, decrypt, run,
+// demo): file I/O with the right permissions, exit codes, data loading, reports.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "henn/engine/compiled_model.hpp"
+#include "henn/nn/model.hpp"
+
+namespace henn::cli {
+
+// Exit codes of the engine commands (also printed by `henn compile --help`).
+inline constexpr int kExitUsage = 2;      // bad flags or arguments
+inline constexpr int kExitCompile = 3;    // the model cannot be compiled
+inline constexpr int kExitData = 4;       // unreadable or malformed input files
+inline constexpr int kExitMismatch = 5;   // keys, model and ciphertexts that do not belong together
+inline constexpr int kExitCrypto = 6;     // CKKS parameters or operations refused
+inline constexpr int kExitInternal = 70;  // a bug
+inline constexpr const char* kExitCodeHelp =
+    "Exit codes: 0 success, 2 usage, 3 model cannot be compiled, 4 bad input file or data, 5 keys/model/"
+    "ciphertexts do not belong together, 6 CKKS error, 70 internal error.";
+
+// Runs `body`, mapping the library's typed errors to the exit codes above (as CommandFailure).
+void run_engine_command(const std::function<void()>& body);
+
+std::vector<std::uint8_t> read_file(const std::filesystem::path& path);
+// Written to a new file beside `path` and renamed into place; `private_file` gives mode 0600 and
+// refuses to replace an existing file unless `overwrite`.
+void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes, bool private_file = false,
+                bool overwrite = true);
+
+// "mnist:DIR" or "fashion-mnist:DIR" (training split) into count x size values.
+struct Samples {
+    std::vector<double> values;
+    std::vector<std::int64_t> labels;
+    std::int64_t count = 0;
+};
+Samples load_samples(const std::string& data, const std::filesystem::path& dir, bool train_split, std::int64_t offset,
+                     std::int64_t count);
+
+// The model from an ONNX file (activations replaced by polynomials, with warnings on stderr).
+nn::Model import_model(const std::filesystem::path& path, const std::string& replacement);
+nn::Model import_model_bytes(const std::vector<std::uint8_t>& bytes, const std::string& replacement,
+                             const std::string& source);
+
+engine::CompiledModelPtr load_compiled(const std::filesystem::path& path);
+
+// Peak resident memory of this process so far.
+std::uint64_t peak_rss_bytes();
+
+// A one-line progress bar on stderr when it is a terminal (nothing otherwise).
+class ProgressBar {
+public:
+    explicit ProgressBar(std::string title, bool enabled = true);
+    void update(std::size_t stage, std::size_t stages, std::int64_t done, std::int64_t total);
+    void finish();
+
+private:
+    std::string title_;
+    bool enabled_;
+};
+
+}  // namespace henn::cli
+
+namespace henn::cli {
+
+// Everything `henn run` and `henn demo` do after compiling: keys, encryption, server-side
+// inference, decryption, and the float64 reference on the same samples.
+struct EncryptedEvaluation {
+    std::int64_t samples = 0, batches = 0;
+    double accuracy = 0, plaintext_accuracy = 0, agreement = 0;
+    double seconds_keygen = 0, seconds_encrypt = 0, seconds_infer = 0, seconds_decrypt = 0;
+    double bytes_up_per_sample = 0, bytes_down_per_sample = 0;
+    std::uint64_t eval_key_bytes = 0, peak_rss = 0;
+    double precision_bits_min = 0, precision_bits_median = 0;
+    struct TraceRow {
+        std::string stage;
+        int level = 0;
+        double log2_scale = 0, max_error = 0, bits = 0, max_abs = 0;
+    };
+    std::vector<TraceRow> trace;
+};
+EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled, const nn::Model& model,
+                                       const Samples& samples, bool trace, bool progress);
+void print_evaluation(const engine::CompiledModel& compiled, const EncryptedEvaluation& e);
+nlohmann::json evaluation_json(const engine::CompiledModel& compiled, const EncryptedEvaluation& e);
+
+}  // namespace henn::cli
