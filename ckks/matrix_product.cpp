@@ -109,31 +109,16 @@ std::vector<Ciphertext> ConstantMatrix::multiply(std::span<const Ciphertext* con
     const int threads = static_cast<int>(std::min<std::size_t>(detail::threads(), tasks));
 #pragma omp parallel num_threads(threads)
     {
-        std::vector<const u64*> x;
-        std::vector<u64> partial(block);
+        std::vector<const u64*> x(columns_);
+        std::vector<u64*> o(out_rows);
 #pragma omp for schedule(dynamic, 1)
         for (std::size_t task = 0; task < tasks; ++task) {
             const std::size_t i = task / blocks, k0 = (task % blocks) * block;
-            const math::Modulus& q = ctx.q()[i];
-            const u64* w = residues_[i].data();
             for (std::size_t p = 0; p < size; ++p) {
-                for (std::size_t r = row_lo; r < row_hi; ++r) {
-                    u64* o = out[r - row_lo].polys[p].limb(i) + k0;
-                    const std::size_t begin = row_begin_[r], end = row_begin_[r + 1];
-                    if (begin == end) {
-                        std::fill(o, o + block, u64{0});
-                        continue;
-                    }
-                    x.resize(end - begin);
-                    for (std::size_t e = begin; e < end; ++e) x[e - begin] = inputs[column_index_[e]]->polys[p].limb(i) + k0;
-                    for (std::size_t chunk = 0; chunk < x.size(); chunk += math::kMaxWeightedTerms) {
-                        const std::size_t count = std::min(math::kMaxWeightedTerms, x.size() - chunk);
-                        u64* target = chunk == 0 ? o : partial.data();
-                        math::weighted_sum_mod_vec(x.data() + chunk, w + begin + chunk, count, q.value(), target,
-                                                   block, q);
-                        if (chunk != 0) math::add_mod_vec(o, partial.data(), o, block, q);
-                    }
-                }
+                for (std::size_t c = 0; c < columns_; ++c) x[c] = inputs[c]->polys[p].limb(i) + k0;
+                for (std::size_t r = 0; r < out_rows; ++r) o[r] = out[r].polys[p].limb(i) + k0;
+                math::matrix_rows_mod_vec(x.data(), row_begin_.data() + row_lo, column_index_.data(), residues_[i].data(),
+                                          out_rows, o.data(), block, ctx.q()[i]);
             }
         }
     }

@@ -63,10 +63,22 @@ const CommandRegistrar bench_engine_command(61, "bench engine", [](CLI::App& roo
             engine::Client client(compiled);
             engine::Session session(compiled, client.evaluation_keys());
             const auto batch = client.encrypt(values, count).front();
+            std::vector<double> stage_seconds(compiled->stages().size(), 0.0);
             auto time_run = [&](bool naive, engine::EncryptedBatch& out) {
                 engine::RunOptions r;
                 r.reference_kernels = naive;
                 const auto t = Clock::now();
+                auto last = t;
+                std::size_t last_stage = 0;
+                if (!naive) {
+                    // Time spent per stage (a fused linear + activation pair reports as it goes).
+                    r.progress = [&](std::size_t stage, std::int64_t, std::int64_t) {
+                        const auto now = Clock::now();
+                        stage_seconds[std::max(stage, last_stage)] += std::chrono::duration<double>(now - last).count();
+                        last = now;
+                        last_stage = stage;
+                    };
+                }
                 out = session.run(batch, r);
                 return std::chrono::duration<double>(Clock::now() - t).count();
             };
@@ -94,6 +106,9 @@ const CommandRegistrar bench_engine_command(61, "bench engine", [](CLI::App& roo
             j["input_bytes_per_image"] = static_cast<double>(compiled->input_bytes_per_batch()) / static_cast<double>(compiled->batch_size());
             j["eval_key_bytes"] = compiled->evaluation_key_bytes();
             j["peak_rss_bytes"] = peak_rss_bytes();
+            for (std::size_t k = 0; k < stage_seconds.size(); ++k) {
+                j["stages"].push_back({{"name", compiled->stages()[k].name}, {"seconds", stage_seconds[k]}});
+            }
             if (a->naive) {
                 j["seconds_infer_naive"] = naive;
                 j["images_per_second_naive"] = n / naive;
@@ -108,6 +123,9 @@ const CommandRegistrar bench_engine_command(61, "bench engine", [](CLI::App& roo
                             engine::to_string(compiled->slot_packing()).c_str(), math::thread_count(),
                             math::ntt_kernel_name(), math::vector_kernel_name());
                 std::printf("  blocked kernels: %.2f s, %.0f images/s\n", fast, n / fast);
+                for (std::size_t k = 0; k < stage_seconds.size(); ++k) {
+                    std::printf("    %-28s %6.2f s\n", compiled->stages()[k].name.c_str(), stage_seconds[k]);
+                }
                 if (a->naive) {
                     std::printf("  naive loop:      %.2f s, %.0f images/s (blocked is %.2fx faster; outputs %s)\n", naive, n / naive,
                                 naive / fast, identical ? "bit-identical" : "DIFFER");

@@ -33,6 +33,8 @@ std::vector<double> synthetic_calibration(std::int64_t input_size, std::int64_t 
 // |output| and the range of its input.
 void calibrate(std::vector<StagePlan>& stages, const std::vector<double>& samples, std::int64_t count,
                std::int64_t input_size) {
+    std::vector<double> sum_squares(stages.size(), 0.0);
+    std::vector<double> values(stages.size(), 0.0);
     for (auto& s : stages) {
         s.max_abs_out = 0;
         s.input_min = std::numeric_limits<double>::infinity();
@@ -40,11 +42,14 @@ void calibrate(std::vector<StagePlan>& stages, const std::vector<double>& sample
     }
     for (std::int64_t k = 0; k < count; ++k) {
         std::vector<double> x(samples.begin() + k * input_size, samples.begin() + (k + 1) * input_size);
-        for (auto& s : stages) {
+        for (std::size_t i = 0; i < stages.size(); ++i) {
+            auto& s = stages[i];
             for (double v : x) {
                 s.input_min = std::min(s.input_min, v);
                 s.input_max = std::max(s.input_max, v);
+                sum_squares[i] += v * v;
             }
+            values[i] += static_cast<double>(x.size());
             x = detail::apply_stage(s, x);
             for (double v : x) {
                 if (!std::isfinite(v)) {
@@ -54,6 +59,7 @@ void calibrate(std::vector<StagePlan>& stages, const std::vector<double>& sample
             }
         }
     }
+    for (std::size_t i = 0; i < stages.size(); ++i) stages[i].input_rms = std::sqrt(sum_squares[i] / std::max(values[i], 1.0));
 }
 
 int total_depth(const std::vector<StagePlan>& stages) {
@@ -134,8 +140,10 @@ double estimate_precision_bits(const std::vector<StagePlan>& stages, int log_n, 
             error = max_row_norm(*l) * error + std::sqrt(rows / 12.0) * input_bound / weight_scale + rescale;
         } else {
             const auto& a = std::get<ActivationStage>(s.op);
+            // Noise is additive and independent of the value, so its growth through p is p' at a
+            // typical input (the RMS), not at the extreme one; the final 5 sigma covers the tails.
             double derivative = 0;
-            const double m = std::max(std::abs(s.input_min), std::abs(s.input_max));
+            const double m = s.input_rms;
             for (std::size_t k = 1; k < a.coefficients.size(); ++k) {
                 derivative += static_cast<double>(k) * std::abs(a.coefficients[k]) * std::pow(m, static_cast<double>(k - 1));
             }

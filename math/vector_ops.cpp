@@ -2,6 +2,7 @@
 #include "henn/math/vector_ops.hpp"
 
 #include <algorithm>
+#include <vector>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -153,7 +154,7 @@ const VectorKernelTable& portable_vector_kernels() {
     static constexpr VectorKernelTable table = {
         portable_add, portable_sub,          portable_negate,       portable_mul,      portable_mul_add,
         portable_mul_scalar, portable_dot, portable_dot_permuted, portable_dot_pair, portable_weighted_sum,
-        portable_karatsuba};
+        portable_karatsuba, nullptr};
     return table;
 }
 
@@ -302,6 +303,49 @@ void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, 
     check_weighted(count, x_bound);
     selected_table().weighted_sum(x, w, count, x_bound, out, n, q);
 }
+namespace simd {
+void matrix_rows_generic(const VectorKernelTable& table, const u64* const* x, const std::size_t* row_begin,
+                         const std::uint32_t* column, const u64* w, std::size_t rows, u64* const* out, std::size_t n,
+                         const Modulus& q) {
+    std::vector<const u64*> terms;
+    std::vector<u64> partial(n);
+    for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t begin = row_begin[r], end = row_begin[r + 1];
+        if (begin == end) {
+            std::fill(out[r], out[r] + n, u64{0});
+            continue;
+        }
+        terms.resize(end - begin);
+        for (std::size_t e = begin; e < end; ++e) terms[e - begin] = x[column[e]];
+        for (std::size_t chunk = 0; chunk < terms.size(); chunk += kMaxWeightedTerms) {
+            const std::size_t count = std::min(kMaxWeightedTerms, terms.size() - chunk);
+            u64* target = chunk == 0 ? out[r] : partial.data();
+            table.weighted_sum(terms.data() + chunk, w + begin + chunk, count, q.value(), target, n, q);
+            if (chunk != 0) table.add(out[r], partial.data(), out[r], n, q);
+        }
+    }
+}
+}  // namespace simd
+
+namespace {
+void matrix_rows_through(const simd::VectorKernelTable& table, const u64* const* x, const std::size_t* row_begin,
+                         const std::uint32_t* column, const u64* w, std::size_t rows, u64* const* out, std::size_t n,
+                         const Modulus& q) {
+    if (table.matrix_rows) return table.matrix_rows(x, row_begin, column, w, rows, out, n, q);
+    simd::matrix_rows_generic(table, x, row_begin, column, w, rows, out, n, q);
+}
+}  // namespace
+
+void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
+                         const u64* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
+    matrix_rows_through(selected_table(), x, row_begin, column, w, rows, out, n, q);
+}
+void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
+                         const u64* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q,
+                         VectorKernel kernel) {
+    matrix_rows_through(checked_table(kernel), x, row_begin, column, w, rows, out, n, q);
+}
+
 void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
                           u64* c2, std::size_t n, const Modulus& q) {
     selected_table().karatsuba(a0, a1, b0, b1, c0, c1, c2, n, q);

@@ -622,6 +622,70 @@ void weighted_sum64(const u64* const* x, const u64* w, std::size_t count, u64 x_
     weighted_sum64_impl(x, w, count, out, n, q);
 }
 
+// Rows of a constant matrix with the sums in registers: per row, 32 coefficients at a time
+// (four vectors, their 52-bit low and high halves), each column's 32 values loaded once per row,
+// reduced every 64 entries (ifma_reduce_sum's bound) into a running sum mod q.
+void ifma_matrix_rows(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column, const u64* w,
+                      std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
+    const IfmaSumContext c = ifma_sum_context(q);
+    const std::size_t wide_end = n & ~std::size_t{31}, vector_end = n & ~std::size_t{7};
+    for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t begin = row_begin[r], end = row_begin[r + 1];
+        u64* o = out[r];
+        for (std::size_t k = 0; k < wide_end; k += 32) {
+            __m512i total[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                                _mm512_setzero_si512()};
+            for (std::size_t chunk = begin; chunk < end; chunk += 64) {
+                const std::size_t chunk_end = std::min(end, chunk + 64);
+                __m512i high[4], low[4];
+                for (int v = 0; v < 4; ++v) high[v] = low[v] = _mm512_setzero_si512();
+                for (std::size_t e = chunk; e < chunk_end; ++e) {
+                    const __m512i weight = _mm512_set1_epi64(static_cast<long long>(w[e]));
+                    const u64* p = x[column[e]] + k;
+                    for (int v = 0; v < 4; ++v) {
+                        const __m512i a = _mm512_loadu_si512(p + 8 * v);
+                        low[v] = _mm512_madd52lo_epu64(low[v], a, weight);
+                        high[v] = _mm512_madd52hi_epu64(high[v], a, weight);
+                    }
+                }
+                for (int v = 0; v < 4; ++v) total[v] = Common::add(total[v], ifma_reduce_sum(high[v], low[v], c), c.base.q);
+            }
+            for (int v = 0; v < 4; ++v) _mm512_storeu_si512(o + k + 8 * v, total[v]);
+        }
+        for (std::size_t k = wide_end; k < vector_end; k += 8) {
+            __m512i total = _mm512_setzero_si512();
+            for (std::size_t chunk = begin; chunk < end; chunk += 64) {
+                const std::size_t chunk_end = std::min(end, chunk + 64);
+                __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
+                for (std::size_t e = chunk; e < chunk_end; ++e) {
+                    const __m512i weight = _mm512_set1_epi64(static_cast<long long>(w[e]));
+                    const __m512i a = _mm512_loadu_si512(x[column[e]] + k);
+                    low = _mm512_madd52lo_epu64(low, a, weight);
+                    high = _mm512_madd52hi_epu64(high, a, weight);
+                }
+                total = Common::add(total, ifma_reduce_sum(high, low, c), c.base.q);
+            }
+            _mm512_storeu_si512(o + k, total);
+        }
+        for (std::size_t k = vector_end; k < n; ++k) {
+            u64 total = 0;
+            for (std::size_t chunk = begin; chunk < end; chunk += 64) {
+                u128 sum = 0;
+                for (std::size_t e = chunk; e < std::min(end, chunk + 64); ++e) sum += static_cast<u128>(x[column[e]][k]) * w[e];
+                total = add_mod(total, q.reduce(sum), q.value());
+            }
+            o[k] = total;
+        }
+    }
+}
+
+void matrix_rows_ifma(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column, const u64* w,
+                      std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
+    // Above IFMA's range: the 64-bit weighted sums of the avx512 table.
+    if (!ifma_ok(q)) return matrix_rows_generic(avx512_vector_kernels(), x, row_begin, column, w, rows, out, n, q);
+    ifma_matrix_rows(x, row_begin, column, w, rows, out, n, q);
+}
+
 // The avx512ifma table: IFMA below 2^50, the 64-bit kernels above.
 void mul_ifma(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
     if (!ifma_ok(q)) return mul64(a, b, out, n, q);
@@ -665,7 +729,7 @@ const VectorKernelTable& avx2_vector_kernels() {
                                             mul,     mul_add,    mul_scalar,
                                             portable_vector_kernels().dot, portable_vector_kernels().dot_permuted,
                                             portable_vector_kernels().dot_pair, portable_vector_kernels().weighted_sum,
-                                            karatsuba};
+                                            karatsuba, nullptr};
     return table;
 }
 
@@ -673,7 +737,7 @@ const VectorKernelTable& avx512_vector_kernels() {
     using namespace avx512_kernels;
     static const VectorKernelTable table = {add,          sub,   negate,         mul64,      mul_add64,
                                             mul_scalar64, dot64, dot_permuted64, dot_pair64, weighted_sum64,
-                                            karatsuba64};
+                                            karatsuba64, nullptr};
     return table;
 }
 
@@ -681,7 +745,7 @@ const VectorKernelTable& avx512ifma_vector_kernels() {
     using namespace avx512_kernels;
     static const VectorKernelTable table = {add,      sub,          negate,  mul_ifma,          mul_add_ifma,
                                             mul_scalar_ifma, dot_ifma, dot_permuted_ifma, dot_pair_ifma, weighted_sum_ifma,
-                                            karatsuba_ifma};
+                                            karatsuba_ifma, matrix_rows_ifma};
     return table;
 }
 

@@ -29,7 +29,16 @@ struct VectorKernelTable {
                          std::size_t n, const Modulus& q);
     void (*karatsuba)(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1, u64* c2,
                       std::size_t n, const Modulus& q);
+    // Null: rows summed through weighted_sum, 64 terms at a time (vector_ops.cpp).
+    void (*matrix_rows)(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column, const u64* w,
+                        std::size_t rows, u64* const* out, std::size_t n, const Modulus& q);
 };
+
+// matrix_rows through a table's weighted_sum and add, 64 terms at a time (math/vector_ops.cpp):
+// what tables without a matrix_rows kernel use.
+void matrix_rows_generic(const VectorKernelTable& table, const u64* const* x, const std::size_t* row_begin,
+                         const std::uint32_t* column, const u64* w, std::size_t rows, u64* const* out, std::size_t n,
+                         const Modulus& q);
 
 // Plain C++ (math/vector_ops.cpp): the reference and the fallback of the others.
 const VectorKernelTable& portable_vector_kernels();

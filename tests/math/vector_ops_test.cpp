@@ -291,3 +291,46 @@ TEST(VectorOps, TooManyTermsAreRejected) {
     EXPECT_THROW(weighted_sum_mod_vec(xs.data(), weights.data(), 1, (u64{1} << 61) + 1, out.data(), 1, q),
                  std::invalid_argument);
 }
+
+TEST(VectorOps, MatrixRowsMatchScalarReference) {
+    std::mt19937_64 rng(77);
+    // Rows of 0, 1, 63, 64, 65 and 200 entries (below, at and above one reduction's 64 terms),
+    // lengths with 32- and 8-wide tails.
+    const std::size_t columns = 230;
+    const std::size_t row_sizes[] = {0, 1, 63, 64, 65, 200, 7};
+    for (const Modulus& q : test_moduli()) {
+        for (std::size_t n : {std::size_t{5}, std::size_t{40}, std::size_t{128}, std::size_t{1000}}) {
+            std::vector<std::vector<u64>> x(columns);
+            std::vector<const u64*> xp(columns);
+            for (std::size_t c = 0; c < columns; ++c) {
+                x[c] = random_residues(n, q.value(), rng);
+                xp[c] = x[c].data();
+            }
+            std::vector<std::size_t> row_begin{0};
+            std::vector<std::uint32_t> column;
+            std::vector<u64> w;
+            for (std::size_t size : row_sizes) {
+                for (std::size_t e = 0; e < size; ++e) column.push_back(static_cast<std::uint32_t>(rng() % columns));
+                const auto weights = random_residues(size, q.value(), rng);
+                w.insert(w.end(), weights.begin(), weights.end());
+                row_begin.push_back(column.size());
+            }
+            const std::size_t rows = row_begin.size() - 1;
+            std::vector<std::vector<u64>> expected(rows, std::vector<u64>(n, 0));
+            for (std::size_t r = 0; r < rows; ++r) {
+                for (std::size_t e = row_begin[r]; e < row_begin[r + 1]; ++e) {
+                    for (std::size_t k = 0; k < n; ++k) {
+                        expected[r][k] = add_mod(expected[r][k], mul_mod(x[column[e]][k], w[e], q), q.value());
+                    }
+                }
+            }
+            for (VectorKernel kernel : available_kernels()) {
+                std::vector<std::vector<u64>> out(rows, std::vector<u64>(n, 12345));
+                std::vector<u64*> op(rows);
+                for (std::size_t r = 0; r < rows; ++r) op[r] = out[r].data();
+                matrix_rows_mod_vec(xp.data(), row_begin.data(), column.data(), w.data(), rows, op.data(), n, q, kernel);
+                EXPECT_EQ(out, expected) << where(kernel, q, n);
+            }
+        }
+    }
+}

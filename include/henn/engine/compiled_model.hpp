@@ -81,6 +81,7 @@ struct StagePlan {
     // activations), and the range of activation inputs.
     double max_abs_out = 0;
     double input_min = 0, input_max = 0;
+    double input_rms = 0;  // root mean square of the stage's inputs (compile time only, not saved)
     int depth = 0;
     std::int64_t ct_multiplications = 0;  // ciphertext products over the whole stage
     std::int64_t key_switches = 0;

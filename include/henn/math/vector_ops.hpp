@@ -68,6 +68,12 @@ void dot_pair_mod_vec(const u64* const* x, const std::uint32_t* permutation, con
 // another, larger modulus); count <= kMaxWeightedTerms. std::invalid_argument otherwise.
 void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
                           std::size_t n, const Modulus& q);
+// Rows of a sparse constant matrix times vectors (the linear layers of batch-packed networks):
+// out[r][k] = sum_{e in [row_begin[r], row_begin[r+1])} x[column[e]][k] * w[e] mod q for r < rows
+// and k < n, with reduced x and w (< q) and any number of entries per row. The outputs must not
+// alias the inputs.
+void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
+                         const u64* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q);
 // The ciphertext tensor product with Karatsuba's three products:
 // c0 = a0 b0, c2 = a1 b1, c1 = (a0 + a1)(b0 + b1) - c0 - c2 = a0 b1 + a1 b0 (mod q).
 // The outputs must not alias the inputs.
@@ -92,6 +98,9 @@ void dot_pair_mod_vec(const u64* const* x, const std::uint32_t* permutation, con
                       const Modulus& q, VectorKernel kernel);
 void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
                           std::size_t n, const Modulus& q, VectorKernel kernel);
+void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
+                         const u64* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q,
+                         VectorKernel kernel);
 void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
                           u64* c2, std::size_t n, const Modulus& q, VectorKernel kernel);
 
