@@ -34,4 +34,20 @@ inline std::string data_dir() {
     return {};
 }
 
+// Set by CI (CI=true, as .ci/run exports): data sets are always present there, so a test that
+// cannot find its data must fail rather than skip to green. Developers without the data may skip.
+inline bool data_required() {
+    const char* ci = std::getenv("CI");
+    if (ci == nullptr) return false;
+    const std::string value = ci;
+    return !value.empty() && value != "0" && value != "false";
+}
+
 }  // namespace henn::test
+
+// Skips the test when its data is missing, or fails it when running under CI.
+#define HENN_SKIP_WITHOUT_DATA(message)                                                      \
+    do {                                                                                     \
+        if (::henn::test::data_required()) FAIL() << message << " (CI is set: data must be present)"; \
+        GTEST_SKIP() << message;                                                             \
+    } while (0)

@@ -231,7 +231,7 @@ TEST(Data, SplitsAreDeterministicPartitions) {
 
 TEST(Data, RealMnistAndWdbc) {
     const auto dir = henn::test::data_dir();
-    if (dir.empty() || !fs::exists(fs::path(dir) / "mnist")) GTEST_SKIP() << "MNIST not found under --data-dir";
+    if (dir.empty() || !fs::exists(fs::path(dir) / "mnist")) HENN_SKIP_WITHOUT_DATA("MNIST not found under --data-dir");
     auto test = load_named_dataset("mnist", dir, Split::test);
     ASSERT_EQ(test.count(), 10000);
     EXPECT_EQ(test.sample_shape, (std::vector<std::int64_t>{1, 28, 28}));
@@ -245,7 +245,7 @@ TEST(Data, RealMnistAndWdbc) {
     auto train = load_named_dataset("mnist", fs::path(dir) / "mnist", Split::train);
     EXPECT_EQ(train.count(), 10000);
 
-    if (!fs::exists(fs::path(dir) / "wdbc")) GTEST_SKIP() << "WDBC not found";
+    if (!fs::exists(fs::path(dir) / "wdbc")) HENN_SKIP_WITHOUT_DATA("WDBC not found");
     auto wtrain = load_named_dataset("wdbc", dir, Split::train);
     auto wtest = load_named_dataset("wdbc", dir, Split::test);
     EXPECT_EQ(wtrain.count() + wtest.count(), 569);

@@ -109,7 +109,7 @@ void expect_quadratic(const Polynomial& p, const nlohmann::json& c) {
 // tie to ~1e-12 could go either way, so at most 2 of 10,000 may differ.
 void expect_test_accuracy(const Model& model, const Expected& e) {
     const auto dir = henn::test::data_dir();
-    if (dir.empty()) GTEST_SKIP() << "no --data-dir";
+    if (dir.empty()) HENN_SKIP_WITHOUT_DATA("no --data-dir");
     const auto test = henn::data::load_named_dataset("mnist", dir, henn::data::Split::test);
     const auto result = evaluate_reference(model, test);
     EXPECT_EQ(result.total, e.json.at("test_count").get<std::int64_t>());
@@ -345,7 +345,7 @@ TEST(BundledModel, MnistCryptoNets) {
     EXPECT_EQ(kinds(m), (std::vector<std::string>{"Conv2d", "Polynomial", "Flatten", "Dense", "Polynomial", "Dense"}));
     EXPECT_TRUE(m.is_polynomial());
     const auto dir = henn::test::data_dir();
-    if (dir.empty()) GTEST_SKIP() << "no --data-dir";
+    if (dir.empty()) HENN_SKIP_WITHOUT_DATA("no --data-dir");
     const auto result = evaluate_reference(m, henn::data::load_named_dataset("mnist", dir, henn::data::Split::test));
     std::cout << "  henn reference: " << result.correct << "/" << result.total << "\n";
     EXPECT_GE(result.accuracy(), 0.97);

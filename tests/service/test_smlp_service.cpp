@@ -173,7 +173,7 @@ TEST(SmlpService, TlsChannel) {
         " -days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1";
     if (std::system(command.c_str()) != 0) {
         std::filesystem::remove_all(dir);
-        GTEST_SKIP() << "openssl command not available to make a test certificate";
+        HENN_SKIP_WITHOUT_DATA("openssl command not available to make a test certificate");
     }
     smlp::Helper helper(test_keys().secret_key);
     SmlpHelperService service(helper, kTestService);

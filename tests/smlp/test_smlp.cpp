@@ -36,7 +36,7 @@ const Wdbc* wdbc() {
     return data ? &*data : nullptr;
 }
 #define REQUIRE_WDBC()                                                                   \
-    if (wdbc() == nullptr) GTEST_SKIP() << "WDBC not found under --data-dir (wdbc/breast_cancer.csv)"
+    if (wdbc() == nullptr) HENN_SKIP_WITHOUT_DATA("WDBC not found under --data-dir (wdbc/breast_cancer.csv)")
 
 TEST(SmlpPlain, FloatTrainingReachesPaperAccuracy) {
     REQUIRE_WDBC();

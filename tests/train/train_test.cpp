@@ -64,7 +64,7 @@ TEST(Train, ReferenceExecutorAgreesWithLibtorch) {
 // gives the same predictions), not the final accuracy, which docs/accuracy.md reports.
 TEST(Train, CryptoNetsLearnsMnistSubsetAndRoundTripsThroughOnnx) {
     const auto dir = henn::test::data_dir();
-    if (dir.empty() || !fs::exists(fs::path(dir) / "mnist")) GTEST_SKIP() << "MNIST not found under --data-dir";
+    if (dir.empty() || !fs::exists(fs::path(dir) / "mnist")) HENN_SKIP_WITHOUT_DATA("MNIST not found under --data-dir");
     auto train = load_named_dataset("mnist", dir, Split::train).head(2000);
     auto test = load_named_dataset("mnist", dir, Split::test).head(1000);
     TrainOptions options;
@@ -93,7 +93,7 @@ TEST(Train, CryptoNetsLearnsMnistSubsetAndRoundTripsThroughOnnx) {
 
 TEST(Train, PolynomialMlpOnWdbc) {
     const auto dir = henn::test::data_dir();
-    if (dir.empty() || !fs::exists(fs::path(dir) / "wdbc")) GTEST_SKIP() << "WDBC not found under --data-dir";
+    if (dir.empty() || !fs::exists(fs::path(dir) / "wdbc")) HENN_SKIP_WITHOUT_DATA("WDBC not found under --data-dir");
     auto train = load_named_dataset("wdbc", dir, Split::train);
     auto test = load_named_dataset("wdbc", dir, Split::test);
     TrainOptions options;
@@ -111,7 +111,7 @@ TEST(Train, PolynomialMlpOnWdbc) {
 
 TEST(Train, TrainableCoefficientsMove) {
     const auto dir = henn::test::data_dir();
-    if (dir.empty() || !fs::exists(fs::path(dir) / "wdbc")) GTEST_SKIP() << "WDBC not found under --data-dir";
+    if (dir.empty() || !fs::exists(fs::path(dir) / "wdbc")) HENN_SKIP_WITHOUT_DATA("WDBC not found under --data-dir");
     auto train = load_named_dataset("wdbc", dir, Split::train);
     TrainOptions options;
     options.epochs = 3;
