@@ -50,22 +50,16 @@ void add_compile_options(CLI::App* cmd, CompileArgs& a) {
 }
 
 engine::CompiledModelPtr compile_model(const nn::Model& model, const CompileArgs& a) {
-    engine::CompileOptions o;
-    o.slot_packing = a.slots == "real" ? engine::SlotPacking::real
-                     : a.slots == "complex" ? engine::SlotPacking::complex
-                                            : engine::SlotPacking::automatic;
-    o.scale_bits = a.scale_bits;
-    o.log_n = a.log_n;
-    o.target_precision_bits = a.precision;
-    o.security = static_cast<ckks::SecurityLevel>(a.security);
+    std::string data, dir;
     if (!a.calibration.empty()) {
         const auto colon = a.calibration.find(':');
         if (colon == std::string::npos) throw CommandFailure(kExitUsage, "--calibration takes NAME:DIR, e.g. mnist:../shared/data");
-        const Samples s = load_samples(a.calibration.substr(0, colon), a.calibration.substr(colon + 1), true, 0,
-                                       a.calibration_count);
-        o.calibration = s.values;
-        o.calibration_count = s.count;
+        data = a.calibration.substr(0, colon);
+        dir = a.calibration.substr(colon + 1);
     }
+    engine::CompileOptions o =
+        compile_options(a.slots, a.scale_bits, a.log_n, a.precision, data, dir, a.calibration_count);
+    o.security = static_cast<ckks::SecurityLevel>(a.security);
     std::vector<std::string> warnings;
     auto compiled = engine::CompiledModel::compile(model, o, &warnings);
     for (const auto& w : warnings) spdlog::warn("{}", w);

@@ -42,15 +42,8 @@ const CommandRegistrar bench_engine_command(61, "bench engine", [](CLI::App& roo
             using Clock = std::chrono::steady_clock;
             if (a->threads) math::set_thread_count(a->threads);
             const nn::Model model = import_model(a->model, "");
-            engine::CompileOptions o;
-            o.slot_packing = a->slots == "real" ? engine::SlotPacking::real
-                             : a->slots == "complex" ? engine::SlotPacking::complex
-                                                     : engine::SlotPacking::automatic;
-            o.scale_bits = a->scale_bits;
-            o.log_n = a->log_n;
-            const Samples calibration = load_samples(a->data, a->data_dir, true, 0, 512);
-            o.calibration = calibration.values;
-            o.calibration_count = calibration.count;
+            const engine::CompileOptions o =
+                compile_options(a->slots, a->scale_bits, a->log_n, 12, a->data, a->data_dir, 512);
             const auto compiled = engine::CompiledModel::compile(model, o);
             const std::int64_t count = a->count > 0 ? std::min(a->count, compiled->batch_size()) : compiled->batch_size();
             // Test images repeated to fill the batch: the cost does not depend on the values.

@@ -51,10 +51,7 @@ const CommandRegistrar demo_command(1, "demo", [](CLI::App& root) {
                 throw CommandFailure(kExitData, "MNIST not found in " + dir + "; pass --data-dir DIR");
             }
             const nn::Model model = import_model_bytes(bundled_demo_model(), "", "models/mnist_cryptonets.onnx");
-            engine::CompileOptions o;
-            const Samples calibration = load_samples("mnist", dir, true, 0, 512);
-            o.calibration = calibration.values;
-            o.calibration_count = calibration.count;
+            const engine::CompileOptions o = compile_options("auto", 0, 0, 12, "mnist", dir, 512);
             std::vector<std::string> warnings;
             const auto compiled = engine::CompiledModel::compile(model, o, &warnings);
             for (const auto& w : warnings) spdlog::warn("{}", w);

@@ -170,7 +170,7 @@ void print_evaluation(const engine::CompiledModel& compiled, const EncryptedEval
 namespace {
 
 struct CompileArgsRun {
-    std::string model, data = "mnist", data_dir, calibration, activation, slots = "auto", packing = "batch";
+    std::string model, data = "mnist", data_dir, activation, slots = "auto", packing = "batch";
     std::int64_t count = 0, offset = 0, calibration_count = 512;
     int scale_bits = 0, log_n = 0, threads = 0;
     double precision = 12;
@@ -200,16 +200,8 @@ const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
         run_engine_command([&] {
             if (a->threads) math::set_thread_count(a->threads);
             const nn::Model model = import_model(a->model, a->activation);
-            engine::CompileOptions o;
-            o.slot_packing = a->slots == "real" ? engine::SlotPacking::real
-                             : a->slots == "complex" ? engine::SlotPacking::complex
-                                                     : engine::SlotPacking::automatic;
-            o.scale_bits = a->scale_bits;
-            o.log_n = a->log_n;
-            o.target_precision_bits = a->precision;
-            const Samples calibration = load_samples(a->data, a->data_dir, true, 0, a->calibration_count);
-            o.calibration = calibration.values;
-            o.calibration_count = calibration.count;
+            const engine::CompileOptions o = compile_options(a->slots, a->scale_bits, a->log_n, a->precision, a->data,
+                                                             a->data_dir, a->calibration_count);
             std::vector<std::string> warnings;
             const auto t = std::chrono::steady_clock::now();
             const auto compiled = engine::CompiledModel::compile(model, o, &warnings);

@@ -91,6 +91,24 @@ Samples load_samples(const std::string& name, const std::filesystem::path& dir, 
     return s;
 }
 
+engine::CompileOptions compile_options(const std::string& slots, int scale_bits, int log_n, double precision,
+                                       const std::string& data, const std::filesystem::path& dir,
+                                       std::int64_t calibration_count) {
+    engine::CompileOptions o;
+    o.slot_packing = slots == "real"      ? engine::SlotPacking::real
+                     : slots == "complex" ? engine::SlotPacking::complex
+                                          : engine::SlotPacking::automatic;
+    o.scale_bits = scale_bits;
+    o.log_n = log_n;
+    o.target_precision_bits = precision;
+    if (!data.empty()) {
+        Samples s = load_samples(data, dir, true, 0, calibration_count);
+        o.calibration = std::move(s.values);
+        o.calibration_count = s.count;
+    }
+    return o;
+}
+
 namespace {
 onnx::OnnxImportOptions import_options(const std::string& replacement) {
     onnx::OnnxImportOptions o;

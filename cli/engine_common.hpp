@@ -43,6 +43,13 @@ struct Samples {
 Samples load_samples(const std::string& data, const std::filesystem::path& dir, bool train_split, std::int64_t offset,
                      std::int64_t count);
 
+// Compile options shared by compile, run, bench engine and demo: "auto" | "real" | "complex"
+// slots, scale bits and ring (0: chosen), target precision, and `calibration_count` training
+// samples of data set `data` under `dir` (none when `data` is empty).
+engine::CompileOptions compile_options(const std::string& slots, int scale_bits, int log_n, double precision,
+                                       const std::string& data, const std::filesystem::path& dir,
+                                       std::int64_t calibration_count);
+
 // The model from an ONNX file (activations replaced by polynomials, with warnings on stderr).
 nn::Model import_model(const std::filesystem::path& path, const std::string& replacement);
 nn::Model import_model_bytes(const std::vector<std::uint8_t>& bytes, const std::string& replacement,
