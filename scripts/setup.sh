@@ -34,7 +34,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libtorch-dev libonnx-dev
+  python3-dev pybind11-dev python3-numpy python3-pytest python3-torch python3-onnx
   dataset-fashion-mnist gnuplot-nox
+  nginx-light
 )
 
 if [ "$install" = 1 ]; then
