@@ -9,13 +9,67 @@
 using namespace henn::ckks;
 
 TEST(Parameters, SecurityTableMatchesTheStandard) {
-    EXPECT_EQ(max_log_qp(12, SecurityLevel::k128), 109);
-    EXPECT_EQ(max_log_qp(13, SecurityLevel::k192), 152);
-    EXPECT_EQ(max_log_qp(14, SecurityLevel::k256), 237);
-    EXPECT_EQ(max_log_qp(15, SecurityLevel::k128), 881);
-    EXPECT_EQ(max_log_qp(16, SecurityLevel::k192), 1228);
-    EXPECT_EQ(max_log_qp(16, SecurityLevel::k256), 956);
-    EXPECT_EQ(max_log_qp(17, SecurityLevel::k128), 0);
+    // Every row of the HomomorphicEncryption.org table for a uniform ternary secret (classical),
+    // with N = 2^16 re-estimated and N = 2^17 added as OpenFHE uses it since 2024.
+    const int expected[][4] = {
+        {10, 27, 19, 14},    {11, 54, 37, 29},    {12, 109, 75, 58},     {13, 218, 152, 118},
+        {14, 438, 305, 237}, {15, 881, 611, 476}, {16, 1747, 1199, 929}, {17, 3523, 2411, 1866},
+    };
+    for (const auto& row : expected) {
+        EXPECT_EQ(max_log_qp(row[0], SecurityLevel::k128), row[1]) << "2^" << row[0];
+        EXPECT_EQ(max_log_qp(row[0], SecurityLevel::k192), row[2]) << "2^" << row[0];
+        EXPECT_EQ(max_log_qp(row[0], SecurityLevel::k256), row[3]) << "2^" << row[0];
+    }
+    EXPECT_EQ(max_log_qp(9, SecurityLevel::k128), 0);
+    EXPECT_EQ(max_log_qp(18, SecurityLevel::k128), 0);
+}
+
+TEST(Parameters, SecurityBoundIsEnforcedAtItsBoundary) {
+    // Nominal prime sizes summing to the bound are accepted here (the generated primes lie just
+    // below 2^bits) and one more bit is refused.
+    ParametersLiteral lit;
+    lit.log_n = 12;
+    lit.log_q = {36, 36};
+    lit.log_p = {37};  // 109 nominal bits, just under 109 actual
+    auto ctx = Context::create(lit);
+    EXPECT_FALSE(ctx->insecure());
+    EXPECT_LE(ctx->log_qp(), 109.0);
+    EXPECT_GT(ctx->log_qp(), 108.9);
+    lit.log_p = {38};  // 110 nominal bits, over 109
+    EXPECT_THROW(Context::create(lit), ParameterError);
+
+    // N = 2^16 under the 2024 table: a chain the old bound (1772) allowed is refused now; the
+    // check runs before any table is built, so these cost nothing.
+    lit.log_n = 16;
+    lit.log_q.assign(29, 60);
+    lit.log_p = {50};  // 1790 nominal, ~1789.99 actual: over both bounds
+    EXPECT_THROW(Context::create(lit), ParameterError);
+    lit.log_p = {30};  // ~1770 bits: under the old 1772, over the new 1747
+    try {
+        Context::create(lit);
+        FAIL() << "log2(QP) ~ 1770 was accepted at N = 2^16";
+    } catch (const ParameterError& e) {
+        EXPECT_NE(std::string(e.what()).find("exceeds 1747"), std::string::npos) << e.what();
+    }
+    lit.security = SecurityLevel::k256;
+    lit.log_q.assign(15, 60);
+    lit.log_p = {30};  // ~930 bits: under the old 956, over the new 929
+    EXPECT_THROW(Context::create(lit), ParameterError);
+    lit.log_p = {28};  // ~928 bits, just under (primes near 2^bits may lie slightly above it)
+    EXPECT_FALSE(Context::create(lit)->insecure());
+    lit.security = SecurityLevel::k192;
+    lit.log_q.assign(19, 60);
+    lit.log_p = {60};  // 1200 nominal > 1199
+    EXPECT_THROW(Context::create(lit), ParameterError);
+    // N = 2^17 is tabulated now: no opt-out needed, and its bound is enforced.
+    lit.log_n = 17;
+    lit.security = SecurityLevel::k128;
+    lit.log_q = {60};
+    lit.log_p = {60};
+    EXPECT_FALSE(Context::create(lit)->insecure());
+    lit.log_q.assign(58, 60);
+    lit.log_p = {60, 60};  // 3600 > 3523
+    EXPECT_THROW(Context::create(lit), ParameterError);
 }
 
 TEST(Parameters, ValidLiteralBuildsContext) {
