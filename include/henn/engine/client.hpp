@@ -55,6 +55,9 @@ public:
     EvaluationKeyBundle evaluation_keys() const;
     // The secret key, tagged with the model's hash, for the client's own storage (mode 0600).
     std::vector<std::uint8_t> save_secret_key() const;
+    // A fresh public key (an encryption of zero): a server re-randomizes outputs with it
+    // (model_privacy.hpp). Defined in model_privacy.cpp.
+    ckks::PublicKey public_key() const;
 
     // `count` samples of model().input_size() values each, sample after sample; split into
     // batches of model().batch_size(), the last one padded with zeros.

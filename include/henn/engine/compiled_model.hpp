@@ -106,6 +106,9 @@ public:
     // anything malformed, CompileError if the stored parameters are not secure.
     std::vector<std::uint8_t> save() const;
     static std::shared_ptr<const CompiledModel> load(std::span<const std::uint8_t> bytes);
+    // What a remote client needs (model_privacy.hpp): the same parameters, plan and shapes with
+    // every weight and bias set to zero. Its hash differs; a server maps between the two.
+    std::shared_ptr<const CompiledModel> without_weights() const;
 
     // The model's input shape, output count and metadata (name, producer) as compiled.
     const nn::Shape& input_shape() const { return input_shape_; }
