@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "numerics.hpp"
+#include "henn/error.hpp"
 
 namespace henn::approx {
 
@@ -31,7 +32,7 @@ struct CheckedFunction {
         if (!std::isfinite(y)) {
             std::ostringstream message;
             message << "function '" << f.name << "' is not finite at x = " << x;
-            throw std::invalid_argument(message.str());
+            throw InvalidArgument(message.str());
         }
         return y;
     }
@@ -49,7 +50,7 @@ std::vector<double> solve_least_squares(const Eigen::MatrixXd& a, const Eigen::V
                                         const char* what) {
     Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(a);
     if (qr.rank() < a.cols()) {
-        throw std::invalid_argument(std::string(what) + ": the fitting points determine only a degree-" +
+        throw InvalidArgument(std::string(what) + ": the fitting points determine only a degree-" +
                                     std::to_string(qr.rank() - 1) +
                                     " polynomial; give more distinct points or lower the degree");
     }
@@ -63,7 +64,7 @@ ChebyshevPolynomial least_squares(const ApproxRequest& r, Approximation& out) {
     const int d = r.degree;
     const int points = r.least_squares_points > 0 ? r.least_squares_points : std::max(1000, 20 * (d + 1));
     if (points < d + 1) {
-        throw std::invalid_argument("least squares needs at least degree + 1 points");
+        throw InvalidArgument("least squares needs at least degree + 1 points");
     }
     const CheckedFunction f{r.function};
     std::vector<double> ts(static_cast<std::size_t>(points));
@@ -87,7 +88,7 @@ std::vector<double> taylor_coefficients(const TargetFunction& target, double cen
             std::ostringstream message;
             message << "Taylor series of '" << target.name << "' at " << center
                     << " does not exist (the function has a kink there); choose another centre";
-            throw std::runtime_error(message.str());
+            throw InvalidArgument(message.str());
         }
     }
     std::vector<double> a(static_cast<std::size_t>(d + 1), 0.0);
@@ -103,7 +104,7 @@ std::vector<double> taylor_coefficients(const TargetFunction& target, double cen
             const std::complex<double> w = std::polar(1.0, 2.0 * std::numbers::pi * j / kPoints);
             values[static_cast<std::size_t>(j)] = target.complex_value(center + rho * w);
             if (!std::isfinite(values[static_cast<std::size_t>(j)].real())) {
-                throw std::invalid_argument("complex_value is not finite on the Taylor circle");
+                throw InvalidArgument("complex_value is not finite on the Taylor circle");
             }
         }
         for (int n = 0; n <= d; ++n) {
@@ -142,7 +143,7 @@ std::vector<double> taylor_coefficients(const TargetFunction& target, double cen
 
 ChebyshevPolynomial taylor(const ApproxRequest& r, Approximation& out) {
     const double center = r.taylor_center.value_or(r.interval.midpoint());
-    if (!std::isfinite(center)) throw std::invalid_argument("Taylor centre must be finite");
+    if (!std::isfinite(center)) throw InvalidArgument("Taylor centre must be finite");
     const std::vector<double> a = taylor_coefficients(r.function, center, r.degree, r.interval, out);
     out.details.emplace_back("taylor_center", center);
     // The Taylor polynomial is exact at degree + 1 Chebyshev nodes; Horner in (x - c).
@@ -200,14 +201,14 @@ ChebyshevPolynomial weighted_fit(const std::function<double(double)>& f, const s
         if (!std::isfinite(w) || w < 0) {
             std::ostringstream message;
             message << what << ": weight must be finite and >= 0, got " << w << " at x = " << rule.nodes[i];
-            throw std::invalid_argument(message.str());
+            throw InvalidArgument(message.str());
         }
         largest = std::max(largest, w);
         ts.push_back(interval.to_unit(rule.nodes[i]));
         root_weights.push_back(std::sqrt(w * rule.weights[i]));
         values.push_back(f(rule.nodes[i]));
     }
-    if (largest == 0.0) throw std::invalid_argument(std::string(what) + ": the weight vanishes on the whole interval");
+    if (largest == 0.0) throw InvalidArgument(std::string(what) + ": the weight vanishes on the whole interval");
     Eigen::MatrixXd a = chebyshev_matrix(ts, d);
     Eigen::VectorXd b(static_cast<Eigen::Index>(ts.size()));
     for (std::size_t i = 0; i < ts.size(); ++i) {
@@ -261,11 +262,11 @@ double grid_max_error(const std::function<double(double)>& f, const ChebyshevPol
 }
 
 ChebyshevPolynomial derivative_method(const ApproxRequest& r, Approximation& out) {
-    if (r.degree < 1) throw std::invalid_argument("the derivative method needs degree >= 1");
+    if (r.degree < 1) throw InvalidArgument("the derivative method needs degree >= 1");
     const CheckedFunction f{r.function};
     if (r.function.name != "relu") {
         if (!r.function.derivative) {
-            throw std::invalid_argument("the derivative method needs f' (TargetFunction::derivative) for '" +
+            throw InvalidArgument("the derivative method needs f' (TargetFunction::derivative) for '" +
                                         r.function.name + "'");
         }
         return integrate_derivative(r.function.derivative, r.function.kinks, r.function, r.degree, r.interval);
@@ -282,7 +283,7 @@ ChebyshevPolynomial derivative_method(const ApproxRequest& r, Approximation& out
     double k = 0.0;
     if (r.derivative_steepness) {
         k = *r.derivative_steepness;
-        if (!(k > 0) || !std::isfinite(k)) throw std::invalid_argument("derivative steepness must be > 0");
+        if (!(k > 0) || !std::isfinite(k)) throw InvalidArgument("derivative steepness must be > 0");
     } else {
         // The steepness trades the step's sharpness against how well degree d-1 can follow it:
         // scan log k, then golden-section refine the best bracket.
@@ -405,9 +406,9 @@ ChebyshevPolynomial minimax(const ApproxRequest& r, Approximation& out) {
 // ---- 7. least squares under the empirical distribution ----------------------------------------
 
 ChebyshevPolynomial empirical(const ApproxRequest& r, Approximation& out) {
-    if (r.samples.empty()) throw std::invalid_argument("the empirical method needs samples of pre-activation values");
+    if (r.samples.empty()) throw InvalidArgument("the empirical method needs samples of pre-activation values");
     const double mix = r.empirical_uniform_mix;
-    if (!(mix >= 0.0 && mix < 1.0)) throw std::invalid_argument("empirical_uniform_mix must lie in [0, 1)");
+    if (!(mix >= 0.0 && mix < 1.0)) throw InvalidArgument("empirical_uniform_mix must lie in [0, 1)");
     const int d = r.degree;
     const Eigen::Index columns = d + 2;  // basis columns and the right-hand side
     const CheckedFunction f{r.function};
@@ -430,7 +431,7 @@ ChebyshevPolynomial empirical(const ApproxRequest& r, Approximation& out) {
         Eigen::MatrixXd block(static_cast<Eigen::Index>(count), columns);
         for (std::size_t i = 0; i < count; ++i) {
             const double x = r.samples[start + i];
-            if (!std::isfinite(x)) throw std::invalid_argument("sample " + std::to_string(start + i) + " is not finite");
+            if (!std::isfinite(x)) throw InvalidArgument("sample " + std::to_string(start + i) + " is not finite");
             if (distinct.size() <= static_cast<std::size_t>(d)) distinct.insert(x);
             chebyshev_row(r.interval.to_unit(x), d, row.data());
             for (int k = 0; k <= d; ++k) block(static_cast<Eigen::Index>(i), k) = sample_weight * row[static_cast<std::size_t>(k)];
@@ -439,7 +440,7 @@ ChebyshevPolynomial empirical(const ApproxRequest& r, Approximation& out) {
         absorb(block);
     }
     if (mix == 0.0 && distinct.size() <= static_cast<std::size_t>(d)) {
-        throw std::invalid_argument("the empirical method at degree " + std::to_string(d) + " needs at least " +
+        throw InvalidArgument("the empirical method at degree " + std::to_string(d) + " needs at least " +
                                     std::to_string(d + 1) + " distinct sample values, got " +
                                     std::to_string(distinct.size()));
     }
@@ -459,7 +460,7 @@ ChebyshevPolynomial empirical(const ApproxRequest& r, Approximation& out) {
     const Eigen::VectorXd qtb = triangle.col(d + 1).head(d + 1);
     const double largest = r_factor.diagonal().cwiseAbs().maxCoeff();
     if (r_factor.diagonal().cwiseAbs().minCoeff() <= 1e-13 * largest) {
-        throw std::invalid_argument("the empirical fit is rank deficient: the samples do not determine a degree-" +
+        throw InvalidArgument("the empirical fit is rank deficient: the samples do not determine a degree-" +
                                     std::to_string(d) + " polynomial; lower the degree or raise the uniform mix");
     }
     const Eigen::VectorXd c = r_factor.triangularView<Eigen::Upper>().solve(qtb);
@@ -500,7 +501,7 @@ Method parse_method(std::string_view name) {
         if (method_name(m) == name) return m;
         known += (known.empty() ? "" : ", ") + method_name(m);
     }
-    throw std::invalid_argument("unknown method '" + std::string(name) + "' (known: " + known + ")");
+    throw InvalidArgument("unknown method '" + std::string(name) + "' (known: " + known + ")");
 }
 
 ErrorStats interval_error(const TargetFunction& target, const ChebyshevPolynomial& p) {
@@ -522,12 +523,12 @@ ErrorStats interval_error(const TargetFunction& target, const ChebyshevPolynomia
 }
 
 ErrorStats sample_error(const TargetFunction& target, const ChebyshevPolynomial& p, const std::vector<double>& samples) {
-    if (samples.empty()) throw std::invalid_argument("no samples to measure the error on");
+    if (samples.empty()) throw InvalidArgument("no samples to measure the error on");
     const CheckedFunction f{target};
     ErrorStats stats;
     double sum = 0.0;
     for (double x : samples) {
-        if (!std::isfinite(x)) throw std::invalid_argument("a sample is not finite");
+        if (!std::isfinite(x)) throw InvalidArgument("a sample is not finite");
         const double e = f(x) - p.evaluate(x);
         stats.max_error = std::max(stats.max_error, std::abs(e));
         sum += e * e;
@@ -539,10 +540,10 @@ ErrorStats sample_error(const TargetFunction& target, const ChebyshevPolynomial&
 Approximation approximate(const ApproxRequest& request) {
     request.interval.validate();
     if (request.degree < 0 || request.degree > kMaxDegree) {
-        throw std::invalid_argument("degree " + std::to_string(request.degree) + " is out of range [0, " +
+        throw InvalidArgument("degree " + std::to_string(request.degree) + " is out of range [0, " +
                                     std::to_string(kMaxDegree) + "]");
     }
-    if (!request.function.value) throw std::invalid_argument("the target function has no callable");
+    if (!request.function.value) throw InvalidArgument("the target function has no callable");
     Approximation out;
     out.function = request.function.name;
     out.method = request.method;

@@ -6,14 +6,16 @@
 #include <stdexcept>
 #include <string>
 
+#include "henn/error.hpp"
+
 namespace henn::approx {
 
 void Interval::validate() const {
     if (!std::isfinite(lo) || !std::isfinite(hi)) {
-        throw std::invalid_argument("interval bounds must be finite");
+        throw InvalidArgument("interval bounds must be finite");
     }
     if (!(lo < hi)) {
-        throw std::invalid_argument("interval [" + std::to_string(lo) + ", " + std::to_string(hi) +
+        throw InvalidArgument("interval [" + std::to_string(lo) + ", " + std::to_string(hi) +
                                     "] is empty: need lo < hi");
     }
 }
@@ -31,10 +33,10 @@ ChebyshevPolynomial::ChebyshevPolynomial(std::vector<double> coefficients, Inter
     : coefficients_(std::move(coefficients)), interval_(interval) {
     interval_.validate();
     if (coefficients_.empty()) {
-        throw std::invalid_argument("a Chebyshev polynomial needs at least one coefficient");
+        throw InvalidArgument("a Chebyshev polynomial needs at least one coefficient");
     }
     for (double c : coefficients_) {
-        if (!std::isfinite(c)) throw std::invalid_argument("Chebyshev coefficient is not finite");
+        if (!std::isfinite(c)) throw InvalidArgument("Chebyshev coefficient is not finite");
     }
 }
 
@@ -176,7 +178,7 @@ ChebyshevPolynomial ChebyshevPolynomial::antiderivative() const {
 }
 
 std::vector<double> ChebyshevPolynomial::chebyshev_nodes(int count, Interval interval) {
-    if (count < 1) throw std::invalid_argument("Chebyshev interpolation needs degree >= 0");
+    if (count < 1) throw InvalidArgument("Chebyshev interpolation needs degree >= 0");
     std::vector<double> nodes(static_cast<std::size_t>(count));
     for (int j = 0; j < count; ++j) {
         nodes[static_cast<std::size_t>(j)] =
@@ -202,7 +204,7 @@ ChebyshevPolynomial ChebyshevPolynomial::interpolate_values(std::span<const doub
 
 ChebyshevPolynomial ChebyshevPolynomial::from_power_basis(std::span<const double> powers,
                                                           Interval interval) {
-    if (powers.empty()) throw std::invalid_argument("a polynomial needs at least one coefficient");
+    if (powers.empty()) throw InvalidArgument("a polynomial needs at least one coefficient");
     // Interpolation at degree + 1 nodes is exact for a polynomial of that degree.
     return interpolate(
         [&](double x) {

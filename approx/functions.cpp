@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "henn/approx/approximate.hpp"
+#include "henn/error.hpp"
 
 namespace henn::approx {
 
@@ -105,13 +106,13 @@ TargetFunction builtin_function(std::string_view name) {
     } else {
         std::string known;
         for (const auto& n : builtin_function_names()) known += (known.empty() ? "" : ", ") + n;
-        throw std::invalid_argument("unknown function '" + std::string(name) + "' (known: " + known + ")");
+        throw InvalidArgument("unknown function '" + std::string(name) + "' (known: " + known + ")");
     }
     return f;
 }
 
 TargetFunction custom_function(std::string name, std::function<double(double)> value) {
-    if (!value) throw std::invalid_argument("custom function '" + name + "' has no callable");
+    if (!value) throw InvalidArgument("custom function '" + name + "' has no callable");
     TargetFunction f;
     f.name = std::move(name);
     f.value = std::move(value);

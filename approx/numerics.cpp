@@ -7,6 +7,8 @@
 #include <numbers>
 #include <stdexcept>
 
+#include "henn/error.hpp"
+
 namespace henn::approx::detail {
 
 const QuadratureRule& gauss_legendre(int order) {
@@ -14,7 +16,7 @@ const QuadratureRule& gauss_legendre(int order) {
     static std::map<int, QuadratureRule> cache;
     std::lock_guard lock(mutex);
     if (auto it = cache.find(order); it != cache.end()) return it->second;
-    if (order < 1 || order > 1000) throw std::invalid_argument("Gauss-Legendre order out of range");
+    if (order < 1 || order > 1000) throw InvalidArgument("Gauss-Legendre order out of range");
     QuadratureRule rule;
     rule.nodes.resize(static_cast<std::size_t>(order));
     rule.weights.resize(static_cast<std::size_t>(order));

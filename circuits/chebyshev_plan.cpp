@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "henn/error.hpp"
+
 namespace henn::circuits {
 
 using approx::ChebyshevPolynomial;
@@ -16,7 +18,7 @@ using approx::Parity;
 using approx::parity_name;
 
 int multiplicative_depth(int degree) {
-    if (degree < 0) throw std::invalid_argument("degree must be >= 0");
+    if (degree < 0) throw InvalidArgument("degree must be >= 0");
     return degree == 0 ? 0 : static_cast<int>(std::bit_width(static_cast<unsigned>(degree)));
 }
 
@@ -82,13 +84,13 @@ struct PlanBuilder {
 }  // namespace
 
 int leaf_levels(int degree) {
-    if (degree < 0) throw std::invalid_argument("degree must be >= 0");
+    if (degree < 0) throw InvalidArgument("degree must be >= 0");
     return degree == 0 ? 0 : static_cast<int>(std::bit_width(static_cast<unsigned>(degree - 1))) + 1;
 }
 
 int plan_giant_step(const EvaluationPlan& plan, int piece_degree, int levels) {
     if (piece_degree < 0 || multiplicative_depth(piece_degree) > levels) {
-        throw std::logic_error("plan_giant_step: a piece of degree " + std::to_string(piece_degree) +
+        throw InternalError("plan_giant_step: a piece of degree " + std::to_string(piece_degree) +
                                " cannot be evaluated in " + std::to_string(levels) + " levels");
     }
     if (piece_degree < (1 << plan.baby_step_log2) && leaf_levels(piece_degree) <= levels) return 0;
@@ -98,7 +100,7 @@ int plan_giant_step(const EvaluationPlan& plan, int piece_degree, int levels) {
 
 ChebyshevSplit split_at_giant_step(std::span<const double> c, int giant, Parity parity) {
     const int degree = static_cast<int>(c.size()) - 1;
-    if (giant < 1 || degree < giant) throw std::invalid_argument("split_at_giant_step: degree below the giant step");
+    if (giant < 1 || degree < giant) throw InvalidArgument("split_at_giant_step: degree below the giant step");
     ChebyshevSplit split;
     split.quotient.assign(static_cast<std::size_t>(degree - giant + 1), 0.0);
     split.quotient[0] = c[static_cast<std::size_t>(giant)];
@@ -117,20 +119,20 @@ ChebyshevSplit split_at_giant_step(std::span<const double> c, int giant, Parity 
 }
 
 EvaluationPlan plan_evaluation_with_baby_steps(int degree, Parity parity, int baby_step_log2) {
-    if (degree < 0 || degree > 1 << 20) throw std::invalid_argument("degree out of range");
+    if (degree < 0 || degree > 1 << 20) throw InvalidArgument("degree out of range");
     EvaluationPlan plan;
     plan.degree = degree;
     plan.parity = parity;
     plan.depth = multiplicative_depth(degree);
     if (degree == 0) return plan;
     if (baby_step_log2 < 1 || baby_step_log2 > plan.depth) {
-        throw std::invalid_argument("baby_step_log2 must lie in [1, ceil(log2(degree + 1))]");
+        throw InvalidArgument("baby_step_log2 must lie in [1, ceil(log2(degree + 1))]");
     }
     if (parity == Parity::Odd && degree % 2 == 0) {
-        throw std::invalid_argument("an odd polynomial has odd degree");
+        throw InvalidArgument("an odd polynomial has odd degree");
     }
     if (parity == Parity::Even && degree % 2 == 1) {
-        throw std::invalid_argument("an even polynomial has even degree");
+        throw InvalidArgument("an even polynomial has even degree");
     }
     plan.baby_step_log2 = baby_step_log2;
     PlanBuilder builder{plan, {}, {}, 0};
@@ -175,7 +177,7 @@ struct PlanTracer {
 
     TracedValue power(int i) const {
         const auto it = powers.find(i);
-        if (it == powers.end()) throw std::logic_error("plan does not provide T_" + std::to_string(i));
+        if (it == powers.end()) throw InternalError("plan does not provide T_" + std::to_string(i));
         return it->second;
     }
 
@@ -221,7 +223,7 @@ PlanTrace trace_plan(const ChebyshevPolynomial& p, const EvaluationPlan& plan, d
     for (std::size_t k = 0; k < all.size(); ++k) {
         const bool covered = static_cast<int>(k) <= plan.degree && (k == 0 || matches(static_cast<int>(k), plan.parity));
         if (!covered && all[k] != 0.0) {
-            throw std::invalid_argument("plan (degree " + std::to_string(plan.degree) + ", parity " +
+            throw InvalidArgument("plan (degree " + std::to_string(plan.degree) + ", parity " +
                                         parity_name(plan.parity) + ") does not cover coefficient " +
                                         std::to_string(k));
         }

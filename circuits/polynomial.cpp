@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "henn/ckks/errors.hpp"
+#include "henn/error.hpp"
 
 namespace henn::circuits {
 
@@ -25,7 +26,7 @@ constexpr double kScaleBookkeepingTolerance = 1e-12;
 
 void set_exact_scale(Ciphertext& ct, double scale, const char* where) {
     if (std::fabs(ct.scale - scale) > kScaleBookkeepingTolerance * scale) {
-        throw std::logic_error(std::string("polynomial evaluation: scale bookkeeping is off at ") + where);
+        throw InternalError(std::string("polynomial evaluation: scale bookkeeping is off at ") + where);
     }
     ckks::set_metadata(ct, ckks::metadata(ct).with_scale(scale));
 }
@@ -304,11 +305,11 @@ Ciphertext evaluate_power_basis(const ckks::Evaluator& ev, const Ciphertext& x,
                                 EvaluationReport* report) {
     std::vector<double> a(ascending_coefficients.begin(), ascending_coefficients.end());
     for (double v : a) {
-        if (!std::isfinite(v)) throw std::invalid_argument("evaluate_power_basis: coefficients must be finite");
+        if (!std::isfinite(v)) throw InvalidArgument("evaluate_power_basis: coefficients must be finite");
     }
     while (a.size() > 1 && a.back() == 0.0) a.pop_back();
     if (a.empty() || a.size() > 4) {
-        throw std::invalid_argument("evaluate_power_basis: between 1 and 4 coefficients (degree <= 3); use "
+        throw InvalidArgument("evaluate_power_basis: between 1 and 4 coefficients (degree <= 3); use "
                                     "ChebyshevEvaluator for higher degrees");
     }
     const int degree = static_cast<int>(a.size()) - 1;
@@ -323,7 +324,7 @@ Ciphertext evaluate_power_basis(const ckks::Evaluator& ev, const Ciphertext& x,
                                std::to_string(x.level));
     }
     if (degree == 2 && target_scale != 0) {
-        throw std::invalid_argument("evaluate_power_basis: a depth-1 quadratic folds a_2 into its scale; "
+        throw InvalidArgument("evaluate_power_basis: a depth-1 quadratic folds a_2 into its scale; "
                                     "target_scale must be 0 (or use ChebyshevEvaluator at depth 2)");
     }
     const ckks::Context& ctx = *ev.context();
@@ -463,12 +464,12 @@ Choice low_degree_choice(std::vector<double> power, double lo, double hi,
 }
 
 Choice choose(std::span<const double> power_coefficients, double lo, double hi) {
-    if (power_coefficients.empty()) throw std::invalid_argument("plan_polynomial: no coefficients");
+    if (power_coefficients.empty()) throw InvalidArgument("plan_polynomial: no coefficients");
     for (double v : power_coefficients) {
-        if (!std::isfinite(v)) throw std::invalid_argument("plan_polynomial: coefficients must be finite");
+        if (!std::isfinite(v)) throw InvalidArgument("plan_polynomial: coefficients must be finite");
     }
     if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi) {
-        throw std::invalid_argument("plan_polynomial: the interval [" + std::to_string(lo) + ", " +
+        throw InvalidArgument("plan_polynomial: the interval [" + std::to_string(lo) + ", " +
                                     std::to_string(hi) + "] is not lo <= hi with finite bounds");
     }
     std::vector<double> a(power_coefficients.begin(), power_coefficients.end());
@@ -503,7 +504,7 @@ Ciphertext evaluate_choice(const ckks::Evaluator& ev, const Ciphertext& x, const
         const double q = static_cast<double>(ev.context()->q()[static_cast<std::size_t>(x.level)].value());
         const double landing = x.scale * x.scale / std::fabs(choice.power[2]) / q;
         if (!(std::fabs(target_scale - landing) <= kScaleBookkeepingTolerance * landing)) {
-            throw std::invalid_argument("evaluate_polynomial: a quadratic lands at scale 2^" +
+            throw InvalidArgument("evaluate_polynomial: a quadratic lands at scale 2^" +
                                         std::to_string(std::log2(landing)) +
                                         " (a_2 folded into it, one level); pass target_scale 0 or that scale");
         }
@@ -513,7 +514,7 @@ Ciphertext evaluate_choice(const ckks::Evaluator& ev, const Ciphertext& x, const
         result = evaluate_power_basis(ev, x, choice.power, target_scale, &rep);
     }
     if (rep.levels_consumed != choice.plan.depth || rep.ct_multiplications != choice.plan.ct_multiplications) {
-        throw std::logic_error("evaluate_polynomial: consumed " + std::to_string(rep.levels_consumed) + " levels and " +
+        throw InternalError("evaluate_polynomial: consumed " + std::to_string(rep.levels_consumed) + " levels and " +
                                std::to_string(rep.ct_multiplications) + " products, the plan says " +
                                choice.plan.describe());
     }

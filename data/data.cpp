@@ -12,8 +12,9 @@
 namespace henn::data {
 namespace {
 
-[[noreturn]] void fail(const std::filesystem::path& path, const std::string& problem) {
-    throw DataError(path.string() + ": " + problem);
+[[noreturn]] void fail(const std::filesystem::path& path, const std::string& problem,
+                       ErrorCategory category = ErrorCategory::data) {
+    throw DataError(path.string() + ": " + problem, category);
 }
 
 std::vector<std::uint8_t> gunzip(const std::filesystem::path& path,
@@ -110,7 +111,7 @@ std::filesystem::path find_file(const std::filesystem::path& dir,
     }
     std::string list;
     for (const auto& name : candidates) list += (list.empty() ? "" : ", ") + name + "[.gz]";
-    throw DataError(dir.string() + ": none of " + list + " found");
+    throw DataError(dir.string() + ": none of " + list + " found", ErrorCategory::io);
 }
 
 }  // namespace
@@ -130,7 +131,7 @@ Dataset Dataset::subset(const std::vector<std::int64_t>& indices) const {
     out.features.reserve(indices.size() * static_cast<std::size_t>(size));
     out.labels.reserve(indices.size());
     for (auto i : indices) {
-        if (i < 0 || i >= count()) throw std::out_of_range("Dataset::subset: index out of range");
+        if (i < 0 || i >= count()) throw InvalidArgument("Dataset::subset: index out of range");
         out.features.insert(out.features.end(), features.begin() + i * size,
                             features.begin() + (i + 1) * size);
         out.labels.push_back(labels[static_cast<std::size_t>(i)]);
@@ -147,7 +148,7 @@ Dataset Dataset::head(std::int64_t n) const {
 std::vector<std::uint8_t> read_maybe_gzipped(const std::filesystem::path& path,
                                              std::size_t max_bytes) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, "cannot open file");
+    if (!in) fail(path, "cannot open file", ErrorCategory::io);
     std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
                                     std::istreambuf_iterator<char>());
     if (bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b)
@@ -201,7 +202,7 @@ Dataset load_idx_dataset(const std::filesystem::path& images_path,
 }
 
 Dataset load_named_dataset(const std::string& name, const std::filesystem::path& given_dir, Split split) {
-    if (!std::filesystem::is_directory(given_dir)) throw DataError(given_dir.string() + ": not a directory");
+    if (!std::filesystem::is_directory(given_dir)) throw DataError(given_dir.string() + ": not a directory", ErrorCategory::io);
     // Accept both the data set's own directory and its parent (e.g. .../data or .../data/mnist).
     std::filesystem::path dir = given_dir;
     if (std::filesystem::is_directory(given_dir / name)) dir = given_dir / name;
@@ -227,12 +228,12 @@ Dataset load_named_dataset(const std::string& name, const std::filesystem::path&
         standardizer.apply(parts.validation);
         return train ? parts.train : parts.validation;
     }
-    throw DataError("unknown data set '" + name + "' (expected mnist, fashion-mnist or wdbc)");
+    throw DataError("unknown data set '" + name + "' (expected mnist, fashion-mnist or wdbc)", ErrorCategory::usage);
 }
 
 Table load_csv_table(const std::filesystem::path& path) {
     std::ifstream in(path);
-    if (!in) fail(path, "cannot open file");
+    if (!in) fail(path, "cannot open file", ErrorCategory::io);
     Table table;
     std::string line;
     std::size_t line_number = 0;
@@ -281,7 +282,7 @@ Table load_csv_table(const std::filesystem::path& path) {
 
 Table load_wdbc_table(const std::filesystem::path& path) {
     std::ifstream in(path);
-    if (!in) fail(path, "cannot open file");
+    if (!in) fail(path, "cannot open file", ErrorCategory::io);
     std::string line;
     if (!std::getline(in, line)) fail(path, "empty file");
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -329,7 +330,7 @@ Table load_wdbc_table(const std::filesystem::path& path) {
 
 Dataset to_dataset(const Table& table, const std::string& name) {
     if (table.columns == 0 || table.features.size() != table.rows() * table.columns)
-        throw std::invalid_argument("to_dataset: table features do not match its rows and columns");
+        throw InvalidArgument("to_dataset: table features do not match its rows and columns");
     Dataset data;
     data.name = name;
     data.sample_shape = {static_cast<std::int64_t>(table.columns)};
@@ -347,7 +348,7 @@ Dataset load_csv_dataset(const std::filesystem::path& path, const std::string& n
 TrainValidation split_train_validation(const Dataset& data, double validation_fraction,
                                        std::uint64_t seed) {
     if (!(validation_fraction >= 0.0 && validation_fraction < 1.0))
-        throw std::invalid_argument("validation fraction must be in [0, 1)");
+        throw InvalidArgument("validation fraction must be in [0, 1)");
     std::vector<std::int64_t> order(static_cast<std::size_t>(data.count()));
     std::iota(order.begin(), order.end(), 0);
     // A portable shuffle (std::shuffle's algorithm is implementation-defined): Fisher-Yates
@@ -369,9 +370,9 @@ namespace {
 template <class T>
 Standardizer fit_values(std::span<const T> values, std::size_t columns) {
     if (columns == 0 || values.size() % columns != 0)
-        throw std::invalid_argument("Standardizer::fit: values are not rows of the given width");
+        throw InvalidArgument("Standardizer::fit: values are not rows of the given width");
     const std::size_t rows = values.size() / columns;
-    if (rows == 0) throw std::invalid_argument("Standardizer::fit on an empty data set");
+    if (rows == 0) throw InvalidArgument("Standardizer::fit on an empty data set");
     const auto n = static_cast<double>(rows);
     Standardizer s;
     s.mean.assign(columns, 0.0);
@@ -395,7 +396,7 @@ template <class T>
 void apply_values(const Standardizer& s, std::span<T> values, double clip) {
     const std::size_t columns = s.mean.size();
     if (columns == 0 || values.size() % columns != 0)
-        throw std::invalid_argument("Standardizer: feature count mismatch");
+        throw InvalidArgument("Standardizer: feature count mismatch");
     for (std::size_t i = 0; i < values.size(); i += columns)
         for (std::size_t j = 0; j < columns; ++j) {
             T& v = values[i + j];
@@ -406,7 +407,7 @@ void apply_values(const Standardizer& s, std::span<T> values, double clip) {
 }  // namespace
 
 Standardizer Standardizer::fit(const Dataset& data) {
-    if (data.count() == 0) throw std::invalid_argument("Standardizer::fit on an empty data set");
+    if (data.count() == 0) throw InvalidArgument("Standardizer::fit on an empty data set");
     return fit_values(std::span<const float>(data.features), static_cast<std::size_t>(data.sample_size()));
 }
 
@@ -416,7 +417,7 @@ Standardizer Standardizer::fit(std::span<const double> values, std::size_t colum
 
 void Standardizer::apply(Dataset& data, double clip) const {
     if (static_cast<std::int64_t>(mean.size()) != data.sample_size())
-        throw std::invalid_argument("Standardizer: feature count mismatch");
+        throw InvalidArgument("Standardizer: feature count mismatch");
     apply_values(*this, std::span<float>(data.features), clip);
 }
 

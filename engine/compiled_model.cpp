@@ -40,7 +40,7 @@ std::uint64_t content_hash(std::span<const std::uint8_t> bytes) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
     if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1 || length < 8) {
-        throw EngineError("SHA-256 failed");
+        throw InternalError("SHA-256 failed");
     }
     std::uint64_t h = 0;
     for (int i = 7; i >= 0; --i) h = (h << 8) | digest[i];
@@ -63,7 +63,7 @@ int CompiledModel::depth() const {
 }
 
 const ckks::ConstantMatrix& CompiledModel::matrix(std::size_t stage) const {
-    if (stage >= matrices_.size() || !matrices_[stage]) throw EngineError("stage " + std::to_string(stage) + " is not linear");
+    if (stage >= matrices_.size() || !matrices_[stage]) throw InternalError("stage " + std::to_string(stage) + " is not linear");
     return *matrices_[stage];
 }
 
@@ -384,7 +384,7 @@ std::shared_ptr<const CompiledModel> CompiledModel::load(std::span<const std::ui
         m->stages_ = std::move(check);
     } catch (const CompileError& e) {
         r.fail(e.what());
-    } catch (const std::invalid_argument& e) {
+    } catch (const InvalidArgument& e) {
         r.fail(e.what());
     }
     bool products = false;

@@ -163,7 +163,7 @@ EncryptedBatch Session::run(EncryptedBatch inputs, const RunOptions& options) co
     const auto& stages = m.stages();
     for (std::size_t k = 0; k < stages.size(); ++k) {
         const StagePlan& s = stages[k];
-        if (cancelled()) throw EngineError("cancelled");
+        if (cancelled()) throw EngineError("cancelled", ErrorCategory::usage);
         std::vector<ckks::Ciphertext> next;
         if (const auto* l = std::get_if<LinearStage>(&s.op)) {
             // Fuse the activation that follows, chunk by chunk, unless tracing wants this stage's outputs.
@@ -198,7 +198,7 @@ EncryptedBatch Session::run(EncryptedBatch inputs, const RunOptions& options) co
         const StagePlan& done = stages[k];
         for (const auto& c : current) {
             if (c.level != done.level_out || !close_scale(c.scale, done.scale_out)) {
-                throw EngineError("internal: stage '" + done.name + "' produced level " + std::to_string(c.level) +
+                throw InternalError("stage '" + done.name + "' produced level " + std::to_string(c.level) +
                                   ", scale 2^" + std::to_string(std::log2(c.scale)) + "; the plan says level " +
                                   std::to_string(done.level_out) + ", scale 2^" + std::to_string(std::log2(done.scale_out)));
             }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "henn/math/ntt.hpp"
+#include "henn/error.hpp"
 
 namespace henn::math {
 
@@ -22,10 +23,10 @@ void bit_reverse_permute(std::vector<std::complex<double>>& v) {
 CkksFft::CkksFft(std::size_t ring_degree, std::size_t slots)
     : ring_degree_(ring_degree), slots_(slots), m_(2 * ring_degree) {
     if (ring_degree < 4 || (ring_degree & (ring_degree - 1)) != 0) {
-        throw std::invalid_argument("ring degree must be a power of two >= 4");
+        throw InvalidArgument("ring degree must be a power of two >= 4");
     }
     if (slots == 0 || (slots & (slots - 1)) != 0 || slots > ring_degree / 2) {
-        throw std::invalid_argument("slot count must be a power of two in [1, N/2]");
+        throw InvalidArgument("slot count must be a power of two in [1, N/2]");
     }
     roots_.resize(m_ + 1);
     for (std::size_t k = 0; k <= m_; ++k) {
@@ -42,7 +43,7 @@ CkksFft::CkksFft(std::size_t ring_degree, std::size_t slots)
 }
 
 void CkksFft::embed(std::vector<std::complex<double>>& v) const {
-    if (v.size() != slots_) throw std::invalid_argument("wrong number of slots");
+    if (v.size() != slots_) throw InvalidArgument("wrong number of slots");
     const std::size_t n = slots_;
     bit_reverse_permute(v);
     for (std::size_t len = 2; len <= n; len <<= 1) {
@@ -62,7 +63,7 @@ void CkksFft::embed(std::vector<std::complex<double>>& v) const {
 }
 
 void CkksFft::embed_inverse(std::vector<std::complex<double>>& v) const {
-    if (v.size() != slots_) throw std::invalid_argument("wrong number of slots");
+    if (v.size() != slots_) throw InvalidArgument("wrong number of slots");
     const std::size_t n = slots_;
     for (std::size_t len = n; len >= 2; len >>= 1) {
         const std::size_t half = len >> 1;

@@ -3,12 +3,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "henn/error.hpp"
+
 namespace henn::math {
 
 Modulus::Modulus(u64 value) : value_(value) {
-    if (value < 2) throw std::invalid_argument("modulus must be at least 2");
+    if (value < 2) throw InvalidArgument("modulus must be at least 2");
     if (value >> kMaxModulusBits != 0) {
-        throw std::invalid_argument("modulus " + std::to_string(value) + " exceeds " +
+        throw InvalidArgument("modulus " + std::to_string(value) + " exceeds " +
                                     std::to_string(kMaxModulusBits) + " bits");
     }
     bits_ = 64 - __builtin_clzll(value);
@@ -46,7 +48,7 @@ u64 inverse_mod(u64 a, u64 q) {
         r = new_r;
         new_r = tmp;
     }
-    if (r != 1) throw std::invalid_argument("value has no inverse modulo " + std::to_string(q));
+    if (r != 1) throw InvalidArgument("value has no inverse modulo " + std::to_string(q));
     if (t < 0) t += q;
     return static_cast<u64>(t);
 }

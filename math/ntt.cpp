@@ -7,12 +7,13 @@
 
 #include "henn/math/primes.hpp"
 #include "ntt_simd.hpp"
+#include "henn/error.hpp"
 
 namespace henn::math {
 
 NttTables::NttTables(std::size_t n, const Modulus& q) : n_(n), q_(q) {
-    if (n < 2 || (n & (n - 1)) != 0) throw std::invalid_argument("NTT size must be a power of two");
-    if (!is_prime(q.value())) throw std::invalid_argument("NTT modulus must be prime");
+    if (n < 2 || (n & (n - 1)) != 0) throw InvalidArgument("NTT size must be a power of two");
+    if (!is_prime(q.value())) throw InvalidArgument("NTT modulus must be prime");
     log_n_ = __builtin_ctzll(n);
     psi_ = primitive_root_of_unity(2 * n, q);
     const u64 psi_inv = inverse_mod(psi_, q.value());
@@ -120,11 +121,11 @@ NttKernel kernel_from_environment() {
     NttKernel kernel;
     try {
         kernel = ntt_kernel_from_name(requested);
-    } catch (const std::invalid_argument& e) {
-        throw std::runtime_error(std::string("HENN_NTT_KERNEL: ") + e.what());
+    } catch (const InvalidArgument& e) {
+        throw InvalidArgument(std::string("HENN_NTT_KERNEL: ") + e.what());
     }
     if (!ntt_kernel_available(kernel)) {
-        throw std::runtime_error(std::string("HENN_NTT_KERNEL=") + requested +
+        throw InvalidArgument(std::string("HENN_NTT_KERNEL=") + requested +
                                  ": this CPU lacks the instructions of that kernel");
     }
     return kernel;
@@ -132,7 +133,7 @@ NttKernel kernel_from_environment() {
 
 void check_available(NttKernel kernel) {
     if (!ntt_kernel_available(kernel)) {
-        throw std::invalid_argument(std::string("NTT kernel ") + ntt_kernel_name(kernel) +
+        throw InvalidArgument(std::string("NTT kernel ") + ntt_kernel_name(kernel) +
                                     " is not supported by this CPU");
     }
 }
@@ -163,7 +164,7 @@ NttKernel ntt_kernel_from_name(const char* name) {
     for (NttKernel kernel : kAllKernels) {
         if (std::strcmp(name, ntt_kernel_name(kernel)) == 0) return kernel;
     }
-    throw std::invalid_argument(std::string("unknown NTT kernel '") + name +
+    throw InvalidArgument(std::string("unknown NTT kernel '") + name +
                                 "' (expected portable, avx2, avx512 or avx512ifma)");
 }
 
@@ -215,7 +216,7 @@ void ntt_inverse(u64* values, const NttTables& tables, NttKernel kernel) {
 std::vector<u64> negacyclic_multiply_naive(const std::vector<u64>& a, const std::vector<u64>& b,
                                            const Modulus& q) {
     const std::size_t n = a.size();
-    if (b.size() != n) throw std::invalid_argument("operands differ in length");
+    if (b.size() != n) throw InvalidArgument("operands differ in length");
     std::vector<u64> c(n, 0);
     for (std::size_t i = 0; i < n; ++i) {
         for (std::size_t j = 0; j < n; ++j) {

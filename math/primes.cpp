@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "henn/error.hpp"
+
 namespace henn::math {
 
 bool is_prime(u64 n) {
@@ -48,11 +50,11 @@ bool is_prime(u64 n) {
 std::vector<u64> generate_ntt_primes(int bits, int count, u64 ring_degree,
                                      const std::vector<u64>& exclude) {
     if (bits < 18 || bits > kMaxModulusBits) {
-        throw std::invalid_argument("prime size " + std::to_string(bits) +
+        throw InvalidArgument("prime size " + std::to_string(bits) +
                                     " bits is outside the supported range [18, 61]");
     }
     if (ring_degree == 0 || (ring_degree & (ring_degree - 1)) != 0) {
-        throw std::invalid_argument("ring degree must be a power of two");
+        throw InvalidArgument("ring degree must be a power of two");
     }
     const u64 step = 2 * ring_degree;
     const u64 center = u64{1} << bits;
@@ -92,7 +94,7 @@ std::vector<u64> generate_ntt_primes(int bits, int count, u64 ring_degree,
         if (chosen == 0) chosen = can_go_up ? find_up() : 0;
         if (chosen == 0) chosen = find_down();
         if (chosen == 0) {
-            throw std::invalid_argument("not enough primes of about " + std::to_string(bits) +
+            throw InvalidArgument("not enough primes of about " + std::to_string(bits) +
                                         " bits congruent to 1 mod " + std::to_string(step));
         }
         log_excess += std::log2(static_cast<double>(chosen)) - bits;
@@ -104,7 +106,7 @@ std::vector<u64> generate_ntt_primes(int bits, int count, u64 ring_degree,
 u64 primitive_root_of_unity(u64 two_n, const Modulus& q) {
     const u64 qv = q.value();
     if ((qv - 1) % two_n != 0) {
-        throw std::invalid_argument("modulus " + std::to_string(qv) + " is not 1 mod " +
+        throw InvalidArgument("modulus " + std::to_string(qv) + " is not 1 mod " +
                                     std::to_string(two_n));
     }
     const u64 cofactor = (qv - 1) / two_n;
@@ -113,7 +115,7 @@ u64 primitive_root_of_unity(u64 two_n, const Modulus& q) {
         // root has order dividing two_n; it is primitive iff root^(n) = -1.
         if (pow_mod(root, two_n / 2, q) == qv - 1) return root;
     }
-    throw std::invalid_argument("no primitive root of unity found");
+    throw InvalidArgument("no primitive root of unity found");
 }
 
 }  // namespace henn::math

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "henn/error.hpp"
+
 namespace henn::math {
 
 Seed os_random_seed() {
@@ -20,7 +22,7 @@ Seed os_random_seed() {
         ssize_t got = getrandom(seed.data() + filled, seed.size() - filled, 0);
         if (got < 0) {
             if (errno == EINTR) continue;
-            throw std::runtime_error(std::string("getrandom failed: ") + std::strerror(errno));
+            throw ::henn::Error(ErrorCategory::crypto, std::string("getrandom failed: ") + std::strerror(errno));
         }
         filled += static_cast<std::size_t>(got);
     }
@@ -45,13 +47,13 @@ struct Prng::CipherState {
 
 Prng::Prng(const Seed& seed, std::uint64_t stream) : state_(std::make_unique<CipherState>()) {
     state_->ctx = EVP_CIPHER_CTX_new();
-    if (state_->ctx == nullptr) throw std::runtime_error("cannot allocate an AES context");
+    if (state_->ctx == nullptr) throw ::henn::Error(ErrorCategory::crypto, "cannot allocate an AES context");
     // The key is the seed; the counter block is (stream, 0), big-endian, so streams never
     // overlap before 2^64 blocks.
     std::array<std::uint8_t, 16> iv{};
     for (int i = 0; i < 8; ++i) iv[i] = static_cast<std::uint8_t>(stream >> (56 - 8 * i));
     if (EVP_EncryptInit_ex(state_->ctx, EVP_aes_256_ctr(), nullptr, seed.data(), iv.data()) != 1) {
-        throw std::runtime_error("AES-256-CTR initialization failed");
+        throw ::henn::Error(ErrorCategory::crypto, "AES-256-CTR initialization failed");
     }
     position_ = buffer_.size();
 }
@@ -83,7 +85,7 @@ void Prng::refill() {
     if (EVP_EncryptUpdate(state_->ctx, buffer_.data(), &out_len, zeros.data(),
                           static_cast<int>(zeros.size())) != 1 ||
         out_len != static_cast<int>(buffer_.size())) {
-        throw std::runtime_error("AES-256-CTR key stream failed");
+        throw ::henn::Error(ErrorCategory::crypto, "AES-256-CTR key stream failed");
     }
     position_ = 0;
 }
@@ -161,7 +163,7 @@ std::vector<std::uint64_t> gaussian_cdf_table(double sigma, int bound) {
 
 void sample_gaussian(Prng& prng, std::int8_t* out, std::size_t n, double sigma, int bound) {
     if (!(sigma > 0) || bound < 1 || bound > 127) {
-        throw std::invalid_argument("invalid Gaussian parameters");
+        throw InvalidArgument("invalid Gaussian parameters");
     }
     static std::mutex cache_mutex;
     static double cached_sigma = -1;

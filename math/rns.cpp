@@ -6,14 +6,15 @@
 #include <vector>
 
 #include "henn/math/vector_ops.hpp"
+#include "henn/error.hpp"
 
 namespace henn::math {
 
 BaseConverter::BaseConverter(std::vector<Modulus> from, std::vector<Modulus> to)
     : from_(std::move(from)), to_(std::move(to)) {
-    if (from_.empty() || to_.empty()) throw std::invalid_argument("empty RNS base");
+    if (from_.empty() || to_.empty()) throw InvalidArgument("empty RNS base");
     // Lazy 128-bit accumulation adds k products below 2^122 each.
-    if (from_.size() > 60) throw std::invalid_argument("RNS base too large for base conversion");
+    if (from_.size() > 60) throw InvalidArgument("RNS base too large for base conversion");
     const std::size_t k = from_.size();
     punctured_inverse_.resize(k);
     for (std::size_t i = 0; i < k; ++i) {

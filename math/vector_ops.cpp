@@ -10,6 +10,7 @@
 
 #include "ntt_simd.hpp"
 #include "vector_ops_simd.hpp"
+#include "henn/error.hpp"
 
 namespace henn::math {
 
@@ -176,11 +177,11 @@ VectorKernel vector_kernel_from_environment() {
     VectorKernel kernel;
     try {
         kernel = vector_kernel_from_name(requested);
-    } catch (const std::invalid_argument& e) {
-        throw std::runtime_error(std::string("HENN_VECTOR_KERNEL: ") + e.what());
+    } catch (const InvalidArgument& e) {
+        throw InvalidArgument(std::string("HENN_VECTOR_KERNEL: ") + e.what());
     }
     if (!vector_kernel_available(kernel)) {
-        throw std::runtime_error(std::string("HENN_VECTOR_KERNEL=") + requested +
+        throw InvalidArgument(std::string("HENN_VECTOR_KERNEL=") + requested +
                                  ": this CPU lacks the instructions of that kernel");
     }
     return kernel;
@@ -204,7 +205,7 @@ const simd::VectorKernelTable& selected_table() {
 
 const simd::VectorKernelTable& checked_table(VectorKernel kernel) {
     if (!vector_kernel_available(kernel)) {
-        throw std::invalid_argument(std::string("vector kernel ") + vector_kernel_name(kernel) +
+        throw InvalidArgument(std::string("vector kernel ") + vector_kernel_name(kernel) +
                                     " is not supported by this CPU");
     }
     return table_of(kernel);
@@ -212,18 +213,18 @@ const simd::VectorKernelTable& checked_table(VectorKernel kernel) {
 
 void check_count(std::size_t count) {
     if (count > kMaxDotTerms) {
-        throw std::invalid_argument("dot_mod_vec: " + std::to_string(count) + " terms, at most " +
+        throw InvalidArgument("dot_mod_vec: " + std::to_string(count) + " terms, at most " +
                                     std::to_string(kMaxDotTerms) + " per reduction");
     }
 }
 
 void check_weighted(std::size_t count, u64 x_bound) {
     if (count > kMaxWeightedTerms) {
-        throw std::invalid_argument("weighted_sum_mod_vec: " + std::to_string(count) + " terms, at most " +
+        throw InvalidArgument("weighted_sum_mod_vec: " + std::to_string(count) + " terms, at most " +
                                     std::to_string(kMaxWeightedTerms));
     }
     if (x_bound > (u64{1} << kMaxModulusBits)) {
-        throw std::invalid_argument("weighted_sum_mod_vec: inputs must be below 2^61");
+        throw InvalidArgument("weighted_sum_mod_vec: inputs must be below 2^61");
     }
 }
 
@@ -253,7 +254,7 @@ VectorKernel vector_kernel_from_name(const char* name) {
     for (VectorKernel kernel : kAllVectorKernels) {
         if (std::strcmp(name, vector_kernel_name(kernel)) == 0) return kernel;
     }
-    throw std::invalid_argument(std::string("unknown vector kernel '") + name +
+    throw InvalidArgument(std::string("unknown vector kernel '") + name +
                                 "' (expected portable, avx2, avx512 or avx512ifma)");
 }
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "henn/approx/approximate.hpp"
+#include "henn/error.hpp"
 
 namespace henn::nn {
 namespace {
@@ -25,7 +26,7 @@ double parse_number(const std::string& text, const std::string& whole) {
         if (used == text.size() && std::isfinite(v)) return v;
     } catch (const std::exception&) {
     }
-    throw std::invalid_argument("activation '" + whole + "': '" + text + "' is not a number");
+    throw InvalidArgument("activation '" + whole + "': '" + text + "' is not a number");
 }
 
 }  // namespace
@@ -41,12 +42,12 @@ ActivationSpec parse_activation(const std::string& text) {
         " (e.g. poly:chebyshev:3:6 or poly:least-squares:2:-4,4:sigmoid)";
     auto parts = split(text, ':');
     if (parts.size() < 4 || parts[0] != "poly")
-        throw std::invalid_argument("activation '" + text + "': " + usage);
+        throw InvalidArgument("activation '" + text + "': " + usage);
     spec.kind = ActivationSpec::Kind::polynomial;
     spec.method = approx::method_name(approx::parse_method(parts[1]));
     const double degree = parse_number(parts[2], text);
     if (degree < 1 || degree > 31 || degree != std::floor(degree))
-        throw std::invalid_argument("activation '" + text + "': degree must be an integer in 1..31");
+        throw InvalidArgument("activation '" + text + "': degree must be an integer in 1..31");
     spec.degree = static_cast<int>(degree);
     std::string interval = parts[3];
     if (!interval.empty() && interval.front() == '[' && interval.back() == ']')
@@ -60,10 +61,10 @@ ActivationSpec parse_activation(const std::string& text) {
         spec.interval_lo = parse_number(bounds[0], text);
         spec.interval_hi = parse_number(bounds[1], text);
     } else {
-        throw std::invalid_argument("activation '" + text + "': bad interval; " + usage);
+        throw InvalidArgument("activation '" + text + "': bad interval; " + usage);
     }
     if (!(spec.interval_lo < spec.interval_hi))
-        throw std::invalid_argument("activation '" + text + "': empty interval");
+        throw InvalidArgument("activation '" + text + "': empty interval");
     for (std::size_t i = 4; i < parts.size(); ++i) {
         if (parts[i] == "trainable") {
             spec.trainable = true;
@@ -137,7 +138,7 @@ LayerOp activation_layer(const ActivationSpec& spec, const std::vector<double>& 
 Model replace_activations(const Model& model, const ActivationSpec& spec,
                           std::vector<std::string>& warnings) {
     if (!spec.is_polynomial())
-        throw std::invalid_argument("replacement activation must be square or poly:..., not " +
+        throw InvalidArgument("replacement activation must be square or poly:..., not " +
                                     to_string(spec));
     auto ops = model.ops();
     for (auto& op : ops) {

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "henn/error.hpp"
+
 namespace henn::nn {
 namespace {
 
@@ -147,7 +149,7 @@ NetworkSpec preset_network(const std::string& name, const Shape& input_shape, st
     } else {
         std::string names;
         for (const auto& n : preset_names()) names += (names.empty() ? "" : ", ") + n;
-        throw std::invalid_argument("unknown preset '" + name + "' (known: " + names + ")");
+        throw InvalidArgument("unknown preset '" + name + "' (known: " + names + ")");
     }
     spec.infer_shapes();
     return spec;
@@ -158,7 +160,7 @@ NetworkSpec parse_network_spec(const std::string& json_text, const std::string& 
     try {
         j = nlohmann::json::parse(json_text);
     } catch (const nlohmann::json::exception& e) {
-        throw ModelError(source + ": not valid JSON: " + e.what());
+        throw ModelError(source + ": not valid JSON: " + e.what(), ErrorCategory::data);
     }
     try {
         NetworkSpec spec;
@@ -167,7 +169,7 @@ NetworkSpec parse_network_spec(const std::string& json_text, const std::string& 
         spec.num_classes = j.value("classes", std::int64_t{10});
         spec.default_activation = parse_activation(j.value("activation", std::string("relu")));
         const auto& layers = j.at("layers");
-        if (!layers.is_array()) throw ModelError(source + ": 'layers' must be an array");
+        if (!layers.is_array()) throw ModelError(source + ": 'layers' must be an array", ErrorCategory::data);
         for (std::size_t i = 0; i < layers.size(); ++i) {
             const auto& lj = layers[i];
             const std::string type = lj.at("type").get<std::string>();
@@ -198,18 +200,18 @@ NetworkSpec parse_network_spec(const std::string& json_text, const std::string& 
         spec.infer_shapes();
         return spec;
     } catch (const nlohmann::json::exception& e) {
-        throw ModelError(source + ": " + e.what());
-    } catch (const std::invalid_argument& e) {
-        throw ModelError(source + ": " + e.what());
+        throw ModelError(source + ": " + e.what(), ErrorCategory::data);
+    } catch (const InvalidArgument& e) {
+        throw ModelError(source + ": " + e.what(), ErrorCategory::data);
     }
 }
 
 NetworkSpec load_network_spec(const std::filesystem::path& path) {
     std::ifstream in(path);
-    if (!in) throw ModelError(path.string() + ": cannot open file");
+    if (!in) throw ModelError(path.string() + ": cannot open file", ErrorCategory::io);
     std::stringstream buffer;
     buffer << in.rdbuf();
-    if (buffer.str().size() > (1 << 20)) throw ModelError(path.string() + ": spec larger than 1 MiB");
+    if (buffer.str().size() > (1 << 20)) throw ModelError(path.string() + ": spec larger than 1 MiB", ErrorCategory::data);
     return parse_network_spec(buffer.str(), path.string());
 }
 

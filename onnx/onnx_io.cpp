@@ -2,7 +2,6 @@
 
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
-#include <spdlog/spdlog.h>
 
 #include <cmath>
 #include <cstdio>
@@ -1232,8 +1231,7 @@ OnnxImport Importer::run() {
     metadata["onnx.producer"] = model_.producer_name() + (model_.producer_version().empty() ? "" : " " + model_.producer_version());
     metadata["onnx.opset"] = std::to_string(opset_);
     OnnxImport result{Model(input_shape_, ops_, std::move(metadata)), warnings_, opset_, model_.producer_name()};
-    for (const auto& w : warnings_) spdlog::warn("{}", w);
-    return result;
+    return result;  // the caller shows the warnings (libraries never print)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1391,7 +1389,7 @@ std::string Exporter::run() {
         meta->set_value(value);
     }
     std::string bytes;
-    if (!proto.SerializeToString(&bytes)) throw OnnxError("cannot serialize the ONNX model");
+    if (!proto.SerializeToString(&bytes)) throw InternalError("cannot serialize the ONNX model");
     return bytes;
 }
 
@@ -1400,28 +1398,28 @@ std::string Exporter::run() {
 OnnxImport import_onnx_bytes(std::span<const std::uint8_t> bytes, const OnnxImportOptions& options,
                              const std::string& source) {
     if (bytes.size() > options.max_bytes)
-        throw OnnxError(source + ": file is larger than " + std::to_string(options.max_bytes) + " bytes");
+        throw OnnxError(source + ": file is larger than " + std::to_string(options.max_bytes) + " bytes", ErrorCategory::data);
     ::onnx::ModelProto proto;
     if (!proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-        throw OnnxError(source + ": not a valid ONNX (protobuf) model");
+        throw OnnxError(source + ": not a valid ONNX (protobuf) model", ErrorCategory::data);
     return Importer(proto, options, source).run();
 }
 
 OnnxImport import_onnx(const std::filesystem::path& path, const OnnxImportOptions& options) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw OnnxError(path.string() + ": cannot open file");
+    if (!in) throw OnnxError(path.string() + ": cannot open file", ErrorCategory::io);
     std::error_code ec;
     const auto size = std::filesystem::file_size(path, ec);
-    if (ec) throw OnnxError(path.string() + ": cannot read file size");
-    if (size > options.max_bytes) throw OnnxError(path.string() + ": file is larger than " + std::to_string(options.max_bytes) + " bytes");
+    if (ec) throw OnnxError(path.string() + ": cannot read file size", ErrorCategory::io);
+    if (size > options.max_bytes) throw OnnxError(path.string() + ": file is larger than " + std::to_string(options.max_bytes) + " bytes", ErrorCategory::data);
     std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
     in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
-    if (!in) throw OnnxError(path.string() + ": read error");
+    if (!in) throw OnnxError(path.string() + ": read error", ErrorCategory::io);
     return import_onnx_bytes(bytes, options, path.string());
 }
 
 std::string export_onnx_bytes(const Model& model, const OnnxExportOptions& options) {
-    if (options.opset < 13 || options.opset > 17) throw OnnxError("export opset must be 13 to 17");
+    if (options.opset < 13 || options.opset > 17) throw OnnxError("export opset must be 13 to 17", ErrorCategory::usage);
     auto bytes = Exporter(model, options).run();
     check_onnx_bytes(bytes);
     return bytes;
@@ -1430,14 +1428,14 @@ std::string export_onnx_bytes(const Model& model, const OnnxExportOptions& optio
 void export_onnx(const Model& model, const std::filesystem::path& path, const OnnxExportOptions& options) {
     const auto bytes = export_onnx_bytes(model, options);
     std::ofstream out(path, std::ios::binary);
-    if (!out) throw OnnxError(path.string() + ": cannot create file");
+    if (!out) throw OnnxError(path.string() + ": cannot create file", ErrorCategory::io);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw OnnxError(path.string() + ": write error");
+    if (!out) throw OnnxError(path.string() + ": write error", ErrorCategory::io);
 }
 
 void check_onnx_bytes(const std::string& bytes) {
     ::onnx::ModelProto proto;
-    if (!proto.ParseFromString(bytes)) throw OnnxError("not a valid ONNX (protobuf) model");
+    if (!proto.ParseFromString(bytes)) throw OnnxError("not a valid ONNX (protobuf) model", ErrorCategory::data);
     try {
         ::onnx::checker::check_model(proto);
     } catch (const std::exception& e) {

@@ -36,7 +36,8 @@ unsigned bit_length(const mpz_class& v) {
 PublicKey::PublicKey(mpz_class n, unsigned modulus_bits)
     : n_(std::move(n)), modulus_bits_(modulus_bits), noise_(std::make_shared<NoiseHolder>()) {
     if (modulus_bits_ < kTestOnlyModulusBits || modulus_bits_ % 8 != 0 || modulus_bits_ > 8192)
-        throw PaillierError("paillier: unsupported modulus size " + std::to_string(modulus_bits_));
+        throw PaillierError("paillier: unsupported modulus size " + std::to_string(modulus_bits_),
+                           ErrorCategory::parameters);
     if (bit_length(n_) != modulus_bits_)
         throw PaillierError("paillier: modulus has " + std::to_string(bit_length(n_)) +
                             " bits, expected " + std::to_string(modulus_bits_));
@@ -169,7 +170,8 @@ mpz_class random_prime(unsigned bits) {
 KeyPair generate_keypair(const KeyGenOptions& options) {
     if (!is_accepted_modulus_size(options.modulus_bits, options.allow_test_only_sizes))
         throw PaillierError("paillier: modulus size " + std::to_string(options.modulus_bits) +
-                            " refused (use 2048 or 3072; 1024 only for tests, explicitly)");
+                            " refused (use 2048 or 3072; 1024 only for tests, explicitly)",
+                            ErrorCategory::parameters);
     const unsigned half = options.modulus_bits / 2;
     for (;;) {
         mpz_class p = random_prime(half);

@@ -14,6 +14,8 @@
 #include <numbers>
 #include <random>
 
+#include "henn/error.hpp"
+
 namespace henn::train {
 using namespace henn::data;
 using namespace henn::nn;
@@ -327,7 +329,7 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
         throw ModelError("data has " + std::to_string(train_data.num_classes) + " classes, network outputs " +
                          std::to_string(spec.num_classes));
     if (options.epochs < 1 || options.batch_size < 1 || !(options.learning_rate > 0))
-        throw std::invalid_argument("epochs, batch size and learning rate must be positive");
+        throw InvalidArgument("epochs, batch size and learning rate must be positive");
     const auto start_time = Clock::now();
     torch::set_num_threads(std::max(1, options.threads));
     torch::manual_seed(options.seed);
@@ -349,7 +351,7 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
         try {
             torch::load(net.sequential, options.resume_path);
         } catch (const c10::Error& e) {
-            throw std::runtime_error("cannot resume from " + options.resume_path +
+            throw ::henn::Error(ErrorCategory::io, "cannot resume from " + options.resume_path +
                                      " (not a checkpoint of this network?): " + e.what_without_backtrace());
         }
         spdlog::info("resumed weights from {}", options.resume_path);
@@ -365,7 +367,7 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
         if (options.schedule == "step")
             return options.learning_rate * (progress < 0.5 ? 1.0 : progress < 0.75 ? 0.1 : 0.01);
         if (options.schedule == "constant") return options.learning_rate;
-        throw std::invalid_argument("unknown schedule '" + options.schedule + "' (cosine, step, constant)");
+        throw InvalidArgument("unknown schedule '" + options.schedule + "' (cosine, step, constant)");
     };
     learning_rate_at(0);  // validates the schedule name before any work
 
@@ -395,7 +397,7 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
             auto loss = torch::nn::functional::cross_entropy(out, y);
             const double loss_value = loss.item<double>();
             if (!std::isfinite(loss_value))
-                throw std::runtime_error("training diverged (loss " + std::to_string(loss_value) + ") at epoch " +
+                throw ::henn::Error(ErrorCategory::parameters, "training diverged (loss " + std::to_string(loss_value) + ") at epoch " +
                                          std::to_string(epoch) +
                                          ": try a lower learning rate, a wider approximation interval or batchnorm");
             loss.backward();
@@ -510,7 +512,7 @@ TorchCrossCheck torch_cross_check(const NetworkSpec& spec, std::span<const doubl
     std::vector<std::int64_t> sizes{batch};
     sizes.insert(sizes.end(), spec.input_shape.begin(), spec.input_shape.end());
     if (static_cast<std::int64_t>(inputs.size()) != batch * shape_size(spec.input_shape))
-        throw std::invalid_argument("torch_cross_check: input size does not match batch and shape");
+        throw InvalidArgument("torch_cross_check: input size does not match batch and shape");
     auto x = torch::from_blob(const_cast<double*>(inputs.data()), sizes, torch::kFloat64).clone();
     torch::Tensor out;
     {

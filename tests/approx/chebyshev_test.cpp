@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "henn/error.hpp"
 #include "henn/approx/chebyshev.hpp"
 
 namespace henn::approx {
@@ -114,11 +115,11 @@ TEST(ChebyshevPolynomial, ParityDetection) {
 }
 
 TEST(ChebyshevPolynomial, RejectsInvalidInput) {
-    EXPECT_THROW(ChebyshevPolynomial({1.0}, {1.0, 1.0}), std::invalid_argument);
-    EXPECT_THROW(ChebyshevPolynomial({1.0}, {2.0, 1.0}), std::invalid_argument);
-    EXPECT_THROW(ChebyshevPolynomial({1.0}, {0.0, INFINITY}), std::invalid_argument);
-    EXPECT_THROW(ChebyshevPolynomial({NAN}, {0.0, 1.0}), std::invalid_argument);
-    EXPECT_THROW(ChebyshevPolynomial({}, {0.0, 1.0}), std::invalid_argument);
+    EXPECT_THROW(ChebyshevPolynomial({1.0}, {1.0, 1.0}), henn::InvalidArgument);
+    EXPECT_THROW(ChebyshevPolynomial({1.0}, {2.0, 1.0}), henn::InvalidArgument);
+    EXPECT_THROW(ChebyshevPolynomial({1.0}, {0.0, INFINITY}), henn::InvalidArgument);
+    EXPECT_THROW(ChebyshevPolynomial({NAN}, {0.0, 1.0}), henn::InvalidArgument);
+    EXPECT_THROW(ChebyshevPolynomial({}, {0.0, 1.0}), henn::InvalidArgument);
 }
 
 }  // namespace

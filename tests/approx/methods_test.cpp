@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "henn/error.hpp"
 #include "henn/approx/approximate.hpp"
 
 namespace henn::approx {
@@ -51,7 +52,7 @@ TEST(LeastSquares, MatchesNormalEquationsAtLowDegree) {
 TEST(LeastSquares, RejectsTooFewPoints) {
     ApproxRequest r = request("tanh", Method::LeastSquares, 7, {-1.0, 1.0});
     r.least_squares_points = 5;
-    EXPECT_THROW(approximate(r), std::invalid_argument);
+    EXPECT_THROW(approximate(r), henn::InvalidArgument);
 }
 
 // ---- Taylor ----
@@ -210,7 +211,7 @@ TEST(ModifiedWeight, StableAtDegree63) {
 TEST(ModifiedWeight, RejectsNegativeWeights) {
     ApproxRequest r = request("sigmoid", Method::ModifiedWeight, 3, {-1.0, 1.0});
     r.weight = [](double x) { return x; };
-    EXPECT_THROW(approximate(r), std::invalid_argument);
+    EXPECT_THROW(approximate(r), henn::InvalidArgument);
 }
 
 // ---- derivative method ----
@@ -254,7 +255,7 @@ TEST(Derivative, SmoothFunctionsIntegrateTheirDerivative) {
     ApproxRequest r;
     r.function = custom_function("no derivative", [](double x) { return x; });
     r.method = Method::Derivative;
-    EXPECT_THROW(approximate(r), std::invalid_argument);
+    EXPECT_THROW(approximate(r), henn::InvalidArgument);
 }
 
 // ---- minimax ----
@@ -354,14 +355,14 @@ TEST(Empirical, BestOnTheSampleItWasFittedTo) {
 
 TEST(Empirical, ValidatesItsSample) {
     ApproxRequest r = request("relu", Method::Empirical, 3, {-2.0, 2.0});
-    EXPECT_THROW(approximate(r), std::invalid_argument);  // no samples
+    EXPECT_THROW(approximate(r), henn::InvalidArgument);  // no samples
     r.samples = {0.1, 0.2, 0.1, 0.2};
     r.empirical_uniform_mix = 0.0;
-    EXPECT_THROW(approximate(r), std::invalid_argument);  // 2 distinct values, degree 3
+    EXPECT_THROW(approximate(r), henn::InvalidArgument);  // 2 distinct values, degree 3
     r.empirical_uniform_mix = 0.1;
     EXPECT_NO_THROW(approximate(r));  // the uniform part makes it well posed
     r.samples = {0.1, NAN, 0.3, 0.5};
-    EXPECT_THROW(approximate(r), std::invalid_argument);
+    EXPECT_THROW(approximate(r), henn::InvalidArgument);
     r.samples = {-3.0, 0.1, 0.2, 0.4, 1.0};
     const Approximation a = approximate(r);
     ASSERT_FALSE(a.warnings.empty());
@@ -389,21 +390,21 @@ TEST(Errors, MaxErrorFindsAnInteriorPeak) {
 }
 
 TEST(Approximate, ValidatesRequests) {
-    EXPECT_THROW(approximate(request("relu", Method::Minimax, 64, {-1, 1})), std::invalid_argument);
-    EXPECT_THROW(approximate(request("relu", Method::Minimax, -1, {-1, 1})), std::invalid_argument);
-    EXPECT_THROW(approximate(request("relu", Method::Minimax, 3, {1, -1})), std::invalid_argument);
-    EXPECT_THROW(approximate(request("relu", Method::Derivative, 0, {-1, 1})), std::invalid_argument);
+    EXPECT_THROW(approximate(request("relu", Method::Minimax, 64, {-1, 1})), henn::InvalidArgument);
+    EXPECT_THROW(approximate(request("relu", Method::Minimax, -1, {-1, 1})), henn::InvalidArgument);
+    EXPECT_THROW(approximate(request("relu", Method::Minimax, 3, {1, -1})), henn::InvalidArgument);
+    EXPECT_THROW(approximate(request("relu", Method::Derivative, 0, {-1, 1})), henn::InvalidArgument);
     ApproxRequest r;
     r.function = custom_function("log", [](double x) { return std::log(x); });
     r.interval = {-1.0, 1.0};
     try {
         approximate(r);
         FAIL() << "log on [-1, 1] must be refused";
-    } catch (const std::invalid_argument& e) {
+    } catch (const henn::InvalidArgument& e) {
         EXPECT_NE(std::string(e.what()).find("not finite"), std::string::npos) << e.what();
     }
-    EXPECT_THROW(builtin_function("swish2"), std::invalid_argument);
-    EXPECT_THROW(parse_method("remez"), std::invalid_argument);
+    EXPECT_THROW(builtin_function("swish2"), henn::InvalidArgument);
+    EXPECT_THROW(parse_method("remez"), henn::InvalidArgument);
     for (Method m : all_methods()) EXPECT_EQ(parse_method(method_name(m)), m);
 }
 

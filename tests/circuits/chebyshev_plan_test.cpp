@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "henn/error.hpp"
 #include "henn/approx/approximate.hpp"
 #include "henn/approx/chebyshev.hpp"
 #include "henn/circuits/chebyshev_plan.hpp"
@@ -118,7 +119,7 @@ TEST(EvaluationCost, ChosenBabyStepIsTheCheapest) {
 
 TEST(EvaluationCost, TracingRejectsUncoveredCoefficients) {
     const ChebyshevPolynomial p({0.0, 1.0, 0.5, 1.0}, {-1, 1});
-    EXPECT_THROW(trace_plan(p, plan_evaluation(3, Parity::Odd), 0.3), std::invalid_argument);
+    EXPECT_THROW(trace_plan(p, plan_evaluation(3, Parity::Odd), 0.3), henn::InvalidArgument);
 }
 
 TEST(EvaluationCost, ApproximationsGetThePlanOfTheirParity) {

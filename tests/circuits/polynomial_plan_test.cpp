@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../ckks/ckks_fixture.hpp"
+#include "henn/error.hpp"
 #include "henn/approx/approximate.hpp"
 #include "henn/circuits/polynomial.hpp"
 #include "henn/ckks/errors.hpp"
@@ -263,7 +264,7 @@ TEST_F(PolynomialPlanEvaluation, TargetScales) {
     EXPECT_EQ(z.scale, landing);
     HENN_EXPECT_PRECISION(setup_->decrypt(z), reference(quadratic, xs), 19.0, 22.0);
     EXPECT_THROW(evaluate_polynomial(*setup_->evaluator, x, quadratic, -4.0, 4.0, std::ldexp(1.0, 40)),
-                 std::invalid_argument);
+                 henn::InvalidArgument);
     // The cubic and the Chebyshev path land at any target scale exactly.
     const std::vector<double> cubic{0.375, 0.5, 0.117, -0.0007};
     const approx::Approximation a = approximation("relu", Method::Minimax, 7, {-4.0, 4.0});
@@ -292,10 +293,10 @@ TEST(PolynomialPlan, DescribesItselfAndRejectsBadInput) {
     EXPECT_EQ(without.interval_lo, -1.0);
     EXPECT_EQ(without.interval_hi, 1.0);
     EXPECT_EQ(without.depth, 3);
-    EXPECT_THROW(plan_polynomial(std::vector<double>{}, -1, 1), std::invalid_argument);
-    EXPECT_THROW(plan_polynomial(std::vector<double>{1.0, NAN}, -1, 1), std::invalid_argument);
-    EXPECT_THROW(plan_polynomial(square, 2, 1), std::invalid_argument);
-    EXPECT_THROW(plan_polynomial(square, -INFINITY, 1), std::invalid_argument);
+    EXPECT_THROW(plan_polynomial(std::vector<double>{}, -1, 1), henn::InvalidArgument);
+    EXPECT_THROW(plan_polynomial(std::vector<double>{1.0, NAN}, -1, 1), henn::InvalidArgument);
+    EXPECT_THROW(plan_polynomial(square, 2, 1), henn::InvalidArgument);
+    EXPECT_THROW(plan_polynomial(square, -INFINITY, 1), henn::InvalidArgument);
 }
 
 }  // namespace

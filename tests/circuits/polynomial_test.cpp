@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../ckks/ckks_fixture.hpp"
+#include "henn/error.hpp"
 #include "henn/approx/chebyshev.hpp"
 #include "henn/circuits/polynomial.hpp"
 #include "henn/ckks/errors.hpp"
@@ -218,7 +219,7 @@ TEST_F(PolynomialEvaluation, PowerBasisSquareAndQuadraticAtDepthOne) {
         HENN_EXPECT_PRECISION(setup_->decrypt(y), expected, 19.0, 22.0);
     }
     EXPECT_THROW(evaluate_power_basis(*setup_->evaluator, x, std::vector<double>{0.0, 0.0, 1.0}, 1e12),
-                 std::invalid_argument);
+                 henn::InvalidArgument);
 }
 
 TEST_F(PolynomialEvaluation, PowerBasisCubicAtDepthTwoAndExactScale) {
@@ -249,7 +250,7 @@ TEST_F(PolynomialEvaluation, PowerBasisCubicAtDepthTwoAndExactScale) {
     for (double v : xs) expected.emplace_back(0.5 - 3.0 * v, 0.0);
     HENN_EXPECT_PRECISION(setup_->decrypt(y), expected, 18.0, 21.0);
     EXPECT_THROW(evaluate_power_basis(*setup_->evaluator, x, std::vector<double>{1, 2, 3, 4, 5}),
-                 std::invalid_argument);
+                 henn::InvalidArgument);
 }
 
 }  // namespace

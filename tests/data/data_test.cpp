@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "henn/error.hpp"
 #include "henn/data/data.hpp"
 #include "test_data.hpp"
 
@@ -200,10 +201,10 @@ TEST(Data, StandardizerFitsOnOneSetAndClips) {
     sf.apply(d);
     for (std::size_t i = 0; i < 8; ++i) EXPECT_EQ(d.features[i], static_cast<float>(v[i]));
 
-    EXPECT_THROW(Standardizer::fit(std::vector<double>{1, 2, 3}, 2), std::invalid_argument);
-    EXPECT_THROW(Standardizer::fit(std::vector<double>{}, 2), std::invalid_argument);
+    EXPECT_THROW(Standardizer::fit(std::vector<double>{1, 2, 3}, 2), henn::InvalidArgument);
+    EXPECT_THROW(Standardizer::fit(std::vector<double>{}, 2), henn::InvalidArgument);
     std::vector<double> wrong{1, 2, 3};
-    EXPECT_THROW(s.apply(wrong), std::invalid_argument);
+    EXPECT_THROW(s.apply(wrong), henn::InvalidArgument);
 }
 
 TEST(Data, SplitsAreDeterministicPartitions) {

@@ -5,6 +5,7 @@
 #include <numbers>
 #include <random>
 
+#include "henn/error.hpp"
 #include "henn/math/fft.hpp"
 
 using namespace henn::math;
@@ -74,7 +75,7 @@ TEST(CkksFft, LargeRoundTripPrecision) {
 }
 
 TEST(CkksFft, RejectsBadSizes) {
-    EXPECT_THROW(CkksFft(16, 16), std::invalid_argument);
-    EXPECT_THROW(CkksFft(16, 3), std::invalid_argument);
-    EXPECT_THROW(CkksFft(12, 2), std::invalid_argument);
+    EXPECT_THROW(CkksFft(16, 16), henn::InvalidArgument);
+    EXPECT_THROW(CkksFft(16, 3), henn::InvalidArgument);
+    EXPECT_THROW(CkksFft(12, 2), henn::InvalidArgument);
 }

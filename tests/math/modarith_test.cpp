@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "henn/error.hpp"
 #include "henn/math/modarith.hpp"
 #include "henn/math/primes.hpp"
 
@@ -50,7 +51,7 @@ TEST(Modarith, InverseAndPower) {
         EXPECT_EQ(mul_mod(a, inv, q), 1u);
         EXPECT_EQ(pow_mod(a, q.value() - 1, q), 1u);  // Fermat
     }
-    EXPECT_THROW(inverse_mod(6, 9), std::invalid_argument);
+    EXPECT_THROW(inverse_mod(6, 9), henn::InvalidArgument);
 }
 
 TEST(Modarith, SignedConversions) {
@@ -98,6 +99,6 @@ TEST(Primes, NttPrimesAreDistinctCongruentAndNearTarget) {
     auto first = generate_ntt_primes(40, 3, 8192);
     auto more = generate_ntt_primes(40, 3, 8192, first);
     for (u64 p : more) EXPECT_EQ(std::count(first.begin(), first.end(), p), 0);
-    EXPECT_THROW(generate_ntt_primes(62, 1, 8192), std::invalid_argument);
-    EXPECT_THROW(generate_ntt_primes(20, 1000, 65536), std::invalid_argument);
+    EXPECT_THROW(generate_ntt_primes(62, 1, 8192), henn::InvalidArgument);
+    EXPECT_THROW(generate_ntt_primes(20, 1000, 65536), henn::InvalidArgument);
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "henn/error.hpp"
 #include "henn/math/ntt.hpp"
 #include "henn/math/primes.hpp"
 
@@ -64,8 +65,8 @@ TEST(NttSimd, KernelNamesRoundTripAndSelectionIsAvailable) {
                              NttKernel::avx512ifma}) {
         EXPECT_EQ(ntt_kernel_from_name(ntt_kernel_name(kernel)), kernel);
     }
-    EXPECT_THROW(ntt_kernel_from_name("sse2"), std::invalid_argument);
-    EXPECT_THROW(ntt_kernel_from_name(""), std::invalid_argument);
+    EXPECT_THROW(ntt_kernel_from_name("sse2"), henn::InvalidArgument);
+    EXPECT_THROW(ntt_kernel_from_name(""), henn::InvalidArgument);
     EXPECT_TRUE(ntt_kernel_available(NttKernel::portable));
     EXPECT_TRUE(ntt_kernel_available(ntt_selected_kernel()));
     EXPECT_STREQ(ntt_kernel_name(), ntt_kernel_name(ntt_selected_kernel()));
@@ -80,8 +81,8 @@ TEST(NttSimd, UnavailableKernelIsRejected) {
         if (ntt_kernel_available(kernel)) continue;
         NttTables tables(16, Modulus(generate_ntt_primes(30, 1, 16)[0]));
         std::vector<u64> a(16, 1);
-        EXPECT_THROW(ntt_forward(a.data(), tables, kernel), std::invalid_argument);
-        EXPECT_THROW(ntt_inverse(a.data(), tables, kernel), std::invalid_argument);
+        EXPECT_THROW(ntt_forward(a.data(), tables, kernel), henn::InvalidArgument);
+        EXPECT_THROW(ntt_inverse(a.data(), tables, kernel), henn::InvalidArgument);
     }
 }
 
@@ -96,7 +97,7 @@ TEST(NttSimd, AllSizesAndPrimeSizesMatchPortable) {
             std::vector<u64> primes;
             try {
                 primes = generate_ntt_primes(bits, 1, n);
-            } catch (const std::invalid_argument&) {
+            } catch (const henn::InvalidArgument&) {
                 continue;  // no prime = 1 mod 2n near 2^bits (only for small bits, large n)
             }
             const NttTables tables(n, Modulus(primes[0]));

@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "henn/error.hpp"
 #include "henn/math/ntt.hpp"
 #include "henn/math/primes.hpp"
 
@@ -117,7 +118,7 @@ TEST(Ntt, DispatchedKernelsMatchPortable) {
 }
 
 TEST(Ntt, RejectsBadParameters) {
-    EXPECT_THROW(NttTables(12, Modulus(97)), std::invalid_argument);      // not a power of two
-    EXPECT_THROW(NttTables(16, Modulus(113)), std::invalid_argument);     // 113 != 1 mod 32
-    EXPECT_THROW(NttTables(4, Modulus(25)), std::invalid_argument);       // not prime
+    EXPECT_THROW(NttTables(12, Modulus(97)), henn::InvalidArgument);      // not a power of two
+    EXPECT_THROW(NttTables(16, Modulus(113)), henn::InvalidArgument);     // 113 != 1 mod 32
+    EXPECT_THROW(NttTables(4, Modulus(25)), henn::InvalidArgument);       // not prime
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "henn/error.hpp"
 #include "henn/math/primes.hpp"
 #include "henn/math/vector_ops.hpp"
 
@@ -71,7 +72,7 @@ std::vector<Modulus> test_moduli() {
 
 TEST(VectorOps, KernelNamesRoundTripAndSelectionIsAvailable) {
     for (VectorKernel kernel : kAllKernels) EXPECT_EQ(vector_kernel_from_name(vector_kernel_name(kernel)), kernel);
-    EXPECT_THROW(vector_kernel_from_name("sse2"), std::invalid_argument);
+    EXPECT_THROW(vector_kernel_from_name("sse2"), henn::InvalidArgument);
     EXPECT_TRUE(vector_kernel_available(VectorKernel::portable));
     EXPECT_TRUE(vector_kernel_available(vector_selected_kernel()));
     EXPECT_STREQ(vector_kernel_name(), vector_kernel_name(vector_selected_kernel()));
@@ -86,7 +87,7 @@ TEST(VectorOps, UnavailableKernelIsRejected) {
     u64 a = 1, out = 0;
     for (VectorKernel kernel : kAllKernels) {
         if (vector_kernel_available(kernel)) continue;
-        EXPECT_THROW(add_mod_vec(&a, &a, &out, 1, q, kernel), std::invalid_argument);
+        EXPECT_THROW(add_mod_vec(&a, &a, &out, 1, q, kernel), henn::InvalidArgument);
     }
 }
 
@@ -283,13 +284,13 @@ TEST(VectorOps, TooManyTermsAreRejected) {
     const Modulus q(97);
     std::vector<u64> one(1, 1), out(1);
     std::vector<const u64*> xs(kMaxDotTerms + 1, one.data());
-    EXPECT_THROW(dot_mod_vec(xs.data(), xs.data(), xs.size(), out.data(), 1, q), std::invalid_argument);
+    EXPECT_THROW(dot_mod_vec(xs.data(), xs.data(), xs.size(), out.data(), 1, q), henn::InvalidArgument);
     std::vector<const u64*> many(kMaxWeightedTerms + 1, one.data());
     std::vector<u64> weights(many.size(), 1);
     EXPECT_THROW(weighted_sum_mod_vec(many.data(), weights.data(), many.size(), 2, out.data(), 1, q),
-                 std::invalid_argument);
+                 henn::InvalidArgument);
     EXPECT_THROW(weighted_sum_mod_vec(xs.data(), weights.data(), 1, (u64{1} << 61) + 1, out.data(), 1, q),
-                 std::invalid_argument);
+                 henn::InvalidArgument);
 }
 
 TEST(VectorOps, MatrixRowsMatchScalarReference) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include "henn/error.hpp"
 #include "henn/nn/activation.hpp"
 #include "henn/nn/analysis.hpp"
 #include "henn/nn/model.hpp"
@@ -236,7 +237,7 @@ TEST(Activation, ParsingAndApproximation) {
     EXPECT_EQ(to_string(parse_activation("poly:least-squares:2:4")), "poly:least-squares:2:4");
     for (const char* bad : {"poly", "poly:nomethod:2:4", "poly:chebyshev:0:4", "poly:chebyshev:2:x",
                             "poly:chebyshev:2:4,1", "poly:chebyshev:2:4:nofunction", "softplus2"})
-        EXPECT_THROW(parse_activation(bad), std::invalid_argument) << bad;
+        EXPECT_THROW(parse_activation(bad), henn::InvalidArgument) << bad;
 
     // The fitted polynomial approximates the function on its interval (sigmoid, degree 3).
     auto p = std::get<Polynomial>(activation_layer(parse_activation("poly:least-squares:3:4:sigmoid")));
@@ -256,7 +257,7 @@ TEST(NetworkSpec, SpecsAndPresets) {
     auto m1 = preset_network("cryptodl-m1");
     auto back = parse_network_spec(to_json(m1));
     EXPECT_EQ(to_json(back), to_json(m1));
-    EXPECT_THROW(preset_network("resnet"), std::invalid_argument);
+    EXPECT_THROW(preset_network("resnet"), henn::InvalidArgument);
     EXPECT_THROW(parse_network_spec("{\"layers\": [{\"type\": \"batchnorm\"}]}"), ModelError);
     EXPECT_THROW(parse_network_spec("{\"layers\": [{\"type\": \"dense\", \"out\": 10}]}"), ModelError);  // not flat
     EXPECT_THROW(parse_network_spec("{\"layers\": [{\"type\": \"conv3d\"}]}"), ModelError);

@@ -40,7 +40,7 @@ struct TargetFunction {
     std::vector<double> kinks;
 };
 
-// relu, sigmoid, tanh, silu, gelu (exact, with erf), softplus. Throws std::invalid_argument
+// relu, sigmoid, tanh, silu, gelu (exact, with erf), softplus. Throws henn::InvalidArgument
 // naming the known functions otherwise.
 TargetFunction builtin_function(std::string_view name);
 std::vector<std::string> builtin_function_names();
@@ -51,7 +51,7 @@ enum class Method { LeastSquares, Taylor, Chebyshev, ModifiedWeight, Derivative,
 // Command-line names: least-squares, taylor, chebyshev, modified-weight, derivative, minimax,
 // empirical.
 std::string method_name(Method method);
-Method parse_method(std::string_view name);  // throws std::invalid_argument listing the names
+Method parse_method(std::string_view name);  // throws henn::InvalidArgument listing the names
 std::vector<Method> all_methods();
 
 struct ApproxRequest {
@@ -106,9 +106,9 @@ struct Approximation {
     std::vector<std::string> warnings;
 };
 
-// Throws std::invalid_argument for a bad request (degree out of range, bad interval, empirical
-// without samples, non-finite function values, ...) and std::runtime_error when a method cannot
-// apply (e.g. Taylor of relu at its kink).
+// Throws henn::InvalidArgument for a bad request (degree out of range, bad interval, empirical
+// without samples, non-finite function values, ...) and when a method cannot apply (e.g. Taylor
+// of relu at its kink).
 Approximation approximate(const ApproxRequest& request);
 
 // Errors of `p` against `f` on the polynomial's interval (dense grid plus local refinement of the

@@ -22,7 +22,7 @@ struct Interval {
     // Maps x in [lo, hi] onto t in [-1, 1], and back.
     double to_unit(double x) const { return (2.0 * x - lo - hi) / (hi - lo); }
     double from_unit(double t) const { return 0.5 * (hi - lo) * t + 0.5 * (lo + hi); }
-    // Throws std::invalid_argument unless lo < hi and both are finite.
+    // Throws henn::InvalidArgument unless lo < hi and both are finite.
     void validate() const;
 };
 

@@ -74,7 +74,7 @@ ChebyshevSplit split_at_giant_step(std::span<const double> c, int giant, approx:
 // ciphertext-ciphertext products and the depth in CKKS levels (T_1 = t at depth 0, T_i at
 // ceil(log2 i); a product sits one above the deeper factor; a plaintext-weighted sum one above its
 // deepest baby step; additions are free).
-// Throws std::invalid_argument if p has nonzero coefficients the plan does not cover.
+// Throws henn::InvalidArgument if p has nonzero coefficients the plan does not cover.
 struct PlanTrace {
     double value = 0.0;
     int ct_multiplications = 0;

@@ -43,10 +43,10 @@ struct EvaluationReport {
 };
 
 // Evaluates following plan_polynomial exactly (depth and product count match the plan; a
-// mismatch would be a bug and throws std::logic_error). target_scale 0 means: whatever scale the
+// mismatch would be a bug and throws henn::InternalError). target_scale 0 means: whatever scale the
 // chosen path lands on (the result's .scale says it): x.scale for every path but the degree-2
 // power basis, which lands at x.scale^2 / (|a_2| q), q the prime at x's level (a_2 is folded into
-// that scale); a nonzero target_scale must then be that scale (else std::invalid_argument).
+// that scale); a nonzero target_scale must then be that scale (else henn::InvalidArgument).
 // The Chebyshev path lands at target_scale exactly, whatever it is (>= 1).
 // Throws LevelError when x has fewer than plan.depth levels.
 ckks::Ciphertext evaluate_polynomial(const ckks::Evaluator& evaluator, const ckks::Ciphertext& x,
@@ -86,7 +86,7 @@ private:
 //    scale is x.scale^2 / (|a_2| q), q the prime at x's level (for the CryptoNets square, a_2 = 1:
 //    x.scale^2 / q). target_scale must be 0.
 //  * degree 3: two levels and two products, result at target_scale (0: x.scale).
-// Throws std::invalid_argument for more than 4 coefficients or a zero/non-finite leading one.
+// Throws henn::InvalidArgument for more than 4 coefficients or a zero/non-finite leading one.
 ckks::Ciphertext evaluate_power_basis(const ckks::Evaluator& evaluator, const ckks::Ciphertext& x,
                                       std::span<const double> ascending_coefficients, double target_scale = 0,
                                       EvaluationReport* report = nullptr);

@@ -47,7 +47,7 @@ struct PolynomialPlan {
 // Power coefficients a_0 + a_1 x + ... (ascending) valid on [lo, hi]. Power basis for degree <= 2
 // (and degree 3 if it is not deeper than Chebyshev), Chebyshev otherwise; degree 0/1 cost no
 // product. lo == hi means no interval is known (a model's imported polynomial): a Chebyshev
-// expansion then uses [-1, 1], which needs no interval change. Throws std::invalid_argument for no
+// expansion then uses [-1, 1], which needs no interval change. Throws henn::InvalidArgument for no
 // coefficients, non-finite ones, lo > hi or non-finite bounds.
 PolynomialPlan plan_polynomial(std::span<const double> power_coefficients, double lo, double hi);
 

@@ -1,18 +1,21 @@
 // Typed errors of the CKKS layer; each message says what was wrong and how to fix it.
 #pragma once
 
-#include <stdexcept>
 #include <string>
+
+#include "henn/error.hpp"
 
 namespace henn::ckks {
 
-struct Error : std::runtime_error {
-    using std::runtime_error::runtime_error;
+// Every error of this layer; category crypto unless a subclass says otherwise.
+struct Error : ::henn::Error {
+    explicit Error(const std::string& message, ErrorCategory category = ErrorCategory::crypto)
+        : ::henn::Error(category, message) {}
 };
 
 // Invalid or insecure parameters.
 struct ParameterError : Error {
-    using Error::Error;
+    explicit ParameterError(const std::string& message) : Error(message, ErrorCategory::parameters) {}
 };
 
 // Operands at different levels, or an operation that needs a level the ciphertext lacks.
@@ -37,7 +40,7 @@ struct MismatchError : Error {
 
 // Bytes that are not a valid serialized object (corrupted, truncated, wrong type or version).
 struct SerializationError : Error {
-    using Error::Error;
+    explicit SerializationError(const std::string& message) : Error(message, ErrorCategory::data) {}
 };
 
 }  // namespace henn::ckks

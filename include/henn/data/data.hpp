@@ -12,10 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "henn/error.hpp"
+
 namespace henn::data {
 
-struct DataError : std::runtime_error {
-    using std::runtime_error::runtime_error;
+// A data set that is missing (io) or malformed (data).
+struct DataError : ::henn::Error {
+    explicit DataError(const std::string& message, ErrorCategory category = ErrorCategory::data)
+        : ::henn::Error(category, message) {}
 };
 
 // A labelled data set held in memory: `count` samples of `sample_shape` (e.g. {1, 28, 28} or

@@ -100,7 +100,7 @@ struct ShoupConstant {
 
 u64 pow_mod(u64 base, u64 exponent, const Modulus& q);
 
-// Inverse modulo q (q need not be prime); throws std::invalid_argument if none exists.
+// Inverse modulo q (q need not be prime); throws henn::InvalidArgument if none exists.
 u64 inverse_mod(u64 a, u64 q);
 
 // Signed integer to its residue mod q.

@@ -16,7 +16,7 @@ namespace henn::math {
 
 class NttTables {
 public:
-    // Throws std::invalid_argument unless n is a power of two >= 2 and q = 1 mod 2n is prime.
+    // Throws henn::InvalidArgument unless n is a power of two >= 2 and q = 1 mod 2n is prime.
     NttTables(std::size_t n, const Modulus& q);
 
     std::size_t size() const { return n_; }
@@ -55,10 +55,10 @@ enum class NttKernel {
 bool ntt_kernel_available(NttKernel kernel);
 // "portable", "avx2", "avx512", "avx512ifma".
 const char* ntt_kernel_name(NttKernel kernel);
-// The kernel with that name; throws std::invalid_argument for an unknown name.
+// The kernel with that name; throws henn::InvalidArgument for an unknown name.
 NttKernel ntt_kernel_from_name(const char* name);
 // The kernel ntt_forward/ntt_inverse use: the environment variable HENN_NTT_KERNEL when set
-// (read once; std::runtime_error if it names an unknown kernel or one this CPU lacks),
+// (read once; henn::InvalidArgument if it names an unknown kernel or one this CPU lacks),
 // otherwise the fastest available one.
 NttKernel ntt_selected_kernel();
 // The name of ntt_selected_kernel().
@@ -68,7 +68,7 @@ const char* ntt_kernel_name();
 void ntt_forward(u64* values, const NttTables& tables);
 void ntt_inverse(u64* values, const NttTables& tables);
 
-// In-place transforms with a given kernel; std::invalid_argument if this CPU lacks it.
+// In-place transforms with a given kernel; henn::InvalidArgument if this CPU lacks it.
 void ntt_forward(u64* values, const NttTables& tables, NttKernel kernel);
 void ntt_inverse(u64* values, const NttTables& tables, NttKernel kernel);
 

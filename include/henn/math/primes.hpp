@@ -15,7 +15,7 @@ bool is_prime(u64 n);
 // possible, taken above and below 2^bits so that the chain's product stays near 2^(bits*count)
 // (which keeps CKKS scales stable after rescaling). A prime just above 2^bits has bits+1 binary
 // digits but log2 within 2^-20 of bits. For bits = 61 all primes are below 2^61. Primes listed
-// in `exclude` are skipped. Throws std::invalid_argument if bits is outside [18, 61] or not
+// in `exclude` are skipped. Throws henn::InvalidArgument if bits is outside [18, 61] or not
 // enough primes exist.
 std::vector<u64> generate_ntt_primes(int bits, int count, u64 ring_degree,
                                      const std::vector<u64>& exclude = {});

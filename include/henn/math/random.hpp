@@ -15,7 +15,7 @@ namespace henn::math {
 
 using Seed = std::array<std::uint8_t, 32>;
 
-// A fresh seed from the operating system's entropy source. Throws std::runtime_error if the
+// A fresh seed from the operating system's entropy source. Throws henn::Error (crypto) if the
 // kernel does not provide one.
 Seed os_random_seed();
 

@@ -27,10 +27,10 @@ enum class VectorKernel {
 bool vector_kernel_available(VectorKernel kernel);
 // "portable", "avx2", "avx512", "avx512ifma".
 const char* vector_kernel_name(VectorKernel kernel);
-// The kernel with that name; std::invalid_argument for an unknown name.
+// The kernel with that name; henn::InvalidArgument for an unknown name.
 VectorKernel vector_kernel_from_name(const char* name);
 // The kernel the functions without a kernel argument use: HENN_VECTOR_KERNEL when set (read
-// once; std::runtime_error if it names an unknown kernel or one this CPU lacks), otherwise the
+// once; henn::InvalidArgument if it names an unknown kernel or one this CPU lacks), otherwise the
 // fastest available.
 VectorKernel vector_selected_kernel();
 const char* vector_kernel_name();
@@ -50,7 +50,7 @@ void mul_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modu
 void mul_add_mod_vec(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus& q);
 // out = a * w mod q with Shoup's precomputation (w.value < q).
 void mul_scalar_mod_vec(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q);
-// out[k] = sum_{t < count} x[t][k] * y[t][k] mod q, count <= kMaxDotTerms (std::invalid_argument
+// out[k] = sum_{t < count} x[t][k] * y[t][k] mod q, count <= kMaxDotTerms (henn::InvalidArgument
 // otherwise); count = 0 gives zeros.
 void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
                  const Modulus& q);
@@ -65,7 +65,7 @@ void dot_pair_mod_vec(const u64* const* x, const std::uint32_t* permutation, con
                       const Modulus& q);
 // out[k] = sum_{t < count} x[t][k] * w[t] mod q (RNS base conversion): the weights are reduced
 // (w[t] < q) but the x values need only be below x_bound <= 2^61 (they may be residues of
-// another, larger modulus); count <= kMaxWeightedTerms. std::invalid_argument otherwise.
+// another, larger modulus); count <= kMaxWeightedTerms. henn::InvalidArgument otherwise.
 void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
                           std::size_t n, const Modulus& q);
 // Rows of a sparse constant matrix times vectors (the linear layers of batch-packed networks):
@@ -80,7 +80,7 @@ void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin, cons
 void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
                           u64* c2, std::size_t n, const Modulus& q);
 
-// The same with a given kernel; std::invalid_argument if this CPU lacks it.
+// The same with a given kernel; henn::InvalidArgument if this CPU lacks it.
 void add_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);
 void sub_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);
 void negate_mod_vec(const u64* a, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);

@@ -30,7 +30,7 @@ struct ActivationSpec {
     bool is_polynomial() const { return kind == Kind::square || kind == Kind::polynomial; }
 };
 
-// Throws std::invalid_argument explaining the expected form.
+// Throws henn::InvalidArgument explaining the expected form.
 ActivationSpec parse_activation(const std::string& text);
 std::string to_string(const ActivationSpec& spec);
 

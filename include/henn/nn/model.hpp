@@ -16,10 +16,14 @@
 #include <variant>
 #include <vector>
 
+#include "henn/error.hpp"
+
 namespace henn::nn {
 
-struct ModelError : std::runtime_error {
-    using std::runtime_error::runtime_error;
+// A model that cannot be built or run; category parameters unless said otherwise.
+struct ModelError : ::henn::Error {
+    explicit ModelError(const std::string& message, ErrorCategory category = ErrorCategory::parameters)
+        : ::henn::Error(category, message) {}
 };
 
 // Per-sample shape, without the batch dimension: {channels, height, width} or {features}.

@@ -31,11 +31,14 @@
 
 #include "henn/nn/activation.hpp"
 #include "henn/nn/model.hpp"
+#include "henn/error.hpp"
 
 namespace henn::onnx {
 
-struct OnnxError : std::runtime_error {
-    using std::runtime_error::runtime_error;
+// A model henn cannot import (unsupported operator: parameters) or bytes that are no ONNX model (data).
+struct OnnxError : ::henn::Error {
+    explicit OnnxError(const std::string& message, ErrorCategory category = ErrorCategory::parameters)
+        : ::henn::Error(category, message) {}
 };
 
 struct OnnxImportOptions {

@@ -17,11 +17,15 @@
 #include <string>
 #include <vector>
 
+#include "henn/error.hpp"
+
 namespace henn::paillier {
 
-// Every failure of this layer (bad parameters, invalid bytes, overflow) throws this.
-struct PaillierError : std::runtime_error {
-    using std::runtime_error::runtime_error;
+// Every failure of this layer throws this: category crypto, parameters for bad parameters, data
+// for invalid bytes, io for unreadable files.
+struct PaillierError : ::henn::Error {
+    explicit PaillierError(const std::string& message, ErrorCategory category = ErrorCategory::crypto)
+        : ::henn::Error(category, message) {}
 };
 
 // Modulus sizes: 2048 (default, ~112-bit security per NIST SP 800-57) and 3072 (~128-bit).

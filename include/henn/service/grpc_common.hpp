@@ -12,12 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "henn/error.hpp"
+
 namespace henn::service {
 
 // A failed remote call (lost connection, timeout, refused request) or a bad configuration.
-struct ServiceError : std::runtime_error {
-    ServiceError(const std::string& message, grpc::StatusCode code = grpc::StatusCode::UNKNOWN)
-        : std::runtime_error(message), code(code) {}
+// Category protocol (a failed call) or parameters (a bad configuration).
+struct ServiceError : ::henn::Error {
+    ServiceError(const std::string& message, grpc::StatusCode code = grpc::StatusCode::UNKNOWN,
+                 ErrorCategory category = ErrorCategory::protocol)
+        : ::henn::Error(category, message), code(code) {}
     grpc::StatusCode code;
 };
 

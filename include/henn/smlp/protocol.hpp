@@ -16,13 +16,16 @@
 #include <vector>
 
 #include "henn/paillier/paillier.hpp"
+#include "henn/error.hpp"
 
 namespace henn::smlp {
 
 using paillier::Ciphertext;
 
-struct SmlpError : std::runtime_error {
-    using std::runtime_error::runtime_error;
+// A protocol step refused; category protocol unless said otherwise.
+struct SmlpError : ::henn::Error {
+    explicit SmlpError(const std::string& message, ErrorCategory category = ErrorCategory::protocol)
+        : ::henn::Error(category, message) {}
 };
 
 // Fixed-point layout shared by the encrypted protocol and the plaintext reference.
