@@ -314,11 +314,10 @@ Ciphertext Evaluator::relinearize(const Ciphertext& a) const {
             "relinearize: the evaluator has no relinearization key; give it one from "
             "KeyGenerator::relinearization_key()");
     }
-    const Decomposition digits = decompose(a.polys[2], a.level);
     Ciphertext r;
     set_metadata(r, metadata(a));
     for (int p = 0; p < 2; ++p) r.polys.emplace_back(context_->n(), a.level + 1, RnsPoly::uninitialized);
-    key_switch(digits, keys_->relinearization->key, nullptr, r.polys[0], r.polys[1]);
+    key_switch_fused(a.polys[2], a.level, keys_->relinearization->key, nullptr, r.polys[0], r.polys[1]);
     for_each_limb(a.level + 1, [&](std::size_t i) {
         for (int p = 0; p < 2; ++p) {
             u64* x = r.polys[p].limb(i);
@@ -476,14 +475,11 @@ std::vector<RnsPoly> Evaluator::decompose_digits(const RnsPoly& poly, int level)
     return decompose(poly, level).digits;
 }
 
-void Evaluator::key_switch_extended(const std::vector<RnsPoly>& digits, int level, const KeySwitchKey& key,
-                                    const std::uint32_t* permutation, RnsPoly& acc0, RnsPoly& acc1) const {
-    const Context& ctx = *context_;
-    const std::size_t n = ctx.n(), q_limbs = level + 1, alpha = ctx.p_count();
-    const std::size_t ext_limbs = q_limbs + alpha;
-    const std::size_t digit_count = digits.size();
-    // A key made for a lower level (KeyGenerator::galois_keys with a level) holds q_0..q_key
-    // then P: its P limbs start at key_level + 1.
+namespace {
+// The highest level `key` serves, checked against the ciphertext's level and digit count. A key
+// made for a lower level (KeyGenerator::galois_keys with a level) holds q_0..q_key then P: its P
+// limbs start at key_level + 1.
+int checked_key_level(const KeySwitchKey& key, std::size_t alpha, int level, std::size_t digit_count) {
     const int key_level = key.max_level(alpha);
     if (key_level < level) {
         throw LevelError("the key-switching key was made for levels up to " + std::to_string(key_level) +
@@ -493,6 +489,17 @@ void Evaluator::key_switch_extended(const std::vector<RnsPoly>& digits, int leve
     if (key.b.size() < digit_count || key.a.size() < digit_count) {
         throw MismatchError("key switching key has fewer digits than the parameters need");
     }
+    return key_level;
+}
+}  // namespace
+
+void Evaluator::key_switch_extended(const std::vector<RnsPoly>& digits, int level, const KeySwitchKey& key,
+                                    const std::uint32_t* permutation, RnsPoly& acc0, RnsPoly& acc1) const {
+    const Context& ctx = *context_;
+    const std::size_t n = ctx.n(), q_limbs = level + 1, alpha = ctx.p_count();
+    const std::size_t ext_limbs = q_limbs + alpha;
+    const std::size_t digit_count = digits.size();
+    const int key_level = checked_key_level(key, alpha, level, digit_count);
     acc0 = RnsPoly(n, ext_limbs, RnsPoly::uninitialized);
     acc1 = RnsPoly(n, ext_limbs, RnsPoly::uninitialized);
     for_each_limb(ext_limbs, [&](std::size_t i) {
@@ -519,6 +526,68 @@ void Evaluator::key_switch(const Decomposition& digits, const KeySwitchKey& key,
     detail::mod_down(*context_, acc1, digits.level, out1);
 }
 
+void Evaluator::key_switch_fused(const RnsPoly& poly, int level, const KeySwitchKey& key,
+                                 const std::uint32_t* permutation, RnsPoly& out0, RnsPoly& out1) const {
+    const Context& ctx = *context_;
+    const std::size_t n = ctx.n(), q_limbs = level + 1, alpha = ctx.p_count();
+    const std::size_t ext_limbs = q_limbs + alpha;
+    const std::size_t digit_count = ctx.digit_count(level);
+    const int key_level = checked_key_level(key, alpha, level, digit_count);
+    // The input in coefficient form, and each digit scaled for its base conversion (shared by
+    // all the primes it is raised to).
+    u64* coeffs = detail::thread_scratch(detail::kScratchCoefficients, q_limbs * n);
+    std::copy(poly.data.begin(), poly.data.begin() + q_limbs * n, coeffs);
+    for_each_limb(q_limbs, [&](std::size_t i) { math::ntt_inverse(coeffs + i * n, ctx.ntt(i)); });
+    u64* scaled = detail::thread_scratch(detail::kScratchPrepared, q_limbs * n);
+    std::vector<const u64*> prepared(digit_count);
+    for (std::size_t d = 0; d < digit_count; ++d) {
+        prepared[d] = ctx.mod_up_converter(level, d).prepare(coeffs + d * alpha * n, scaled + d * alpha * n, n);
+    }
+    // Prime by prime: raise every digit to this prime (its own primes are the input's NTT limbs
+    // as they are), transform, and take both inner products with the key while the limbs are in
+    // cache. The same words as decompose() followed by key_switch_extended().
+    u64* acc = detail::thread_scratch(detail::kScratchExtended, 2 * ext_limbs * n);
+    u64* acc0 = acc;
+    u64* acc1 = acc + ext_limbs * n;
+    for_each_limb(ext_limbs, [&](std::size_t i) {
+        const std::size_t prime = detail::qp_index(ctx, level, i);
+        const std::size_t key_limb = i < q_limbs ? i : static_cast<std::size_t>(key_level) + 1 + (i - q_limbs);
+        // With an automorphism, each raised limb is permuted once as it is made (one sequential
+        // gather from a limb in cache), so the inner products run on contiguous data.
+        u64* raised = detail::thread_scratch(detail::kScratchDigitLimbs, (digit_count + 1) * n);
+        u64* unpermuted = raised + digit_count * n;
+        std::vector<const u64*> x(digit_count), b(digit_count), a(digit_count);
+        for (std::size_t d = 0; d < digit_count; ++d) {
+            const std::size_t begin = d * alpha, end = std::min((d + 1) * alpha, q_limbs);
+            u64* limb = raised + d * n;
+            if (i >= begin && i < end) {
+                if (permutation == nullptr) {
+                    x[d] = poly.limb(i);
+                } else {
+                    const u64* own = poly.limb(i);
+                    for (std::size_t k = 0; k < n; ++k) limb[k] = own[permutation[k]];
+                    x[d] = limb;
+                }
+            } else {
+                u64* target_limb = permutation == nullptr ? limb : unpermuted;
+                const std::size_t target = i < begin ? i : i - (end - begin);  // index among the other primes
+                ctx.mod_up_converter(level, d).convert_prepared(prepared[d], target, target_limb, n);
+                math::ntt_forward(target_limb, ctx.ntt(prime));
+                if (permutation != nullptr) {
+                    for (std::size_t k = 0; k < n; ++k) limb[k] = unpermuted[permutation[k]];
+                }
+                x[d] = limb;
+            }
+            b[d] = key.b[d].limb(key_limb);
+            a[d] = key.a[d].limb(key_limb);
+        }
+        math::dot_pair_mod_vec(x.data(), nullptr, b.data(), a.data(), digit_count, acc0 + i * n, acc1 + i * n, n,
+                               ctx.qp()[prime]);
+    });
+    detail::mod_down(ctx, acc0, level, out0);
+    detail::mod_down(ctx, acc1, level, out1);
+}
+
 const KeySwitchKey& Evaluator::galois_key(u64 element, const char* what, int steps) const {
     if (keys_) {
         auto it = keys_->galois.keys.find(element);
@@ -536,7 +605,7 @@ const KeySwitchKey& Evaluator::galois_key(u64 element, const char* what, int ste
     throw MissingKeyError(message);
 }
 
-Ciphertext Evaluator::apply_galois(const Ciphertext& a, const Decomposition& digits, u64 element,
+Ciphertext Evaluator::apply_galois(const Ciphertext& a, const Decomposition* digits, u64 element,
                                    const KeySwitchKey& key) const {
     const Context& ctx = *context_;
     const std::size_t n = ctx.n(), q_limbs = a.level + 1;
@@ -544,7 +613,11 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& a, const Decomposition& dig
     Ciphertext r;
     set_metadata(r, metadata(a));
     for (int p = 0; p < 2; ++p) r.polys.emplace_back(n, q_limbs, RnsPoly::uninitialized);
-    key_switch(digits, key, perm.data(), r.polys[0], r.polys[1]);
+    if (digits != nullptr) {
+        key_switch(*digits, key, perm.data(), r.polys[0], r.polys[1]);
+    } else {
+        key_switch_fused(a.polys[1], a.level, key, perm.data(), r.polys[0], r.polys[1]);
+    }
     for_each_limb(q_limbs, [&](std::size_t i) {
         const u64 q = ctx.q()[i].value();
         const u64* c0 = a.polys[0].limb(i);
@@ -560,7 +633,7 @@ Ciphertext Evaluator::rotate(const Ciphertext& a, int steps) const {
     const u64 element = context_->galois_element_for_rotation(steps);
     if (element == 1) return a;
     const KeySwitchKey& key = galois_key(element, "rotate", steps);
-    return apply_galois(a, decompose(a.polys[1], a.level), element, key);
+    return apply_galois(a, nullptr, element, key);
 }
 
 Ciphertext Evaluator::conjugate(const Ciphertext& a) const {
@@ -568,7 +641,7 @@ Ciphertext Evaluator::conjugate(const Ciphertext& a) const {
     if (a.size() != 2) throw MismatchError("conjugate: relinearize the ciphertext first");
     const u64 element = context_->galois_element_for_conjugation();
     const KeySwitchKey& key = galois_key(element, "conjugate", 0);
-    return apply_galois(a, decompose(a.polys[1], a.level), element, key);
+    return apply_galois(a, nullptr, element, key);
 }
 
 std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, std::span<const int> steps) const {
@@ -585,7 +658,7 @@ std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, std::span
     std::vector<Ciphertext> out;
     out.reserve(steps.size());
     for (std::size_t s = 0; s < steps.size(); ++s) {
-        out.push_back(elements[s] == 1 ? a : apply_galois(a, digits, elements[s], *keys[s]));
+        out.push_back(elements[s] == 1 ? a : apply_galois(a, &digits, elements[s], *keys[s]));
     }
     return out;
 }

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <string>
 
+#include "henn/math/vector_ops.hpp"
+
 namespace henn::ckks::detail {
 
 void to_ntt(const Context& ctx, RnsPoly& poly, int level) {
@@ -83,28 +85,41 @@ u64 integer_double_to_residue(double x, const math::Modulus& q) {
     return negative ? math::negate_mod(r, q.value()) : r;
 }
 
-void mod_down(const Context& ctx, RnsPoly& ext, int level, RnsPoly& out) {
+void mod_down(const Context& ctx, RnsPoly& ext, int level, RnsPoly& out) { mod_down(ctx, ext.data.data(), level, out); }
+
+void mod_down(const Context& ctx, u64* ext, int level, RnsPoly& out) {
     const std::size_t n = ctx.n(), q_limbs = level + 1, alpha = ctx.p_count();
+    u64* p_limbs = ext + q_limbs * n;
     #pragma omp parallel for num_threads(threads()) if (threads() > 1)
     for (std::size_t t = 0; t < alpha; ++t) {
-        math::ntt_inverse(ext.limb(q_limbs + t), ctx.ntt(ctx.q_count() + t));
+        math::ntt_inverse(p_limbs + t * n, ctx.ntt(ctx.q_count() + t));
     }
-    RnsPoly converted(n, q_limbs, RnsPoly::uninitialized);
+    u64* converted = thread_scratch(kScratchModDown, q_limbs * n);
     // Centered conversion: the division by P then rounds to nearest with no bias (a bias in
     // every coefficient would concentrate into a large error in a few slots).
-    ctx.mod_down_converter(level).convert_centered(ext.limb(q_limbs), converted.data.data(), n);
+    ctx.mod_down_converter(level).convert_centered(p_limbs, converted, n);
 #pragma omp parallel for num_threads(threads()) if (threads() > 1)
     for (std::size_t i = 0; i < q_limbs; ++i) {
-        const u64 q = ctx.q()[i].value();
-        u64* c = converted.limb(i);
+        const math::Modulus& q = ctx.q()[i];
+        u64* c = converted + i * n;
         math::ntt_forward(c, ctx.ntt(i));
-        const math::ShoupConstant& p_inv = ctx.p_inverse_mod_q(i);
-        const u64* x = ext.limb(i);
+        // (x - c) P^-1 mod q, with the vector kernels (both reduce fully: same words as the
+        // scalar mul_shoup(x + q - c)).
         u64* o = out.limb(i);
-        for (std::size_t k = 0; k < n; ++k) {
-            o[k] = math::mul_shoup(x[k] + q - c[k], p_inv.value, p_inv.shoup, q);
-        }
+        math::sub_mod_vec(ext + i * n, c, o, n, q);
+        math::mul_scalar_mod_vec(o, ctx.p_inverse_mod_q(i), o, n, q);
     }
+}
+
+u64* thread_scratch(ScratchSlot slot, std::size_t words) {
+    thread_local std::vector<u64, DefaultInitAllocator<u64>> buffers[kScratchSlots];
+    auto& buffer = buffers[slot];
+    if (buffer.size() < words) {
+        buffer.clear();
+        buffer.shrink_to_fit();
+        buffer.resize(words);
+    }
+    return buffer.data();
 }
 
 void check_hash(const Context& ctx, std::uint64_t hash, const char* what) {

@@ -51,6 +51,23 @@ u64 integer_double_to_residue(double x, const math::Modulus& q);
 // ModDown: `extended` holds level+1 primes of Q then the primes of P (NTT form); writes
 // round(extended / P) over Q_level into `out` (NTT form). Clobbers the P limbs of `extended`.
 void mod_down(const Context& ctx, RnsPoly& extended, int level, RnsPoly& out);
+// The same on raw limbs: `extended` holds level+1+|P| limbs of n words.
+void mod_down(const Context& ctx, u64* extended, int level, RnsPoly& out);
+
+// Per-thread scratch buffers of key switching, reused across calls (they grow, never shrink):
+// a key switch at N = 2^15 needs tens of MB of temporaries, and fresh allocations of that size
+// come from the OS page by page on every call. Buffer `slot` of the calling
+// thread, at least `words` long; the pointer stays valid until the same thread asks for the
+// same slot again. They hold ciphertext data only, never key material.
+enum ScratchSlot : std::size_t {
+    kScratchModDown,       // mod_down: the P part converted to Q
+    kScratchCoefficients,  // key switching: the input in coefficient form
+    kScratchPrepared,      // key switching: the digits scaled for base conversion
+    kScratchDigitLimbs,    // key switching: every digit raised to one prime (per worker thread)
+    kScratchExtended,      // key switching: the two accumulators over Q_level * P
+    kScratchSlots
+};
+u64* thread_scratch(ScratchSlot slot, std::size_t words);
 
 void check_hash(const Context& ctx, std::uint64_t hash, const char* what);
 

@@ -122,13 +122,19 @@ private:
     Decomposition decompose(const RnsPoly& poly, int level) const;
     void key_switch(const Decomposition& digits, const KeySwitchKey& key, const std::uint32_t* permutation,
                     RnsPoly& out0, RnsPoly& out1) const;
+    // decompose + key_switch of one polynomial without keeping its digits: each digit is raised
+    // to one prime at a time and consumed at once (per-thread scratch, nothing allocated per
+    // call). Same result words. For single key switches (relinearize, rotate, conjugate).
+    void key_switch_fused(const RnsPoly& poly, int level, const KeySwitchKey& key, const std::uint32_t* permutation,
+                          RnsPoly& out0, RnsPoly& out1) const;
     std::vector<RnsPoly> decompose_digits(const RnsPoly& poly, int level) const;
     // The inner products of key switching, left over Q_level * P (no ModDown).
     void key_switch_extended(const std::vector<RnsPoly>& digits, int level, const KeySwitchKey& key,
                              const std::uint32_t* permutation, RnsPoly& acc0, RnsPoly& acc1) const;
     void check_extended(const ExtendedCiphertext& a, const char* op) const;
     const KeySwitchKey& galois_key(u64 element, const char* what, int steps) const;
-    Ciphertext apply_galois(const Ciphertext& a, const Decomposition& digits, u64 element,
+    // digits: the hoisted decomposition of a's c_1, or null to key-switch without one.
+    Ciphertext apply_galois(const Ciphertext& a, const Decomposition* digits, u64 element,
                             const KeySwitchKey& key) const;
     void check(const Ciphertext& a, const char* op) const;
     void check_binary(const Ciphertext& a, const Ciphertext& b, const char* op) const;

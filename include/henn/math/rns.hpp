@@ -28,6 +28,15 @@ public:
     // would hurt, e.g. dividing by P with rounding.
     void convert_centered(const u64* input, u64* output, std::size_t n) const;
 
+    // convert() one target limb at a time, for callers that consume each limb right away (key
+    // switching raises a digit to one prime, transforms it and takes its inner product while the
+    // limb is in cache, instead of keeping the whole conversion). prepare() computes the
+    // from().size() limbs y_i = x_i (Q/q_i)^-1 mod q_i into `scratch` (from().size() * n words)
+    // and returns them, or returns `input` itself when there is one source prime (y_0 = x_0);
+    // convert_prepared() then writes limb `target` of convert()'s output, bit-identical to it.
+    const u64* prepare(const u64* input, u64* scratch, std::size_t n) const;
+    void convert_prepared(const u64* prepared, std::size_t target, u64* output, std::size_t n) const;
+
 private:
     std::vector<Modulus> from_;
     std::vector<Modulus> to_;
