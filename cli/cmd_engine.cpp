@@ -33,8 +33,11 @@ struct CompileArgs {
 };
 
 void add_compile_options(CLI::App* cmd, CompileArgs& a) {
-    cmd->add_option("--packing", a.packing, "batch (one sample per slot); latency packing is a later issue")
-        ->check(CLI::IsMember({"batch"}));
+    cmd->add_option("--packing", a.packing,
+                    "batch (one sample per slot, thousands per ciphertext) | latency (one sample per ciphertext, "
+                    "every layer one rotation-based linear transform) | auto (latency: compile does not know the "
+                    "number of inputs)")
+        ->check(CLI::IsMember({"batch", "latency", "auto"}));
     cmd->add_option("--slots", a.slots, "auto | real | complex: one or two samples per slot (complex needs degree <= 2)")
         ->check(CLI::IsMember({"auto", "real", "complex"}));
     cmd->add_option("--calibration", a.calibration,
@@ -60,6 +63,7 @@ engine::CompiledModelPtr compile_model(const nn::Model& model, const CompileArgs
     engine::CompileOptions o =
         compile_options(a.slots, a.scale_bits, a.log_n, a.precision, data, dir, a.calibration_count);
     o.security = static_cast<ckks::SecurityLevel>(a.security);
+    o.packing = choose_packing(a.packing, 0);
     std::vector<std::string> warnings;
     auto compiled = engine::CompiledModel::compile(model, o, &warnings);
     for (const auto& w : warnings) spdlog::warn("{}", w);
@@ -84,6 +88,7 @@ nlohmann::json summary_json(const engine::CompiledModel& m) {
     j["relinearization_key"] = m.keys().relinearization;
     j["conjugation_key"] = m.keys().conjugation;
     j["rotation_keys"] = m.keys().rotations;
+    if (m.latency_layout()) j["slots_per_sample"] = m.latency_layout()->region;
     j["eval_key_bytes"] = m.evaluation_key_bytes();
     j["input_bytes_per_batch"] = m.input_bytes_per_batch();
     j["expected_precision_bits"] = m.expected_precision_bits();

@@ -61,12 +61,12 @@ EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled,
                                     &plain[j]);
             }
             o.trace = [&, n](std::size_t stage, const std::vector<ckks::Ciphertext>& outs) {
-                const auto values = client.decrypt_values(outs, n);
+                const auto values = client.decrypt_stage(stage, outs, n);
                 EncryptedEvaluation::TraceRow row;
                 row.stage = stages[stage].name;
                 row.level = outs.empty() ? 0 : outs[0].level;
                 row.log2_scale = outs.empty() ? 0 : std::log2(outs[0].scale);
-                for (std::size_t i = 0; i < outs.size(); ++i) {
+                for (std::size_t i = 0; i < values.size(); ++i) {
                     for (std::int64_t j = 0; j < n; ++j) {
                         row.max_error = std::max(row.max_error, std::abs(values[i][j] - plain[j][stage][i]));
                         row.max_abs = std::max(row.max_abs, std::abs(plain[j][stage][i]));
@@ -126,6 +126,11 @@ nlohmann::json evaluation_json(const engine::CompiledModel& compiled, const Encr
     j["seconds_infer"] = e.seconds_infer;
     j["seconds_decrypt"] = e.seconds_decrypt;
     j["images_per_second"] = static_cast<double>(e.samples) / e.seconds_infer;
+    j["seconds_per_image"] = e.seconds_infer / static_cast<double>(e.samples);
+    j["packing"] = engine::to_string(compiled.packing());
+    std::int64_t key_switches = 0;
+    for (const auto& s : compiled.stages()) key_switches += s.key_switches;
+    j["key_switches_per_batch"] = key_switches;
     j["bytes_up_per_image"] = e.bytes_up_per_sample;
     j["bytes_down_per_image"] = e.bytes_down_per_sample;
     j["eval_key_bytes"] = e.eval_key_bytes;
@@ -152,9 +157,9 @@ void print_evaluation(const engine::CompiledModel& compiled, const EncryptedEval
                 100 * e.plaintext_accuracy, 100 * e.agreement);
     std::printf("  precision of the logits: worst %.1f bits, median %.1f bits (expected %.1f)\n", e.precision_bits_min,
                 e.precision_bits_median, compiled.expected_precision_bits());
-    std::printf("  client: keys %.2f s, encrypt %.2f s, decrypt %.2f s; server: infer %.2f s = %.0f images/s\n",
+    std::printf("  client: keys %.2f s, encrypt %.2f s, decrypt %.2f s; server: infer %.2f s = %.0f images/s (%.3f s per image)\n",
                 e.seconds_keygen, e.seconds_encrypt, e.seconds_decrypt, e.seconds_infer,
-                static_cast<double>(e.samples) / e.seconds_infer);
+                static_cast<double>(e.samples) / e.seconds_infer, e.seconds_infer / static_cast<double>(e.samples));
     std::printf("  upload %.1f KB per image, download %.2f KB per image, evaluation keys %.2f MB, peak memory %.2f GB\n",
                 e.bytes_up_per_sample / 1000, e.bytes_down_per_sample / 1000, e.eval_key_bytes / 1e6, e.peak_rss / 1e9);
     if (!e.trace.empty()) {
@@ -186,7 +191,9 @@ const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
     cmd->add_option("--data-dir", a->data_dir, "where the data set is")->required();
     cmd->add_option("--count", a->count, "test images (default: one batch)");
     cmd->add_option("--offset", a->offset, "first test image");
-    cmd->add_option("--packing", a->packing, "batch")->check(CLI::IsMember({"batch"}));
+    cmd->add_option("--packing", a->packing,
+                    "batch | latency | auto (latency for at most 16 images, batch otherwise; default batch)")
+        ->check(CLI::IsMember({"batch", "latency", "auto"}));
     cmd->add_option("--slots", a->slots, "auto | real | complex")->check(CLI::IsMember({"auto", "real", "complex"}));
     cmd->add_option("--calibration-count", a->calibration_count, "training images used for calibration (default 512)");
     cmd->add_option("--scale-bits", a->scale_bits, "bits of the scale (default: chosen)")->check(CLI::Range(16, 58));
@@ -200,8 +207,9 @@ const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
         run_engine_command([&] {
             if (a->threads) math::set_thread_count(a->threads);
             const nn::Model model = import_model(a->model, a->activation);
-            const engine::CompileOptions o = compile_options(a->slots, a->scale_bits, a->log_n, a->precision, a->data,
-                                                             a->data_dir, a->calibration_count);
+            engine::CompileOptions o = compile_options(a->slots, a->scale_bits, a->log_n, a->precision, a->data,
+                                                       a->data_dir, a->calibration_count);
+            o.packing = choose_packing(a->packing, a->count);
             std::vector<std::string> warnings;
             const auto t = std::chrono::steady_clock::now();
             const auto compiled = engine::CompiledModel::compile(model, o, &warnings);

@@ -50,6 +50,12 @@ engine::CompileOptions compile_options(const std::string& slots, int scale_bits,
                                        const std::string& data, const std::filesystem::path& dir,
                                        std::int64_t calibration_count);
 
+// --packing: "batch", "latency", or "auto", which picks latency for at most
+// kLatencyAutoMaxInputs inputs (a batch costs the same for 1 or thousands of samples; latency
+// packing costs per sample) and batch otherwise. `inputs` 0: unknown (compile), auto is latency.
+inline constexpr std::int64_t kLatencyAutoMaxInputs = 16;
+engine::Packing choose_packing(const std::string& packing, std::int64_t inputs);
+
 // The model from an ONNX file (activations replaced by polynomials, with warnings on stderr).
 nn::Model import_model(const std::filesystem::path& path, const std::string& replacement);
 nn::Model import_model_bytes(const std::vector<std::uint8_t>& bytes, const std::string& replacement,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <map>
 
 #include "henn/ckks/errors.hpp"
 #include "henn/ckks/serialization.hpp"
@@ -76,7 +77,7 @@ std::vector<EncryptedBatch> load_batches(const CompiledModel& model, std::span<c
     check_model_hash(model, hash, what);
     const auto count = r.count("batches", 16, 1 << 20);
     const std::uint64_t expected =
-        static_cast<std::uint64_t>(kind == BundleKind::inputs ? model.input_size() : model.output_size());
+        static_cast<std::uint64_t>(kind == BundleKind::inputs ? model.input_ciphertexts() : model.output_ciphertexts());
     const ckks::Context& ctx = *model.context();
     std::vector<EncryptedBatch> batches(count);
     for (auto& b : batches) {
@@ -193,7 +194,15 @@ EvaluationKeyBundle Client::evaluation_keys() const {
         auto keys = std::make_shared<ckks::EvaluationKeys>();
         const auto& need = model_->keys();
         if (need.relinearization) keys->relinearization = keygen_->relinearization_key();
-        keys->galois = keygen_->galois_keys(need.rotations, need.conjugation);
+        if (need.rotation_levels.empty()) {
+            keys->galois = keygen_->galois_keys(need.rotations, need.conjugation);
+        } else {
+            // Each rotation key only down to the level it is used at: one call per level.
+            std::map<int, std::vector<int>> by_level;
+            for (const auto& [step, level] : need.rotation_levels) by_level[level].push_back(step);
+            keys->galois = keygen_->galois_keys({}, need.conjugation);
+            for (const auto& [level, steps] : by_level) keygen_->add_galois_keys(keys->galois, steps, false, level);
+        }
         eval_keys_ = std::move(keys);
     }
     return {model_->hash(), eval_keys_};
@@ -211,6 +220,7 @@ std::vector<std::uint8_t> Client::save_secret_key() const {
 }
 
 std::vector<EncryptedBatch> Client::encrypt(std::span<const double> inputs, std::int64_t count) const {
+    if (model_->packing() == Packing::latency) return encrypt_latency(inputs, count);
     const std::int64_t features = model_->input_size(), batch = model_->batch_size();
     if (count <= 0 || static_cast<std::int64_t>(inputs.size()) != count * features) {
         throw FormatError("encrypt: " + std::to_string(inputs.size()) + " values are not " + std::to_string(count) +
@@ -275,6 +285,7 @@ std::vector<std::vector<double>> Client::decrypt_values(std::span<const ckks::Ci
 }
 
 std::vector<double> Client::decrypt(std::span<const EncryptedBatch> outputs) const {
+    if (model_->packing() == Packing::latency) return decrypt_latency(outputs);
     const std::int64_t width = model_->output_size();
     std::vector<double> out;
     for (const auto& b : outputs) {

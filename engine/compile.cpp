@@ -8,6 +8,8 @@
 #include "henn/ckks/errors.hpp"
 #include "henn/engine/compiled_model.hpp"
 #include "henn/engine/errors.hpp"
+#include "henn/engine/latency.hpp"
+#include "latency.hpp"
 #include "lowering.hpp"
 #include "planning.hpp"
 
@@ -215,7 +217,7 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
                                                             std::vector<std::string>* warnings) {
     std::vector<std::string> local_warnings;
     std::vector<std::string>& warn = warnings ? *warnings : local_warnings;
-    if (options.packing != Packing::batch) throw CompileError("only batch packing is implemented");
+    const bool latency = options.packing == Packing::latency;
     std::vector<StagePlan> stages = detail::lower(model);
     const std::int64_t input_size = nn::shape_size(model.input_shape());
 
@@ -256,6 +258,8 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
         }
     }
     SlotPacking slots = options.slot_packing;
+    if (latency && slots == SlotPacking::complex) throw CompileError("latency packing uses real slots");
+    if (latency) slots = SlotPacking::real;
     if (slots == SlotPacking::automatic) slots = all_quadratic ? SlotPacking::complex : SlotPacking::real;
     if (slots == SlotPacking::complex && !all_quadratic) {
         throw CompileError("complex slot packing supports activations of degree <= 2 only; use real packing");
@@ -286,7 +290,13 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
             double estimate = 0;
             for (int bits = std::min(20, scale_bits); bits <= scale_bits; ++bits) {
                 linear_bits = bits;
-                estimate = detail::estimate_precision_bits(stages, log_n, std::ldexp(1.0, scale_bits), std::ldexp(1.0, bits));
+                // Latency packing encodes weights as slots of diagonals: the rounding of N coefficients
+                // reaches every slot, sqrt(N) times a rounded integer weight's.
+                const double weight_scale = std::ldexp(1.0, bits) / (latency ? std::sqrt(std::ldexp(1.0, log_n)) : 1.0);
+                estimate = detail::estimate_precision_bits(stages, log_n, std::ldexp(1.0, scale_bits), weight_scale);
+                // Not in the model: the round-off of the rotations' key switches and of the
+                // rotate-and-sum of folded stages (measured: up to 2.5 bits).
+                if (latency) estimate -= 3.0;
                 if (estimate >= options.target_precision_bits) break;
             }
             if (!options.scale_bits && estimate < options.target_precision_bits) continue;
@@ -331,6 +341,16 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
                 last_problem = e.what();
                 continue;
             }
+            std::shared_ptr<LatencyLayout> layout;
+            if (latency) {
+                try {
+                    layout = std::make_shared<LatencyLayout>(
+                        detail::plan_latency_layout(model, stages, *ctx, options.latency_naive_diagonals));
+                } catch (const CompileError& e) {
+                    last_problem = e.what();
+                    break;  // a larger scale does not make room: the next ring
+                }
+            }
             auto compiled = std::shared_ptr<CompiledModel>(new CompiledModel());
             compiled->input_shape_ = model.input_shape();
             compiled->metadata_ = model.metadata();
@@ -338,6 +358,7 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
             compiled->stages_ = std::move(stages);
             compiled->packing_ = options.packing;
             compiled->slot_packing_ = slots;
+            compiled->latency_layout_ = std::move(layout);
             compiled->input_size_ = input_size;
             compiled->output_size_ = nn::shape_size(model.output_shape());
             compiled->input_scale_ = input_scale;

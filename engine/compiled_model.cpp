@@ -13,6 +13,7 @@
 #include "henn/ckks/objects.hpp"
 #include "henn/ckks/serialization.hpp"
 #include "henn/math/ntt.hpp"
+#include "latency.hpp"
 #include "lowering.hpp"
 #include "planning.hpp"
 #include "wire.hpp"
@@ -22,6 +23,7 @@ namespace henn::engine {
 std::string to_string(Packing packing) {
     switch (packing) {
         case Packing::batch: return "batch";
+        case Packing::latency: return "latency";
     }
     return "?";
 }
@@ -53,6 +55,7 @@ CompiledModel::~CompiledModel() = default;
 
 std::int64_t CompiledModel::batch_size() const {
     const auto slots = static_cast<std::int64_t>(context_->max_slots());
+    if (latency_layout_) return latency_layout_->samples;
     return slot_packing_ == SlotPacking::complex ? 2 * slots : slots;
 }
 
@@ -72,6 +75,12 @@ const ckks::Ciphertext* CompiledModel::bias_input(std::size_t stage) const {
 }
 
 void CompiledModel::finish() {
+    if (packing_ == Packing::latency) {
+        finish_latency();
+        hash_ = 0;
+        hash_ = detail::content_hash(save());
+        return;
+    }
     const ckks::Context& ctx = *context_;
     const std::size_t n = ctx.n();
     matrices_.clear();
@@ -143,6 +152,18 @@ std::uint64_t CompiledModel::evaluation_key_bytes() const {
     double qp_bits = 0;
     for (const auto& m : ctx.qp()) qp_bits += std::bit_width(m.value());
     const double per_key = static_cast<double>(ctx.digit_count(ctx.max_level())) * qp_bits * ctx.n() / 8.0;
+    if (!keys_.rotation_levels.empty()) {
+        // Latency packing: each rotation key only reaches the level it is used at.
+        double p_bits = 0;
+        for (std::size_t i = 0; i < ctx.p_count(); ++i) p_bits += std::bit_width(ctx.p()[i].value());
+        double total = per_key * ((keys_.relinearization ? 1 : 0) + (keys_.conjugation ? 1 : 0));
+        for (const auto& [step, level] : keys_.rotation_levels) {
+            double bits = p_bits;
+            for (int i = 0; i <= level; ++i) bits += std::bit_width(ctx.q()[i].value());
+            total += static_cast<double>(ctx.digit_count(level)) * bits * ctx.n() / 8.0;
+        }
+        return static_cast<std::uint64_t>(total);
+    }
     const int keys = (keys_.relinearization ? 1 : 0) + (keys_.conjugation ? 1 : 0) + static_cast<int>(keys_.rotations.size());
     return static_cast<std::uint64_t>(per_key * keys);
 }
@@ -153,7 +174,7 @@ std::uint64_t CompiledModel::input_bytes_per_batch() const {
     for (int i = 0; i <= ctx.max_level(); ++i) q_bits += std::bit_width(ctx.q()[i].value());
     // Secret-key ciphertexts: c0 bit-packed, c1 as a 32-byte seed, plus the blob header.
     const double per_ct = q_bits * ctx.n() / 8.0 + 32 + ckks::kHeaderSize + 16;
-    return static_cast<std::uint64_t>(per_ct * static_cast<double>(input_size_));
+    return static_cast<std::uint64_t>(per_ct * static_cast<double>(input_ciphertexts()));
 }
 
 std::vector<double> CompiledModel::run_plain(std::span<const double> input, std::vector<std::vector<double>>* trace) const {
@@ -183,10 +204,15 @@ std::string CompiledModel::summary() const {
     o << " bits, P = ";
     for (std::size_t i = 0; i < ctx.p_count(); ++i) o << (i ? " + " : "") << std::bit_width(ctx.p()[i].value());
     o << " bits, input scale 2^" << std::setprecision(0) << std::log2(input_scale_) << "\n";
+    if (latency_layout_) {
+        o << "latency layout: " << latency_layout_->region << " slots per sample"
+          << (latency_layout_->naive_diagonals ? ", naive diagonal method (reference)" : "") << "\n";
+    }
     o << "depth: " << depth() << "; evaluation keys:";
     if (keys_.relinearization) o << " relinearization";
     if (keys_.conjugation) o << " conjugation";
-    if (!keys_.relinearization && !keys_.conjugation) o << " none";
+    if (!keys_.rotations.empty()) o << " " << keys_.rotations.size() << " rotations";
+    if (!keys_.relinearization && !keys_.conjugation && keys_.rotations.empty()) o << " none";
     o << " (" << std::setprecision(2) << static_cast<double>(evaluation_key_bytes()) / 1048576.0 << " MiB)\n";
     o << "upload: " << std::setprecision(0) << static_cast<double>(input_bytes_per_batch()) / static_cast<double>(batch_size())
       << " bytes per sample (" << std::setprecision(1) << static_cast<double>(input_bytes_per_batch()) / 1048576.0
@@ -207,7 +233,8 @@ std::string CompiledModel::summary() const {
 
 namespace {
 constexpr char kMagic[8] = {'H', 'E', 'N', 'N', 'M', 'O', 'D', 'L'};
-constexpr std::uint16_t kVersion = 1;
+// Version 2 added latency packing (a layout after the stages); version 1 files still load.
+constexpr std::uint16_t kVersion = 2;
 constexpr std::uint64_t kMaxEntries = std::uint64_t{1} << 28;
 }  // namespace
 
@@ -260,6 +287,7 @@ std::vector<std::uint8_t> CompiledModel::save() const {
             w.i64(a.width);
         }
     }
+    if (packing_ == Packing::latency) detail::write_latency_layout(w, *latency_layout_);
     return std::move(w.bytes());
 }
 
@@ -267,18 +295,22 @@ std::shared_ptr<const CompiledModel> CompiledModel::load(std::span<const std::ui
     detail::Reader r(bytes, "compiled model");
     r.expect_magic(kMagic, sizeof kMagic);
     const auto version = r.u16("version");
-    if (version != kVersion) {
+    if (version != kVersion && version != 1) {
         r.fail("format version " + std::to_string(version) + " is not supported (this build reads version " +
                std::to_string(kVersion) + "); recompile the model");
     }
     auto m = std::shared_ptr<CompiledModel>(new CompiledModel());
     const auto packing = r.u8("packing"), slots = r.u8("slot packing");
-    if (packing != static_cast<std::uint8_t>(Packing::batch)) r.fail("unknown packing " + std::to_string(packing));
+    if (packing != static_cast<std::uint8_t>(Packing::batch) &&
+        (version < 2 || packing != static_cast<std::uint8_t>(Packing::latency))) {
+        r.fail("unknown packing " + std::to_string(packing));
+    }
     if (slots != static_cast<std::uint8_t>(SlotPacking::real) && slots != static_cast<std::uint8_t>(SlotPacking::complex)) {
         r.fail("unknown slot packing " + std::to_string(slots));
     }
-    m->packing_ = Packing::batch;
+    m->packing_ = static_cast<Packing>(packing);
     m->slot_packing_ = static_cast<SlotPacking>(slots);
+    if (m->packing_ == Packing::latency && m->slot_packing_ != SlotPacking::real) r.fail("latency packing uses real slots");
     try {
         m->context_ = ckks::load_parameters(r.blob("parameters"));
     } catch (const ckks::Error& e) {
@@ -366,6 +398,10 @@ std::shared_ptr<const CompiledModel> CompiledModel::load(std::span<const std::ui
             r.fail("unknown stage type " + std::to_string(type));
         }
         stored.push_back(std::move(s));
+    }
+    if (m->packing_ == Packing::latency) {
+        m->latency_layout_ = std::make_shared<LatencyLayout>(detail::read_latency_layout(
+            r, stored, m->input_size_, static_cast<std::int64_t>(m->context_->max_slots())));
     }
     if (!r.done()) r.fail("trailing bytes");
     if (width != m->output_size_) r.fail("the last stage's width does not match the output size");

@@ -143,6 +143,7 @@ std::vector<ckks::Ciphertext> Session::activate(std::size_t stage, std::vector<c
 }
 
 EncryptedBatch Session::run(EncryptedBatch inputs, const RunOptions& options) const {
+    if (model_->packing() == Packing::latency) return run_latency(std::move(inputs), options);
     const CompiledModel& m = *model_;
     const ckks::Context& ctx = *m.context();
     if (inputs.model_hash != m.hash()) throw KeyMismatchError("the input ciphertexts were made for another compiled model");

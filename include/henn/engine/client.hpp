@@ -67,9 +67,17 @@ public:
     // Any intermediate ciphertexts of one batch: values[i][sample] (for tracing and tests).
     std::vector<std::vector<double>> decrypt_values(std::span<const ckks::Ciphertext> ciphertexts,
                                                     std::int64_t samples) const;
+    // The values of stage `stage` of one batch from the ciphertexts a session traced for it:
+    // values[i][sample] for the stage's i-th value (decrypt_values in batch packing; latency
+    // packing reads the slots the layout gives them).
+    std::vector<std::vector<double>> decrypt_stage(std::size_t stage, std::span<const ckks::Ciphertext> ciphertexts,
+                                                   std::int64_t samples) const;
 
 private:
     Client(CompiledModelPtr model, std::unique_ptr<ckks::KeyGenerator> keygen, bool test_seeded, std::uint64_t seed);
+    // Latency packing (engine/latency_client.cpp): one ciphertext per batch of samples.
+    std::vector<EncryptedBatch> encrypt_latency(std::span<const double> inputs, std::int64_t count) const;
+    std::vector<double> decrypt_latency(std::span<const EncryptedBatch> outputs) const;
     CompiledModelPtr model_;
     std::unique_ptr<ckks::KeyGenerator> keygen_;
     ckks::Encoder encoder_;

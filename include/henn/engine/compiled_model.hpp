@@ -30,7 +30,12 @@ struct Ciphertext;
 
 namespace henn::engine {
 
-enum class Packing { batch };
+struct LatencyLayout;      // henn/engine/latency.hpp
+class LatencyProgram;      // private to henn_engine
+
+// batch: one sample per slot, one ciphertext per value; latency: one sample in one ciphertext
+// (henn/engine/latency.hpp).
+enum class Packing { batch, latency };
 // How samples fill the slots: `real` puts one sample in each slot; `complex` puts two (real and
 // imaginary parts, nGraph-HE2's packing), which halves the ciphertexts of a batch but needs a
 // conjugation key for products; it is used when every activation has degree <= 2.
@@ -54,6 +59,9 @@ struct CompileOptions {
     // assumed in [0, 1] and bounds come from the weights alone (looser, larger parameters).
     std::vector<double> calibration;
     std::int64_t calibration_count = 0;
+    // Latency packing only: linear stages by the naive diagonal method (one rotation per
+    // diagonal, no hoisting), the reference that benchmarks compare BSGS against.
+    bool latency_naive_diagonals = false;
 };
 
 // A stage of the encrypted program.
@@ -93,6 +101,8 @@ struct KeyRequirements {
     bool relinearization = false;
     bool conjugation = false;
     std::vector<int> rotations;  // none in batch packing
+    // Latency packing: step -> the highest level it is used at (its key reaches only that far).
+    std::map<int, int> rotation_levels;
 };
 
 class CompiledModel {
@@ -117,10 +127,16 @@ public:
     const std::vector<StagePlan>& stages() const { return stages_; }
     const KeyRequirements& keys() const { return keys_; }
     Packing packing() const { return packing_; }
+    // Latency packing: where every value sits in the slots (null in batch packing).
+    const LatencyLayout* latency_layout() const { return latency_layout_.get(); }
+    const LatencyProgram* latency_program() const { return latency_program_.get(); }
+    // Ciphertexts per batch: the input size (or output size) in batch packing, 1 in latency.
+    std::int64_t input_ciphertexts() const { return packing_ == Packing::latency ? 1 : input_size_; }
+    std::int64_t output_ciphertexts() const { return packing_ == Packing::latency ? 1 : output_size_; }
     SlotPacking slot_packing() const { return slot_packing_; }  // real or complex, never automatic
     std::int64_t input_size() const { return input_size_; }
     std::int64_t output_size() const { return output_size_; }
-    // Samples per ciphertext: N/2 for real packing, N for complex.
+    // Samples per ciphertext: N/2 for real packing, N for complex; latency: N/2 / region.
     std::int64_t batch_size() const;
     double input_scale() const { return input_scale_; }
     int input_level() const { return context_->max_level(); }
@@ -156,6 +172,7 @@ private:
     CompiledModel();
     friend class CompiledModelBuilder;
     void finish();  // builds context-dependent caches and the hash
+    void finish_latency();  // the same for latency packing (engine/latency_model.cpp)
     nn::Shape input_shape_;
     std::map<std::string, std::string> metadata_;
     ckks::ContextPtr context_;
@@ -169,6 +186,8 @@ private:
     std::uint64_t hash_ = 0;
     std::vector<std::unique_ptr<ckks::ConstantMatrix>> matrices_;  // by stage (null for activations)
     std::vector<std::unique_ptr<ckks::Ciphertext>> bias_inputs_;   // by stage
+    std::shared_ptr<const LatencyLayout> latency_layout_;
+    std::shared_ptr<const LatencyProgram> latency_program_;
 };
 
 using CompiledModelPtr = std::shared_ptr<const CompiledModel>;

@@ -44,6 +44,8 @@ public:
     EncryptedBatch run(EncryptedBatch inputs, const RunOptions& options = {}) const;
 
 private:
+    // Latency packing (engine/latency_session.cpp): one ciphertext, one transform per linear stage.
+    EncryptedBatch run_latency(EncryptedBatch inputs, const RunOptions& options) const;
     std::vector<ckks::Ciphertext> naive_linear(std::size_t stage, const std::vector<const ckks::Ciphertext*>& inputs,
                                                std::int64_t lo, std::int64_t hi) const;
     std::vector<ckks::Ciphertext> activate(std::size_t stage, std::vector<ckks::Ciphertext> in) const;

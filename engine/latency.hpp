@@ -1,0 +1,49 @@
+// Private to henn_engine: the latency packing's planner, its prepared program and its wire form.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "henn/circuits/linear_transform.hpp"
+#include "henn/ckks/objects.hpp"
+#include "henn/engine/compiled_model.hpp"
+#include "henn/engine/latency.hpp"
+#include "henn/nn/model.hpp"
+#include "wire.hpp"
+
+namespace henn::engine {
+
+// What a session evaluates, prepared once per compiled model (at compile or load).
+class LatencyProgram {
+public:
+    struct Stage {
+        std::unique_ptr<circuits::LinearTransform> transform;  // null for activations
+        std::int64_t fold_blocks = 0, fold_stride = 0;          // rotate-and-sum after it (0: none)
+        std::optional<ckks::Plaintext> bias;                    // added after (at the output level)
+        std::size_t key_switches = 0;                           // per evaluation of the stage
+    };
+    std::vector<Stage> stages;
+    circuits::RotationKeyPlan keys;
+    std::size_t plaintext_bytes = 0;
+};
+
+namespace detail {
+
+// Slots of every value of every stage for the model's stages on `slots` slots, with the fold
+// chosen by the BSGS cost model at each stage's level (levels must be set). Throws CompileError
+// naming the stage when its values cannot fit the slots.
+LatencyLayout plan_latency_layout(const nn::Model& model, const std::vector<StagePlan>& stages,
+                                  const ckks::Context& context, bool naive_diagonals);
+
+// The diagonals of linear stage `stage` on `slots` slots (every sample's region).
+circuits::Diagonals latency_diagonals(const LinearStage& l, const std::vector<std::int64_t>& input_slot,
+                                      const LatencyStageLayout& layout, std::int64_t region, std::int64_t slots);
+
+void write_latency_layout(Writer& w, const LatencyLayout& layout);
+// Reads and validates against the stages (counts, ranges, distinct slots, folds); FormatError.
+LatencyLayout read_latency_layout(Reader& r, const std::vector<StagePlan>& stages, std::int64_t input_size,
+                                  std::int64_t slots);
+
+}  // namespace detail
+}  // namespace henn::engine

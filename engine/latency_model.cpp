@@ -1,0 +1,91 @@
+// Latency packing: the program a compiled model prepares once (transforms with their encoded
+// diagonals, biases, rotation keys).
+#include <sstream>
+
+#include "henn/ckks/encoder.hpp"
+#include "henn/engine/errors.hpp"
+#include "latency.hpp"
+#include "lowering.hpp"
+#include "planning.hpp"
+
+namespace henn::engine {
+
+void CompiledModel::finish_latency() {
+    if (!latency_layout_) throw EngineError("internal: latency packing without a layout");
+    const ckks::Context& ctx = *context_;
+    const LatencyLayout& layout = *latency_layout_;
+    const auto slots = static_cast<std::int64_t>(ctx.max_slots());
+    const std::int64_t region = layout.region;
+    ckks::Encoder encoder(context_);
+    auto program = std::make_shared<LatencyProgram>();
+    std::vector<circuits::RotationUse> uses;
+    for (std::size_t k = 0; k < stages_.size(); ++k) {
+        StagePlan& s = stages_[k];
+        LatencyProgram::Stage st;
+        if (const auto* a = std::get_if<ActivationStage>(&s.op)) {
+            // One ciphertext holds the whole stage.
+            if (a->width > 0) {
+                s.ct_multiplications /= a->width;
+                s.key_switches /= a->width;
+            }
+            program->stages.push_back(std::move(st));
+            continue;
+        }
+        const auto& l = std::get<LinearStage>(s.op);
+        const auto& slot_layout = layout.stages[k];
+        const auto& input_slot = k == 0 ? layout.input_slot : layout.slots_after(k - 1);
+        circuits::Diagonals d = detail::latency_diagonals(l, input_slot, slot_layout, region, slots);
+        if (d.diagonals.empty()) d.diagonals[0].assign(static_cast<std::size_t>(slots), 0.0);  // an all-zero map
+        circuits::LinearTransform::Options options;
+        options.level = s.level_in;
+        options.scale = detail::linear_constant_scale(static_cast<double>(ctx.q()[s.level_in].value()), input_scale_, s.scale_in);
+        options.method = layout.naive_diagonals ? circuits::LinearTransform::Method::Naive
+                                                : circuits::LinearTransform::Method::Bsgs;
+        st.transform = std::make_unique<circuits::LinearTransform>(encoder, d, options);
+        d = circuits::Diagonals();
+        uses.push_back({st.transform->rotation_steps(), s.level_in, false});
+        st.key_switches = st.transform->key_switches();
+        program->plaintext_bytes += st.transform->plaintext_bytes();
+        std::ostringstream detail;
+        detail << l.inputs << " -> " << l.outputs << ", " << st.transform->diagonal_count() << " diagonals, ";
+        if (layout.naive_diagonals) {
+            detail << "naive: " << st.transform->key_switches() << " rotations";
+        } else {
+            detail << st.transform->plan().describe();
+        }
+        if (slot_layout.fold) {
+            st.fold_stride = slot_layout.fold;
+            st.fold_blocks = region / slot_layout.fold;
+            const auto steps = circuits::inner_sum_steps(static_cast<std::size_t>(st.fold_blocks),
+                                                         static_cast<std::size_t>(st.fold_stride),
+                                                         static_cast<std::size_t>(slots));
+            uses.push_back({steps, s.level_out, false});
+            st.key_switches += steps.size();
+            detail << ", folded in blocks of " << slot_layout.fold << " (+" << steps.size() << " rotations)";
+        }
+        bool has_bias = false;
+        for (double b : l.bias) has_bias = has_bias || b != 0.0;
+        if (has_bias) {
+            std::vector<double> v(static_cast<std::size_t>(slots), 0.0);
+            const std::int64_t copies = slot_layout.fold ? region / slot_layout.fold : 1;
+            for (std::int64_t i = 0; i < layout.samples; ++i) {
+                for (std::int64_t r = 0; r < l.outputs; ++r) {
+                    for (std::int64_t b = 0; b < copies; ++b) {
+                        const std::int64_t at = slot_layout.fold ? r + slot_layout.fold * b : slot_layout.output_slot[r];
+                        v[static_cast<std::size_t>(at + i * region)] = l.bias[r];
+                    }
+                }
+            }
+            st.bias = encoder.encode(v, s.level_out, s.scale_out);
+        }
+        s.key_switches = static_cast<std::int64_t>(st.key_switches);
+        s.detail = detail.str();
+        program->stages.push_back(std::move(st));
+    }
+    program->keys = circuits::plan_rotation_keys(ctx, uses, static_cast<std::size_t>(slots));
+    keys_.rotations = program->keys.steps();
+    keys_.rotation_levels = program->keys.keys;
+    latency_program_ = std::move(program);
+}
+
+}  // namespace henn::engine

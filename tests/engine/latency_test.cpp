@@ -1,0 +1,373 @@
+// Latency packing: every layer kind against the float64 reference executor (random shapes,
+// strides, paddings, channels; precision in bits asserted), several samples per ciphertext,
+// serialization, the rotation-key set (sufficient and minimal, each key only down to its level),
+// compile errors naming the layer, and the PyTorch fixtures on MNIST test images.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <random>
+
+#include "test_data.hpp"
+#include "henn/ckks/errors.hpp"
+#include "henn/data/data.hpp"
+#include "henn/engine/client.hpp"
+#include "henn/engine/compiled_model.hpp"
+#include "henn/engine/errors.hpp"
+#include "henn/engine/latency.hpp"
+#include "henn/engine/session.hpp"
+#include "henn/nn/model.hpp"
+#include "henn/nn/reference.hpp"
+#include "henn/onnx/onnx.hpp"
+#include "latency.hpp"  // engine/: the prepared program, for the key-minimality check
+
+using namespace henn;
+using namespace henn::engine;
+
+namespace {
+
+std::vector<double> random_vector(std::size_t n, std::mt19937_64& rng, double lo, double hi) {
+    std::uniform_real_distribution<double> u(lo, hi);
+    std::vector<double> v(n);
+    for (auto& x : v) x = u(rng);
+    return v;
+}
+
+std::int64_t pick(std::mt19937_64& rng, std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+}
+
+nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride, std::int64_t pad,
+                std::mt19937_64& rng) {
+    nn::Conv2d c;
+    c.in_channels = in;
+    c.out_channels = out;
+    c.kernel_h = c.kernel_w = k;
+    c.stride_h = c.stride_w = stride;
+    c.pad_h = c.pad_w = pad;
+    c.weight = random_vector(static_cast<std::size_t>(in * out * k * k), rng, -0.5, 0.5);
+    c.bias = random_vector(static_cast<std::size_t>(out), rng, -0.2, 0.2);
+    return c;
+}
+
+nn::Dense dense(std::int64_t in, std::int64_t out, std::mt19937_64& rng, double w = 0.3) {
+    nn::Dense d;
+    d.in_features = in;
+    d.out_features = out;
+    d.weight = random_vector(static_cast<std::size_t>(in * out), rng, -w, w);
+    d.bias = random_vector(static_cast<std::size_t>(out), rng, -0.2, 0.2);
+    return d;
+}
+
+nn::Pool2d avg_pool(std::int64_t k, std::int64_t stride, std::int64_t pad) {
+    nn::Pool2d p;
+    p.kernel_h = p.kernel_w = k;
+    p.stride_h = p.stride_w = stride;
+    p.pad_h = p.pad_w = pad;
+    p.scale = 1.0 / static_cast<double>(k * k);
+    return p;
+}
+
+nn::Polynomial poly(std::vector<double> c, double lo = 0, double hi = 0) {
+    nn::Polynomial p;
+    p.coefficients = std::move(c);
+    p.interval_lo = lo;
+    p.interval_hi = hi;
+    return p;
+}
+
+// Bits of precision relative to the largest expected value (at least 1).
+double relative_bits(const std::vector<double>& actual, const std::vector<double>& expected) {
+    EXPECT_EQ(actual.size(), expected.size());
+    double worst = 0, largest = 1;
+    for (std::size_t i = 0; i < std::min(actual.size(), expected.size()); ++i) {
+        worst = std::max(worst, std::abs(actual[i] - expected[i]));
+        largest = std::max(largest, std::abs(expected[i]));
+    }
+    return worst == 0 ? 60.0 : -std::log2(worst / largest);
+}
+
+CompileOptions latency_options(std::int64_t input_size, std::mt19937_64& rng, int log_n = 13) {
+    CompileOptions o;
+    o.packing = Packing::latency;
+    o.log_n = log_n;
+    o.calibration = random_vector(static_cast<std::size_t>(input_size * 16), rng, 0, 1);
+    o.calibration_count = 16;
+    return o;
+}
+
+std::vector<double> run_encrypted(const CompiledModelPtr& m, const std::vector<double>& inputs, std::int64_t count,
+                                  std::uint64_t seed) {
+    Client client = Client::with_test_only_seed(m, seed);
+    Session session(m, client.evaluation_keys());
+    std::vector<EncryptedBatch> outputs;
+    for (auto& batch : client.encrypt(inputs, count)) outputs.push_back(session.run(std::move(batch)));
+    return client.decrypt(outputs);
+}
+
+struct Case {
+    CompiledModelPtr compiled;
+    double bits = 0;
+};
+
+// Compiles in latency packing, runs `count` random inputs encrypted, compares with the reference.
+Case check_against_reference(const nn::Model& model, std::int64_t count, std::uint64_t seed, int log_n = 13) {
+    std::mt19937_64 rng(seed);
+    const std::int64_t size = nn::shape_size(model.input_shape());
+    Case c;
+    c.compiled = CompiledModel::compile(model, latency_options(size, rng, log_n));
+    const auto inputs = random_vector(static_cast<std::size_t>(size * count), rng, 0, 1);
+    const auto encrypted = run_encrypted(c.compiled, inputs, count, seed);
+    const auto reference = nn::run_reference_batch(model, inputs, count);
+    c.bits = relative_bits(encrypted, reference);
+    return c;
+}
+
+}  // namespace
+
+TEST(Latency, ConvolutionsOfRandomShapesStridesPaddingsAndChannels) {
+    std::mt19937_64 rng(11);
+    for (int t = 0; t < 6; ++t) {
+        const std::int64_t k = pick(rng, 2, 5), stride = pick(rng, 1, 3), pad = pick(rng, 0, std::min<std::int64_t>(2, k - 1));
+        const std::int64_t size = pick(rng, std::max<std::int64_t>(k, 7), 13);
+        const std::int64_t in = pick(rng, 1, 3), out = pick(rng, 1, 4);
+        nn::Model model({in, size, size}, {{"conv", conv(in, out, k, stride, pad, rng)}});
+        SCOPED_TRACE("conv " + std::to_string(in) + "x" + std::to_string(size) + "x" + std::to_string(size) + " k" +
+                     std::to_string(k) + " s" + std::to_string(stride) + " p" + std::to_string(pad) + " -> " +
+                     std::to_string(out) + " channels");
+        const Case c = check_against_reference(model, 3, 100 + t);
+        EXPECT_GE(c.bits, 12.0);
+        ASSERT_NE(c.compiled->latency_layout(), nullptr);
+        EXPECT_GT(c.compiled->batch_size(), 1);  // small images: several per ciphertext
+        // One diagonal per (input channel, output channel, kernel tap) at most, unless padding
+        // makes the output wider than the input (then it goes row-major).
+        const auto& detail = c.compiled->stages()[0].detail;
+        const auto diagonals = std::stoll(detail.substr(detail.find(", ") + 2));
+        if ((size + 2 * pad - k) / stride + 1 <= size) EXPECT_LE(diagonals, in * out * k * k) << detail;
+    }
+}
+
+TEST(Latency, ConvolutionWithFoldedBatchNorm) {
+    std::mt19937_64 rng(12);
+    nn::LayerOp op = conv(2, 3, 3, 1, 1, rng);
+    nn::fold_batch_norm(op, {1.5, 0.7, 1.1}, {0.1, -0.2, 0.05}, {0.2, 0.1, -0.1}, {0.9, 1.3, 0.5}, 1e-5);
+    nn::Model model({2, 9, 9}, {{"conv_bn", op}, {"square", poly({0, 0, 1})}, {"flatten", nn::Flatten{}},
+                                 {"fc", dense(3 * 81, 5, rng, 0.1)}});
+    EXPECT_GE(check_against_reference(model, 2, 12, 0).bits, 12.0);
+}
+
+TEST(Latency, AveragePoolsWithStridesAndPadding) {
+    std::mt19937_64 rng(13);
+    for (int t = 0; t < 3; ++t) {
+        const std::int64_t k = pick(rng, 2, 3), stride = pick(rng, 1, 2), pad = pick(rng, 0, 1);
+        const std::int64_t ch = pick(rng, 1, 3), size = pick(rng, 6, 12);
+        nn::Model model({ch, size, size}, {{"pool", avg_pool(k, stride, pad)}});
+        SCOPED_TRACE("pool k" + std::to_string(k) + " s" + std::to_string(stride) + " p" + std::to_string(pad));
+        EXPECT_GE(check_against_reference(model, 2, 200 + t).bits, 12.0);
+    }
+}
+
+TEST(Latency, DenseLayersDirectAndFolded) {
+    std::mt19937_64 rng(14);
+    bool folded = false, direct = false;
+    const std::vector<std::pair<std::int64_t, std::int64_t>> shapes{{8, 8}, {300, 10}, {50, 33}, {600, 120}};
+    for (std::size_t t = 0; t < shapes.size(); ++t) {
+        const auto [in, out] = shapes[t];
+        nn::Model model({in}, {{"fc", dense(in, out, rng, 1.0 / std::sqrt(static_cast<double>(in)))}});
+        SCOPED_TRACE("dense " + std::to_string(in) + " -> " + std::to_string(out));
+        const Case c = check_against_reference(model, 2, 300 + t);
+        EXPECT_GE(c.bits, 12.0);
+        (c.compiled->latency_layout()->stages[0].fold ? folded : direct) = true;
+    }
+    EXPECT_TRUE(folded);
+    EXPECT_TRUE(direct);
+}
+
+TEST(Latency, ChainOfConvolutionsPoolsActivationsAndDense) {
+    // LeNet-shaped: conv -> x^2 + x/2 -> pool + conv (stride 2, one stage) -> cubic -> flatten -> dense.
+    std::mt19937_64 rng(15);
+    nn::Model model({1, 12, 12}, {{"conv1", conv(1, 3, 3, 1, 1, rng)},
+                                  {"square1", poly({0, 0.5, 1})},
+                                  {"pool1", avg_pool(2, 2, 0)},
+                                  {"conv2", conv(3, 4, 3, 2, 1, rng)},
+                                  {"cubic", poly({0.1, 0.5, 0, -0.02}, -6, 6)},
+                                  {"flatten", nn::Flatten{}},
+                                  {"fc", dense(4 * 3 * 3, 5, rng, 0.2)}});
+    const Case c = check_against_reference(model, 3, 15, 0);
+    EXPECT_GE(c.bits, 10.0);
+    // Stages at the planned levels (checked by the session) and the layout round-trips.
+    const auto bytes = c.compiled->save();
+    const auto loaded = CompiledModel::load(bytes);
+    EXPECT_EQ(loaded->hash(), c.compiled->hash());
+    EXPECT_EQ(loaded->keys().rotation_levels, c.compiled->keys().rotation_levels);
+    EXPECT_EQ(loaded->latency_layout()->output_slot(), c.compiled->latency_layout()->output_slot());
+}
+
+TEST(Latency, KeySetIsSufficientMinimalAndLevelled) {
+    std::mt19937_64 rng(16);
+    nn::Model model({1, 10, 10}, {{"conv", conv(1, 2, 3, 2, 1, rng)},
+                                  {"square", poly({0, 0, 1})},
+                                  {"flatten", nn::Flatten{}},
+                                  {"fc", dense(50, 6, rng, 0.2)}});
+    const Case c = check_against_reference(model, 1, 16);  // sufficient: the run succeeds
+    EXPECT_GE(c.bits, 12.0);
+    const CompiledModel& m = *c.compiled;
+    const auto& need = m.keys();
+    ASSERT_FALSE(need.rotations.empty());
+    ASSERT_EQ(need.rotations.size(), need.rotation_levels.size());
+    // Each key only down to the level of the stage that uses it; the dense stage's are lower.
+    int lowest = m.input_level();
+    for (const auto& [step, level] : need.rotation_levels) {
+        EXPECT_LE(level, m.input_level());
+        lowest = std::min(lowest, level);
+    }
+    EXPECT_LT(lowest, m.input_level());
+    const LatencyProgram& program = *m.latency_program();
+    EXPECT_LT(program.keys.key_bytes, program.keys.top_level_bytes);
+    // Minimal: without any one of the keys some stage's evaluation fails, naming the step.
+    Client client = Client::with_test_only_seed(c.compiled, 16);
+    const auto full = client.evaluation_keys();
+    auto batches = client.encrypt(random_vector(100, rng, 0, 1), 1);
+    for (int step : need.rotations) {
+        auto keys = std::make_shared<ckks::EvaluationKeys>(*full.keys);
+        keys->galois.keys.erase(m.context()->galois_element_for_rotation(step));
+        ckks::Evaluator evaluator(m.context(), keys);
+        ckks::Ciphertext x = batches[0].ciphertexts[0];
+        bool failed = false;
+        for (std::size_t k = 0; k < program.stages.size() && !failed; ++k) {
+            const auto& st = program.stages[k];
+            try {
+                if (st.transform) {
+                    x = st.transform->evaluate(evaluator, x);
+                    if (st.fold_blocks > 1) {
+                        x = circuits::inner_sum(evaluator, x, static_cast<std::size_t>(st.fold_blocks),
+                                                static_cast<std::size_t>(st.fold_stride));
+                    }
+                    if (st.bias) evaluator.add_plain_inplace(x, *st.bias);
+                } else {
+                    x = evaluator.rescale(evaluator.square_relin(x));
+                }
+            } catch (const ckks::Error&) {
+                failed = true;
+            }
+        }
+        EXPECT_TRUE(failed) << "the key for step " << step << " is never used";
+    }
+    // The session refuses a bundle lacking a key, naming the step.
+    auto keys = std::make_shared<ckks::EvaluationKeys>(*full.keys);
+    keys->galois.keys.erase(m.context()->galois_element_for_rotation(need.rotations.front()));
+    try {
+        Session s(c.compiled, EvaluationKeyBundle{full.model_hash, keys});
+        FAIL() << "a key set without step " << need.rotations.front() << " was accepted";
+    } catch (const KeyMismatchError& e) {
+        EXPECT_NE(std::string(e.what()).find(std::to_string(need.rotations.front())), std::string::npos) << e.what();
+    }
+}
+
+TEST(Latency, SeveralSamplesPerCiphertextAndPartialBatches) {
+    std::mt19937_64 rng(17);
+    nn::Model model({20}, {{"fc1", dense(20, 12, rng)}, {"square", poly({0, 0, 1})}, {"fc2", dense(12, 4, rng)}});
+    const auto compiled = CompiledModel::compile(model, latency_options(20, rng));
+    ASSERT_GE(compiled->batch_size(), 64);
+    const std::int64_t count = compiled->batch_size() + 3;  // two ciphertexts, the second partial
+    const auto inputs = random_vector(static_cast<std::size_t>(20 * count), rng, 0, 1);
+    Client client = Client::with_test_only_seed(compiled, 17);
+    const auto batches = client.encrypt(inputs, count);
+    ASSERT_EQ(batches.size(), 2u);
+    EXPECT_EQ(batches[0].ciphertexts.size(), 1u);
+    EXPECT_EQ(batches[1].samples, 3);
+    // Through the wire form, as a server would see them.
+    const auto bundle = save_batches(*compiled, batches, BundleKind::inputs);
+    Session session(compiled, client.evaluation_keys());
+    std::vector<EncryptedBatch> outputs;
+    for (auto& b : load_batches(*compiled, bundle, BundleKind::inputs)) outputs.push_back(session.run(std::move(b)));
+    const auto encrypted = client.decrypt(outputs);
+    EXPECT_GE(relative_bits(encrypted, nn::run_reference_batch(model, inputs, count)), 12.0);
+}
+
+TEST(Latency, SerializationVersionsAndDamage) {
+    std::mt19937_64 rng(18);
+    nn::Model model({1, 6, 6}, {{"conv", conv(1, 2, 3, 1, 0, rng)}, {"square", poly({0, 0, 1})},
+                                {"flatten", nn::Flatten{}}, {"fc", dense(32, 3, rng)}});
+    const auto latency = CompiledModel::compile(model, latency_options(36, rng));
+    auto bytes = latency->save();
+    // A version-1 file (before latency packing) holding a batch model still loads.
+    CompileOptions batch_options;
+    batch_options.log_n = 13;
+    auto batch_bytes = CompiledModel::compile(model, batch_options)->save();
+    batch_bytes[8] = 1;
+    batch_bytes[9] = 0;
+    EXPECT_EQ(CompiledModel::load(batch_bytes)->packing(), Packing::batch);
+    // Version 1 cannot say latency.
+    auto old = bytes;
+    old[8] = 1;
+    old[9] = 0;
+    EXPECT_THROW(CompiledModel::load(old), FormatError);
+    // Damaged layouts are refused with a typed error, never a crash.
+    EXPECT_THROW(CompiledModel::load(std::span(bytes).first(bytes.size() - 3)), FormatError);
+    for (std::size_t back = 4; back <= 64 && back < bytes.size(); back += 4) {
+        auto damaged = bytes;
+        damaged[damaged.size() - back] ^= 0x40;
+        try {
+            const auto m = CompiledModel::load(damaged);
+            EXPECT_NE(m->hash(), latency->hash());
+        } catch (const FormatError&) {
+        }
+    }
+}
+
+TEST(Latency, CompileErrorNamesTheLayerThatDoesNotFit) {
+    std::mt19937_64 rng(19);
+    // 4 channels of 40x40 at stride 1: 6400 values, N/2 = 4096 slots at 2^13.
+    nn::Model model({1, 40, 40}, {{"wide_conv", conv(1, 4, 3, 1, 1, rng)}, {"square", poly({0, 0, 1})},
+                                  {"flatten", nn::Flatten{}}, {"fc", dense(6400, 2, rng, 0.01)}});
+    try {
+        CompiledModel::compile(model, latency_options(1600, rng));
+        FAIL() << "compiled";
+    } catch (const CompileError& e) {
+        EXPECT_NE(std::string(e.what()).find("wide_conv"), std::string::npos) << e.what();
+    }
+}
+
+// The PyTorch exports on MNIST test images: encrypted predictions equal the plaintext ones.
+namespace {
+void expect_fixture_agrees(const std::string& path, std::int64_t count) {
+    const auto dir = henn::test::data_dir();
+    if (dir.empty()) HENN_SKIP_WITHOUT_DATA("no --data-dir");
+    const nn::Model model = onnx::import_onnx(path).model;
+    const auto train = data::load_named_dataset("mnist", dir, data::Split::train).head(256);
+    const auto test = data::load_named_dataset("mnist", dir, data::Split::test).head(count);
+    CompileOptions o;
+    o.packing = Packing::latency;
+    o.calibration.assign(train.features.begin(), train.features.end());
+    o.calibration_count = train.count();
+    const auto compiled = CompiledModel::compile(model, o);
+    const std::vector<double> inputs(test.features.begin(), test.features.end());
+    const auto encrypted = run_encrypted(compiled, inputs, count, 21);
+    const auto reference = nn::run_reference_batch(model, inputs, count);
+    const std::int64_t classes = compiled->output_size();
+    std::int64_t agree = 0;
+    for (std::int64_t i = 0; i < count; ++i) {
+        auto arg = [&](const std::vector<double>& v) {
+            return std::max_element(v.begin() + i * classes, v.begin() + (i + 1) * classes) - (v.begin() + i * classes);
+        };
+        agree += arg(encrypted) == arg(reference);
+    }
+    EXPECT_EQ(agree, count) << path;
+    EXPECT_GE(relative_bits(encrypted, reference), 8.0) << path;
+}
+}  // namespace
+
+TEST(LatencyMnist, CryptoNetsFixtureAgreesWithPlaintext) {
+    expect_fixture_agrees(std::string(HENN_ONNX_FIXTURE_DIR) + "/cryptonets.onnx", 100);
+}
+TEST(LatencyMnist, LeNetFixtureAgreesWithPlaintext) {
+    expect_fixture_agrees(std::string(HENN_ONNX_FIXTURE_DIR) + "/lenet_bn.onnx", 100);
+}
+TEST(LatencyMnist, MlpFixtureAgreesWithPlaintext) {
+    expect_fixture_agrees(std::string(HENN_ONNX_FIXTURE_DIR) + "/mlp.onnx", 300);
+}
+TEST(LatencyMnist, DemoModelAgreesWithPlaintext) {
+    expect_fixture_agrees(std::string(HENN_MODELS_DIR) + "/mnist_cryptonets.onnx", 300);
+}
