@@ -98,6 +98,8 @@ std::vector<std::string> split_cells(const std::string& line) {
     std::stringstream ss(line);
     std::string cell;
     while (std::getline(ss, cell, ',')) cells.push_back(cell);
+    // getline drops an empty last field: "1,2," has three cells, the last one empty.
+    if (!line.empty() && line.back() == ',') cells.emplace_back();
     return cells;
 }
 
@@ -245,15 +247,19 @@ Table load_csv_table(const std::filesystem::path& path) {
         if (line.empty()) continue;
         std::vector<double> values;
         bool numeric = true;
+        std::string bad_cell;
         for (const auto& c : split_cells(line)) {
             double v = 0;
             numeric = parse_number(c, v);
-            if (!numeric) break;
+            if (!numeric) {
+                bad_cell = c;
+                break;
+            }
             values.push_back(v);
         }
         // A first line that is not all numbers is a header (e.g. sklearn's "569,30,malignant,benign").
         if (line_number == 1 && !numeric) continue;
-        if (!numeric) fail(path, "line " + std::to_string(line_number) + ": non-numeric cell");
+        if (!numeric) fail(path, "line " + std::to_string(line_number) + ": non-numeric cell '" + bad_cell + "'");
         if (columns < 0) {
             columns = static_cast<std::int64_t>(values.size());
             if (columns < 2) fail(path, "needs at least one feature and a label column");

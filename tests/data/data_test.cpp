@@ -128,6 +128,10 @@ TEST(Data, CsvTablesWithHeaderAndErrors) {
     EXPECT_NE(error_of([&] { load_csv_dataset(dir / "ragged.csv"); }).find("line 2 has 2 columns"), std::string::npos);
     std::ofstream(dir / "text.csv") << "1,2,0\n1,x,0\n";
     EXPECT_NE(error_of([&] { load_csv_dataset(dir / "text.csv"); }).find("non-numeric"), std::string::npos);
+    EXPECT_NE(error_of([&] { load_csv_dataset(dir / "text.csv"); }).find("line 2: non-numeric cell 'x'"), std::string::npos);
+    // A trailing comma is an empty last field, not a shorter row.
+    std::ofstream(dir / "comma.csv") << "1,2,0\n1,2,0,\n";
+    EXPECT_NE(error_of([&] { load_csv_dataset(dir / "comma.csv"); }).find("line 2"), std::string::npos);
     std::ofstream(dir / "label.csv") << "1,2,0.5\n";
     EXPECT_NE(error_of([&] { load_csv_dataset(dir / "label.csv"); }).find("label"), std::string::npos);
 }
@@ -161,6 +165,7 @@ TEST(Data, WdbcTableChecksHeaderCountsAndLabels) {
     EXPECT_NE(error("label2.csv", "1,2,a,b\n1,2,2\n").find("label must be 0 or 1"), std::string::npos);
     EXPECT_NE(error("nan.csv", "1,2,a,b\nnan,2,1\n").find("not a finite number: 'nan'"), std::string::npos);
     EXPECT_NE(error("text.csv", "1,2,a,b\n1,2x,1\n").find("not a finite number: '2x'"), std::string::npos);
+    EXPECT_NE(error("comma.csv", "1,2,a,b\n1,2,1,\n").find("line 2: expected 3 fields, found 4"), std::string::npos);
     EXPECT_NE(error("header.csv", "x,y\n").find("header must start with 'rows,features'"), std::string::npos);
     EXPECT_NE(error("zero.csv", "0,2,a,b\n").find("implausible header"), std::string::npos);
     EXPECT_NE(error("empty.csv", "").find("empty file"), std::string::npos);
