@@ -91,6 +91,7 @@ BootstrappingParametersPtr BootstrappingParameters::create(const BootstrappingLi
     if (lit.cosine_degree < 2 || lit.cosine_degree > 255) fail("cosine_degree must be in [2, 255]");
     if (lit.secret_hamming_weight < 0 || lit.secret_hamming_weight > (1 << lit.log_n))
         fail("secret_hamming_weight must be in [0, N]");
+    if (!(lit.key_byte_weight >= 0) || !std::isfinite(lit.key_byte_weight)) fail("key_byte_weight must be >= 0");
     if (lit.log_default_scale >= lit.log_q0 - 10)
         fail("q_0 must exceed the scale by at least 2^10 (EvalMod's error grows with Delta / q_0)");
 
@@ -399,6 +400,12 @@ std::vector<int> slots_to_coeffs_levels(const BootstrappingParameters& p) {
 
 double prime(const Context& ctx, int level) { return static_cast<double>(ctx.q()[level].value()); }
 
+BsgsCostModel dft_cost_model(const BootstrappingParameters& p) {
+    BsgsCostModel model;
+    model.key_byte_weight = p.literal().key_byte_weight;
+    return model;
+}
+
 // The scale ModRaise labels the raised ciphertext with: its slots then hold t / (q_0 2 (k + 1)),
 // so that CoeffsToSlots' real and imaginary parts come out as x / (k + 1) in [-1, 1].
 double raised_scale(const BootstrappingParameters& p) {
@@ -414,13 +421,13 @@ BootstrappingKeyRequirements CkksBootstrapper::key_requirements(const Bootstrapp
     const auto cts_levels = coeffs_to_slots_levels(params);
     for (std::size_t i = 0; i < cts.size(); ++i) {
         const auto indices = cts[i].indices();
-        req.rotations.push_back({plan_bsgs(ctx, cts_levels[i], indices, params.slots()).rotation_steps, cts_levels[i], false});
+        req.rotations.push_back({plan_bsgs(ctx, cts_levels[i], indices, params.slots(), dft_cost_model(params)).rotation_steps, cts_levels[i], false});
     }
     const auto stc = slots_to_coeffs_factors(ctx.n(), params.slots(), params.literal().slots_to_coeffs_levels);
     const auto stc_levels = slots_to_coeffs_levels(params);
     for (std::size_t i = 0; i < stc.size(); ++i) {
         const auto indices = stc[i].indices();
-        req.rotations.push_back({plan_bsgs(ctx, stc_levels[i], indices, params.slots()).rotation_steps, stc_levels[i], false});
+        req.rotations.push_back({plan_bsgs(ctx, stc_levels[i], indices, params.slots(), dft_cost_model(params)).rotation_steps, stc_levels[i], false});
     }
     req.conjugation_level = params.levels().coeffs_to_slots_end;
     return req;
@@ -454,7 +461,8 @@ CkksBootstrapper::CkksBootstrapper(BootstrappingParametersPtr params, std::share
         if (i + 1 == cts.size()) {
             options.scale = prime(ctx, cts_levels[i]) * prime(ctx, lv.coeffs_to_slots_end) / raised_scale(*params_);
         }
-        options.baby = plan_bsgs(ctx, cts_levels[i], cts[i].indices(), slots).baby;
+        options.cost = dft_cost_model(*params_);
+        options.baby = plan_bsgs(ctx, cts_levels[i], cts[i].indices(), slots, options.cost).baby;
         coeffs_to_slots_.emplace_back(encoder_, cts[i], options);
     }
 
@@ -476,7 +484,8 @@ CkksBootstrapper::CkksBootstrapper(BootstrappingParametersPtr params, std::share
         if (i + 1 == stc.size()) {
             options.scale = prime(ctx, stc_levels[i]) * q0 / (2 * std::numbers::pi * eval_mod_scale_);
         }
-        options.baby = plan_bsgs(ctx, stc_levels[i], stc[i].indices(), slots).baby;
+        options.cost = dft_cost_model(*params_);
+        options.baby = plan_bsgs(ctx, stc_levels[i], stc[i].indices(), slots, options.cost).baby;
         slots_to_coeffs_.emplace_back(encoder_, stc[i], options);
     }
 }

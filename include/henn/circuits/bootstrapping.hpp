@@ -105,6 +105,9 @@ struct BootstrappingLiteral {
     int cosine_degree = 62;
     int double_angle = 3;
     std::vector<int> log_p{61, 61, 61, 61};
+    // Weight of rotation-key memory in the BSGS split of each DFT level (BsgsCostModel): keys
+    // dominate bootstrapping's memory, so fewer rotations are worth a few more plaintext products.
+    double key_byte_weight = 1e-6;
     // Hamming weight of the secret key (0: dense uniform ternary). |I| <= (h+1)/2 always, so
     // k >= (h+1)/2 - 1/2 rules out failure; a dense secret needs sparse-secret encapsulation (not
     // implemented yet), so the failure probability of a dense secret with small k is reported.

@@ -1,0 +1,296 @@
+// `henn params --bootstrap` (the bootstrapping parameters: level map, log QP, security, h, K,
+// failure probability, keys) and `henn bench bootstrap` (seconds per stage, precision, levels
+// left, key and plaintext memory, peak RSS).
+#include <sys/resource.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "command_registry.hpp"
+#include "henn/circuits/bootstrapping.hpp"
+#include "henn/ckks/encoder.hpp"
+#include "henn/ckks/encryptor.hpp"
+#include "henn/ckks/errors.hpp"
+#include "henn/math/ntt.hpp"
+#include "henn/math/parallel.hpp"
+#include "henn/math/random.hpp"
+
+namespace henn::cli {
+namespace {
+
+using circuits::BootstrappingLiteral;
+using circuits::BootstrappingParameters;
+using circuits::CkksBootstrapper;
+
+struct BootstrapOptions {
+    int log_n = 16;
+    std::size_t slots = 0;
+    int hamming_weight = 192;
+    int k = 32;
+    int residual = 9;
+    int coeffs_to_slots_levels = 3;
+    int slots_to_coeffs_levels = 3;
+    double key_byte_weight = 1e-6;
+    int special_primes = 4;  // 61-bit primes of P: more of them, fewer key-switching digits, smaller keys
+    std::vector<int> threads = {1};
+    int repeat = 1;
+    bool toy = false;  // allow rings below the security bound (small log N), clearly marked
+    bool json = false;
+};
+
+BootstrappingLiteral literal_for(const BootstrapOptions& o) {
+    BootstrappingLiteral lit;
+    lit.log_n = o.log_n;
+    lit.slots = o.slots;
+    lit.secret_hamming_weight = o.hamming_weight;
+    lit.k = o.k;
+    lit.log_residual.assign(o.residual, 40);
+    lit.coeffs_to_slots_levels = o.coeffs_to_slots_levels;
+    lit.slots_to_coeffs_levels = o.slots_to_coeffs_levels;
+    lit.log_p.assign(o.special_primes, 61);
+    lit.key_byte_weight = o.key_byte_weight;
+    lit.allow_insecure = o.toy;
+    return lit;
+}
+
+circuits::BootstrappingParametersPtr create_parameters(const BootstrapOptions& o) {
+    try {
+        return BootstrappingParameters::create(literal_for(o));
+    } catch (const ckks::ParameterError& e) {
+        throw CommandFailure(2, std::string("refused: ") + e.what() +
+                                    (o.toy ? "" : " (small rings need --toy, which is insecure)"));
+    }
+}
+
+// Keys a bootstrapper needs at these parameters: relinearization, each rotation down to the level
+// it is used at, conjugation; counted without generating them.
+struct KeyCount {
+    std::size_t count = 0, bytes = 0;
+};
+KeyCount count_keys(const BootstrappingParameters& params) {
+    const auto& ctx = *params.context();
+    const auto req = CkksBootstrapper::key_requirements(params);
+    const auto plan = circuits::plan_rotation_keys(ctx, req.rotations, params.slots());
+    KeyCount k;
+    k.count = plan.keys.size() + 2;
+    k.bytes = plan.key_bytes + ckks::switch_key_bytes(ctx) + ckks::switch_key_bytes(ctx, req.conjugation_level);
+    return k;
+}
+
+nlohmann::json describe_json(const BootstrappingParameters& params) {
+    const auto& ctx = *params.context();
+    const auto& lv = params.levels();
+    nlohmann::json j;
+    j["log_n"] = ctx.log_n();
+    j["slots"] = params.slots();
+    j["log_qp"] = ctx.log_qp();
+    j["max_log_qp"] = ckks::max_log_qp(ctx.log_n(), params.literal().security);
+    j["security_bits"] = static_cast<int>(params.literal().security);
+    j["insecure"] = ctx.insecure();
+    j["secret_hamming_weight"] = params.literal().secret_hamming_weight;
+    j["k"] = params.literal().k;
+    j["cosine_degree"] = params.literal().cosine_degree;
+    j["double_angle"] = params.literal().double_angle;
+    j["cosine_error_log2"] = std::log2(params.cosine_error());
+    const double f = params.log2_failure_probability();
+    j["failure_probability_log2"] = std::isinf(f) ? nlohmann::json(nullptr) : nlohmann::json(f);
+    j["levels"] = {{"top", lv.top},
+                   {"coeffs_to_slots_end", lv.coeffs_to_slots_end},
+                   {"eval_mod_end", lv.eval_mod_end},
+                   {"output", lv.output},
+                   {"cosine_depth", lv.cosine_depth}};
+    std::vector<double> bits;
+    for (const auto& q : ctx.q()) bits.push_back(std::round(std::log2(static_cast<double>(q.value())) * 100) / 100);
+    j["log_q"] = bits;
+    bits.clear();
+    for (const auto& p : ctx.p()) bits.push_back(std::round(std::log2(static_cast<double>(p.value())) * 100) / 100);
+    j["log_p"] = bits;
+    const KeyCount keys = count_keys(params);
+    j["key_count"] = keys.count;
+    j["key_bytes"] = keys.bytes;
+    return j;
+}
+
+void run_params_bootstrap(const BootstrapOptions& o) {
+    const auto params = create_parameters(o);
+    if (o.json) {
+        std::cout << describe_json(*params).dump(2) << "\n";
+        return;
+    }
+    std::cout << params->describe();
+    const KeyCount keys = count_keys(*params);
+    std::cout << "evaluation keys " << keys.count << " (relinearization, conjugation, rotations each down to its level), "
+              << std::fixed << std::setprecision(2) << keys.bytes / 1073741824.0 << " GiB\n";
+}
+
+double peak_rss_bytes() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_maxrss) * 1024.0;  // Linux: kilobytes
+}
+
+void run_bench_bootstrap(const BootstrapOptions& o) {
+    using Clock = std::chrono::steady_clock;
+    auto seconds_since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+    const auto params = create_parameters(o);
+    const auto ctx = params->context();
+    const auto setup_start = Clock::now();
+    // A fixed seed: the benchmark is reproducible (its keys are never used for anything else).
+    const ckks::SecretKey secret =
+        o.hamming_weight == 0 ? ckks::KeyGenerator(ctx, math::test_only_seed(14)).secret_key()
+                              : circuits::sparse_secret_key_for_tests(*ctx, o.hamming_weight, math::test_only_seed(14));
+    ckks::KeyGenerator keygen(ctx, secret);
+    auto keys = std::make_shared<ckks::EvaluationKeys>(
+        CkksBootstrapper::key_requirements(*params).generate(keygen, *ctx, params->slots()));
+    const double keygen_seconds = seconds_since(setup_start);
+    std::size_t key_bytes = keys->galois.bytes() + keys->relinearization->key.bytes();
+    const std::size_t key_count = keys->galois.keys.size() + 1;
+    auto evaluator = std::make_shared<ckks::Evaluator>(ctx, keys);
+    const auto encode_start = Clock::now();
+    CkksBootstrapper bootstrapper(params, evaluator);
+    const double encode_seconds = seconds_since(encode_start);
+
+    ckks::Encoder encoder(ctx);
+    ckks::Encryptor encryptor(ctx, secret);
+    ckks::Decryptor decryptor(ctx, secret);
+    std::mt19937_64 rng(51);
+    std::uniform_real_distribution<double> u(-1, 1);
+    std::vector<std::complex<double>> values(params->slots());
+    for (auto& v : values) v = {u(rng), u(rng)};
+    const auto input = encryptor.encrypt(encoder.encode(values, 0));
+
+    nlohmann::json runs = nlohmann::json::array();
+    for (int threads : o.threads) {
+        math::set_thread_count(threads);
+        for (int r = 0; r < o.repeat; ++r) {
+            circuits::BootstrapTimings t;
+            const auto out = bootstrapper.bootstrap_with_timings(input, &t);
+            const auto stats = ckks::precision(encoder.decode(decryptor.decrypt(out)), values);
+            nlohmann::json run;
+            run["threads"] = threads;
+            run["seconds_total"] = t.total();
+            run["seconds"] = {{"mod_raise", t.mod_raise},
+                              {"coeffs_to_slots", t.coeffs_to_slots},
+                              {"eval_mod", t.eval_mod},
+                              {"slots_to_coeffs", t.slots_to_coeffs}};
+            run["precision_bits_mean"] = stats.mean_bits;
+            run["precision_bits_min"] = stats.min_bits;
+            run["levels_left"] = out.level;
+            runs.push_back(run);
+        }
+    }
+    math::set_thread_count(0);
+
+    nlohmann::json j = describe_json(*params);
+    j["key_bytes"] = key_bytes;
+    j["key_count"] = key_count;
+    j["plaintext_bytes"] = bootstrapper.plaintext_bytes();
+    j["keygen_seconds"] = keygen_seconds;
+    j["encode_seconds"] = encode_seconds;
+    j["peak_rss_bytes"] = peak_rss_bytes();
+    j["ntt_kernel"] = math::ntt_kernel_name();
+    j["runs"] = runs;
+    // The headline figures: the last run.
+    for (const char* key : {"seconds_total", "precision_bits_mean", "precision_bits_min", "levels_left"}) j[key] = runs.back()[key];
+    if (o.json) {
+        std::cout << j.dump(2) << "\n";
+        return;
+    }
+    std::cout << params->describe();
+    std::cout << std::fixed << std::setprecision(2);
+    std::cout << "keys            " << key_count << ", " << key_bytes / 1073741824.0 << " GiB (generated in "
+              << keygen_seconds << " s)\n";
+    std::cout << "DFT plaintexts  " << bootstrapper.plaintext_bytes() / 1073741824.0 << " GiB (encoded in " << encode_seconds
+              << " s)\n";
+    std::cout << "peak RSS        " << peak_rss_bytes() / 1073741824.0 << " GiB; NTT kernel " << math::ntt_kernel_name()
+              << "\n";
+    std::cout << "threads  total s  ModRaise  CtS      EvalMod  StC      bits mean  bits min  levels left\n";
+    for (const auto& run : runs) {
+        std::cout << std::setw(7) << run["threads"].get<int>() << std::setw(9) << run["seconds_total"].get<double>()
+                  << std::setw(10) << run["seconds"]["mod_raise"].get<double>() << std::setw(9)
+                  << run["seconds"]["coeffs_to_slots"].get<double>() << std::setw(9)
+                  << run["seconds"]["eval_mod"].get<double>() << std::setw(9)
+                  << run["seconds"]["slots_to_coeffs"].get<double>() << std::setw(11)
+                  << run["precision_bits_mean"].get<double>() << std::setw(10) << run["precision_bits_min"].get<double>()
+                  << std::setw(13) << run["levels_left"].get<int>() << "\n";
+    }
+}
+
+void add_shape_options(CLI::App* cmd, BootstrapOptions& o, bool with_log_n) {
+    if (with_log_n) {
+        cmd->add_option("--log-n", o.log_n, "Ring degree as log2 N")->capture_default_str()->check(CLI::Range(4, 17));
+    }
+    cmd->add_option("--slots", o.slots, "Slots (0: N/2; only N/2 is supported yet)")->capture_default_str();
+    cmd->add_option("--hamming-weight", o.hamming_weight, "Nonzero coefficients of the secret (0: dense ternary)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1 << 17));
+    cmd->add_option("--k", o.k, "EvalMod range: |I| <= K after ModRaise")->capture_default_str()->check(CLI::Range(1, 1024));
+    cmd->add_option("--residual", o.residual, "Levels left after bootstrapping (40-bit primes)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 40));
+    cmd->add_option("--cts-levels", o.coeffs_to_slots_levels, "Levels of the CoeffsToSlots DFT factors")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 16));
+    cmd->add_option("--stc-levels", o.slots_to_coeffs_levels, "Levels of the SlotsToCoeffs DFT factors")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 16));
+    cmd->add_option("--special-primes", o.special_primes,
+                    "61-bit special primes P (more: fewer key-switching digits, smaller keys, larger QP)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 30));
+    cmd->add_option("--key-byte-weight", o.key_byte_weight,
+                    "Cost of a byte of rotation keys in the BSGS split, in limb passes (0: time only)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1.0));
+    cmd->add_flag("--toy", o.toy, "Allow rings below the 128-bit bound (INSECURE, for trying small N)");
+}
+
+const CommandRegistrar bench_bootstrap_command(24, "bench bootstrap", [](CLI::App& root) {
+    auto opts = std::make_shared<BootstrapOptions>();
+    CLI::App* bench = command_group(root, "bench", "Benchmarks");
+    CLI::App* cmd = bench->add_subcommand("bootstrap", "CKKS bootstrapping: seconds per stage, precision, key memory");
+    add_shape_options(cmd, *opts, true);
+    cmd->add_option("--threads", opts->threads, "Thread counts across RNS limbs, comma separated")
+        ->delimiter(',')
+        ->capture_default_str();
+    cmd->add_option("--repeat", opts->repeat, "Bootstraps per thread count")->capture_default_str()->check(CLI::Range(1, 100));
+    cmd->add_flag("--json", opts->json, "Print JSON");
+    cmd->callback([opts] { run_bench_bootstrap(*opts); });
+});
+
+// `henn params` belongs to cmd_ckks.cpp (CKKS layer only); --bootstrap is added here, where the
+// circuits layer is linked, and answers before the plain parameter report runs.
+const CommandRegistrar params_bootstrap_option(1000, "params --bootstrap", [](CLI::App& root) {
+    CLI::App* params = nullptr;
+    for (CLI::App* sub : root.get_subcommands([](CLI::App*) { return true; })) {
+        if (sub->get_name() == "params") params = sub;
+    }
+    if (params == nullptr) return;
+    auto opts = std::make_shared<BootstrapOptions>();
+    auto wanted = std::make_shared<bool>(false);
+    params->add_flag("--bootstrap", *wanted,
+                     "Bootstrapping parameters instead: level map, log QP, security, h, K, failure probability, keys "
+                     "(with --log-n, --json and the options below)");
+    add_shape_options(params, *opts, false);
+    params->parse_complete_callback([params, opts, wanted] {
+        if (!*wanted) return;
+        if (auto* log_n = params->get_option_no_throw("--log-n"); log_n && log_n->count() > 0) {
+            opts->log_n = log_n->as<int>();
+        }
+        if (auto* json = params->get_option_no_throw("--json"); json && json->count() > 0) opts->json = true;
+        run_params_bootstrap(*opts);
+        throw CLI::Success();
+    });
+});
+
+}  // namespace
+}  // namespace henn::cli
