@@ -8,6 +8,7 @@
 #include <string>
 
 #include "henn/ckks/errors.hpp"
+#include "henn/math/bytes.hpp"
 #include "internal.hpp"
 
 namespace henn::ckks {
@@ -21,24 +22,14 @@ constexpr std::uint8_t kFlagSeeded = 1;
 
 [[noreturn]] void fail(const std::string& message) { throw SerializationError(message); }
 
-// ----- writing -----
+// ----- writing and reading: math::ByteWriter / ByteReader, plus CKKS's bit-packed residues -----
 
-class Writer {
+class Writer : public math::ByteWriter {
 public:
-    void u8(std::uint8_t v) { bytes_.push_back(v); }
-    void u16(std::uint16_t v) { raw(&v, sizeof v); }
-    void u32(std::uint32_t v) { raw(&v, sizeof v); }
-    void u64(std::uint64_t v) { raw(&v, sizeof v); }
-    void f64(double v) { raw(&v, sizeof v); }
-    void raw(const void* data, std::size_t size) {
-        const auto* p = static_cast<const std::uint8_t*>(data);
-        bytes_.insert(bytes_.end(), p, p + size);
-    }
     // Values below 2^bits, packed little-endian bit by bit.
     void packed(const std::uint64_t* values, std::size_t count, int bits) {
-        const std::size_t start = bytes_.size();
-        bytes_.resize(start + (count * bits + 7) / 8, 0);
-        std::uint8_t* out = bytes_.data() + start;
+        const std::size_t start = grow((count * bits + 7) / 8);
+        std::uint8_t* out = bytes().data() + start;
         std::size_t bit = 0;
         for (std::size_t i = 0; i < count; ++i) {
             std::uint64_t v = values[i];
@@ -54,31 +45,13 @@ public:
             }
         }
     }
-    std::vector<std::uint8_t>& bytes() { return bytes_; }
-
-private:
-    std::vector<std::uint8_t> bytes_;
 };
 
-// ----- reading -----
-
-class Reader {
+class Reader : public math::ByteReader {
 public:
-    explicit Reader(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
-    std::uint8_t u8() { return take<std::uint8_t>(); }
-    std::uint16_t u16() { return take<std::uint16_t>(); }
-    std::uint32_t u32() { return take<std::uint32_t>(); }
-    std::uint64_t u64() { return take<std::uint64_t>(); }
-    double f64() { return take<double>(); }
-    void raw(void* out, std::size_t size) {
-        need(size);
-        std::memcpy(out, bytes_.data() + pos_, size);
-        pos_ += size;
-    }
+    explicit Reader(std::span<const std::uint8_t> bytes) : math::ByteReader(bytes, ckks::fail) {}
     void packed(std::uint64_t* values, std::size_t count, int bits, std::uint64_t modulus) {
-        const std::size_t size = (count * bits + 7) / 8;
-        need(size);
-        const std::uint8_t* in = bytes_.data() + pos_;
+        const std::uint8_t* in = bytes((count * bits + 7) / 8).data();
         std::size_t bit = 0;
         for (std::size_t i = 0; i < count; ++i) {
             std::uint64_t v = 0;
@@ -91,31 +64,10 @@ public:
                 filled += take;
                 bit += take;
             }
-            if (v >= modulus) fail("a residue is not reduced modulo its prime (corrupted data)");
+            if (v >= modulus) ckks::fail("a residue is not reduced modulo its prime (corrupted data)");
             values[i] = v;
         }
-        pos_ += size;
     }
-    std::size_t remaining() const { return bytes_.size() - pos_; }
-    void expect_end() const {
-        if (pos_ != bytes_.size()) fail(std::to_string(bytes_.size() - pos_) + " unexpected trailing bytes");
-    }
-
-private:
-    template <typename T>
-    T take() {
-        T v;
-        raw(&v, sizeof v);
-        return v;
-    }
-    void need(std::size_t size) const {
-        if (size > bytes_.size() - pos_) {
-            fail("truncated data: needed " + std::to_string(size) + " bytes at offset " + std::to_string(pos_) +
-                 ", only " + std::to_string(bytes_.size() - pos_) + " left");
-        }
-    }
-    std::span<const std::uint8_t> bytes_;
-    std::size_t pos_ = 0;
 };
 
 const char* type_name(ObjectType type) {

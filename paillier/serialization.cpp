@@ -6,6 +6,9 @@
 #include <fstream>
 #include <iterator>
 
+#include "henn/files.hpp"
+#include "henn/math/bytes.hpp"
+
 namespace henn::paillier {
 
 namespace {
@@ -22,105 +25,92 @@ const char* type_name(BlobType type) {
     return "unknown";
 }
 
+// The header (magic, version, type, payload size) and fixed-width big-endian integers on top of
+// the shared byte writer and reader (henn/math/bytes.hpp).
 class Writer {
 public:
-    explicit Writer(BlobType type) : bytes_(kHeaderBytes, 0) {
-        std::memcpy(bytes_.data(), kMagic, 4);
-        bytes_[4] = kFormatVersion;
-        bytes_[5] = static_cast<std::uint8_t>(type);
+    explicit Writer(BlobType type) {
+        out_.raw(kMagic, 4);
+        out_.u8(kFormatVersion);
+        out_.u8(static_cast<std::uint8_t>(type));
+        out_.u16(0);
+        out_.u64(0);  // payload size, set by finish()
     }
-    void u32(std::uint32_t v) {
-        for (int i = 0; i < 4; ++i) bytes_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-    }
-    void u64(std::uint64_t v) {
-        for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-    }
+    void u32(std::uint32_t v) { out_.u32(v); }
+    void u64(std::uint64_t v) { out_.u64(v); }
     // Fixed-width big-endian; the caller guarantees 0 <= v < 256^width.
     void integer(const mpz_class& v, std::size_t width) {
-        const std::size_t start = bytes_.size();
-        bytes_.resize(start + width, 0);
+        const std::size_t start = out_.grow(width);
         std::size_t count = 0;
         const std::size_t used = (mpz_sizeinbase(v.get_mpz_t(), 2) + 7) / 8;
-        if (v != 0) mpz_export(&bytes_[start + width - used], &count, 1, 1, 1, 0, v.get_mpz_t());
+        if (v != 0) mpz_export(&out_.bytes()[start + width - used], &count, 1, 1, 1, 0, v.get_mpz_t());
     }
     std::vector<std::uint8_t> finish() {
-        const std::uint64_t payload = bytes_.size() - kHeaderBytes;
-        for (int i = 0; i < 8; ++i) bytes_[8 + i] = static_cast<std::uint8_t>(payload >> (8 * i));
-        return std::move(bytes_);
+        std::vector<std::uint8_t> bytes = out_.take();
+        const std::uint64_t payload = bytes.size() - kHeaderBytes;
+        for (int i = 0; i < 8; ++i) bytes[8 + i] = static_cast<std::uint8_t>(payload >> (8 * i));
+        return bytes;
     }
 
 private:
-    std::vector<std::uint8_t> bytes_;
+    math::ByteWriter out_;
 };
 
 class Reader {
 public:
-    Reader(std::span<const std::uint8_t> bytes, BlobType expected) : bytes_(bytes) {
-        const std::string what = type_name(expected);
-        if (bytes_.size() < kHeaderBytes)
-            throw PaillierError("paillier: " + what + ": truncated header (" +
-                                std::to_string(bytes_.size()) + " bytes)");
-        if (std::memcmp(bytes_.data(), kMagic, 4) != 0)
-            throw PaillierError("paillier: " + what + ": bad magic (not a henn Paillier blob)");
-        if (bytes_[4] != kFormatVersion)
-            throw PaillierError("paillier: " + what + ": unsupported format version " +
-                                std::to_string(bytes_[4]));
-        if (bytes_[5] != static_cast<std::uint8_t>(expected))
-            throw PaillierError("paillier: expected a " + what + ", found blob type " +
-                                std::to_string(bytes_[5]));
-        if (bytes_[6] != 0 || bytes_[7] != 0)
-            throw PaillierError("paillier: " + what + ": reserved header bytes are not zero");
-        std::uint64_t payload = 0;
-        for (int i = 0; i < 8; ++i) payload |= std::uint64_t{bytes_[8 + i]} << (8 * i);
-        if (payload != bytes_.size() - kHeaderBytes)
-            throw PaillierError("paillier: " + what + ": header announces " +
-                                std::to_string(payload) + " payload bytes, found " +
-                                std::to_string(bytes_.size() - kHeaderBytes));
-        position_ = kHeaderBytes;
-        what_ = what;
+    Reader(std::span<const std::uint8_t> bytes, BlobType expected)
+        : what_(type_name(expected)), in_(bytes, [what = what_](const std::string& problem) {
+              throw PaillierError("paillier: " + what + ": " + problem, ErrorCategory::data);
+          }) {
+        if (bytes.size() < kHeaderBytes)
+            throw PaillierError("paillier: " + what_ + ": truncated header (" + std::to_string(bytes.size()) + " bytes)",
+                                ErrorCategory::data);
+        std::uint8_t magic[4];
+        in_.raw(magic, 4);
+        if (std::memcmp(magic, kMagic, 4) != 0)
+            throw PaillierError("paillier: " + what_ + ": bad magic (not a henn Paillier blob)", ErrorCategory::data);
+        const std::uint8_t version = in_.u8();
+        if (version != kFormatVersion)
+            throw PaillierError("paillier: " + what_ + ": unsupported format version " + std::to_string(version),
+                                ErrorCategory::data);
+        const std::uint8_t type = in_.u8();
+        if (type != static_cast<std::uint8_t>(expected))
+            throw PaillierError("paillier: expected a " + what_ + ", found blob type " + std::to_string(type),
+                                ErrorCategory::data);
+        if (in_.u16() != 0)
+            throw PaillierError("paillier: " + what_ + ": reserved header bytes are not zero", ErrorCategory::data);
+        const std::uint64_t payload = in_.u64();
+        if (payload != in_.remaining())
+            throw PaillierError("paillier: " + what_ + ": header announces " + std::to_string(payload) +
+                                    " payload bytes, found " + std::to_string(in_.remaining()),
+                                ErrorCategory::data);
     }
-    void need(std::size_t count) const {
-        if (count > bytes_.size() - position_)
-            throw PaillierError("paillier: " + what_ + ": truncated payload");
-    }
-    std::uint32_t u32() {
-        need(4);
-        std::uint32_t v = 0;
-        for (int i = 0; i < 4; ++i) v |= std::uint32_t{bytes_[position_++]} << (8 * i);
-        return v;
-    }
-    std::uint64_t u64() {
-        need(8);
-        std::uint64_t v = 0;
-        for (int i = 0; i < 8; ++i) v |= std::uint64_t{bytes_[position_++]} << (8 * i);
-        return v;
-    }
+    std::uint32_t u32() { return in_.u32(); }
+    std::uint64_t u64() { return in_.u64(); }
     mpz_class integer(std::size_t width) {
-        need(width);
+        const std::span<const std::uint8_t> digits = in_.bytes(width);
         mpz_class v;
-        if (width > 0) mpz_import(v.get_mpz_t(), width, 1, 1, 1, 0, &bytes_[position_]);
-        position_ += width;
+        if (width > 0) mpz_import(v.get_mpz_t(), width, 1, 1, 1, 0, digits.data());
         return v;
     }
-    std::size_t remaining() const { return bytes_.size() - position_; }
+    std::size_t remaining() const { return in_.remaining(); }
     void done() const {
         if (remaining() != 0)
-            throw PaillierError("paillier: " + what_ + ": " + std::to_string(remaining()) +
-                                " trailing bytes");
+            throw PaillierError("paillier: " + what_ + ": " + std::to_string(remaining()) + " trailing bytes",
+                                ErrorCategory::data);
     }
     const std::string& what() const { return what_; }
 
 private:
-    std::span<const std::uint8_t> bytes_;
-    std::size_t position_ = 0;
     std::string what_;
+    math::ByteReader in_;
 };
 
 unsigned read_modulus_bits(Reader& reader, const LoadOptions& options) {
     const std::uint32_t bits = reader.u32();
     if (!is_accepted_modulus_size(bits, options.allow_test_only_sizes))
         throw PaillierError("paillier: " + reader.what() + ": modulus size " +
-                            std::to_string(bits) + " not accepted");
+                            std::to_string(bits) + " not accepted", ErrorCategory::data);
     return bits;
 }
 }  // namespace
@@ -158,7 +148,7 @@ PublicKey load_public_key(std::span<const std::uint8_t> bytes, const LoadOptions
     Reader reader(bytes, BlobType::public_key);
     const unsigned bits = read_modulus_bits(reader, options);
     if (reader.remaining() != bits / 8)
-        throw PaillierError("paillier: public key: modulus field has wrong size");
+        throw PaillierError("paillier: public key: modulus field has wrong size", ErrorCategory::data);
     mpz_class n = reader.integer(bits / 8);
     reader.done();
     return PublicKey(std::move(n), bits);
@@ -168,7 +158,7 @@ SecretKey load_secret_key(std::span<const std::uint8_t> bytes, const LoadOptions
     Reader reader(bytes, BlobType::secret_key);
     const unsigned bits = read_modulus_bits(reader, options);
     if (reader.remaining() != 2 * (bits / 16))
-        throw PaillierError("paillier: secret key: prime fields have wrong size");
+        throw PaillierError("paillier: secret key: prime fields have wrong size", ErrorCategory::data);
     mpz_class p = reader.integer(bits / 16);
     mpz_class q = reader.integer(bits / 16);
     reader.done();
@@ -181,7 +171,7 @@ SecretKey load_secret_key(std::span<const std::uint8_t> bytes, const LoadOptions
 Ciphertext load_ciphertext(const PublicKey& key, std::span<const std::uint8_t> bytes) {
     Reader reader(bytes, BlobType::ciphertext);
     if (reader.remaining() != key.ciphertext_bytes())
-        throw PaillierError("paillier: ciphertext: size does not match the key");
+        throw PaillierError("paillier: ciphertext: size does not match the key", ErrorCategory::data);
     Ciphertext c{reader.integer(key.ciphertext_bytes())};
     reader.done();
     key.check_ciphertext(c);
@@ -194,12 +184,12 @@ std::vector<Ciphertext> load_ciphertexts(const PublicKey& key, std::span<const s
     const std::uint64_t count = reader.u64();
     if (count > options.max_batch)
         throw PaillierError("paillier: ciphertext batch: " + std::to_string(count) +
-                            " ciphertexts exceed the limit of " + std::to_string(options.max_batch));
+                            " ciphertexts exceed the limit of " + std::to_string(options.max_batch), ErrorCategory::data);
     if (reader.remaining() / key.ciphertext_bytes() != count ||
         reader.remaining() % key.ciphertext_bytes() != 0)
         throw PaillierError("paillier: ciphertext batch: announces " + std::to_string(count) +
                             " ciphertexts but holds " + std::to_string(reader.remaining()) +
-                            " bytes");
+                            " bytes", ErrorCategory::data);
     std::vector<Ciphertext> batch;
     batch.reserve(count);
     for (std::uint64_t i = 0; i < count; ++i) {
@@ -207,7 +197,7 @@ std::vector<Ciphertext> load_ciphertexts(const PublicKey& key, std::span<const s
         try {
             key.check_ciphertext(batch.back());
         } catch (const PaillierError& e) {
-            throw PaillierError(std::string(e.what()) + " (batch element " + std::to_string(i) + ")");
+            throw PaillierError(std::string(e.what()) + " (batch element " + std::to_string(i) + ")", ErrorCategory::data);
         }
     }
     reader.done();
@@ -216,20 +206,18 @@ std::vector<Ciphertext> load_ciphertexts(const PublicKey& key, std::span<const s
 
 std::vector<std::uint8_t> read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw PaillierError("paillier: cannot open " + path);
+    if (!in) throw PaillierError("paillier: cannot open " + path, ErrorCategory::io);
     std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
                                     std::istreambuf_iterator<char>());
-    if (in.bad()) throw PaillierError("paillier: cannot read " + path);
+    if (in.bad()) throw PaillierError("paillier: cannot read " + path, ErrorCategory::io);
     return bytes;
 }
 
 void write_file(const std::string& path, std::span<const std::uint8_t> bytes, bool owner_only) {
-    {
-        std::ofstream out(path, std::ios::binary | std::ios::trunc);
-        if (!out) throw PaillierError("paillier: cannot write " + path);
-        if (owner_only) ::chmod(path.c_str(), S_IRUSR | S_IWUSR);
-        out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-        if (!out) throw PaillierError("paillier: cannot write " + path);
+    try {
+        write_file_atomically(path, bytes, owner_only ? FileAccess::owner_only : FileAccess::shared);
+    } catch (const Error& e) {
+        throw PaillierError("paillier: " + std::string(e.what()), e.category());
     }
 }
 
