@@ -70,29 +70,35 @@ void ConstantMatrix::set_block_size(std::size_t coefficients) {
     block_ = coefficients;
 }
 
-std::vector<Ciphertext> ConstantMatrix::multiply(std::span<const Ciphertext* const> inputs, std::size_t row_lo,
-                                                 std::size_t row_hi) const {
+void ConstantMatrix::check_inputs(std::span<const Ciphertext* const> inputs, const char* where) const {
     const Context& ctx = *context_;
     if (inputs.size() != columns_) {
-        throw MismatchError("ConstantMatrix::multiply: " + std::to_string(inputs.size()) +
-                            " ciphertexts for a matrix of " + std::to_string(columns_) + " columns");
+        throw MismatchError(std::string(where) + ": " + std::to_string(inputs.size()) + " ciphertexts for a matrix of " +
+                            std::to_string(columns_) + " columns");
     }
-    if (row_lo > row_hi || row_hi > rows()) throw MismatchError("ConstantMatrix::multiply: row range out of bounds");
-    if (columns_ == 0) throw MismatchError("ConstantMatrix::multiply: the matrix has no columns");
+    if (columns_ == 0) throw MismatchError(std::string(where) + ": the matrix has no columns");
     const Ciphertext& first = *inputs[0];
     for (const Ciphertext* c : inputs) {
-        detail::check_hash(ctx, c->parameter_hash, "ConstantMatrix::multiply");
+        detail::check_hash(ctx, c->parameter_hash, where);
         if (c->level != level_) {
-            throw LevelError("ConstantMatrix::multiply: an input is at level " + std::to_string(c->level) +
+            throw LevelError(std::string(where) + ": an input is at level " + std::to_string(c->level) +
                              ", the matrix was prepared for level " + std::to_string(level_));
         }
         if (c->size() != first.size() || c->slots != first.slots) {
-            throw MismatchError("ConstantMatrix::multiply: inputs differ in size or slot count");
+            throw MismatchError(std::string(where) + ": inputs differ in size or slot count");
         }
         if (std::abs(c->scale - first.scale) > Evaluator::kScaleTolerance * first.scale) {
-            throw ScaleError("ConstantMatrix::multiply: inputs have different scales");
+            throw ScaleError(std::string(where) + ": inputs have different scales");
         }
     }
+}
+
+std::vector<Ciphertext> ConstantMatrix::multiply(std::span<const Ciphertext* const> inputs, std::size_t row_lo,
+                                                 std::size_t row_hi) const {
+    const Context& ctx = *context_;
+    check_inputs(inputs, "ConstantMatrix::multiply");
+    if (row_lo > row_hi || row_hi > rows()) throw MismatchError("ConstantMatrix::multiply: row range out of bounds");
+    const Ciphertext& first = *inputs[0];
     const std::size_t n = ctx.n(), limbs = static_cast<std::size_t>(level_) + 1, size = first.size();
     const std::size_t out_rows = row_hi - row_lo;
     std::vector<Ciphertext> out(out_rows);
@@ -123,6 +129,70 @@ std::vector<Ciphertext> ConstantMatrix::multiply(std::span<const Ciphertext* con
         }
     }
     return out;
+}
+
+void ConstantMatrix::multiply_accumulate(std::span<const Ciphertext* const> inputs,
+                                         std::span<Ciphertext> accumulators) const {
+    const Context& ctx = *context_;
+    check_inputs(inputs, "ConstantMatrix::multiply_accumulate");
+    if (accumulators.size() != rows()) {
+        throw MismatchError("ConstantMatrix::multiply_accumulate: " + std::to_string(accumulators.size()) +
+                            " accumulators for a matrix of " + std::to_string(rows()) + " rows");
+    }
+    const Ciphertext& first = *inputs[0];
+    const std::size_t n = ctx.n(), limbs = static_cast<std::size_t>(level_) + 1, size = first.size();
+    const double scale = first.scale * constant_scale_;
+    bool fresh = false;
+    for (std::size_t r = 0; r < accumulators.size(); ++r) {
+        Ciphertext& a = accumulators[r];
+        if (a.polys.empty()) {
+            if (r > 0 && !fresh) throw MismatchError("ConstantMatrix::multiply_accumulate: some accumulators are empty, some not");
+            fresh = true;
+            a.level = level_;
+            a.scale = scale;
+            a.slots = first.slots;
+            a.parameter_hash = first.parameter_hash;
+            for (std::size_t p = 0; p < size; ++p) a.polys.emplace_back(n, limbs, RnsPoly::uninitialized);
+            continue;
+        }
+        if (fresh) throw MismatchError("ConstantMatrix::multiply_accumulate: some accumulators are empty, some not");
+        if (a.level != level_ || a.size() != size || a.slots != first.slots || a.parameter_hash != first.parameter_hash ||
+            std::abs(a.scale - scale) > Evaluator::kScaleTolerance * scale) {
+            throw MismatchError("ConstantMatrix::multiply_accumulate: accumulator " + std::to_string(r) +
+                                " is not a product of this matrix with these inputs (level, scale, size or slots)");
+        }
+    }
+    const std::size_t out_rows = rows();
+    const std::size_t block = std::min(block_, n);
+    const std::size_t blocks = n / block;
+    const std::size_t tasks = limbs * blocks;
+    const int threads = static_cast<int>(std::min<std::size_t>(detail::threads(), tasks));
+#pragma omp parallel num_threads(threads)
+    {
+        std::vector<const u64*> x(columns_);
+        std::vector<u64*> o(out_rows);
+        // The chunk's products land here first, then are added to the sums (a block of every row
+        // stays in cache between the two).
+        std::vector<u64> scratch(fresh ? 0 : out_rows * block);
+#pragma omp for schedule(dynamic, 1)
+        for (std::size_t task = 0; task < tasks; ++task) {
+            const std::size_t i = task / blocks, k0 = (task % blocks) * block;
+            for (std::size_t p = 0; p < size; ++p) {
+                for (std::size_t c = 0; c < columns_; ++c) x[c] = inputs[c]->polys[p].limb(i) + k0;
+                for (std::size_t r = 0; r < out_rows; ++r) {
+                    o[r] = fresh ? accumulators[r].polys[p].limb(i) + k0 : scratch.data() + r * block;
+                }
+                math::matrix_rows_mod_vec(x.data(), row_begin_.data(), column_index_.data(), residues_[i].data(), out_rows,
+                                          o.data(), block, ctx.q()[i]);
+                if (!fresh) {
+                    for (std::size_t r = 0; r < out_rows; ++r) {
+                        u64* sum = accumulators[r].polys[p].limb(i) + k0;
+                        math::add_mod_vec(sum, o[r], sum, block, ctx.q()[i]);
+                    }
+                }
+            }
+        }
+    }
 }
 
 }  // namespace henn::ckks

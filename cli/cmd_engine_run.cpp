@@ -35,26 +35,32 @@ EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled,
     e.eval_key_bytes = engine::save_evaluation_keys(*compiled, keys).size();
     engine::Session session(compiled, keys);  // the server's side: evaluation keys only
 
-    t = Clock::now();
-    auto inputs = client.encrypt(samples.values, samples.count);
-    e.seconds_encrypt = seconds_since(t);
-    e.batches = static_cast<std::int64_t>(inputs.size());
-    e.bytes_up_per_sample = static_cast<double>(engine::save_batches(*compiled, inputs, engine::BundleKind::inputs).size()) /
-                            static_cast<double>(samples.count);
+    // One batch is encrypted, measured and run at a time, so memory holds one batch of inputs.
+    const std::int64_t per_batch = compiled->batch_size();
+    e.batches = (samples.count + per_batch - 1) / per_batch;
+    double bytes_up = 0;
 
     const auto& stages = compiled->stages();
     std::vector<engine::EncryptedBatch> outputs;
     ProgressBar bar("encrypted inference", progress);
     double infer = 0;
     std::vector<std::vector<std::vector<double>>> plain;  // [sample][stage][value] for the trace
-    for (std::size_t b = 0; b < inputs.size(); ++b) {
+    for (std::int64_t b = 0; b < e.batches; ++b) {
+        t = Clock::now();
+        const std::int64_t first = b * per_batch, count = std::min(per_batch, samples.count - first);
+        auto inputs = client.encrypt(std::span<const double>(samples.values).subspan(
+                                         static_cast<std::size_t>(first * compiled->input_size()),
+                                         static_cast<std::size_t>(count * compiled->input_size())),
+                                     count);
+        e.seconds_encrypt += seconds_since(t);
+        bytes_up += static_cast<double>(engine::saved_batches_bytes(*compiled, inputs));
         engine::RunOptions o;
         o.progress = [&](std::size_t stage, std::int64_t done, std::int64_t total) {
             bar.update(stage, stages.size(), done, total);
         };
         if (trace && b == 0) {
             // The shadow-precision debugger: decrypt each stage and compare with the plaintext program.
-            const std::int64_t n = std::min<std::int64_t>(inputs[0].samples, 256);
+            const std::int64_t n = std::min<std::int64_t>(count, 256);
             plain.assign(static_cast<std::size_t>(n), {});
             for (std::int64_t j = 0; j < n; ++j) {
                 compiled->run_plain(std::span<const double>(samples.values).subspan(j * compiled->input_size(), compiled->input_size()),
@@ -77,12 +83,13 @@ EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled,
             };
         }
         t = Clock::now();
-        outputs.push_back(session.run(std::move(inputs[b]), o));
+        for (auto& batch : inputs) outputs.push_back(session.run(std::move(batch), o));
         infer += seconds_since(t);
     }
     bar.finish();
     e.seconds_infer = infer;
-    e.bytes_down_per_sample = static_cast<double>(engine::save_batches(*compiled, outputs, engine::BundleKind::outputs).size()) /
+    e.bytes_up_per_sample = bytes_up / static_cast<double>(samples.count);
+    e.bytes_down_per_sample = static_cast<double>(engine::saved_batches_bytes(*compiled, outputs)) /
                               static_cast<double>(samples.count);
     t = Clock::now();
     const auto decrypted = client.decrypt(outputs);

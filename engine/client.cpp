@@ -61,6 +61,23 @@ std::vector<std::uint8_t> save_batches(const CompiledModel& model, std::span<con
     return std::move(w.bytes());
 }
 
+std::uint64_t saved_batches_bytes(const CompiledModel& model, std::span<const EncryptedBatch> batches) {
+    // The layout of save_batches: magic, version, kind, model hash, batch count; per batch the
+    // sample and ciphertext counts; per ciphertext a length and its blob.
+    std::uint64_t total = sizeof kBatchMagic + 2 + 1 + 8 + 8;
+    const ckks::Context& ctx = *model.context();
+    for (const auto& b : batches) {
+        check_model_hash(model, b.model_hash, "these ciphertexts");
+        total += 8 + 8;
+        std::uint64_t blobs = 0;
+        const auto count = static_cast<std::int64_t>(b.ciphertexts.size());
+#pragma omp parallel for schedule(dynamic) num_threads(math::thread_count()) reduction(+ : blobs)
+        for (std::int64_t i = 0; i < count; ++i) blobs += 8 + ckks::save(ctx, b.ciphertexts[static_cast<std::size_t>(i)]).size();
+        total += blobs;
+    }
+    return total;
+}
+
 std::vector<EncryptedBatch> load_batches(const CompiledModel& model, std::span<const std::uint8_t> bytes,
                                          BundleKind kind) {
     const char* what = kind == BundleKind::inputs ? "input ciphertexts" : "output ciphertexts";

@@ -70,8 +70,46 @@ const ckks::ConstantMatrix& CompiledModel::matrix(std::size_t stage) const {
     return *matrices_[stage];
 }
 
+const ckks::ConstantMatrix* CompiledModel::column_block(std::size_t stage, std::size_t block) const {
+    if (stage >= column_blocks_.size() || block >= column_blocks_[stage].size()) return nullptr;
+    return column_blocks_[stage][block].get();
+}
+
 const ckks::Ciphertext* CompiledModel::bias_input(std::size_t stage) const {
     return stage < bias_inputs_.size() ? bias_inputs_[stage].get() : nullptr;
+}
+
+// Splits the stage's prepared rows into blocks of kStreamColumns columns (the bias column goes
+// with the last block, as its last column).
+void CompiledModel::prepare_column_blocks(std::size_t k, std::span<const std::size_t> rows,
+                                          std::span<const std::uint32_t> columns, std::span<const double> values,
+                                          bool has_bias, double constant_scale) {
+    const auto& l = std::get<LinearStage>(stages_[k].op);
+    const auto width = static_cast<std::size_t>(kStreamColumns);
+    const std::size_t inputs = static_cast<std::size_t>(l.inputs);
+    const std::size_t blocks = (inputs + width - 1) / width;
+    if (blocks < 2) return;  // one block is the whole matrix: nothing to stream
+    struct Block {
+        std::vector<std::size_t> rows{0};
+        std::vector<std::uint32_t> columns;
+        std::vector<double> values;
+    };
+    std::vector<Block> parts(blocks);
+    for (std::size_t r = 0; r + 1 < rows.size(); ++r) {
+        for (std::size_t e = rows[r]; e < rows[r + 1]; ++e) {
+            const std::size_t c = columns[e];
+            const std::size_t b = c == inputs ? blocks - 1 : c / width;
+            const std::size_t local = c == inputs ? inputs - (blocks - 1) * width : c - b * width;
+            parts[b].columns.push_back(static_cast<std::uint32_t>(local));
+            parts[b].values.push_back(values[e]);
+        }
+        for (auto& p : parts) p.rows.push_back(p.columns.size());
+    }
+    for (std::size_t b = 0; b < blocks; ++b) {
+        const std::size_t cols = std::min(width, inputs - b * width) + (b + 1 == blocks && has_bias ? 1 : 0);
+        column_blocks_[k].push_back(std::make_unique<ckks::ConstantMatrix>(
+            context_, stages_[k].level_in, cols, parts[b].rows, parts[b].columns, parts[b].values, constant_scale));
+    }
 }
 
 void CompiledModel::finish() {
@@ -85,6 +123,8 @@ void CompiledModel::finish() {
     const std::size_t n = ctx.n();
     matrices_.clear();
     bias_inputs_.clear();
+    column_blocks_.clear();
+    column_blocks_.resize(stages_.size());
     for (std::size_t k = 0; k < stages_.size(); ++k) {
         const auto* l = std::get_if<LinearStage>(&stages_[k].op);
         if (!l) {
@@ -112,9 +152,14 @@ void CompiledModel::finish() {
         }
         const int level = stages_[k].level_in;
         const double q = static_cast<double>(ctx.q()[level].value());
+        const double constant_scale = detail::linear_constant_scale(q, input_scale_, stages_[k].scale_in);
         matrices_.push_back(std::make_unique<ckks::ConstantMatrix>(
             context_, level, static_cast<std::size_t>(l->inputs) + (has_bias ? 1 : 0), rows, columns, values,
-            detail::linear_constant_scale(q, input_scale_, stages_[k].scale_in)));
+            constant_scale));
+        if (k >= 2 && std::holds_alternative<ActivationStage>(stages_[k - 1].op) &&
+            std::holds_alternative<LinearStage>(stages_[k - 2].op)) {
+            prepare_column_blocks(k, rows, columns, values, has_bias, constant_scale);
+        }
         if (!has_bias) {
             bias_inputs_.push_back(nullptr);
             continue;

@@ -174,21 +174,48 @@ EncryptedBatch Session::run(EncryptedBatch inputs, const RunOptions& options) co
             for (const auto& c : current) ptrs.push_back(&c);
             if (const ckks::Ciphertext* one = m.bias_input(k)) ptrs.push_back(one);
             const ckks::ConstantMatrix& matrix = m.matrix(k);
-            next.reserve(static_cast<std::size_t>(l->outputs));
-            for (std::int64_t lo = 0; lo < l->outputs; lo += chunk) {
-                if (cancelled()) throw EngineError("cancelled");
-                const std::int64_t hi = std::min(l->outputs, lo + chunk);
+            // Streaming: when a linear stage consumes this one's activated outputs, each chunk goes
+            // straight into that stage's sums, so the activated layer is never held whole.
+            const bool stream = fuse && !options.reference_kernels && k + 2 < stages.size() &&
+                                m.column_block(k + 2, 0) != nullptr;
+            const std::int64_t step = stream ? CompiledModel::kStreamColumns : chunk;
+            std::vector<ckks::Ciphertext> sums;
+            if (stream) sums.resize(static_cast<std::size_t>(std::get<LinearStage>(stages[k + 2].op).outputs));
+            else next.reserve(static_cast<std::size_t>(l->outputs));
+            for (std::int64_t lo = 0; lo < l->outputs; lo += step) {
+                if (cancelled()) throw EngineError("cancelled", ErrorCategory::usage);
+                const std::int64_t hi = std::min(l->outputs, lo + step);
                 std::vector<ckks::Ciphertext> part =
                     options.reference_kernels ? naive_linear(k, ptrs, lo, hi)
                                               : matrix.multiply(ptrs, static_cast<std::size_t>(lo), static_cast<std::size_t>(hi));
                 parallel_for(part.size(), [&](std::size_t i) { evaluator_.rescale_inplace(part[i]); });
                 if (fuse) part = activate(k + 1, std::move(part));
-                for (auto& c : part) next.push_back(std::move(c));
+                if (stream) {
+                    const auto block = static_cast<std::size_t>(lo / CompiledModel::kStreamColumns);
+                    std::vector<const ckks::Ciphertext*> block_inputs;
+                    for (const auto& c : part) block_inputs.push_back(&c);
+                    const ckks::ConstantMatrix* consumer = m.column_block(k + 2, block);
+                    if (hi == l->outputs && consumer->columns() == block_inputs.size() + 1) {
+                        block_inputs.push_back(m.bias_input(k + 2));
+                    }
+                    consumer->multiply_accumulate(block_inputs, sums);
+                } else {
+                    for (auto& c : part) next.push_back(std::move(c));
+                }
                 if (options.progress) options.progress(k, hi, l->outputs);
             }
             if (fuse) {
                 if (options.progress) options.progress(k + 1, l->outputs, l->outputs);
                 ++k;
+            }
+            if (stream) {
+                // The consumer's products are complete: one rescale per output, as its own stage.
+                ++k;
+                parallel_for(sums.size(), [&](std::size_t i) { evaluator_.rescale_inplace(sums[i]); });
+                next = std::move(sums);
+                if (options.progress) {
+                    options.progress(k, static_cast<std::int64_t>(next.size()), static_cast<std::int64_t>(next.size()));
+                }
             }
         } else {
             next = activate(k, std::move(current));

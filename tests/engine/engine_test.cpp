@@ -148,6 +148,64 @@ TEST(ConstantMatrix, EqualsEvaluatorMultiplyAccumulate) {
     EXPECT_THROW(matrix.multiply(ptrs), ckks::MismatchError);
 }
 
+// Column blocks accumulated one after another equal the whole product bit for bit (the sums are
+// exact modulo each prime), which is what streaming between layers relies on.
+TEST(ConstantMatrix, ColumnBlocksAccumulateToTheWholeProduct) {
+    auto ctx = ckks::Context::create(ckks::ParametersLiteral::for_depth(2, 40));
+    ckks::KeyGenerator keygen(ctx, math::Seed{9});
+    ckks::Encoder encoder(ctx);
+    ckks::Encryptor encryptor(ctx, keygen.secret_key());
+    encryptor.use_test_only_seed(math::Seed{10});
+    std::mt19937_64 rng(4);
+    const std::size_t cols = 50, rows = 7, width = 16;  // blocks of 16, 16, 16 and 2 columns
+    std::vector<ckks::Ciphertext> in;
+    for (std::size_t c = 0; c < cols; ++c) in.push_back(encryptor.encrypt(encoder.encode(random_vector(16, rng, -1, 1))));
+    std::vector<std::size_t> row_begin{0};
+    std::vector<std::uint32_t> column;
+    std::vector<double> value;
+    std::vector<std::vector<std::size_t>> block_rows((cols + width - 1) / width, std::vector<std::size_t>{0});
+    std::vector<std::vector<std::uint32_t>> block_columns(block_rows.size());
+    std::vector<std::vector<double>> block_values(block_rows.size());
+    for (std::size_t r = 0; r < rows; ++r) {
+        for (std::size_t c = 0; c < cols; ++c) {
+            if (r == 2 || (r * 7 + c) % 4 == 0) continue;  // sparse rows, one empty row
+            const double w = random_vector(1, rng, -2, 2)[0];
+            column.push_back(static_cast<std::uint32_t>(c));
+            value.push_back(w);
+            block_columns[c / width].push_back(static_cast<std::uint32_t>(c % width));
+            block_values[c / width].push_back(w);
+        }
+        row_begin.push_back(column.size());
+        for (std::size_t b = 0; b < block_rows.size(); ++b) block_rows[b].push_back(block_columns[b].size());
+    }
+    const int level = ctx->max_level();
+    ckks::ConstantMatrix whole(ctx, level, cols, row_begin, column, value);
+    std::vector<const ckks::Ciphertext*> ptrs;
+    for (auto& c : in) ptrs.push_back(&c);
+    const auto expected = whole.multiply(ptrs);
+    std::vector<ckks::Ciphertext> sums(rows);
+    for (std::size_t b = 0; b < block_rows.size(); ++b) {
+        const std::size_t lo = b * width, hi = std::min(cols, lo + width);
+        ckks::ConstantMatrix block(ctx, level, hi - lo, block_rows[b], block_columns[b], block_values[b],
+                                   whole.constant_scale());
+        block.set_block_size(b % 2 ? 256 : 128);  // the coefficient blocking does not matter either
+        block.multiply_accumulate(std::span<const ckks::Ciphertext* const>(ptrs.data() + lo, hi - lo), sums);
+    }
+    for (std::size_t r = 0; r < rows; ++r) {
+        EXPECT_EQ(sums[r].polys, expected[r].polys) << "row " << r;
+        EXPECT_EQ(sums[r].scale, expected[r].scale);
+        EXPECT_EQ(sums[r].level, expected[r].level);
+    }
+    std::vector<ckks::Ciphertext> too_few(rows - 1);
+    ckks::ConstantMatrix first(ctx, level, width, block_rows[0], block_columns[0], block_values[0]);
+    EXPECT_THROW(first.multiply_accumulate(std::span<const ckks::Ciphertext* const>(ptrs.data(), width), too_few),
+                 ckks::MismatchError);
+    std::vector<ckks::Ciphertext> mixed(rows);
+    mixed[0] = in[0];  // one accumulator already holds a ciphertext of another shape, the others are empty
+    EXPECT_THROW(first.multiply_accumulate(std::span<const ckks::Ciphertext* const>(ptrs.data(), width), mixed),
+                 ckks::MismatchError);
+}
+
 TEST(Lowering, PlainProgramEqualsTheReferenceExecutor) {
     std::mt19937_64 rng(11);
     nn::Pool2d pool;
@@ -344,6 +402,7 @@ TEST(Engine, MismatchedKeysModelsAndBundlesAreRefused) {
     const auto batches = ca.encrypt(x, 2);
     const auto wire = save_batches(*a, batches, BundleKind::inputs);
     EXPECT_EQ(load_batches(*a, wire, BundleKind::inputs)[0].ciphertexts.size(), 144u);
+    EXPECT_EQ(saved_batches_bytes(*a, batches), wire.size());  // measured without building the bundle
     EXPECT_THROW(load_batches(*b, wire, BundleKind::inputs), KeyMismatchError);
     EXPECT_THROW(load_batches(*a, wire, BundleKind::outputs), FormatError);
     for (std::size_t cut : {std::size_t{0}, std::size_t{5}, std::size_t{30}, wire.size() / 2, wire.size() - 1}) {

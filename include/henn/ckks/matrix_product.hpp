@@ -45,10 +45,18 @@ public:
         return multiply(inputs, 0, rows());
     }
 
+    // accumulators[r] += sum_c W[r][c] * inputs[c] for every row: one chunk of a product whose
+    // inputs arrive a few columns at a time (streaming between layers keeps only the sums). Empty
+    // accumulators (default-constructed) are set to the product; others must be results of this
+    // matrix's shape (level, scale inputs.scale * constant_scale, size, slots). The sums are exact
+    // modulo each prime, so any split into column blocks gives the same ciphertexts bit for bit.
+    void multiply_accumulate(std::span<const Ciphertext* const> inputs, std::span<Ciphertext> accumulators) const;
+
     // Coefficients per block (a power of two dividing N); exposed for benchmarks and tests.
     void set_block_size(std::size_t coefficients);
 
 private:
+    void check_inputs(std::span<const Ciphertext* const> inputs, const char* where) const;
     ContextPtr context_;
     int level_ = 0;
     std::size_t columns_ = 0;

@@ -31,6 +31,9 @@ std::vector<std::uint8_t> save_batches(const CompiledModel& model, std::span<con
                                        BundleKind kind);
 std::vector<EncryptedBatch> load_batches(const CompiledModel& model, std::span<const std::uint8_t> bytes,
                                          BundleKind kind);
+// save_batches(...).size(), computed one ciphertext at a time without building the bundle (a
+// client measuring its upload need not hold the serialized batch beside the ciphertexts).
+std::uint64_t saved_batches_bytes(const CompiledModel& model, std::span<const EncryptedBatch> batches);
 
 // Evaluation keys of a compiled model, as a server receives them.
 struct EvaluationKeyBundle {

@@ -155,6 +155,13 @@ public:
     // The linear stage's matrix prepared for its level (built once, at compile or load); its
     // last column multiplies the constant ciphertext `bias_input(stage)` when the stage has a bias.
     const ckks::ConstantMatrix& matrix(std::size_t stage) const;
+    // Streaming between layers: a linear stage fed by linear stage -> activation is also prepared
+    // in blocks of `kStreamColumns` columns (block b holds columns [b * kStreamColumns, ...), the
+    // last block also the bias column), so a run multiplies each chunk of the producing stage's
+    // activated outputs as soon as it exists and holds only the sums, never the whole layer.
+    // Null when the stage is not prepared that way.
+    static constexpr std::int64_t kStreamColumns = 64;
+    const ckks::ConstantMatrix* column_block(std::size_t stage, std::size_t block) const;
     // A noiseless ciphertext of the constant 1 in every sample's slot, at the stage's level and
     // input scale: the matrix's bias column multiplies it. Null when the stage has no bias.
     const ckks::Ciphertext* bias_input(std::size_t stage) const;
@@ -173,6 +180,9 @@ private:
     friend class CompiledModelBuilder;
     void finish();  // builds context-dependent caches and the hash
     void finish_latency();  // the same for latency packing (engine/latency_model.cpp)
+    void prepare_column_blocks(std::size_t stage, std::span<const std::size_t> rows,
+                               std::span<const std::uint32_t> columns, std::span<const double> values, bool has_bias,
+                               double constant_scale);
     nn::Shape input_shape_;
     std::map<std::string, std::string> metadata_;
     ckks::ContextPtr context_;
@@ -186,6 +196,7 @@ private:
     std::uint64_t hash_ = 0;
     std::vector<std::unique_ptr<ckks::ConstantMatrix>> matrices_;  // by stage (null for activations)
     std::vector<std::unique_ptr<ckks::Ciphertext>> bias_inputs_;   // by stage
+    std::vector<std::vector<std::unique_ptr<ckks::ConstantMatrix>>> column_blocks_;  // by stage, then block
     std::shared_ptr<const LatencyLayout> latency_layout_;
     std::shared_ptr<const LatencyProgram> latency_program_;
 };
