@@ -104,10 +104,12 @@ struct BootstrappingLiteral {
     int k = 32;
     int cosine_degree = 62;
     int double_angle = 3;
-    std::vector<int> log_p{61, 61, 61, 61};
+    // Seven 61-bit special primes: four key-switching digits at the top of the default chain,
+    // within the 128-bit bound at N = 2^16 (log QP ~ 1700 <= 1747).
+    std::vector<int> log_p{61, 61, 61, 61, 61, 61, 61};
     // Weight of rotation-key memory in the BSGS split of each DFT level (BsgsCostModel): keys
     // dominate bootstrapping's memory, so fewer rotations are worth a few more plaintext products.
-    double key_byte_weight = 1e-6;
+    double key_byte_weight = 1e-5;
     // Hamming weight of the secret key (0: dense uniform ternary). |I| <= (h+1)/2 always, so
     // k >= (h+1)/2 - 1/2 rules out failure; a dense secret needs sparse-secret encapsulation (not
     // implemented yet), so the failure probability of a dense secret with small k is reported.
