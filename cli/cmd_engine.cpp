@@ -14,6 +14,7 @@
 #include "henn/engine/client.hpp"
 #include "henn/engine/compiled_model.hpp"
 #include "henn/engine/errors.hpp"
+#include "henn/engine/latency.hpp"
 #include "henn/engine/session.hpp"
 #include "henn/math/parallel.hpp"
 #include "henn/nn/reference.hpp"

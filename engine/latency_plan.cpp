@@ -27,6 +27,9 @@ std::int64_t next_power_of_two(std::int64_t v) {
 
 std::int64_t mod(std::int64_t a, std::int64_t m) { return ((a % m) + m) % m; }
 
+// Memory allowed for the encoded diagonals of one linear stage.
+constexpr double kMaxPlaintextBytes = 2.0 * (1 << 30);
+
 // A tensor's placement: slot of every value (C-major order), and for {C, H, W} tensors the
 // per-channel offsets and the row and column strides (slot = offset[c] + y * row + x * col).
 struct Placement {
@@ -249,6 +252,27 @@ LatencyLayout plan_latency_layout(const nn::Model& model, const std::vector<Stag
             }
         }
         layout.stages[i].fold = best == layout.region ? 0 : best;
+    }
+
+    // Every diagonal is kept encoded over Q_level * P: refuse programs whose diagonals would not
+    // fit in memory, naming the stage.
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+        const auto* l = std::get_if<LinearStage>(&stages[i].op);
+        if (!l) continue;
+        const auto& input_slot = i == 0 ? layout.input_slot : layout.slots_after(i - 1);
+        const auto& st = layout.stages[i];
+        const std::size_t diagonals =
+            st.fold ? diagonal_indices(*l, input_slot, nullptr, st.fold, slots).size()
+                    : diagonal_indices(*l, input_slot, &st.output_slot, 0, slots).size();
+        const double bytes = static_cast<double>(diagonals) * static_cast<double>(stages[i].level_in + 1 + ctx.p_count()) *
+                             static_cast<double>(ctx.n()) * 8.0;
+        if (bytes > kMaxPlaintextBytes) {
+            std::ostringstream m;
+            m << "stage '" << stages[i].name << "': " << diagonals << " diagonals need " << bytes / (1 << 30)
+              << " GiB of encoded plaintexts in latency packing (limit " << kMaxPlaintextBytes / (1 << 30)
+              << " GiB); use batch packing";
+            throw CompileError(m.str());
+        }
     }
     return layout;
 }
