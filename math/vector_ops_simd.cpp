@@ -172,6 +172,126 @@ void karatsuba(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* 
     karatsuba_loop<Policy>(a0, a1, b0, b1, c0, c1, c2, n, q);
 }
 
+// Inner products (dot, dot_pair, weighted_sum) without a 64x64 multiply. With x = xh 2^32 + xl and
+// y = yh 2^32 + yl, x y = (xh yh) 2^64 + (xl yh + xh yl + (xl yl >> 32)) 2^32 + (xl yl mod 2^32):
+// three 64-bit accumulators per lane (high, middle, low) take these parts exactly. For x, y below
+// 2^56 and up to 64 terms: high < 64 * 2^48, middle < 64 * (2^57 + 2^32) < 2^64, low < 2^38.
+// The sum S < 64 q^2 < 2^(2L + 6) (L = bit length of q <= 56) is then one 128-bit word pair,
+// reduced by the Barrett step of Policy::mul: t = floor(S / 2^(L-1)) < 2^(L+7), qhat = high word
+// of t mu, and qhat >= floor(S/q) - 2 because the error terms are S / 2^(L+63) <= 1/2 and
+// 2^(L-1)/q < 1; so S - qhat q lies in [0, 3q) and two subtractions finish. Same words as the
+// portable sums, which the other cases (larger q or x, more terms, permuted dot products) use.
+constexpr int kSplitMaxBits = 56;
+constexpr std::size_t kSplitMaxTerms = 64;
+
+struct SplitSum {
+    __m256i high, middle, low;
+};
+
+HENN_ALWAYS_INLINE void split_add(__m256i x, __m256i x_hi, __m256i y, SplitSum& sum, __m256i low32) {
+    const __m256i y_hi = _mm256_srli_epi64(y, 32);
+    const __m256i low_low = _mm256_mul_epu32(x, y);
+    const __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(x, y_hi), _mm256_mul_epu32(x_hi, y));
+    sum.low = _mm256_add_epi64(sum.low, _mm256_and_si256(low_low, low32));
+    sum.middle = _mm256_add_epi64(sum.middle, _mm256_add_epi64(cross, _mm256_srli_epi64(low_low, 32)));
+    sum.high = _mm256_add_epi64(sum.high, _mm256_mul_epu32(x_hi, y_hi));
+}
+
+HENN_ALWAYS_INLINE __m256i split_reduce(const SplitSum& sum, const Policy::Ctx& c) {
+    // S = hi 2^64 + lo.
+    const __m256i shifted_middle = _mm256_slli_epi64(sum.middle, 32);
+    const __m256i lo = _mm256_add_epi64(sum.low, shifted_middle);
+    // Carry out of lo: lo < shifted_middle as unsigned words (signed compare after flipping the
+    // sign bits); the mask is -1 where it carried.
+    const __m256i sign = _mm256_set1_epi64x(static_cast<long long>(0x8000000000000000ULL));
+    const __m256i carried =
+        _mm256_cmpgt_epi64(_mm256_xor_si256(shifted_middle, sign), _mm256_xor_si256(lo, sign));
+    const __m256i hi = _mm256_sub_epi64(_mm256_add_epi64(sum.high, _mm256_srli_epi64(sum.middle, 32)), carried);
+    const __m256i t = _mm256_or_si256(_mm256_sll_epi64(hi, c.shift_left), _mm256_srl_epi64(lo, c.shift_right));
+    const __m256i quotient = Policy::mul_high(t, c.mu, c.low32);
+    const __m256i r = _mm256_sub_epi64(lo, Policy::mul_low(quotient, c.q, c.q_hi));
+    return Policy::reduce_once(Policy::reduce_once(r, c.q), c.q);
+}
+
+// kOutputs sums sharing the left factors: out_j[k] = sum_t x[t][k] y_j(t, k). Right(j, t, k) gives
+// the right factors (a loaded vector or a broadcast weight). Blocks of coefficients keep their
+// accumulators in L1 and take the terms one after the other, so every input is read in long
+// sequential runs.
+template <int kOutputs, class Right>
+void split_sums(const u64* const* x, const Right& right, std::size_t count, u64* const* out, std::size_t n,
+                const Modulus& q) {
+    constexpr std::size_t kBlock = 256;
+    const Policy::Ctx c = Policy::context(q);
+    alignas(32) SplitSum sums[kOutputs][kBlock / 4];
+    const std::size_t vector_end = n & ~std::size_t{3};
+    for (std::size_t begin = 0; begin < vector_end; begin += kBlock) {
+        const std::size_t vectors = std::min(kBlock, vector_end - begin) / 4;
+        const __m256i zero = _mm256_setzero_si256();
+        for (int j = 0; j < kOutputs; ++j) {
+            for (std::size_t v = 0; v < vectors; ++v) sums[j][v] = {zero, zero, zero};
+        }
+        for (std::size_t t = 0; t < count; ++t) {
+            const u64* xt = x[t] + begin;
+            for (std::size_t v = 0; v < vectors; ++v) {
+                const __m256i xv = Policy::load(xt + 4 * v);
+                const __m256i x_hi = _mm256_srli_epi64(xv, 32);
+                for (int j = 0; j < kOutputs; ++j) split_add(xv, x_hi, right(j, t, begin + 4 * v), sums[j][v], c.low32);
+            }
+        }
+        for (int j = 0; j < kOutputs; ++j) {
+            for (std::size_t v = 0; v < vectors; ++v) Policy::store(out[j] + begin + 4 * v, split_reduce(sums[j][v], c));
+        }
+    }
+    for (std::size_t k = vector_end; k < n; ++k) {
+        for (int j = 0; j < kOutputs; ++j) {
+            u128 sum = 0;
+            for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][k]) * right.scalar(j, t, k);
+            out[j][k] = q.reduce(sum);
+        }
+    }
+}
+
+struct LoadedRight {
+    const u64* const* y[2];
+    HENN_ALWAYS_INLINE __m256i operator()(int j, std::size_t t, std::size_t k) const { return Policy::load(y[j][t] + k); }
+    u64 scalar(int j, std::size_t t, std::size_t k) const { return y[j][t][k]; }
+};
+
+struct WeightRight {
+    const u64* w;
+    HENN_ALWAYS_INLINE __m256i operator()(int, std::size_t t, std::size_t) const { return Policy::broadcast(w[t]); }
+    u64 scalar(int, std::size_t t, std::size_t) const { return w[t]; }
+};
+
+bool split_ok(const Modulus& q, std::size_t count) {
+    return vector_multiplication_ok(q) && q.bits() <= kSplitMaxBits && count <= kSplitMaxTerms;
+}
+
+void dot(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n, const Modulus& q) {
+    if (!split_ok(q, count)) return portable_vector_kernels().dot(x, y, count, out, n, q);
+    u64* outs[1] = {out};
+    split_sums<1>(x, LoadedRight{{y, y}}, count, outs, n, q);
+}
+
+void dot_pair(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0, const u64* const* y1,
+              std::size_t count, u64* out0, u64* out1, std::size_t n, const Modulus& q) {
+    // Permuted: the portable coefficient-by-coefficient loop (AVX2 gathers are slow).
+    if (permutation != nullptr || !split_ok(q, count)) {
+        return portable_vector_kernels().dot_pair(x, permutation, y0, y1, count, out0, out1, n, q);
+    }
+    u64* outs[2] = {out0, out1};
+    split_sums<2>(x, LoadedRight{{y0, y1}}, count, outs, n, q);
+}
+
+void weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out, std::size_t n,
+                  const Modulus& q) {
+    if (!split_ok(q, count) || x_bound > (u64{1} << kSplitMaxBits)) {
+        return portable_vector_kernels().weighted_sum(x, w, count, x_bound, out, n, q);
+    }
+    u64* outs[1] = {out};
+    split_sums<1>(x, WeightRight{w}, count, outs, n, q);
+}
+
 }  // namespace avx2_kernels
 HENN_TARGET_REGION_END
 
@@ -725,10 +845,10 @@ HENN_TARGET_REGION_END
 
 const VectorKernelTable& avx2_vector_kernels() {
     using namespace avx2_kernels;
-    static const VectorKernelTable table = {add,     sub,        negate,
-                                            mul,     mul_add,    mul_scalar,
-                                            portable_vector_kernels().dot, portable_vector_kernels().dot_permuted,
-                                            portable_vector_kernels().dot_pair, portable_vector_kernels().weighted_sum,
+    static const VectorKernelTable table = {add,      sub,       negate,
+                                            mul,      mul_add,   mul_scalar,
+                                            dot,      portable_vector_kernels().dot_permuted,
+                                            dot_pair, weighted_sum,
                                             karatsuba, nullptr};
     return table;
 }

@@ -10,7 +10,9 @@
 #include "henn/ckks/encoder.hpp"
 #include "henn/ckks/encryptor.hpp"
 #include "henn/ckks/evaluator.hpp"
+#include "henn/math/ntt.hpp"
 #include "henn/math/parallel.hpp"
+#include "henn/math/vector_ops.hpp"
 
 namespace {
 
@@ -65,6 +67,13 @@ struct Fixture {
         product = eval->multiply_relin(a, b);
     }
 };
+
+// The kernels the run used, in the JSON context (bench/compare_with_sealbench.py prints them).
+const bool kKernelsReported = [] {
+    benchmark::AddCustomContext("henn_ntt_kernel", henn::math::ntt_kernel_name());
+    benchmark::AddCustomContext("henn_vector_kernel", henn::math::vector_kernel_name());
+    return true;
+}();
 
 Fixture& fixture(int log_n) {
     static std::map<int, std::unique_ptr<Fixture>> fixtures;
