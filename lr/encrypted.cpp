@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <set>
 #include <sstream>
 
@@ -229,20 +230,30 @@ void EncryptedTrainer::step() {
         encoder_.encode(mask, l - 1, delta * prime(*context_, l - 1) / product_scale, pk.slots);
     const double sigmoid_scale = delta * prime(*context_, l_poly) / rows_[0].scale;
 
-    std::optional<ckks::Ciphertext> gradient;
-    for (const auto& z : rows_) {
-        ckks::Ciphertext inner = ev.rescale(ev.multiply_relin(at_level(ev, z, l), v));
-        inner = circuits::rotate_and_sum(ev, inner, pk.block, 1, radix);
-        inner = ev.rescale(ev.multiply_plain(inner, mask_plain));
-        inner = circuits::rotate_and_sum(ev, inner, pk.block, -1, radix);
-        const ckks::Ciphertext s = circuits::evaluate_polynomial(ev, inner, q, sigmoid_scale);
-        ckks::Ciphertext g = ev.rescale(ev.multiply_relin(s, at_level(ev, z, l_poly)));
-        if (gradient)
-            ev.add_inplace(*gradient, g);
-        else
-            gradient = std::move(g);
+    // The row ciphertexts are independent until their gradients are summed: with several of them
+    // the threads share the ciphertexts (the evaluator is const and thread-safe), with one the
+    // threads work inside each operation (across RNS limbs).
+    const auto count = static_cast<long>(rows_.size());
+    std::vector<std::optional<ckks::Ciphertext>> partial(rows_.size());
+    std::exception_ptr failure;
+#pragma omp parallel for schedule(dynamic, 1) if (count > 1)
+    for (long c = 0; c < count; ++c) {
+        try {
+            const ckks::Ciphertext& z = rows_[static_cast<std::size_t>(c)];
+            ckks::Ciphertext inner = ev.rescale(ev.multiply_relin(at_level(ev, z, l), v));
+            inner = circuits::rotate_and_sum(ev, inner, pk.block, 1, radix);
+            inner = ev.rescale(ev.multiply_plain(inner, mask_plain));
+            inner = circuits::rotate_and_sum(ev, inner, pk.block, -1, radix);
+            const ckks::Ciphertext s = circuits::evaluate_polynomial(ev, inner, q, sigmoid_scale);
+            partial[static_cast<std::size_t>(c)] = ev.rescale(ev.multiply_relin(s, at_level(ev, z, l_poly)));
+        } catch (...) {
+#pragma omp critical(henn_lr_failure)
+            if (!failure) failure = std::current_exception();
+        }
     }
-    ckks::Ciphertext next = *gradient;
+    if (failure) std::rethrow_exception(failure);
+    ckks::Ciphertext next = std::move(*partial[0]);
+    for (std::size_t c = 1; c < partial.size(); ++c) ev.add_inplace(next, *partial[c]);
     if (pk.rows_per_ciphertext > 1)
         next = circuits::rotate_and_sum(ev, next, pk.rows_per_ciphertext, static_cast<long long>(pk.block), radix);
     ev.add_inplace(next, times_constant(ev, v, c.keep, l_out));
