@@ -92,8 +92,8 @@ BootstrappingParametersPtr BootstrappingParameters::create(const BootstrappingLi
     if (lit.secret_hamming_weight < 0 || lit.secret_hamming_weight > (1 << lit.log_n))
         fail("secret_hamming_weight must be in [0, N]");
     if (!(lit.key_byte_weight >= 0) || !std::isfinite(lit.key_byte_weight)) fail("key_byte_weight must be >= 0");
-    if (lit.log_default_scale >= lit.log_q0 - 10)
-        fail("q_0 must exceed the scale by at least 2^10 (EvalMod's error grows with Delta / q_0)");
+    if (lit.log_default_scale > lit.log_q0 - 6)
+        fail("q_0 must exceed the scale by at least 2^6 (EvalMod's error grows with Delta / q_0)");
 
     auto params = std::shared_ptr<BootstrappingParameters>(new BootstrappingParameters());
     params->literal_ = lit;
@@ -562,10 +562,10 @@ Ciphertext CkksBootstrapper::bootstrap_with_timings(const Ciphertext& input, Boo
     if (input.size() != 2) throw BootstrapInputError("bootstrap: relinearize the ciphertext first");
     const double q0 = prime(ctx, 0);
     // |m| <= 1 keeps m Delta / q_0 small enough for sin(2 pi x) / (2 pi) ~ x.
-    if (!(input.scale >= 1) || input.scale > q0 / 1024) {
+    if (!(input.scale >= 1) || input.scale > q0 / 64) {
         std::ostringstream msg;
         msg << "bootstrap: input scale 2^" << std::log2(input.scale) << " is too large for q_0 = 2^" << std::log2(q0)
-            << " (at most q_0 / 2^10); rescale first";
+            << " (at most q_0 / 2^6); rescale first";
         throw BootstrapInputError(msg.str());
     }
     using Clock = std::chrono::steady_clock;

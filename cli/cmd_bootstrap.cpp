@@ -41,7 +41,8 @@ struct BootstrapOptions {
     int coeffs_to_slots_levels = 3;
     int slots_to_coeffs_levels = 3;
     double key_byte_weight = 1e-5;
-    int special_primes = 7;  // 61-bit primes of P: more of them, fewer key-switching digits, smaller keys
+    int special_primes = 7;
+    int log_q0 = 55;  // 61-bit primes of P: more of them, fewer key-switching digits, smaller keys
     std::vector<int> threads = {1};
     int repeat = 1;
     bool toy = false;  // allow rings below the security bound (small log N), clearly marked
@@ -59,6 +60,7 @@ BootstrappingLiteral literal_for(const BootstrapOptions& o) {
     lit.slots_to_coeffs_levels = o.slots_to_coeffs_levels;
     lit.log_p.assign(o.special_primes, 61);
     lit.key_byte_weight = o.key_byte_weight;
+    lit.log_q0 = o.log_q0;
     lit.allow_insecure = o.toy;
     return lit;
 }
@@ -263,6 +265,9 @@ void add_shape_options(CLI::App* cmd, BootstrapOptions& o, bool with_log_n) {
                     "Cost of a byte of rotation keys in the BSGS split, in limb passes (0: time only)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));
+    cmd->add_option("--log-q0", o.log_q0, "Bits of q_0 (inputs at scale 2^40: q_0 / Delta trades EvalMod's error)")
+        ->capture_default_str()
+        ->check(CLI::Range(46, 61));
     cmd->add_flag("--toy", o.toy, "Allow rings below the 128-bit bound (INSECURE, for trying small N)");
 }
 

@@ -89,8 +89,11 @@ private:
 struct BootstrappingLiteral {
     int log_n = 16;
     std::size_t slots = 0;                 // 0: N/2 (full slots); only full slots are supported yet
-    // q_0 / Delta trades EvalMod's approximation sin(2 pi x) / (2 pi) ~ x (error ~ (2 pi Delta /
-    // q_0)^2 / 6, relative) against the amplification of EvalMod's noise by q_0 / (2 pi Delta).
+    // q_0 / Delta (at least 2^6) trades EvalMod's approximation sin(2 pi x) / (2 pi) ~ x, whose
+    // relative error is ~ (2 pi c Delta / q_0)^2 / 6 for a message coefficient c, against the
+    // amplification of EvalMod's noise by q_0 / (2 pi Delta). The coefficients of slots in the
+    // unit disc are at most 1 in magnitude (typically ~ 1/sqrt(N/2)): 2^15 is safe for any input,
+    // 2^8 is more precise for typical data.
     int log_q0 = 55;
     std::vector<int> log_residual{40, 40, 40, 40, 40, 40, 40, 40, 40};  // levels left, at scale 2^40
     double log_default_scale = 40;         // Delta of the residual levels and of inputs
@@ -211,13 +214,17 @@ public:
     ckks::Ciphertext bootstrap(const ckks::Ciphertext& input) const override;
     ckks::Ciphertext bootstrap_with_timings(const ckks::Ciphertext& input, BootstrapTimings* timings) const;
 
-    // The stages (inputs as bootstrap() produces them), for tests.
-    // t/q_0 scaled by 1/(2(k+1)) in the slots after ModRaise, as two real ciphertexts (the
-    // coefficients of X^j and X^(j+N/2), bit-reversed j) times 2: i.e. x / (k + 1).
+    // The stages, public for tests.
+    // CoeffsToSlots: for slot values z, returns (2 Re w, 2 Im w) with w = the inverse embedding of
+    // z in bit-reversed order (w_j = c_j + i c_(j+N/2) for the coefficients c). bootstrap() labels
+    // the raised ciphertext with scale 2 q_0 (k + 1), so that these read x / (k + 1), x = t / q_0.
     std::pair<ckks::Ciphertext, ckks::Ciphertext> coeffs_to_slots(const ckks::Ciphertext& raised) const;
-    // sin(2 pi (k+1) y) / (2 pi) for real slots y in [-1, 1], at the evaluator's exact scales; the
-    // result is relabelled to message units (see bootstrap()) by `message_scale`.
+    // EvalMod: for real slots y = x / (k + 1) at level levels().coeffs_to_slots_end, computes
+    // sin(2 pi x) and relabels its scale so that the slots read sin(2 pi x) q_0 / (2 pi Delta),
+    // Delta = message_scale: the message m when x = I + m Delta / q_0. Level eval_mod_end.
     ckks::Ciphertext eval_mod(const ckks::Ciphertext& y, double message_scale, double q0) const;
+    // SlotsToCoeffs: the embedding of real + i imaginary (bit-reversed order), at output_level();
+    // the scale lands at the input's scale when the inputs come from eval_mod.
     ckks::Ciphertext slots_to_coeffs(const ckks::Ciphertext& real, const ckks::Ciphertext& imaginary) const;
     // Memory of the encoded DFT factors.
     std::size_t plaintext_bytes() const;
