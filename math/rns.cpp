@@ -81,6 +81,18 @@ void BaseConverter::convert_centered(const u64* input, u64* output, std::size_t 
             const Modulus& pj = to_[j];
             const u64 q0_mod = pj.reduce(q0);
             u64* out = output + j * n;
+            if (q0 <= 2 * pj.value()) {
+                // Primes of similar size (the usual case): x mod p_j is one conditional
+                // subtraction, branch-free; the same words as below.
+                const u64 p = pj.value(), half = q0 >> 1;
+                for (std::size_t c = 0; c < n; ++c) {
+                    const u64 x = input[c];
+                    const u64 r = x >= p ? x - p : x;
+                    const u64 lifted = r >= q0_mod ? r - q0_mod : r + p - q0_mod;
+                    out[c] = x > half ? lifted : r;
+                }
+                continue;
+            }
             for (std::size_t c = 0; c < n; ++c) {
                 const u64 x = input[c];
                 const u64 r = pj.reduce(x);

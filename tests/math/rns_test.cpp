@@ -1,6 +1,7 @@
 #include <gmp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "henn/math/primes.hpp"
@@ -65,9 +66,15 @@ TEST(Rns, FastBaseConversionIsExactUpToSmallMultipleOfQ) {
 
 TEST(Rns, CenteredConversionIsExact) {
     const std::size_t n = 256;
+    // Targets smaller than, as large as and larger than the sources (one source prime takes a
+    // shortcut when it is below twice the target).
+    for (int to_bits : {45, 55, 56})
     for (int k : {1, 2, 4}) {
         auto q_primes = generate_ntt_primes(55, k, 1024);
-        auto p_primes = generate_ntt_primes(45, 2, 1024);
+        std::vector<u64> p_primes;
+        for (u64 p : generate_ntt_primes(to_bits, k + 2, 1024)) {
+            if (std::find(q_primes.begin(), q_primes.end(), p) == q_primes.end() && p_primes.size() < 2) p_primes.push_back(p);
+        }
         std::vector<Modulus> from, to;
         for (u64 q : q_primes) from.emplace_back(q);
         for (u64 p : p_primes) to.emplace_back(p);
@@ -97,7 +104,7 @@ TEST(Rns, CenteredConversionIsExact) {
                 mpz_t r;
                 mpz_init(r);
                 mpz_fdiv_r_ui(r, centered, p_primes[j]);  // floor remainder: non-negative
-                ASSERT_EQ(output[j * n + c], mpz_get_ui(r)) << "k=" << k << " c=" << c;
+                ASSERT_EQ(output[j * n + c], mpz_get_ui(r)) << "k=" << k << " to_bits=" << to_bits << " c=" << c;
                 mpz_clear(r);
             }
             mpz_clear(values[c]);
