@@ -69,8 +69,9 @@ circuits::BootstrappingParametersPtr create_parameters(const BootstrapOptions& o
     try {
         return BootstrappingParameters::create(literal_for(o));
     } catch (const ckks::ParameterError& e) {
-        throw CommandFailure(2, std::string("refused: ") + e.what() +
-                                    (o.toy ? "" : " (small rings need --toy, which is insecure)"));
+        const std::string what = e.what();
+        const bool insecure = what.find("insecure") != std::string::npos;
+        throw CommandFailure(2, "refused: " + what + (insecure && !o.toy ? " (small rings need --toy, which is insecure)" : ""));
     }
 }
 
