@@ -211,15 +211,9 @@ EvaluationKeyBundle Client::evaluation_keys() const {
         auto keys = std::make_shared<ckks::EvaluationKeys>();
         const auto& need = model_->keys();
         if (need.relinearization) keys->relinearization = keygen_->relinearization_key();
-        if (need.rotation_levels.empty()) {
-            keys->galois = keygen_->galois_keys(need.rotations, need.conjugation);
-        } else {
-            // Each rotation key only down to the level it is used at: one call per level.
-            std::map<int, std::vector<int>> by_level;
-            for (const auto& [step, level] : need.rotation_levels) by_level[level].push_back(step);
-            keys->galois = keygen_->galois_keys({}, need.conjugation);
-            for (const auto& [level, steps] : by_level) keygen_->add_galois_keys(keys->galois, steps, false, level);
-        }
+        // All at the top level: rotation_levels says how low each key could stop, but the ckks
+        // key serialization only carries full-level keys so far.
+        keys->galois = keygen_->galois_keys(need.rotations, need.conjugation);
         eval_keys_ = std::move(keys);
     }
     return {model_->hash(), eval_keys_};

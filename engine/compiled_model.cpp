@@ -197,18 +197,6 @@ std::uint64_t CompiledModel::evaluation_key_bytes() const {
     double qp_bits = 0;
     for (const auto& m : ctx.qp()) qp_bits += std::bit_width(m.value());
     const double per_key = static_cast<double>(ctx.digit_count(ctx.max_level())) * qp_bits * ctx.n() / 8.0;
-    if (!keys_.rotation_levels.empty()) {
-        // Latency packing: each rotation key only reaches the level it is used at.
-        double p_bits = 0;
-        for (std::size_t i = 0; i < ctx.p_count(); ++i) p_bits += std::bit_width(ctx.p()[i].value());
-        double total = per_key * ((keys_.relinearization ? 1 : 0) + (keys_.conjugation ? 1 : 0));
-        for (const auto& [step, level] : keys_.rotation_levels) {
-            double bits = p_bits;
-            for (int i = 0; i <= level; ++i) bits += std::bit_width(ctx.q()[i].value());
-            total += static_cast<double>(ctx.digit_count(level)) * bits * ctx.n() / 8.0;
-        }
-        return static_cast<std::uint64_t>(total);
-    }
     const int keys = (keys_.relinearization ? 1 : 0) + (keys_.conjugation ? 1 : 0) + static_cast<int>(keys_.rotations.size());
     return static_cast<std::uint64_t>(per_key * keys);
 }

@@ -9,6 +9,9 @@
 #include "planning.hpp"
 
 namespace henn::engine {
+namespace {
+constexpr double kKeyByteWeight = 1e-5;  // limb-passes per byte of rotation key
+}  // namespace
 
 void CompiledModel::finish_latency() {
     if (!latency_layout_) throw EngineError("internal: latency packing without a layout");
@@ -39,6 +42,10 @@ void CompiledModel::finish_latency() {
         circuits::LinearTransform::Options options;
         options.level = s.level_in;
         options.scale = detail::linear_constant_scale(static_cast<double>(ctx.q()[s.level_in].value()), input_scale_, s.scale_in);
+        // Keys weigh in the BSGS split: a key of a few MiB is worth a few dozen limb-passes, so
+        // splits that need far fewer keys for slightly more work win (the upload of keys is
+        // paid once per client, but their memory on the server per client too).
+        options.cost.key_byte_weight = kKeyByteWeight;
         options.method = layout.naive_diagonals ? circuits::LinearTransform::Method::Naive
                                                 : circuits::LinearTransform::Method::Bsgs;
         st.transform = std::make_unique<circuits::LinearTransform>(encoder, d, options);

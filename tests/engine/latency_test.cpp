@@ -216,7 +216,8 @@ TEST(Latency, KeySetIsSufficientMinimalAndLevelled) {
     const auto& need = m.keys();
     ASSERT_FALSE(need.rotations.empty());
     ASSERT_EQ(need.rotations.size(), need.rotation_levels.size());
-    // Each key only down to the level of the stage that uses it; the dense stage's are lower.
+    // The plan knows the level each key is used at (the dense stage's are lower): the keys
+    // could stop there once the ckks key format carries levelled keys.
     int lowest = m.input_level();
     for (const auto& [step, level] : need.rotation_levels) {
         EXPECT_LE(level, m.input_level());

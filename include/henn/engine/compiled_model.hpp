@@ -101,7 +101,8 @@ struct KeyRequirements {
     bool relinearization = false;
     bool conjugation = false;
     std::vector<int> rotations;  // none in batch packing
-    // Latency packing: step -> the highest level it is used at (its key reaches only that far).
+    // Latency packing: step -> the highest level it is used at (how low its key could stop;
+    // keys are generated at the top level until the ckks key format carries levelled keys).
     std::map<int, int> rotation_levels;
 };
 
