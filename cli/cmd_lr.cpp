@@ -216,6 +216,7 @@ void run_demo(const std::string& data_file, const TrainFlags& f) {
         j["max_coefficient_difference"] = max_difference;
         j["seconds_per_iteration"] = per_iteration;
         j["server_train_seconds"] = result.train_seconds;
+        j["cpu_seconds_per_iteration"] = result.train_cpu_seconds / hyper.iterations;
         j["refresh_wait_seconds"] = result.refresh_wait_seconds;
         j["refreshes"] = result.refreshes;
         j["keygen_seconds"] = keygen_seconds;
@@ -248,7 +249,8 @@ void run_demo(const std::string& data_file, const TrainFlags& f) {
               << "largest coefficient difference, encrypted vs identical arithmetic: " << std::scientific
               << std::setprecision(2) << max_difference << "\n"
               << std::fixed << std::setprecision(3) << "server: " << per_iteration << " s per iteration ("
-              << hyper.iterations << " iterations, " << result.refreshes << " client refreshes), peak memory "
+              << hyper.iterations << " iterations, " << result.refreshes << " client refreshes; "
+              << result.train_cpu_seconds / hyper.iterations << " s of CPU per iteration), peak memory "
               << result.server_peak_memory_bytes / 1048576 << " MiB\n"
               << "client: key generation " << keygen_seconds << " s, " << result.bytes_up / 1048576.0
               << " MiB sent, " << result.bytes_down / 1048576.0 << " MiB received, peak memory "
@@ -275,9 +277,10 @@ void run_bench(std::size_t rows, std::size_t features, const TrainFlags& f) {
     const double setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     lr::EncryptedTrainer trainer(client.context(), keys, plan, std::move(rows_ct));
     lr::LocalClientRefresher refresher(client);
-    std::vector<double> seconds;
+    std::vector<double> seconds, cpu;
     trainer.train(&refresher, [&](const lr::IterationReport& r) {
         seconds.push_back(r.seconds);
+        cpu.push_back(r.cpu_seconds);
         if (!f.json) std::cerr << "iteration " << r.iteration << ": " << r.seconds << " s, level " << r.level << "\n";
     });
     const lr::Model model{client.decrypt_weights(trainer.model())};
@@ -285,9 +288,13 @@ void run_bench(std::size_t rows, std::size_t features, const TrainFlags& f) {
     double diff = 0;
     for (std::size_t j = 0; j < model.weights.size(); ++j) diff = std::max(diff, std::abs(model.weights[j] - reference.weights[j]));
     // The first iteration from zero weights is one constant product: report the full ones apart.
-    double full = 0;
-    for (std::size_t i = 1; i < seconds.size(); ++i) full += seconds[i];
+    double full = 0, full_cpu = 0;
+    for (std::size_t i = 1; i < seconds.size(); ++i) {
+        full += seconds[i];
+        full_cpu += cpu[i];
+    }
     const double full_mean = seconds.size() > 1 ? full / static_cast<double>(seconds.size() - 1) : 0;
+    const double full_cpu_mean = seconds.size() > 1 ? full_cpu / static_cast<double>(seconds.size() - 1) : 0;
     json j;
     j["rows"] = split.train.rows();
     j["features"] = features;
@@ -296,6 +303,7 @@ void run_bench(std::size_t rows, std::size_t features, const TrainFlags& f) {
     j["levels"] = plan.levels;
     j["iterations"] = hyper.iterations;
     j["seconds_per_full_iteration"] = full_mean;
+    j["cpu_seconds_per_full_iteration"] = full_cpu_mean;
     j["seconds_first_iteration"] = seconds.empty() ? 0 : seconds[0];
     j["setup_seconds"] = setup_seconds;
     j["peak_memory_bytes"] = peak_memory_bytes();

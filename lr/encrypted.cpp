@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <exception>
 #include <set>
@@ -15,6 +16,12 @@
 namespace henn::lr {
 
 namespace {
+
+double process_cpu_seconds() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 // q(t) = factor * p(-bound t) on [-1, 1]: the sigmoid of the negated inner product, with the mask's
 // 1/bound undone. In the Chebyshev basis of [-bound, bound], p(u) = sum c_k T_k(u / bound), so
@@ -286,6 +293,7 @@ void EncryptedTrainer::train(Refresher* refresher, const std::function<void(cons
             if (!can_step()) throw LrError("still no levels after a refresh", ErrorCategory::internal);
         }
         const auto t0 = std::chrono::steady_clock::now();
+        const double cpu0 = process_cpu_seconds();
         step();
         ++since_refresh_;
         if (progress) {
@@ -293,6 +301,7 @@ void EncryptedTrainer::train(Refresher* refresher, const std::function<void(cons
             r.iteration = state_.iteration;
             r.level = state_.v->level;
             r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            r.cpu_seconds = process_cpu_seconds() - cpu0;
             r.refreshed_before = refreshed;
             progress(r);
         }

@@ -222,21 +222,24 @@ grpc::Status LrTrainingService::Train(grpc::ServerContext*,
         } reset{*s};
         lr::EncryptedTrainer trainer(s->context, s->keys, s->plan, s->rows);
         StreamRefresher refresher(*s->context, stream);
-        double train_seconds = 0;
+        double train_seconds = 0, train_cpu_seconds = 0;
         trainer.train(&refresher, [&](const lr::IterationReport& r) {
             train_seconds += r.seconds;
+            train_cpu_seconds += r.cpu_seconds;
             v1::TrainServerMessage m;
             auto* p = m.mutable_progress();
             p->set_iteration(static_cast<std::uint32_t>(r.iteration));
             p->set_level(static_cast<std::uint32_t>(r.level));
             p->set_seconds(r.seconds);
             p->set_refreshed_before(r.refreshed_before);
+            p->set_cpu_seconds(r.cpu_seconds);
             stream->Write(m);
         });
         v1::TrainServerMessage done;
         auto* d = done.mutable_done();
         d->set_model(to_string(ckks::save(*s->context, trainer.model())));
         d->set_train_seconds(train_seconds);
+        d->set_train_cpu_seconds(train_cpu_seconds);
         d->set_refresh_wait_seconds(refresher.wait_seconds);
         d->set_peak_memory_bytes(peak_memory_bytes());
         if (!stream->Write(done)) throw LrError("the client left before the model was sent", ErrorCategory::protocol);
@@ -309,6 +312,7 @@ LrTrainingResult LrTrainingClient::train(lr::Client& client, const LrRunConfig& 
                     r.iteration = static_cast<int>(m.progress().iteration());
                     r.level = static_cast<int>(m.progress().level());
                     r.seconds = m.progress().seconds();
+                    r.cpu_seconds = m.progress().cpu_seconds();
                     r.refreshed_before = m.progress().refreshed_before();
                     progress(r);
                 }
@@ -333,6 +337,7 @@ LrTrainingResult LrTrainingClient::train(lr::Client& client, const LrRunConfig& 
             case v1::TrainServerMessage::kDone:
                 result.model = ckks::load_ciphertext(context, as_span(m.done().model()));
                 result.train_seconds = m.done().train_seconds();
+                result.train_cpu_seconds = m.done().train_cpu_seconds();
                 result.refresh_wait_seconds = m.done().refresh_wait_seconds();
                 result.server_peak_memory_bytes = m.done().peak_memory_bytes();
                 done = true;

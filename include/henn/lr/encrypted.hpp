@@ -99,7 +99,8 @@ public:
 struct IterationReport {
     int iteration = 0;       // 1-based, after the step
     int level = 0;           // v's level after it
-    double seconds = 0;
+    double seconds = 0;      // wall time of the step
+    double cpu_seconds = 0;  // process CPU time of the step (all threads)
     bool refreshed_before = false;
 };
 

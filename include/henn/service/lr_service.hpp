@@ -57,7 +57,8 @@ private:
 
 struct LrTrainingResult {
     ckks::Ciphertext model;
-    double train_seconds = 0;         // server: the iterations
+    double train_seconds = 0;         // server: the iterations (wall)
+    double train_cpu_seconds = 0;     // server: the iterations (process CPU, all threads)
     double refresh_wait_seconds = 0;  // server: waiting for client refreshes
     std::uint64_t server_peak_memory_bytes = 0;
     std::uint64_t bytes_up = 0, bytes_down = 0;
