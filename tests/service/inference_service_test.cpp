@@ -39,13 +39,14 @@ nn::Dense dense(std::int64_t in, std::int64_t out, std::mt19937_64& rng) {
 
 // A small network (6 -> 5 -> x^2 -> 2) at the smallest 128-bit parameters; `log_n` forces another
 // ring (other parameters, same shapes).
-engine::CompiledModelPtr tiny_model(std::uint64_t seed, int log_n = 0) {
+engine::CompiledModelPtr tiny_model(std::uint64_t seed, int log_n = 0, engine::Packing packing = engine::Packing::batch) {
     std::mt19937_64 rng(seed);
     nn::Polynomial square;
     square.coefficients = {0.1, 0.2, 1};
     const nn::Model model({6}, {{"fc1", dense(6, 5, rng)}, {"sq", square}, {"fc2", dense(5, 2, rng)}});
     engine::CompileOptions options;
     options.log_n = log_n;
+    options.packing = packing;
     options.calibration = random_vector(6 * 32, rng, 0, 1);
     options.calibration_count = 32;
     return engine::CompiledModel::compile(model, options);
@@ -211,6 +212,31 @@ TEST(InferenceService, LoopbackRoundTripEqualsInProcessSession) {
     EXPECT_GT(m.bytes_received(), 0u);
     EXPECT_GT(m.bytes_sent(), 0u);
     EXPECT_EQ(client.health().status(), "SERVING");
+}
+
+TEST(InferenceService, LatencyPackingRoundTrip) {
+    // The service uses the engine's public API only, so the single-image packing works unchanged.
+    const auto latency = tiny_model(3, 0, engine::Packing::latency);
+    ASSERT_EQ(latency->packing(), engine::Packing::latency);
+    auto options = small_options();
+    options.flooding_bits = 0;
+    Running server({{"latency", latency}}, options);
+    InferenceClient client(server.channel());
+    const auto published = client.fetch_model("latency");
+    EXPECT_EQ(published->packing(), engine::Packing::latency);
+    const std::int64_t count = 3;
+    std::mt19937_64 rng(4);
+    const auto inputs = random_vector(static_cast<std::size_t>(count * 6), rng, 0, 1);
+    const auto engine_client = engine::Client::with_test_only_seed(published, 13);
+    const InferReport report = client.infer("latency", engine_client, make_key_material(engine_client), inputs, count);
+    ASSERT_EQ(report.outputs.size(), static_cast<std::size_t>(count * 2));
+    std::vector<double> plain;
+    for (std::int64_t i = 0; i < count; ++i) {
+        const auto y = latency->run_plain(std::span<const double>(inputs).subspan(static_cast<std::size_t>(i * 6), 6));
+        plain.insert(plain.end(), y.begin(), y.end());
+    }
+    EXPECT_GE(-std::log2(worst_error(report.outputs, plain)), latency->expected_precision_bits() - 1);
+    EXPECT_EQ(report.key_uploads, 1);
 }
 
 TEST(InferenceService, OutputFloodingAddsTheStatedNoise) {
