@@ -5,6 +5,7 @@
 # only; the script starts and stops every process itself (by PID) and removes its files.
 #
 #   bash scripts/service_scaleout.sh [--build DIR] [--data-dir DIR] [--count N] [--threads T]
+#                                    [--model ONNX] [--slots auto|real|complex]
 #
 # Each replica runs with --threads T (default 1), so two replicas use twice the cores of one.
 # Prints one JSON object: images/s of one replica and of two behind nginx, key uploads, failures.
@@ -15,6 +16,7 @@ data_dir=${HENN_DATA_DIR:-../shared/data}
 count=0
 threads=1
 model_onnx=models/mnist_cryptonets.onnx
+slots=auto
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -22,6 +24,7 @@ while [ $# -gt 0 ]; do
     --count) count=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --model) model_onnx=$2; shift 2 ;;
+    --slots) slots=$2; shift 2 ;;
     *) echo "service_scaleout.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -42,7 +45,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_for_file() { for _ in $(seq 1 600); do [ -s "$1" ] && return 0; sleep 0.5; done; echo "timed out waiting for $1" >&2; exit 1; }
 
 echo "compiling $model_onnx" >&2
-"$henn" compile "$model_onnx" --calibration "mnist:$data_dir" -o "$work/model.henn" >/dev/null
+"$henn" compile "$model_onnx" --calibration "mnist:$data_dir" --slots "$slots" -o "$work/model.henn" >/dev/null
 
 start_replica() {  # $1: name
   "$henn" serve --model "mnist=$work/model.henn" --host 127.0.0.1 --port 0 --port-file "$work/$1.port" \
@@ -94,7 +97,7 @@ for _ in $(seq 1 50); do
 done
 
 batch=$("$henn" client --server "127.0.0.1:$port_a" models --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["models"][0]["batch_size"])')
-[ "$count" -gt 0 ] || count=$((4 * batch))
+[ "$count" -gt 0 ] || count=$((3 * batch < 10000 ? 3 * batch : 10000))
 
 run_client() {  # $1: server, $2: output file
   "$henn" client --server "$1" --keys-dir "$work/keys" infer --model mnist --data-dir "$data_dir" \
