@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "henn/circuits/polynomial.hpp"
+#include "henn/error.hpp"
 #include "henn/math/modarith.hpp"
 #include "henn/math/ntt.hpp"
 #include "henn/math/random.hpp"
@@ -529,7 +530,7 @@ Ciphertext CkksBootstrapper::eval_mod(const Ciphertext& y, double message_scale,
     }
     const double drift = std::abs(c.scale / eval_mod_scale_ - 1);
     if (c.level != lv.eval_mod_end || drift > 1e-9) {
-        throw std::logic_error("eval_mod: landed at level " + std::to_string(c.level) + ", scale off by " +
+        throw InternalError("eval_mod: landed at level " + std::to_string(c.level) + ", scale off by " +
                                std::to_string(drift) + " (a bug)");
     }
     // c holds sin(2 pi x) ~ 2 pi m Delta / q_0: relabelled, the same polynomial reads as m.
@@ -583,7 +584,7 @@ Ciphertext CkksBootstrapper::bootstrap_with_timings(const Ciphertext& input, Boo
     const auto t4 = Clock::now();
     // The scales were chosen so that this is the input's scale up to rounding: make it exact.
     if (std::abs(out.scale / input.scale - 1) > 1e-9) {
-        throw std::logic_error("bootstrap: output scale drifted (a bug)");
+        throw InternalError("bootstrap: output scale drifted (a bug)");
     }
     ckks::set_metadata(out, ckks::metadata(out).with_scale(input.scale));
     if (timings) {
