@@ -311,6 +311,18 @@ TEST(Bootstrapping, FullBootstrapRefreshesRandomComplexValues) {
     EXPECT_THROW(t.bootstrapper.bootstrap(too_large_scale), BootstrapInputError);
 }
 
+TEST(Bootstrapping, ConstantInputWithTheLargestCoefficients) {
+    // Equal slots put the whole message in one coefficient pair (c_0, c_(N/2)): the worst case for
+    // EvalMod's sin(2 pi x) / (2 pi) ~ x, which at q_0 / Delta = 2^15 stays below 2^-24.
+    auto& t = toy();
+    const std::size_t n = t.params->slots();
+    const std::vector<Complex> values(n, Complex(0.9, -0.4));
+    const auto out = t.bootstrapper.bootstrap(t.encryptor.encrypt(t.encoder.encode(values, 0)));
+    const auto stats = ckks::precision(t.decrypt(out), values);
+    EXPECT_GE(stats.mean_bits, 22) << stats.max_error;
+    EXPECT_GE(stats.min_bits, 20) << stats.max_error;
+}
+
 TEST(Bootstrapping, FiftyBootstrapsInARowDoNotDrift) {
     auto& t = toy();
     const std::size_t n = t.params->slots();
