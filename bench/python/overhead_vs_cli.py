@@ -62,10 +62,12 @@ def main():
     args = parser.parse_args()
 
     calibration, _ = henn.load_dataset("mnist", args.data_dir, split="train", count=512)
+    calibration = calibration.reshape(len(calibration), -1)  # (count, 784): any model taking MNIST
     compiled = henn.compile(args.model, calibration=calibration, warn=False)
     if args.count <= 0:
         args.count = compiled.batch_size
     x, _ = henn.load_dataset("mnist", args.data_dir, count=args.count)
+    x = x.reshape(len(x), -1)
 
     cpp, py = {s: [] for s in STEPS}, {s: [] for s in STEPS}
     for _ in range(args.rounds):
