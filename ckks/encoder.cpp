@@ -193,16 +193,26 @@ PrecisionStats stats_from_errors(std::vector<double> errors) {
 }
 }  // namespace
 
+// Comparing a prefix would hide a decoder that returns too few (or too many) values.
+static void require_same_length(std::size_t actual, std::size_t expected) {
+    if (actual != expected) {
+        throw MismatchError("precision: " + std::to_string(actual) + " values compared against " +
+                            std::to_string(expected) + " reference values; pass spans of equal length");
+    }
+}
+
 PrecisionStats precision(std::span<const std::complex<double>> actual,
                          std::span<const std::complex<double>> expected) {
-    const std::size_t count = std::min(actual.size(), expected.size());
+    require_same_length(actual.size(), expected.size());
+    const std::size_t count = actual.size();
     std::vector<double> errors(count);
     for (std::size_t i = 0; i < count; ++i) errors[i] = std::abs(actual[i] - expected[i]);
     return stats_from_errors(std::move(errors));
 }
 
 PrecisionStats precision(std::span<const double> actual, std::span<const double> expected) {
-    const std::size_t count = std::min(actual.size(), expected.size());
+    require_same_length(actual.size(), expected.size());
+    const std::size_t count = actual.size();
     std::vector<double> errors(count);
     for (std::size_t i = 0; i < count; ++i) errors[i] = std::fabs(actual[i] - expected[i]);
     return stats_from_errors(std::move(errors));

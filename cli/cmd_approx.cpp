@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "command_registry.hpp"
+#include "common_options.hpp"
 #include "henn/approx/approximate.hpp"
 #include "henn/circuits/polynomial_plan.hpp"
 
@@ -52,17 +53,17 @@ double parse_number(const std::string& text, const std::string& what) {
     try {
         value = std::stod(text, &used);
     } catch (const std::exception&) {
-        throw CommandFailure(2, what + ": '" + text + "' is not a number");
+        throw CommandFailure(ErrorCategory::usage, what + ": '" + text + "' is not a number");
     }
-    if (used != text.size() || !std::isfinite(value)) throw CommandFailure(2, what + ": '" + text + "' is not a finite number");
+    if (used != text.size() || !std::isfinite(value)) throw CommandFailure(ErrorCategory::usage, what + ": '" + text + "' is not a finite number");
     return value;
 }
 
 Interval parse_interval(const std::string& text) {
     const auto comma = text.find(',');
-    if (comma == std::string::npos) throw CommandFailure(2, "--interval takes A,B (e.g. --interval=-8,8)");
+    if (comma == std::string::npos) throw CommandFailure(ErrorCategory::usage, "--interval takes A,B (e.g. --interval=-8,8)");
     Interval interval{parse_number(text.substr(0, comma), "--interval"), parse_number(text.substr(comma + 1), "--interval")};
-    if (!(interval.lo < interval.hi)) throw CommandFailure(2, "--interval A,B needs A < B");
+    if (!(interval.lo < interval.hi)) throw CommandFailure(ErrorCategory::usage, "--interval A,B needs A < B");
     return interval;
 }
 
@@ -72,17 +73,17 @@ std::vector<int> parse_degrees(const std::string& text) {
     std::string item;
     while (std::getline(stream, item, ',')) {
         const double d = parse_number(item, "--degrees");
-        if (d != std::floor(d) || d < 0 || d > 63) throw CommandFailure(2, "--degrees: each degree must be an integer in [0, 63]");
+        if (d != std::floor(d) || d < 0 || d > 63) throw CommandFailure(ErrorCategory::usage, "--degrees: each degree must be an integer in [0, 63]");
         degrees.push_back(static_cast<int>(d));
     }
-    if (degrees.empty()) throw CommandFailure(2, "--degrees needs at least one degree");
+    if (degrees.empty()) throw CommandFailure(ErrorCategory::usage, "--degrees needs at least one degree");
     return degrees;
 }
 
 // Whitespace- or comma-separated numbers; '#' starts a comment.
 std::vector<double> read_samples(const std::string& path) {
     std::ifstream in(path);
-    if (!in) throw CommandFailure(1, "cannot open samples file '" + path + "'");
+    if (!in) throw CommandFailure(ErrorCategory::io, "cannot open samples file '" + path + "'");
     constexpr std::size_t kMaxSamples = 100'000'000;
     std::vector<double> samples;
     std::string line;
@@ -104,13 +105,13 @@ std::vector<double> read_samples(const std::string& path) {
                 used = 0;
             }
             if (used != token.size() || !std::isfinite(value)) {
-                throw CommandFailure(1, path + ":" + std::to_string(line_number) + ": '" + token + "' is not a finite number");
+                throw CommandFailure(ErrorCategory::data, path + ":" + std::to_string(line_number) + ": '" + token + "' is not a finite number");
             }
-            if (samples.size() >= kMaxSamples) throw CommandFailure(1, path + ": more than 100 million samples");
+            if (samples.size() >= kMaxSamples) throw CommandFailure(ErrorCategory::data, path + ": more than 100 million samples");
             samples.push_back(value);
         }
     }
-    if (samples.empty()) throw CommandFailure(1, "samples file '" + path + "' holds no numbers");
+    if (samples.empty()) throw CommandFailure(ErrorCategory::data, "samples file '" + path + "' holds no numbers");
     return samples;
 }
 
@@ -204,11 +205,11 @@ void run_gnuplot(const std::filesystem::path& script) {
     char* argv[] = {const_cast<char*>(program.c_str()), const_cast<char*>(script_path.c_str()), nullptr};
     pid_t pid = 0;
     if (posix_spawnp(&pid, "gnuplot", nullptr, nullptr, argv, environ) != 0) {
-        throw CommandFailure(1, "cannot run gnuplot (install the Debian package gnuplot-nox)");
+        throw CommandFailure(ErrorCategory::io, "cannot run gnuplot (install the Debian package gnuplot-nox)");
     }
     int status = 0;
     if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        throw CommandFailure(1, "gnuplot failed (status " + std::to_string(status) + ")");
+        throw CommandFailure(ErrorCategory::io, "gnuplot failed (status " + std::to_string(status) + ")");
     }
 }
 
@@ -222,13 +223,13 @@ void plot(const std::string& file, const TargetFunction& f, const std::vector<Ap
     } else if (extension == ".svg") {
         terminal = "svg size 1100,900 dynamic font 'sans,11'";
     } else {
-        throw CommandFailure(2, "--plot: the file must end in .png or .svg");
+        throw CommandFailure(ErrorCategory::usage, "--plot: the file must end in .png or .svg");
     }
-    if (file.find_first_of("'\"\n\\") != std::string::npos) throw CommandFailure(2, "--plot: file name with quotes or backslashes");
-    if (curves.empty()) throw CommandFailure(1, "nothing to plot: every method failed");
+    if (file.find_first_of("'\"\n\\") != std::string::npos) throw CommandFailure(ErrorCategory::usage, "--plot: file name with quotes or backslashes");
+    if (curves.empty()) throw CommandFailure(ErrorCategory::data, "nothing to plot: every method failed");
     const Interval in = curves.front().interval;
     char directory_template[] = "/tmp/henn-approx-plot-XXXXXX";
-    if (mkdtemp(directory_template) == nullptr) throw CommandFailure(1, "cannot create a temporary directory");
+    if (mkdtemp(directory_template) == nullptr) throw CommandFailure(ErrorCategory::io, "cannot create a temporary directory");
     const std::filesystem::path directory(directory_template);
     const std::filesystem::path data = directory / "curves.dat";
     const std::filesystem::path script = directory / "plot.gp";
@@ -393,21 +394,21 @@ void run_approx(const ApproxArgs& a) {
     try {
         (void)builtin_function(a.function);
         if (!a.compare) (void)parse_method(a.method);
-    } catch (const std::invalid_argument& e) {
-        throw CommandFailure(2, e.what());
+    } catch (const InvalidArgument& e) {
+        throw CommandFailure(ErrorCategory::usage, e.what());
     }
     if (!a.plot.empty()) {
         const std::string extension = std::filesystem::path(a.plot).extension().string();
-        if (extension != ".png" && extension != ".svg") throw CommandFailure(2, "--plot: the file must end in .png or .svg");
+        if (extension != ".png" && extension != ".svg") throw CommandFailure(ErrorCategory::usage, "--plot: the file must end in .png or .svg");
     }
     std::vector<double> samples;
-    if (!a.samples_file.empty() && a.normal_samples_sigma > 0) throw CommandFailure(2, "give --samples or --normal-samples, not both");
+    if (!a.samples_file.empty() && a.normal_samples_sigma > 0) throw CommandFailure(ErrorCategory::usage, "give --samples or --normal-samples, not both");
     if (!a.samples_file.empty()) samples = read_samples(a.samples_file);
     if (a.normal_samples_sigma > 0) samples = normal_samples(a.normal_samples_sigma);
     const TargetFunction f = builtin_function(a.function);
 
     if (!a.compare) {
-        if (!a.degrees.empty()) throw CommandFailure(2, "--degrees goes with --compare");
+        if (!a.degrees.empty()) throw CommandFailure(ErrorCategory::usage, "--degrees goes with --compare");
         const Approximation result = approximate(make_request(a, parse_method(a.method), a.degree, samples));
         if (a.json_output) {
             std::cout << to_json(result).dump(2) << "\n";
@@ -444,7 +445,7 @@ void run_approx(const ApproxArgs& a) {
         }
     }
     if (!a.plot.empty()) {
-        if (degrees.size() != 1) throw CommandFailure(2, "--plot draws one degree: use --degree, not --degrees");
+        if (degrees.size() != 1) throw CommandFailure(ErrorCategory::usage, "--plot draws one degree: use --degree, not --degrees");
         std::vector<Approximation> curves;
         for (const auto& row : all.front()) {
             if (row.result) curves.push_back(*row.result);
@@ -463,7 +464,7 @@ const CommandRegistrar approx_command(30, "approx", [](CLI::App& root) {
     cmd->add_option("-d,--degree", args->degree, "Degree, 0..63")->capture_default_str()->check(CLI::Range(0, 63));
     cmd->add_option("--degrees", args->degrees, "With --compare: several degrees, e.g. 2,3,4,7,15");
     cmd->add_option("-i,--interval", args->interval, "Interval A,B (write --interval=-8,8 for a negative A)")->capture_default_str();
-    cmd->add_flag("--json", args->json_output, "One JSON object (an array with --compare)");
+    add_json_flag(cmd, args->json_output);  // an array with --compare
     cmd->add_flag("--compare", args->compare, "Every method side by side");
     cmd->add_flag("--markdown", args->markdown, "With --compare: markdown tables of max and L2 errors per degree");
     cmd->add_option("--plot", args->plot, "Draw the polynomials and their errors with gnuplot (.png or .svg)");
@@ -481,16 +482,8 @@ const CommandRegistrar approx_command(30, "approx", [](CLI::App& root) {
     cmd->add_option("--uniform-mix", args->uniform_mix, "empirical: share of uniform weight on the interval")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 0.999));
-    cmd->callback([args] {
-        try {
-            run_approx(*args);
-        } catch (const std::invalid_argument& e) {
-            throw CommandFailure(2, e.what());
-        } catch (const std::runtime_error& e) {
-            if (dynamic_cast<const CommandFailure*>(&e)) throw;
-            throw CommandFailure(1, e.what());
-        }
-    });
+    // Errors reach main(), which maps their category to the exit status.
+    cmd->callback([args] { run_approx(*args); });
 });
 
 }  // namespace

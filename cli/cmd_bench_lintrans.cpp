@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "command_registry.hpp"
+#include "common_options.hpp"
 #include "henn/circuits/linear_transform.hpp"
 #include "henn/ckks/encoder.hpp"
 #include "henn/ckks/encryptor.hpp"
@@ -79,10 +80,10 @@ ckks::ParametersLiteral chain_for(int log_n) {
         case 14: levels = 5; break;
         case 15: levels = 10; dnum = 3; break;
         case 16: levels = 20; dnum = 3; break;
-        default: throw CommandFailure(2, "--log-n must lie in 13..16");
+        default: throw CommandFailure(ErrorCategory::usage, "--log-n must lie in 13..16");
     }
     ckks::ParametersLiteral lit = ckks::ParametersLiteral::for_depth(levels, 40, 60, ckks::SecurityLevel::k128, dnum);
-    if (lit.log_n > log_n) throw CommandFailure(2, "no secure chain for log N = " + std::to_string(log_n));
+    if (lit.log_n > log_n) throw CommandFailure(ErrorCategory::usage, "no secure chain for log N = " + std::to_string(log_n));
     lit.log_n = log_n;
     return lit;
 }
@@ -133,7 +134,7 @@ void run_bench_lintrans(const LintransOptions& o) {
         const ckks::Ciphertext ct = encryptor.encrypt(encoder.encode(x));
         for (int d : o.diagonals) {
             if (d < 1 || static_cast<std::size_t>(d) > slots) {
-                throw CommandFailure(2, "--diagonals must lie in [1, N/2] (" + std::to_string(slots) + ")");
+                throw CommandFailure(ErrorCategory::usage, "--diagonals must lie in [1, N/2] (" + std::to_string(slots) + ")");
             }
             // Diagonals 0..D-1 (a band: convolution-like maps; D = N/2 is a dense matrix).
             circuits::Diagonals diag;
@@ -283,7 +284,7 @@ const CommandRegistrar bench_lintrans_command(22, "bench lintrans", [](CLI::App&
     cmd->add_option("--diagonals", opts->diagonals, "Diagonal counts D (diagonals 0..D-1), comma separated")
         ->delimiter(',')
         ->capture_default_str();
-    cmd->add_option("--threads", opts->threads, "Threads across RNS limbs")->capture_default_str()->check(CLI::Range(1, 256));
+    add_threads_option(cmd, opts->threads);
     cmd->add_option("--repeat", opts->repeat, "Runs per method (the median is reported)")
         ->capture_default_str()
         ->check(CLI::Range(1, 100));
@@ -293,7 +294,7 @@ const CommandRegistrar bench_lintrans_command(22, "bench lintrans", [](CLI::App&
     cmd->add_option("--max-naive-key-gib", opts->max_naive_key_gib,
                     "Skip the per-diagonal methods when their keys would exceed this many GiB")
         ->capture_default_str();
-    cmd->add_flag("--json", opts->json, "Print JSON");
+    add_json_flag(cmd, opts->json);
     cmd->add_flag("--markdown", opts->markdown, "Print a Markdown table (for docs/benchmarks.md)");
     cmd->callback([opts] { run_bench_lintrans(*opts); });
 });

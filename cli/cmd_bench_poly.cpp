@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "command_registry.hpp"
+#include "common_options.hpp"
 #include "henn/approx/chebyshev.hpp"
 #include "henn/circuits/polynomial.hpp"
 #include "henn/ckks/encoder.hpp"
@@ -52,19 +53,19 @@ approx::Parity parse_parity(const std::string& name) {
     if (name == "none") return approx::Parity::None;
     if (name == "odd") return approx::Parity::Odd;
     if (name == "even") return approx::Parity::Even;
-    throw CommandFailure(2, "--parity must be none, odd or even");
+    throw CommandFailure(ErrorCategory::usage, "--parity must be none, odd or even");
 }
 
 void run_bench_poly(const PolyBenchOptions& o) {
     if (o.interval.size() != 2 || !(o.interval[0] < o.interval[1])) {
-        throw CommandFailure(2, "--interval needs two numbers lo,hi with lo < hi");
+        throw CommandFailure(ErrorCategory::usage, "--interval needs two numbers lo,hi with lo < hi");
     }
     const approx::Interval interval{o.interval[0], o.interval[1]};
     const approx::Parity parity = parse_parity(o.parity);
     for (int d : o.degrees) {
-        if (d < 1 || d > 1024) throw CommandFailure(2, "degrees must lie in [1, 1024]");
+        if (d < 1 || d > 1024) throw CommandFailure(ErrorCategory::usage, "degrees must lie in [1, 1024]");
         if ((parity == approx::Parity::Odd && d % 2 == 0) || (parity == approx::Parity::Even && d % 2 == 1)) {
-            throw CommandFailure(2, "degree " + std::to_string(d) + " does not have the parity " + o.parity);
+            throw CommandFailure(ErrorCategory::usage, "degree " + std::to_string(d) + " does not have the parity " + o.parity);
         }
     }
     math::set_thread_count(o.threads);
@@ -79,7 +80,7 @@ void run_bench_poly(const PolyBenchOptions& o) {
     try {
         ctx = ckks::Context::create(lit);
     } catch (const ckks::ParameterError& e) {
-        throw CommandFailure(2, std::string("bench poly: ") + e.what());
+        throw CommandFailure(ErrorCategory::usage, std::string("bench poly: ") + e.what());
     }
     ckks::KeyGenerator keygen(ctx);
     auto keys = std::make_shared<ckks::EvaluationKeys>(keygen.evaluation_keys({}, false));
@@ -189,12 +190,14 @@ const CommandRegistrar bench_poly_command(21, "bench poly", [](CLI::App& root) {
     cmd->add_option("--interval", opts->interval, "Input interval lo,hi (-1,1 skips the interval change)")
         ->delimiter(',')
         ->capture_default_str();
-    cmd->add_option("--parity", opts->parity, "Polynomial structure: none, odd or even")->capture_default_str();
-    cmd->add_option("--threads", opts->threads, "Threads across RNS limbs")->capture_default_str()->check(CLI::Range(1, 256));
+    cmd->add_option("--parity", opts->parity, "Polynomial structure: none, odd or even")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"none", "odd", "even"}));
+    add_threads_option(cmd, opts->threads);
     cmd->add_option("--repeat", opts->repeat, "Runs per degree (the median is reported)")
         ->capture_default_str()
         ->check(CLI::Range(1, 100));
-    cmd->add_flag("--json", opts->json, "Print JSON");
+    add_json_flag(cmd, opts->json);
     cmd->add_flag("--markdown", opts->markdown, "Print a Markdown table (for docs/benchmarks.md)");
     cmd->callback([opts] { run_bench_poly(*opts); });
 });

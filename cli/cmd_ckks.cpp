@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "command_registry.hpp"
+#include "common_options.hpp"
 #include "henn/ckks/encoder.hpp"
 #include "henn/ckks/encryptor.hpp"
 #include "henn/ckks/errors.hpp"
@@ -28,7 +29,7 @@ SecurityLevel parse_security(int bits) {
         case 128: return SecurityLevel::k128;
         case 192: return SecurityLevel::k192;
         case 256: return SecurityLevel::k256;
-        default: throw CommandFailure(2, "security must be 128, 192 or 256");
+        default: throw CommandFailure(ErrorCategory::usage, "security must be 128, 192 or 256");
     }
 }
 
@@ -59,7 +60,7 @@ void run_params(const ParamsOptions& o) {
         if (o.log_n != 0) lit.log_n = o.log_n;
         ctx = Context::create(lit);
     } catch (const ParameterError& e) {
-        throw CommandFailure(2, std::string("refused: ") + e.what());
+        throw CommandFailure(ErrorCategory::usage, std::string("refused: ") + e.what());
     }
     if (o.json) {
         nlohmann::json j;
@@ -113,7 +114,7 @@ ParametersLiteral standard_chain(int log_n) {
             lit.log_p = {60, 60};
             lit.log_default_scale = 50;
             break;
-        default: throw CommandFailure(2, "bench ckks supports log N from 12 to 16");
+        default: throw CommandFailure(ErrorCategory::usage, "bench ckks supports log N from 12 to 16");
     }
     return lit;
 }
@@ -247,7 +248,7 @@ const CommandRegistrar params_command(10, "params", [](CLI::App& root) {
     cmd->add_option("--first-bits", opts->first_bits, "Size of the first prime q_0")->capture_default_str()->check(CLI::Range(20, 61));
     cmd->add_option("--security", opts->security, "Security level in bits: 128, 192 or 256")->capture_default_str();
     cmd->add_option("--dnum", opts->dnum, "Key-switching digits (0: one per prime)")->capture_default_str();
-    cmd->add_flag("--json", opts->json, "Print JSON");
+    add_json_flag(cmd, opts->json);
     cmd->callback([opts] { run_params(*opts); });
 });
 
@@ -258,10 +259,10 @@ const CommandRegistrar bench_ckks_command(20, "bench ckks", [](CLI::App& root) {
     cmd->add_option("--log-n", opts->log_n, "Ring sizes as log2 N, comma separated")->capture_default_str()
         ->delimiter(',')
         ->check(CLI::Range(12, 16));
-    cmd->add_option("--threads", opts->threads, "Threads across RNS limbs")->capture_default_str()->check(CLI::Range(1, 256));
+    add_threads_option(cmd, opts->threads);
     cmd->add_option("--repeat", opts->repeat, "Runs per operation (the median is reported)")->capture_default_str()
         ->check(CLI::Range(1, 1000));
-    cmd->add_flag("--json", opts->json, "Print JSON");
+    add_json_flag(cmd, opts->json);
     cmd->callback([opts] { run_bench_ckks(*opts); });
 });
 

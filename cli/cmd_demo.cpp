@@ -94,7 +94,7 @@ void run_ckks_demo() {
     std::cout << "\nprecision over " << stats.count << " slots: worst " << stats.min_bits << " bits, mean "
               << stats.mean_bits << " bits, median " << stats.median_bits << " bits (max error "
               << std::scientific << stats.max_error << std::fixed << ")\n";
-    if (stats.min_bits < 15) throw CommandFailure(1, "demo precision below 15 bits: something is wrong");
+    if (stats.min_bits < 15) throw CommandFailure(ErrorCategory::internal, "demo precision below 15 bits: something is wrong");
 }
 
 #ifndef HENN_CLI_HAS_ENGINE

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command_registry.hpp"
+#include "common_options.hpp"
 #include "henn/data/data.hpp"
 #include "henn/nn/activation.hpp"
 #include "henn/nn/analysis.hpp"
@@ -43,7 +44,7 @@ struct TrainArgs {
     std::string preset, spec_file, data = "mnist", data_dir, activation, out, history, preactivation_dir;
     TrainOptions options;
     std::int64_t train_limit = 0, test_limit = 0;
-    bool no_augment = false, float64 = false, skip_test = false;
+    bool no_augment = false, float64 = false, skip_test = false, quiet = false;
 };
 
 void run_train(const TrainArgs& a) {
@@ -56,6 +57,7 @@ void run_train(const TrainArgs& a) {
                  a.spec_file.empty() ? "preset" : a.spec_file, to_string(spec.default_activation), a.data, train.count());
     TrainOptions options = a.options;
     options.augment = !a.no_augment && train.sample_shape.size() == 3;
+    if (a.quiet) options.progress = false;
     auto result = train_network(spec, train, options);
     std::printf("trained %zu epochs in %.1f s (%.1f s/epoch), best epoch %d\n", result.history.size(), result.seconds,
                 result.seconds / static_cast<double>(std::max<std::size_t>(result.history.size(), 1)), result.best_epoch);
@@ -69,7 +71,7 @@ void run_train(const TrainArgs& a) {
             const auto path = std::filesystem::path(a.preactivation_dir) / (s.layer + ".txt");
             std::ofstream out(path);
             for (double v : s.samples) out << v << "\n";
-            if (!out) throw CommandFailure(1, "cannot write " + path.string());
+            if (!out) throw CommandFailure(ErrorCategory::io, "cannot write " + path.string());
             std::printf("wrote %zu pre-activation samples to %s\n", s.samples.size(), path.c_str());
         }
     }
@@ -122,8 +124,10 @@ const CommandRegistrar train_command(40, "train", [](CLI::App& root) {
     auto* spec = cmd->add_option("--spec", args->spec_file, "JSON network description (see include/henn/nn/network_spec.hpp)")
                      ->check(CLI::ExistingFile);
     preset->excludes(spec);
-    cmd->add_option("--data", args->data, "mnist | fashion-mnist | wdbc")->capture_default_str();
-    cmd->add_option("--data-dir", args->data_dir, "directory holding the data set files")->required();
+    cmd->add_option("--data", args->data, "mnist | fashion-mnist | wdbc")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"mnist", "fashion-mnist", "wdbc"}));
+    add_data_dir_option(cmd, args->data_dir);
     cmd->add_option("--activation", args->activation,
                     "relu | sigmoid | tanh | square | poly:METHOD:DEGREE:INTERVAL[:FUNCTION][:trainable] "
                     "(default: the network's own)");
@@ -131,13 +135,16 @@ const CommandRegistrar train_command(40, "train", [](CLI::App& root) {
     cmd->add_option("--batch-size", args->options.batch_size)->capture_default_str();
     cmd->add_option("--lr", args->options.learning_rate, "AdamW learning rate")->capture_default_str();
     cmd->add_option("--weight-decay", args->options.weight_decay)->capture_default_str();
-    cmd->add_option("--schedule", args->options.schedule, "cosine | step | constant")->capture_default_str();
+    cmd->add_option("--schedule", args->options.schedule, "cosine | step | constant")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"cosine", "step", "constant"}));
     cmd->add_option("--validation", args->options.validation_fraction, "fraction held out for early stopping")
         ->capture_default_str();
     cmd->add_option("--patience", args->options.patience, "early stopping patience in epochs (0 = off)")->capture_default_str();
     cmd->add_flag("--no-augment", args->no_augment, "no random shifts/rotations");
-    cmd->add_option("--seed", args->options.seed)->capture_default_str();
-    cmd->add_option("--threads", args->options.threads, "libtorch threads")->capture_default_str();
+    add_quiet_flag(cmd, args->quiet);
+    add_seed_option(cmd, args->options.seed);
+    add_threads_option(cmd, args->options.threads);
     cmd->add_option("--checkpoint", args->options.checkpoint_path, "save the best weights here (libtorch format)");
     cmd->add_option("--resume", args->options.resume_path, "start from a checkpoint of the same network")
         ->check(CLI::ExistingFile);
@@ -150,7 +157,7 @@ const CommandRegistrar train_command(40, "train", [](CLI::App& root) {
     cmd->add_option("--preactivation-dir", args->preactivation_dir,
                     "write sampled pre-activation values per layer (for henn approx --samples)");
     cmd->callback([args] {
-        if (args->preset.empty() && args->spec_file.empty()) throw CommandFailure(2, "train: give --preset or --spec");
+        if (args->preset.empty() && args->spec_file.empty()) throw CommandFailure(ErrorCategory::usage, "train: give --preset or --spec");
         run_train(*args);
     });
 });
@@ -166,9 +173,11 @@ const CommandRegistrar eval_command(41, "eval", [](CLI::App& root) {
     auto args = std::make_shared<EvalArgs>();
     auto* cmd = root.add_subcommand("eval", "Plaintext accuracy and confusion matrix of an ONNX model (float64 reference)");
     cmd->add_option("model", args->model, "ONNX file")->required()->check(CLI::ExistingFile);
-    cmd->add_option("--data", args->data, "mnist | fashion-mnist | wdbc")->capture_default_str();
-    cmd->add_option("--data-dir", args->data_dir)->required();
-    cmd->add_option("--split", args->split, "test | train")->capture_default_str();
+    cmd->add_option("--data", args->data, "mnist | fashion-mnist | wdbc")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"mnist", "fashion-mnist", "wdbc"}));
+    add_data_dir_option(cmd, args->data_dir);
+    cmd->add_option("--split", args->split, "test | train")->capture_default_str()->check(CLI::IsMember({"test", "train"}));
     cmd->add_option("--limit", args->limit, "first N samples only");
     cmd->add_flag("--keep-activations", args->keep, "keep Relu/Sigmoid/Tanh exact (plaintext baseline)");
     cmd->add_option("--replace-activations", args->replacement, "polynomial replacing Relu/Sigmoid/Tanh on import");
@@ -177,6 +186,7 @@ const CommandRegistrar eval_command(41, "eval", [](CLI::App& root) {
     cmd->add_option("--input-std", args->input_std, "see --input-mean (default: metadata henn.input_std or 1)");
     cmd->callback([args] {
         auto imported = import_onnx(args->model, import_options(args->keep, args->replacement));
+        for (const auto& w : imported.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
         auto data = load_named_dataset(args->data, args->data_dir, args->split == "train" ? Split::train : Split::test);
         if (args->limit > 0) data = data.head(args->limit);
         // Inputs are pixels in [0, 1] unless the model's metadata names a normalization
@@ -187,12 +197,12 @@ const CommandRegistrar eval_command(41, "eval", [](CLI::App& root) {
             try {
                 return std::stod(meta.at(key));
             } catch (const std::exception&) {
-                throw CommandFailure(1, "eval: model metadata " + key + " = '" + meta.at(key) + "' is not a number");
+                throw CommandFailure(ErrorCategory::data, "eval: model metadata " + key + " = '" + meta.at(key) + "' is not a number");
             }
         };
         if (meta.count("henn.input_mean") && args->input_mean == 0.0) mean = number("henn.input_mean");
         if (meta.count("henn.input_std") && args->input_std == 1.0) stddev = number("henn.input_std");
-        if (!(stddev > 0.0)) throw CommandFailure(2, "eval: input standard deviation must be positive");
+        if (!(stddev > 0.0)) throw CommandFailure(ErrorCategory::usage, "eval: input standard deviation must be positive");
         if (mean != 0.0 || stddev != 1.0) {
             spdlog::info("normalizing inputs: (x - {}) / {}", mean, stddev);
             for (auto& v : data.features) v = static_cast<float>((v - mean) / stddev);

@@ -13,8 +13,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
 #include "command_registry.hpp"
+#include "common_options.hpp"
+#include "temporary_directory.hpp"
 #include "henn/data/data.hpp"
 #include "henn/paillier/serialization.hpp"
 #include "henn/service/smlp_service.hpp"
@@ -56,11 +59,12 @@ struct PreparedData {
 
 // Shuffles with the seed, splits, standardizes with the training rows' statistics.
 PreparedData prepare(const OwnerFlags& flags) {
+    if (flags.data.empty()) throw CommandFailure(ErrorCategory::usage, "--csv FILE is required (the WDBC-format table)");
     const smlp::Dataset all =
         smlp::shuffle_rows(smlp::from_table(data::load_wdbc_table(flags.data)), flags.seed);
     std::size_t train_rows = flags.train_rows ? flags.train_rows : all.rows() * 4 / 5;
     if (train_rows >= all.rows())
-        throw CommandFailure(2, "--train-rows must leave rows for testing (data has " +
+        throw CommandFailure(ErrorCategory::usage, "--train-rows must leave rows for testing (data has " +
                                     std::to_string(all.rows()) + ")");
     auto [train, test] = smlp::split(all, train_rows);
     smlp::standardize(train, test);
@@ -85,7 +89,7 @@ service::ServerOptions server_options(const std::string& listen, const TlsFlags&
     options.listen_address = listen;
     if (!tls.cert.empty() || !tls.key.empty()) {
         if (tls.cert.empty() || tls.key.empty())
-            throw CommandFailure(2, "TLS needs both --tls-cert and --tls-key");
+            throw CommandFailure(ErrorCategory::usage, "TLS needs both --tls-cert and --tls-key");
         options.tls = service::ServerTls{tls.cert, tls.key, ""};
     }
     return options;
@@ -204,12 +208,14 @@ void run_owner(const OwnerFlags& flags, const KeyOptions& keys, const std::strin
 void add_owner_flags(CLI::App* cmd, OwnerFlags& flags, KeyOptions& keys, std::string& cloud_ca) {
     cmd->add_option("--cloud", flags.cloud, "S1's address, host:port")->required();
     cmd->add_option("--secret-key", keys.secret_key_file, "The owner's secret key")->required()->check(CLI::ExistingFile);
-    cmd->add_option("--data", flags.data, "WDBC-format CSV")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--csv", flags.data, "WDBC-format CSV (required)")->check(CLI::ExistingFile);
+    add_deprecated_option(cmd, "--data", "--csv", flags.data)->check(CLI::ExistingFile);
     cmd->add_option("--hidden", flags.hidden, "Hidden-layer width")->capture_default_str();
     cmd->add_option("--epochs", flags.epochs, "Epochs")->capture_default_str();
-    cmd->add_option("--batch", flags.batch, "Mini-batch size")->capture_default_str();
+    cmd->add_option("--batch-size", flags.batch, "Mini-batch size")->capture_default_str();
+    add_deprecated_option(cmd, "--batch", "--batch-size", flags.batch);
     cmd->add_option("--lr", flags.learning_rate, "Learning rate")->capture_default_str();
-    cmd->add_option("--seed", flags.seed, "Seed of the split, the initial model and the batch order")->capture_default_str();
+    add_seed_option(cmd, flags.seed);
     cmd->add_option("--train-rows", flags.train_rows, "Training rows (default 80%)");
     cmd->add_option("--test-rows", flags.test_rows, "Held-out rows to classify (default all)");
     cmd->add_option("--model-out", flags.model_out, "Write the decrypted model (text)");
@@ -227,10 +233,10 @@ struct Child {
 // Starts `henn smlp ...` with stdout on a pipe and reads "listening on HOST:PORT".
 Child spawn_party(const std::vector<std::string>& arguments, const char* name) {
     int pipe_fds[2];
-    if (::pipe(pipe_fds) != 0) throw CommandFailure(1, "pipe() failed");
+    if (::pipe(pipe_fds) != 0) throw CommandFailure(ErrorCategory::io, "pipe() failed");
     const std::string self = fs::read_symlink("/proc/self/exe").string();
     const pid_t pid = ::fork();
-    if (pid < 0) throw CommandFailure(1, "fork() failed");
+    if (pid < 0) throw CommandFailure(ErrorCategory::io, "fork() failed");
     if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // the parties end with the demo, even if it is killed
         ::dup2(pipe_fds[1], STDOUT_FILENO);
@@ -253,7 +259,7 @@ Child spawn_party(const std::vector<std::string>& arguments, const char* name) {
     if (at == std::string::npos) {
         ::kill(pid, SIGTERM);
         ::waitpid(pid, nullptr, 0);
-        throw CommandFailure(1, std::string(name) + " did not start (see its error above)");
+        throw CommandFailure(ErrorCategory::protocol, std::string(name) + " did not start (see its error above)");
     }
     return {pid, line.substr(at + marker.size())};
 }
@@ -277,14 +283,22 @@ void setup(CLI::App& root) {
 
     // keygen
     {
-        static std::string out = ".";
-        static unsigned bits = paillier::kDefaultModulusBits;
-        static bool test_only = false;
+        struct Options {
+            std::string out = ".";
+            unsigned bits = paillier::kDefaultModulusBits;
+            bool test_only = false;
+        };
+        const auto o = std::make_shared<Options>();
+        auto& out = o->out;
+        auto& bits = o->bits;
+        auto& test_only = o->test_only;
         auto* cmd = smlp_cmd->add_subcommand("keygen", "Generate the owner's Paillier key pair");
         cmd->add_option("--out", out, "Directory for public.key and secret.key")->capture_default_str();
         cmd->add_option("--bits", bits, "Modulus size: 2048 or 3072")->capture_default_str();
-        cmd->add_flag("--test-only-1024", test_only, "Allow 1024-bit keys (insecure, tests only)");
-        cmd->callback([] {
+        cmd->add_flag("--allow-test-keys", test_only, "Allow 1024-bit keys (insecure, tests only)");
+        add_deprecated_flag(cmd, "--test-only-1024", "--allow-test-keys", test_only);
+        cmd->callback([o] {
+            auto& out = o->out; auto& bits = o->bits; auto& test_only = o->test_only;
             fs::create_directories(out);
             const auto t0 = std::chrono::steady_clock::now();
             const auto keys = paillier::generate_keypair({.modulus_bits = bits, .allow_test_only_sizes = test_only});
@@ -301,16 +315,23 @@ void setup(CLI::App& root) {
 
     // s2
     {
-        static std::string listen = "127.0.0.1:0";
-        static KeyOptions keys;
-        static TlsFlags tls;
+        struct Options {
+            std::string listen = "127.0.0.1:0";
+            KeyOptions keys;
+            TlsFlags tls;
+        };
+        const auto o = std::make_shared<Options>();
+        auto& listen = o->listen;
+        auto& keys = o->keys;
+        auto& tls = o->tls;
         auto* cmd = smlp_cmd->add_subcommand("s2", "Run S2, the helper server that holds the secret key");
         cmd->add_option("--listen", listen, "host:port (port 0: any free port)")->capture_default_str();
         cmd->add_option("--secret-key", keys.secret_key_file, "The owner's secret key")->required()->check(CLI::ExistingFile);
         cmd->add_option("--tls-cert", tls.cert, "Server certificate (PEM) to serve TLS");
         cmd->add_option("--tls-key", tls.key, "Server private key (PEM)");
         cmd->add_flag("--allow-test-keys", keys.allow_test_keys, "Accept 1024-bit keys (tests only)");
-        cmd->callback([] {
+        cmd->callback([o] {
+            auto& listen = o->listen; auto& keys = o->keys; auto& tls = o->tls;
             const smlp::Helper helper(load_secret(keys));
             service::SmlpHelperService service(helper, {.allow_test_only_sizes = keys.allow_test_keys});
             service::Server server(server_options(listen, tls), {&service});
@@ -320,9 +341,19 @@ void setup(CLI::App& root) {
 
     // s1
     {
-        static std::string listen = "127.0.0.1:0", helper_address, helper_ca;
-        static TlsFlags tls;
-        static bool allow_test_keys = false;
+        struct Options {
+            std::string listen = "127.0.0.1:0";
+            std::string helper_address;
+            std::string helper_ca;
+            TlsFlags tls;
+            bool allow_test_keys = false;
+        };
+        const auto o = std::make_shared<Options>();
+        auto& listen = o->listen;
+        auto& helper_address = o->helper_address;
+        auto& helper_ca = o->helper_ca;
+        auto& tls = o->tls;
+        auto& allow_test_keys = o->allow_test_keys;
         auto* cmd = smlp_cmd->add_subcommand("s1", "Run S1, the cloud server that trains on encrypted data");
         cmd->add_option("--listen", listen, "host:port (port 0: any free port)")->capture_default_str();
         cmd->add_option("--helper", helper_address, "S2's address, host:port")->required();
@@ -330,7 +361,8 @@ void setup(CLI::App& root) {
         cmd->add_option("--tls-cert", tls.cert, "Server certificate (PEM) to serve TLS");
         cmd->add_option("--tls-key", tls.key, "Server private key (PEM)");
         cmd->add_flag("--allow-test-keys", allow_test_keys, "Accept 1024-bit keys (tests only)");
-        cmd->callback([] {
+        cmd->callback([o] {
+            auto& listen = o->listen; auto& helper_address = o->helper_address; auto& helper_ca = o->helper_ca; auto& tls = o->tls; auto& allow_test_keys = o->allow_test_keys;
             service::GrpcHelperLink link(channel(helper_address, helper_ca), {.allow_test_only_sizes = allow_test_keys});
             service::SmlpCloudService service(link, {.allow_test_only_sizes = allow_test_keys});
             service::Server server(server_options(listen, tls), {&service});
@@ -340,33 +372,47 @@ void setup(CLI::App& root) {
 
     // train and classify (the owner)
     {
-        static OwnerFlags flags;
-        static KeyOptions keys;
-        static std::string cloud_ca;
+        struct Options {
+            OwnerFlags flags;
+            KeyOptions keys;
+            std::string cloud_ca;
+        };
+        const auto o = std::make_shared<Options>();
+        auto& flags = o->flags;
+        auto& keys = o->keys;
+        auto& cloud_ca = o->cloud_ca;
         auto* cmd = smlp_cmd->add_subcommand(
             "train", "As the owner: encrypt and upload the data, train on S1, decrypt the model, "
                      "classify the held-out rows under encryption");
         add_owner_flags(cmd, flags, keys, cloud_ca);
         cmd->add_flag("!--no-compare", flags.compare, "Skip the plaintext reference trainings");
-        cmd->callback([] { run_owner(flags, keys, cloud_ca); });
+        cmd->callback([o] { run_owner(o->flags, o->keys, o->cloud_ca); });
     }
     {
-        static OwnerFlags flags;
-        static KeyOptions keys;
-        static std::string cloud_ca;
+        struct Options {
+            OwnerFlags flags;
+            KeyOptions keys;
+            std::string cloud_ca;
+            bool print_scores = false;
+        };
+        const auto o = std::make_shared<Options>();
+        auto& flags = o->flags;
+        auto& keys = o->keys;
+        auto& cloud_ca = o->cloud_ca;
         auto* cmd = smlp_cmd->add_subcommand(
             "classify", "As the owner: classify held-out rows with the model kept on S1");
         cmd->add_option("--cloud", flags.cloud, "S1's address, host:port")->required();
         cmd->add_option("--secret-key", keys.secret_key_file, "The owner's secret key")->required()->check(CLI::ExistingFile);
-        cmd->add_option("--data", flags.data, "WDBC-format CSV")->required()->check(CLI::ExistingFile);
-        cmd->add_option("--seed", flags.seed, "The seed used for training (same split)")->capture_default_str();
+        cmd->add_option("--csv", flags.data, "WDBC-format CSV (required)")->check(CLI::ExistingFile);
+        add_deprecated_option(cmd, "--data", "--csv", flags.data)->check(CLI::ExistingFile);
+        add_seed_option(cmd, flags.seed);  // the training run's, for the same split
         cmd->add_option("--train-rows", flags.train_rows, "As used for training");
         cmd->add_option("--test-rows", flags.test_rows, "Held-out rows to classify (default all)");
         cmd->add_option("--cloud-ca", cloud_ca, "CA certificate (PEM) to reach S1 over TLS");
         cmd->add_flag("--allow-test-keys", keys.allow_test_keys, "Accept 1024-bit keys (tests only)");
-        static bool print_scores = false;
-        cmd->add_flag("--scores", print_scores, "Print every decrypted score");
-        cmd->callback([] {
+        cmd->add_flag("--scores", o->print_scores, "Print every decrypted score");
+        cmd->callback([o] {
+            auto& flags = o->flags; auto& keys = o->keys; auto& cloud_ca = o->cloud_ca; auto& print_scores = o->print_scores;
             const PreparedData data = prepare(flags);
             const smlp::Owner owner(load_secret(keys), smlp::FixedPointConfig{});
             service::SmlpCloudClient client(channel(flags.cloud, cloud_ca));
@@ -382,26 +428,38 @@ void setup(CLI::App& root) {
 
     // demo
     {
-        static OwnerFlags flags;
-        static unsigned bits = paillier::kDefaultModulusBits;
-        static bool test_only = false;
+        struct Options {
+            OwnerFlags flags;
+            unsigned bits = paillier::kDefaultModulusBits;
+            bool test_only = false;
+        };
+        const auto o = std::make_shared<Options>();
+        auto& flags = o->flags;
+        auto& bits = o->bits;
+        auto& test_only = o->test_only;
         auto* cmd = smlp_cmd->add_subcommand(
             "demo", "Start S2, S1 and the owner as three processes on loopback, train on the data "
                     "under encryption, classify the held-out part and print its accuracy");
-        cmd->add_option("--data", flags.data, "WDBC-format CSV")->required()->check(CLI::ExistingFile);
+        cmd->add_option("--csv", flags.data, "WDBC-format CSV (required)")->check(CLI::ExistingFile);
+        add_deprecated_option(cmd, "--data", "--csv", flags.data)->check(CLI::ExistingFile);
         cmd->add_option("--epochs", flags.epochs, "Epochs")->capture_default_str();
         cmd->add_option("--hidden", flags.hidden, "Hidden-layer width")->capture_default_str();
-        cmd->add_option("--batch", flags.batch, "Mini-batch size")->capture_default_str();
+        cmd->add_option("--batch-size", flags.batch, "Mini-batch size")->capture_default_str();
+        add_deprecated_option(cmd, "--batch", "--batch-size", flags.batch);
         cmd->add_option("--lr", flags.learning_rate, "Learning rate")->capture_default_str();
-        cmd->add_option("--seed", flags.seed, "Seed")->capture_default_str();
+        add_seed_option(cmd, flags.seed);
         cmd->add_option("--train-rows", flags.train_rows, "Training rows (default 80%)");
         cmd->add_option("--test-rows", flags.test_rows, "Held-out rows to classify (default all)");
         cmd->add_option("--bits", bits, "Modulus size: 2048 or 3072")->capture_default_str();
-        cmd->add_flag("--test-only-1024", test_only, "Use a 1024-bit key (insecure, quick look)");
+        cmd->add_flag("--allow-test-keys", test_only, "Use a 1024-bit key (insecure, quick look)");
+        add_deprecated_flag(cmd, "--test-only-1024", "--allow-test-keys", test_only);
         cmd->add_flag("!--no-compare", flags.compare, "Skip the plaintext reference trainings");
-        cmd->callback([] {
-            const fs::path dir = fs::temp_directory_path() / ("henn-smlp-demo-" + std::to_string(::getpid()));
-            fs::create_directories(dir);
+        cmd->callback([o] {
+            auto& flags = o->flags; auto& bits = o->bits; auto& test_only = o->test_only;
+            if (flags.data.empty()) throw CommandFailure(ErrorCategory::usage, "--csv FILE is required (the WDBC-format table)");
+            // Holds the owner's secret key for S2; removed on every exit, including SIGINT/SIGTERM.
+            const TemporaryDirectory temporary("henn-smlp-demo");
+            const fs::path& dir = temporary.path();
             const auto keys = paillier::generate_keypair({.modulus_bits = test_only ? 1024u : bits,
                                                           .allow_test_only_sizes = test_only});
             const std::string secret_file = (dir / "secret.key").string();
@@ -424,12 +482,10 @@ void setup(CLI::App& root) {
             } catch (...) {
                 stop_party(s1);
                 stop_party(s2);
-                fs::remove_all(dir);
                 throw;
             }
             stop_party(s1);
             stop_party(s2);
-            fs::remove_all(dir);
         });
     }
 }

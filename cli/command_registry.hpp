@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "exit_codes.hpp"
+
 namespace henn::cli {
 
 // Adds one or more subcommands to the root app. `order` sorts them in --help.
@@ -37,11 +39,6 @@ inline CLI::App* command_group(CLI::App& root, const std::string& name, const st
     return group;
 }
 
-// Thrown by a command to end with a given exit status and a message on stderr.
-struct CommandFailure : std::runtime_error {
-    int exit_code;
-    CommandFailure(int code, const std::string& message)
-        : std::runtime_error(message), exit_code(code) {}
-};
+// CommandFailure and the exit-code policy live in exit_codes.hpp.
 
 }  // namespace henn::cli

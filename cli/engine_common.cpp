@@ -12,6 +12,7 @@
 #include "command_registry.hpp"
 #include "henn/ckks/errors.hpp"
 #include "henn/engine/errors.hpp"
+#include "henn/files.hpp"
 #include "henn/data/data.hpp"
 #include "henn/onnx/onnx.hpp"
 
@@ -38,8 +39,8 @@ void run_engine_command(const std::function<void()>& body) {
         throw CommandFailure(kExitData, e.what());
     } catch (const ckks::Error& e) {
         throw CommandFailure(kExitCrypto, e.what());
-    } catch (const std::invalid_argument& e) {
-        throw CommandFailure(kExitUsage, e.what());
+    } catch (const Error& e) {  // any other typed error: its category decides (exit_codes.hpp)
+        throw CommandFailure(e.category(), e.what());
     } catch (const std::exception& e) {
         throw CommandFailure(kExitInternal, std::string("internal error: ") + e.what());
     }
@@ -57,23 +58,12 @@ void write_file(const std::filesystem::path& path, const std::vector<std::uint8_
     if (!overwrite && std::filesystem::exists(path)) {
         throw CommandFailure(kExitUsage, path.string() + " exists; remove it or pass --force");
     }
-    if (!path.parent_path().empty()) std::filesystem::create_directories(path.parent_path());
-    const std::filesystem::path temporary = path.string() + ".partial";
-    // The mode is set at creation, so a secret key is never readable by others, not even briefly.
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, private_file ? 0600 : 0644);
-    if (fd < 0) throw CommandFailure(kExitData, "cannot write " + temporary.string());
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (w <= 0) {
-            ::close(fd);
-            std::filesystem::remove(temporary);
-            throw CommandFailure(kExitData, "cannot write " + temporary.string());
-        }
-        done += static_cast<std::size_t>(w);
+    // One helper for every file henn writes: a secret key has mode 0600 before its first byte.
+    try {
+        write_file_atomically(path, bytes, private_file ? FileAccess::owner_only : FileAccess::shared);
+    } catch (const Error& e) {
+        throw CommandFailure(kExitData, e.what());
     }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) throw CommandFailure(kExitData, "cannot write " + temporary.string());
-    std::filesystem::rename(temporary, path);
 }
 
 Samples load_samples(const std::string& name, const std::filesystem::path& dir, bool train_split, std::int64_t offset,

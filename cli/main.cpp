@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     CLI::App app{"henn: homomorphically encrypted neural networks"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "henn 0.1.0");
+    app.footer(kExitCodeTable);
     spdlog::set_level(spdlog::level::info);
     app.add_flag_callback(
         "-v,--verbose", [] { spdlog::set_level(spdlog::level::debug); },
@@ -33,12 +34,11 @@ int main(int argc, char** argv) {
         // --help and --version exit 0; every parse or validation error is a usage error (2).
         const int code = app.exit(e);
         return code == 0 ? 0 : 2;
-    } catch (const CommandFailure& e) {
-        std::cerr << "henn: " << e.what() << "\n";
-        return e.exit_code;
     } catch (const std::exception& e) {
-        std::cerr << "henn: error: " << e.what() << "\n";
-        return 1;
+        // Every other failure is mapped by category in one place (exit_codes.hpp).
+        const ExitReport report = exit_report(e);
+        std::cerr << report.message << "\n";
+        return report.code;
     }
     return 0;
 }

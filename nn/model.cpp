@@ -10,6 +10,9 @@ template <class... Ts>
 struct Overloaded : Ts... {
     using Ts::operator()...;
 };
+// Spelled out for clang 14 (the fuzz build), which lacks aggregate deduction.
+template <typename... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
 
 [[noreturn]] void fail(const std::string& layer, const std::string& problem) {
     throw ModelError("layer '" + layer + "': " + problem);

@@ -11,6 +11,9 @@ template <class... Ts>
 struct Overloaded : Ts... {
     using Ts::operator()...;
 };
+// Spelled out for clang 14 (the fuzz build), which lacks aggregate deduction.
+template <typename... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
 
 std::vector<double> apply_layer(const Layer& layer, const std::vector<double>& x) {
     const Shape& in = layer.input_shape;

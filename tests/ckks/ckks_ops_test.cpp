@@ -301,4 +301,18 @@ TEST(CkksEncoder, OverflowIsAnError) {
     EXPECT_THROW(s.encoder->encode(huge), ScaleError);
 }
 
+TEST(CkksPrecision, VectorsOfDifferentLengthsAreRejected) {
+    const std::vector<double> four{1, 2, 3, 4}, three{1, 2, 3};
+    EXPECT_THROW(precision(std::span<const double>(four), std::span<const double>(three)), MismatchError);
+    EXPECT_THROW(precision(std::span<const double>(three), std::span<const double>(four)), MismatchError);
+    const std::vector<std::complex<double>> two{{1, 0}, {0, 1}}, one{{1, 0}};
+    EXPECT_THROW(precision(std::span<const std::complex<double>>(two), std::span<const std::complex<double>>(one)),
+                 MismatchError);
+    // Equal lengths still compare every value: one error of 2^-10 sets the worst slot.
+    const std::vector<double> off{1, 2, 3, 4 + std::ldexp(1.0, -10)};
+    const PrecisionStats stats = precision(std::span<const double>(off), std::span<const double>(four));
+    EXPECT_EQ(stats.count, 4u);
+    EXPECT_DOUBLE_EQ(stats.min_bits, 10.0);
+}
+
 }  // namespace

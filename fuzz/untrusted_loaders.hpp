@@ -1,0 +1,283 @@
+// Every loader of untrusted bytes outside the CKKS layer (fuzz_loaders.cpp covers that one), as
+// a name, a function that feeds it bytes, and valid seeds. Shared by the libFuzzer targets
+// (fuzz_untrusted.cpp), the seed-corpus writer and the regression test in the normal suite
+// (tests/fuzz/untrusted_bytes_test.cpp). The contract for every loader: accept the bytes or throw
+// a henn::Error; anything else (another exception, a crash, a sanitizer report) is a bug.
+#pragma once
+
+#include <sys/mman.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "henn/error.hpp"
+
+#if defined(HENN_LOADERS_PAILLIER)
+#include "henn/paillier/serialization.hpp"
+#endif
+#if defined(HENN_LOADERS_DATA)
+#include "henn/data/data.hpp"
+#endif
+#if defined(HENN_LOADERS_NN)
+#include "henn/nn/network_spec.hpp"
+#endif
+#if defined(HENN_LOADERS_ONNX)
+#include "henn/onnx/onnx.hpp"
+#endif
+#if defined(HENN_LOADERS_ENGINE)
+#include "henn/engine/client.hpp"
+#include "henn/engine/compiled_model.hpp"
+#include "henn/nn/model.hpp"
+#endif
+
+namespace henn::fuzz {
+
+using Bytes = std::vector<std::uint8_t>;
+
+struct UntrustedLoader {
+    std::string name;
+    std::function<void(std::span<const std::uint8_t>)> load;
+    std::function<std::vector<Bytes>()> seeds;  // valid inputs, which load() must accept
+};
+
+inline Bytes bytes_of(const std::string& text) { return Bytes(text.begin(), text.end()); }
+
+inline Bytes read_bytes(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The path-based readers see the bytes through an anonymous in-memory file.
+class MemoryFile {
+public:
+    explicit MemoryFile(std::span<const std::uint8_t> bytes) : fd_(::memfd_create("henn-fuzz", MFD_CLOEXEC)) {
+        if (fd_ < 0) throw InternalError("memfd_create failed");
+        std::size_t done = 0;
+        while (done < bytes.size()) {
+            const ssize_t w = ::write(fd_, bytes.data() + done, bytes.size() - done);
+            if (w <= 0) throw InternalError("memfd write failed");
+            done += static_cast<std::size_t>(w);
+        }
+    }
+    ~MemoryFile() { ::close(fd_); }
+    MemoryFile(const MemoryFile&) = delete;
+    MemoryFile& operator=(const MemoryFile&) = delete;
+    std::filesystem::path path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+
+private:
+    int fd_;
+};
+
+inline Bytes gzip(const Bytes& raw) {
+    z_stream stream{};
+    if (deflateInit2(&stream, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        throw InternalError("deflateInit2 failed");
+    }
+    Bytes out(deflateBound(&stream, raw.size()) + 32);
+    stream.next_in = const_cast<Bytef*>(raw.data());
+    stream.avail_in = static_cast<uInt>(raw.size());
+    stream.next_out = out.data();
+    stream.avail_out = static_cast<uInt>(out.size());
+    const int status = deflate(&stream, Z_FINISH);
+    out.resize(stream.total_out);
+    deflateEnd(&stream);
+    if (status != Z_STREAM_END) throw InternalError("deflate failed");
+    return out;
+}
+
+#if defined(HENN_LOADERS_PAILLIER)
+// One 1024-bit key pair per process (test-only size: small inputs, fast loads).
+struct PaillierFixture {
+    paillier::KeyPair keys = paillier::generate_keypair({.modulus_bits = 1024, .allow_test_only_sizes = true});
+    paillier::LoadOptions options{.allow_test_only_sizes = true, .max_batch = 64};
+};
+inline const PaillierFixture& paillier_fixture() {
+    static const PaillierFixture fixture;
+    return fixture;
+}
+
+inline std::vector<UntrustedLoader> paillier_loaders() {
+    using namespace paillier;
+    auto ciphertexts = [] {
+        const auto& f = paillier_fixture();
+        std::vector<Ciphertext> cts;
+        for (long v : {0L, 1L, -5L, 123456789L}) cts.push_back(f.keys.public_key.encrypt_signed(mpz_class(v)));
+        return cts;
+    };
+    return {
+        {"paillier_public_key",
+         [](std::span<const std::uint8_t> b) { (void)load_public_key(b, paillier_fixture().options); },
+         [] { return std::vector<Bytes>{serialize(paillier_fixture().keys.public_key)}; }},
+        {"paillier_secret_key",
+         [](std::span<const std::uint8_t> b) { (void)load_secret_key(b, paillier_fixture().options); },
+         [] { return std::vector<Bytes>{serialize(paillier_fixture().keys.secret_key)}; }},
+        {"paillier_ciphertext",
+         [](std::span<const std::uint8_t> b) { (void)load_ciphertext(paillier_fixture().keys.public_key, b); },
+         [ciphertexts] {
+             const auto cts = ciphertexts();
+             return std::vector<Bytes>{serialize(paillier_fixture().keys.public_key, cts[0]),
+                                       serialize(paillier_fixture().keys.public_key, cts[3])};
+         }},
+        {"paillier_ciphertexts",
+         [](std::span<const std::uint8_t> b) {
+             (void)load_ciphertexts(paillier_fixture().keys.public_key, b, paillier_fixture().options);
+         },
+         [ciphertexts] {
+             const auto cts = ciphertexts();
+             return std::vector<Bytes>{serialize(paillier_fixture().keys.public_key, std::span<const Ciphertext>(cts))};
+         }},
+    };
+}
+#endif
+
+#if defined(HENN_LOADERS_DATA)
+inline Bytes idx_bytes(std::uint8_t rank, const std::vector<std::uint32_t>& dims, std::size_t values) {
+    Bytes b{0, 0, 0x08, rank};
+    for (std::uint32_t d : dims) {
+        for (int shift = 24; shift >= 0; shift -= 8) b.push_back(static_cast<std::uint8_t>(d >> shift));
+    }
+    for (std::size_t i = 0; i < values; ++i) b.push_back(static_cast<std::uint8_t>(i * 37 % 256));
+    return b;
+}
+
+inline std::vector<UntrustedLoader> data_loaders() {
+    return {
+        {"idx_images",
+         [](std::span<const std::uint8_t> b) {
+             MemoryFile file(b);
+             (void)data::load_idx_images(file.path());
+         },
+         [] {
+             const Bytes raw = idx_bytes(3, {2, 3, 4}, 24);
+             return std::vector<Bytes>{raw, gzip(raw)};
+         }},
+        {"idx_labels",
+         [](std::span<const std::uint8_t> b) {
+             MemoryFile file(b);
+             (void)data::load_idx_labels(file.path());
+         },
+         [] {
+             Bytes raw = idx_bytes(1, {5}, 0);
+             for (std::uint8_t v : {0, 1, 9, 3, 7}) raw.push_back(v);
+             return std::vector<Bytes>{raw, gzip(raw)};
+         }},
+        {"csv_table",
+         [](std::span<const std::uint8_t> b) {
+             MemoryFile file(b);
+             (void)data::load_csv_table(file.path());
+         },
+         [] {
+             return std::vector<Bytes>{bytes_of("a,b,label\n0.5,1.25,0\n-3,4e2,1\n7,8,2\n"),
+                                       bytes_of("1,2,0\n3,4,1\n")};
+         }},
+        {"wdbc_table",
+         [](std::span<const std::uint8_t> b) {
+             MemoryFile file(b);
+             (void)data::load_wdbc_table(file.path());
+         },
+         // No final newline: then every proper prefix is refused (a cut before "\n" would not be).
+         [] { return std::vector<Bytes>{bytes_of("3,2,malignant,benign\n1.5,2,0\n3,-4.25,1\n5,6e-3,1")}; }},
+    };
+}
+#endif
+
+#if defined(HENN_LOADERS_NN)
+inline std::vector<UntrustedLoader> nn_loaders() {
+    return {
+        {"network_spec",
+         [](std::span<const std::uint8_t> b) {
+             (void)nn::parse_network_spec(std::string(b.begin(), b.end()), "fuzz");
+         },
+         [] {
+             return std::vector<Bytes>{
+                 bytes_of(R"({"name": "small", "input": [1, 28, 28], "classes": 10, "activation": "square",
+ "layers": [{"type": "conv2d", "out": 5, "kernel": 5, "stride": 2, "padding": 1},
+            {"type": "batchnorm"}, {"type": "activation"}, {"type": "avgpool", "kernel": 2},
+            {"type": "flatten"}, {"type": "dropout", "p": 0.25}, {"type": "dense", "out": 10}]})"),
+                 bytes_of(R"({"input": [30], "classes": 2, "layers": [{"type": "dense", "out": 8},
+ {"type": "activation", "fn": "relu"}, {"type": "dense", "out": 2}]})")};
+         }},
+    };
+}
+#endif
+
+#if defined(HENN_LOADERS_ONNX)
+// Seeds: the ONNX fixtures of the test suite (exports of PyTorch).
+inline std::vector<UntrustedLoader> onnx_loaders(const std::filesystem::path& fixtures) {
+    return {
+        {"onnx_model",
+         [](std::span<const std::uint8_t> b) {
+             onnx::OnnxImportOptions options;
+             options.max_bytes = std::size_t{1} << 24;
+             (void)onnx::import_onnx_bytes(b, options, "fuzz");
+         },
+         [fixtures] {
+             std::vector<Bytes> seeds;
+             for (const char* name : {"mlp.onnx", "cryptonets.onnx", "lenet_bn.onnx"}) {
+                 seeds.push_back(read_bytes(fixtures / name));
+             }
+             return seeds;
+         }},
+    };
+}
+#endif
+
+#if defined(HENN_LOADERS_ENGINE)
+// A two-layer model compiled once per process, its client (fixed seed), and what the three
+// engine loaders read: the compiled model, the evaluation-key bundle and a ciphertext bundle.
+struct EngineFixture {
+    engine::CompiledModelPtr model;
+    std::unique_ptr<engine::Client> client;
+    Bytes model_bytes, key_bytes, batch_bytes;
+
+    EngineFixture() {
+        nn::Dense first, second;
+        first.in_features = 4, first.out_features = 3, second.in_features = 3, second.out_features = 2;
+        first.weight = {0.5, -0.25, 0.125, 0.75, -0.5, 0.25, 0.375, -0.125, 0.0625, 0.3, -0.2, 0.1};
+        first.bias = {0.1, -0.1, 0.05};
+        second.weight = {0.4, -0.3, 0.2, -0.1, 0.6, 0.5};
+        second.bias = {0.0, 0.2};
+        nn::Polynomial square;
+        square.coefficients = {0, 0, 1};
+        nn::Model network({4}, {{"fc1", first}, {"square", square}, {"fc2", second}});
+        model = engine::CompiledModel::compile(network, {});
+        client = std::make_unique<engine::Client>(engine::Client::with_test_only_seed(model, 7));
+        model_bytes = model->save();
+        key_bytes = engine::save_evaluation_keys(*model, client->evaluation_keys());
+        const std::vector<double> inputs{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8};
+        const auto batches = client->encrypt(inputs, 2);
+        batch_bytes = engine::save_batches(*model, batches, engine::BundleKind::inputs);
+    }
+};
+inline const EngineFixture& engine_fixture() {
+    static const EngineFixture fixture;
+    return fixture;
+}
+
+inline std::vector<UntrustedLoader> engine_loaders() {
+    return {
+        {"engine_compiled_model",
+         [](std::span<const std::uint8_t> b) { (void)engine::CompiledModel::load(b); },
+         [] { return std::vector<Bytes>{engine_fixture().model_bytes}; }},
+        {"engine_key_bundle",
+         [](std::span<const std::uint8_t> b) { (void)engine::load_evaluation_keys(*engine_fixture().model, b); },
+         [] { return std::vector<Bytes>{engine_fixture().key_bytes}; }},
+        {"engine_ciphertext_bundle",
+         [](std::span<const std::uint8_t> b) {
+             (void)engine::load_batches(*engine_fixture().model, b, engine::BundleKind::inputs);
+         },
+         [] { return std::vector<Bytes>{engine_fixture().batch_bytes}; }},
+    };
+}
+#endif
+
+}  // namespace henn::fuzz
