@@ -36,9 +36,14 @@ namespace detail {
 LatencyLayout plan_latency_layout(const nn::Model& model, const std::vector<StagePlan>& stages,
                                   const ckks::Context& context, bool naive_diagonals);
 
-// The diagonals of linear stage `stage` on `slots` slots (every sample's region).
+// The diagonals of linear stage `stage` on `slots` slots (every sample's region). FormatError when
+// there would be more than `max_diagonals` (a stored layout that would exhaust memory).
 circuits::Diagonals latency_diagonals(const LinearStage& l, const std::vector<std::int64_t>& input_slot,
-                                      const LatencyStageLayout& layout, std::int64_t region, std::int64_t slots);
+                                      const LatencyStageLayout& layout, std::int64_t region, std::int64_t slots,
+                                      std::size_t max_diagonals);
+
+// Memory allowed for the encoded diagonals of one linear stage (compile refuses more, load too).
+extern const double kMaxPlaintextBytes;
 
 void write_latency_layout(Writer& w, const LatencyLayout& layout);
 // Reads and validates against the stages (counts, ranges, distinct slots, folds); FormatError.

@@ -37,7 +37,11 @@ void CompiledModel::finish_latency() {
         const auto& l = std::get<LinearStage>(s.op);
         const auto& slot_layout = layout.stages[k];
         const auto& input_slot = k == 0 ? layout.input_slot : layout.slots_after(k - 1);
-        circuits::Diagonals d = detail::latency_diagonals(l, input_slot, slot_layout, region, slots);
+        const double bytes_per_diagonal =
+            static_cast<double>(s.level_in + 1 + static_cast<int>(ctx.p_count())) * static_cast<double>(ctx.n()) * 8.0;
+        circuits::Diagonals d = detail::latency_diagonals(
+            l, input_slot, slot_layout, region, slots,
+            static_cast<std::size_t>(detail::kMaxPlaintextBytes / bytes_per_diagonal));
         if (d.diagonals.empty()) d.diagonals[0].assign(static_cast<std::size_t>(slots), 0.0);  // an all-zero map
         circuits::LinearTransform::Options options;
         options.level = s.level_in;

@@ -27,8 +27,12 @@ std::int64_t next_power_of_two(std::int64_t v) {
 
 std::int64_t mod(std::int64_t a, std::int64_t m) { return ((a % m) + m) % m; }
 
+}  // namespace
+
 // Memory allowed for the encoded diagonals of one linear stage.
-constexpr double kMaxPlaintextBytes = 2.0 * (1 << 30);
+extern const double kMaxPlaintextBytes = 2.0 * (1 << 30);
+
+namespace {
 
 // A tensor's placement: slot of every value (C-major order), and for {C, H, W} tensors the
 // per-channel offsets and the row and column strides (slot = offset[c] + y * row + x * col).
@@ -278,7 +282,14 @@ LatencyLayout plan_latency_layout(const nn::Model& model, const std::vector<Stag
 }
 
 circuits::Diagonals latency_diagonals(const LinearStage& l, const std::vector<std::int64_t>& input_slot,
-                                      const LatencyStageLayout& layout, std::int64_t region, std::int64_t slots) {
+                                      const LatencyStageLayout& layout, std::int64_t region, std::int64_t slots,
+                                      std::size_t max_diagonals) {
+    const std::size_t count = layout.fold ? diagonal_indices(l, input_slot, nullptr, layout.fold, slots).size()
+                                          : diagonal_indices(l, input_slot, &layout.output_slot, 0, slots).size();
+    if (count > max_diagonals) {
+        throw FormatError("latency layout: a stage needs " + std::to_string(count) + " diagonals, more than the " +
+                          std::to_string(max_diagonals) + " that fit the memory limit");
+    }
     circuits::Diagonals d;
     d.slots = static_cast<std::size_t>(slots);
     const std::int64_t m = layout.fold;
