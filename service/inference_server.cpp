@@ -149,6 +149,12 @@ struct InferenceService::Impl {
     std::size_t latency_next = 0;
     static constexpr std::size_t kLatencyWindow = 4096;
 
+    // Largest key material accepted for a model: twice its evaluation keys plus a public key of up
+    // to 64 limbs (keys are parsed outside the session limit, so their size must be bounded here).
+    static std::uint64_t key_limit(const Model& m) {
+        return 2 * m.real->evaluation_key_bytes() + 2 * 64 * m.real->context()->n() * sizeof(std::uint64_t);
+    }
+
     const Model& model(const std::string& name) const {
         const auto it = models.find(name);
         if (it == models.end()) {
@@ -389,12 +395,11 @@ grpc::Status InferenceService::UploadKeys(grpc::ServerContext* context, grpc::Se
         event.model = header.model();
         const auto& m = impl_->model(header.model());
         const std::uint64_t total = header.evaluation_key_bytes() + header.public_key_bytes();
+        const std::uint64_t key_limit = std::min(impl_->options.max_request_bytes, Impl::key_limit(m));
         if (header.evaluation_key_bytes() == 0 || header.public_key_bytes() == 0 ||
-            header.evaluation_key_bytes() > impl_->options.max_request_bytes ||
-            header.public_key_bytes() > impl_->options.max_request_bytes || total > impl_->options.max_request_bytes) {
+            header.evaluation_key_bytes() > key_limit || header.public_key_bytes() > key_limit || total > key_limit) {
             throw Refusal{grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          "key sizes must be positive and within the request limit of " +
-                              std::to_string(impl_->options.max_request_bytes) + " bytes"};
+                          "key sizes must be positive and at most " + std::to_string(key_limit) + " bytes for this model"};
         }
         std::vector<std::uint8_t> bytes;
         while (reader->Read(&message)) {
@@ -451,6 +456,9 @@ grpc::Status InferenceService::Infer(grpc::ServerContext* context,
             throw Refusal{grpc::StatusCode::RESOURCE_EXHAUSTED, "the request announces " +
                                                                     std::to_string(header.input_bytes() + key_bytes) +
                                                                     " bytes; the limit is " + std::to_string(limit)};
+        }
+        if (inline_keys && key_bytes > Impl::key_limit(m)) {
+            throw Refusal{grpc::StatusCode::RESOURCE_EXHAUSTED, "inline keys larger than this model's keys can be"};
         }
         if (inline_keys && (header.keys().evaluation_key_bytes() == 0 || header.keys().public_key_bytes() == 0)) {
             throw Refusal{grpc::StatusCode::INVALID_ARGUMENT, "inline keys need both evaluation and public key bytes"};

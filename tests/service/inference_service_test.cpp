@@ -379,6 +379,19 @@ TEST(InferenceService, HostileInputGetsStatusesAndTheServerKeepsServing) {
     h = header;
     h.set_key_hash(other_keys.hash);
     EXPECT_EQ(raw_infer(stub, h, as_string(bundle)).status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    // Keys announced far larger than this model's can be.
+    {
+        grpc::ClientContext context;
+        v1::UploadKeysResponse response;
+        auto writer = stub.UploadKeys(&context, &response);
+        v1::UploadKeysRequest r;
+        r.mutable_header()->set_model("tiny");
+        r.mutable_header()->set_evaluation_key_bytes(200u << 20);
+        r.mutable_header()->set_public_key_bytes(keys.public_key.size());
+        writer->Write(r);
+        writer->WritesDone();
+        EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    }
     // Truncated keys.
     {
         grpc::ClientContext context;
