@@ -18,7 +18,8 @@ The two parties separately::
     out = session.run(ct)
     y = client.decrypt(out)
 
-The CKKS layer underneath is :mod:`henn.ckks` (TenSEAL-style vectors: :class:`henn.ckks.CKKSVector`).
+The CKKS layer underneath is :mod:`henn.ckks` (TenSEAL-style vectors: :class:`henn.ckks.CKKSVector`);
+:class:`henn.client.Remote` talks to `henn serve`.
 Errors are the classes of :mod:`henn.errors`, all derived from :class:`henn.Error`.
 """
 
@@ -38,12 +39,13 @@ from . import _henn
 from ._henn import (Client, CompiledModel, EncryptedTensor, EvaluationKeys, Session, load_dataset,
                     set_threads, threads)
 from . import ckks
+from . import client
 
 __version__ = "0.1.0"
 
 __all__ = [
     "compile", "CompiledModel", "Client", "Session", "EncryptedTensor", "EvaluationKeys",
-    "load_dataset", "set_threads", "threads", "ckks", "errors",
+    "load_dataset", "set_threads", "threads", "ckks", "client", "errors",
     "Error", "CompileError", "KeyMismatchError", "FormatError", "DataError", "ParameterError",
     "ArgumentError", "CryptoError", "LevelError", "ScaleError", "InternalError",
 ]

@@ -48,5 +48,6 @@ void bind_errors(py::module_& m);
 void bind_ckks(py::module_& m);
 void bind_engine(py::module_& m);
 void bind_data(py::module_& m);
+void bind_remote(py::module_& m);  // remote.cpp, when the service layer is built
 
 }  // namespace henn::python

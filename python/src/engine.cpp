@@ -18,6 +18,7 @@
 #include <pybind11/stl/filesystem.h>
 
 #include "common.hpp"
+#include "engine_types.hpp"
 #include "henn/engine/client.hpp"
 #include "henn/engine/compiled_model.hpp"
 #include "henn/engine/errors.hpp"
@@ -30,42 +31,6 @@
 namespace henn::python {
 
 namespace {
-
-// The compiled model, plus the IR it came from when it was compiled in this process (for the
-// float64 reference executor) and the compiler's warnings.
-struct Compiled {
-    engine::CompiledModelPtr model;
-    std::shared_ptr<const nn::Model> ir;
-    std::vector<std::string> warnings;
-};
-using CompiledPtr = std::shared_ptr<Compiled>;
-
-// Ciphertexts of one or more batches, for inputs or outputs of one compiled model.
-struct Encrypted {
-    engine::CompiledModelPtr model;
-    std::vector<engine::EncryptedBatch> batches;
-    engine::BundleKind kind = engine::BundleKind::inputs;
-    std::int64_t samples() const {
-        std::int64_t s = 0;
-        for (const auto& b : batches) s += b.samples;
-        return s;
-    }
-};
-
-struct EvaluationKeys {
-    engine::CompiledModelPtr model;
-    engine::EvaluationKeyBundle bundle;
-};
-
-struct Client {
-    engine::CompiledModelPtr model;
-    std::unique_ptr<engine::Client> client;
-};
-
-struct Session {
-    engine::CompiledModelPtr model;
-    std::unique_ptr<engine::Session> session;
-};
 
 engine::BundleKind parse_kind(const std::string& kind) {
     if (kind == "inputs") return engine::BundleKind::inputs;
@@ -88,19 +53,20 @@ engine::Packing parse_packing(const std::string& name) {
                                known + ")");
 }
 
-// Samples in `x` for a model of `size` inputs: (count, *shape), (count, size), (*shape) or (size,).
+// Samples in `x` for a model of `size` inputs: (count, ...) whose trailing dimensions hold `size`
+// values ((count, size), (count, *shape), or any reshaping of a sample), or one sample of the
+// input's shape or of `size` values.
 std::int64_t sample_count(const py::array& x, const nn::Shape& shape, std::int64_t size, const char* what) {
     const auto ndim = static_cast<std::size_t>(x.ndim());
-    auto matches = [&](std::size_t first) {
-        std::int64_t product = 1;
-        for (std::size_t d = first; d < ndim; ++d) product *= x.shape(static_cast<py::ssize_t>(d));
-        const bool flat = ndim - first == 1 && product == size;
-        bool shaped = ndim - first == shape.size();
-        for (std::size_t d = 0; shaped && d < shape.size(); ++d) shaped = x.shape(static_cast<py::ssize_t>(first + d)) == shape[d];
-        return flat || shaped;
-    };
-    if (ndim >= 2 && matches(1)) return x.shape(0);
-    if (ndim >= 1 && matches(0)) return 1;
+    std::int64_t trailing = 1;
+    for (std::size_t d = 1; d < ndim; ++d) trailing *= x.shape(static_cast<py::ssize_t>(d));
+    if (ndim >= 2 && trailing == size) return x.shape(0);
+    bool one_sample = ndim == 1 && x.shape(0) == size;
+    if (ndim == shape.size() && ndim >= 2) {
+        one_sample = true;
+        for (std::size_t d = 0; d < ndim; ++d) one_sample = one_sample && x.shape(static_cast<py::ssize_t>(d)) == shape[d];
+    }
+    if (one_sample) return 1;
     std::string got = "(";
     for (std::size_t d = 0; d < ndim; ++d) got += (d ? ", " : "") + std::to_string(x.shape(static_cast<py::ssize_t>(d)));
     throw engine::FormatError(std::string(what) + ": an array of shape " + got + (ndim == 1 ? ",)" : ")") +

@@ -12,6 +12,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 def pytest_addoption(parser):
     parser.addoption("--data-dir", default=os.environ.get("HENN_DATA_DIR", str(HERE.parents[2] / "shared" / "data")))
     parser.addoption("--fixtures-dir", default=str(HERE.parent / "fixtures" / "onnx"))
+    parser.addoption("--henn", default=None, help="the henn executable, for tests against `henn serve`")
 
 
 def missing(what):

@@ -234,3 +234,21 @@ def test_progress_callback_and_its_exceptions(parties, wdbc):
     with pytest.raises(Stop):
         session.run(ct, stop)
     assert session.run(ct).samples == 4  # the session is still usable
+
+
+def test_latency_packing_through_the_same_api(onnx_module, wdbc):
+    """The packing string goes to the engine as is: its latency packing (one sample per
+    ciphertext region) runs through the same Client and Session."""
+    train, x = wdbc
+    latency = henn.compile(small_mlp(onnx_module), calibration=train, packing="latency", warn=False)
+    assert latency.packing == "latency" and "packing: latency" in latency.summary()
+    assert henn.compile(small_mlp(onnx_module), calibration=train, packing="auto", warn=False).packing == "latency"
+    client = henn.Client(latency, test_only_seed=3)
+    session = henn.Session(latency, client.evaluation_keys())
+    ct = client.encrypt(x[:3])
+    y = client.decrypt(session.run(ct))
+    reference = latency.reference(x[:3])
+    scale = np.max(np.abs(reference))
+    assert bits(y / scale, reference / scale) > 8
+    with pytest.raises(henn.FormatError, match="batch packing"):
+        client.decrypt(ct)  # inputs decrypt in batch packing only
