@@ -14,7 +14,7 @@ small=(--csv "$csv" --allow-test-keys --hidden 4 --train-rows 64 --test-rows 16 
 
 # 1. A normal run exits 0, prints its accuracy and leaves nothing in TMPDIR.
 "$henn" smlp demo "${small[@]}" --epochs 1 > "$work/out.txt" 2>&1 || fail "demo exited $?"
-grep -Eq "test accuracy .*encrypted" "$work/out.txt" || fail "no accuracy line"
+grep -Eq "test accuracy, encrypted training and classification: [0-9.]+%" "$work/out.txt" || fail "no accuracy line"
 [ -z "$(ls -A "$TMPDIR")" ] || fail "left behind after a normal exit: $(ls -A "$TMPDIR")"
 
 # 2. Interrupted while training: the key directory exists (0700, secret.key 0600), then the
