@@ -61,5 +61,7 @@ if [ "$run_demo" = 1 ]; then
   "./$build_dir/henn" demo
 fi
 if [ "$run_tests" = 1 ]; then
-  ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 900
+  # ctest runs tests side by side, each with its own OpenMP threads: idle threads sleep instead
+  # of spinning, so one test's wait does not steal the other's core.
+  OMP_WAIT_POLICY=passive ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 900
 fi
