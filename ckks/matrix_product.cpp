@@ -93,76 +93,23 @@ void ConstantMatrix::check_inputs(std::span<const Ciphertext* const> inputs, con
     }
 }
 
-std::vector<Ciphertext> ConstantMatrix::multiply(std::span<const Ciphertext* const> inputs, std::size_t row_lo,
-                                                 std::size_t row_hi) const {
-    const Context& ctx = *context_;
-    check_inputs(inputs, "ConstantMatrix::multiply");
-    if (row_lo > row_hi || row_hi > rows()) throw MismatchError("ConstantMatrix::multiply: row range out of bounds");
-    const Ciphertext& first = *inputs[0];
-    const std::size_t n = ctx.n(), limbs = static_cast<std::size_t>(level_) + 1, size = first.size();
-    const std::size_t out_rows = row_hi - row_lo;
-    std::vector<Ciphertext> out(out_rows);
-    for (Ciphertext& r : out) {
-        r.level = level_;
-        r.scale = first.scale * constant_scale_;
-        r.slots = first.slots;
-        r.parameter_hash = first.parameter_hash;
-        for (std::size_t p = 0; p < size; ++p) r.polys.emplace_back(n, limbs, RnsPoly::uninitialized);
-    }
-    const std::size_t block = std::min(block_, n);
-    const std::size_t blocks = n / block;
-    const std::size_t tasks = limbs * blocks;
-    const int threads = static_cast<int>(std::min<std::size_t>(detail::threads(), tasks));
-#pragma omp parallel num_threads(threads)
-    {
-        std::vector<const u64*> x(columns_);
-        std::vector<u64*> o(out_rows);
-#pragma omp for schedule(dynamic, 1)
-        for (std::size_t task = 0; task < tasks; ++task) {
-            const std::size_t i = task / blocks, k0 = (task % blocks) * block;
-            for (std::size_t p = 0; p < size; ++p) {
-                for (std::size_t c = 0; c < columns_; ++c) x[c] = inputs[c]->polys[p].limb(i) + k0;
-                for (std::size_t r = 0; r < out_rows; ++r) o[r] = out[r].polys[p].limb(i) + k0;
-                math::matrix_rows_mod_vec(x.data(), row_begin_.data() + row_lo, column_index_.data(), residues_[i].data(),
-                                          out_rows, o.data(), block, ctx.q()[i]);
-            }
-        }
-    }
-    return out;
+Ciphertext ConstantMatrix::empty_result(const Ciphertext& first) const {
+    const std::size_t n = context_->n(), limbs = static_cast<std::size_t>(level_) + 1;
+    Ciphertext r;
+    r.level = level_;
+    r.scale = first.scale * constant_scale_;
+    r.slots = first.slots;
+    r.parameter_hash = first.parameter_hash;
+    for (std::size_t p = 0; p < first.size(); ++p) r.polys.emplace_back(n, limbs, RnsPoly::uninitialized);
+    return r;
 }
 
-void ConstantMatrix::multiply_accumulate(std::span<const Ciphertext* const> inputs,
-                                         std::span<Ciphertext> accumulators) const {
+// outputs[r] = (or +=, when `accumulate`) the product of rows [row_lo, row_lo + outputs.size()).
+void ConstantMatrix::product_into(std::span<const Ciphertext* const> inputs, std::size_t row_lo,
+                                  std::span<Ciphertext> outputs, bool accumulate) const {
     const Context& ctx = *context_;
-    check_inputs(inputs, "ConstantMatrix::multiply_accumulate");
-    if (accumulators.size() != rows()) {
-        throw MismatchError("ConstantMatrix::multiply_accumulate: " + std::to_string(accumulators.size()) +
-                            " accumulators for a matrix of " + std::to_string(rows()) + " rows");
-    }
-    const Ciphertext& first = *inputs[0];
-    const std::size_t n = ctx.n(), limbs = static_cast<std::size_t>(level_) + 1, size = first.size();
-    const double scale = first.scale * constant_scale_;
-    bool fresh = false;
-    for (std::size_t r = 0; r < accumulators.size(); ++r) {
-        Ciphertext& a = accumulators[r];
-        if (a.polys.empty()) {
-            if (r > 0 && !fresh) throw MismatchError("ConstantMatrix::multiply_accumulate: some accumulators are empty, some not");
-            fresh = true;
-            a.level = level_;
-            a.scale = scale;
-            a.slots = first.slots;
-            a.parameter_hash = first.parameter_hash;
-            for (std::size_t p = 0; p < size; ++p) a.polys.emplace_back(n, limbs, RnsPoly::uninitialized);
-            continue;
-        }
-        if (fresh) throw MismatchError("ConstantMatrix::multiply_accumulate: some accumulators are empty, some not");
-        if (a.level != level_ || a.size() != size || a.slots != first.slots || a.parameter_hash != first.parameter_hash ||
-            std::abs(a.scale - scale) > Evaluator::kScaleTolerance * scale) {
-            throw MismatchError("ConstantMatrix::multiply_accumulate: accumulator " + std::to_string(r) +
-                                " is not a product of this matrix with these inputs (level, scale, size or slots)");
-        }
-    }
-    const std::size_t out_rows = rows();
+    const std::size_t n = ctx.n(), limbs = static_cast<std::size_t>(level_) + 1, size = inputs[0]->size();
+    const std::size_t out_rows = outputs.size();
     const std::size_t block = std::min(block_, n);
     const std::size_t blocks = n / block;
     const std::size_t tasks = limbs * blocks;
@@ -171,28 +118,64 @@ void ConstantMatrix::multiply_accumulate(std::span<const Ciphertext* const> inpu
     {
         std::vector<const u64*> x(columns_);
         std::vector<u64*> o(out_rows);
-        // The chunk's products land here first, then are added to the sums (a block of every row
-        // stays in cache between the two).
-        std::vector<u64> scratch(fresh ? 0 : out_rows * block);
+        // When accumulating, the products land here first, then are added to the sums (a block of
+        // every row stays in cache between the two).
+        std::vector<u64> scratch(accumulate ? out_rows * block : 0);
 #pragma omp for schedule(dynamic, 1)
         for (std::size_t task = 0; task < tasks; ++task) {
             const std::size_t i = task / blocks, k0 = (task % blocks) * block;
             for (std::size_t p = 0; p < size; ++p) {
                 for (std::size_t c = 0; c < columns_; ++c) x[c] = inputs[c]->polys[p].limb(i) + k0;
                 for (std::size_t r = 0; r < out_rows; ++r) {
-                    o[r] = fresh ? accumulators[r].polys[p].limb(i) + k0 : scratch.data() + r * block;
+                    o[r] = accumulate ? scratch.data() + r * block : outputs[r].polys[p].limb(i) + k0;
                 }
-                math::matrix_rows_mod_vec(x.data(), row_begin_.data(), column_index_.data(), residues_[i].data(), out_rows,
-                                          o.data(), block, ctx.q()[i]);
-                if (!fresh) {
-                    for (std::size_t r = 0; r < out_rows; ++r) {
-                        u64* sum = accumulators[r].polys[p].limb(i) + k0;
-                        math::add_mod_vec(sum, o[r], sum, block, ctx.q()[i]);
-                    }
+                math::matrix_rows_mod_vec(x.data(), row_begin_.data() + row_lo, column_index_.data(), residues_[i].data(),
+                                          out_rows, o.data(), block, ctx.q()[i]);
+                if (!accumulate) continue;
+                for (std::size_t r = 0; r < out_rows; ++r) {
+                    u64* sum = outputs[r].polys[p].limb(i) + k0;
+                    math::add_mod_vec(sum, o[r], sum, block, ctx.q()[i]);
                 }
             }
         }
     }
+}
+
+std::vector<Ciphertext> ConstantMatrix::multiply(std::span<const Ciphertext* const> inputs, std::size_t row_lo,
+                                                 std::size_t row_hi) const {
+    check_inputs(inputs, "ConstantMatrix::multiply");
+    if (row_lo > row_hi || row_hi > rows()) throw MismatchError("ConstantMatrix::multiply: row range out of bounds");
+    std::vector<Ciphertext> out;
+    out.reserve(row_hi - row_lo);
+    for (std::size_t r = row_lo; r < row_hi; ++r) out.push_back(empty_result(*inputs[0]));
+    product_into(inputs, row_lo, out, false);
+    return out;
+}
+
+void ConstantMatrix::multiply_accumulate(std::span<const Ciphertext* const> inputs,
+                                         std::span<Ciphertext> accumulators) const {
+    check_inputs(inputs, "ConstantMatrix::multiply_accumulate");
+    if (accumulators.size() != rows()) {
+        throw MismatchError("ConstantMatrix::multiply_accumulate: " + std::to_string(accumulators.size()) +
+                            " accumulators for a matrix of " + std::to_string(rows()) + " rows");
+    }
+    const Ciphertext& first = *inputs[0];
+    const double scale = first.scale * constant_scale_;
+    const bool fresh = !accumulators.empty() && accumulators[0].polys.empty();
+    for (std::size_t r = 0; r < accumulators.size(); ++r) {
+        Ciphertext& a = accumulators[r];
+        if (a.polys.empty() != fresh) {
+            throw MismatchError("ConstantMatrix::multiply_accumulate: some accumulators are empty, some not");
+        }
+        if (fresh) {
+            a = empty_result(first);
+        } else if (a.level != level_ || a.size() != first.size() || a.slots != first.slots ||
+                   a.parameter_hash != first.parameter_hash || std::abs(a.scale - scale) > Evaluator::kScaleTolerance * scale) {
+            throw MismatchError("ConstantMatrix::multiply_accumulate: accumulator " + std::to_string(r) +
+                                " is not a product of this matrix with these inputs (level, scale, size or slots)");
+        }
+    }
+    product_into(inputs, 0, accumulators, !fresh);
 }
 
 }  // namespace henn::ckks

@@ -57,6 +57,9 @@ public:
 
 private:
     void check_inputs(std::span<const Ciphertext* const> inputs, const char* where) const;
+    Ciphertext empty_result(const Ciphertext& first_input) const;  // level, scale, size; limbs uninitialized
+    void product_into(std::span<const Ciphertext* const> inputs, std::size_t row_lo, std::span<Ciphertext> outputs,
+                      bool accumulate) const;
     ContextPtr context_;
     int level_ = 0;
     std::size_t columns_ = 0;
