@@ -79,6 +79,7 @@ const char* type_name(ObjectType type) {
         case ObjectType::kPublicKey: return "public key";
         case ObjectType::kRelinearizationKey: return "relinearization key";
         case ObjectType::kGaloisKeys: return "Galois keys";
+        case ObjectType::kEvaluationKeys: return "evaluation keys";
     }
     return "unknown object";
 }
@@ -115,7 +116,7 @@ std::vector<std::uint8_t> finish(ObjectType type, std::uint64_t hash, bool seede
 }
 
 // The largest payload a well-formed object of this type can have under `ctx` (Galois key sets
-// are bounded only by the caller's limit).
+// and evaluation-key bundles are bounded only by the caller's limit).
 std::uint64_t max_payload_for(ObjectType type, const Context* ctx) {
     if (ctx == nullptr) return 4096;  // parameters: at most 120 primes and a few fields
     const std::uint64_t n = ctx->n(), q = ctx->q_count(), qp = ctx->q_count() + ctx->p_count();
@@ -272,6 +273,31 @@ void check_switch_key_shape(const Context& ctx, const KeySwitchKey& key) {
     }
 }
 
+// A Galois key set: u32 count, then per key its element (u64) and its key-switching key.
+void write_galois_keys(Writer& w, const Context& ctx, const GaloisKeys& gk, bool seeded) {
+    w.u32(static_cast<std::uint32_t>(gk.keys.size()));
+    for (const auto& [element, key] : gk.keys) {
+        w.u64(element);
+        write_switch_key(w, ctx, key, seeded);
+    }
+}
+
+GaloisKeys read_galois_keys(Reader& r, const Context& ctx, bool seeded) {
+    GaloisKeys gk;
+    gk.parameter_hash = ctx.parameter_hash();
+    const std::uint32_t count = r.u32();
+    if (count > ctx.n()) fail("more Galois keys than there are Galois elements");
+    for (std::uint32_t i = 0; i < count; ++i) {
+        const std::uint64_t element = r.u64();
+        if (element % 2 == 0 || element >= 2 * ctx.n() || element == 1) {
+            fail("invalid Galois element " + std::to_string(element));
+        }
+        if (gk.keys.count(element)) fail("Galois element " + std::to_string(element) + " appears twice");
+        gk.keys.emplace(element, read_switch_key(r, ctx, seeded));
+    }
+    return gk;
+}
+
 }  // namespace
 
 BlobHeader read_header(std::span<const std::uint8_t> bytes) {
@@ -288,7 +314,9 @@ BlobHeader read_header(std::span<const std::uint8_t> bytes) {
              std::to_string(kFormatVersion) + ")");
     }
     const std::uint16_t type = r.u16();
-    if (type < 1 || type > 7) fail("unknown object type " + std::to_string(type));
+    if (type < 1 || type > static_cast<std::uint16_t>(kLastObjectType)) {
+        fail("unknown object type " + std::to_string(type));
+    }
     h.type = static_cast<ObjectType>(type);
     h.parameter_hash = r.u64();
     const std::uint8_t compression = r.u8();
@@ -513,11 +541,7 @@ std::vector<std::uint8_t> save(const Context& ctx, const GaloisKeys& gk, const S
         seeded = seeded && switch_key_seed_valid(ctx, key);
     }
     Writer w;
-    w.u32(static_cast<std::uint32_t>(gk.keys.size()));
-    for (const auto& [element, key] : gk.keys) {
-        w.u64(element);
-        write_switch_key(w, ctx, key, seeded);
-    }
+    write_galois_keys(w, ctx, gk, seeded);
     return finish(ObjectType::kGaloisKeys, ctx.parameter_hash(), seeded, std::move(w.bytes()), options);
 }
 
@@ -525,20 +549,48 @@ GaloisKeys load_galois_keys(const Context& ctx, std::span<const std::uint8_t> by
     bool seeded = false;
     const auto payload = open_blob(bytes, ObjectType::kGaloisKeys, &ctx, options, seeded);
     Reader r(payload);
-    GaloisKeys gk;
-    gk.parameter_hash = ctx.parameter_hash();
-    const std::uint32_t count = r.u32();
-    if (count > ctx.n()) fail("more Galois keys than there are Galois elements");
-    for (std::uint32_t i = 0; i < count; ++i) {
-        const std::uint64_t element = r.u64();
-        if (element % 2 == 0 || element >= 2 * ctx.n() || element == 1) {
-            fail("invalid Galois element " + std::to_string(element));
-        }
-        if (gk.keys.count(element)) fail("Galois element " + std::to_string(element) + " appears twice");
-        gk.keys.emplace(element, read_switch_key(r, ctx, seeded));
-    }
+    GaloisKeys gk = read_galois_keys(r, ctx, seeded);
     r.expect_end();
     return gk;
+}
+
+// ----- evaluation keys: u8 (1 when a relinearization key follows), that key, the Galois keys -----
+
+std::vector<std::uint8_t> save(const Context& ctx, const EvaluationKeys& keys, const SaveOptions& options) {
+    bool seeded = options.seeded;
+    if (keys.relinearization) {
+        detail::check_hash(ctx, keys.relinearization->parameter_hash, "the relinearization key");
+        check_switch_key_shape(ctx, keys.relinearization->key);
+        seeded = seeded && switch_key_seed_valid(ctx, keys.relinearization->key);
+    }
+    if (!keys.galois.keys.empty()) detail::check_hash(ctx, keys.galois.parameter_hash, "the Galois keys");
+    for (const auto& [element, key] : keys.galois.keys) {
+        check_switch_key_shape(ctx, key);
+        seeded = seeded && switch_key_seed_valid(ctx, key);
+    }
+    Writer w;
+    w.u8(keys.relinearization ? 1 : 0);
+    if (keys.relinearization) write_switch_key(w, ctx, keys.relinearization->key, seeded);
+    write_galois_keys(w, ctx, keys.galois, seeded);
+    return finish(ObjectType::kEvaluationKeys, ctx.parameter_hash(), seeded, std::move(w.bytes()), options);
+}
+
+EvaluationKeys load_evaluation_keys(const Context& ctx, std::span<const std::uint8_t> bytes, const LoadOptions& options) {
+    bool seeded = false;
+    const auto payload = open_blob(bytes, ObjectType::kEvaluationKeys, &ctx, options, seeded);
+    Reader r(payload);
+    EvaluationKeys keys;
+    const std::uint8_t has_relinearization = r.u8();
+    if (has_relinearization > 1) fail("invalid relinearization-key flag " + std::to_string(has_relinearization));
+    if (has_relinearization == 1) {
+        RelinearizationKey rk;
+        rk.parameter_hash = ctx.parameter_hash();
+        rk.key = read_switch_key(r, ctx, seeded);
+        keys.relinearization = std::move(rk);
+    }
+    keys.galois = read_galois_keys(r, ctx, seeded);
+    r.expect_end();
+    return keys;
 }
 
 }  // namespace henn::ckks

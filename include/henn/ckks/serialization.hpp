@@ -30,7 +30,11 @@ enum class ObjectType : std::uint16_t {
     kPublicKey = 5,
     kRelinearizationKey = 6,
     kGaloisKeys = 7,
+    // Relinearization key (optional) and Galois keys (rotations, conjugation) in one blob.
+    kEvaluationKeys = 8,
 };
+// The highest ObjectType: read_header refuses types outside [1, kLastObjectType].
+inline constexpr ObjectType kLastObjectType = ObjectType::kEvaluationKeys;
 
 enum class Compression : std::uint8_t { kNone = 0, kZstd = 1 };
 
@@ -70,6 +74,9 @@ std::vector<std::uint8_t> save(const Context& context, const PublicKey& pk, cons
 std::vector<std::uint8_t> save(const Context& context, const RelinearizationKey& rk,
                                const SaveOptions& options = {});
 std::vector<std::uint8_t> save(const Context& context, const GaloisKeys& gk, const SaveOptions& options = {});
+// Everything an evaluator needs in one file: the relinearization key when present, then the
+// Galois keys. Seeded (when options.seeded) only if every key still matches its seed.
+std::vector<std::uint8_t> save(const Context& context, const EvaluationKeys& keys, const SaveOptions& options = {});
 
 Ciphertext load_ciphertext(const Context& context, std::span<const std::uint8_t> bytes,
                            const LoadOptions& options = {});
@@ -83,5 +90,7 @@ RelinearizationKey load_relinearization_key(const Context& context, std::span<co
                                             const LoadOptions& options = {});
 GaloisKeys load_galois_keys(const Context& context, std::span<const std::uint8_t> bytes,
                             const LoadOptions& options = {});
+EvaluationKeys load_evaluation_keys(const Context& context, std::span<const std::uint8_t> bytes,
+                                    const LoadOptions& options = {});
 
 }  // namespace henn::ckks
