@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cmath>
+#include <ctime>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -76,14 +76,28 @@ std::pair<double, double> median_ms(int repeat, F&& body) {
 ckks::ParametersLiteral chain_for(int log_n) {
     int levels = 2, dnum = 0;
     switch (log_n) {
-        case 13: levels = 2; break;
-        case 14: levels = 5; break;
-        case 15: levels = 10; dnum = 3; break;
-        case 16: levels = 20; dnum = 3; break;
-        default: throw CommandFailure(ErrorCategory::usage, "--log-n must lie in 13..16");
+        case 13:
+            levels = 2;
+            break;
+        case 14:
+            levels = 5;
+            break;
+        case 15:
+            levels = 10;
+            dnum = 3;
+            break;
+        case 16:
+            levels = 20;
+            dnum = 3;
+            break;
+        default:
+            throw CommandFailure(ErrorCategory::usage, "--log-n must lie in 13..16");
     }
-    ckks::ParametersLiteral lit = ckks::ParametersLiteral::for_depth(levels, 40, 60, ckks::SecurityLevel::k128, dnum);
-    if (lit.log_n > log_n) throw CommandFailure(ErrorCategory::usage, "no secure chain for log N = " + std::to_string(log_n));
+    ckks::ParametersLiteral lit =
+        ckks::ParametersLiteral::for_depth(levels, 40, 60, ckks::SecurityLevel::k128, dnum);
+    if (lit.log_n > log_n)
+        throw CommandFailure(ErrorCategory::usage,
+                             "no secure chain for log N = " + std::to_string(log_n));
     lit.log_n = log_n;
     return lit;
 }
@@ -134,7 +148,8 @@ void run_bench_lintrans(const LintransOptions& o) {
         const ckks::Ciphertext ct = encryptor.encrypt(encoder.encode(x));
         for (int d : o.diagonals) {
             if (d < 1 || static_cast<std::size_t>(d) > slots) {
-                throw CommandFailure(ErrorCategory::usage, "--diagonals must lie in [1, N/2] (" + std::to_string(slots) + ")");
+                throw CommandFailure(ErrorCategory::usage, "--diagonals must lie in [1, N/2] (" +
+                                                               std::to_string(slots) + ")");
             }
             // Diagonals 0..D-1 (a band: convolution-like maps; D = N/2 is a dense matrix).
             circuits::Diagonals diag;
@@ -153,9 +168,11 @@ void run_bench_lintrans(const LintransOptions& o) {
                 r.name = method == LinearTransform::Method::Bsgs      ? "bsgs_double_hoisting"
                          : method == LinearTransform::Method::Hoisted ? "hoisted"
                                                                       : "naive";
-                const std::size_t naive_bytes = static_cast<std::size_t>(d - 1) * ckks::switch_key_bytes(*ctx);
+                const std::size_t naive_bytes =
+                    static_cast<std::size_t>(d - 1) * ckks::switch_key_bytes(*ctx);
                 if (method != LinearTransform::Method::Bsgs &&
-                    (o.no_naive || static_cast<double>(naive_bytes) > o.max_naive_key_gib * (1ull << 30))) {
+                    (o.no_naive ||
+                     static_cast<double>(naive_bytes) > o.max_naive_key_gib * (1ull << 30))) {
                     r.keys = static_cast<std::size_t>(d - 1);
                     r.key_switches = r.keys;
                     r.key_bytes = naive_bytes;
@@ -196,7 +213,9 @@ void run_bench_lintrans(const LintransOptions& o) {
                 if (r.ran) {
                     row[r.name] = to_json(r);
                 } else {
-                    row[r.name] = {{"skipped", true}, {"key_switches", r.key_switches}, {"key_bytes", r.key_bytes}};
+                    row[r.name] = {{"skipped", true},
+                                   {"key_switches", r.key_switches},
+                                   {"key_bytes", r.key_bytes}};
                 }
             }
             const MethodResult& bsgs = results[0];
@@ -212,8 +231,9 @@ void run_bench_lintrans(const LintransOptions& o) {
         }
     }
     std::ostringstream header;
-    header << "instruction set: NTT " << math::ntt_kernel_name() << ", vector kernels " << math::vector_kernel_name()
-           << "; " << o.threads << " thread(s); 40-bit primes under a 60-bit q_0, ciphertext at the top level";
+    header << "instruction set: NTT " << math::ntt_kernel_name() << ", vector kernels "
+           << math::vector_kernel_name() << "; " << o.threads
+           << " thread(s); 40-bit primes under a 60-bit q_0, ciphertext at the top level";
     if (o.json) {
         nlohmann::json out;
         out["setup"] = header.str();
@@ -224,7 +244,8 @@ void run_bench_lintrans(const LintransOptions& o) {
     auto ms = [](const nlohmann::json& m, const char* key = "median_ms") {
         if (m.contains("skipped")) return std::string("skipped");
         std::ostringstream s;
-        s << std::fixed << std::setprecision(m[key].get<double>() < 100 ? 1 : 0) << m[key].get<double>();
+        s << std::fixed << std::setprecision(m[key].get<double>() < 100 ? 1 : 0)
+          << m[key].get<double>();
         return s.str();
     };
     auto mib = [](const nlohmann::json& m) {
@@ -240,10 +261,13 @@ void run_bench_lintrans(const LintransOptions& o) {
     };
     std::cout << header.str() << "\n";
     if (o.markdown) {
-        std::cout << "\n| log N | diagonals | Q / P primes | BSGS b | key switches BSGS / naive | BSGS ms (CPU) | "
-                     "hoisted ms (CPU) | naive ms (CPU) | speedup vs naive (CPU) | vs hoisted (CPU) | keys MiB BSGS / naive | "
+        std::cout << "\n| log N | diagonals | Q / P primes | BSGS b | key switches BSGS / naive | "
+                     "BSGS ms (CPU) | "
+                     "hoisted ms (CPU) | naive ms (CPU) | speedup vs naive (CPU) | vs hoisted "
+                     "(CPU) | keys MiB BSGS / naive | "
                      "precision BSGS min/mean (bits) |\n"
-                     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+                     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+                     "| ---: |\n";
     }
     for (const auto& row : rows) {
         const auto& b = row["bsgs_double_hoisting"];
@@ -252,22 +276,25 @@ void run_bench_lintrans(const LintransOptions& o) {
         prec << std::fixed << std::setprecision(1) << b["precision_min_bits"].get<double>() << " / "
              << b["precision_mean_bits"].get<double>();
         if (o.markdown) {
-            std::cout << "| " << row["log_n"] << " | " << row["diagonals"] << " | " << row["q_primes"] << " / "
-                      << row["p_primes"] << " | " << b["baby_steps"] << " | " << b["key_switches"] << " / "
-                      << n["key_switches"] << " | " << ms(b) << " (" << ms(b, "median_cpu_ms") << ") | "
-                      << ms(row["hoisted"]) << " (" << ms(row["hoisted"], "median_cpu_ms") << ") | " << ms(n) << " ("
+            std::cout << "| " << row["log_n"] << " | " << row["diagonals"] << " | "
+                      << row["q_primes"] << " / " << row["p_primes"] << " | " << b["baby_steps"]
+                      << " | " << b["key_switches"] << " / " << n["key_switches"] << " | " << ms(b)
+                      << " (" << ms(b, "median_cpu_ms") << ") | " << ms(row["hoisted"]) << " ("
+                      << ms(row["hoisted"], "median_cpu_ms") << ") | " << ms(n) << " ("
                       << ms(n, "median_cpu_ms") << ") | " << ratio(row, "speedup_vs_naive") << " ("
-                      << ratio(row, "speedup_vs_naive_cpu") << ") | " << ratio(row, "speedup_vs_hoisted") << " ("
-                      << ratio(row, "speedup_vs_hoisted_cpu") << ") | " << mib(b)
-                      << " / " << mib(n) << " | " << prec.str() << " |\n";
+                      << ratio(row, "speedup_vs_naive_cpu") << ") | "
+                      << ratio(row, "speedup_vs_hoisted") << " ("
+                      << ratio(row, "speedup_vs_hoisted_cpu") << ") | " << mib(b) << " / " << mib(n)
+                      << " | " << prec.str() << " |\n";
         } else {
-            std::cout << "log N " << row["log_n"] << ", " << row["diagonals"] << " diagonals: BSGS (b = " << b["baby_steps"]
-                      << ", " << b["key_switches"] << " key switches) " << ms(b) << " ms, hoisted "
-                      << ms(row["hoisted"]) << " ms, naive (" << n["key_switches"] << " key switches) " << ms(n)
+            std::cout << "log N " << row["log_n"] << ", " << row["diagonals"]
+                      << " diagonals: BSGS (b = " << b["baby_steps"] << ", " << b["key_switches"]
+                      << " key switches) " << ms(b) << " ms, hoisted " << ms(row["hoisted"])
+                      << " ms, naive (" << n["key_switches"] << " key switches) " << ms(n)
                       << " ms; speedup vs naive " << ratio(row, "speedup_vs_naive") << " (CPU time "
                       << ratio(row, "speedup_vs_naive_cpu") << "), vs hoisted "
-                      << ratio(row, "speedup_vs_hoisted") << "; keys " << mib(b) << " MiB vs " << mib(n)
-                      << " MiB; precision " << prec.str() << " bits\n";
+                      << ratio(row, "speedup_vs_hoisted") << "; keys " << mib(b) << " MiB vs "
+                      << mib(n) << " MiB; precision " << prec.str() << " bits\n";
         }
     }
 }
@@ -275,22 +302,26 @@ void run_bench_lintrans(const LintransOptions& o) {
 const CommandRegistrar bench_lintrans_command(22, "bench lintrans", [](CLI::App& root) {
     auto opts = std::make_shared<LintransOptions>();
     CLI::App* bench = command_group(root, "bench", "Benchmarks (median times of repeated runs)");
-    CLI::App* cmd = bench->add_subcommand(
-        "lintrans", "Time a D-diagonal linear transform: BSGS with double hoisting vs the naive diagonal method");
+    CLI::App* cmd = bench->add_subcommand("lintrans",
+                                          "Time a D-diagonal linear transform: BSGS with double "
+                                          "hoisting vs the naive diagonal method");
     cmd->add_option("--log-n", opts->log_n, "Ring degrees as log2 N, comma separated (13..16)")
         ->delimiter(',')
         ->capture_default_str()
         ->check(CLI::Range(13, 16));
-    cmd->add_option("--diagonals", opts->diagonals, "Diagonal counts D (diagonals 0..D-1), comma separated")
+    cmd->add_option("--diagonals", opts->diagonals,
+                    "Diagonal counts D (diagonals 0..D-1), comma separated")
         ->delimiter(',')
         ->capture_default_str();
     add_threads_option(cmd, opts->threads);
     cmd->add_option("--repeat", opts->repeat, "Runs per method (the median is reported)")
         ->capture_default_str()
         ->check(CLI::Range(1, 100));
-    cmd->add_option("--baby", opts->baby, "BSGS baby-step count, a power of two (0: the cost model's choice)")
+    cmd->add_option("--baby", opts->baby,
+                    "BSGS baby-step count, a power of two (0: the cost model's choice)")
         ->capture_default_str();
-    cmd->add_flag("--no-naive", opts->no_naive, "Time BSGS only (the per-diagonal methods need D - 1 keys)");
+    cmd->add_flag("--no-naive", opts->no_naive,
+                  "Time BSGS only (the per-diagonal methods need D - 1 keys)");
     cmd->add_option("--max-naive-key-gib", opts->max_naive_key_gib,
                     "Skip the per-diagonal methods when their keys would exceed this many GiB")
         ->capture_default_str();

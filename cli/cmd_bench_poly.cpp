@@ -58,14 +58,18 @@ approx::Parity parse_parity(const std::string& name) {
 
 void run_bench_poly(const PolyBenchOptions& o) {
     if (o.interval.size() != 2 || !(o.interval[0] < o.interval[1])) {
-        throw CommandFailure(ErrorCategory::usage, "--interval needs two numbers lo,hi with lo < hi");
+        throw CommandFailure(ErrorCategory::usage,
+                             "--interval needs two numbers lo,hi with lo < hi");
     }
     const approx::Interval interval{o.interval[0], o.interval[1]};
     const approx::Parity parity = parse_parity(o.parity);
     for (int d : o.degrees) {
-        if (d < 1 || d > 1024) throw CommandFailure(ErrorCategory::usage, "degrees must lie in [1, 1024]");
-        if ((parity == approx::Parity::Odd && d % 2 == 0) || (parity == approx::Parity::Even && d % 2 == 1)) {
-            throw CommandFailure(ErrorCategory::usage, "degree " + std::to_string(d) + " does not have the parity " + o.parity);
+        if (d < 1 || d > 1024)
+            throw CommandFailure(ErrorCategory::usage, "degrees must lie in [1, 1024]");
+        if ((parity == approx::Parity::Odd && d % 2 == 0) ||
+            (parity == approx::Parity::Even && d % 2 == 1)) {
+            throw CommandFailure(ErrorCategory::usage, "degree " + std::to_string(d) +
+                                                           " does not have the parity " + o.parity);
         }
     }
     math::set_thread_count(o.threads);
@@ -112,12 +116,14 @@ void run_bench_poly(const PolyBenchOptions& o) {
 
         circuits::EvaluationReport report;
         ckks::Ciphertext y;
-        const double ms = median_ms(o.repeat, [&] { y = poly_evaluator.evaluate(x, p, 0, &report); });
+        const double ms =
+            median_ms(o.repeat, [&] { y = poly_evaluator.evaluate(x, p, 0, &report); });
         const std::vector<double> got = encoder.decode_real(decryptor.decrypt(y));
         std::vector<double> expected(xs.size());
         for (std::size_t i = 0; i < xs.size(); ++i) expected[i] = p.evaluate(xs[i]);
         const ckks::PrecisionStats stats =
-            ckks::precision(std::span<const double>(got.data(), expected.size()), std::span<const double>(expected));
+            ckks::precision(std::span<const double>(got.data(), expected.size()),
+                            std::span<const double>(expected));
 
         nlohmann::json row;
         row["degree"] = degree;
@@ -136,9 +142,9 @@ void run_bench_poly(const PolyBenchOptions& o) {
 
     std::ostringstream chain;
     chain << "log N = " << o.log_n << ", " << ctx->q_count() << " primes in Q, " << ctx->p_count()
-          << " in P, log2(QP) = " << std::fixed << std::setprecision(1) << ctx->log_qp() << ", scale 2^40, "
-          << o.threads << " thread(s), interval [" << interval.lo << ", " << interval.hi << "], "
-          << ctx->max_slots() << " slots";
+          << " in P, log2(QP) = " << std::fixed << std::setprecision(1) << ctx->log_qp()
+          << ", scale 2^40, " << o.threads << " thread(s), interval [" << interval.lo << ", "
+          << interval.hi << "], " << ctx->max_slots() << " slots";
     if (o.json) {
         nlohmann::json out;
         out["parameters"] = chain.str();
@@ -149,31 +155,37 @@ void run_bench_poly(const PolyBenchOptions& o) {
     }
     std::cout << std::fixed;
     if (o.markdown) {
-        std::cout << chain.str() << "; one ct-ct product (relinearize + rescale, top level): " << std::setprecision(1)
-                  << product_ms << " ms\n\n";
-        std::cout << "| degree | parity | depth | ct-ct products | naive (d-1) | baby steps 2^l | time (ms) | time / product | "
+        std::cout << chain.str() << "; one ct-ct product (relinearize + rescale, top level): "
+                  << std::setprecision(1) << product_ms << " ms\n\n";
+        std::cout << "| degree | parity | depth | ct-ct products | naive (d-1) | baby steps 2^l | "
+                     "time (ms) | time / product | "
                      "precision min / mean (bits) |\n";
         std::cout << "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
         for (const auto& r : rows) {
-            std::cout << "| " << r["degree"].get<int>() << " | " << r["parity"].get<std::string>() << " | "
-                      << r["depth"].get<int>() << " | " << r["ct_multiplications"].get<int>() << " | "
-                      << r["naive_multiplications"].get<int>() << " | " << (1 << r["baby_step_log2"].get<int>())
-                      << " | " << std::setprecision(0) << r["median_ms"].get<double>() << " | "
-                      << std::setprecision(1) << r["time_in_products"].get<double>() << " | "
-                      << r["precision_min_bits"].get<double>() << " / " << r["precision_mean_bits"].get<double>()
-                      << " |\n";
+            std::cout << "| " << r["degree"].get<int>() << " | " << r["parity"].get<std::string>()
+                      << " | " << r["depth"].get<int>() << " | "
+                      << r["ct_multiplications"].get<int>() << " | "
+                      << r["naive_multiplications"].get<int>() << " | "
+                      << (1 << r["baby_step_log2"].get<int>()) << " | " << std::setprecision(0)
+                      << r["median_ms"].get<double>() << " | " << std::setprecision(1)
+                      << r["time_in_products"].get<double>() << " | "
+                      << r["precision_min_bits"].get<double>() << " / "
+                      << r["precision_mean_bits"].get<double>() << " |\n";
         }
         return;
     }
     std::cout << chain.str() << "\n";
-    std::cout << "one ct-ct product (relinearize + rescale, top level): " << std::setprecision(1) << product_ms << " ms\n";
+    std::cout << "one ct-ct product (relinearize + rescale, top level): " << std::setprecision(1)
+              << product_ms << " ms\n";
     std::cout << "degree parity depth products naive    ms  x product  bits(min/mean)\n";
     for (const auto& r : rows) {
-        std::cout << std::setw(6) << r["degree"].get<int>() << " " << std::setw(6) << r["parity"].get<std::string>()
-                  << std::setw(6) << r["depth"].get<int>() << std::setw(9) << r["ct_multiplications"].get<int>()
-                  << std::setw(6) << r["naive_multiplications"].get<int>() << std::setw(7) << std::setprecision(0)
+        std::cout << std::setw(6) << r["degree"].get<int>() << " " << std::setw(6)
+                  << r["parity"].get<std::string>() << std::setw(6) << r["depth"].get<int>()
+                  << std::setw(9) << r["ct_multiplications"].get<int>() << std::setw(6)
+                  << r["naive_multiplications"].get<int>() << std::setw(7) << std::setprecision(0)
                   << r["median_ms"].get<double>() << std::setw(10) << std::setprecision(1)
-                  << r["time_in_products"].get<double>() << "  " << r["precision_min_bits"].get<double>() << " / "
+                  << r["time_in_products"].get<double>() << "  "
+                  << r["precision_min_bits"].get<double>() << " / "
                   << r["precision_mean_bits"].get<double>() << "\n";
     }
 }
@@ -181,13 +193,18 @@ void run_bench_poly(const PolyBenchOptions& o) {
 const CommandRegistrar bench_poly_command(21, "bench poly", [](CLI::App& root) {
     auto opts = std::make_shared<PolyBenchOptions>();
     CLI::App* bench = command_group(root, "bench", "Benchmarks (median times of repeated runs)");
-    CLI::App* cmd = bench->add_subcommand(
-        "poly", "Time encrypted Chebyshev polynomial evaluation (depth-optimal baby-step giant-step) by degree");
-    cmd->add_option("--log-n", opts->log_n, "Ring degree as log2 N (the chain must be 128-bit secure)")
+    CLI::App* cmd = bench->add_subcommand("poly",
+                                          "Time encrypted Chebyshev polynomial evaluation "
+                                          "(depth-optimal baby-step giant-step) by degree");
+    cmd->add_option("--log-n", opts->log_n,
+                    "Ring degree as log2 N (the chain must be 128-bit secure)")
         ->capture_default_str()
         ->check(CLI::Range(12, 16));
-    cmd->add_option("--degrees", opts->degrees, "Degrees, comma separated")->delimiter(',')->capture_default_str();
-    cmd->add_option("--interval", opts->interval, "Input interval lo,hi (-1,1 skips the interval change)")
+    cmd->add_option("--degrees", opts->degrees, "Degrees, comma separated")
+        ->delimiter(',')
+        ->capture_default_str();
+    cmd->add_option("--interval", opts->interval,
+                    "Input interval lo,hi (-1,1 skips the interval change)")
         ->delimiter(',')
         ->capture_default_str();
     cmd->add_option("--parity", opts->parity, "Polynomial structure: none, odd or even")

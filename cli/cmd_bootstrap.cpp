@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "command_registry.hpp"
+#include "common_options.hpp"
 #include "henn/circuits/bootstrapping.hpp"
 #include "henn/ckks/encoder.hpp"
 #include "henn/ckks/encryptor.hpp"
@@ -71,7 +72,10 @@ circuits::BootstrappingParametersPtr create_parameters(const BootstrapOptions& o
     } catch (const ckks::ParameterError& e) {
         const std::string what = e.what();
         const bool insecure = what.find("insecure") != std::string::npos;
-        throw CommandFailure(2, "refused: " + what + (insecure && !o.toy ? " (small rings need --toy, which is insecure)" : ""));
+        throw CommandFailure(
+            ErrorCategory::usage,
+            "refused: " + what +
+                (insecure && !o.toy ? " (small rings need --toy, which is insecure)" : ""));
     }
 }
 
@@ -86,7 +90,8 @@ KeyCount count_keys(const BootstrappingParameters& params) {
     const auto plan = circuits::plan_rotation_keys(ctx, req.rotations, params.slots());
     KeyCount k;
     k.count = plan.keys.size() + 2;
-    k.bytes = plan.key_bytes + ckks::switch_key_bytes(ctx) + ckks::switch_key_bytes(ctx, req.conjugation_level);
+    k.bytes = plan.key_bytes + ckks::switch_key_bytes(ctx) +
+              ckks::switch_key_bytes(ctx, req.conjugation_level);
     return k;
 }
 
@@ -113,10 +118,12 @@ nlohmann::json describe_json(const BootstrappingParameters& params) {
                    {"output", lv.output},
                    {"cosine_depth", lv.cosine_depth}};
     std::vector<double> bits;
-    for (const auto& q : ctx.q()) bits.push_back(std::round(std::log2(static_cast<double>(q.value())) * 100) / 100);
+    for (const auto& q : ctx.q())
+        bits.push_back(std::round(std::log2(static_cast<double>(q.value())) * 100) / 100);
     j["log_q"] = bits;
     bits.clear();
-    for (const auto& p : ctx.p()) bits.push_back(std::round(std::log2(static_cast<double>(p.value())) * 100) / 100);
+    for (const auto& p : ctx.p())
+        bits.push_back(std::round(std::log2(static_cast<double>(p.value())) * 100) / 100);
     j["log_p"] = bits;
     const KeyCount keys = count_keys(params);
     j["key_count"] = keys.count;
@@ -132,8 +139,9 @@ void run_params_bootstrap(const BootstrapOptions& o) {
     }
     std::cout << params->describe();
     const KeyCount keys = count_keys(*params);
-    std::cout << "evaluation keys " << keys.count << " (relinearization, conjugation, rotations each down to its level), "
-              << std::fixed << std::setprecision(2) << keys.bytes / 1073741824.0 << " GiB\n";
+    std::cout << "evaluation keys " << keys.count
+              << " (relinearization, conjugation, rotations each down to its level), " << std::fixed
+              << std::setprecision(2) << keys.bytes / 1073741824.0 << " GiB\n";
 }
 
 // CPU seconds of this process (all threads): on a loaded machine the steadier measure of work.
@@ -151,14 +159,17 @@ double peak_rss_bytes() {
 
 void run_bench_bootstrap(const BootstrapOptions& o) {
     using Clock = std::chrono::steady_clock;
-    auto seconds_since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+    auto seconds_since = [](Clock::time_point t) {
+        return std::chrono::duration<double>(Clock::now() - t).count();
+    };
     const auto params = create_parameters(o);
     const auto ctx = params->context();
     const auto setup_start = Clock::now();
     // A fixed seed: the benchmark is reproducible (its keys are never used for anything else).
     const ckks::SecretKey secret =
         o.hamming_weight == 0 ? ckks::KeyGenerator(ctx, math::test_only_seed(14)).secret_key()
-                              : circuits::sparse_secret_key_for_tests(*ctx, o.hamming_weight, math::test_only_seed(14));
+                              : circuits::sparse_secret_key_for_tests(*ctx, o.hamming_weight,
+                                                                      math::test_only_seed(14));
     ckks::KeyGenerator keygen(ctx, secret);
     auto keys = std::make_shared<ckks::EvaluationKeys>(
         CkksBootstrapper::key_requirements(*params).generate(keygen, *ctx, params->slots()));
@@ -214,74 +225,94 @@ void run_bench_bootstrap(const BootstrapOptions& o) {
     j["ntt_kernel"] = math::ntt_kernel_name();
     j["runs"] = runs;
     // The headline figures: the last run.
-    for (const char* key : {"seconds_total", "precision_bits_mean", "precision_bits_min", "levels_left"}) j[key] = runs.back()[key];
+    for (const char* key :
+         {"seconds_total", "precision_bits_mean", "precision_bits_min", "levels_left"})
+        j[key] = runs.back()[key];
     if (o.json) {
         std::cout << j.dump(2) << "\n";
         return;
     }
     std::cout << params->describe();
     std::cout << std::fixed << std::setprecision(2);
-    std::cout << "keys            " << key_count << ", " << key_bytes / 1073741824.0 << " GiB (generated in "
-              << keygen_seconds << " s)\n";
-    std::cout << "DFT plaintexts  " << bootstrapper.plaintext_bytes() / 1073741824.0 << " GiB (encoded in " << encode_seconds
-              << " s)\n";
-    std::cout << "peak RSS        " << peak_rss_bytes() / 1073741824.0 << " GiB; NTT kernel " << math::ntt_kernel_name()
-              << "\n";
-    std::cout << "threads  total s  ModRaise  CtS      EvalMod  StC      CPU s    bits mean  bits min  levels left\n";
+    std::cout << "keys            " << key_count << ", " << key_bytes / 1073741824.0
+              << " GiB (generated in " << keygen_seconds << " s)\n";
+    std::cout << "DFT plaintexts  " << bootstrapper.plaintext_bytes() / 1073741824.0
+              << " GiB (encoded in " << encode_seconds << " s)\n";
+    std::cout << "peak RSS        " << peak_rss_bytes() / 1073741824.0 << " GiB; NTT kernel "
+              << math::ntt_kernel_name() << "\n";
+    std::cout << "threads  total s  ModRaise  CtS      EvalMod  StC      CPU s    bits mean  bits "
+                 "min  levels left\n";
     for (const auto& run : runs) {
-        std::cout << std::setw(7) << run["threads"].get<int>() << std::setw(9) << run["seconds_total"].get<double>()
-                  << std::setw(10) << run["seconds"]["mod_raise"].get<double>() << std::setw(9)
+        std::cout << std::setw(7) << run["threads"].get<int>() << std::setw(9)
+                  << run["seconds_total"].get<double>() << std::setw(10)
+                  << run["seconds"]["mod_raise"].get<double>() << std::setw(9)
                   << run["seconds"]["coeffs_to_slots"].get<double>() << std::setw(9)
                   << run["seconds"]["eval_mod"].get<double>() << std::setw(9)
                   << run["seconds"]["slots_to_coeffs"].get<double>() << std::setw(9)
                   << run["cpu_seconds_total"].get<double>() << std::setw(11)
-                  << run["precision_bits_mean"].get<double>() << std::setw(10) << run["precision_bits_min"].get<double>()
-                  << std::setw(13) << run["levels_left"].get<int>() << "\n";
+                  << run["precision_bits_mean"].get<double>() << std::setw(10)
+                  << run["precision_bits_min"].get<double>() << std::setw(13)
+                  << run["levels_left"].get<int>() << "\n";
     }
 }
 
 void add_shape_options(CLI::App* cmd, BootstrapOptions& o, bool with_log_n) {
     if (with_log_n) {
-        cmd->add_option("--log-n", o.log_n, "Ring degree as log2 N")->capture_default_str()->check(CLI::Range(4, 17));
+        cmd->add_option("--log-n", o.log_n, "Ring degree as log2 N")
+            ->capture_default_str()
+            ->check(CLI::Range(4, 17));
     }
-    cmd->add_option("--slots", o.slots, "Slots (0: N/2; only N/2 is supported yet)")->capture_default_str();
-    cmd->add_option("--hamming-weight", o.hamming_weight, "Nonzero coefficients of the secret (0: dense ternary)")
+    cmd->add_option("--slots", o.slots, "Slots (0: N/2; only N/2 is supported yet)")
+        ->capture_default_str();
+    cmd->add_option("--hamming-weight", o.hamming_weight,
+                    "Nonzero coefficients of the secret (0: dense ternary)")
         ->capture_default_str()
         ->check(CLI::Range(0, 1 << 17));
-    cmd->add_option("--k", o.k, "EvalMod range: |I| <= K after ModRaise")->capture_default_str()->check(CLI::Range(1, 1024));
+    cmd->add_option("--k", o.k, "EvalMod range: |I| <= K after ModRaise")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1024));
     cmd->add_option("--residual", o.residual, "Levels left after bootstrapping (40-bit primes)")
         ->capture_default_str()
         ->check(CLI::Range(0, 40));
-    cmd->add_option("--cts-levels", o.coeffs_to_slots_levels, "Levels of the CoeffsToSlots DFT factors")
+    cmd->add_option("--cts-levels", o.coeffs_to_slots_levels,
+                    "Levels of the CoeffsToSlots DFT factors")
         ->capture_default_str()
         ->check(CLI::Range(1, 16));
-    cmd->add_option("--stc-levels", o.slots_to_coeffs_levels, "Levels of the SlotsToCoeffs DFT factors")
+    cmd->add_option("--stc-levels", o.slots_to_coeffs_levels,
+                    "Levels of the SlotsToCoeffs DFT factors")
         ->capture_default_str()
         ->check(CLI::Range(1, 16));
-    cmd->add_option("--special-primes", o.special_primes,
-                    "61-bit special primes P (more: fewer key-switching digits, smaller keys, larger QP)")
+    cmd->add_option(
+           "--special-primes", o.special_primes,
+           "61-bit special primes P (more: fewer key-switching digits, smaller keys, larger QP)")
         ->capture_default_str()
         ->check(CLI::Range(1, 30));
-    cmd->add_option("--key-byte-weight", o.key_byte_weight,
-                    "Cost of a byte of rotation keys in the BSGS split, in limb passes (0: time only)")
+    cmd->add_option(
+           "--key-byte-weight", o.key_byte_weight,
+           "Cost of a byte of rotation keys in the BSGS split, in limb passes (0: time only)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));
-    cmd->add_option("--log-q0", o.log_q0, "Bits of q_0 (inputs at scale 2^40: q_0 / Delta trades EvalMod's error)")
+    cmd->add_option("--log-q0", o.log_q0,
+                    "Bits of q_0 (inputs at scale 2^40: q_0 / Delta trades EvalMod's error)")
         ->capture_default_str()
         ->check(CLI::Range(46, 61));
-    cmd->add_flag("--toy", o.toy, "Allow rings below the 128-bit bound (INSECURE, for trying small N)");
+    cmd->add_flag("--toy", o.toy,
+                  "Allow rings below the 128-bit bound (INSECURE, for trying small N)");
 }
 
 const CommandRegistrar bench_bootstrap_command(24, "bench bootstrap", [](CLI::App& root) {
     auto opts = std::make_shared<BootstrapOptions>();
     CLI::App* bench = command_group(root, "bench", "Benchmarks");
-    CLI::App* cmd = bench->add_subcommand("bootstrap", "CKKS bootstrapping: seconds per stage, precision, key memory");
+    CLI::App* cmd = bench->add_subcommand(
+        "bootstrap", "CKKS bootstrapping: seconds per stage, precision, key memory");
     add_shape_options(cmd, *opts, true);
     cmd->add_option("--threads", opts->threads, "Thread counts across RNS limbs, comma separated")
         ->delimiter(',')
         ->capture_default_str();
-    cmd->add_option("--repeat", opts->repeat, "Bootstraps per thread count")->capture_default_str()->check(CLI::Range(1, 100));
-    cmd->add_flag("--json", opts->json, "Print JSON");
+    cmd->add_option("--repeat", opts->repeat, "Bootstraps per thread count")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100));
+    add_json_flag(cmd, opts->json);
     cmd->callback([opts] { run_bench_bootstrap(*opts); });
 });
 
@@ -296,7 +327,8 @@ const CommandRegistrar params_bootstrap_option(1000, "params --bootstrap", [](CL
     auto opts = std::make_shared<BootstrapOptions>();
     auto wanted = std::make_shared<bool>(false);
     params->add_flag("--bootstrap", *wanted,
-                     "Bootstrapping parameters instead: level map, log QP, security, h, K, failure probability, keys "
+                     "Bootstrapping parameters instead: level map, log QP, security, h, K, failure "
+                     "probability, keys "
                      "(with --log-n, --json and the options below)");
     add_shape_options(params, *opts, false);
     params->parse_complete_callback([params, opts, wanted] {
@@ -304,7 +336,8 @@ const CommandRegistrar params_bootstrap_option(1000, "params --bootstrap", [](CL
         if (auto* log_n = params->get_option_no_throw("--log-n"); log_n && log_n->count() > 0) {
             opts->log_n = log_n->as<int>();
         }
-        if (auto* json = params->get_option_no_throw("--json"); json && json->count() > 0) opts->json = true;
+        if (auto* json = params->get_option_no_throw("--json"); json && json->count() > 0)
+            opts->json = true;
         run_params_bootstrap(*opts);
         throw CLI::Success();
     });

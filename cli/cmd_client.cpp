@@ -8,10 +8,11 @@
 #include <iostream>
 
 #include "command_registry.hpp"
+#include "common_options.hpp"
 #include "engine_common.hpp"
 #include "henn/math/parallel.hpp"
+#include "henn/service/grpc_common.hpp"
 #include "henn/service/inference.hpp"
-#include "service_common.hpp"
 
 #ifdef HENN_CLI_HAS_ENGINE
 namespace henn::cli {
@@ -31,11 +32,6 @@ std::string default_keys_dir() {
     if (const char* cache = std::getenv("XDG_CACHE_HOME")) return std::string(cache) + "/henn/keys";
     if (const char* home = std::getenv("HOME")) return std::string(home) + "/.cache/henn/keys";
     return ".henn-keys";
-}
-
-std::string default_data_dir() {
-    if (const char* env = std::getenv("HENN_DATA_DIR")) return env;
-    return "../shared/data";
 }
 
 service::ChannelOptions channel(const ClientArgs& a) {
@@ -68,16 +64,22 @@ void list_models(const ClientArgs& a) {
                          {"input_bytes_per_batch", m.input_bytes_per_batch},
                          {"compiled_bytes", m.compiled_bytes}});
         }
-        std::cout << nlohmann::json{{"models", j}, {"max_request_bytes", client.max_request_bytes()}}.dump(2) << "\n";
+        std::cout << nlohmann::json{{"models", j},
+                                    {"max_request_bytes", client.max_request_bytes()}}
+                         .dump(2)
+                  << "\n";
         return;
     }
     for (const auto& m : models) {
-        std::printf("%s  hash %s  %lld -> %lld, %lld samples per batch, N = 2^%d, %s packing (%s slots), precision %.1f bits "
-                    "(%.1f after %.1f bits of flooding), keys %.1f MB, %.1f MB per batch\n",
-                    m.name.c_str(), m.model_hash.c_str(), static_cast<long long>(m.input_size),
-                    static_cast<long long>(m.output_size), static_cast<long long>(m.batch_size), m.log_n, m.packing.c_str(),
-                    m.slot_packing.c_str(), m.expected_precision_bits, m.precision_after_flooding_bits, m.flooding_bits,
-                    m.evaluation_key_bytes / 1e6, m.input_bytes_per_batch / 1e6);
+        std::printf(
+            "%s  hash %s  %lld -> %lld, %lld samples per batch, N = 2^%d, %s packing (%s slots), "
+            "precision %.1f bits "
+            "(%.1f after %.1f bits of flooding), keys %.1f MB, %.1f MB per batch\n",
+            m.name.c_str(), m.model_hash.c_str(), static_cast<long long>(m.input_size),
+            static_cast<long long>(m.output_size), static_cast<long long>(m.batch_size), m.log_n,
+            m.packing.c_str(), m.slot_packing.c_str(), m.expected_precision_bits,
+            m.precision_after_flooding_bits, m.flooding_bits, m.evaluation_key_bytes / 1e6,
+            m.input_bytes_per_batch / 1e6);
     }
 }
 
@@ -124,29 +126,40 @@ void metrics(const ClientArgs& a) {
     std::cout << j.dump(2) << "\n";
 }
 
-std::int64_t argmax(const double* v, std::int64_t n) { return std::max_element(v, v + n) - v; }
+std::int64_t argmax(const double* v, std::int64_t n) {
+    return std::max_element(v, v + n) - v;
+}
 
 void infer(const ClientArgs& a) {
     if (a.threads) math::set_thread_count(a.threads);
-    const std::string data_dir = a.data_dir.empty() ? default_data_dir() : a.data_dir;
+    const std::string& data_dir = a.data_dir;
     service::InferenceClient client(channel(a));
     const auto started = std::chrono::steady_clock::now();
     const auto compiled = client.fetch_model(a.model);
-    const auto keys = service::load_or_create_keys(compiled, a.keys_dir.empty() ? default_keys_dir() : a.keys_dir);
-    const double seconds_keys = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const Samples samples = load_samples(a.data, data_dir, false, a.offset, a.count > 0 ? a.count : compiled->batch_size());
-    if (samples.count > 0 && static_cast<std::int64_t>(samples.values.size()) != samples.count * compiled->input_size()) {
-        throw CommandFailure(kExitData, "the data set's samples have " +
-                                            std::to_string(samples.values.size() / static_cast<std::size_t>(samples.count)) +
-                                            " values; model '" + a.model + "' takes " + std::to_string(compiled->input_size()));
+    const auto keys = service::load_or_create_keys(
+        compiled, a.keys_dir.empty() ? default_keys_dir() : a.keys_dir);
+    const double seconds_keys =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const Samples samples = load_samples(a.data, data_dir, false, a.offset,
+                                         a.count > 0 ? a.count : compiled->batch_size());
+    if (samples.count > 0 && static_cast<std::int64_t>(samples.values.size()) !=
+                                 samples.count * compiled->input_size()) {
+        throw CommandFailure(
+            ErrorCategory::data,
+            "the data set's samples have " +
+                std::to_string(samples.values.size() / static_cast<std::size_t>(samples.count)) +
+                " values; model '" + a.model + "' takes " + std::to_string(compiled->input_size()));
     }
     service::InferOptions options;
     options.concurrency = a.concurrency;
     options.batches_per_request = a.batches_per_request;
     options.call_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(a.timeout * 1000));
     ProgressBar bar("encrypted inference over the network", !a.json);
-    options.progress = [&](std::int64_t done, std::int64_t total) { bar.update(0, 1, done, total); };
-    const auto r = client.infer(a.model, *keys.client, keys.material, samples.values, samples.count, options);
+    options.progress = [&](std::int64_t done, std::int64_t total) {
+        bar.update(0, 1, done, total);
+    };
+    const auto r =
+        client.infer(a.model, *keys.client, keys.material, samples.values, samples.count, options);
     bar.finish();
 
     const std::int64_t width = compiled->output_size();
@@ -159,7 +172,8 @@ void infer(const ClientArgs& a) {
     const double n = static_cast<double>(samples.count);
     const double accuracy = samples.count ? correct / n : 0;
     const auto models = client.list_models();
-    const auto info = std::find_if(models.begin(), models.end(), [&](const auto& m) { return m.name == a.model; });
+    const auto info = std::find_if(models.begin(), models.end(),
+                                   [&](const auto& m) { return m.name == a.model; });
 
     if (a.json) {
         nlohmann::json j;
@@ -202,25 +216,36 @@ void infer(const ClientArgs& a) {
         std::cout << j.dump(2) << "\n";
         return;
     }
-    std::printf("encrypted inference at %s, model '%s': %lld images in %lld call(s) of up to %lld batch(es) of %lld\n",
-                a.server.c_str(), a.model.c_str(), static_cast<long long>(samples.count), static_cast<long long>(r.requests),
-                static_cast<long long>(std::max(1, a.batches_per_request)), static_cast<long long>(compiled->batch_size()));
+    std::printf(
+        "encrypted inference at %s, model '%s': %lld images in %lld call(s) of up to %lld "
+        "batch(es) of %lld\n",
+        a.server.c_str(), a.model.c_str(), static_cast<long long>(samples.count),
+        static_cast<long long>(r.requests),
+        static_cast<long long>(std::max(1, a.batches_per_request)),
+        static_cast<long long>(compiled->batch_size()));
     std::printf("  predictions:");
-    for (std::int64_t i = 0; i < std::min<std::int64_t>(samples.count, 32); ++i) std::printf(" %lld", static_cast<long long>(predictions[i]));
+    for (std::int64_t i = 0; i < std::min<std::int64_t>(samples.count, 32); ++i)
+        std::printf(" %lld", static_cast<long long>(predictions[i]));
     std::printf("%s\n", samples.count > 32 ? " ..." : "");
-    std::printf("  accuracy %.2f%% (%lld of %lld)\n", 100 * accuracy, static_cast<long long>(correct),
-                static_cast<long long>(samples.count));
-    std::printf("  keys: %s in %.2f s (secret key stays here), evaluation keys %.2f MB, sent %d time(s) (%.2f MB)\n",
-                keys.created ? "generated" : "loaded", seconds_keys, keys.material.evaluation_keys.size() / 1e6, r.key_uploads,
-                r.key_bytes_up / 1e6);
-    std::printf("  seconds: encrypt %.2f, upload %.2f, server %.2f (queued %.2f), download %.2f, decrypt %.2f; network wall "
-                "%.2f = %.0f images/s\n",
-                r.seconds_encrypt, r.seconds_upload, r.seconds_server, r.seconds_server_queue, r.seconds_download,
-                r.seconds_decrypt, r.seconds_network_wall, n / r.seconds_network_wall);
-    std::printf("  wire: %.1f KB up and %.2f KB down per image", r.bytes_up / n / 1000, r.bytes_down / n / 1000);
+    std::printf("  accuracy %.2f%% (%lld of %lld)\n", 100 * accuracy,
+                static_cast<long long>(correct), static_cast<long long>(samples.count));
+    std::printf(
+        "  keys: %s in %.2f s (secret key stays here), evaluation keys %.2f MB, sent %d time(s) "
+        "(%.2f MB)\n",
+        keys.created ? "generated" : "loaded", seconds_keys,
+        keys.material.evaluation_keys.size() / 1e6, r.key_uploads, r.key_bytes_up / 1e6);
+    std::printf(
+        "  seconds: encrypt %.2f, upload %.2f, server %.2f (queued %.2f), download %.2f, decrypt "
+        "%.2f; network wall "
+        "%.2f = %.0f images/s\n",
+        r.seconds_encrypt, r.seconds_upload, r.seconds_server, r.seconds_server_queue,
+        r.seconds_download, r.seconds_decrypt, r.seconds_network_wall, n / r.seconds_network_wall);
+    std::printf("  wire: %.1f KB up and %.2f KB down per image", r.bytes_up / n / 1000,
+                r.bytes_down / n / 1000);
     if (info != models.end()) {
-        std::printf("; outputs flooded by %.1f bits (expected precision %.1f -> %.1f bits)", info->flooding_bits,
-                    info->expected_precision_bits, info->precision_after_flooding_bits);
+        std::printf("; outputs flooded by %.1f bits (expected precision %.1f -> %.1f bits)",
+                    info->flooding_bits, info->expected_precision_bits,
+                    info->precision_after_flooding_bits);
     }
     std::printf("\n");
     if (r.retries) std::printf("  %d call(s) retried (server busy or unavailable)\n", r.retries);
@@ -229,55 +254,66 @@ void infer(const ClientArgs& a) {
 const CommandRegistrar client_command(41, "client", [](CLI::App& root) {
     auto a = std::make_shared<ClientArgs>();
     auto* cmd = root.add_subcommand("client", "Encrypted inference on a remote `henn serve`");
-    cmd->footer(std::string(kExitCodeHelp) + " 7: the server refused the request or could not be reached.");
     cmd->add_option("--server", a->server, "HOST:PORT (default 127.0.0.1:50551)");
-    cmd->add_option("--tls-ca", a->tls_ca, "PEM of the CA that signed the server's certificate (TLS)")->check(CLI::ExistingFile);
-    cmd->add_option("--tls-server-name", a->tls_server_name, "expected name in the server's certificate");
+    cmd->add_option("--tls-ca", a->tls_ca,
+                    "PEM of the CA that signed the server's certificate (TLS)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--tls-server-name", a->tls_server_name,
+                    "expected name in the server's certificate");
     cmd->add_option("--keys-dir", a->keys_dir, "where keys are kept (default ~/.cache/henn/keys)");
-    cmd->add_option("--timeout", a->timeout, "seconds per call (default 600)")->check(CLI::PositiveNumber);
-    cmd->add_flag("--demo", a->demo, "encrypted MNIST against a `henn serve --demo` (1,000 test images)");
-    cmd->add_option("--data-dir", a->data_dir, "MNIST for --demo (default: $HENN_DATA_DIR, else ../shared/data)");
+    cmd->add_option("--timeout", a->timeout, "seconds per call (default 600)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_flag("--demo", a->demo,
+                  "encrypted MNIST against a `henn serve --demo` (1,000 test images)");
+    add_data_dir_option(cmd, a->data_dir, DataDirDefault::shared, "MNIST for --demo");
 
-    auto* models = cmd->add_subcommand("models", "List the models served and their public parameters");
-    models->add_flag("--json", a->json, "report as JSON");
-    models->callback([a] { run_service_command([&] { list_models(*a); }); });
+    auto* models =
+        cmd->add_subcommand("models", "List the models served and their public parameters");
+    add_json_flag(models, a->json);
+    models->callback([a] { list_models(*a); });
     auto* h = cmd->add_subcommand("health", "Is the server up, and what does it serve");
-    h->add_flag("--json", a->json, "report as JSON");
-    h->callback([a] { run_service_command([&] { health(*a); }); });
-    auto* m = cmd->add_subcommand("metrics", "Server-side counters: requests, bytes, latency, key cache (JSON)");
-    m->callback([a] { run_service_command([&] { metrics(*a); }); });
+    add_json_flag(h, a->json);
+    h->callback([a] { health(*a); });
+    auto* m = cmd->add_subcommand(
+        "metrics", "Server-side counters: requests, bytes, latency, key cache (JSON)");
+    m->callback([a] { metrics(*a); });
 
-    auto* i = cmd->add_subcommand("infer", "Encrypt a data set's test samples, infer remotely, decrypt");
+    auto* i =
+        cmd->add_subcommand("infer", "Encrypt a data set's test samples, infer remotely, decrypt");
     i->add_option("--model", a->model, "served model name (default mnist)");
-    i->add_option("--data", a->data, "mnist | fashion-mnist");
-    i->add_option("--data-dir", a->data_dir, "where the data set is (default: $HENN_DATA_DIR, else ../shared/data)");
+    add_data_option(i, a->data);
+    add_data_dir_option(i, a->data_dir, DataDirDefault::shared, "where the data set is");
     i->add_option("--count", a->count, "test samples (default: one batch)");
     i->add_option("--offset", a->offset, "first test sample");
-    i->add_option("--concurrency", a->concurrency, "calls in flight at once (default 1)")->check(CLI::Range(1, 64));
-    i->add_option("--batches-per-request", a->batches_per_request, "batches per call (default 1; 0: as many as fit)")
+    i->add_option("--concurrency", a->concurrency, "calls in flight at once (default 1)")
+        ->check(CLI::Range(1, 64));
+    i->add_option("--batches-per-request", a->batches_per_request,
+                  "batches per call (default 1; 0: as many as fit)")
         ->check(CLI::Range(0, 1 << 20));
-    i->add_option("--threads", a->threads, "client threads for encryption (default: all cores)")->check(CLI::Range(1, 1024));
+    add_threads_option(i, a->threads, "client threads for encryption");
     i->add_flag("--logits", a->logits, "with --json: the decrypted outputs too");
-    i->add_flag("--json", a->json, "report as JSON (same field names as `henn run --json` where they apply)");
-    i->callback([a] { run_service_command([&] { infer(*a); }); });
+    add_json_flag(i, a->json,
+                  "report as JSON (same field names as `henn run --json` where they apply)");
+    i->callback([a] { infer(*a); });
 
     cmd->callback([a, cmd] {
         if (!a->demo) {
             if (cmd->get_subcommands().empty()) throw CLI::CallForHelp();
             return;
         }
-        run_service_command([&] {
-            std::printf("henn client --demo: encrypted MNIST against %s\n", a->server.c_str());
-            ClientArgs d = *a;
-            d.model = "mnist";
-            d.count = 1000;
-            std::printf("what the server publishes (no weights: they are zeroed in the model it sends):\n");
-            list_models(d);
-            infer(d);
-            std::printf("what crossed the wire: evaluation and public keys (once per replica), ciphertexts both ways; "
-                        "never the secret key, the images, the labels or the predictions.\n"
-                        "what the server saw: its own log lines (model, key hash, bytes, timings).\n");
-        });
+        std::printf("henn client --demo: encrypted MNIST against %s\n", a->server.c_str());
+        ClientArgs d = *a;
+        d.model = "mnist";
+        d.count = 1000;
+        std::printf(
+            "what the server publishes (no weights: they are zeroed in the model it sends):\n");
+        list_models(d);
+        infer(d);
+        std::printf(
+            "what crossed the wire: evaluation and public keys (once per replica), ciphertexts "
+            "both ways; "
+            "never the secret key, the images, the labels or the predictions.\n"
+            "what the server saw: its own log lines (model, key hash, bytes, timings).\n");
     });
 });
 

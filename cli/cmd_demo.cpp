@@ -39,7 +39,8 @@ void run_ckks_demo() {
     const Decryptor decryptor(ctx, keygen.secret_key());
     const Evaluator evaluator(ctx, keys);  // the server's view: evaluation keys only
     std::cout << "parameters: " << ctx->describe() << "\n";
-    std::cout << "key generation (secret, public, relinearization, 1 rotation): " << ms_since(start) << " ms\n";
+    std::cout << "key generation (secret, public, relinearization, 1 rotation): " << ms_since(start)
+              << " ms\n";
 
     std::mt19937_64 rng(2026);
     std::uniform_real_distribution<double> dist(-8, 8);
@@ -55,9 +56,11 @@ void run_ckks_demo() {
     // x^3 = (x * x) * (c3 x), and c1 x multiplied at the scale x^3 will have.
     start = Clock::now();
     const double q_top = static_cast<double>(ctx->q()[ct.level].value());
-    const Ciphertext x2 = evaluator.rescale(evaluator.square_relin(ct));               // scale D^2/q_top
-    const Ciphertext c3x = evaluator.rescale(evaluator.multiply_constant(ct, c3));     // scale D exactly
-    const Ciphertext cubic = evaluator.rescale(evaluator.multiply_relin(x2, c3x));     // scale D^3/(q_top q_1)
+    const Ciphertext x2 = evaluator.rescale(evaluator.square_relin(ct));  // scale D^2/q_top
+    const Ciphertext c3x =
+        evaluator.rescale(evaluator.multiply_constant(ct, c3));  // scale D exactly
+    const Ciphertext cubic =
+        evaluator.rescale(evaluator.multiply_relin(x2, c3x));  // scale D^3/(q_top q_1)
     const double linear_scale = cubic.scale * q_top / ct.scale;
     Ciphertext linear = evaluator.rescale(evaluator.multiply_constant(ct, c1, linear_scale));
     linear = evaluator.drop_level(linear, cubic.level);
@@ -79,28 +82,31 @@ void run_ckks_demo() {
     }
     const PrecisionStats stats = precision(result, expected);
 
-    std::cout << "encrypted " << x.size() << " values in [-8, 8] (" << encrypt_ms << " ms, " << bytes / 1024
-              << " KiB serialized)\n";
-    std::cout << "evaluated p(x) = 0.5 + 0.197 x - 0.004 x^3 under encryption: " << poly_ms << " ms, "
-              << ctx->max_level() - poly.level << " levels\n";
+    std::cout << "encrypted " << x.size() << " values in [-8, 8] (" << encrypt_ms << " ms, "
+              << bytes / 1024 << " KiB serialized)\n";
+    std::cout << "evaluated p(x) = 0.5 + 0.197 x - 0.004 x^3 under encryption: " << poly_ms
+              << " ms, " << ctx->max_level() - poly.level << " levels\n";
     std::cout << "rotated the slots by one: " << rotate_ms << " ms\n";
     std::cout << "decrypted and decoded: " << decrypt_ms << " ms\n\n";
     std::cout << "  slot      x         p(x) expected   p(x) decrypted\n";
     for (std::size_t i = 0; i < 5; ++i) {
-        std::cout << "  " << std::setw(4) << i << std::setw(10) << x[(i + 1) % x.size()] << std::setw(17)
-                  << std::setprecision(8) << expected[i] << std::setw(17) << result[i] << std::setprecision(2)
-                  << "\n";
+        std::cout << "  " << std::setw(4) << i << std::setw(10) << x[(i + 1) % x.size()]
+                  << std::setw(17) << std::setprecision(8) << expected[i] << std::setw(17)
+                  << result[i] << std::setprecision(2) << "\n";
     }
-    std::cout << "\nprecision over " << stats.count << " slots: worst " << stats.min_bits << " bits, mean "
-              << stats.mean_bits << " bits, median " << stats.median_bits << " bits (max error "
-              << std::scientific << stats.max_error << std::fixed << ")\n";
-    if (stats.min_bits < 15) throw CommandFailure(ErrorCategory::internal, "demo precision below 15 bits: something is wrong");
+    std::cout << "\nprecision over " << stats.count << " slots: worst " << stats.min_bits
+              << " bits, mean " << stats.mean_bits << " bits, median " << stats.median_bits
+              << " bits (max error " << std::scientific << stats.max_error << std::fixed << ")\n";
+    if (stats.min_bits < 15)
+        throw CommandFailure(ErrorCategory::internal,
+                             "demo precision below 15 bits: something is wrong");
 }
 
 #ifndef HENN_CLI_HAS_ENGINE
 namespace {
 const CommandRegistrar demo_command(1, "demo", [](CLI::App& root) {
-    CLI::App* cmd = root.add_subcommand("demo", "Encrypt, compute a polynomial and a rotation, decrypt");
+    CLI::App* cmd =
+        root.add_subcommand("demo", "Encrypt, compute a polynomial and a rotation, decrypt");
     cmd->callback([] { run_ckks_demo(); });
 });
 }  // namespace

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "command_registry.hpp"
+#include "common_options.hpp"
 #include "engine_common.hpp"
 #include "henn/engine/compiled_model.hpp"
 #include "henn/math/parallel.hpp"
@@ -15,8 +16,8 @@
 #ifdef HENN_CLI_HAS_ENGINE
 namespace henn::cli {
 
-void run_ckks_demo();                              // cmd_demo.cpp
-std::vector<std::uint8_t> bundled_demo_model();    // generated from models/mnist_cryptonets.onnx
+void run_ckks_demo();                            // cmd_demo.cpp
+std::vector<std::uint8_t> bundled_demo_model();  // generated from models/mnist_cryptonets.onnx
 
 namespace {
 
@@ -27,45 +28,46 @@ struct DemoArgs {
     bool json = false, ckks = false, trace = false;
 };
 
-std::string default_data_dir() {
-    if (const char* env = std::getenv("HENN_DATA_DIR")) return env;
-    return "../shared/data";
-}
-
 const CommandRegistrar demo_command(1, "demo", [](CLI::App& root) {
     auto a = std::make_shared<DemoArgs>();
-    auto* cmd = root.add_subcommand("demo", "Encrypted MNIST: a bundled CryptoNets-style model on encrypted test images");
-    cmd->footer(kExitCodeHelp);
-    cmd->add_option("--data-dir", a->data_dir, "where MNIST is (default: $HENN_DATA_DIR, else ../shared/data)");
-    cmd->add_option("--count", a->count, "test images (default: one batch)")->check(CLI::Range(1, 10000));
-    cmd->add_option("--threads", a->threads, "threads (default: all cores)")->check(CLI::Range(1, 1024));
+    auto* cmd = root.add_subcommand(
+        "demo", "Encrypted MNIST: a bundled CryptoNets-style model on encrypted test images");
+    add_data_dir_option(cmd, a->data_dir, DataDirDefault::shared, "where MNIST is");
+    cmd->add_option("--count", a->count, "test images (default: one batch)")
+        ->check(CLI::Range(1, 10000));
+    add_threads_option(cmd, a->threads, "threads");
     cmd->add_flag("--trace", a->trace, "per stage: level, scale and error against plaintext");
-    cmd->add_flag("--json", a->json, "report as JSON");
-    cmd->add_flag("--ckks", a->ckks, "the CKKS basics instead: a polynomial and a rotation on one vector");
+    add_json_flag(cmd, a->json);
+    cmd->add_flag("--ckks", a->ckks,
+                  "the CKKS basics instead: a polynomial and a rotation on one vector");
     cmd->callback([a] {
         if (a->ckks) return run_ckks_demo();
-        run_engine_command([&] {
-            if (a->threads) math::set_thread_count(a->threads);
-            const std::string dir = a->data_dir.empty() ? default_data_dir() : a->data_dir;
-            if (!std::filesystem::exists(dir)) {
-                throw CommandFailure(kExitData, "MNIST not found in " + dir + "; pass --data-dir DIR");
-            }
-            const nn::Model model = import_model_bytes(bundled_demo_model(), "", "models/mnist_cryptonets.onnx");
-            const engine::CompileOptions o = compile_options("auto", 0, 0, 12, "mnist", dir, 512);
-            std::vector<std::string> warnings;
-            const auto compiled = engine::CompiledModel::compile(model, o, &warnings);
-            for (const auto& w : warnings) spdlog::warn("{}", w);
-            if (!a->json) std::cout << compiled->summary();
-            const Samples test = load_samples("mnist", dir, false, 0, a->count ? a->count : std::min<std::int64_t>(compiled->batch_size(), 10000));
-            const auto e = evaluate_encrypted(compiled, model, test, a->trace, !a->json);
-            if (a->json) {
-                std::cout << evaluation_json(*compiled, e).dump(2) << "\n";
-            } else {
-                print_evaluation(*compiled, e);
-            }
-            // The demo is also a check: encrypted predictions must match plaintext ones.
-            if (e.agreement < 0.99) throw CommandFailure(kExitInternal, "encrypted predictions disagree with plaintext");
-        });
+        if (a->threads) math::set_thread_count(a->threads);
+        const std::string& dir = a->data_dir;
+        if (!std::filesystem::exists(dir)) {
+            throw CommandFailure(ErrorCategory::data,
+                                 "MNIST not found in " + dir + "; pass --data-dir DIR");
+        }
+        const nn::Model model =
+            import_model_bytes(bundled_demo_model(), "", "models/mnist_cryptonets.onnx");
+        const engine::CompileOptions o = compile_options("auto", 0, 0, 12, "mnist", dir, 512);
+        std::vector<std::string> warnings;
+        const auto compiled = engine::CompiledModel::compile(model, o, &warnings);
+        for (const auto& w : warnings) spdlog::warn("{}", w);
+        if (!a->json) std::cout << compiled->summary();
+        const Samples test = load_samples(
+            "mnist", dir, false, 0,
+            a->count ? a->count : std::min<std::int64_t>(compiled->batch_size(), 10000));
+        const auto e = evaluate_encrypted(compiled, model, test, a->trace, !a->json);
+        if (a->json) {
+            std::cout << evaluation_json(*compiled, e).dump(2) << "\n";
+        } else {
+            print_evaluation(*compiled, e);
+        }
+        // The demo is also a check: encrypted predictions must match plaintext ones.
+        if (e.agreement < 0.99)
+            throw CommandFailure(ErrorCategory::internal,
+                                 "encrypted predictions disagree with plaintext");
     });
 });
 

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "command_registry.hpp"
+#include "common_options.hpp"
 #include "engine_common.hpp"
 #include "henn/engine/client.hpp"
 #include "henn/engine/session.hpp"
@@ -19,13 +20,18 @@ namespace henn::cli {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
-std::int64_t argmax(const double* v, std::int64_t n) { return std::max_element(v, v + n) - v; }
+std::int64_t argmax(const double* v, std::int64_t n) {
+    return std::max_element(v, v + n) - v;
+}
 }  // namespace
 
-EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled, const nn::Model& model,
-                                       const Samples& samples, bool trace, bool progress) {
+EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled,
+                                       const nn::Model& model, const Samples& samples, bool trace,
+                                       bool progress) {
     EncryptedEvaluation e;
     e.samples = samples.count;
     auto t = Clock::now();
@@ -47,11 +53,13 @@ EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled,
     std::vector<std::vector<std::vector<double>>> plain;  // [sample][stage][value] for the trace
     for (std::int64_t b = 0; b < e.batches; ++b) {
         t = Clock::now();
-        const std::int64_t first = b * per_batch, count = std::min(per_batch, samples.count - first);
-        auto inputs = client.encrypt(std::span<const double>(samples.values).subspan(
-                                         static_cast<std::size_t>(first * compiled->input_size()),
-                                         static_cast<std::size_t>(count * compiled->input_size())),
-                                     count);
+        const std::int64_t first = b * per_batch,
+                           count = std::min(per_batch, samples.count - first);
+        auto inputs =
+            client.encrypt(std::span<const double>(samples.values)
+                               .subspan(static_cast<std::size_t>(first * compiled->input_size()),
+                                        static_cast<std::size_t>(count * compiled->input_size())),
+                           count);
         e.seconds_encrypt += seconds_since(t);
         bytes_up += static_cast<double>(engine::saved_batches_bytes(*compiled, inputs));
         engine::RunOptions o;
@@ -59,12 +67,15 @@ EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled,
             bar.update(stage, stages.size(), done, total);
         };
         if (trace && b == 0) {
-            // The shadow-precision debugger: decrypt each stage and compare with the plaintext program.
+            // The shadow-precision debugger: decrypt each stage and compare with the plaintext
+            // program.
             const std::int64_t n = std::min<std::int64_t>(count, 256);
             plain.assign(static_cast<std::size_t>(n), {});
             for (std::int64_t j = 0; j < n; ++j) {
-                compiled->run_plain(std::span<const double>(samples.values).subspan(j * compiled->input_size(), compiled->input_size()),
-                                    &plain[j]);
+                compiled->run_plain(
+                    std::span<const double>(samples.values)
+                        .subspan(j * compiled->input_size(), compiled->input_size()),
+                    &plain[j]);
             }
             o.trace = [&, n](std::size_t stage, const std::vector<ckks::Ciphertext>& outs) {
                 const auto values = client.decrypt_stage(stage, outs, n);
@@ -74,7 +85,8 @@ EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled,
                 row.log2_scale = outs.empty() ? 0 : std::log2(outs[0].scale);
                 for (std::size_t i = 0; i < values.size(); ++i) {
                     for (std::int64_t j = 0; j < n; ++j) {
-                        row.max_error = std::max(row.max_error, std::abs(values[i][j] - plain[j][stage][i]));
+                        row.max_error =
+                            std::max(row.max_error, std::abs(values[i][j] - plain[j][stage][i]));
                         row.max_abs = std::max(row.max_abs, std::abs(plain[j][stage][i]));
                     }
                 }
@@ -106,7 +118,8 @@ EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled,
         plain_correct += ref == samples.labels[i];
         agree += enc == ref;
         double worst = 0;
-        for (std::int64_t o = 0; o < width; ++o) worst = std::max(worst, std::abs(decrypted[i * width + o] - reference[i * width + o]));
+        for (std::int64_t o = 0; o < width; ++o)
+            worst = std::max(worst, std::abs(decrypted[i * width + o] - reference[i * width + o]));
         bits[i] = worst > 0 ? -std::log2(worst) : 60;
     }
     const double n = static_cast<double>(samples.count);
@@ -120,7 +133,8 @@ EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled,
     return e;
 }
 
-nlohmann::json evaluation_json(const engine::CompiledModel& compiled, const EncryptedEvaluation& e) {
+nlohmann::json evaluation_json(const engine::CompiledModel& compiled,
+                               const EncryptedEvaluation& e) {
     nlohmann::json j;
     j["images"] = e.samples;
     j["batches"] = e.batches;
@@ -150,8 +164,12 @@ nlohmann::json evaluation_json(const engine::CompiledModel& compiled, const Encr
     j["slots"] = engine::to_string(compiled.slot_packing());
     j["threads"] = math::thread_count();
     for (const auto& r : e.trace) {
-        j["trace"].push_back({{"stage", r.stage}, {"level", r.level}, {"log2_scale", r.log2_scale}, {"max_error", r.max_error},
-                              {"bits", r.bits}, {"max_abs", r.max_abs}});
+        j["trace"].push_back({{"stage", r.stage},
+                              {"level", r.level},
+                              {"log2_scale", r.log2_scale},
+                              {"max_error", r.max_error},
+                              {"bits", r.bits},
+                              {"max_abs", r.max_abs}});
     }
     return j;
 }
@@ -160,21 +178,29 @@ void print_evaluation(const engine::CompiledModel& compiled, const EncryptedEval
     std::printf("encrypted inference on %lld images (%lld batch(es) of up to %lld, %d threads)\n",
                 static_cast<long long>(e.samples), static_cast<long long>(e.batches),
                 static_cast<long long>(compiled.batch_size()), math::thread_count());
-    std::printf("  accuracy %.2f%% (plaintext %.2f%%), agreement with plaintext %.2f%%\n", 100 * e.accuracy,
-                100 * e.plaintext_accuracy, 100 * e.agreement);
-    std::printf("  precision of the logits: worst %.1f bits, median %.1f bits (expected %.1f)\n", e.precision_bits_min,
-                e.precision_bits_median, compiled.expected_precision_bits());
-    std::printf("  client: keys %.2f s, encrypt %.2f s, decrypt %.2f s; server: infer %.2f s = %.0f images/s (%.3f s per image)\n",
-                e.seconds_keygen, e.seconds_encrypt, e.seconds_decrypt, e.seconds_infer,
-                static_cast<double>(e.samples) / e.seconds_infer, e.seconds_infer / static_cast<double>(e.samples));
-    std::printf("  upload %.1f KB per image, download %.2f KB per image, evaluation keys %.2f MB, peak memory %.2f GB\n",
-                e.bytes_up_per_sample / 1000, e.bytes_down_per_sample / 1000, e.eval_key_bytes / 1e6, e.peak_rss / 1e9);
+    std::printf("  accuracy %.2f%% (plaintext %.2f%%), agreement with plaintext %.2f%%\n",
+                100 * e.accuracy, 100 * e.plaintext_accuracy, 100 * e.agreement);
+    std::printf("  precision of the logits: worst %.1f bits, median %.1f bits (expected %.1f)\n",
+                e.precision_bits_min, e.precision_bits_median, compiled.expected_precision_bits());
+    std::printf(
+        "  client: keys %.2f s, encrypt %.2f s, decrypt %.2f s; server: infer %.2f s = %.0f "
+        "images/s (%.3f s per image)\n",
+        e.seconds_keygen, e.seconds_encrypt, e.seconds_decrypt, e.seconds_infer,
+        static_cast<double>(e.samples) / e.seconds_infer,
+        e.seconds_infer / static_cast<double>(e.samples));
+    std::printf(
+        "  upload %.1f KB per image, download %.2f KB per image, evaluation keys %.2f MB, peak "
+        "memory %.2f GB\n",
+        e.bytes_up_per_sample / 1000, e.bytes_down_per_sample / 1000, e.eval_key_bytes / 1e6,
+        e.peak_rss / 1e9);
     if (!e.trace.empty()) {
-        std::printf("trace (first batch, up to 256 images): per stage, decrypted vs plaintext program\n");
-        std::printf("  %-36s %5s %10s %12s %12s %6s\n", "stage", "level", "log2 scale", "max |value|", "max error", "bits");
+        std::printf(
+            "trace (first batch, up to 256 images): per stage, decrypted vs plaintext program\n");
+        std::printf("  %-36s %5s %10s %12s %12s %6s\n", "stage", "level", "log2 scale",
+                    "max |value|", "max error", "bits");
         for (const auto& r : e.trace) {
-            std::printf("  %-36s %5d %10.2f %12.4g %12.3g %6.1f\n", r.stage.c_str(), r.level, r.log2_scale, r.max_abs, r.max_error,
-                        r.bits);
+            std::printf("  %-36s %5d %10.2f %12.4g %12.3g %6.1f\n", r.stage.c_str(), r.level,
+                        r.log2_scale, r.max_abs, r.max_error, r.bits);
         }
     }
 }
@@ -191,49 +217,56 @@ struct CompileArgsRun {
 
 const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
     auto a = std::make_shared<CompileArgsRun>();
-    auto* cmd = root.add_subcommand("run", "Compile, encrypt, infer, decrypt and compare with plaintext, in one process");
-    cmd->footer(kExitCodeHelp);
+    auto* cmd = root.add_subcommand(
+        "run", "Compile, encrypt, infer, decrypt and compare with plaintext, in one process");
     cmd->add_option("model", a->model, "ONNX model")->required()->check(CLI::ExistingFile);
-    cmd->add_option("--data", a->data, "mnist | fashion-mnist");
-    cmd->add_option("--data-dir", a->data_dir, "where the data set is")->required();
+    add_data_option(cmd, a->data);
+    add_data_dir_option(cmd, a->data_dir, DataDirDefault::required, "where the data set is");
     cmd->add_option("--count", a->count, "test images (default: one batch)");
     cmd->add_option("--offset", a->offset, "first test image");
-    cmd->add_option("--packing", a->packing,
-                    "batch | latency | auto (latency for at most 16 images, batch otherwise; default batch)")
+    cmd->add_option(
+           "--packing", a->packing,
+           "batch | latency | auto (latency for at most 16 images, batch otherwise; default batch)")
         ->check(CLI::IsMember({"batch", "latency", "auto"}));
-    cmd->add_option("--slots", a->slots, "auto | real | complex")->check(CLI::IsMember({"auto", "real", "complex"}));
-    cmd->add_option("--calibration-count", a->calibration_count, "training images used for calibration (default 512)");
-    cmd->add_option("--scale-bits", a->scale_bits, "bits of the scale (default: chosen)")->check(CLI::Range(16, 58));
-    cmd->add_option("--precision", a->precision, "bits of output precision to plan for (default 12)");
-    cmd->add_option("--log-n", a->log_n, "ring degree 2^N (default: chosen)")->check(CLI::Range(12, 16));
-    cmd->add_option("--activation", a->activation, "replacement for ReLU/sigmoid/tanh in imported models");
-    cmd->add_option("--threads", a->threads, "threads (default: all cores)")->check(CLI::Range(1, 1024));
-    cmd->add_flag("--trace", a->trace, "per stage: level, scale, error of the decrypted values against plaintext");
-    cmd->add_flag("--json", a->json, "report as JSON");
+    cmd->add_option("--slots", a->slots, "auto | real | complex")
+        ->check(CLI::IsMember({"auto", "real", "complex"}));
+    cmd->add_option("--calibration-count", a->calibration_count,
+                    "training images used for calibration (default 512)");
+    cmd->add_option("--scale-bits", a->scale_bits, "bits of the scale (default: chosen)")
+        ->check(CLI::Range(16, 58));
+    cmd->add_option("--precision", a->precision,
+                    "bits of output precision to plan for (default 12)");
+    cmd->add_option("--log-n", a->log_n, "ring degree 2^N (default: chosen)")
+        ->check(CLI::Range(12, 16));
+    cmd->add_option("--activation", a->activation,
+                    "replacement for ReLU/sigmoid/tanh in imported models");
+    add_threads_option(cmd, a->threads, "threads");
+    cmd->add_flag("--trace", a->trace,
+                  "per stage: level, scale, error of the decrypted values against plaintext");
+    add_json_flag(cmd, a->json);
     cmd->callback([a] {
-        run_engine_command([&] {
-            if (a->threads) math::set_thread_count(a->threads);
-            const nn::Model model = import_model(a->model, a->activation);
-            engine::CompileOptions o = compile_options(a->slots, a->scale_bits, a->log_n, a->precision, a->data,
-                                                       a->data_dir, a->calibration_count);
-            o.packing = choose_packing(a->packing, a->count);
-            std::vector<std::string> warnings;
-            const auto t = std::chrono::steady_clock::now();
-            const auto compiled = engine::CompiledModel::compile(model, o, &warnings);
-            const double compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-            for (const auto& w : warnings) spdlog::warn("{}", w);
-            if (!a->json) std::cout << compiled->summary();
-            const Samples test = load_samples(a->data, a->data_dir, false, a->offset,
-                                              a->count > 0 ? a->count : compiled->batch_size());
-            const auto e = evaluate_encrypted(compiled, model, test, a->trace, !a->json);
-            if (a->json) {
-                auto j = evaluation_json(*compiled, e);
-                j["seconds_compile"] = compile_seconds;
-                std::cout << j.dump(2) << "\n";
-            } else {
-                print_evaluation(*compiled, e);
-            }
-        });
+        if (a->threads) math::set_thread_count(a->threads);
+        const nn::Model model = import_model(a->model, a->activation);
+        engine::CompileOptions o = compile_options(a->slots, a->scale_bits, a->log_n, a->precision,
+                                                   a->data, a->data_dir, a->calibration_count);
+        o.packing = choose_packing(a->packing, a->count);
+        std::vector<std::string> warnings;
+        const auto t = std::chrono::steady_clock::now();
+        const auto compiled = engine::CompiledModel::compile(model, o, &warnings);
+        const double compile_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+        for (const auto& w : warnings) spdlog::warn("{}", w);
+        if (!a->json) std::cout << compiled->summary();
+        const Samples test = load_samples(a->data, a->data_dir, false, a->offset,
+                                          a->count > 0 ? a->count : compiled->batch_size());
+        const auto e = evaluate_encrypted(compiled, model, test, a->trace, !a->json);
+        if (a->json) {
+            auto j = evaluation_json(*compiled, e);
+            j["seconds_compile"] = compile_seconds;
+            std::cout << j.dump(2) << "\n";
+        } else {
+            print_evaluation(*compiled, e);
+        }
     });
 });
 

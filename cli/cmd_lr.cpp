@@ -18,8 +18,10 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 
 #include "command_registry.hpp"
+#include "common_options.hpp"
 #include "henn/data/data.hpp"
 #include "henn/lr/encrypted.hpp"
 #include "henn/lr/lr.hpp"
@@ -53,20 +55,32 @@ struct TrainFlags {
 };
 
 void add_train_flags(CLI::App* cmd, TrainFlags& f) {
-    cmd->add_option("--iterations", f.iterations, "Gradient iterations")->capture_default_str()->check(CLI::Range(1, 10000));
-    cmd->add_option("--optimizer", f.optimizer, "nesterov or gd")->capture_default_str()->check(CLI::IsMember({"nesterov", "gd"}));
-    cmd->add_option("--sigmoid", f.sigmoid, "poly3 (the study's 0.5 + 0.197x - 0.004x^3), minimax:D or least-squares:D (D = 3, 5, 7)")
-        ->capture_default_str();
+    cmd->add_option("--iterations", f.iterations, "Gradient iterations")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 10000));
+    cmd->add_option("--optimizer", f.optimizer, "nesterov or gd")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"nesterov", "gd"}));
+    cmd->add_option("--sigmoid", f.sigmoid,
+                    "poly3 (the study's 0.5 + 0.197x - 0.004x^3), minimax:D or least-squares:D (D "
+                    "= 3, 5, 7)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"poly3", "minimax:3", "minimax:5", "minimax:7", "least-squares:3",
+                               "least-squares:5", "least-squares:7"}));
     cmd->add_option("--learning-rate", f.learning_rate, "alpha")->capture_default_str();
-    cmd->add_option("--l2", f.l2, "lambda (L2 regularisation, the study's rule)")->capture_default_str();
+    cmd->add_option("--l2", f.l2, "lambda (L2 regularisation, the study's rule)")
+        ->capture_default_str();
     cmd->add_option("--bound", f.bound, "Sigmoid interval [-B, B] (default: from the data)");
     cmd->add_option("--refresh-every", f.refresh_every,
-                    "Client-aided mode: the client re-encrypts the weights every K iterations (0: non-interactive)")
+                    "Client-aided mode: the client re-encrypts the weights every K iterations (0: "
+                    "non-interactive)")
         ->capture_default_str();
-    cmd->add_option("--log-n", f.log_n, "Ring degree 2^N (default: the smallest that fits)")->check(CLI::Range(13, 16));
-    cmd->add_option("--radix", f.radix, "Rotate-and-sum radix (2: fewest keys)")->capture_default_str();
-    cmd->add_option("--seed", f.seed, "Split seed")->capture_default_str();
-    cmd->add_flag("--json", f.json, "Machine-readable report");
+    cmd->add_option("--log-n", f.log_n, "Ring degree 2^N (default: the smallest that fits)")
+        ->check(CLI::Range(13, 16));
+    cmd->add_option("--radix", f.radix, "Rotate-and-sum radix (2: fewest keys)")
+        ->capture_default_str();
+    add_seed_option(cmd, f.seed);
+    add_json_flag(cmd, f.json);
 }
 
 lr::Hyperparameters hyper_of(const TrainFlags& f) {
@@ -96,7 +110,8 @@ lr::Problem problem_of(const data::Table& table) {
     p.features = table.columns;
     p.x = table.features;
     for (auto label : table.labels) {
-        if (label != 0 && label != 1) throw lr::LrError("labels must be 0 or 1", ErrorCategory::data);
+        if (label != 0 && label != 1)
+            throw lr::LrError("labels must be 0 or 1", ErrorCategory::data);
         p.y.push_back(static_cast<int>(label));
     }
     return p;
@@ -112,10 +127,10 @@ struct Child {
 // Starts `henn lr server` with stdout on a pipe and reads "listening on HOST:PORT".
 Child spawn_server() {
     int fds[2];
-    if (::pipe(fds) != 0) throw CommandFailure(70, "pipe() failed");
+    if (::pipe(fds) != 0) throw CommandFailure(ErrorCategory::internal, "pipe() failed");
     const std::string self = fs::read_symlink("/proc/self/exe").string();
     const pid_t pid = ::fork();
-    if (pid < 0) throw CommandFailure(70, "fork() failed");
+    if (pid < 0) throw CommandFailure(ErrorCategory::internal, "fork() failed");
     if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // the server ends with the demo, even if it is killed
         ::dup2(fds[1], STDOUT_FILENO);
@@ -136,7 +151,8 @@ Child spawn_server() {
     if (at == std::string::npos) {
         ::kill(pid, SIGTERM);
         ::waitpid(pid, nullptr, 0);
-        throw CommandFailure(70, "the training server did not start (see its error above)");
+        throw CommandFailure(ErrorCategory::internal,
+                             "the training server did not start (see its error above)");
     }
     return {pid, line.substr(at + marker.size())};
 }
@@ -156,7 +172,8 @@ std::string percent(double x) {
 
 void run_demo(const std::string& data_file, const TrainFlags& f) {
     const auto t_start = std::chrono::steady_clock::now();
-    const lr::Split split = lr::split_and_standardize(problem_of(data::load_wdbc_table(data_file)), 0.8, f.seed);
+    const lr::Split split =
+        lr::split_and_standardize(problem_of(data::load_wdbc_table(data_file)), 0.8, f.seed);
     const lr::Hyperparameters hyper = hyper_of(f);
     const double bound = f.bound > 0 ? f.bound : lr::sigmoid_bound_from_data(split.train, hyper);
     const service::LrRunConfig config = config_of(f, split.train, bound);
@@ -170,7 +187,8 @@ void run_demo(const std::string& data_file, const TrainFlags& f) {
 
     if (!f.json) {
         std::cout << "WDBC: " << split.train.rows() << " training rows, " << split.test.rows()
-                  << " held out, " << split.train.features << " features (standardized by the client)\n"
+                  << " held out, " << split.train.features
+                  << " features (standardized by the client)\n"
                   << "plan: " << plan.describe() << "\n";
     }
     Child server = spawn_server();
@@ -178,17 +196,21 @@ void run_demo(const std::string& data_file, const TrainFlags& f) {
     service::LrTrainingResult result;
     double keygen_seconds = 0;
     try {
-        if (!f.json) std::cout << "server (pid " << server.pid << ") on " << server.address << std::endl;
+        if (!f.json)
+            std::cout << "server (pid " << server.pid << ") on " << server.address << std::endl;
         const auto t0 = std::chrono::steady_clock::now();
         lr::Client client(plan);
-        keygen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        keygen_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         service::ChannelOptions channel;
         channel.address = server.address;
         service::LrTrainingClient remote(service::connect(channel));
         result = remote.train(client, config, split.train, [&](const lr::IterationReport& r) {
-            std::cerr << (::isatty(STDERR_FILENO) ? "\r" : "") << "iteration " << r.iteration << "/" << hyper.iterations << " [";
+            std::cerr << (::isatty(STDERR_FILENO) ? "\r" : "") << "iteration " << r.iteration << "/"
+                      << hyper.iterations << " [";
             for (int i = 0; i < hyper.iterations; ++i) std::cerr << (i < r.iteration ? '#' : '.');
-            std::cerr << "] level " << r.level << ", " << std::fixed << std::setprecision(3) << r.seconds << " s"
+            std::cerr << "] level " << r.level << ", " << std::fixed << std::setprecision(3)
+                      << r.seconds << " s"
                       << (r.refreshed_before ? " (after a client refresh)" : "") << std::flush;
             if (r.iteration == hyper.iterations || !::isatty(STDERR_FILENO)) std::cerr << "\n";
         });
@@ -201,9 +223,11 @@ void run_demo(const std::string& data_file, const TrainFlags& f) {
     const lr::Metrics encrypted_metrics = lr::evaluate(encrypted_model, split.test);
     double max_difference = 0;
     for (std::size_t j = 0; j < reference.weights.size(); ++j)
-        max_difference = std::max(max_difference, std::abs(reference.weights[j] - encrypted_model.weights[j]));
+        max_difference =
+            std::max(max_difference, std::abs(reference.weights[j] - encrypted_model.weights[j]));
     const double per_iteration = result.train_seconds / hyper.iterations;
-    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    const double total =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
 
     if (f.json) {
         json j;
@@ -241,60 +265,73 @@ void run_demo(const std::string& data_file, const TrainFlags& f) {
         std::cout << j.dump(2) << "\n";
         return;
     }
-    std::cout << std::fixed << std::setprecision(4)
-              << "held-out accuracy / AUC (" << split.test.rows() << " rows):\n"
-              << "  encrypted training          " << percent(encrypted_metrics.accuracy) << "  AUC " << encrypted_metrics.auc << "\n"
-              << "  identical arithmetic        " << percent(reference_metrics.accuracy) << "  AUC " << reference_metrics.auc << "\n"
-              << "  float LR (true sigmoid)     " << percent(float_metrics.accuracy) << "  AUC " << float_metrics.auc << "\n"
-              << "largest coefficient difference, encrypted vs identical arithmetic: " << std::scientific
-              << std::setprecision(2) << max_difference << "\n"
-              << std::fixed << std::setprecision(3) << "server: " << per_iteration << " s per iteration ("
-              << hyper.iterations << " iterations, " << result.refreshes << " client refreshes; "
-              << result.train_cpu_seconds / hyper.iterations << " s of CPU per iteration), peak memory "
+    std::cout << std::fixed << std::setprecision(4) << "held-out accuracy / AUC ("
+              << split.test.rows() << " rows):\n"
+              << "  encrypted training          " << percent(encrypted_metrics.accuracy) << "  AUC "
+              << encrypted_metrics.auc << "\n"
+              << "  identical arithmetic        " << percent(reference_metrics.accuracy) << "  AUC "
+              << reference_metrics.auc << "\n"
+              << "  float LR (true sigmoid)     " << percent(float_metrics.accuracy) << "  AUC "
+              << float_metrics.auc << "\n"
+              << "largest coefficient difference, encrypted vs identical arithmetic: "
+              << std::scientific << std::setprecision(2) << max_difference << "\n"
+              << std::fixed << std::setprecision(3) << "server: " << per_iteration
+              << " s per iteration (" << hyper.iterations << " iterations, " << result.refreshes
+              << " client refreshes; " << result.train_cpu_seconds / hyper.iterations
+              << " s of CPU per iteration), peak memory "
               << result.server_peak_memory_bytes / 1048576 << " MiB\n"
-              << "client: key generation " << keygen_seconds << " s, " << result.bytes_up / 1048576.0
-              << " MiB sent, " << result.bytes_down / 1048576.0 << " MiB received, peak memory "
-              << peak_memory_bytes() / 1048576 << " MiB; whole demo " << total << " s\n";
+              << "client: key generation " << keygen_seconds << " s, "
+              << result.bytes_up / 1048576.0 << " MiB sent, " << result.bytes_down / 1048576.0
+              << " MiB received, peak memory " << peak_memory_bytes() / 1048576
+              << " MiB; whole demo " << total << " s\n";
 }
 
 void run_bench(std::size_t rows, std::size_t features, const TrainFlags& f) {
     const lr::Problem all = lr::synthetic_problem(rows + rows / 4, features, f.seed);
-    const lr::Split split = lr::split_and_standardize(all, static_cast<double>(rows) / static_cast<double>(all.rows()), f.seed);
+    const lr::Split split = lr::split_and_standardize(
+        all, static_cast<double>(rows) / static_cast<double>(all.rows()), f.seed);
     const lr::Hyperparameters hyper = hyper_of(f);
     const double bound = f.bound > 0 ? f.bound : 8.0;
     const lr::SigmoidApproximation sigmoid = lr::make_sigmoid(f.sigmoid, bound);
     lr::ChainOptions chain;
     chain.log_n = f.log_n;
     chain.radix = f.radix;
-    const lr::TrainingPlan plan = lr::plan_training(split.train.rows(), features, hyper, sigmoid,
-                                                    f.refresh_every > 0 ? lr::Mode::client_aided : lr::Mode::non_interactive,
-                                                    f.refresh_every, chain);
+    const lr::TrainingPlan plan =
+        lr::plan_training(split.train.rows(), features, hyper, sigmoid,
+                          f.refresh_every > 0 ? lr::Mode::client_aided : lr::Mode::non_interactive,
+                          f.refresh_every, chain);
     if (!f.json) std::cout << "plan: " << plan.describe() << std::endl;
     const auto t0 = std::chrono::steady_clock::now();
     lr::Client client(plan);
     auto keys = std::make_shared<const ckks::EvaluationKeys>(client.evaluation_keys());
     auto rows_ct = client.encrypt_rows(split.train);
-    const double setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double setup_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     lr::EncryptedTrainer trainer(client.context(), keys, plan, std::move(rows_ct));
     lr::LocalClientRefresher refresher(client);
     std::vector<double> seconds, cpu;
     trainer.train(&refresher, [&](const lr::IterationReport& r) {
         seconds.push_back(r.seconds);
         cpu.push_back(r.cpu_seconds);
-        if (!f.json) std::cerr << "iteration " << r.iteration << ": " << r.seconds << " s, level " << r.level << "\n";
+        if (!f.json)
+            std::cerr << "iteration " << r.iteration << ": " << r.seconds << " s, level " << r.level
+                      << "\n";
     });
     const lr::Model model{client.decrypt_weights(trainer.model())};
     const lr::Model reference = lr::train_reference(split.train, hyper, sigmoid);
     double diff = 0;
-    for (std::size_t j = 0; j < model.weights.size(); ++j) diff = std::max(diff, std::abs(model.weights[j] - reference.weights[j]));
+    for (std::size_t j = 0; j < model.weights.size(); ++j)
+        diff = std::max(diff, std::abs(model.weights[j] - reference.weights[j]));
     // The first iteration from zero weights is one constant product: report the full ones apart.
     double full = 0, full_cpu = 0;
     for (std::size_t i = 1; i < seconds.size(); ++i) {
         full += seconds[i];
         full_cpu += cpu[i];
     }
-    const double full_mean = seconds.size() > 1 ? full / static_cast<double>(seconds.size() - 1) : 0;
-    const double full_cpu_mean = seconds.size() > 1 ? full_cpu / static_cast<double>(seconds.size() - 1) : 0;
+    const double full_mean =
+        seconds.size() > 1 ? full / static_cast<double>(seconds.size() - 1) : 0;
+    const double full_cpu_mean =
+        seconds.size() > 1 ? full_cpu / static_cast<double>(seconds.size() - 1) : 0;
     json j;
     j["rows"] = split.train.rows();
     j["features"] = features;
@@ -315,41 +352,60 @@ void run_bench(std::size_t rows, std::size_t features, const TrainFlags& f) {
 }
 
 void setup(CLI::App& root) {
-    auto* lr_cmd = root.add_subcommand("lr", "Logistic regression trained on encrypted data (CKKS)");
+    auto* lr_cmd =
+        root.add_subcommand("lr", "Logistic regression trained on encrypted data (CKKS)");
     lr_cmd->require_subcommand(1);
     {
-        static std::string data_file;
-        static TrainFlags flags;
+        struct Options {
+            std::string csv;
+            TrainFlags flags;
+        };
+        const auto o = std::make_shared<Options>();
         auto* cmd = lr_cmd->add_subcommand(
-            "demo", "Client and server as two processes on loopback: train on encrypted WDBC rows, "
-                    "compare with float LR and the identical-arithmetic reference on held-out rows");
-        cmd->add_option("--data", data_file, "WDBC-format CSV (breast_cancer.csv)")->required()->check(CLI::ExistingFile);
-        add_train_flags(cmd, flags);
-        cmd->callback([] { run_demo(data_file, flags); });
+            "demo",
+            "Client and server as two processes on loopback: train on encrypted WDBC rows, "
+            "compare with float LR and the identical-arithmetic reference on held-out rows");
+        add_csv_option(cmd, o->csv, "WDBC-format CSV (breast_cancer.csv)");
+        add_train_flags(cmd, o->flags);
+        cmd->callback([o] {
+            if (o->csv.empty())
+                throw CommandFailure(ErrorCategory::usage,
+                                     "--csv FILE is required (the WDBC-format table)");
+            run_demo(o->csv, o->flags);
+        });
     }
     {
-        static std::string listen = "127.0.0.1:0";
-        auto* cmd = lr_cmd->add_subcommand("server", "The training server (evaluation keys and ciphertexts only)");
-        cmd->add_option("--listen", listen, "host:port (port 0: any free port)")->capture_default_str();
-        cmd->callback([] {
+        struct Options {
+            std::string listen = "127.0.0.1:0";
+        };
+        const auto o = std::make_shared<Options>();
+        auto* cmd = lr_cmd->add_subcommand(
+            "server", "The training server (evaluation keys and ciphertexts only)");
+        cmd->add_option("--listen", o->listen, "host:port (port 0: any free port)")
+            ->capture_default_str();
+        cmd->callback([o] {
             service::LrTrainingService service;
             service::ServerOptions options;
-            options.listen_address = listen;
+            options.listen_address = o->listen;
             service::Server server(options, {&service});
             std::cout << "lr server listening on " << server.address() << std::endl;
             server.wait();
         });
     }
     {
-        static std::size_t rows = 10000, features = 32;
-        static TrainFlags flags;
-        auto* cmd = lr_cmd->add_subcommand(
-            "bench", "Synthetic rows in one process: seconds per iteration, memory, agreement with the reference");
-        cmd->add_option("--rows", rows, "Training rows")->capture_default_str();
-        cmd->add_option("--features", features, "Features")->capture_default_str();
-        add_train_flags(cmd, flags);
-        flags.iterations = 2;
-        cmd->callback([] { run_bench(rows, features, flags); });
+        struct Options {
+            std::size_t rows = 10000, features = 32;
+            TrainFlags flags;
+        };
+        const auto o = std::make_shared<Options>();
+        o->flags.iterations = 2;
+        auto* cmd = lr_cmd->add_subcommand("bench",
+                                           "Synthetic rows in one process: seconds per iteration, "
+                                           "memory, agreement with the reference");
+        cmd->add_option("--rows", o->rows, "Training rows")->capture_default_str();
+        cmd->add_option("--features", o->features, "Features")->capture_default_str();
+        add_train_flags(cmd, o->flags);
+        cmd->callback([o] { run_bench(o->rows, o->features, o->flags); });
     }
 }
 

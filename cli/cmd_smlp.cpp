@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -17,12 +19,12 @@
 
 #include "command_registry.hpp"
 #include "common_options.hpp"
-#include "temporary_directory.hpp"
 #include "henn/data/data.hpp"
 #include "henn/paillier/serialization.hpp"
 #include "henn/service/smlp_service.hpp"
 #include "henn/smlp/owner.hpp"
 #include "henn/smlp/plain.hpp"
+#include "temporary_directory.hpp"
 
 namespace henn::cli {
 namespace {
@@ -41,7 +43,7 @@ struct TlsFlags {
 
 struct OwnerFlags {
     std::string cloud;
-    std::string data;
+    std::string csv;  // the WDBC-format table
     std::size_t hidden = 16;
     std::size_t epochs = 1;
     std::size_t batch = 8;
@@ -51,6 +53,7 @@ struct OwnerFlags {
     std::size_t test_rows = 0;   // 0: all the rest
     std::string model_out;
     bool compare = true;
+    bool json = false;  // the report as one JSON document on stdout; progress lines go to stderr
 };
 
 struct PreparedData {
@@ -59,13 +62,16 @@ struct PreparedData {
 
 // Shuffles with the seed, splits, standardizes with the training rows' statistics.
 PreparedData prepare(const OwnerFlags& flags) {
-    if (flags.data.empty()) throw CommandFailure(ErrorCategory::usage, "--csv FILE is required (the WDBC-format table)");
+    if (flags.csv.empty())
+        throw CommandFailure(ErrorCategory::usage,
+                             "--csv FILE is required (the WDBC-format table)");
     const smlp::Dataset all =
-        smlp::shuffle_rows(smlp::from_table(data::load_wdbc_table(flags.data)), flags.seed);
+        smlp::shuffle_rows(smlp::from_table(data::load_wdbc_table(flags.csv)), flags.seed);
     std::size_t train_rows = flags.train_rows ? flags.train_rows : all.rows() * 4 / 5;
     if (train_rows >= all.rows())
-        throw CommandFailure(ErrorCategory::usage, "--train-rows must leave rows for testing (data has " +
-                                    std::to_string(all.rows()) + ")");
+        throw CommandFailure(ErrorCategory::usage,
+                             "--train-rows must leave rows for testing (data has " +
+                                 std::to_string(all.rows()) + ")");
     auto [train, test] = smlp::split(all, train_rows);
     smlp::standardize(train, test);
     if (flags.test_rows) test = smlp::head(test, flags.test_rows);
@@ -110,50 +116,75 @@ std::string percent(double fraction) {
 // The owner's side of a session: set up, upload, train, fetch and decrypt the model, classify
 // the held-out rows under encryption; with `compare`, also the plaintext references.
 void run_owner(const OwnerFlags& flags, const KeyOptions& keys, const std::string& cloud_ca) {
-    std::cout << std::unitbuf;  // progress lines appear as they happen, also in a log file
+    std::ostream& out = flags.json ? std::cerr : std::cout;
+    out << std::unitbuf;  // progress lines appear as they happen, also in a log file
+    nlohmann::json report;
     const PreparedData data = prepare(flags);
     const smlp::FixedPointConfig config;
     const smlp::Owner owner(load_secret(keys), config);
     const auto& pk = owner.public_key();
-    std::cout << "key: " << pk.modulus_bits() << "-bit modulus; public key "
-              << paillier::serialize(pk).size() << " bytes, ciphertext " << pk.ciphertext_bytes()
-              << " bytes\n";
+    report["key_bits"] = pk.modulus_bits();
+    report["public_key_bytes"] = paillier::serialize(pk).size();
+    report["ciphertext_bytes"] = pk.ciphertext_bytes();
+    out << "key: " << pk.modulus_bits() << "-bit modulus; public key "
+        << paillier::serialize(pk).size() << " bytes, ciphertext " << pk.ciphertext_bytes()
+        << " bytes\n";
     const smlp::ModelShape shape{{data.train.features, flags.hidden, data.train.outputs}};
     const smlp::TrainSchedule schedule{flags.epochs, flags.batch, flags.learning_rate, flags.seed};
-    const smlp::PlainModel start = smlp::quantize(smlp::initial_model(shape, flags.seed), config.scale_bits);
+    const smlp::PlainModel start =
+        smlp::quantize(smlp::initial_model(shape, flags.seed), config.scale_bits);
 
     service::SmlpCloudClient client(channel(flags.cloud, cloud_ca));
     auto t0 = std::chrono::steady_clock::now();
     client.setup(pk, config, owner.encrypt(start));
     const std::size_t rows = client.upload(pk, owner.encrypt(data.train));
-    std::cout << "uploaded " << rows << " encrypted rows of " << data.train.features
-              << " features and the encrypted " << shape.widths[0] << "-" << flags.hidden << "-"
-              << shape.outputs() << " model in "
-              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
+    const double upload_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    report["train_rows"] = rows;
+    report["test_rows"] = data.test.rows();
+    report["features"] = data.train.features;
+    report["shape"] = shape.widths;
+    report["seconds_setup_and_upload"] = upload_seconds;
+    out << "uploaded " << rows << " encrypted rows of " << data.train.features
+        << " features and the encrypted " << shape.widths[0] << "-" << flags.hidden << "-"
+        << shape.outputs() << " model in " << upload_seconds << " s\n";
 
-    const smlp::TrainingReport report = client.train(schedule, std::chrono::hours(72));
-    for (const auto& e : report.epochs) {
+    const smlp::TrainingReport training = client.train(schedule, std::chrono::hours(72));
+    report["epochs"] = nlohmann::json::array();
+    for (const auto& e : training.epochs) {
         const double samples = static_cast<double>(e.samples);
-        std::cout << "epoch " << e.epoch + 1 << ": " << e.samples << " samples in " << e.seconds
-                  << " s wall (" << e.seconds / samples << " s/sample); CPU S1 " << e.s1_cpu_seconds
-                  << " s";
+        report["epochs"].push_back(
+            {{"epoch", e.epoch + 1},
+             {"samples", e.samples},
+             {"seconds", e.seconds},
+             {"s1_cpu_seconds", e.s1_cpu_seconds},
+             {"s2_cpu_seconds",
+              e.s2_cpu_seconds >= 0 ? nlohmann::json(e.s2_cpu_seconds) : nlohmann::json()},
+             {"s1_s2_bytes", e.traffic.total_bytes()},
+             {"s1_to_s2_bytes", e.traffic.bytes_sent},
+             {"rounds", e.traffic.rounds}});
+        out << "epoch " << e.epoch + 1 << ": " << e.samples << " samples in " << e.seconds
+            << " s wall (" << e.seconds / samples << " s/sample); CPU S1 " << e.s1_cpu_seconds
+            << " s";
         if (e.s2_cpu_seconds >= 0)
-            std::cout << " + S2 " << e.s2_cpu_seconds << " s = "
-                      << (e.s1_cpu_seconds + e.s2_cpu_seconds) / samples << " s/sample";
-        std::cout << "; S1<->S2 " << megabytes(e.traffic.total_bytes()) << " ("
-                  << megabytes(e.traffic.bytes_sent) << " to S2) in " << e.traffic.rounds
-                  << " rounds\n";
+            out << " + S2 " << e.s2_cpu_seconds
+                << " s = " << (e.s1_cpu_seconds + e.s2_cpu_seconds) / samples << " s/sample";
+        out << "; S1<->S2 " << megabytes(e.traffic.total_bytes()) << " ("
+            << megabytes(e.traffic.bytes_sent) << " to S2) in " << e.traffic.rounds << " rounds\n";
     }
     const smlp::PlainModel trained = owner.decrypt(client.model(pk));
 
     t0 = std::chrono::steady_clock::now();
     const auto scores = owner.decrypt_scores(
         client.classify(pk, owner.encrypt_features(data.test), data.test.rows()));
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::cout << "encrypted classification of " << data.test.rows() << " rows: " << seconds << " s ("
-              << seconds / static_cast<double>(data.test.rows()) << " s/row)\n";
-    std::cout << "test accuracy, encrypted training and classification: "
-              << percent(smlp::accuracy(scores, data.test)) << "\n";
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    report["seconds_classify"] = seconds;
+    report["accuracy_encrypted"] = smlp::accuracy(scores, data.test);
+    out << "encrypted classification of " << data.test.rows() << " rows: " << seconds << " s ("
+        << seconds / static_cast<double>(data.test.rows()) << " s/row)\n";
+    out << "test accuracy, encrypted training and classification: "
+        << percent(smlp::accuracy(scores, data.test)) << "\n";
 
     if (flags.compare) {
         const smlp::PlainModel fixed = smlp::train_fixed_point(start, data.train, schedule, config);
@@ -173,20 +204,28 @@ void run_owner(const OwnerFlags& flags, const KeyOptions& keys, const std::strin
                     ++count;
                 }
             }
-        std::cout << "encrypted vs plaintext fixed-point model, over " << count
-                  << " parameters: max |difference| " << difference << " (" << difference / ulp
-                  << " units of 2^-" << config.scale_bits << "), mean " << total / static_cast<double>(count)
-                  << ", " << within_8_units << " within 8 units\n";
+        out << "encrypted vs plaintext fixed-point model, over " << count
+            << " parameters: max |difference| " << difference << " (" << difference / ulp
+            << " units of 2^-" << config.scale_bits << "), mean "
+            << total / static_cast<double>(count) << ", " << within_8_units << " within 8 units\n";
         const auto fixed_scores = smlp::predict(fixed, data.test);
         double worst_score = 0;
         for (std::size_t i = 0; i < scores.size(); ++i)
             worst_score = std::max(worst_score, std::abs(scores[i] - fixed_scores[i]));
-        std::cout << "max |encrypted score - fixed-point model's score| on the test rows: "
-                  << worst_score << "\n";
-        std::cout << "test accuracy, plaintext fixed-point training: "
-                  << percent(smlp::accuracy(smlp::predict(fixed, data.test), data.test)) << "\n";
-        std::cout << "test accuracy, float training: "
-                  << percent(smlp::accuracy(smlp::predict(real, data.test), data.test)) << "\n";
+        const double fixed_accuracy = smlp::accuracy(smlp::predict(fixed, data.test), data.test);
+        const double float_accuracy = smlp::accuracy(smlp::predict(real, data.test), data.test);
+        report["parameters"] = count;
+        report["max_difference_fixed_point"] = difference;
+        report["max_difference_units"] = difference / ulp;
+        report["mean_difference_fixed_point"] = total / static_cast<double>(count);
+        report["within_8_units"] = within_8_units;
+        report["max_score_difference"] = worst_score;
+        report["accuracy_fixed_point"] = fixed_accuracy;
+        report["accuracy_float"] = float_accuracy;
+        out << "max |encrypted score - fixed-point model's score| on the test rows: " << worst_score
+            << "\n";
+        out << "test accuracy, plaintext fixed-point training: " << percent(fixed_accuracy) << "\n";
+        out << "test accuracy, float training: " << percent(float_accuracy) << "\n";
     }
     if (!flags.model_out.empty()) {
         const auto bytes = [&] {
@@ -201,15 +240,18 @@ void run_owner(const OwnerFlags& flags, const KeyOptions& keys, const std::strin
             return std::vector<std::uint8_t>(text.begin(), text.end());
         }();
         paillier::write_file(flags.model_out, bytes);
-        std::cout << "decrypted model written to " << flags.model_out << "\n";
+        report["model_out"] = flags.model_out;
+        out << "decrypted model written to " << flags.model_out << "\n";
     }
+    if (flags.json) std::cout << report.dump(2) << "\n";
 }
 
 void add_owner_flags(CLI::App* cmd, OwnerFlags& flags, KeyOptions& keys, std::string& cloud_ca) {
     cmd->add_option("--cloud", flags.cloud, "S1's address, host:port")->required();
-    cmd->add_option("--secret-key", keys.secret_key_file, "The owner's secret key")->required()->check(CLI::ExistingFile);
-    cmd->add_option("--csv", flags.data, "WDBC-format CSV (required)")->check(CLI::ExistingFile);
-    add_deprecated_option(cmd, "--data", "--csv", flags.data)->check(CLI::ExistingFile);
+    cmd->add_option("--secret-key", keys.secret_key_file, "The owner's secret key")
+        ->required()
+        ->check(CLI::ExistingFile);
+    add_csv_option(cmd, flags.csv, "WDBC-format CSV (required)");
     cmd->add_option("--hidden", flags.hidden, "Hidden-layer width")->capture_default_str();
     cmd->add_option("--epochs", flags.epochs, "Epochs")->capture_default_str();
     cmd->add_option("--batch-size", flags.batch, "Mini-batch size")->capture_default_str();
@@ -221,6 +263,7 @@ void add_owner_flags(CLI::App* cmd, OwnerFlags& flags, KeyOptions& keys, std::st
     cmd->add_option("--model-out", flags.model_out, "Write the decrypted model (text)");
     cmd->add_option("--cloud-ca", cloud_ca, "CA certificate (PEM) to reach S1 over TLS");
     cmd->add_flag("--allow-test-keys", keys.allow_test_keys, "Accept 1024-bit keys (tests only)");
+    add_json_flag(cmd, flags.json);
 }
 
 // ---- demo: three processes on loopback ----
@@ -259,7 +302,8 @@ Child spawn_party(const std::vector<std::string>& arguments, const char* name) {
     if (at == std::string::npos) {
         ::kill(pid, SIGTERM);
         ::waitpid(pid, nullptr, 0);
-        throw CommandFailure(ErrorCategory::protocol, std::string(name) + " did not start (see its error above)");
+        throw CommandFailure(ErrorCategory::protocol,
+                             std::string(name) + " did not start (see its error above)");
     }
     return {pid, line.substr(at + marker.size())};
 }
@@ -286,28 +330,44 @@ void setup(CLI::App& root) {
         struct Options {
             std::string out = ".";
             unsigned bits = paillier::kDefaultModulusBits;
-            bool test_only = false;
+            bool test_only = false, json = false;
         };
         const auto o = std::make_shared<Options>();
         auto& out = o->out;
         auto& bits = o->bits;
         auto& test_only = o->test_only;
         auto* cmd = smlp_cmd->add_subcommand("keygen", "Generate the owner's Paillier key pair");
-        cmd->add_option("--out", out, "Directory for public.key and secret.key")->capture_default_str();
+        cmd->add_option("--out", out, "Directory for public.key and secret.key")
+            ->capture_default_str();
         cmd->add_option("--bits", bits, "Modulus size: 2048 or 3072")->capture_default_str();
         cmd->add_flag("--allow-test-keys", test_only, "Allow 1024-bit keys (insecure, tests only)");
         add_deprecated_flag(cmd, "--test-only-1024", "--allow-test-keys", test_only);
+        add_json_flag(cmd, o->json);
         cmd->callback([o] {
-            auto& out = o->out; auto& bits = o->bits; auto& test_only = o->test_only;
+            auto& out = o->out;
+            auto& bits = o->bits;
+            auto& test_only = o->test_only;
             fs::create_directories(out);
             const auto t0 = std::chrono::steady_clock::now();
-            const auto keys = paillier::generate_keypair({.modulus_bits = bits, .allow_test_only_sizes = test_only});
-            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            const auto keys = paillier::generate_keypair(
+                {.modulus_bits = bits, .allow_test_only_sizes = test_only});
+            const double seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             const auto pub = paillier::serialize(keys.public_key);
             auto sec = paillier::serialize(keys.secret_key);
             paillier::write_file((fs::path(out) / "public.key").string(), pub);
             paillier::write_file((fs::path(out) / "secret.key").string(), sec, true);
             std::fill(sec.begin(), sec.end(), 0);
+            if (o->json) {
+                std::cout << nlohmann::json{{"bits", bits},
+                                            {"seconds", seconds},
+                                            {"public_key", (fs::path(out) / "public.key").string()},
+                                            {"public_key_bytes", pub.size()},
+                                            {"secret_key", (fs::path(out) / "secret.key").string()}}
+                                 .dump(2)
+                          << "\n";
+                return;
+            }
             std::cout << bits << "-bit Paillier key pair in " << seconds << " s: " << out
                       << "/public.key (" << pub.size() << " bytes), " << out << "/secret.key\n";
         });
@@ -324,16 +384,24 @@ void setup(CLI::App& root) {
         auto& listen = o->listen;
         auto& keys = o->keys;
         auto& tls = o->tls;
-        auto* cmd = smlp_cmd->add_subcommand("s2", "Run S2, the helper server that holds the secret key");
-        cmd->add_option("--listen", listen, "host:port (port 0: any free port)")->capture_default_str();
-        cmd->add_option("--secret-key", keys.secret_key_file, "The owner's secret key")->required()->check(CLI::ExistingFile);
+        auto* cmd =
+            smlp_cmd->add_subcommand("s2", "Run S2, the helper server that holds the secret key");
+        cmd->add_option("--listen", listen, "host:port (port 0: any free port)")
+            ->capture_default_str();
+        cmd->add_option("--secret-key", keys.secret_key_file, "The owner's secret key")
+            ->required()
+            ->check(CLI::ExistingFile);
         cmd->add_option("--tls-cert", tls.cert, "Server certificate (PEM) to serve TLS");
         cmd->add_option("--tls-key", tls.key, "Server private key (PEM)");
-        cmd->add_flag("--allow-test-keys", keys.allow_test_keys, "Accept 1024-bit keys (tests only)");
+        cmd->add_flag("--allow-test-keys", keys.allow_test_keys,
+                      "Accept 1024-bit keys (tests only)");
         cmd->callback([o] {
-            auto& listen = o->listen; auto& keys = o->keys; auto& tls = o->tls;
+            auto& listen = o->listen;
+            auto& keys = o->keys;
+            auto& tls = o->tls;
             const smlp::Helper helper(load_secret(keys));
-            service::SmlpHelperService service(helper, {.allow_test_only_sizes = keys.allow_test_keys});
+            service::SmlpHelperService service(helper,
+                                               {.allow_test_only_sizes = keys.allow_test_keys});
             service::Server server(server_options(listen, tls), {&service});
             serve_forever(server, "S2");
         });
@@ -354,16 +422,23 @@ void setup(CLI::App& root) {
         auto& helper_ca = o->helper_ca;
         auto& tls = o->tls;
         auto& allow_test_keys = o->allow_test_keys;
-        auto* cmd = smlp_cmd->add_subcommand("s1", "Run S1, the cloud server that trains on encrypted data");
-        cmd->add_option("--listen", listen, "host:port (port 0: any free port)")->capture_default_str();
+        auto* cmd = smlp_cmd->add_subcommand(
+            "s1", "Run S1, the cloud server that trains on encrypted data");
+        cmd->add_option("--listen", listen, "host:port (port 0: any free port)")
+            ->capture_default_str();
         cmd->add_option("--helper", helper_address, "S2's address, host:port")->required();
         cmd->add_option("--helper-ca", helper_ca, "CA certificate (PEM) to reach S2 over TLS");
         cmd->add_option("--tls-cert", tls.cert, "Server certificate (PEM) to serve TLS");
         cmd->add_option("--tls-key", tls.key, "Server private key (PEM)");
         cmd->add_flag("--allow-test-keys", allow_test_keys, "Accept 1024-bit keys (tests only)");
         cmd->callback([o] {
-            auto& listen = o->listen; auto& helper_address = o->helper_address; auto& helper_ca = o->helper_ca; auto& tls = o->tls; auto& allow_test_keys = o->allow_test_keys;
-            service::GrpcHelperLink link(channel(helper_address, helper_ca), {.allow_test_only_sizes = allow_test_keys});
+            auto& listen = o->listen;
+            auto& helper_address = o->helper_address;
+            auto& helper_ca = o->helper_ca;
+            auto& tls = o->tls;
+            auto& allow_test_keys = o->allow_test_keys;
+            service::GrpcHelperLink link(channel(helper_address, helper_ca),
+                                         {.allow_test_only_sizes = allow_test_keys});
             service::SmlpCloudService service(link, {.allow_test_only_sizes = allow_test_keys});
             service::Server server(server_options(listen, tls), {&service});
             serve_forever(server, "S1");
@@ -382,8 +457,9 @@ void setup(CLI::App& root) {
         auto& keys = o->keys;
         auto& cloud_ca = o->cloud_ca;
         auto* cmd = smlp_cmd->add_subcommand(
-            "train", "As the owner: encrypt and upload the data, train on S1, decrypt the model, "
-                     "classify the held-out rows under encryption");
+            "train",
+            "As the owner: encrypt and upload the data, train on S1, decrypt the model, "
+            "classify the held-out rows under encryption");
         add_owner_flags(cmd, flags, keys, cloud_ca);
         cmd->add_flag("!--no-compare", flags.compare, "Skip the plaintext reference trainings");
         cmd->callback([o] { run_owner(o->flags, o->keys, o->cloud_ca); });
@@ -402,26 +478,41 @@ void setup(CLI::App& root) {
         auto* cmd = smlp_cmd->add_subcommand(
             "classify", "As the owner: classify held-out rows with the model kept on S1");
         cmd->add_option("--cloud", flags.cloud, "S1's address, host:port")->required();
-        cmd->add_option("--secret-key", keys.secret_key_file, "The owner's secret key")->required()->check(CLI::ExistingFile);
-        cmd->add_option("--csv", flags.data, "WDBC-format CSV (required)")->check(CLI::ExistingFile);
-        add_deprecated_option(cmd, "--data", "--csv", flags.data)->check(CLI::ExistingFile);
+        cmd->add_option("--secret-key", keys.secret_key_file, "The owner's secret key")
+            ->required()
+            ->check(CLI::ExistingFile);
+        add_csv_option(cmd, flags.csv, "WDBC-format CSV (required)");
         add_seed_option(cmd, flags.seed);  // the training run's, for the same split
         cmd->add_option("--train-rows", flags.train_rows, "As used for training");
         cmd->add_option("--test-rows", flags.test_rows, "Held-out rows to classify (default all)");
         cmd->add_option("--cloud-ca", cloud_ca, "CA certificate (PEM) to reach S1 over TLS");
-        cmd->add_flag("--allow-test-keys", keys.allow_test_keys, "Accept 1024-bit keys (tests only)");
+        cmd->add_flag("--allow-test-keys", keys.allow_test_keys,
+                      "Accept 1024-bit keys (tests only)");
         cmd->add_flag("--scores", o->print_scores, "Print every decrypted score");
+        add_json_flag(cmd, flags.json);
         cmd->callback([o] {
-            auto& flags = o->flags; auto& keys = o->keys; auto& cloud_ca = o->cloud_ca; auto& print_scores = o->print_scores;
+            auto& flags = o->flags;
+            auto& keys = o->keys;
+            auto& cloud_ca = o->cloud_ca;
+            auto& print_scores = o->print_scores;
             const PreparedData data = prepare(flags);
             const smlp::Owner owner(load_secret(keys), smlp::FixedPointConfig{});
             service::SmlpCloudClient client(channel(flags.cloud, cloud_ca));
             const auto scores = owner.decrypt_scores(client.classify(
                 owner.public_key(), owner.encrypt_features(data.test), data.test.rows()));
+            if (flags.json) {
+                nlohmann::json j{{"test_rows", data.test.rows()},
+                                 {"accuracy_encrypted", smlp::accuracy(scores, data.test)}};
+                if (print_scores) j["scores"] = scores;
+                std::cout << j.dump(2) << "\n";
+                return;
+            }
             if (print_scores)
                 for (std::size_t i = 0; i < scores.size(); ++i)
-                    std::cout << "row " << i << ": score " << scores[i] << ", label " << data.test.y[i] << "\n";
-            std::cout << "test accuracy (" << data.test.rows() << " rows, encrypted classification): "
+                    std::cout << "row " << i << ": score " << scores[i] << ", label "
+                              << data.test.y[i] << "\n";
+            std::cout << "test accuracy (" << data.test.rows()
+                      << " rows, encrypted classification): "
                       << percent(smlp::accuracy(scores, data.test)) << "\n";
         });
     }
@@ -438,10 +529,10 @@ void setup(CLI::App& root) {
         auto& bits = o->bits;
         auto& test_only = o->test_only;
         auto* cmd = smlp_cmd->add_subcommand(
-            "demo", "Start S2, S1 and the owner as three processes on loopback, train on the data "
-                    "under encryption, classify the held-out part and print its accuracy");
-        cmd->add_option("--csv", flags.data, "WDBC-format CSV (required)")->check(CLI::ExistingFile);
-        add_deprecated_option(cmd, "--data", "--csv", flags.data)->check(CLI::ExistingFile);
+            "demo",
+            "Start S2, S1 and the owner as three processes on loopback, train on the data "
+            "under encryption, classify the held-out part and print its accuracy");
+        add_csv_option(cmd, flags.csv, "WDBC-format CSV (required)");
         cmd->add_option("--epochs", flags.epochs, "Epochs")->capture_default_str();
         cmd->add_option("--hidden", flags.hidden, "Hidden-layer width")->capture_default_str();
         cmd->add_option("--batch-size", flags.batch, "Mini-batch size")->capture_default_str();
@@ -454,28 +545,36 @@ void setup(CLI::App& root) {
         cmd->add_flag("--allow-test-keys", test_only, "Use a 1024-bit key (insecure, quick look)");
         add_deprecated_flag(cmd, "--test-only-1024", "--allow-test-keys", test_only);
         cmd->add_flag("!--no-compare", flags.compare, "Skip the plaintext reference trainings");
+        add_json_flag(cmd, flags.json);
         cmd->callback([o] {
-            auto& flags = o->flags; auto& bits = o->bits; auto& test_only = o->test_only;
-            if (flags.data.empty()) throw CommandFailure(ErrorCategory::usage, "--csv FILE is required (the WDBC-format table)");
+            auto& flags = o->flags;
+            auto& bits = o->bits;
+            auto& test_only = o->test_only;
+            if (flags.csv.empty())
+                throw CommandFailure(ErrorCategory::usage,
+                                     "--csv FILE is required (the WDBC-format table)");
             // Holds the owner's secret key for S2; removed on every exit, including SIGINT/SIGTERM.
             const TemporaryDirectory temporary("henn-smlp-demo");
             const fs::path& dir = temporary.path();
-            const auto keys = paillier::generate_keypair({.modulus_bits = test_only ? 1024u : bits,
-                                                          .allow_test_only_sizes = test_only});
+            const auto keys = paillier::generate_keypair(
+                {.modulus_bits = test_only ? 1024u : bits, .allow_test_only_sizes = test_only});
             const std::string secret_file = (dir / "secret.key").string();
             paillier::write_file(secret_file, paillier::serialize(keys.secret_key), true);
             std::vector<std::string> test_flag;
             if (test_only) test_flag.push_back("--allow-test-keys");
             Child s2, s1;
             try {
-                std::vector<std::string> s2_args{"smlp", "s2", "--listen", "127.0.0.1:0", "--secret-key", secret_file};
+                std::vector<std::string> s2_args{"smlp",        "s2",           "--listen",
+                                                 "127.0.0.1:0", "--secret-key", secret_file};
                 s2_args.insert(s2_args.end(), test_flag.begin(), test_flag.end());
                 s2 = spawn_party(s2_args, "S2");
-                std::cout << "S2 (pid " << s2.pid << ") on " << s2.address << "\n";
-                std::vector<std::string> s1_args{"smlp", "s1", "--listen", "127.0.0.1:0", "--helper", s2.address};
+                std::ostream& out = flags.json ? std::cerr : std::cout;
+                out << "S2 (pid " << s2.pid << ") on " << s2.address << "\n";
+                std::vector<std::string> s1_args{"smlp",        "s1",       "--listen",
+                                                 "127.0.0.1:0", "--helper", s2.address};
                 s1_args.insert(s1_args.end(), test_flag.begin(), test_flag.end());
                 s1 = spawn_party(s1_args, "S1");
-                std::cout << "S1 (pid " << s1.pid << ") on " << s1.address << std::endl;
+                out << "S1 (pid " << s1.pid << ") on " << s1.address << std::endl;
                 OwnerFlags owner_flags = flags;
                 owner_flags.cloud = s1.address;
                 run_owner(owner_flags, {secret_file, test_only}, "");

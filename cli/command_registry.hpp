@@ -30,7 +30,8 @@ struct CommandRegistrar {
 
 // A parent subcommand shared by several files (e.g. `bench ckks` and `bench poly`): returns it
 // if another file already added it, creates it otherwise.
-inline CLI::App* command_group(CLI::App& root, const std::string& name, const std::string& description) {
+inline CLI::App* command_group(CLI::App& root, const std::string& name,
+                               const std::string& description) {
     for (CLI::App* sub : root.get_subcommands([](CLI::App*) { return true; })) {
         if (sub->get_name() == name) return sub;
     }

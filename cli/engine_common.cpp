@@ -11,78 +11,57 @@
 
 #include "command_registry.hpp"
 #include "henn/ckks/errors.hpp"
+#include "henn/data/data.hpp"
 #include "henn/engine/errors.hpp"
 #include "henn/files.hpp"
-#include "henn/data/data.hpp"
 #include "henn/onnx/onnx.hpp"
 
 namespace henn::cli {
 
-void run_engine_command(const std::function<void()>& body) {
-    try {
-        body();
-    } catch (const CommandFailure&) {
-        throw;
-    } catch (const engine::CompileError& e) {
-        throw CommandFailure(kExitCompile, std::string("cannot compile: ") + e.what());
-    } catch (const engine::KeyMismatchError& e) {
-        throw CommandFailure(kExitMismatch, e.what());
-    } catch (const engine::FormatError& e) {
-        throw CommandFailure(kExitData, e.what());
-    } catch (const onnx::OnnxError& e) {
-        throw CommandFailure(kExitCompile, e.what());
-    } catch (const data::DataError& e) {
-        throw CommandFailure(kExitData, e.what());
-    } catch (const nn::ModelError& e) {
-        throw CommandFailure(kExitCompile, e.what());
-    } catch (const ckks::SerializationError& e) {
-        throw CommandFailure(kExitData, e.what());
-    } catch (const ckks::Error& e) {
-        throw CommandFailure(kExitCrypto, e.what());
-    } catch (const Error& e) {  // any other typed error: its category decides (exit_codes.hpp)
-        throw CommandFailure(e.category(), e.what());
-    } catch (const std::exception& e) {
-        throw CommandFailure(kExitInternal, std::string("internal error: ") + e.what());
-    }
-}
-
 std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw CommandFailure(kExitData, "cannot read " + path.string());
-    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in) throw CommandFailure(ErrorCategory::io, "cannot read " + path.string());
+    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                    std::istreambuf_iterator<char>());
     return bytes;
 }
 
-void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes, bool private_file,
-                bool overwrite) {
+void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes,
+                bool private_file, bool overwrite) {
     if (!overwrite && std::filesystem::exists(path)) {
-        throw CommandFailure(kExitUsage, path.string() + " exists; remove it or pass --force");
+        throw CommandFailure(ErrorCategory::usage,
+                             path.string() + " exists; remove it or pass --force");
     }
     // One helper for every file henn writes: a secret key has mode 0600 before its first byte.
     try {
-        write_file_atomically(path, bytes, private_file ? FileAccess::owner_only : FileAccess::shared);
+        write_file_atomically(path, bytes,
+                              private_file ? FileAccess::owner_only : FileAccess::shared);
     } catch (const Error& e) {
-        throw CommandFailure(kExitData, e.what());
+        throw CommandFailure(e.category(), e.what());
     }
 }
 
-Samples load_samples(const std::string& name, const std::filesystem::path& dir, bool train_split, std::int64_t offset,
-                     std::int64_t count) {
-    const data::Dataset set = data::load_named_dataset(name, dir, train_split ? data::Split::train : data::Split::test);
+Samples load_samples(const std::string& name, const std::filesystem::path& dir, bool train_split,
+                     std::int64_t offset, std::int64_t count) {
+    const data::Dataset set =
+        data::load_named_dataset(name, dir, train_split ? data::Split::train : data::Split::test);
     if (offset < 0 || offset >= set.count()) {
-        throw CommandFailure(kExitUsage, "--offset " + std::to_string(offset) + " is outside the " +
-                                             std::to_string(set.count()) + " samples of " + name);
+        throw CommandFailure(ErrorCategory::usage,
+                             "--offset " + std::to_string(offset) + " is outside the " +
+                                 std::to_string(set.count()) + " samples of " + name);
     }
     Samples s;
     s.count = count <= 0 ? set.count() - offset : std::min(count, set.count() - offset);
     const std::int64_t size = set.sample_size();
-    s.values.assign(set.features.begin() + offset * size, set.features.begin() + (offset + s.count) * size);
+    s.values.assign(set.features.begin() + offset * size,
+                    set.features.begin() + (offset + s.count) * size);
     s.labels.assign(set.labels.begin() + offset, set.labels.begin() + offset + s.count);
     return s;
 }
 
-engine::CompileOptions compile_options(const std::string& slots, int scale_bits, int log_n, double precision,
-                                       const std::string& data, const std::filesystem::path& dir,
+engine::CompileOptions compile_options(const std::string& slots, int scale_bits, int log_n,
+                                       double precision, const std::string& data,
+                                       const std::filesystem::path& dir,
                                        std::int64_t calibration_count) {
     engine::CompileOptions o;
     o.slot_packing = slots == "real"      ? engine::SlotPacking::real
@@ -124,7 +103,7 @@ engine::CompiledModelPtr load_compiled(const std::filesystem::path& path) {
     try {
         return engine::CompiledModel::load(read_file(path));
     } catch (const engine::FormatError& e) {
-        throw CommandFailure(kExitData, path.string() + ": " + e.what());
+        throw CommandFailure(e.category(), path.string() + ": " + e.what());
     }
 }
 
@@ -134,15 +113,20 @@ std::uint64_t peak_rss_bytes() {
     return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;
 }
 
-ProgressBar::ProgressBar(std::string title, bool enabled) : title_(std::move(title)), enabled_(enabled && isatty(2)) {}
+ProgressBar::ProgressBar(std::string title, bool enabled)
+    : title_(std::move(title)), enabled_(enabled && isatty(2)) {}
 
-void ProgressBar::update(std::size_t stage, std::size_t stages, std::int64_t done, std::int64_t total) {
+void ProgressBar::update(std::size_t stage, std::size_t stages, std::int64_t done,
+                         std::int64_t total) {
     if (!enabled_) return;
-    const double overall = (static_cast<double>(stage) + static_cast<double>(done) / static_cast<double>(std::max<std::int64_t>(total, 1))) /
-                           static_cast<double>(std::max<std::size_t>(stages, 1));
+    const double overall =
+        (static_cast<double>(stage) +
+         static_cast<double>(done) / static_cast<double>(std::max<std::int64_t>(total, 1))) /
+        static_cast<double>(std::max<std::size_t>(stages, 1));
     const int width = 30, filled = static_cast<int>(overall * width);
-    std::fprintf(stderr, "\r%s [%s%s] %3.0f%%  stage %zu/%zu", title_.c_str(), std::string(filled, '#').c_str(),
-                 std::string(width - filled, '.').c_str(), 100 * overall, stage + 1, stages);
+    std::fprintf(stderr, "\r%s [%s%s] %3.0f%%  stage %zu/%zu", title_.c_str(),
+                 std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+                 100 * overall, stage + 1, stages);
     std::fflush(stderr);
 }
 

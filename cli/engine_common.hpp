@@ -1,10 +1,9 @@
 // Shared by the encrypted-inference commands (compile, keygen, encrypt, infer, decrypt, run,
-// demo): file I/O with the right permissions, exit codes, data loading, reports.
+// demo): file I/O with the right permissions, data loading, reports.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -14,25 +13,14 @@
 
 namespace henn::cli {
 
-// Exit codes of the engine commands (also printed by `henn compile --help`).
-inline constexpr int kExitUsage = 2;      // bad flags or arguments
-inline constexpr int kExitCompile = 3;    // the model cannot be compiled
-inline constexpr int kExitData = 4;       // unreadable or malformed input files
-inline constexpr int kExitMismatch = 5;   // keys, model and ciphertexts that do not belong together
-inline constexpr int kExitCrypto = 6;     // CKKS parameters or operations refused
-inline constexpr int kExitInternal = 70;  // a bug
-inline constexpr const char* kExitCodeHelp =
-    "Exit codes: 0 success, 2 usage, 3 model cannot be compiled, 4 bad input file or data, 5 keys/model/"
-    "ciphertexts do not belong together, 6 CKKS error, 70 internal error.";
-
-// Runs `body`, mapping the library's typed errors to the exit codes above (as CommandFailure).
-void run_engine_command(const std::function<void()>& body);
+// Errors: library errors reach main() and exit by category (exit_codes.hpp); the helpers below
+// throw CommandFailure with a category.
 
 std::vector<std::uint8_t> read_file(const std::filesystem::path& path);
 // Written to a new file beside `path` and renamed into place; `private_file` gives mode 0600 and
 // refuses to replace an existing file unless `overwrite`.
-void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes, bool private_file = false,
-                bool overwrite = true);
+void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes,
+                bool private_file = false, bool overwrite = true);
 
 // "mnist:DIR" or "fashion-mnist:DIR" (training split) into count x size values.
 struct Samples {
@@ -40,14 +28,15 @@ struct Samples {
     std::vector<std::int64_t> labels;
     std::int64_t count = 0;
 };
-Samples load_samples(const std::string& data, const std::filesystem::path& dir, bool train_split, std::int64_t offset,
-                     std::int64_t count);
+Samples load_samples(const std::string& data, const std::filesystem::path& dir, bool train_split,
+                     std::int64_t offset, std::int64_t count);
 
 // Compile options shared by compile, run, bench engine and demo: "auto" | "real" | "complex"
 // slots, scale bits and ring (0: chosen), target precision, and `calibration_count` training
 // samples of data set `data` under `dir` (none when `data` is empty).
-engine::CompileOptions compile_options(const std::string& slots, int scale_bits, int log_n, double precision,
-                                       const std::string& data, const std::filesystem::path& dir,
+engine::CompileOptions compile_options(const std::string& slots, int scale_bits, int log_n,
+                                       double precision, const std::string& data,
+                                       const std::filesystem::path& dir,
                                        std::int64_t calibration_count);
 
 // --packing: "batch", "latency", or "auto", which picks latency for at most
@@ -68,12 +57,12 @@ std::uint64_t peak_rss_bytes();
 
 // A one-line progress bar on stderr when it is a terminal (nothing otherwise).
 class ProgressBar {
-public:
+  public:
     explicit ProgressBar(std::string title, bool enabled = true);
     void update(std::size_t stage, std::size_t stages, std::int64_t done, std::int64_t total);
     void finish();
 
-private:
+  private:
     std::string title_;
     bool enabled_;
 };
@@ -98,8 +87,9 @@ struct EncryptedEvaluation {
     };
     std::vector<TraceRow> trace;
 };
-EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled, const nn::Model& model,
-                                       const Samples& samples, bool trace, bool progress);
+EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled,
+                                       const nn::Model& model, const Samples& samples, bool trace,
+                                       bool progress);
 void print_evaluation(const engine::CompiledModel& compiled, const EncryptedEvaluation& e);
 nlohmann::json evaluation_json(const engine::CompiledModel& compiled, const EncryptedEvaluation& e);
 

@@ -1,7 +1,9 @@
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <iostream>
+#include <memory>
 
 #include "command_registry.hpp"
 
@@ -18,6 +20,9 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.set_version_flag("--version", "henn 0.1.0");
     app.footer(kExitCodeTable);
+    // Logs and warnings go to stderr: stdout carries the reports (text or --json) only.
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+        "", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
     spdlog::set_level(spdlog::level::info);
     app.add_flag_callback(
         "-v,--verbose", [] { spdlog::set_level(spdlog::level::debug); },

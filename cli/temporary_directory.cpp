@@ -39,7 +39,8 @@ void remove_flat_directory(const char* path) {
             for (long offset = 0; offset < n;) {
                 const auto* entry = reinterpret_cast<const dirent64*>(buffer + offset);
                 const char* name = entry->d_name;
-                const bool dot = name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0));
+                const bool dot =
+                    name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0));
                 if (!dot) ::unlinkat(fd, name, 0);
                 offset += entry->d_reclen;
             }
@@ -64,11 +65,11 @@ void install_handlers_once() {
     static std::once_flag once;
     std::call_once(once, [] {
         g_owner.store(::getpid());
-        struct sigaction action{};
+        struct sigaction action {};
         action.sa_handler = remove_on_signal;
         sigemptyset(&action.sa_mask);
         for (int s : {SIGINT, SIGTERM, SIGHUP}) {
-            struct sigaction previous{};
+            struct sigaction previous {};
             ::sigaction(s, nullptr, &previous);
             if (previous.sa_handler == SIG_IGN) continue;  // e.g. nohup: keep ignoring
             ::sigaction(s, &action, nullptr);
@@ -80,10 +81,13 @@ void install_handlers_once() {
 
 TemporaryDirectory::TemporaryDirectory(const std::string& prefix) {
     std::error_code ec;
-    std::string pattern = (std::filesystem::temp_directory_path(ec) / (prefix + "-XXXXXX")).string();
-    if (ec || pattern.size() >= kPathBytes) throw CommandFailure(ErrorCategory::io, "no usable temporary directory");
+    std::string pattern =
+        (std::filesystem::temp_directory_path(ec) / (prefix + "-XXXXXX")).string();
+    if (ec || pattern.size() >= kPathBytes)
+        throw CommandFailure(ErrorCategory::io, "no usable temporary directory");
     if (::mkdtemp(pattern.data()) == nullptr) {  // mode 0700
-        throw CommandFailure(ErrorCategory::io, "cannot create " + pattern + ": " + std::strerror(errno));
+        throw CommandFailure(ErrorCategory::io,
+                             "cannot create " + pattern + ": " + std::strerror(errno));
     }
     path_ = pattern;
     install_handlers_once();

@@ -9,7 +9,7 @@
 namespace henn::cli {
 
 class TemporaryDirectory {
-public:
+  public:
     // Creates $TMPDIR/<prefix>-XXXXXX. Throws CommandFailure (io) if it cannot.
     explicit TemporaryDirectory(const std::string& prefix);
     ~TemporaryDirectory();
@@ -18,7 +18,7 @@ public:
 
     const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
     int slot_ = -1;
 };

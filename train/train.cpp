@@ -2,11 +2,9 @@
 // training loop, and torch network -> IR (BatchNorm folded, dropout dropped).
 #include "henn/train/train.hpp"
 
-#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -280,15 +278,6 @@ Score score(Network& net, const torch::Tensor& x, const torch::Tensor& y, std::i
     return {n ? loss / static_cast<double>(n) : 0.0, n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0};
 }
 
-void progress_bar(int epoch, int epochs, std::int64_t done, std::int64_t total, double loss) {
-    constexpr int width = 30;
-    const int filled = static_cast<int>(width * done / std::max<std::int64_t>(total, 1));
-    std::fprintf(stderr, "\repoch %d/%d [%.*s%*s] %lld/%lld loss %.4f", epoch, epochs, filled,
-                 "##############################", width - filled, "", static_cast<long long>(done),
-                 static_cast<long long>(total), loss);
-    std::fflush(stderr);
-}
-
 std::vector<std::pair<std::string, torch::Tensor>> snapshot(const Network& net) {
     std::vector<std::pair<std::string, torch::Tensor>> state;
     for (const auto& p : net.sequential->named_parameters()) state.emplace_back(p.key(), p.value().detach().clone());
@@ -354,7 +343,6 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
             throw ::henn::Error(ErrorCategory::io, "cannot resume from " + options.resume_path +
                                      " (not a checkpoint of this network?): " + e.what_without_backtrace());
         }
-        spdlog::info("resumed weights from {}", options.resume_path);
     }
     torch::optim::AdamW optimizer(net.sequential->parameters(),
                                   torch::optim::AdamWOptions(options.learning_rate).weight_decay(options.weight_decay));
@@ -375,7 +363,7 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
     auto best_state = snapshot(net);
     double best_score = -1;
     int epochs_without_gain = 0;
-    const bool show_progress = options.progress && isatty(2);
+    const bool report_batches = options.progress && static_cast<bool>(options.on_batch);
     std::int64_t step = 0;
     for (int epoch = 1; epoch <= options.epochs; ++epoch) {
         const auto epoch_start = Clock::now();
@@ -407,26 +395,21 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
             loss_sum += loss_value * static_cast<double>(idx.size(0));
             correct += out.argmax(1).eq(y).sum().item<std::int64_t>();
             seen += idx.size(0);
-            if (show_progress && (b % 10 == 0 || b + 1 == steps_per_epoch))
-                progress_bar(epoch, options.epochs, b + 1, steps_per_epoch, loss_sum / static_cast<double>(seen));
+            if (report_batches && (b % 10 == 0 || b + 1 == steps_per_epoch))
+                options.on_batch({epoch, options.epochs, b + 1, steps_per_epoch, loss_sum / static_cast<double>(seen)});
         }
-        if (show_progress) std::fprintf(stderr, "\r%80s\r", "");
         EpochRecord record;
         record.epoch = epoch;
         record.train_loss = loss_sum / static_cast<double>(seen);
         record.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
         record.learning_rate = lr;
         if (x_val.size(0) > 0) {
+            record.validated = true;
             auto s = score(net, x_val, y_val, 1000);
             record.validation_loss = s.loss;
             record.validation_accuracy = s.accuracy;
         }
         record.seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
-        const std::string validation =
-            x_val.size(0) > 0 ? fmt::format("val loss {:.4f} acc {:.2f}%", record.validation_loss, 100 * record.validation_accuracy)
-                              : std::string("no validation split");
-        spdlog::info("epoch {}/{}: loss {:.4f} acc {:.2f}% | {} | lr {:.2e} | {:.1f} s", epoch, options.epochs,
-                     record.train_loss, 100 * record.train_accuracy, validation, record.learning_rate, record.seconds);
         result.history.push_back(record);
         if (on_epoch) on_epoch(record);
 
@@ -439,8 +422,7 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
             epochs_without_gain = 0;
             if (!options.checkpoint_path.empty()) torch::save(net.sequential, options.checkpoint_path);
         } else if (options.patience > 0 && ++epochs_without_gain >= options.patience) {
-            spdlog::info("early stopping: no validation gain for {} epochs (best epoch {})", options.patience,
-                         result.best_epoch);
+            result.stopped_early = true;
             break;
         }
     }

@@ -13,6 +13,12 @@
 
 namespace henn::train {
 
+struct BatchProgress {
+    int epoch = 0, epochs = 0;
+    std::int64_t batch = 0, batches = 0;  // batches done in this epoch, of `batches`
+    double loss = 0;                      // mean training loss over this epoch so far
+};
+
 struct TrainOptions {
     int epochs = 10;
     std::int64_t batch_size = 64;
@@ -29,13 +35,17 @@ struct TrainOptions {
     int threads = 2;               // torch::set_num_threads
     std::string checkpoint_path;   // if set, the best weights so far are saved there (torch format)
     std::string resume_path;       // if set, start from these weights (a checkpoint of the same spec)
-    bool progress = true;          // progress bar on stderr when it is a terminal
+    bool progress = true;          // report batches to on_batch (the library never prints)
     std::int64_t stats_samples = 20000;  // pre-activation values kept per layer (reservoir)
+    // Progress within an epoch: every 10th batch and the last one of each epoch (the caller
+    // decides what to show, e.g. a bar on a terminal).
+    std::function<void(const BatchProgress&)> on_batch;
 };
 
 struct EpochRecord {
     int epoch = 0;
     double train_loss = 0, train_accuracy = 0;
+    bool validated = false;  // a validation split exists (validation_* are meaningful)
     double validation_loss = 0, validation_accuracy = 0;
     double learning_rate = 0, seconds = 0;
 };
@@ -55,9 +65,11 @@ struct TrainResult {
     std::vector<EpochRecord> history;
     std::vector<PreActivationStats> pre_activation;
     int best_epoch = 0;
+    bool stopped_early = false;  // TrainOptions::patience epochs without validation gain
     double seconds = 0;
 };
 
+// Called after every epoch (the record also lands in TrainResult::history).
 using EpochCallback = std::function<void(const EpochRecord&)>;
 
 TrainResult train_network(const nn::NetworkSpec& spec, const data::Dataset& train_data,
