@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
         write("public_key", save(*ctx, keygen.public_key(), mode));
         write("relinearization_key", save(*ctx, keygen.relinearization_key(), mode));
         write("galois_keys", save(*ctx, keygen.galois_keys({1, 3}, true), mode));
+        write("evaluation_keys", save(*ctx, keygen.evaluation_keys({1, -2}, true), mode));
     }
     std::cout << "wrote " << count << " seeds under " << root << "\n";
     return 0;

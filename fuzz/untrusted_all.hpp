@@ -25,6 +25,9 @@ inline std::vector<UntrustedLoader> all_untrusted_loaders([[maybe_unused]] const
 #if defined(HENN_LOADERS_ENGINE)
     append(engine_loaders());
 #endif
+#if defined(HENN_LOADERS_SERVICE)
+    append(service_loaders());
+#endif
     return all;
 }
 
