@@ -138,7 +138,7 @@ mpz_class SecretKey::decrypt(const Ciphertext& c) const {
 }
 
 mpz_class SecretKey::decrypt_bounded(const Ciphertext& c, unsigned bits) const {
-    if (bits + 1 >= public_key_.modulus_bits() / 2)
+    if (std::uint64_t{bits} + 1 >= public_key_.modulus_bits() / 2)  // 64 bits: no wrap at 2^32 - 1
         throw PaillierError("paillier: bounded decryption needs a bound below p");
     public_key_.check_ciphertext(c);
     mpz_class m = decrypt_half(c.value, p_, p_squared_, p_minus_1_, hp_);

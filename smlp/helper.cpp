@@ -1,5 +1,6 @@
 #include "henn/smlp/helper.hpp"
 
+#include <cstdint>
 #include <string>
 
 namespace henn::smlp {
@@ -37,7 +38,7 @@ mpz_class decrypt_bounded(const paillier::SecretKey& key, const Ciphertext& c, u
 }  // namespace
 
 MultiplyResponse Helper::multiply(const MultiplyRequest& request) const {
-    if (request.operand_bits == 0 || request.operand_bits + 2 >= key_.public_key().modulus_bits() / 2)
+    if (request.operand_bits == 0 || std::uint64_t{request.operand_bits} + 2 >= key_.public_key().modulus_bits() / 2)
         throw SmlpError("smlp helper: multiply: operand bound out of range");
     std::size_t total = 0;
     for (const auto& p : request.products) {
@@ -78,8 +79,9 @@ MultiplyResponse Helper::multiply(const MultiplyRequest& request) const {
 namespace {
 void check_masking(const paillier::PublicKey& key, unsigned value_bits, unsigned statistical_bits,
                    const char* what) {
+    // In 64 bits: a value_bits near 2^32 must not wrap around to a small sum.
     if (statistical_bits < 20 || statistical_bits > 128 || value_bits == 0 ||
-        value_bits + statistical_bits + 4 >= key.modulus_bits() / 2)
+        std::uint64_t{value_bits} + statistical_bits + 4 >= key.modulus_bits() / 2)
         throw SmlpError(std::string("smlp helper: ") + what + ": masking parameters out of range");
 }
 }  // namespace

@@ -84,6 +84,7 @@ TEST(PaillierEncryption, BoundedDecryption) {
     EXPECT_THROW(sk.decrypt_bounded(pk.encrypt(big + 1), 300), PaillierError);
     EXPECT_THROW(sk.decrypt_bounded(pk.encrypt(pk.n() - 1), 300), PaillierError);  // -1
     EXPECT_THROW(sk.decrypt_bounded(pk.encrypt(1), 511), PaillierError);          // bound >= p
+    EXPECT_THROW(sk.decrypt_bounded(pk.encrypt(1), ~0u), PaillierError);  // bits + 1 wraps to 0 in 32 bits
 }
 
 TEST(PaillierEncryption, IsRandomized) {

@@ -170,6 +170,26 @@ TEST(SmlpHelper, RefusesRequestsOutsideTheProtocol) {
     EXPECT_THROW(helper.rescale(rescale), SmlpError);
 }
 
+// Bounds near 2^32 must not wrap around in the range checks (found reviewing the SMLP messages
+// for the service fuzz targets): S2 would then decrypt without any bound, or shift by ~2^32 bits.
+TEST(SmlpHelper, RefusesBoundsThatWrapAround) {
+    const auto& [pk, sk] = test_keys();
+    const Helper helper(sk);
+    const Ciphertext small = pk.encrypt(5);
+    for (unsigned bits : {~0u, ~0u - 1, ~0u - 2}) {
+        MultiplyRequest multiply;
+        multiply.operand_bits = bits;
+        multiply.products.push_back({MaskedProduct::Kind::elementwise, 0, 0, 0, {small}, {small}});
+        EXPECT_THROW(helper.multiply(multiply), SmlpError) << "operand_bits " << bits;
+    }
+    // value_bits + statistical_bits + 4 wraps to 3, and the bound value_bits + statistical_bits + 1 to 0.
+    const unsigned value_bits = ~0u - 40;
+    ReluRequest relu{.shift = 4, .value_bits = value_bits, .statistical_bits = 40, .probes = {small}, .carriers = {small}};
+    EXPECT_THROW(helper.relu(relu), SmlpError);
+    RescaleRequest rescale{.value_bits = value_bits, .statistical_bits = 40, .shifts = {2}, .values = {small}};
+    EXPECT_THROW(helper.rescale(rescale), SmlpError);
+}
+
 TEST(SmlpProtocol, ConfigAndScheduleValidation) {
     const auto& pk = test_keys().public_key;
     EXPECT_NO_THROW(FixedPointConfig{}.validate(pk));
