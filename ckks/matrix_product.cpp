@@ -36,7 +36,10 @@ ConstantMatrix::ConstantMatrix(ContextPtr context, int level, std::size_t column
     const std::size_t limbs = static_cast<std::size_t>(level) + 1;
     residues_.assign(limbs, {});
     row_begin_.push_back(0);
+    std::vector<double> integers;
+    bool small = true;
     for (std::size_t r = 0; r + 1 < row_begin.size(); ++r) {
+        const std::size_t row_start = column_index_.size();
         for (std::size_t e = row_begin[r]; e < row_begin[r + 1]; ++e) {
             if (column_index[e] >= columns) {
                 throw MismatchError("ConstantMatrix: row " + std::to_string(r) + " names column " +
@@ -49,18 +52,35 @@ ConstantMatrix::ConstantMatrix(ContextPtr context, int level, std::size_t column
             }
             if (integer == 0) continue;
             column_index_.push_back(column_index[e]);
-            for (std::size_t i = 0; i < limbs; ++i) {
-                residues_[i].push_back(detail::integer_double_to_residue(integer, context_->q()[i]));
-            }
+            integers.push_back(integer);
+            small = small && std::abs(integer) < std::ldexp(1.0, math::kMaxSmallWeightBits);
         }
+        // Positive entries first, then negative ones: the small-weight kernel sums each sign in
+        // one run. The sums are exact modulo each prime, so the order changes no word.
+        std::vector<std::size_t> order(integers.size() - row_start);
+        for (std::size_t k = 0; k < order.size(); ++k) order[k] = row_start + k;
+        std::stable_partition(order.begin(), order.end(), [&](std::size_t e) { return integers[e] > 0; });
+        std::vector<std::uint32_t> sorted_columns(order.size());
+        std::vector<double> sorted_integers(order.size());
+        for (std::size_t k = 0; k < order.size(); ++k) {
+            sorted_columns[k] = column_index_[order[k]];
+            sorted_integers[k] = integers[order[k]];
+        }
+        std::copy(sorted_columns.begin(), sorted_columns.end(), column_index_.begin() + static_cast<std::ptrdiff_t>(row_start));
+        std::copy(sorted_integers.begin(), sorted_integers.end(), integers.begin() + static_cast<std::ptrdiff_t>(row_start));
         row_begin_.push_back(column_index_.size());
     }
+    for (std::size_t i = 0; i < limbs; ++i) {
+        residues_[i].reserve(integers.size());
+        for (double integer : integers) residues_[i].push_back(detail::integer_double_to_residue(integer, context_->q()[i]));
+    }
+    if (small) small_weights_.assign(integers.begin(), integers.end());
 }
 
 std::size_t ConstantMatrix::bytes() const {
     std::size_t total = row_begin_.size() * sizeof(std::size_t) + column_index_.size() * sizeof(std::uint32_t);
     for (const auto& limb : residues_) total += limb.size() * sizeof(u64);
-    return total;
+    return total + small_weights_.size() * sizeof(std::int32_t);
 }
 
 void ConstantMatrix::set_block_size(std::size_t coefficients) {
@@ -114,6 +134,8 @@ void ConstantMatrix::product_into(std::span<const Ciphertext* const> inputs, std
     const std::size_t blocks = n / block;
     const std::size_t tasks = limbs * blocks;
     const int threads = static_cast<int>(std::min<std::size_t>(detail::threads(), tasks));
+    // Small integers need fewer word products than residues where the kernel has its own path.
+    const bool use_small = !small_weights_.empty() && math::vector_kernel_has_small_weights();
 #pragma omp parallel num_threads(threads)
     {
         std::vector<const u64*> x(columns_);
@@ -129,8 +151,13 @@ void ConstantMatrix::product_into(std::span<const Ciphertext* const> inputs, std
                 for (std::size_t r = 0; r < out_rows; ++r) {
                     o[r] = accumulate ? scratch.data() + r * block : outputs[r].polys[p].limb(i) + k0;
                 }
-                math::matrix_rows_mod_vec(x.data(), row_begin_.data() + row_lo, column_index_.data(), residues_[i].data(),
-                                          out_rows, o.data(), block, ctx.q()[i]);
+                if (use_small) {
+                    math::matrix_rows_small_mod_vec(x.data(), row_begin_.data() + row_lo, column_index_.data(),
+                                                    small_weights_.data(), out_rows, o.data(), block, ctx.q()[i]);
+                } else {
+                    math::matrix_rows_mod_vec(x.data(), row_begin_.data() + row_lo, column_index_.data(),
+                                              residues_[i].data(), out_rows, o.data(), block, ctx.q()[i]);
+                }
                 if (!accumulate) continue;
                 for (std::size_t r = 0; r < out_rows; ++r) {
                     u64* sum = outputs[r].polys[p].limb(i) + k0;

@@ -155,7 +155,7 @@ const VectorKernelTable& portable_vector_kernels() {
     static constexpr VectorKernelTable table = {
         portable_add, portable_sub,          portable_negate,       portable_mul,      portable_mul_add,
         portable_mul_scalar, portable_dot, portable_dot_permuted, portable_dot_pair, portable_weighted_sum,
-        portable_karatsuba, nullptr};
+        portable_karatsuba, nullptr, nullptr};
     return table;
 }
 
@@ -345,6 +345,46 @@ void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin, cons
                          const u64* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q,
                          VectorKernel kernel) {
     matrix_rows_through(checked_table(kernel), x, row_begin, column, w, rows, out, n, q);
+}
+
+namespace {
+void check_small_weights(const std::int32_t* w, std::size_t entries) {
+    constexpr std::int32_t bound = std::int32_t{1} << kMaxSmallWeightBits;
+    for (std::size_t e = 0; e < entries; ++e) {
+        if (w[e] <= -bound || w[e] >= bound) {
+            throw InvalidArgument("matrix_rows_small_mod_vec: weight " + std::to_string(w[e]) + " is not below 2^" +
+                                  std::to_string(kMaxSmallWeightBits) + " in magnitude");
+        }
+    }
+}
+
+// Tables without a small-weight kernel: the weights as residues mod q, then their matrix_rows.
+void matrix_rows_small_through(const simd::VectorKernelTable& table, const u64* const* x, const std::size_t* row_begin,
+                               const std::uint32_t* column, const std::int32_t* w, std::size_t rows, u64* const* out,
+                               std::size_t n, const Modulus& q) {
+    check_small_weights(w + row_begin[0], row_begin[rows] - row_begin[0]);
+    if (table.matrix_rows_small) return table.matrix_rows_small(x, row_begin, column, w, rows, out, n, q);
+    const u64 qv = q.value();
+    std::vector<u64> residues(row_begin[rows]);
+    for (std::size_t e = row_begin[0]; e < row_begin[rows]; ++e) {
+        const u64 magnitude = static_cast<u64>(w[e] >= 0 ? w[e] : -w[e]) % qv;
+        residues[e] = w[e] >= 0 ? magnitude : negate_mod(magnitude, qv);
+    }
+    matrix_rows_through(table, x, row_begin, column, residues.data(), rows, out, n, q);
+}
+}  // namespace
+
+bool vector_kernel_has_small_weights() { return selected_table().matrix_rows_small != nullptr; }
+
+void matrix_rows_small_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
+                               const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                               const Modulus& q) {
+    matrix_rows_small_through(selected_table(), x, row_begin, column, w, rows, out, n, q);
+}
+void matrix_rows_small_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
+                               const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                               const Modulus& q, VectorKernel kernel) {
+    matrix_rows_small_through(checked_table(kernel), x, row_begin, column, w, rows, out, n, q);
 }
 
 void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,

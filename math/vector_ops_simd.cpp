@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HENN_VECTOR_X86 1
@@ -290,6 +291,80 @@ void weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64 x_bo
     }
     u64* outs[1] = {out};
     split_sums<1>(x, WeightRight{w}, count, outs, n, q);
+}
+
+// Rows of small signed weights (matrix_rows_small_mod_vec), the sums of 16 coefficients of a row
+// in registers. A run of entries of one sign sums x |w| with x = xh 2^32 + xl: low = sum xl |w|
+// and, only when q >= 2^32 (otherwise xh = 0), high = sum xh |w|. With |w| < 2^24, xl |w| < 2^56,
+// so a run of up to 255 entries keeps low below 2^64 and high (xh < 2^29) below 2^61; the run's
+// sum low + high 2^32 < 2^94 is reduced by Modulus's 128-bit Barrett and added to or subtracted
+// from the row's total. One product per term below 2^32, two above, against four for residues.
+constexpr std::size_t kSmallRunTerms = 255;
+
+template <bool kWide>
+void small_rows(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column, const std::int32_t* w,
+                std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
+    const u64 qv = q.value();
+    const std::size_t vector_end = n & ~std::size_t{15};
+    std::vector<std::size_t> runs;  // boundaries of the current row's runs
+    alignas(32) u64 low_words[16], high_words[16];
+    for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t begin = row_begin[r], end = row_begin[r + 1];
+        runs.assign(1, begin);
+        for (std::size_t e = begin; e < end; ++e) {
+            if (e + 1 == end || (w[e + 1] < 0) != (w[e] < 0) || e + 1 - runs.back() == kSmallRunTerms) runs.push_back(e + 1);
+        }
+        u64* o = out[r];
+        for (std::size_t k = 0; k < vector_end; k += 16) {
+            u64 total[16] = {};
+            for (std::size_t run = 0; run + 1 < runs.size(); ++run) {
+                const bool negative = w[runs[run]] < 0;
+                __m256i low[4], high[4];
+                for (int v = 0; v < 4; ++v) low[v] = high[v] = _mm256_setzero_si256();
+                for (std::size_t e = runs[run]; e < runs[run + 1]; ++e) {
+                    const std::int64_t magnitude = negative ? -static_cast<std::int64_t>(w[e]) : w[e];
+                    const __m256i weight = _mm256_set1_epi64x(magnitude);
+                    const u64* p = x[column[e]] + k;
+                    for (int v = 0; v < 4; ++v) {
+                        const __m256i a = Policy::load(p + 4 * v);
+                        low[v] = _mm256_add_epi64(low[v], _mm256_mul_epu32(a, weight));
+                        if constexpr (kWide) {
+                            high[v] = _mm256_add_epi64(high[v], _mm256_mul_epu32(_mm256_srli_epi64(a, 32), weight));
+                        }
+                    }
+                }
+                for (int v = 0; v < 4; ++v) {
+                    _mm256_store_si256(reinterpret_cast<__m256i*>(low_words + 4 * v), low[v]);
+                    if constexpr (kWide) _mm256_store_si256(reinterpret_cast<__m256i*>(high_words + 4 * v), high[v]);
+                }
+                for (int j = 0; j < 16; ++j) {
+                    u64 sum;
+                    if constexpr (kWide) {
+                        sum = q.reduce((static_cast<u128>(high_words[j]) << 32) + low_words[j]);
+                    } else {
+                        sum = q.reduce(low_words[j]);
+                    }
+                    total[j] = negative ? sub_mod(total[j], sum, qv) : add_mod(total[j], sum, qv);
+                }
+            }
+            for (int j = 0; j < 16; ++j) o[k + j] = total[j];
+        }
+        for (std::size_t k = vector_end; k < n; ++k) {
+            u64 total = 0;
+            for (std::size_t e = begin; e < end; ++e) {
+                const u64 product = q.reduce(static_cast<u128>(x[column[e]][k]) *
+                                             static_cast<u64>(w[e] < 0 ? -static_cast<std::int64_t>(w[e]) : w[e]));
+                total = w[e] < 0 ? sub_mod(total, product, qv) : add_mod(total, product, qv);
+            }
+            o[k] = total;
+        }
+    }
+}
+
+void matrix_rows_small(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
+                       const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
+    if (q.value() >> 32) return small_rows<true>(x, row_begin, column, w, rows, out, n, q);
+    small_rows<false>(x, row_begin, column, w, rows, out, n, q);
 }
 
 }  // namespace avx2_kernels
@@ -849,7 +924,7 @@ const VectorKernelTable& avx2_vector_kernels() {
                                             mul,      mul_add,   mul_scalar,
                                             dot,      portable_vector_kernels().dot_permuted,
                                             dot_pair, weighted_sum,
-                                            karatsuba, nullptr};
+                                            karatsuba, nullptr, matrix_rows_small};
     return table;
 }
 
@@ -857,7 +932,7 @@ const VectorKernelTable& avx512_vector_kernels() {
     using namespace avx512_kernels;
     static const VectorKernelTable table = {add,          sub,   negate,         mul64,      mul_add64,
                                             mul_scalar64, dot64, dot_permuted64, dot_pair64, weighted_sum64,
-                                            karatsuba64, nullptr};
+                                            karatsuba64, nullptr, nullptr};
     return table;
 }
 
@@ -865,7 +940,7 @@ const VectorKernelTable& avx512ifma_vector_kernels() {
     using namespace avx512_kernels;
     static const VectorKernelTable table = {add,      sub,          negate,  mul_ifma,          mul_add_ifma,
                                             mul_scalar_ifma, dot_ifma, dot_permuted_ifma, dot_pair_ifma, weighted_sum_ifma,
-                                            karatsuba_ifma, matrix_rows_ifma};
+                                            karatsuba_ifma, matrix_rows_ifma, nullptr};
     return table;
 }
 

@@ -32,6 +32,10 @@ struct VectorKernelTable {
     // Null: rows summed through weighted_sum, 64 terms at a time (vector_ops.cpp).
     void (*matrix_rows)(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column, const u64* w,
                         std::size_t rows, u64* const* out, std::size_t n, const Modulus& q);
+    // Null: the weights become residues mod q and go through matrix_rows (vector_ops.cpp).
+    void (*matrix_rows_small)(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
+                              const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                              const Modulus& q);
 };
 
 // matrix_rows through a table's weighted_sum and add, 64 terms at a time (math/vector_ops.cpp):

@@ -335,3 +335,72 @@ TEST(VectorOps, MatrixRowsMatchScalarReference) {
         }
     }
 }
+
+// Small signed weights against the scalar sum of their residues: rows of mixed signs, one sign,
+// runs longer than the 255 terms one reduction takes, the largest magnitudes, narrow and wide q.
+TEST(VectorOps, SmallWeightMatrixRowsMatchScalarReference) {
+    std::mt19937_64 rng(78);
+    const std::size_t columns = 600;
+    const std::int32_t largest = (std::int32_t{1} << kMaxSmallWeightBits) - 1;
+    for (const Modulus& q : test_moduli()) {
+        for (std::size_t n : {std::size_t{5}, std::size_t{16}, std::size_t{128}, std::size_t{1000}}) {
+            std::vector<std::vector<u64>> x(columns);
+            std::vector<const u64*> xp(columns);
+            for (std::size_t c = 0; c < columns; ++c) {
+                x[c] = random_residues(n, q.value(), rng);
+                // The largest residues too, where the high halves carry.
+                if (c % 7 == 0) std::fill(x[c].begin(), x[c].end(), q.value() - 1);
+                xp[c] = x[c].data();
+            }
+            std::vector<std::size_t> row_begin{0};
+            std::vector<std::uint32_t> column;
+            std::vector<std::int32_t> w;
+            // kind: 0 random signs, 1 all positive at the bound, 2 all negative at the bound,
+            // 3 positives then negatives (the layout ConstantMatrix uses).
+            const std::pair<std::size_t, int> row_kinds[] = {{0, 0}, {1, 0}, {600, 1}, {600, 2}, {300, 0},
+                                                              {511, 3}, {7, 3}, {256, 1}};
+            for (auto [size, kind] : row_kinds) {
+                for (std::size_t e = 0; e < size; ++e) {
+                    column.push_back(static_cast<std::uint32_t>(rng() % columns));
+                    std::int32_t v = static_cast<std::int32_t>(rng() % (static_cast<std::uint64_t>(largest) + 1));
+                    if (kind == 1) v = largest;
+                    if (kind == 2) v = -largest;
+                    if (kind == 0 && (rng() & 1)) v = -v;
+                    if (kind == 3 && e >= size / 2) v = -v;
+                    w.push_back(v);
+                }
+                row_begin.push_back(column.size());
+            }
+            const std::size_t rows = row_begin.size() - 1;
+            std::vector<std::vector<u64>> expected(rows, std::vector<u64>(n, 0));
+            for (std::size_t r = 0; r < rows; ++r) {
+                for (std::size_t e = row_begin[r]; e < row_begin[r + 1]; ++e) {
+                    const u64 magnitude = static_cast<u64>(w[e] >= 0 ? w[e] : -w[e]) % q.value();
+                    const u64 residue = w[e] >= 0 ? magnitude : negate_mod(magnitude, q.value());
+                    for (std::size_t k = 0; k < n; ++k) {
+                        expected[r][k] = add_mod(expected[r][k], mul_mod(x[column[e]][k], residue, q), q.value());
+                    }
+                }
+            }
+            for (VectorKernel kernel : available_kernels()) {
+                std::vector<std::vector<u64>> out(rows, std::vector<u64>(n, 12345));
+                std::vector<u64*> op(rows);
+                for (std::size_t r = 0; r < rows; ++r) op[r] = out[r].data();
+                matrix_rows_small_mod_vec(xp.data(), row_begin.data(), column.data(), w.data(), rows, op.data(), n, q,
+                                          kernel);
+                EXPECT_EQ(out, expected) << where(kernel, q, n);
+            }
+        }
+    }
+}
+
+TEST(VectorOps, SmallWeightsAboveTheBoundAreRejected) {
+    const Modulus q(97);
+    std::vector<u64> one(1, 1), out(1);
+    const u64* xp[1] = {one.data()};
+    u64* op[1] = {out.data()};
+    const std::size_t row_begin[2] = {0, 1};
+    const std::uint32_t column[1] = {0};
+    const std::int32_t too_large[1] = {std::int32_t{1} << kMaxSmallWeightBits};
+    EXPECT_THROW(matrix_rows_small_mod_vec(xp, row_begin, column, too_large, 1, op, 1, q), henn::InvalidArgument);
+}

@@ -2,9 +2,10 @@
 // networks (one ciphertext per neuron, one sample per slot), where out_r = sum_c W[r][c] * in_c.
 //
 // The matrix is prepared once for one level: each entry becomes the integer
-// round(W[r][c] * constant_scale), stored as its residues mod the primes of that level, so a
-// product is a weighted sum of residues with one reduction per coefficient (no plaintexts, no
-// NTTs). Evaluation walks the coefficients in blocks small enough that every input's block stays
+// round(W[r][c] * constant_scale), stored as its residues mod the primes of that level (and, when
+// every integer is below 2^24, also as the integers themselves, which the AVX2 kernel multiplies
+// with fewer word products), so a product is a weighted sum with one reduction per coefficient
+// (no plaintexts, no NTTs). Evaluation walks the coefficients in blocks small enough that every input's block stays
 // in cache while all rows are summed from it, and runs the (limb, block) tasks in parallel.
 #pragma once
 
@@ -33,7 +34,7 @@ public:
     int level() const { return level_; }
     double constant_scale() const { return constant_scale_; }
     std::size_t nonzeros() const { return column_index_.size(); }
-    // Memory held by the prepared residues and indices.
+    // Memory held by the prepared residues, small integers and indices.
     std::size_t bytes() const;
 
     // out[r - row_lo] = sum_c W[r][c] * inputs[c] for the rows [row_lo, row_hi). The inputs share
@@ -67,6 +68,9 @@ private:
     std::vector<std::size_t> row_begin_;
     std::vector<std::uint32_t> column_index_;
     std::vector<std::vector<u64>> residues_;  // [limb][entry]
+    // The same entries as integers when all are below 2^kMaxSmallWeightBits (else empty); each
+    // row's positive entries come before its negative ones.
+    std::vector<std::int32_t> small_weights_;
     std::size_t block_ = 128;
 };
 

@@ -74,6 +74,18 @@ void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, 
 // alias the inputs.
 void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
                          const u64* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q);
+// The same product with small signed integer weights, one integer for every prime (the
+// rounded weights of a layer, |w| < 2^kMaxSmallWeightBits), and reduced x (< q): AVX2 multiplies
+// 32-bit halves, so a small weight needs one or two products per term instead of four. Runs of
+// equal sign are summed apart and subtracted, so rows with their positive entries first and
+// their negative ones after cost least. Same words as matrix_rows_mod_vec with w mod q.
+inline constexpr int kMaxSmallWeightBits = 24;
+// Whether the selected kernel has its own small-weight product (otherwise the call converts the
+// weights to residues each time, and callers that keep residues should use matrix_rows_mod_vec).
+bool vector_kernel_has_small_weights();
+void matrix_rows_small_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
+                               const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                               const Modulus& q);
 // The ciphertext tensor product with Karatsuba's three products:
 // c0 = a0 b0, c2 = a1 b1, c1 = (a0 + a1)(b0 + b1) - c0 - c2 = a0 b1 + a1 b0 (mod q).
 // The outputs must not alias the inputs.
@@ -101,6 +113,9 @@ void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, 
 void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
                          const u64* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q,
                          VectorKernel kernel);
+void matrix_rows_small_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
+                               const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                               const Modulus& q, VectorKernel kernel);
 void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
                           u64* c2, std::size_t n, const Modulus& q, VectorKernel kernel);
 
