@@ -34,6 +34,7 @@ struct CompileArgs {
     std::int64_t calibration_count = 512;
     int scale_bits = 0, log_n = 0, security = 128;
     double precision = 12;
+    bool lazy_relinearization = false;
 };
 
 void add_compile_options(CLI::App* cmd, CompileArgs& a) {
@@ -62,6 +63,8 @@ void add_compile_options(CLI::App* cmd, CompileArgs& a) {
         ->check(CLI::Range(12, 16));
     cmd->add_option("--security", a.security, "128 | 192 | 256 bits")
         ->check(CLI::IsMember({128, 192, 256}));
+    cmd->add_flag("--lazy-relinearization", a.lazy_relinearization,
+                  "squares between linear stages summed unrelinearized, one relinearization per output of the next stage (batch packing; fewer key switches, a larger scale)");
     cmd->add_option(
         "--activation", a.activation,
         "replacement for ReLU/sigmoid/tanh in imported models (default poly:least-squares:2:4)");
@@ -81,6 +84,7 @@ engine::CompiledModelPtr compile_model(const nn::Model& model, const CompileArgs
                                                dir, a.calibration_count);
     o.security = static_cast<ckks::SecurityLevel>(a.security);
     o.packing = choose_packing(a.packing, 0);
+    o.lazy_relinearization = a.lazy_relinearization;
     std::vector<std::string> warnings;
     auto compiled = engine::CompiledModel::compile(model, o, &warnings);
     for (const auto& w : warnings) spdlog::warn("{}", w);
@@ -102,6 +106,7 @@ nlohmann::json summary_json(const engine::CompiledModel& m) {
     j["packing"] = engine::to_string(m.packing());
     j["slots"] = engine::to_string(m.slot_packing());
     j["batch_size"] = m.batch_size();
+    j["lazy_relinearization"] = m.lazy_relinearization();
     j["relinearization_key"] = m.keys().relinearization;
     j["conjugation_key"] = m.keys().conjugation;
     j["rotation_keys"] = m.keys().rotations;
@@ -118,6 +123,7 @@ nlohmann::json summary_json(const engine::CompiledModel& m) {
                                {"depth", s.depth},
                                {"ct_multiplications", s.ct_multiplications},
                                {"multiply_accumulates", s.multiply_accumulates},
+                               {"key_switches", s.key_switches},
                                {"max_abs_out", s.max_abs_out},
                                {"detail", s.detail}});
     }

@@ -21,7 +21,7 @@ struct BenchArgs {
     std::string model, data = "mnist", data_dir, slots = "auto";
     std::int64_t count = 0;
     int threads = 0, scale_bits = 0, log_n = 0;
-    bool naive = false, json = false;
+    bool naive = false, json = false, lazy_relinearization = false;
 };
 
 const CommandRegistrar bench_engine_command(61, "bench engine", [](CLI::App& root) {
@@ -38,6 +38,8 @@ const CommandRegistrar bench_engine_command(61, "bench engine", [](CLI::App& roo
         ->check(CLI::IsMember({"auto", "real", "complex"}));
     cmd->add_option("--scale-bits", a->scale_bits, "bits of the scale (default: chosen)");
     cmd->add_option("--log-n", a->log_n, "ring degree 2^N (default: chosen)");
+    cmd->add_flag("--lazy-relinearization", a->lazy_relinearization,
+                  "squares between linear stages summed unrelinearized, one relinearization per output of the next stage (batch packing; fewer key switches, a larger scale)");
     add_threads_option(cmd, a->threads, "threads");
     cmd->add_flag("--naive", a->naive,
                   "also run the naive loop (multiply_constant + add per weight) and compare");
@@ -46,8 +48,9 @@ const CommandRegistrar bench_engine_command(61, "bench engine", [](CLI::App& roo
         using Clock = std::chrono::steady_clock;
         if (a->threads) math::set_thread_count(a->threads);
         const nn::Model model = import_model(a->model, "");
-        const engine::CompileOptions o =
+        engine::CompileOptions o =
             compile_options(a->slots, a->scale_bits, a->log_n, 12, a->data, a->data_dir, 512);
+        o.lazy_relinearization = a->lazy_relinearization;
         const auto compiled = engine::CompiledModel::compile(model, o);
         const std::int64_t count =
             a->count > 0 ? std::min(a->count, compiled->batch_size()) : compiled->batch_size();
@@ -98,6 +101,7 @@ const CommandRegistrar bench_engine_command(61, "bench engine", [](CLI::App& roo
         j["images"] = count;
         j["log_n"] = compiled->context()->log_n();
         j["slots"] = engine::to_string(compiled->slot_packing());
+        j["lazy_relinearization"] = compiled->lazy_relinearization();
         j["threads"] = math::thread_count();
         j["ntt_kernel"] = math::ntt_kernel_name();
         j["vector_kernel"] = math::vector_kernel_name();

@@ -212,7 +212,7 @@ struct CompileArgsRun {
     std::int64_t count = 0, offset = 0, calibration_count = 512;
     int scale_bits = 0, log_n = 0, threads = 0;
     double precision = 12;
-    bool json = false, trace = false;
+    bool json = false, trace = false, lazy_relinearization = false;
 };
 
 const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
@@ -240,6 +240,8 @@ const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
         ->check(CLI::Range(12, 16));
     cmd->add_option("--activation", a->activation,
                     "replacement for ReLU/sigmoid/tanh in imported models");
+    cmd->add_flag("--lazy-relinearization", a->lazy_relinearization,
+                  "squares between linear stages summed unrelinearized, one relinearization per output of the next stage (batch packing; fewer key switches, a larger scale)");
     add_threads_option(cmd, a->threads, "threads");
     cmd->add_flag("--trace", a->trace,
                   "per stage: level, scale, error of the decrypted values against plaintext");
@@ -250,6 +252,7 @@ const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
         engine::CompileOptions o = compile_options(a->slots, a->scale_bits, a->log_n, a->precision,
                                                    a->data, a->data_dir, a->calibration_count);
         o.packing = choose_packing(a->packing, a->count);
+        o.lazy_relinearization = a->lazy_relinearization;
         std::vector<std::string> warnings;
         const auto t = std::chrono::steady_clock::now();
         const auto compiled = engine::CompiledModel::compile(model, o, &warnings);

@@ -90,30 +90,42 @@ double max_row_norm(const LinearStage& l) {
 
 namespace detail {
 
-// Stage depths and product counts, given the slot packing.
-void cost_stages(std::vector<StagePlan>& stages, SlotPacking packing) {
-    for (auto& s : stages) {
+bool relinearized_by_consumer(const std::vector<StagePlan>& stages, std::size_t k, bool lazy) {
+    if (!lazy || k == 0 || k + 1 >= stages.size()) return false;
+    const auto* a = std::get_if<ActivationStage>(&stages[k].op);
+    return a != nullptr && activation_degree(*a) == 2 && std::holds_alternative<LinearStage>(stages[k - 1].op) &&
+           std::holds_alternative<LinearStage>(stages[k + 1].op);
+}
+
+// Stage depths and product counts, given the packings.
+void cost_stages(std::vector<StagePlan>& stages, SlotPacking slots, bool lazy) {
+    for (std::size_t k = 0; k < stages.size(); ++k) {
+        auto& s = stages[k];
         if (auto* l = std::get_if<LinearStage>(&s.op)) {
+            const bool relinearizes = k > 0 && relinearized_by_consumer(stages, k - 1, lazy);
             s.depth = 1;
             s.ct_multiplications = 0;
-            s.key_switches = 0;
+            s.key_switches = relinearizes ? l->outputs : 0;
             s.multiply_accumulates = static_cast<std::int64_t>(l->weight.size());
             std::ostringstream d;
             d << l->inputs << " -> " << l->outputs << ", " << l->weight.size() << " weights";
+            if (relinearizes) d << ", " << l->outputs << " relinearizations of the squares' sums";
             s.detail = d.str();
             continue;
         }
-        auto& a = std::get<ActivationStage>(s.op);
+        const auto& a = std::get<ActivationStage>(s.op);
         const int degree = activation_degree(a);
         if (degree == 2) {
+            const bool complex = slots == SlotPacking::complex;
+            const bool late = relinearized_by_consumer(stages, k, lazy);
             s.depth = 1;
-            s.ct_multiplications = a.width * (packing == SlotPacking::complex ? 2 : 1);
-            s.key_switches = a.width * (packing == SlotPacking::complex ? 2 : 1);
+            s.ct_multiplications = a.width * (complex ? 2 : 1);
+            s.key_switches = a.width * ((complex ? 1 : 0) + (late ? 0 : 1));
             std::ostringstream d;
             d << "x^2";
             if (a.coefficients[1] != 0) d << (a.coefficients[1] > 0 ? " + " : " - ") << std::abs(a.coefficients[1]) << " x";
-            d << ", depth 1" << (packing == SlotPacking::complex ? ", conjugation + 2 tensor products + 1 relinearization"
-                                                               : ", 1 product");
+            d << ", depth 1" << (complex ? ", conjugation + 2 tensor products" : ", 1 product")
+              << (late ? ", relinearized after the next linear stage" : " + 1 relinearization");
             s.detail = d.str();
         } else {
             const auto plan = circuits::plan_polynomial(a.coefficients, a.interval_lo, a.interval_hi);
@@ -125,21 +137,30 @@ void cost_stages(std::vector<StagePlan>& stages, SlotPacking packing) {
     }
 }
 
-double estimate_precision_bits(const std::vector<StagePlan>& stages, int log_n, double scale, double weight_scale) {
+double estimate_precision_bits(const std::vector<StagePlan>& stages, bool lazy, int log_n, double scale,
+                               double weight_scale) {
     const double n = std::ldexp(1.0, log_n);
     // Per-slot standard deviations in the canonical embedding: fresh encryption error
     // (sigma = 3.2 per coefficient) with encoding round-off, and the round-off of a rescale
     // (uniform in [-1/2, 1/2] on c0 and on c1 times a ternary secret of ~2N/3 nonzeros).
     const double fresh = std::sqrt(n * (3.2 * 3.2 + 1.0 / 12.0)) / scale;
     const double rescale = std::sqrt(n * (1.0 + 2.0 * n / 3.0) / 12.0) / scale;
+    // The rescale of an unrelinearized square also rounds its third polynomial, which decrypts
+    // times s^2. In a slot that is e(zeta) |s(zeta)|^2 with |s(zeta)|^2 about exponential of mean
+    // 2N/3: not Gaussian, its worst slot of N/2 is ~ln(N/2) means (an equivalent deviation of
+    // half of that fits the tests' measurements: 6.4 bits lost at N = 2^13, scale 2^32).
+    const double rescale_of_three = rescale + std::sqrt(n / 12.0) * (2.0 * n / 3.0) * 0.5 * std::log(n / 2.0) / scale;
     double error = fresh;
-    for (const auto& s : stages) {
+    for (std::size_t k = 0; k < stages.size(); ++k) {
+        const StagePlan& s = stages[k];
         if (const auto* l = std::get_if<LinearStage>(&s.op)) {
             // Input noise through the weights, the rounding of the weights to integers at
             // weight_scale (uniform, 1/sqrt(12) of a unit), and the rescale's round-off.
             const double input_bound = std::max(std::abs(s.input_min), std::abs(s.input_max));
             const double rows = static_cast<double>(max_row_entries(*l));
             error = max_row_norm(*l) * error + std::sqrt(rows / 12.0) * input_bound / weight_scale + rescale;
+            // The relinearization after the rescale: its mod-down rounds about as a rescale does.
+            if (k > 0 && relinearized_by_consumer(stages, k - 1, lazy)) error += rescale;
         } else {
             const auto& a = std::get<ActivationStage>(s.op);
             // Noise is additive and independent of the value, so its growth through p is p' at a
@@ -149,7 +170,8 @@ double estimate_precision_bits(const std::vector<StagePlan>& stages, int log_n, 
             for (std::size_t k = 1; k < a.coefficients.size(); ++k) {
                 derivative += static_cast<double>(k) * std::abs(a.coefficients[k]) * std::pow(m, static_cast<double>(k - 1));
             }
-            error = derivative * error + s.depth * rescale;
+            const bool late = relinearized_by_consumer(stages, k, lazy);
+            error = derivative * error + (late ? rescale_of_three : s.depth * rescale);
         }
     }
     // The worst of many thousand slots is about five standard deviations; one more bit covers
@@ -264,7 +286,11 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
     if (slots == SlotPacking::complex && !all_quadratic) {
         throw CompileError("complex slot packing supports activations of degree <= 2 only; use real packing");
     }
-    detail::cost_stages(stages, slots);
+    if (latency && options.lazy_relinearization) {
+        throw CompileError("lazy relinearization applies to batch packing (latency packing has no linear stage summing squares)");
+    }
+    const bool lazy = options.lazy_relinearization;
+    detail::cost_stages(stages, slots, lazy);
     const int depth = total_depth(stages);
 
     double max_value = 1;  // inputs and every intermediate
@@ -293,7 +319,7 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
                 // Latency packing encodes weights as slots of diagonals: the rounding of N coefficients
                 // reaches every slot, sqrt(N) times a rounded integer weight's.
                 const double weight_scale = std::ldexp(1.0, bits) / (latency ? std::sqrt(std::ldexp(1.0, log_n)) : 1.0);
-                estimate = detail::estimate_precision_bits(stages, log_n, std::ldexp(1.0, scale_bits), weight_scale);
+                estimate = detail::estimate_precision_bits(stages, lazy, log_n, std::ldexp(1.0, scale_bits), weight_scale);
                 // Not in the model: the round-off of the rotations' key switches and of the
                 // rotate-and-sum of folded stages (measured: up to 2.5 bits).
                 if (latency) estimate -= 3.0;
@@ -358,6 +384,7 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
             compiled->stages_ = std::move(stages);
             compiled->packing_ = options.packing;
             compiled->slot_packing_ = slots;
+            compiled->lazy_relinearization_ = lazy;
             compiled->latency_layout_ = std::move(layout);
             compiled->input_size_ = input_size;
             compiled->output_size_ = nn::shape_size(model.output_shape());

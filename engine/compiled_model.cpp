@@ -266,8 +266,9 @@ std::string CompiledModel::summary() const {
 
 namespace {
 constexpr char kMagic[8] = {'H', 'E', 'N', 'N', 'M', 'O', 'D', 'L'};
-// Version 2 added latency packing (a layout after the stages); version 1 files still load.
-constexpr std::uint16_t kVersion = 2;
+// Version 2 added latency packing (a layout after the stages), version 3 the relinearization
+// policy (a byte after the slot packing); versions 1 and 2 still load (eager relinearization).
+constexpr std::uint16_t kVersion = 3;
 constexpr std::uint64_t kMaxEntries = std::uint64_t{1} << 28;
 }  // namespace
 
@@ -277,6 +278,7 @@ std::vector<std::uint8_t> CompiledModel::save() const {
     w.u16(kVersion);
     w.u8(static_cast<std::uint8_t>(packing_));
     w.u8(static_cast<std::uint8_t>(slot_packing_));
+    w.u8(lazy_relinearization_ ? 1 : 0);
     w.blob(ckks::save_parameters(*context_));
     w.u64(input_shape_.size());
     for (auto d : input_shape_) w.i64(d);
@@ -328,7 +330,7 @@ std::shared_ptr<const CompiledModel> CompiledModel::load(std::span<const std::ui
     detail::Reader r(bytes, "compiled model");
     r.expect_magic(kMagic, sizeof kMagic);
     const auto version = r.u16("version");
-    if (version != kVersion && version != 1) {
+    if (version < 1 || version > kVersion) {
         r.fail("format version " + std::to_string(version) + " is not supported (this build reads version " +
                std::to_string(kVersion) + "); recompile the model");
     }
@@ -343,6 +345,12 @@ std::shared_ptr<const CompiledModel> CompiledModel::load(std::span<const std::ui
     }
     m->packing_ = static_cast<Packing>(packing);
     m->slot_packing_ = static_cast<SlotPacking>(slots);
+    if (version >= 3) {
+        const auto lazy = r.u8("relinearization");
+        if (lazy > 1) r.fail("unknown relinearization policy " + std::to_string(lazy));
+        m->lazy_relinearization_ = lazy == 1;
+        if (m->lazy_relinearization_ && m->packing_ != Packing::batch) r.fail("lazy relinearization needs batch packing");
+    }
     if (m->packing_ == Packing::latency && m->slot_packing_ != SlotPacking::real) r.fail("latency packing uses real slots");
     try {
         m->context_ = ckks::load_parameters(r.blob("parameters"));
@@ -440,7 +448,7 @@ std::shared_ptr<const CompiledModel> CompiledModel::load(std::span<const std::ui
     if (width != m->output_size_) r.fail("the last stage's width does not match the output size");
     // Derived data is recomputed, never trusted: costs, levels and scales must come out as stored.
     try {
-        detail::cost_stages(stored, m->slot_packing_);
+        detail::cost_stages(stored, m->slot_packing_, m->lazy_relinearization_);
         std::vector<StagePlan> check = stored;
         detail::simulate(check, *m->context_, m->input_scale_, m->slot_packing_);
         for (std::size_t k = 0; k < stored.size(); ++k) {

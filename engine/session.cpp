@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <map>
 #include <string>
 
 #include "henn/circuits/polynomial.hpp"
@@ -10,6 +11,7 @@
 #include "henn/ckks/matrix_product.hpp"
 #include "henn/engine/errors.hpp"
 #include "henn/math/ntt.hpp"
+#include "planning.hpp"
 #include "henn/math/parallel.hpp"
 #include "henn/math/vector_ops.hpp"
 #include "lowering.hpp"
@@ -72,8 +74,8 @@ Session::Session(CompiledModelPtr model, const EvaluationKeyBundle& keys)
     }
 }
 
-ckks::Ciphertext Session::square_real(const ckks::Ciphertext& x, double beta) const {
-    ckks::Ciphertext y = evaluator_.square_relin(x);
+ckks::Ciphertext Session::square_real(const ckks::Ciphertext& x, double beta, bool relinearize) const {
+    ckks::Ciphertext y = relinearize ? evaluator_.square_relin(x) : evaluator_.multiply(x, x);
     if (beta != 0) evaluator_.add_inplace(y, evaluator_.multiply_constant(x, beta, x.scale));
     evaluator_.rescale_inplace(y);
     return y;
@@ -82,7 +84,7 @@ ckks::Ciphertext Session::square_real(const ckks::Ciphertext& x, double beta) co
 // z = a + ib holds two samples. With u = z + conj(z) = 2a and v = z - conj(z) = 2ib,
 // u^2 - i v^2 = 4 (a^2 + i b^2): both samples squared, for one conjugation and one
 // relinearization; the factor 4 goes into the scale.
-ckks::Ciphertext Session::square_complex(const ckks::Ciphertext& z, double beta) const {
+ckks::Ciphertext Session::square_complex(const ckks::Ciphertext& z, double beta, bool relinearize) const {
     const ckks::Context& ctx = *model_->context();
     const ckks::Ciphertext zc = evaluator_.conjugate(z);
     const ckks::Ciphertext u = evaluator_.add(z, zc), v = evaluator_.sub(z, zc);
@@ -94,7 +96,7 @@ ckks::Ciphertext Session::square_complex(const ckks::Ciphertext& z, double beta)
         }
     }
     evaluator_.sub_inplace(d, w);
-    d = evaluator_.relinearize(d);
+    if (relinearize) d = evaluator_.relinearize(d);
     d.scale = d.scale * 4.0;
     if (beta != 0) evaluator_.add_inplace(d, evaluator_.multiply_constant(z, beta, 4.0 * z.scale));
     evaluator_.rescale_inplace(d);
@@ -125,14 +127,16 @@ std::vector<ckks::Ciphertext> Session::naive_linear(std::size_t stage, const std
     return out;
 }
 
-std::vector<ckks::Ciphertext> Session::activate(std::size_t stage, std::vector<ckks::Ciphertext> in) const {
+std::vector<ckks::Ciphertext> Session::activate(std::size_t stage, std::vector<ckks::Ciphertext> in,
+                                                bool relinearize) const {
     const auto& a = std::get<ActivationStage>(model_->stages()[stage].op);
     const int degree = detail::activation_degree(a);
     const bool complex = model_->slot_packing() == SlotPacking::complex;
     std::vector<ckks::Ciphertext> out(in.size());
     parallel_for(in.size(), [&](std::size_t i) {
         if (degree == 2) {
-            out[i] = complex ? square_complex(in[i], a.coefficients[1]) : square_real(in[i], a.coefficients[1]);
+            out[i] = complex ? square_complex(in[i], a.coefficients[1], relinearize)
+                             : square_real(in[i], a.coefficients[1], relinearize);
         } else {
             out[i] = circuits::evaluate_polynomial(evaluator_, in[i], a.coefficients, a.interval_lo, a.interval_hi,
                                                    in[i].scale);
@@ -160,6 +164,25 @@ EncryptedBatch Session::run(EncryptedBatch inputs, const RunOptions& options) co
     }
     auto cancelled = [&] { return options.cancel && options.cancel->load(); };
     const std::int64_t chunk = std::max<std::int64_t>(1, options.chunk);
+    // Squares whose sums the next linear stage relinearizes (detail::relinearized_by_consumer);
+    // tracing decrypts every stage, so it keeps every ciphertext relinearized.
+    auto late = [&](std::size_t k) {
+        return !options.trace && detail::relinearized_by_consumer(m.stages(), k, m.lazy_relinearization());
+    };
+    // The bias column of a stage whose inputs are 3-polynomial sums gets a zero third polynomial.
+    std::map<std::size_t, ckks::Ciphertext> wide_bias;
+    auto bias_for = [&](std::size_t stage, std::size_t size) -> const ckks::Ciphertext* {
+        const ckks::Ciphertext* one = m.bias_input(stage);
+        if (one == nullptr || one->size() == size) return one;
+        auto [it, inserted] = wide_bias.try_emplace(stage, *one);
+        if (inserted) it->second.polys.emplace_back(ctx.n(), static_cast<std::size_t>(one->level) + 1);
+        return &it->second;
+    };
+    auto relinearize_all = [&](std::vector<ckks::Ciphertext>& cts) {
+        parallel_for(cts.size(), [&](std::size_t i) {
+            if (cts[i].size() == 3) cts[i] = evaluator_.relinearize(cts[i]);
+        });
+    };
     std::vector<ckks::Ciphertext> current = std::move(inputs.ciphertexts);
     const auto& stages = m.stages();
     for (std::size_t k = 0; k < stages.size(); ++k) {
@@ -172,7 +195,7 @@ EncryptedBatch Session::run(EncryptedBatch inputs, const RunOptions& options) co
             std::vector<const ckks::Ciphertext*> ptrs;
             ptrs.reserve(current.size() + 1);
             for (const auto& c : current) ptrs.push_back(&c);
-            if (const ckks::Ciphertext* one = m.bias_input(k)) ptrs.push_back(one);
+            if (const ckks::Ciphertext* one = bias_for(k, current.empty() ? 2 : current[0].size())) ptrs.push_back(one);
             const ckks::ConstantMatrix& matrix = m.matrix(k);
             // Streaming: when a linear stage consumes this one's activated outputs, each chunk goes
             // straight into that stage's sums, so the activated layer is never held whole.
@@ -189,14 +212,15 @@ EncryptedBatch Session::run(EncryptedBatch inputs, const RunOptions& options) co
                     options.reference_kernels ? naive_linear(k, ptrs, lo, hi)
                                               : matrix.multiply(ptrs, static_cast<std::size_t>(lo), static_cast<std::size_t>(hi));
                 parallel_for(part.size(), [&](std::size_t i) { evaluator_.rescale_inplace(part[i]); });
-                if (fuse) part = activate(k + 1, std::move(part));
+                relinearize_all(part);
+                if (fuse) part = activate(k + 1, std::move(part), !late(k + 1));
                 if (stream) {
                     const auto block = static_cast<std::size_t>(lo / CompiledModel::kStreamColumns);
                     std::vector<const ckks::Ciphertext*> block_inputs;
                     for (const auto& c : part) block_inputs.push_back(&c);
                     const ckks::ConstantMatrix* consumer = m.column_block(k + 2, block);
                     if (hi == l->outputs && consumer->columns() == block_inputs.size() + 1) {
-                        block_inputs.push_back(m.bias_input(k + 2));
+                        block_inputs.push_back(bias_for(k + 2, block_inputs[0]->size()));
                     }
                     consumer->multiply_accumulate(block_inputs, sums);
                 } else {
@@ -212,13 +236,14 @@ EncryptedBatch Session::run(EncryptedBatch inputs, const RunOptions& options) co
                 // The consumer's products are complete: one rescale per output, as its own stage.
                 ++k;
                 parallel_for(sums.size(), [&](std::size_t i) { evaluator_.rescale_inplace(sums[i]); });
+                relinearize_all(sums);
                 next = std::move(sums);
                 if (options.progress) {
                     options.progress(k, static_cast<std::int64_t>(next.size()), static_cast<std::int64_t>(next.size()));
                 }
             }
         } else {
-            next = activate(k, std::move(current));
+            next = activate(k, std::move(current), !late(k));
             if (options.progress) options.progress(k, static_cast<std::int64_t>(next.size()), static_cast<std::int64_t>(next.size()));
         }
         current = std::move(next);

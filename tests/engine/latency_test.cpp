@@ -144,7 +144,9 @@ TEST(Latency, ConvolutionsOfRandomShapesStridesPaddingsAndChannels) {
         // makes the output wider than the input (then it goes row-major).
         const auto& detail = c.compiled->stages()[0].detail;
         const auto diagonals = std::stoll(detail.substr(detail.find(", ") + 2));
-        if ((size + 2 * pad - k) / stride + 1 <= size) EXPECT_LE(diagonals, in * out * k * k) << detail;
+        if ((size + 2 * pad - k) / stride + 1 <= size) {
+            EXPECT_LE(diagonals, in * out * k * k) << detail;
+        }
     }
 }
 
@@ -293,18 +295,34 @@ TEST(Latency, SerializationVersionsAndDamage) {
                                 {"flatten", nn::Flatten{}}, {"fc", dense(32, 3, rng)}});
     const auto latency = CompiledModel::compile(model, latency_options(36, rng));
     auto bytes = latency->save();
-    // A version-1 file (before latency packing) holding a batch model still loads.
+    // Files of versions 1 and 2 lack the relinearization byte (offset 12, after the magic, the
+    // version and the two packing bytes) that version 3 added.
+    auto as_version = [](std::vector<std::uint8_t> b, std::uint8_t version) {
+        b[8] = version;
+        b[9] = 0;
+        b.erase(b.begin() + 12);
+        return b;
+    };
+    // A version-1 file (before latency packing) and a version-2 one holding a batch model still
+    // load, with eager relinearization.
     CompileOptions batch_options;
     batch_options.log_n = 13;
-    auto batch_bytes = CompiledModel::compile(model, batch_options)->save();
-    batch_bytes[8] = 1;
-    batch_bytes[9] = 0;
-    EXPECT_EQ(CompiledModel::load(batch_bytes)->packing(), Packing::batch);
-    // Version 1 cannot say latency.
-    auto old = bytes;
-    old[8] = 1;
-    old[9] = 0;
-    EXPECT_THROW(CompiledModel::load(old), FormatError);
+    const auto batch_bytes = CompiledModel::compile(model, batch_options)->save();
+    for (std::uint8_t version : {1, 2}) {
+        const auto m = CompiledModel::load(as_version(batch_bytes, version));
+        EXPECT_EQ(m->packing(), Packing::batch);
+        EXPECT_FALSE(m->lazy_relinearization());
+    }
+    // Version 1 cannot say latency; version 2 can.
+    EXPECT_THROW(CompiledModel::load(as_version(bytes, 1)), FormatError);
+    EXPECT_EQ(CompiledModel::load(as_version(bytes, 2))->packing(), Packing::latency);
+    // An unknown relinearization policy, and lazy relinearization with latency packing, are refused.
+    auto policy = batch_bytes;
+    policy[12] = 2;
+    EXPECT_THROW(CompiledModel::load(policy), FormatError);
+    auto lazy_latency = bytes;
+    lazy_latency[12] = 1;
+    EXPECT_THROW(CompiledModel::load(lazy_latency), FormatError);
     // Damaged layouts are refused with a typed error, never a crash.
     EXPECT_THROW(CompiledModel::load(std::span(bytes).first(bytes.size() - 3)), FormatError);
     for (std::size_t back = 4; back <= 64 && back < bytes.size(); back += 4) {

@@ -85,7 +85,9 @@ TEST_P(UntrustedBytes, SeedsLoadAndDamageIsATypedError) {
         for (std::size_t cut = 0; cut < seed.size(); cut += step) {
             const Outcome o = feed(loader, std::span(seed).first(cut), what);
             ASSERT_NE(o, Outcome::wrong_exception) << loader.name << " cut at " << cut << ": untyped error " << what;
-            if (prefixes_invalid) EXPECT_EQ(o, Outcome::rejected) << loader.name << ": prefix of " << cut << " bytes accepted";
+            if (prefixes_invalid) {
+                EXPECT_EQ(o, Outcome::rejected) << loader.name << ": prefix of " << cut << " bytes accepted";
+            }
         }
         int rejected = 0;
         for (int t = 0; t < 60; ++t) {

@@ -62,6 +62,14 @@ struct CompileOptions {
     // Latency packing only: linear stages by the naive diagonal method (one rotation per
     // diagonal, no hoisting), the reference that benchmarks compare BSGS against.
     bool latency_naive_diagonals = false;
+    // Batch packing only: a square between two linear stages is not relinearized; the next
+    // linear stage sums the 3-polynomial squares and relinearizes each of its outputs (CryptoNets:
+    // 100 + 10 relinearizations instead of 845 + 100). The rescale of an unrelinearized square
+    // rounds a term that decrypts times s^2, about 6-7 bits of noise, so the compiler picks a
+    // larger scale for the same precision (more bytes uploaded), and the consumer's products run
+    // over three polynomials instead of two. Measured in docs/benchmarks.md: worth it where key
+    // switching is slow relative to the products (AVX2), off by default.
+    bool lazy_relinearization = false;
 };
 
 // A stage of the encrypted program.
@@ -135,6 +143,7 @@ public:
     std::int64_t input_ciphertexts() const { return packing_ == Packing::latency ? 1 : input_size_; }
     std::int64_t output_ciphertexts() const { return packing_ == Packing::latency ? 1 : output_size_; }
     SlotPacking slot_packing() const { return slot_packing_; }  // real or complex, never automatic
+    bool lazy_relinearization() const { return lazy_relinearization_; }  // CompileOptions::lazy_relinearization
     std::int64_t input_size() const { return input_size_; }
     std::int64_t output_size() const { return output_size_; }
     // Samples per ciphertext: N/2 for real packing, N for complex; latency: N/2 / region.
@@ -191,6 +200,7 @@ private:
     KeyRequirements keys_;
     Packing packing_ = Packing::batch;
     SlotPacking slot_packing_ = SlotPacking::real;
+    bool lazy_relinearization_ = false;
     std::int64_t input_size_ = 0, output_size_ = 0;
     double input_scale_ = 0;
     double expected_precision_bits_ = 0;

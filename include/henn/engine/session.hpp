@@ -48,9 +48,12 @@ private:
     EncryptedBatch run_latency(EncryptedBatch inputs, const RunOptions& options) const;
     std::vector<ckks::Ciphertext> naive_linear(std::size_t stage, const std::vector<const ckks::Ciphertext*>& inputs,
                                                std::int64_t lo, std::int64_t hi) const;
-    std::vector<ckks::Ciphertext> activate(std::size_t stage, std::vector<ckks::Ciphertext> in) const;
-    ckks::Ciphertext square_complex(const ckks::Ciphertext& z, double beta) const;
-    ckks::Ciphertext square_real(const ckks::Ciphertext& x, double beta) const;
+    // relinearize = false leaves squares as 3-polynomial ciphertexts for the next linear stage to
+    // sum and relinearize (detail::relinearized_by_consumer).
+    std::vector<ckks::Ciphertext> activate(std::size_t stage, std::vector<ckks::Ciphertext> in,
+                                           bool relinearize = true) const;
+    ckks::Ciphertext square_complex(const ckks::Ciphertext& z, double beta, bool relinearize) const;
+    ckks::Ciphertext square_real(const ckks::Ciphertext& x, double beta, bool relinearize) const;
     CompiledModelPtr model_;
     std::shared_ptr<const ckks::EvaluationKeys> keys_;
     ckks::Evaluator evaluator_;
