@@ -309,8 +309,9 @@ std::string activation_names(const NetworkSpec& spec) {
 
 }  // namespace
 
-TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, const TrainOptions& options,
-                          const EpochCallback& on_epoch) {
+namespace {
+
+void check_training_inputs(const NetworkSpec& spec, const Dataset& train_data, const TrainOptions& options) {
     if (train_data.sample_shape != spec.input_shape)
         throw ModelError("network '" + spec.name + "' expects inputs " + shape_to_string(spec.input_shape) +
                          ", data has " + shape_to_string(train_data.sample_shape));
@@ -319,6 +320,117 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
                          std::to_string(spec.num_classes));
     if (options.epochs < 1 || options.batch_size < 1 || !(options.learning_rate > 0))
         throw InvalidArgument("epochs, batch size and learning rate must be positive");
+}
+
+// The learning rate of the schedule at `step` of `total_steps`; throws for an unknown schedule.
+double learning_rate_at(const TrainOptions& options, std::int64_t step, std::int64_t total_steps) {
+    const double progress = static_cast<double>(step) / static_cast<double>(total_steps);
+    if (options.schedule == "cosine") return options.learning_rate * 0.5 * (1 + std::cos(std::numbers::pi * progress));
+    if (options.schedule == "step") return options.learning_rate * (progress < 0.5 ? 1.0 : progress < 0.75 ? 0.1 : 0.01);
+    if (options.schedule == "constant") return options.learning_rate;
+    throw InvalidArgument("unknown schedule '" + options.schedule + "' (cosine, step, constant)");
+}
+
+// One pass over the training part in a random order; `step` counts batches across epochs.
+EpochRecord train_epoch(Network& net, torch::optim::AdamW& optimizer, const torch::Tensor& x_train,
+                        const torch::Tensor& y_train, bool images, int epoch, std::int64_t& step,
+                        std::int64_t total_steps, const TrainOptions& options) {
+    const auto n = x_train.size(0);
+    const auto steps_per_epoch = (n + options.batch_size - 1) / options.batch_size;
+    const bool report_batches = options.progress && static_cast<bool>(options.on_batch);
+    net.sequential->train();
+    auto order = torch::randperm(n, torch::kInt64);
+    double loss_sum = 0;
+    std::int64_t correct = 0, seen = 0;
+    double lr = 0;
+    for (std::int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
+        auto idx = order.slice(0, b * options.batch_size, std::min(n, (b + 1) * options.batch_size));
+        auto x = x_train.index_select(0, idx);
+        auto y = y_train.index_select(0, idx);
+        if (options.augment && images) x = augment(x, options);
+        lr = learning_rate_at(options, step, total_steps);
+        for (auto& group : optimizer.param_groups())
+            static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+        optimizer.zero_grad();
+        auto out = net.sequential->forward(x);
+        auto loss = torch::nn::functional::cross_entropy(out, y);
+        const double loss_value = loss.item<double>();
+        if (!std::isfinite(loss_value))
+            throw ::henn::Error(ErrorCategory::parameters, "training diverged (loss " + std::to_string(loss_value) +
+                                                               ") at epoch " + std::to_string(epoch) +
+                                                               ": try a lower learning rate, a wider approximation "
+                                                               "interval or batchnorm");
+        loss.backward();
+        if (options.gradient_clip > 0) torch::nn::utils::clip_grad_norm_(net.sequential->parameters(), options.gradient_clip);
+        optimizer.step();
+        loss_sum += loss_value * static_cast<double>(idx.size(0));
+        correct += out.argmax(1).eq(y).sum().item<std::int64_t>();
+        seen += idx.size(0);
+        if (report_batches && (b % 10 == 0 || b + 1 == steps_per_epoch))
+            options.on_batch({epoch, options.epochs, b + 1, steps_per_epoch, loss_sum / static_cast<double>(seen)});
+    }
+    EpochRecord record;
+    record.epoch = epoch;
+    record.train_loss = loss_sum / static_cast<double>(seen);
+    record.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+    record.learning_rate = lr;
+    return record;
+}
+
+// Pre-activation statistics on the training data, in inference mode.
+std::vector<PreActivationStats> pre_activation_statistics(Network& net, const torch::Tensor& x_train,
+                                                          const TrainOptions& options) {
+    torch::NoGradGuard no_grad;
+    net.sequential->eval();
+    for (auto& a : net.activations) {
+        a->recording = true;
+        a->reservoir_capacity = options.stats_samples;
+    }
+    const auto n = x_train.size(0);
+    for (std::int64_t start = 0; start < n; start += 1000)
+        net.sequential->forward(x_train.slice(0, start, std::min(n, start + 1000)));
+    std::vector<PreActivationStats> stats;
+    int index = 0;
+    for (auto& a : net.activations) {
+        a->recording = false;
+        PreActivationStats s;
+        s.layer = "act" + std::to_string(++index);
+        s.count = a->count;
+        s.min = a->lo;
+        s.max = a->hi;
+        s.mean = a->count ? a->sum / static_cast<double>(a->count) : 0;
+        s.stddev = a->count ? std::sqrt(std::max(0.0, a->sum_squares / static_cast<double>(a->count) - s.mean * s.mean)) : 0;
+        s.fraction_outside_interval = a->count ? static_cast<double>(a->outside) / static_cast<double>(a->count) : 0;
+        s.samples = std::move(a->reservoir);
+        stats.push_back(std::move(s));
+    }
+    return stats;
+}
+
+std::map<std::string, std::string> trained_model_metadata(const NetworkSpec& spec, const Dataset& train_data,
+                                                          const std::vector<PreActivationStats>& pre_activation) {
+    std::map<std::string, std::string> metadata{
+        {"henn.producer", "henn train"},
+        {"henn.network", spec.name},
+        {"henn.activation", activation_names(spec)},
+        {"henn.input", "pixels scaled to [0,1]"},
+        {"henn.data", train_data.name},
+        {"henn.spec", nlohmann::json::parse(to_json(spec)).dump()},
+    };
+    for (const auto& s : pre_activation) {
+        char text[160];
+        std::snprintf(text, sizeof text, "min=%.4g max=%.4g mean=%.4g std=%.4g outside_interval=%.3g%%", s.min, s.max,
+                      s.mean, s.stddev, 100 * s.fraction_outside_interval);
+        metadata["henn.preactivation." + s.layer] = text;
+    }
+    return metadata;
+}
+
+}  // namespace
+
+TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, const TrainOptions& options,
+                          const EpochCallback& on_epoch) {
+    check_training_inputs(spec, train_data, options);
     const auto start_time = Clock::now();
     torch::set_num_threads(std::max(1, options.threads));
     torch::manual_seed(options.seed);
@@ -341,68 +453,24 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
             torch::load(net.sequential, options.resume_path);
         } catch (const c10::Error& e) {
             throw ::henn::Error(ErrorCategory::io, "cannot resume from " + options.resume_path +
-                                     " (not a checkpoint of this network?): " + e.what_without_backtrace());
+                                                       " (not a checkpoint of this network?): " +
+                                                       e.what_without_backtrace());
         }
     }
     torch::optim::AdamW optimizer(net.sequential->parameters(),
                                   torch::optim::AdamWOptions(options.learning_rate).weight_decay(options.weight_decay));
-    const auto n = x_train.size(0);
-    const auto steps_per_epoch = (n + options.batch_size - 1) / options.batch_size;
+    const auto steps_per_epoch = (x_train.size(0) + options.batch_size - 1) / options.batch_size;
     const auto total_steps = steps_per_epoch * options.epochs;
-    auto learning_rate_at = [&](std::int64_t step) {
-        const double progress = static_cast<double>(step) / static_cast<double>(total_steps);
-        if (options.schedule == "cosine") return options.learning_rate * 0.5 * (1 + std::cos(std::numbers::pi * progress));
-        if (options.schedule == "step")
-            return options.learning_rate * (progress < 0.5 ? 1.0 : progress < 0.75 ? 0.1 : 0.01);
-        if (options.schedule == "constant") return options.learning_rate;
-        throw InvalidArgument("unknown schedule '" + options.schedule + "' (cosine, step, constant)");
-    };
-    learning_rate_at(0);  // validates the schedule name before any work
+    learning_rate_at(options, 0, total_steps);  // validates the schedule name before any work
 
     TrainResult result{Model({1}, {}), {}, {}, 0, 0};
     auto best_state = snapshot(net);
     double best_score = -1;
     int epochs_without_gain = 0;
-    const bool report_batches = options.progress && static_cast<bool>(options.on_batch);
     std::int64_t step = 0;
     for (int epoch = 1; epoch <= options.epochs; ++epoch) {
         const auto epoch_start = Clock::now();
-        net.sequential->train();
-        auto order = torch::randperm(n, torch::kInt64);
-        double loss_sum = 0;
-        std::int64_t correct = 0, seen = 0;
-        double lr = 0;
-        for (std::int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
-            auto idx = order.slice(0, b * options.batch_size, std::min(n, (b + 1) * options.batch_size));
-            auto x = x_train.index_select(0, idx);
-            auto y = y_train.index_select(0, idx);
-            if (options.augment && images) x = augment(x, options);
-            lr = learning_rate_at(step);
-            for (auto& group : optimizer.param_groups())
-                static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-            optimizer.zero_grad();
-            auto out = net.sequential->forward(x);
-            auto loss = torch::nn::functional::cross_entropy(out, y);
-            const double loss_value = loss.item<double>();
-            if (!std::isfinite(loss_value))
-                throw ::henn::Error(ErrorCategory::parameters, "training diverged (loss " + std::to_string(loss_value) + ") at epoch " +
-                                         std::to_string(epoch) +
-                                         ": try a lower learning rate, a wider approximation interval or batchnorm");
-            loss.backward();
-            if (options.gradient_clip > 0)
-                torch::nn::utils::clip_grad_norm_(net.sequential->parameters(), options.gradient_clip);
-            optimizer.step();
-            loss_sum += loss_value * static_cast<double>(idx.size(0));
-            correct += out.argmax(1).eq(y).sum().item<std::int64_t>();
-            seen += idx.size(0);
-            if (report_batches && (b % 10 == 0 || b + 1 == steps_per_epoch))
-                options.on_batch({epoch, options.epochs, b + 1, steps_per_epoch, loss_sum / static_cast<double>(seen)});
-        }
-        EpochRecord record;
-        record.epoch = epoch;
-        record.train_loss = loss_sum / static_cast<double>(seen);
-        record.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
-        record.learning_rate = lr;
+        EpochRecord record = train_epoch(net, optimizer, x_train, y_train, images, epoch, step, total_steps, options);
         if (x_val.size(0) > 0) {
             record.validated = true;
             auto s = score(net, x_val, y_val, 1000);
@@ -428,47 +496,8 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
     }
     restore(net, best_state);
 
-    // Pre-activation statistics on the training data, in inference mode.
-    {
-        torch::NoGradGuard no_grad;
-        net.sequential->eval();
-        for (auto& a : net.activations) {
-            a->recording = true;
-            a->reservoir_capacity = options.stats_samples;
-        }
-        for (std::int64_t start = 0; start < n; start += 1000)
-            net.sequential->forward(x_train.slice(0, start, std::min(n, start + 1000)));
-        int index = 0;
-        for (auto& a : net.activations) {
-            a->recording = false;
-            PreActivationStats s;
-            s.layer = "act" + std::to_string(++index);
-            s.count = a->count;
-            s.min = a->lo;
-            s.max = a->hi;
-            s.mean = a->count ? a->sum / static_cast<double>(a->count) : 0;
-            s.stddev = a->count ? std::sqrt(std::max(0.0, a->sum_squares / static_cast<double>(a->count) - s.mean * s.mean)) : 0;
-            s.fraction_outside_interval = a->count ? static_cast<double>(a->outside) / static_cast<double>(a->count) : 0;
-            s.samples = std::move(a->reservoir);
-            result.pre_activation.push_back(std::move(s));
-        }
-    }
-
-    std::map<std::string, std::string> metadata{
-        {"henn.producer", "henn train"},
-        {"henn.network", spec.name},
-        {"henn.activation", activation_names(spec)},
-        {"henn.input", "pixels scaled to [0,1]"},
-        {"henn.data", train_data.name},
-        {"henn.spec", nlohmann::json::parse(to_json(spec)).dump()},
-    };
-    for (const auto& s : result.pre_activation) {
-        char text[160];
-        std::snprintf(text, sizeof text, "min=%.4g max=%.4g mean=%.4g std=%.4g outside_interval=%.3g%%", s.min, s.max,
-                      s.mean, s.stddev, 100 * s.fraction_outside_interval);
-        metadata["henn.preactivation." + s.layer] = text;
-    }
-    result.model = to_model(spec, net, std::move(metadata));
+    result.pre_activation = pre_activation_statistics(net, x_train, options);
+    result.model = to_model(spec, net, trained_model_metadata(spec, train_data, result.pre_activation));
     result.seconds = std::chrono::duration<double>(Clock::now() - start_time).count();
     return result;
 }
