@@ -5,6 +5,7 @@
 //   python3 bench/math/ntt_ratios.py vec.json).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <numeric>
 #include <random>
 #include <string>
@@ -85,6 +86,72 @@ void run(benchmark::State& state, Op op, VectorKernel kernel, std::size_t n, int
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(n));
 }
+
+// A constant-matrix product as ckks::ConstantMatrix runs it (one block of 128 coefficients of
+// 784 inputs, 16 dense rows, a layer of MNIST's first dense layer) with the weights as residues
+// and as small signed integers (|w| < 2^20), on a 27-bit prime (below 2^32: one 32-bit product
+// per term in the small path) and a 42-bit one. Items are multiply-accumulates.
+void run_matrix_rows(benchmark::State& state, bool small, VectorKernel kernel, int bits) {
+    constexpr std::size_t kBlock = 128, kColumns = 784, kRows = 16;
+    const Modulus q(generate_ntt_primes(bits, 1, 2 * 8192)[0]);
+    std::mt19937_64 rng(8);
+    std::vector<std::vector<u64>> in(kColumns, std::vector<u64>(kBlock));
+    for (auto& v : in)
+        for (auto& x : v) x = rng() % q.value();
+    std::vector<const u64*> x;
+    for (const auto& v : in) x.push_back(v.data());
+    std::vector<std::size_t> row_begin{0};
+    std::vector<std::uint32_t> column;
+    std::vector<std::int32_t> integers;
+    std::vector<u64> residues;
+    for (std::size_t r = 0; r < kRows; ++r) {
+        std::vector<std::int32_t> positive, negative;
+        for (std::size_t c = 0; c < kColumns; ++c) {
+            const auto w = static_cast<std::int32_t>(rng() % (1u << 21)) - (1 << 20);
+            column.push_back(static_cast<std::uint32_t>(c));
+            integers.push_back(w);
+        }
+        // Positive entries first, as ConstantMatrix stores them.
+        std::stable_partition(integers.begin() + static_cast<std::ptrdiff_t>(row_begin.back()), integers.end(),
+                              [](std::int32_t w) { return w > 0; });
+        row_begin.push_back(column.size());
+    }
+    for (std::int32_t w : integers) {
+        const u64 m = static_cast<u64>(w < 0 ? -static_cast<std::int64_t>(w) : w);
+        residues.push_back(w < 0 ? q.value() - m : m);
+    }
+    std::vector<std::vector<u64>> out(kRows, std::vector<u64>(kBlock));
+    std::vector<u64*> o;
+    for (auto& v : out) o.push_back(v.data());
+    for (auto _ : state) {
+        if (small) {
+            matrix_rows_small_mod_vec(x.data(), row_begin.data(), column.data(), integers.data(), kRows, o.data(),
+                                      kBlock, q, kernel);
+        } else {
+            matrix_rows_mod_vec(x.data(), row_begin.data(), column.data(), residues.data(), kRows, o.data(), kBlock,
+                                q, kernel);
+        }
+        benchmark::DoNotOptimize(o.data());
+        benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kRows * kColumns * kBlock));
+}
+
+const bool registered_matrix_rows = [] {
+    for (bool small : {false, true}) {
+        for (int bits : {27, 42}) {
+            for (VectorKernel kernel :
+                 {VectorKernel::portable, VectorKernel::avx2, VectorKernel::avx512, VectorKernel::avx512ifma}) {
+                if (!vector_kernel_available(kernel)) continue;
+                const std::string name = std::string(small ? "MatrixRowsSmall/" : "MatrixRows/") +
+                                         vector_kernel_name(kernel) + "/bits:" + std::to_string(bits);
+                benchmark::RegisterBenchmark(name.c_str(), run_matrix_rows, small, kernel, bits)
+                    ->Unit(benchmark::kMicrosecond);
+            }
+        }
+    }
+    return true;
+}();
 
 // Registered by name (operation/kernel/n/bits), the layout ntt_ratios.py reads.
 const bool registered = [] {

@@ -3,10 +3,11 @@
 //
 // The matrix is prepared once for one level: each entry becomes the integer
 // round(W[r][c] * constant_scale), stored as its residues mod the primes of that level (and, when
-// every integer is below 2^24, also as the integers themselves, which the AVX2 kernel multiplies
-// with fewer word products), so a product is a weighted sum with one reduction per coefficient
-// (no plaintexts, no NTTs). Evaluation walks the coefficients in blocks small enough that every input's block stays
-// in cache while all rows are summed from it, and runs the (limb, block) tasks in parallel.
+// every integer is below 2^24, also as the integers themselves, which the AVX2 and AVX-512F
+// kernels multiply with fewer word products), so a product is a weighted sum with one reduction
+// per coefficient (no plaintexts, no NTTs). Evaluation walks the coefficients in blocks small
+// enough that every input's block stays in cache while all rows are summed from it, and runs the
+// (limb, block) tasks in parallel.
 #pragma once
 
 #include <cstdint>

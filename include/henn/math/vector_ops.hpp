@@ -75,8 +75,9 @@ void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, 
 void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
                          const u64* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q);
 // The same product with small signed integer weights, one integer for every prime (the
-// rounded weights of a layer, |w| < 2^kMaxSmallWeightBits), and reduced x (< q): AVX2 multiplies
-// 32-bit halves, so a small weight needs one or two products per term instead of four. Runs of
+// rounded weights of a layer, |w| < 2^kMaxSmallWeightBits), and reduced x (< q): AVX2 and
+// AVX-512F multiply 32-bit halves, so a small weight needs one or two products per term instead
+// of four (the IFMA kernel has no such path: its residue products are as fast). Runs of
 // equal sign are summed apart and subtracted, so rows with their positive entries first and
 // their negative ones after cost least. Same words as matrix_rows_mod_vec with w mod q.
 inline constexpr int kMaxSmallWeightBits = 24;
