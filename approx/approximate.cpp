@@ -12,8 +12,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "numerics.hpp"
 #include "henn/error.hpp"
+#include "numerics.hpp"
 
 namespace henn::approx {
 
@@ -51,8 +51,8 @@ std::vector<double> solve_least_squares(const Eigen::MatrixXd& a, const Eigen::V
     Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(a);
     if (qr.rank() < a.cols()) {
         throw InvalidArgument(std::string(what) + ": the fitting points determine only a degree-" +
-                                    std::to_string(qr.rank() - 1) +
-                                    " polynomial; give more distinct points or lower the degree");
+                              std::to_string(qr.rank() - 1) +
+                              " polynomial; give more distinct points or lower the degree");
     }
     const Eigen::VectorXd c = qr.solve(b);
     return std::vector<double>(c.data(), c.data() + c.size());
@@ -62,7 +62,8 @@ std::vector<double> solve_least_squares(const Eigen::MatrixXd& a, const Eigen::V
 
 ChebyshevPolynomial least_squares(const ApproxRequest& r, Approximation& out) {
     const int d = r.degree;
-    const int points = r.least_squares_points > 0 ? r.least_squares_points : std::max(1000, 20 * (d + 1));
+    const int points =
+        r.least_squares_points > 0 ? r.least_squares_points : std::max(1000, 20 * (d + 1));
     if (points < d + 1) {
         throw InvalidArgument("least squares needs at least degree + 1 points");
     }
@@ -110,7 +111,8 @@ std::vector<double> taylor_coefficients(const TargetFunction& target, double cen
         for (int n = 0; n <= d; ++n) {
             std::complex<double> sum = 0.0;
             for (int j = 0; j < kPoints; ++j) {
-                sum += values[static_cast<std::size_t>(j)] * std::polar(1.0, -2.0 * std::numbers::pi * n * j / kPoints);
+                sum += values[static_cast<std::size_t>(j)] *
+                       std::polar(1.0, -2.0 * std::numbers::pi * n * j / kPoints);
             }
             a[static_cast<std::size_t>(n)] = sum.real() / kPoints / std::pow(rho, n);
         }
@@ -131,20 +133,23 @@ std::vector<double> taylor_coefficients(const TargetFunction& target, double cen
     double largest = 0.0;
     for (double v : chopped) largest = std::max(largest, std::abs(v));
     while (chopped.size() > 1 && std::abs(chopped.back()) <= 1e-13 * largest) chopped.pop_back();
-    const std::vector<double> in_t = ChebyshevPolynomial(chopped, local).to_unit_power_basis();  // powers of (x - c) / h
+    const std::vector<double> in_t =
+        ChebyshevPolynomial(chopped, local).to_unit_power_basis();  // powers of (x - c) / h
     for (std::size_t n = 0; n < in_t.size() && n <= static_cast<std::size_t>(d); ++n) {
         a[n] = in_t[n] / std::pow(h, static_cast<double>(n));
     }
-    out.warnings.push_back("Taylor coefficients from real interpolation (no complex extension of f): "
-                           "high orders are inaccurate" +
-                           std::string(d > order ? ", orders above " + std::to_string(order) + " are set to 0" : ""));
+    out.warnings.push_back(
+        "Taylor coefficients from real interpolation (no complex extension of f): "
+        "high orders are inaccurate" +
+        std::string(d > order ? ", orders above " + std::to_string(order) + " are set to 0" : ""));
     return a;
 }
 
 ChebyshevPolynomial taylor(const ApproxRequest& r, Approximation& out) {
     const double center = r.taylor_center.value_or(r.interval.midpoint());
     if (!std::isfinite(center)) throw InvalidArgument("Taylor centre must be finite");
-    const std::vector<double> a = taylor_coefficients(r.function, center, r.degree, r.interval, out);
+    const std::vector<double> a =
+        taylor_coefficients(r.function, center, r.degree, r.interval, out);
     out.details.emplace_back("taylor_center", center);
     // The Taylor polynomial is exact at degree + 1 Chebyshev nodes; Horner in (x - c).
     return ChebyshevPolynomial::interpolate(
@@ -161,20 +166,24 @@ ChebyshevPolynomial taylor(const ApproxRequest& r, Approximation& out) {
 // c_k = (2/pi) int_0^pi g(cos theta) cos(k theta) d theta (c_0 with 1/pi), composite
 // Gauss-Legendre in theta, split where the kinks are.
 ChebyshevPolynomial chebyshev_projection(const std::function<double(double)>& g,
-                                         const std::vector<double>& kinks, int d, Interval interval) {
+                                         const std::vector<double>& kinks, int d,
+                                         Interval interval) {
     std::vector<double> theta_breaks;
     for (double k : kinks) {
         const double t = interval.to_unit(k);
         if (t > -1.0 && t < 1.0) theta_breaks.push_back(std::acos(t));
     }
-    const detail::QuadratureRule rule = detail::composite_rule(0.0, std::numbers::pi, theta_breaks, 128, 24);
+    const detail::QuadratureRule rule =
+        detail::composite_rule(0.0, std::numbers::pi, theta_breaks, 128, 24);
     std::vector<double> c(static_cast<std::size_t>(d + 1), 0.0);
     for (std::size_t i = 0; i < rule.nodes.size(); ++i) {
         const double theta = rule.nodes[i];
         const double weighted = rule.weights[i] * g(interval.from_unit(std::cos(theta)));
-        for (int k = 0; k <= d; ++k) c[static_cast<std::size_t>(k)] += weighted * std::cos(k * theta);
+        for (int k = 0; k <= d; ++k)
+            c[static_cast<std::size_t>(k)] += weighted * std::cos(k * theta);
     }
-    for (int k = 0; k <= d; ++k) c[static_cast<std::size_t>(k)] *= (k == 0 ? 1.0 : 2.0) / std::numbers::pi;
+    for (int k = 0; k <= d; ++k)
+        c[static_cast<std::size_t>(k)] *= (k == 0 ? 1.0 : 2.0) / std::numbers::pi;
     return {c, interval};
 }
 
@@ -188,10 +197,12 @@ ChebyshevPolynomial chebyshev(const ApproxRequest& r, Approximation&) {
 // Weighted least squares on a fine composite Gauss-Legendre grid: the Householder QR of the
 // weighted Chebyshev matrix is Gram-Schmidt orthogonalization of the basis under the weighted
 // inner product, done stably.
-ChebyshevPolynomial weighted_fit(const std::function<double(double)>& f, const std::function<double(double)>& weight,
+ChebyshevPolynomial weighted_fit(const std::function<double(double)>& f,
+                                 const std::function<double(double)>& weight,
                                  const std::vector<double>& breaks, int d, Interval interval,
                                  const char* what) {
-    const detail::QuadratureRule rule = detail::composite_rule(interval.lo, interval.hi, breaks, 160, 24);
+    const detail::QuadratureRule rule =
+        detail::composite_rule(interval.lo, interval.hi, breaks, 160, 24);
     std::vector<double> ts;
     std::vector<double> root_weights;
     std::vector<double> values;
@@ -200,7 +211,8 @@ ChebyshevPolynomial weighted_fit(const std::function<double(double)>& f, const s
         const double w = weight(rule.nodes[i]);
         if (!std::isfinite(w) || w < 0) {
             std::ostringstream message;
-            message << what << ": weight must be finite and >= 0, got " << w << " at x = " << rule.nodes[i];
+            message << what << ": weight must be finite and >= 0, got " << w
+                    << " at x = " << rule.nodes[i];
             throw InvalidArgument(message.str());
         }
         largest = std::max(largest, w);
@@ -208,7 +220,8 @@ ChebyshevPolynomial weighted_fit(const std::function<double(double)>& f, const s
         root_weights.push_back(std::sqrt(w * rule.weights[i]));
         values.push_back(f(rule.nodes[i]));
     }
-    if (largest == 0.0) throw InvalidArgument(std::string(what) + ": the weight vanishes on the whole interval");
+    if (largest == 0.0)
+        throw InvalidArgument(std::string(what) + ": the weight vanishes on the whole interval");
     Eigen::MatrixXd a = chebyshev_matrix(ts, d);
     Eigen::VectorXd b(static_cast<Eigen::Index>(ts.size()));
     for (std::size_t i = 0; i < ts.size(); ++i) {
@@ -218,7 +231,8 @@ ChebyshevPolynomial weighted_fit(const std::function<double(double)>& f, const s
     return {solve_least_squares(a, b, what), interval};
 }
 
-std::function<double(double)> cryptodl_weight(const TargetFunction& f, Interval interval, std::string& label) {
+std::function<double(double)> cryptodl_weight(const TargetFunction& f, Interval interval,
+                                              std::string& label) {
     if (f.name == "sigmoid" || f.name == "tanh") {
         const double l = std::max(std::abs(interval.lo), std::abs(interval.hi));
         label = "exp(-(l/x)^2)";
@@ -230,11 +244,13 @@ std::function<double(double)> cryptodl_weight(const TargetFunction& f, Interval 
 
 ChebyshevPolynomial modified_weight(const ApproxRequest& r, Approximation& out) {
     std::string label = "custom";
-    const std::function<double(double)> weight = r.weight ? r.weight : cryptodl_weight(r.function, r.interval, label);
+    const std::function<double(double)> weight =
+        r.weight ? r.weight : cryptodl_weight(r.function, r.interval, label);
     std::vector<double> breaks = r.function.kinks;
     breaks.push_back(0.0);  // CryptoDL's weights are flat to all orders at 0
     const CheckedFunction f{r.function};
-    ChebyshevPolynomial p = weighted_fit(f, weight, breaks, r.degree, r.interval, "modified weight");
+    ChebyshevPolynomial p =
+        weighted_fit(f, weight, breaks, r.degree, r.interval, "modified weight");
     out.warnings.push_back("weight: " + label);
     return p;
 }
@@ -244,13 +260,13 @@ ChebyshevPolynomial modified_weight(const ApproxRequest& r, Approximation& out) 
 // Integrates a degree d-1 approximation of f' and fixes the constant at an anchor (0 if inside
 // [a, b], else the midpoint) so that p(anchor) = f(anchor).
 ChebyshevPolynomial integrate_derivative(const std::function<double(double)>& derivative,
-                                         const std::vector<double>& kinks, const TargetFunction& target,
-                                         int d, Interval interval) {
+                                         const std::vector<double>& kinks,
+                                         const TargetFunction& target, int d, Interval interval) {
     const ChebyshevPolynomial slope = chebyshev_projection(derivative, kinks, d - 1, interval);
     ChebyshevPolynomial p = slope.antiderivative();
     const double anchor = (interval.lo <= 0.0 && 0.0 <= interval.hi) ? 0.0 : interval.midpoint();
     std::vector<double> c = p.coefficients();
-    c[0] += CheckedFunction{target}(anchor) - p.evaluate(anchor);
+    c[0] += CheckedFunction{target}(anchor)-p.evaluate(anchor);
     return {std::move(c), interval};
 }
 
@@ -266,10 +282,12 @@ ChebyshevPolynomial derivative_method(const ApproxRequest& r, Approximation& out
     const CheckedFunction f{r.function};
     if (r.function.name != "relu") {
         if (!r.function.derivative) {
-            throw InvalidArgument("the derivative method needs f' (TargetFunction::derivative) for '" +
-                                        r.function.name + "'");
+            throw InvalidArgument(
+                "the derivative method needs f' (TargetFunction::derivative) for '" +
+                r.function.name + "'");
         }
-        return integrate_derivative(r.function.derivative, r.function.kinks, r.function, r.degree, r.interval);
+        return integrate_derivative(r.function.derivative, r.function.kinks, r.function, r.degree,
+                                    r.interval);
     }
     // relu' is a step: replace it by sigmoid(k x) (smooth, so its projection converges).
     auto build = [&](double k) {
@@ -283,20 +301,25 @@ ChebyshevPolynomial derivative_method(const ApproxRequest& r, Approximation& out
     double k = 0.0;
     if (r.derivative_steepness) {
         k = *r.derivative_steepness;
-        if (!(k > 0) || !std::isfinite(k)) throw InvalidArgument("derivative steepness must be > 0");
+        if (!(k > 0) || !std::isfinite(k))
+            throw InvalidArgument("derivative steepness must be > 0");
     } else {
         // The steepness trades the step's sharpness against how well degree d-1 can follow it:
         // scan log k, then golden-section refine the best bracket.
-        const std::vector<double> grid = detail::dense_grid(r.interval.lo, r.interval.hi, r.function.kinks, 400);
+        const std::vector<double> grid =
+            detail::dense_grid(r.interval.lo, r.interval.hi, r.function.kinks, 400);
         const double scale = std::max(std::abs(r.interval.lo), std::abs(r.interval.hi));
-        auto objective = [&](double log_k) { return grid_max_error(f, build(std::exp(log_k)), grid); };
+        auto objective = [&](double log_k) {
+            return grid_max_error(f, build(std::exp(log_k)), grid);
+        };
         const double lo = std::log(0.05 / scale), hi = std::log(200.0 / scale);
         constexpr int kScan = 33;
         int best = 0;
         std::vector<double> scores(kScan);
         for (int i = 0; i < kScan; ++i) {
             scores[static_cast<std::size_t>(i)] = objective(lo + (hi - lo) * i / (kScan - 1));
-            if (scores[static_cast<std::size_t>(i)] < scores[static_cast<std::size_t>(best)]) best = i;
+            if (scores[static_cast<std::size_t>(i)] < scores[static_cast<std::size_t>(best)])
+                best = i;
         }
         double a = lo + (hi - lo) * std::max(0, best - 1) / (kScan - 1);
         double b = lo + (hi - lo) * std::min(kScan - 1, best + 1) / (kScan - 1);
@@ -305,9 +328,17 @@ ChebyshevPolynomial derivative_method(const ApproxRequest& r, Approximation& out
         double fc = objective(c), fe = objective(e);
         for (int i = 0; i < 30; ++i) {
             if (fc < fe) {
-                b = e; e = c; fe = fc; c = b - ratio * (b - a); fc = objective(c);
+                b = e;
+                e = c;
+                fe = fc;
+                c = b - ratio * (b - a);
+                fc = objective(c);
             } else {
-                a = c; c = e; fc = fe; e = a + ratio * (b - a); fe = objective(e);
+                a = c;
+                c = e;
+                fc = fe;
+                e = a + ratio * (b - a);
+                fe = objective(e);
             }
         }
         const double best_scan = lo + (hi - lo) * best / (kScan - 1);
@@ -326,7 +357,8 @@ ChebyshevPolynomial minimax(const ApproxRequest& r, Approximation& out) {
     const Interval interval = r.interval;
     const CheckedFunction f{r.function};
     const std::vector<double> kinks = kinks_inside(r.function, interval);
-    const std::vector<double> grid = detail::dense_grid(interval.lo, interval.hi, kinks, std::max(2000, 80 * (d + 2)));
+    const std::vector<double> grid =
+        detail::dense_grid(interval.lo, interval.hi, kinks, std::max(2000, 80 * (d + 2)));
     const std::size_t references = static_cast<std::size_t>(d + 2);
 
     // Start from the Chebyshev projection: its error nearly equioscillates already.
@@ -346,10 +378,12 @@ ChebyshevPolynomial minimax(const ApproxRequest& r, Approximation& out) {
     }
     std::vector<double> reference;
     if (extrema.size() >= references) {
-        for (const auto& e : detail::select_alternating(extrema, references)) reference.push_back(e.x);
+        for (const auto& e : detail::select_alternating(extrema, references))
+            reference.push_back(e.x);
     } else {
         for (std::size_t i = 0; i < references; ++i) {
-            reference.push_back(interval.from_unit(-std::cos(std::numbers::pi * static_cast<double>(i) / (d + 1))));
+            reference.push_back(
+                interval.from_unit(-std::cos(std::numbers::pi * static_cast<double>(i) / (d + 1))));
         }
     }
 
@@ -371,7 +405,8 @@ ChebyshevPolynomial minimax(const ApproxRequest& r, Approximation& out) {
         }
         const Eigen::VectorXd solution = system.fullPivLu().solve(rhs);
         if (!solution.allFinite()) break;
-        current = ChebyshevPolynomial(std::vector<double>(solution.data(), solution.data() + d + 1), interval);
+        current = ChebyshevPolynomial(std::vector<double>(solution.data(), solution.data() + d + 1),
+                                      interval);
         levelled = std::abs(solution(d + 1));
         extrema = detail::sign_run_extrema(error_of(current), grid);
         double max_error = 0.0;
@@ -397,7 +432,8 @@ ChebyshevPolynomial minimax(const ApproxRequest& r, Approximation& out) {
     out.details.emplace_back("remez_iterations", iteration + 1);
     out.details.emplace_back("remez_relative_gap", relative_gap);
     if (!converged && relative_gap > 1e-4) {
-        out.warnings.push_back("Remez stopped before equioscillation (relative gap " + std::to_string(relative_gap) +
+        out.warnings.push_back("Remez stopped before equioscillation (relative gap " +
+                               std::to_string(relative_gap) +
                                "); the best polynomial found is returned");
     }
     return best;
@@ -406,14 +442,16 @@ ChebyshevPolynomial minimax(const ApproxRequest& r, Approximation& out) {
 // ---- 7. least squares under the empirical distribution ----------------------------------------
 
 ChebyshevPolynomial empirical(const ApproxRequest& r, Approximation& out) {
-    if (r.samples.empty()) throw InvalidArgument("the empirical method needs samples of pre-activation values");
+    if (r.samples.empty())
+        throw InvalidArgument("the empirical method needs samples of pre-activation values");
     const double mix = r.empirical_uniform_mix;
-    if (!(mix >= 0.0 && mix < 1.0)) throw InvalidArgument("empirical_uniform_mix must lie in [0, 1)");
+    if (!(mix >= 0.0 && mix < 1.0))
+        throw InvalidArgument("empirical_uniform_mix must lie in [0, 1)");
     const int d = r.degree;
     const Eigen::Index columns = d + 2;  // basis columns and the right-hand side
     const CheckedFunction f{r.function};
-    // Streaming QR of [A | b]: the triangular factor of all rows so far, stacked with the next block,
-    // so millions of samples never form one matrix.
+    // Streaming QR of [A | b]: the triangular factor of all rows so far, stacked with the next
+    // block, so millions of samples never form one matrix.
     Eigen::MatrixXd triangle = Eigen::MatrixXd::Zero(0, columns);
     auto absorb = [&](const Eigen::MatrixXd& block) {
         Eigen::MatrixXd stacked(triangle.rows() + block.rows(), columns);
@@ -431,18 +469,21 @@ ChebyshevPolynomial empirical(const ApproxRequest& r, Approximation& out) {
         Eigen::MatrixXd block(static_cast<Eigen::Index>(count), columns);
         for (std::size_t i = 0; i < count; ++i) {
             const double x = r.samples[start + i];
-            if (!std::isfinite(x)) throw InvalidArgument("sample " + std::to_string(start + i) + " is not finite");
+            if (!std::isfinite(x))
+                throw InvalidArgument("sample " + std::to_string(start + i) + " is not finite");
             if (distinct.size() <= static_cast<std::size_t>(d)) distinct.insert(x);
             chebyshev_row(r.interval.to_unit(x), d, row.data());
-            for (int k = 0; k <= d; ++k) block(static_cast<Eigen::Index>(i), k) = sample_weight * row[static_cast<std::size_t>(k)];
+            for (int k = 0; k <= d; ++k)
+                block(static_cast<Eigen::Index>(i), k) =
+                    sample_weight * row[static_cast<std::size_t>(k)];
             block(static_cast<Eigen::Index>(i), d + 1) = sample_weight * f(x);
         }
         absorb(block);
     }
     if (mix == 0.0 && distinct.size() <= static_cast<std::size_t>(d)) {
-        throw InvalidArgument("the empirical method at degree " + std::to_string(d) + " needs at least " +
-                                    std::to_string(d + 1) + " distinct sample values, got " +
-                                    std::to_string(distinct.size()));
+        throw InvalidArgument("the empirical method at degree " + std::to_string(d) +
+                              " needs at least " + std::to_string(d + 1) +
+                              " distinct sample values, got " + std::to_string(distinct.size()));
     }
     if (mix > 0.0) {
         const detail::QuadratureRule rule =
@@ -451,7 +492,8 @@ ChebyshevPolynomial empirical(const ApproxRequest& r, Approximation& out) {
         for (std::size_t i = 0; i < rule.nodes.size(); ++i) {
             const double w = std::sqrt(mix * rule.weights[i] / r.interval.width());
             chebyshev_row(r.interval.to_unit(rule.nodes[i]), d, row.data());
-            for (int k = 0; k <= d; ++k) block(static_cast<Eigen::Index>(i), k) = w * row[static_cast<std::size_t>(k)];
+            for (int k = 0; k <= d; ++k)
+                block(static_cast<Eigen::Index>(i), k) = w * row[static_cast<std::size_t>(k)];
             block(static_cast<Eigen::Index>(i), d + 1) = w * f(rule.nodes[i]);
         }
         absorb(block);
@@ -460,15 +502,17 @@ ChebyshevPolynomial empirical(const ApproxRequest& r, Approximation& out) {
     const Eigen::VectorXd qtb = triangle.col(d + 1).head(d + 1);
     const double largest = r_factor.diagonal().cwiseAbs().maxCoeff();
     if (r_factor.diagonal().cwiseAbs().minCoeff() <= 1e-13 * largest) {
-        throw InvalidArgument("the empirical fit is rank deficient: the samples do not determine a degree-" +
-                                    std::to_string(d) + " polynomial; lower the degree or raise the uniform mix");
+        throw InvalidArgument(
+            "the empirical fit is rank deficient: the samples do not determine a degree-" +
+            std::to_string(d) + " polynomial; lower the degree or raise the uniform mix");
     }
     const Eigen::VectorXd c = r_factor.triangularView<Eigen::Upper>().solve(qtb);
     std::size_t outside = 0;
     for (double x : r.samples) outside += (x < r.interval.lo || x > r.interval.hi) ? 1 : 0;
     if (outside > 0) {
-        out.warnings.push_back(std::to_string(outside) + " of " + std::to_string(r.samples.size()) +
-                               " samples lie outside the interval (fitted anyway; widen the interval?)");
+        out.warnings.push_back(
+            std::to_string(outside) + " of " + std::to_string(r.samples.size()) +
+            " samples lie outside the interval (fitted anyway; widen the interval?)");
     }
     out.details.emplace_back("samples", static_cast<double>(r.samples.size()));
     out.details.emplace_back("uniform_mix", mix);
@@ -479,13 +523,20 @@ ChebyshevPolynomial empirical(const ApproxRequest& r, Approximation& out) {
 
 std::string method_name(Method method) {
     switch (method) {
-        case Method::LeastSquares: return "least-squares";
-        case Method::Taylor: return "taylor";
-        case Method::Chebyshev: return "chebyshev";
-        case Method::ModifiedWeight: return "modified-weight";
-        case Method::Derivative: return "derivative";
-        case Method::Minimax: return "minimax";
-        case Method::Empirical: return "empirical";
+        case Method::LeastSquares:
+            return "least-squares";
+        case Method::Taylor:
+            return "taylor";
+        case Method::Chebyshev:
+            return "chebyshev";
+        case Method::ModifiedWeight:
+            return "modified-weight";
+        case Method::Derivative:
+            return "derivative";
+        case Method::Minimax:
+            return "minimax";
+        case Method::Empirical:
+            return "empirical";
     }
     return "unknown";
 }
@@ -509,10 +560,13 @@ ErrorStats interval_error(const TargetFunction& target, const ChebyshevPolynomia
     const CheckedFunction f{target};
     const std::vector<double> kinks = kinks_inside(target, interval);
     const auto error = [&](double x) { return f(x) - p.evaluate(x); };
-    const std::vector<double> grid = detail::dense_grid(interval.lo, interval.hi, kinks, std::max(2000, 80 * (p.degree() + 2)));
+    const std::vector<double> grid =
+        detail::dense_grid(interval.lo, interval.hi, kinks, std::max(2000, 80 * (p.degree() + 2)));
     ErrorStats stats;
-    for (const auto& e : detail::sign_run_extrema(error, grid)) stats.max_error = std::max(stats.max_error, std::abs(e.value));
-    const detail::QuadratureRule rule = detail::composite_rule(interval.lo, interval.hi, kinks, 96, 24);
+    for (const auto& e : detail::sign_run_extrema(error, grid))
+        stats.max_error = std::max(stats.max_error, std::abs(e.value));
+    const detail::QuadratureRule rule =
+        detail::composite_rule(interval.lo, interval.hi, kinks, 96, 24);
     double integral = 0.0;
     for (std::size_t i = 0; i < rule.nodes.size(); ++i) {
         const double e = error(rule.nodes[i]);
@@ -522,7 +576,8 @@ ErrorStats interval_error(const TargetFunction& target, const ChebyshevPolynomia
     return stats;
 }
 
-ErrorStats sample_error(const TargetFunction& target, const ChebyshevPolynomial& p, const std::vector<double>& samples) {
+ErrorStats sample_error(const TargetFunction& target, const ChebyshevPolynomial& p,
+                        const std::vector<double>& samples) {
     if (samples.empty()) throw InvalidArgument("no samples to measure the error on");
     const CheckedFunction f{target};
     ErrorStats stats;
@@ -541,7 +596,7 @@ Approximation approximate(const ApproxRequest& request) {
     request.interval.validate();
     if (request.degree < 0 || request.degree > kMaxDegree) {
         throw InvalidArgument("degree " + std::to_string(request.degree) + " is out of range [0, " +
-                                    std::to_string(kMaxDegree) + "]");
+                              std::to_string(kMaxDegree) + "]");
     }
     if (!request.function.value) throw InvalidArgument("the target function has no callable");
     Approximation out;
@@ -551,19 +606,34 @@ Approximation approximate(const ApproxRequest& request) {
     out.interval = request.interval;
     ChebyshevPolynomial p;
     switch (request.method) {
-        case Method::LeastSquares: p = least_squares(request, out); break;
-        case Method::Taylor: p = taylor(request, out); break;
-        case Method::Chebyshev: p = chebyshev(request, out); break;
-        case Method::ModifiedWeight: p = modified_weight(request, out); break;
-        case Method::Derivative: p = derivative_method(request, out); break;
-        case Method::Minimax: p = minimax(request, out); break;
-        case Method::Empirical: p = empirical(request, out); break;
+        case Method::LeastSquares:
+            p = least_squares(request, out);
+            break;
+        case Method::Taylor:
+            p = taylor(request, out);
+            break;
+        case Method::Chebyshev:
+            p = chebyshev(request, out);
+            break;
+        case Method::ModifiedWeight:
+            p = modified_weight(request, out);
+            break;
+        case Method::Derivative:
+            p = derivative_method(request, out);
+            break;
+        case Method::Minimax:
+            p = minimax(request, out);
+            break;
+        case Method::Empirical:
+            p = empirical(request, out);
+            break;
     }
     // Exact zeros where the result is odd or even (within rounding) let the encrypted evaluator
     // skip half the terms.
     // The constant term is a free plaintext addition, so parity is judged without it.
     const Parity strict_parity = p.parity(1e-9);
-    const Parity parity = strict_parity != Parity::None ? strict_parity : p.parity_except_constant(1e-9);
+    const Parity parity =
+        strict_parity != Parity::None ? strict_parity : p.parity_except_constant(1e-9);
     p = p.with_parity(parity, /*keep_constant=*/strict_parity == Parity::None);
     // Top coefficients that are rounding noise (e.g. the cubic term of relu's best cubic, which is
     // its best quadratic) are dropped from the cost: the evaluator need not pay for them.
@@ -571,21 +641,26 @@ Approximation approximate(const ApproxRequest& request) {
     double largest = 0.0;
     for (double v : c) largest = std::max(largest, std::abs(v));
     int effective_degree = request.degree;
-    while (effective_degree > 0 && std::abs(c[static_cast<std::size_t>(effective_degree)]) <= 1e-14 * largest) {
+    while (effective_degree > 0 &&
+           std::abs(c[static_cast<std::size_t>(effective_degree)]) <= 1e-14 * largest) {
         c[static_cast<std::size_t>(effective_degree)] = 0.0;
         --effective_degree;
     }
     out.polynomial = ChebyshevPolynomial(std::move(c), request.interval);
-    if (effective_degree < request.degree) out.details.emplace_back("effective_degree", effective_degree);
+    if (effective_degree < request.degree)
+        out.details.emplace_back("effective_degree", effective_degree);
     out.power_coefficients = out.polynomial.to_power_basis();
     out.power_basis_roundoff = out.polynomial.power_basis_roundoff();
     out.interval_error = interval_error(request.function, out.polynomial);
-    if (!request.samples.empty()) out.sample_error = sample_error(request.function, out.polynomial, request.samples);
+    if (!request.samples.empty())
+        out.sample_error = sample_error(request.function, out.polynomial, request.samples);
     out.parity = parity;
     out.effective_degree = effective_degree;
-    if (out.power_basis_roundoff > 0.01 * out.interval_error.max_error && out.power_basis_roundoff > 1e-12) {
+    if (out.power_basis_roundoff > 0.01 * out.interval_error.max_error &&
+        out.power_basis_roundoff > 1e-12) {
         std::ostringstream message;
-        message << "power-basis coefficients lose precision: evaluating them in double differs from the "
+        message << "power-basis coefficients lose precision: evaluating them in double differs "
+                   "from the "
                    "Chebyshev form by up to "
                 << out.power_basis_roundoff << " on the interval; evaluate in the Chebyshev basis";
         out.warnings.push_back(message.str());

@@ -16,15 +16,18 @@ void Interval::validate() const {
     }
     if (!(lo < hi)) {
         throw InvalidArgument("interval [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                                    "] is empty: need lo < hi");
+                              "] is empty: need lo < hi");
     }
 }
 
 std::string parity_name(Parity parity) {
     switch (parity) {
-        case Parity::Even: return "even";
-        case Parity::Odd: return "odd";
-        case Parity::None: break;
+        case Parity::Even:
+            return "even";
+        case Parity::Odd:
+            return "odd";
+        case Parity::None:
+            break;
     }
     return "none";
 }
@@ -119,7 +122,8 @@ Parity ChebyshevPolynomial::parity(double relative_tolerance) const {
     for (std::size_t k = 0; k < coefficients_.size(); ++k) {
         const double a = std::abs(coefficients_[k]);
         largest = std::max(largest, a);
-        (k % 2 == 0 ? largest_even : largest_odd) = std::max(k % 2 == 0 ? largest_even : largest_odd, a);
+        (k % 2 == 0 ? largest_even : largest_odd) =
+            std::max(k % 2 == 0 ? largest_even : largest_odd, a);
     }
     if (largest == 0.0) return Parity::Even;  // the zero polynomial: even is the cheaper choice
     const double limit = relative_tolerance * largest;
@@ -151,7 +155,8 @@ ChebyshevPolynomial ChebyshevPolynomial::derivative() const {
     if (n == 1) return ChebyshevPolynomial({0.0}, interval_);
     // d/dt: d_{k-1} = d_{k+1} + 2 k c_k, halving d_0 at the end.
     std::vector<double> d(n + 1, 0.0);
-    for (std::size_t k = n - 1; k >= 1; --k) d[k - 1] = d[k + 1] + 2.0 * static_cast<double>(k) * coefficients_[k];
+    for (std::size_t k = n - 1; k >= 1; --k)
+        d[k - 1] = d[k + 1] + 2.0 * static_cast<double>(k) * coefficients_[k];
     d[0] *= 0.5;
     d.resize(n - 1);
     const double scale = 2.0 / interval_.width();  // dt/dx
@@ -166,7 +171,8 @@ ChebyshevPolynomial ChebyshevPolynomial::antiderivative() const {
     std::vector<double> integral(n + 1, 0.0);
     // int T_0 = T_1, int T_1 = T_2 / 4, int T_k = T_{k+1} / (2(k+1)) - T_{k-1} / (2(k-1)).
     integral[1] = c[0] - 0.5 * c[2];
-    for (std::size_t k = 2; k <= n; ++k) integral[k] = (c[k - 1] - c[k + 1]) / (2.0 * static_cast<double>(k));
+    for (std::size_t k = 2; k <= n; ++k)
+        integral[k] = (c[k - 1] - c[k + 1]) / (2.0 * static_cast<double>(k));
     const double scale = 0.5 * interval_.width();  // dx/dt
     double at_lo = 0.0;                            // value at t = -1 before the constant
     for (std::size_t k = 1; k <= n; ++k) {

@@ -26,7 +26,9 @@ complex sigmoid(complex z) {
     return e / (1.0 + e);
 }
 
-double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+double softplus(double x) {
+    return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+}
 
 complex softplus(complex z) {
     // Principal log is continuous off the lines Im z = (2n+1) pi, i.e. inside the Taylor disc.
@@ -60,7 +62,9 @@ complex erf_complex(complex z) {
     return flip ? -(1.0 - erfc) : 1.0 - erfc;
 }
 
-double standard_normal_cdf(double x) { return 0.5 * std::erfc(-x / std::numbers::sqrt2); }
+double standard_normal_cdf(double x) {
+    return 0.5 * std::erfc(-x / std::numbers::sqrt2);
+}
 double standard_normal_pdf(double x) {
     return std::exp(-0.5 * x * x) / std::sqrt(2.0 * std::numbers::pi);
 }
@@ -81,23 +85,34 @@ TargetFunction builtin_function(std::string_view name) {
         f.kinks = {0.0};
     } else if (name == "sigmoid") {
         f.value = [](double x) { return sigmoid(x); };
-        f.derivative = [](double x) { const double s = sigmoid(x); return s * (1.0 - s); };
+        f.derivative = [](double x) {
+            const double s = sigmoid(x);
+            return s * (1.0 - s);
+        };
         f.complex_value = [](complex z) { return sigmoid(z); };
         f.singularities = {i_pi};
     } else if (name == "tanh") {
         f.value = [](double x) { return std::tanh(x); };
-        f.derivative = [](double x) { const double t = std::tanh(x); return 1.0 - t * t; };
+        f.derivative = [](double x) {
+            const double t = std::tanh(x);
+            return 1.0 - t * t;
+        };
         f.complex_value = [](complex z) { return std::tanh(z); };
         f.singularities = {0.5 * i_pi};
     } else if (name == "silu") {
         f.value = [](double x) { return x * sigmoid(x); };
-        f.derivative = [](double x) { const double s = sigmoid(x); return s + x * s * (1.0 - s); };
+        f.derivative = [](double x) {
+            const double s = sigmoid(x);
+            return s + x * s * (1.0 - s);
+        };
         f.complex_value = [](complex z) { return z * sigmoid(z); };
         f.singularities = {i_pi};
     } else if (name == "gelu") {
         f.value = [](double x) { return x * standard_normal_cdf(x); };
         f.derivative = [](double x) { return standard_normal_cdf(x) + x * standard_normal_pdf(x); };
-        f.complex_value = [](complex z) { return 0.5 * z * (1.0 + erf_complex(z / std::numbers::sqrt2)); };
+        f.complex_value = [](complex z) {
+            return 0.5 * z * (1.0 + erf_complex(z / std::numbers::sqrt2));
+        };
     } else if (name == "softplus") {
         f.value = [](double x) { return softplus(x); };
         f.derivative = [](double x) { return sigmoid(x); };
@@ -106,7 +121,8 @@ TargetFunction builtin_function(std::string_view name) {
     } else {
         std::string known;
         for (const auto& n : builtin_function_names()) known += (known.empty() ? "" : ", ") + n;
-        throw InvalidArgument("unknown function '" + std::string(name) + "' (known: " + known + ")");
+        throw InvalidArgument("unknown function '" + std::string(name) + "' (known: " + known +
+                              ")");
     }
     return f;
 }

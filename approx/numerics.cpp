@@ -84,7 +84,8 @@ void chebyshev_row(double t, int degree, double* out) {
 Eigen::MatrixXd chebyshev_matrix(const std::vector<double>& ts, int degree) {
     Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> m(
         static_cast<Eigen::Index>(ts.size()), degree + 1);
-    for (std::size_t i = 0; i < ts.size(); ++i) chebyshev_row(ts[i], degree, m.row(static_cast<Eigen::Index>(i)).data());
+    for (std::size_t i = 0; i < ts.size(); ++i)
+        chebyshev_row(ts[i], degree, m.row(static_cast<Eigen::Index>(i)).data());
     return m;
 }
 
@@ -177,9 +178,10 @@ std::vector<Extremum> select_alternating(std::vector<Extremum> extrema, std::siz
             }
             continue;
         }
-        auto smallest = std::min_element(extrema.begin(), extrema.end(), [](const Extremum& a, const Extremum& b) {
-            return std::abs(a.value) < std::abs(b.value);
-        });
+        auto smallest = std::min_element(extrema.begin(), extrema.end(),
+                                         [](const Extremum& a, const Extremum& b) {
+                                             return std::abs(a.value) < std::abs(b.value);
+                                         });
         const std::size_t k = static_cast<std::size_t>(smallest - extrema.begin());
         if (k == 0 || k + 1 == extrema.size()) {
             extrema.erase(smallest);
@@ -187,7 +189,8 @@ std::vector<Extremum> select_alternating(std::vector<Extremum> extrema, std::siz
         }
         // Removing an interior point puts its two neighbours (same sign) side by side: keep the
         // larger of them.
-        const std::size_t drop = std::abs(extrema[k - 1].value) < std::abs(extrema[k + 1].value) ? k - 1 : k + 1;
+        const std::size_t drop =
+            std::abs(extrema[k - 1].value) < std::abs(extrema[k + 1].value) ? k - 1 : k + 1;
         extrema.erase(extrema.begin() + static_cast<std::ptrdiff_t>(std::max(k, drop)));
         extrema.erase(extrema.begin() + static_cast<std::ptrdiff_t>(std::min(k, drop)));
     }

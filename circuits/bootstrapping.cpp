@@ -23,7 +23,8 @@ using ckks::u64;
 // ---------------------------------------------------------------------------------------------
 // Secret-key bootstrapper (tests only)
 
-SecretKeyBootstrapperForTests::SecretKeyBootstrapperForTests(ckks::ContextPtr context, const ckks::SecretKey& secret_key,
+SecretKeyBootstrapperForTests::SecretKeyBootstrapperForTests(ckks::ContextPtr context,
+                                                             const ckks::SecretKey& secret_key,
                                                              int output_level, double input_bound)
     : context_(context),
       encoder_(context),
@@ -32,19 +33,24 @@ SecretKeyBootstrapperForTests::SecretKeyBootstrapperForTests(ckks::ContextPtr co
       output_level_(output_level < 0 ? context->max_level() : output_level),
       input_bound_(input_bound) {
     if (output_level_ > context_->max_level()) {
-        throw ckks::LevelError("SecretKeyBootstrapperForTests: output level " + std::to_string(output_level_) +
-                               " is above the top level " + std::to_string(context_->max_level()));
+        throw ckks::LevelError("SecretKeyBootstrapperForTests: output level " +
+                               std::to_string(output_level_) + " is above the top level " +
+                               std::to_string(context_->max_level()));
     }
     if (!(input_bound_ > 0) || !std::isfinite(input_bound_)) {
-        throw ckks::ParameterError("SecretKeyBootstrapperForTests: the input bound must be a positive number");
+        throw ckks::ParameterError(
+            "SecretKeyBootstrapperForTests: the input bound must be a positive number");
     }
 }
 
 Ciphertext SecretKeyBootstrapperForTests::bootstrap(const Ciphertext& input) const {
     if (input.parameter_hash != context_->parameter_hash()) {
-        throw ckks::MismatchError("SecretKeyBootstrapperForTests: the ciphertext was made under other parameters");
+        throw ckks::MismatchError(
+            "SecretKeyBootstrapperForTests: the ciphertext was made under other parameters");
     }
-    if (input.size() != 2) throw ckks::MismatchError("SecretKeyBootstrapperForTests: relinearize the ciphertext first");
+    if (input.size() != 2)
+        throw ckks::MismatchError(
+            "SecretKeyBootstrapperForTests: relinearize the ciphertext first");
     const ckks::Plaintext plain = decryptor_.decrypt(input);
     const std::vector<std::complex<double>> values = encoder_.decode(plain);
     double largest = 0;
@@ -54,9 +60,9 @@ Ciphertext SecretKeyBootstrapperForTests::bootstrap(const Ciphertext& input) con
     }
     if (!(largest <= input_bound_)) {
         std::ostringstream msg;
-        msg << "bootstrapping input out of range: slot " << where << " has magnitude " << largest << " > "
-            << input_bound_ << "; scale the values into [-" << input_bound_ << ", " << input_bound_
-            << "] before bootstrapping";
+        msg << "bootstrapping input out of range: slot " << where << " has magnitude " << largest
+            << " > " << input_bound_ << "; scale the values into [-" << input_bound_ << ", "
+            << input_bound_ << "] before bootstrapping";
         throw BootstrapInputError(msg.str());
     }
     return encryptor_.encrypt(encoder_.encode(values, output_level_, input.scale, input.slots));
@@ -67,7 +73,9 @@ Ciphertext SecretKeyBootstrapperForTests::bootstrap(const Ciphertext& input) con
 
 namespace {
 
-std::size_t log2_exact(std::size_t v) { return static_cast<std::size_t>(__builtin_ctzll(v)); }
+std::size_t log2_exact(std::size_t v) {
+    return static_cast<std::size_t>(__builtin_ctzll(v));
+}
 
 double cosine_argument(const BootstrappingLiteral& lit, double y) {
     const double bound = static_cast<double>(lit.k) + 1;
@@ -77,11 +85,14 @@ double cosine_argument(const BootstrappingLiteral& lit, double y) {
 }  // namespace
 
 BootstrappingParametersPtr BootstrappingParameters::create(const BootstrappingLiteral& lit) {
-    auto fail = [](const std::string& msg) { throw ckks::ParameterError("bootstrapping parameters: " + msg); };
+    auto fail = [](const std::string& msg) {
+        throw ckks::ParameterError("bootstrapping parameters: " + msg);
+    };
     if (lit.log_n < 4 || lit.log_n > 17) fail("log_n must be in [4, 17]");
     const std::size_t max_slots = std::size_t{1} << (lit.log_n - 1);
     const std::size_t slots = lit.slots == 0 ? max_slots : lit.slots;
-    if (slots != max_slots) fail("only full slots (N/2) are supported yet; got " + std::to_string(lit.slots));
+    if (slots != max_slots)
+        fail("only full slots (N/2) are supported yet; got " + std::to_string(lit.slots));
     const int stages = static_cast<int>(log2_exact(slots));
     if (lit.coeffs_to_slots_levels < 1 || lit.coeffs_to_slots_levels > stages)
         fail("coeffs_to_slots_levels must be in [1, log2(slots)]");
@@ -92,7 +103,8 @@ BootstrappingParametersPtr BootstrappingParameters::create(const BootstrappingLi
     if (lit.cosine_degree < 2 || lit.cosine_degree > 255) fail("cosine_degree must be in [2, 255]");
     if (lit.secret_hamming_weight < 0 || lit.secret_hamming_weight > (1 << lit.log_n))
         fail("secret_hamming_weight must be in [0, N]");
-    if (!(lit.key_byte_weight >= 0) || !std::isfinite(lit.key_byte_weight)) fail("key_byte_weight must be >= 0");
+    if (!(lit.key_byte_weight >= 0) || !std::isfinite(lit.key_byte_weight))
+        fail("key_byte_weight must be >= 0");
     if (lit.log_default_scale > lit.log_q0 - 6)
         fail("q_0 must exceed the scale by at least 2^6 (EvalMod's error grows with Delta / q_0)");
 
@@ -102,11 +114,13 @@ BootstrappingParametersPtr BootstrappingParameters::create(const BootstrappingLi
 
     // The cosine interpolant and its error on a dense grid.
     params->cosine_ = approx::ChebyshevPolynomial::interpolate(
-        [&](double y) { return std::cos(cosine_argument(lit, y)); }, lit.cosine_degree, approx::Interval{-1, 1});
+        [&](double y) { return std::cos(cosine_argument(lit, y)); }, lit.cosine_degree,
+        approx::Interval{-1, 1});
     double worst = 0;
     for (int i = 0; i <= 4000; ++i) {
         const double y = -1 + i / 2000.0;
-        worst = std::max(worst, std::abs(params->cosine_.evaluate(y) - std::cos(cosine_argument(lit, y))));
+        worst = std::max(worst,
+                         std::abs(params->cosine_.evaluate(y) - std::cos(cosine_argument(lit, y))));
     }
     params->cosine_error_ = worst;
     if (worst > std::exp2(-30)) {
@@ -128,9 +142,11 @@ BootstrappingParametersPtr BootstrappingParameters::create(const BootstrappingLi
     ckks_lit.log_n = lit.log_n;
     ckks_lit.log_q.push_back(lit.log_q0);
     for (int b : lit.log_residual) ckks_lit.log_q.push_back(b);
-    for (int i = 0; i < lit.slots_to_coeffs_levels; ++i) ckks_lit.log_q.push_back(lit.log_slots_to_coeffs_prime);
+    for (int i = 0; i < lit.slots_to_coeffs_levels; ++i)
+        ckks_lit.log_q.push_back(lit.log_slots_to_coeffs_prime);
     for (int i = 0; i < eval_mod_levels; ++i) ckks_lit.log_q.push_back(lit.log_eval_mod_prime);
-    for (int i = 0; i < lit.coeffs_to_slots_levels; ++i) ckks_lit.log_q.push_back(lit.log_coeffs_to_slots_prime);
+    for (int i = 0; i < lit.coeffs_to_slots_levels; ++i)
+        ckks_lit.log_q.push_back(lit.log_coeffs_to_slots_prime);
     ckks_lit.log_p = lit.log_p;
     ckks_lit.log_default_scale = lit.log_default_scale;
     ckks_lit.security = lit.security;
@@ -144,12 +160,15 @@ double BootstrappingParameters::log2_failure_probability() const {
     // (h nonzero coefficients of s; a dense secret counts all N), Irwin-Hall shifted to 0.
     // |I_j| > k needs |S| > k + 1/2, impossible when (h + 1) / 2 <= k + 1/2.
     const double n = static_cast<double>(context_->n());
-    const double terms = (literal_.secret_hamming_weight == 0 ? n : literal_.secret_hamming_weight) + 1;
+    const double terms =
+        (literal_.secret_hamming_weight == 0 ? n : literal_.secret_hamming_weight) + 1;
     const double t = literal_.k + 0.5;
     if (terms / 2 <= t) return -std::numeric_limits<double>::infinity();
     // Chernoff with the exact moment generating function of the uniform term, sinh(l/2) / (l/2):
     // P(|S| >= t) <= 2 min_l exp(-l t) (sinh(l/2) / (l/2))^terms; union over the N coefficients.
-    auto log_bound = [&](double l) { return -l * t + terms * std::log(std::sinh(l / 2) / (l / 2)); };
+    auto log_bound = [&](double l) {
+        return -l * t + terms * std::log(std::sinh(l / 2) / (l / 2));
+    };
     double best = 0;
     for (double l = 1e-3; l < 200; l *= 1.01) best = std::min(best, log_bound(l));
     return std::log2(2 * n) + best / std::numbers::ln2;
@@ -161,19 +180,26 @@ std::string BootstrappingParameters::describe() const {
     std::ostringstream out;
     out << std::fixed << std::setprecision(1);
     out << "ring            N = 2^" << lit.log_n << ", " << slots_ << " slots\n";
-    out << "log2(QP)        " << ctx.log_qp() << " <= " << ckks::max_log_qp(lit.log_n, lit.security) << " ("
-        << ckks::to_string(lit.security) << ")" << (ctx.insecure() ? "  INSECURE (test parameters)" : "") << "\n";
-    out << "secret          " << (lit.secret_hamming_weight == 0 ? std::string("dense ternary")
-                                                                 : "h = " + std::to_string(lit.secret_hamming_weight))
+    out << "log2(QP)        " << ctx.log_qp() << " <= " << ckks::max_log_qp(lit.log_n, lit.security)
+        << " (" << ckks::to_string(lit.security) << ")"
+        << (ctx.insecure() ? "  INSECURE (test parameters)" : "") << "\n";
+    out << "secret          "
+        << (lit.secret_hamming_weight == 0 ? std::string("dense ternary")
+                                           : "h = " + std::to_string(lit.secret_hamming_weight))
         << "\n";
-    out << "EvalMod         K = " << lit.k << ", cosine degree " << lit.cosine_degree << " (error 2^"
-        << std::log2(cosine_error_) << "), " << lit.double_angle << " double angles\n";
+    out << "EvalMod         K = " << lit.k << ", cosine degree " << lit.cosine_degree
+        << " (error 2^" << std::log2(cosine_error_) << "), " << lit.double_angle
+        << " double angles\n";
     const double f = log2_failure_probability();
-    out << "failure prob.   " << (std::isinf(f) ? std::string("0 (|I| <= K always)") : "<= 2^" + [&] {
-        std::ostringstream s;
-        s << std::fixed << std::setprecision(1) << f;
-        return s.str();
-    }()) << " per bootstrap\n";
+    out << "failure prob.   "
+        << (std::isinf(f) ? std::string("0 (|I| <= K always)")
+                          : "<= 2^" +
+                                [&] {
+                                    std::ostringstream s;
+                                    s << std::fixed << std::setprecision(1) << f;
+                                    return s.str();
+                                }())
+        << " per bootstrap\n";
     out << "level map       (level: prime bits)\n";
     auto bits = [&](int level) { return std::log2(static_cast<double>(ctx.q()[level].value())); };
     auto range = [&](const char* name, int hi, int lo) {
@@ -191,8 +217,8 @@ std::string BootstrappingParameters::describe() const {
     range("SlotsToCoeffs", levels_.eval_mod_end, levels_.output + 1);
     range("residual", levels_.output, 1);
     range("q_0", 0, 0);
-    out << "  special primes P: " << ctx.p_count() << " (key-switching digits at the top: "
-        << ctx.digit_count(ctx.max_level()) << ")\n";
+    out << "  special primes P: " << ctx.p_count()
+        << " (key-switching digits at the top: " << ctx.digit_count(ctx.max_level()) << ")\n";
     out << "output level    " << levels_.output << " at scale 2^" << lit.log_default_scale << "\n";
     return out.str();
 }
@@ -230,7 +256,8 @@ ckks::SecretKey sparse_secret_key(const Context& context, int hamming_weight) {
     return make_sparse_secret(context, hamming_weight, prng);
 }
 
-ckks::SecretKey sparse_secret_key_for_tests(const Context& context, int hamming_weight, const math::Seed& seed) {
+ckks::SecretKey sparse_secret_key_for_tests(const Context& context, int hamming_weight,
+                                            const math::Seed& seed) {
     math::Prng prng(seed);
     return make_sparse_secret(context, hamming_weight, prng);
 }
@@ -240,9 +267,11 @@ ckks::SecretKey sparse_secret_key_for_tests(const Context& context, int hamming_
 
 Ciphertext mod_raise(const Context& ctx, const Ciphertext& in, int level) {
     if (level < 0) level = ctx.max_level();
-    if (in.level != 0) throw ckks::LevelError("mod_raise: the ciphertext must be at level 0 (drop_level first)");
+    if (in.level != 0)
+        throw ckks::LevelError("mod_raise: the ciphertext must be at level 0 (drop_level first)");
     if (in.size() != 2) throw ckks::MismatchError("mod_raise: relinearize the ciphertext first");
-    if (in.parameter_hash != ctx.parameter_hash()) throw ckks::MismatchError("mod_raise: other parameters");
+    if (in.parameter_hash != ctx.parameter_hash())
+        throw ckks::MismatchError("mod_raise: other parameters");
     const std::size_t n = ctx.n();
     const u64 q0 = ctx.q()[0].value();
     Ciphertext out;
@@ -257,7 +286,8 @@ Ciphertext mod_raise(const Context& ctx, const Ciphertext& in, int level) {
             for (std::size_t k = 0; k < n; ++k) {
                 // Centered representative of the residue mod q_0, then reduced mod q_i.
                 const u64 c = coeffs[k];
-                limb[k] = c > q0 / 2 ? math::from_signed(-static_cast<std::int64_t>(q0 - c), q) : c % q;
+                limb[k] =
+                    c > q0 / 2 ? math::from_signed(-static_cast<std::int64_t>(q0 - c), q) : c % q;
             }
             math::ntt_forward(limb, ctx.ntt(i));
         }
@@ -281,7 +311,8 @@ std::vector<LComplex> twiddles(std::size_t len) {
     std::vector<LComplex> out(len / 2);
     std::size_t power = 1;
     for (std::size_t j = 0; j < len / 2; ++j) {
-        const long double angle = 2.0L * std::numbers::pi_v<long double> * static_cast<long double>(power) /
+        const long double angle = 2.0L * std::numbers::pi_v<long double> *
+                                  static_cast<long double>(power) /
                                   static_cast<long double>(period);
         out[j] = {std::cos(angle), std::sin(angle)};
         power = (power * 5) % period;
@@ -311,7 +342,8 @@ LDiagonals stage(std::size_t n, std::size_t len, bool inverse) {
                 at(0)[t] -= tw[p - half];
             }
         } else {
-            // y[i+j] = (x[i+j] + x[i+j+half]) / 2; y[i+j+half] = conj(w) (x[i+j] - x[i+j+half]) / 2.
+            // y[i+j] = (x[i+j] + x[i+j+half]) / 2; y[i+j+half] = conj(w) (x[i+j] - x[i+j+half])
+            // / 2.
             if (p < half) {
                 at(0)[t] += 0.5L;
                 at(half)[t] += 0.5L;
@@ -338,12 +370,15 @@ LDiagonals compose(const LDiagonals& a, const LDiagonals& b, std::size_t n) {
     return c;
 }
 
-std::vector<Diagonals> grouped_factors(std::size_t ring_degree, std::size_t slots, int levels, bool inverse) {
+std::vector<Diagonals> grouped_factors(std::size_t ring_degree, std::size_t slots, int levels,
+                                       bool inverse) {
     if (slots < 2 || (slots & (slots - 1)) != 0 || slots > ring_degree / 2) {
-        throw ckks::ParameterError("DFT factors: the slot count must be a power of two in [2, N/2]");
+        throw ckks::ParameterError(
+            "DFT factors: the slot count must be a power of two in [2, N/2]");
     }
     const int stages = static_cast<int>(log2_exact(slots));
-    if (levels < 1 || levels > stages) throw ckks::ParameterError("DFT factors: levels must be in [1, log2(slots)]");
+    if (levels < 1 || levels > stages)
+        throw ckks::ParameterError("DFT factors: levels must be in [1, log2(slots)]");
     // Stage lengths in the order they are applied.
     std::vector<std::size_t> lengths;
     for (std::size_t len = 2; len <= slots; len <<= 1) lengths.push_back(len);
@@ -364,7 +399,9 @@ std::vector<Diagonals> grouped_factors(std::size_t ring_degree, std::size_t slot
             for (const auto& x : v) largest = std::max(largest, std::abs(x));
             if (largest < 1e-12L) continue;  // cancelled exactly
             std::vector<Complex> values(slots);
-            for (std::size_t t = 0; t < slots; ++t) values[t] = Complex(static_cast<double>(v[t].real()), static_cast<double>(v[t].imag()));
+            for (std::size_t t = 0; t < slots; ++t)
+                values[t] =
+                    Complex(static_cast<double>(v[t].real()), static_cast<double>(v[t].imag()));
             out.diagonals.emplace(k, std::move(values));
         }
         factors.push_back(std::move(out));
@@ -374,11 +411,13 @@ std::vector<Diagonals> grouped_factors(std::size_t ring_degree, std::size_t slot
 
 }  // namespace
 
-std::vector<Diagonals> slots_to_coeffs_factors(std::size_t ring_degree, std::size_t slots, int levels) {
+std::vector<Diagonals> slots_to_coeffs_factors(std::size_t ring_degree, std::size_t slots,
+                                               int levels) {
     return grouped_factors(ring_degree, slots, levels, false);
 }
 
-std::vector<Diagonals> coeffs_to_slots_factors(std::size_t ring_degree, std::size_t slots, int levels) {
+std::vector<Diagonals> coeffs_to_slots_factors(std::size_t ring_degree, std::size_t slots,
+                                               int levels) {
     return grouped_factors(ring_degree, slots, levels, true);
 }
 
@@ -399,7 +438,9 @@ std::vector<int> slots_to_coeffs_levels(const BootstrappingParameters& p) {
     return out;
 }
 
-double prime(const Context& ctx, int level) { return static_cast<double>(ctx.q()[level].value()); }
+double prime(const Context& ctx, int level) {
+    return static_cast<double>(ctx.q()[level].value());
+}
 
 BsgsCostModel dft_cost_model(const BootstrappingParameters& p) {
     BsgsCostModel model;
@@ -415,26 +456,36 @@ double raised_scale(const BootstrappingParameters& p) {
 
 }  // namespace
 
-BootstrappingKeyRequirements CkksBootstrapper::key_requirements(const BootstrappingParameters& params) {
+BootstrappingKeyRequirements CkksBootstrapper::key_requirements(
+    const BootstrappingParameters& params) {
     const Context& ctx = *params.context();
     BootstrappingKeyRequirements req;
-    const auto cts = coeffs_to_slots_factors(ctx.n(), params.slots(), params.literal().coeffs_to_slots_levels);
+    const auto cts =
+        coeffs_to_slots_factors(ctx.n(), params.slots(), params.literal().coeffs_to_slots_levels);
     const auto cts_levels = coeffs_to_slots_levels(params);
     for (std::size_t i = 0; i < cts.size(); ++i) {
         const auto indices = cts[i].indices();
-        req.rotations.push_back({plan_bsgs(ctx, cts_levels[i], indices, params.slots(), dft_cost_model(params)).rotation_steps, cts_levels[i], false});
+        req.rotations.push_back(
+            {plan_bsgs(ctx, cts_levels[i], indices, params.slots(), dft_cost_model(params))
+                 .rotation_steps,
+             cts_levels[i], false});
     }
-    const auto stc = slots_to_coeffs_factors(ctx.n(), params.slots(), params.literal().slots_to_coeffs_levels);
+    const auto stc =
+        slots_to_coeffs_factors(ctx.n(), params.slots(), params.literal().slots_to_coeffs_levels);
     const auto stc_levels = slots_to_coeffs_levels(params);
     for (std::size_t i = 0; i < stc.size(); ++i) {
         const auto indices = stc[i].indices();
-        req.rotations.push_back({plan_bsgs(ctx, stc_levels[i], indices, params.slots(), dft_cost_model(params)).rotation_steps, stc_levels[i], false});
+        req.rotations.push_back(
+            {plan_bsgs(ctx, stc_levels[i], indices, params.slots(), dft_cost_model(params))
+                 .rotation_steps,
+             stc_levels[i], false});
     }
     req.conjugation_level = params.levels().coeffs_to_slots_end;
     return req;
 }
 
-ckks::EvaluationKeys BootstrappingKeyRequirements::generate(ckks::KeyGenerator& keygen, const Context& context,
+ckks::EvaluationKeys BootstrappingKeyRequirements::generate(ckks::KeyGenerator& keygen,
+                                                            const Context& context,
                                                             std::size_t slots) const {
     ckks::EvaluationKeys keys;
     keys.relinearization = keygen.relinearization_key();
@@ -443,10 +494,14 @@ ckks::EvaluationKeys BootstrappingKeyRequirements::generate(ckks::KeyGenerator& 
     return keys;
 }
 
-CkksBootstrapper::CkksBootstrapper(BootstrappingParametersPtr params, std::shared_ptr<const ckks::Evaluator> evaluator)
+CkksBootstrapper::CkksBootstrapper(BootstrappingParametersPtr params,
+                                   std::shared_ptr<const ckks::Evaluator> evaluator)
     : params_(std::move(params)), evaluator_(std::move(evaluator)), encoder_(params_->context()) {
-    if (!evaluator_ || evaluator_->context()->parameter_hash() != params_->context()->parameter_hash()) {
-        throw ckks::MismatchError("CkksBootstrapper: the evaluator must be made under the bootstrapping parameters' context");
+    if (!evaluator_ ||
+        evaluator_->context()->parameter_hash() != params_->context()->parameter_hash()) {
+        throw ckks::MismatchError(
+            "CkksBootstrapper: the evaluator must be made under the bootstrapping parameters' "
+            "context");
     }
     const Context& ctx = *params_->context();
     const BootstrappingLevels& lv = params_->levels();
@@ -454,13 +509,15 @@ CkksBootstrapper::CkksBootstrapper(BootstrappingParametersPtr params, std::share
 
     // CoeffsToSlots keeps the raised scale at each level except the last, which lands on the
     // first EvalMod prime (the scale ChebyshevEvaluator works best at).
-    const auto cts = coeffs_to_slots_factors(ctx.n(), slots, params_->literal().coeffs_to_slots_levels);
+    const auto cts =
+        coeffs_to_slots_factors(ctx.n(), slots, params_->literal().coeffs_to_slots_levels);
     const auto cts_levels = coeffs_to_slots_levels(*params_);
     for (std::size_t i = 0; i < cts.size(); ++i) {
         LinearTransform::Options options;
         options.level = cts_levels[i];
         if (i + 1 == cts.size()) {
-            options.scale = prime(ctx, cts_levels[i]) * prime(ctx, lv.coeffs_to_slots_end) / raised_scale(*params_);
+            options.scale = prime(ctx, cts_levels[i]) * prime(ctx, lv.coeffs_to_slots_end) /
+                            raised_scale(*params_);
         }
         options.cost = dft_cost_model(*params_);
         options.baby = plan_bsgs(ctx, cts_levels[i], cts[i].indices(), slots, options.cost).baby;
@@ -477,13 +534,15 @@ CkksBootstrapper::CkksBootstrapper(BootstrappingParametersPtr params, std::share
 
     // SlotsToCoeffs: the last factor brings the relabelled message scale back to the input's.
     const double q0 = prime(ctx, 0);
-    const auto stc = slots_to_coeffs_factors(ctx.n(), slots, params_->literal().slots_to_coeffs_levels);
+    const auto stc =
+        slots_to_coeffs_factors(ctx.n(), slots, params_->literal().slots_to_coeffs_levels);
     const auto stc_levels = slots_to_coeffs_levels(*params_);
     for (std::size_t i = 0; i < stc.size(); ++i) {
         LinearTransform::Options options;
         options.level = stc_levels[i];
         if (i + 1 == stc.size()) {
-            options.scale = prime(ctx, stc_levels[i]) * q0 / (2 * std::numbers::pi * eval_mod_scale_);
+            options.scale =
+                prime(ctx, stc_levels[i]) * q0 / (2 * std::numbers::pi * eval_mod_scale_);
         }
         options.cost = dft_cost_model(*params_);
         options.baby = plan_bsgs(ctx, stc_levels[i], stc[i].indices(), slots, options.cost).baby;
@@ -498,7 +557,8 @@ std::size_t CkksBootstrapper::plaintext_bytes() const {
     return total;
 }
 
-std::pair<Ciphertext, Ciphertext> CkksBootstrapper::coeffs_to_slots(const Ciphertext& raised) const {
+std::pair<Ciphertext, Ciphertext> CkksBootstrapper::coeffs_to_slots(
+    const Ciphertext& raised) const {
     const ckks::Evaluator& ev = *evaluator_;
     Ciphertext v = raised;
     for (const auto& t : coeffs_to_slots_) v = t.evaluate(ev, v);
@@ -517,7 +577,8 @@ Ciphertext CkksBootstrapper::eval_mod(const Ciphertext& y, double message_scale,
     const ckks::Evaluator& ev = *evaluator_;
     const BootstrappingLevels& lv = params_->levels();
     if (y.level != lv.coeffs_to_slots_end) {
-        throw ckks::LevelError("eval_mod: the input must be at level " + std::to_string(lv.coeffs_to_slots_end));
+        throw ckks::LevelError("eval_mod: the input must be at level " +
+                               std::to_string(lv.coeffs_to_slots_end));
     }
     ChebyshevEvaluator cheb(ev);
     Ciphertext c = cheb.evaluate(y, params_->cosine(), cosine_scale_);
@@ -530,17 +591,20 @@ Ciphertext CkksBootstrapper::eval_mod(const Ciphertext& y, double message_scale,
     }
     const double drift = std::abs(c.scale / eval_mod_scale_ - 1);
     if (c.level != lv.eval_mod_end || drift > 1e-9) {
-        throw InternalError("eval_mod: landed at level " + std::to_string(c.level) + ", scale off by " +
-                               std::to_string(drift) + " (a bug)");
+        throw InternalError("eval_mod: landed at level " + std::to_string(c.level) +
+                            ", scale off by " + std::to_string(drift) + " (a bug)");
     }
     // c holds sin(2 pi x) ~ 2 pi m Delta / q_0: relabelled, the same polynomial reads as m.
-    ckks::set_metadata(c, ckks::metadata(c).with_scale(eval_mod_scale_ * 2 * std::numbers::pi * message_scale / q0));
+    ckks::set_metadata(c, ckks::metadata(c).with_scale(eval_mod_scale_ * 2 * std::numbers::pi *
+                                                       message_scale / q0));
     return c;
 }
 
-Ciphertext CkksBootstrapper::slots_to_coeffs(const Ciphertext& real, const Ciphertext& imaginary) const {
+Ciphertext CkksBootstrapper::slots_to_coeffs(const Ciphertext& real,
+                                             const Ciphertext& imaginary) const {
     const ckks::Evaluator& ev = *evaluator_;
-    const ckks::Plaintext i_unit = encoder_.encode_constant({0, 1}, imaginary.level, 1.0, imaginary.slots);
+    const ckks::Plaintext i_unit =
+        encoder_.encode_constant({0, 1}, imaginary.level, 1.0, imaginary.slots);
     Ciphertext w = ev.multiply_plain(imaginary, i_unit);
     ckks::set_metadata(w, ckks::metadata(w).with_scale(imaginary.scale));
     w = ev.add(real, w);
@@ -548,31 +612,37 @@ Ciphertext CkksBootstrapper::slots_to_coeffs(const Ciphertext& real, const Ciphe
     return w;
 }
 
-Ciphertext CkksBootstrapper::bootstrap(const Ciphertext& input) const { return bootstrap_with_timings(input, nullptr); }
+Ciphertext CkksBootstrapper::bootstrap(const Ciphertext& input) const {
+    return bootstrap_with_timings(input, nullptr);
+}
 
-Ciphertext CkksBootstrapper::bootstrap_with_timings(const Ciphertext& input, BootstrapTimings* timings) const {
+Ciphertext CkksBootstrapper::bootstrap_with_timings(const Ciphertext& input,
+                                                    BootstrapTimings* timings) const {
     const Context& ctx = *params_->context();
     const ckks::Evaluator& ev = *evaluator_;
     if (input.parameter_hash != ctx.parameter_hash()) {
         throw ckks::MismatchError("bootstrap: the ciphertext was made under other parameters");
     }
     if (input.slots != params_->slots()) {
-        throw BootstrapInputError("bootstrap: the ciphertext has " + std::to_string(input.slots) + " slots, the parameters " +
-                                  std::to_string(params_->slots()));
+        throw BootstrapInputError("bootstrap: the ciphertext has " + std::to_string(input.slots) +
+                                  " slots, the parameters " + std::to_string(params_->slots()));
     }
     if (input.size() != 2) throw BootstrapInputError("bootstrap: relinearize the ciphertext first");
     const double q0 = prime(ctx, 0);
     // |m| <= 1 keeps m Delta / q_0 small enough for sin(2 pi x) / (2 pi) ~ x.
     if (!(input.scale >= 1) || input.scale > q0 / 64) {
         std::ostringstream msg;
-        msg << "bootstrap: input scale 2^" << std::log2(input.scale) << " is too large for q_0 = 2^" << std::log2(q0)
-            << " (at most q_0 / 2^6); rescale first";
+        msg << "bootstrap: input scale 2^" << std::log2(input.scale) << " is too large for q_0 = 2^"
+            << std::log2(q0) << " (at most q_0 / 2^6); rescale first";
         throw BootstrapInputError(msg.str());
     }
     using Clock = std::chrono::steady_clock;
-    auto seconds = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+    auto seconds = [](Clock::time_point a, Clock::time_point b) {
+        return std::chrono::duration<double>(b - a).count();
+    };
     const auto t0 = Clock::now();
-    Ciphertext raised = mod_raise(ctx, input.level == 0 ? input : ev.drop_level(input, 0), params_->levels().top);
+    Ciphertext raised =
+        mod_raise(ctx, input.level == 0 ? input : ev.drop_level(input, 0), params_->levels().top);
     ckks::set_metadata(raised, ckks::metadata(raised).with_scale(raised_scale(*params_)));
     const auto t1 = Clock::now();
     auto [real, imaginary] = coeffs_to_slots(raised);

@@ -1,5 +1,6 @@
 // The baby-step giant-step plan for Chebyshev series under CKKS (moved here from approx, which
-// stays numerics only): the plan, its plaintext trace and the pieces the encrypted evaluator shares.
+// stays numerics only): the plan, its plaintext trace and the pieces the encrypted evaluator
+// shares.
 #include "henn/circuits/chebyshev_plan.hpp"
 
 #include <algorithm>
@@ -85,13 +86,14 @@ struct PlanBuilder {
 
 int leaf_levels(int degree) {
     if (degree < 0) throw InvalidArgument("degree must be >= 0");
-    return degree == 0 ? 0 : static_cast<int>(std::bit_width(static_cast<unsigned>(degree - 1))) + 1;
+    return degree == 0 ? 0
+                       : static_cast<int>(std::bit_width(static_cast<unsigned>(degree - 1))) + 1;
 }
 
 int plan_giant_step(const EvaluationPlan& plan, int piece_degree, int levels) {
     if (piece_degree < 0 || multiplicative_depth(piece_degree) > levels) {
         throw InternalError("plan_giant_step: a piece of degree " + std::to_string(piece_degree) +
-                               " cannot be evaluated in " + std::to_string(levels) + " levels");
+                            " cannot be evaluated in " + std::to_string(levels) + " levels");
     }
     if (piece_degree < (1 << plan.baby_step_log2) && leaf_levels(piece_degree) <= levels) return 0;
     // Here piece_degree >= 2 (degree 1 needs 1 level, which multiplicative_depth guarantees).
@@ -100,7 +102,8 @@ int plan_giant_step(const EvaluationPlan& plan, int piece_degree, int levels) {
 
 ChebyshevSplit split_at_giant_step(std::span<const double> c, int giant, Parity parity) {
     const int degree = static_cast<int>(c.size()) - 1;
-    if (giant < 1 || degree < giant) throw InvalidArgument("split_at_giant_step: degree below the giant step");
+    if (giant < 1 || degree < giant)
+        throw InvalidArgument("split_at_giant_step: degree below the giant step");
     ChebyshevSplit split;
     split.quotient.assign(static_cast<std::size_t>(degree - giant + 1), 0.0);
     split.quotient[0] = c[static_cast<std::size_t>(giant)];
@@ -113,7 +116,8 @@ ChebyshevSplit split_at_giant_step(std::span<const double> c, int giant, Parity 
     for (int j = 0; j <= remainder_degree; ++j) {
         const int mirror = 2 * giant - j;
         split.remainder[static_cast<std::size_t>(j)] =
-            c[static_cast<std::size_t>(j)] - (mirror <= degree ? c[static_cast<std::size_t>(mirror)] : 0.0);
+            c[static_cast<std::size_t>(j)] -
+            (mirror <= degree ? c[static_cast<std::size_t>(mirror)] : 0.0);
     }
     return split;
 }
@@ -158,7 +162,8 @@ EvaluationPlan plan_evaluation(int degree, Parity parity) {
     EvaluationPlan best;
     for (int l = 1; l <= depth; ++l) {
         EvaluationPlan candidate = plan_evaluation_with_baby_steps(degree, parity, l);
-        if (l == 1 || candidate.ct_multiplications < best.ct_multiplications) best = std::move(candidate);
+        if (l == 1 || candidate.ct_multiplications < best.ct_multiplications)
+            best = std::move(candidate);
     }
     return best;
 }
@@ -188,7 +193,8 @@ struct PlanTracer {
 
     // Same recursion as PlanBuilder::piece, on actual coefficients (c.size() - 1 = nominal degree).
     // `extra` holds the constant-quotient terms c_g T_g merged into this remainder chain's sum.
-    TracedValue piece(const std::vector<double>& c, int levels, std::vector<std::pair<double, int>> extra = {}) {
+    TracedValue piece(const std::vector<double>& c, int levels,
+                      std::vector<std::pair<double, int>> extra = {}) {
         const int degree = static_cast<int>(c.size()) - 1;
         const int giant = plan_giant_step(plan, degree, levels);
         if (giant == 0) {
@@ -221,11 +227,12 @@ struct PlanTracer {
 PlanTrace trace_plan(const ChebyshevPolynomial& p, const EvaluationPlan& plan, double x) {
     const std::vector<double>& all = p.coefficients();
     for (std::size_t k = 0; k < all.size(); ++k) {
-        const bool covered = static_cast<int>(k) <= plan.degree && (k == 0 || matches(static_cast<int>(k), plan.parity));
+        const bool covered = static_cast<int>(k) <= plan.degree &&
+                             (k == 0 || matches(static_cast<int>(k), plan.parity));
         if (!covered && all[k] != 0.0) {
             throw InvalidArgument("plan (degree " + std::to_string(plan.degree) + ", parity " +
-                                        parity_name(plan.parity) + ") does not cover coefficient " +
-                                        std::to_string(k));
+                                  parity_name(plan.parity) + ") does not cover coefficient " +
+                                  std::to_string(k));
         }
     }
     std::vector<double> c(static_cast<std::size_t>(plan.degree + 1), 0.0);

@@ -20,7 +20,9 @@ using ckks::ExtendedPlaintext;
 
 namespace {
 
-bool is_power_of_two(std::size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+bool is_power_of_two(std::size_t x) {
+    return x != 0 && (x & (x - 1)) == 0;
+}
 
 std::size_t mod_slots(long long step, std::size_t slots) {
     const long long s = static_cast<long long>(slots);
@@ -38,15 +40,17 @@ int resolve_level(const Context& ctx, int level) {
 
 std::string mib(std::size_t bytes) {
     std::ostringstream out;
-    out << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / (1024.0 * 1024.0) << " MiB";
+    out << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / (1024.0 * 1024.0)
+        << " MiB";
     return out.str();
 }
 
 // Costs in passes of modular products over one limb (see BsgsCostModel).
 struct KeySwitchCosts {
-    double hoist;       // decomposition of one polynomial
-    double baby;        // one lazy rotation from a hoisted decomposition
-    double giant;       // one lazy rotation of an extended ciphertext (half ModDown + decomposition + inner product)
+    double hoist;  // decomposition of one polynomial
+    double baby;   // one lazy rotation from a hoisted decomposition
+    double giant;  // one lazy rotation of an extended ciphertext (half ModDown + decomposition +
+                   // inner product)
     double final_down;  // the ModDown of both polynomials at the end
     double product;     // one plaintext product in Q*P (both polynomials)
 };
@@ -58,7 +62,8 @@ KeySwitchCosts costs(const Context& ctx, int level) {
     const double digit_primes = std::min(a, q);
     // Decomposition: inverse NTT of q limbs; per digit, a base conversion to the other primes and
     // their forward NTTs.
-    const double decompose = q * ntt + d * (digit_primes * (ext - digit_primes) + (ext - digit_primes) * ntt);
+    const double decompose =
+        q * ntt + d * (digit_primes * (ext - digit_primes) + (ext - digit_primes) * ntt);
     const double inner = 2 * d * ext;
     const double half_down = a * ntt + a * q + q * ntt + q;
     return {decompose, inner + q, half_down + decompose + inner + ext, 2 * half_down, 2 * ext};
@@ -69,16 +74,19 @@ KeySwitchCosts costs(const Context& ctx, int level) {
 // ---------------------------------------------------------------------------------------------
 // Diagonals
 
-Diagonals Diagonals::from_matrix(std::span<const Complex> matrix, std::size_t rows, std::size_t cols,
-                                 std::size_t slots) {
-    if (!is_power_of_two(slots)) throw ckks::ParameterError("Diagonals::from_matrix: slots must be a power of two");
+Diagonals Diagonals::from_matrix(std::span<const Complex> matrix, std::size_t rows,
+                                 std::size_t cols, std::size_t slots) {
+    if (!is_power_of_two(slots))
+        throw ckks::ParameterError("Diagonals::from_matrix: slots must be a power of two");
     if (rows == 0 || cols == 0 || rows > slots || cols > slots) {
-        throw ckks::ParameterError("Diagonals::from_matrix: a " + std::to_string(rows) + " x " + std::to_string(cols) +
-                                   " matrix does not fit " + std::to_string(slots) +
+        throw ckks::ParameterError("Diagonals::from_matrix: a " + std::to_string(rows) + " x " +
+                                   std::to_string(cols) + " matrix does not fit " +
+                                   std::to_string(slots) +
                                    " slots (use MatrixVectorProduct for larger shapes)");
     }
     if (matrix.size() != rows * cols) {
-        throw ckks::MismatchError("Diagonals::from_matrix: expected " + std::to_string(rows * cols) + " entries, got " +
+        throw ckks::MismatchError("Diagonals::from_matrix: expected " +
+                                  std::to_string(rows * cols) + " entries, got " +
                                   std::to_string(matrix.size()));
     }
     Diagonals d;
@@ -87,7 +95,8 @@ Diagonals Diagonals::from_matrix(std::span<const Complex> matrix, std::size_t ro
         for (std::size_t j = 0; j < cols; ++j) {
             const Complex v = matrix[t * cols + j];
             if (v == Complex(0)) continue;
-            const std::size_t k = mod_slots(static_cast<long long>(j) - static_cast<long long>(t), slots);
+            const std::size_t k =
+                mod_slots(static_cast<long long>(j) - static_cast<long long>(t), slots);
             auto& diag = d.diagonals[k];
             if (diag.empty()) diag.assign(slots, 0.0);
             diag[t] = v;
@@ -103,7 +112,8 @@ Diagonals Diagonals::from_matrix(std::span<const double> matrix, std::size_t row
 }
 
 std::vector<Complex> Diagonals::apply(std::span<const Complex> x) const {
-    if (x.size() != slots) throw ckks::MismatchError("Diagonals::apply: the vector needs one value per slot");
+    if (x.size() != slots)
+        throw ckks::MismatchError("Diagonals::apply: the vector needs one value per slot");
     std::vector<Complex> y(slots, 0.0);
     for (const auto& [k, diag] : diagonals) {
         for (std::size_t t = 0; t < slots; ++t) y[t] += diag[t] * x[(t + k) % slots];
@@ -123,20 +133,23 @@ std::vector<std::size_t> Diagonals::indices() const {
 std::string BsgsPlan::describe() const {
     std::ostringstream out;
     out << "BSGS b = " << baby << ": " << baby_steps.size() << " baby + " << giant_steps.size()
-        << " giant rotations, " << plaintext_products << " plaintext products, " << rotation_steps.size()
-        << " keys (" << mib(key_bytes) << ")";
+        << " giant rotations, " << plaintext_products << " plaintext products, "
+        << rotation_steps.size() << " keys (" << mib(key_bytes) << ")";
     return out.str();
 }
 
-BsgsPlan plan_bsgs_with_baby(const Context& ctx, int level, std::span<const std::size_t> indices, std::size_t slots,
-                             std::size_t baby, const BsgsCostModel& model) {
+BsgsPlan plan_bsgs_with_baby(const Context& ctx, int level, std::span<const std::size_t> indices,
+                             std::size_t slots, std::size_t baby, const BsgsCostModel& model) {
     level = resolve_level(ctx, level);
     if (!is_power_of_two(baby) || baby > slots) {
-        throw ckks::ParameterError("plan_bsgs: the baby-step count must be a power of two <= the slot count");
+        throw ckks::ParameterError(
+            "plan_bsgs: the baby-step count must be a power of two <= the slot count");
     }
     std::set<int> babies, giants;
     for (std::size_t k : indices) {
-        if (k >= slots) throw ckks::ParameterError("plan_bsgs: diagonal index " + std::to_string(k) + " >= slots");
+        if (k >= slots)
+            throw ckks::ParameterError("plan_bsgs: diagonal index " + std::to_string(k) +
+                                       " >= slots");
         const int i = static_cast<int>(k % baby), g = static_cast<int>(k - k % baby);
         if (i != 0) babies.insert(i);
         if (g != 0) giants.insert(g);
@@ -152,14 +165,16 @@ BsgsPlan plan_bsgs_with_baby(const Context& ctx, int level, std::span<const std:
     plan.plaintext_products = indices.size();
     plan.key_bytes = all.size() * ckks::switch_key_bytes(ctx, level);
     const KeySwitchCosts c = costs(ctx, level);
-    plan.cost = (babies.empty() ? 0 : c.hoist) + babies.size() * c.baby + giants.size() * c.giant + c.final_down +
-                indices.size() * c.product + model.key_byte_weight * static_cast<double>(plan.key_bytes);
+    plan.cost = (babies.empty() ? 0 : c.hoist) + babies.size() * c.baby + giants.size() * c.giant +
+                c.final_down + indices.size() * c.product +
+                model.key_byte_weight * static_cast<double>(plan.key_bytes);
     return plan;
 }
 
-BsgsPlan plan_bsgs(const Context& ctx, int level, std::span<const std::size_t> indices, std::size_t slots,
-                   const BsgsCostModel& model) {
-    if (!is_power_of_two(slots)) throw ckks::ParameterError("plan_bsgs: slots must be a power of two");
+BsgsPlan plan_bsgs(const Context& ctx, int level, std::span<const std::size_t> indices,
+                   std::size_t slots, const BsgsCostModel& model) {
+    if (!is_power_of_two(slots))
+        throw ckks::ParameterError("plan_bsgs: slots must be a power of two");
     std::optional<BsgsPlan> best;
     for (std::size_t b = 1; b <= slots; b *= 2) {
         BsgsPlan p = plan_bsgs_with_baby(ctx, level, indices, slots, b, model);
@@ -167,8 +182,8 @@ BsgsPlan plan_bsgs(const Context& ctx, int level, std::span<const std::size_t> i
         if (!best || p.cost < best->cost) best = std::move(p);
     }
     if (!best) {
-        throw ckks::ParameterError("plan_bsgs: no split needs at most " + std::to_string(model.max_keys) +
-                                   " rotation keys");
+        throw ckks::ParameterError("plan_bsgs: no split needs at most " +
+                                   std::to_string(model.max_keys) + " rotation keys");
     }
     return *best;
 }
@@ -176,7 +191,8 @@ BsgsPlan plan_bsgs(const Context& ctx, int level, std::span<const std::size_t> i
 // ---------------------------------------------------------------------------------------------
 // LinearTransform
 
-LinearTransform::LinearTransform(const ckks::Encoder& encoder, const Diagonals& diagonals, const Options& options)
+LinearTransform::LinearTransform(const ckks::Encoder& encoder, const Diagonals& diagonals,
+                                 const Options& options)
     : method_(options.method) {
     const Context& ctx = *encoder.context();
     level_ = resolve_level(ctx, options.level);
@@ -185,26 +201,33 @@ LinearTransform::LinearTransform(const ckks::Encoder& encoder, const Diagonals& 
     if (!is_power_of_two(slots_) || slots_ > ctx.max_slots()) {
         throw ckks::ParameterError("LinearTransform: the slot count must be a power of two <= N/2");
     }
-    if (diagonals.diagonals.empty()) throw ckks::ParameterError("LinearTransform: the map has no nonzero diagonal");
+    if (diagonals.diagonals.empty())
+        throw ckks::ParameterError("LinearTransform: the map has no nonzero diagonal");
     for (const auto& [k, diag] : diagonals.diagonals) {
         if (k >= slots_ || diag.size() != slots_) {
-            throw ckks::MismatchError("LinearTransform: diagonal " + std::to_string(k) + " must have index < slots and " +
-                                      std::to_string(slots_) + " values");
+            throw ckks::MismatchError("LinearTransform: diagonal " + std::to_string(k) +
+                                      " must have index < slots and " + std::to_string(slots_) +
+                                      " values");
         }
     }
     indices_ = diagonals.indices();
-    const double scale = options.scale != 0 ? options.scale : static_cast<double>(ctx.q()[level_].value());
+    const double scale =
+        options.scale != 0 ? options.scale : static_cast<double>(ctx.q()[level_].value());
 
     if (method_ == Method::Bsgs) {
-        plan_ = options.baby != 0 ? plan_bsgs_with_baby(ctx, level_, indices_, slots_, options.baby, options.cost)
-                                  : plan_bsgs(ctx, level_, indices_, slots_, options.cost);
+        plan_ = options.baby != 0
+                    ? plan_bsgs_with_baby(ctx, level_, indices_, slots_, options.baby, options.cost)
+                    : plan_bsgs(ctx, level_, indices_, slots_, options.cost);
         steps_ = plan_.rotation_steps;
         std::vector<Complex> rotated(slots_);
         for (const auto& [k, diag] : diagonals.diagonals) {
-            const int i = static_cast<int>(k % plan_.baby), g = static_cast<int>(k - k % plan_.baby);
+            const int i = static_cast<int>(k % plan_.baby),
+                      g = static_cast<int>(k - k % plan_.baby);
             // rot_-g(d_k)[u] = d_k[u - g]: the giant rotation then lines it up again.
-            for (std::size_t u = 0; u < slots_; ++u) rotated[u] = diag[mod_slots(static_cast<long long>(u) - g, slots_)];
-            giant_groups_[g].emplace_back(i, ckks::encode_extended(encoder, rotated, level_, scale, slots_));
+            for (std::size_t u = 0; u < slots_; ++u)
+                rotated[u] = diag[mod_slots(static_cast<long long>(u) - g, slots_)];
+            giant_groups_[g].emplace_back(
+                i, ckks::encode_extended(encoder, rotated, level_, scale, slots_));
         }
     } else {
         for (const auto& [k, diag] : diagonals.diagonals) {
@@ -219,7 +242,9 @@ LinearTransform::LinearTransform(const ckks::Encoder& encoder, const Diagonals& 
     }
 }
 
-std::size_t LinearTransform::key_switches() const { return plan_.key_switches; }
+std::size_t LinearTransform::key_switches() const {
+    return plan_.key_switches;
+}
 
 std::size_t LinearTransform::plaintext_bytes() const {
     std::size_t total = 0;
@@ -236,8 +261,9 @@ Ciphertext LinearTransform::evaluate(const Evaluator& ev, const Ciphertext& x) c
                                   " slots, the transform " + std::to_string(slots_));
     }
     if (x.level > level_ || x.level < 1) {
-        throw ckks::LevelError("LinearTransform: the ciphertext is at level " + std::to_string(x.level) +
-                               "; this transform was encoded for levels 1.." + std::to_string(level_));
+        throw ckks::LevelError(
+            "LinearTransform: the ciphertext is at level " + std::to_string(x.level) +
+            "; this transform was encoded for levels 1.." + std::to_string(level_));
     }
     return method_ == Method::Bsgs ? evaluate_bsgs(ev, x) : evaluate_per_diagonal(ev, x);
 }
@@ -291,7 +317,8 @@ Ciphertext LinearTransform::evaluate_per_diagonal(const Evaluator& ev, const Cip
             rotated = ev.rotate_hoisted(x, steps);
         } else {
             for (std::size_t t = begin; t < end; ++t) {
-                rotated.push_back(indices_[t] == 0 ? x : ev.rotate(x, static_cast<int>(indices_[t])));
+                rotated.push_back(indices_[t] == 0 ? x
+                                                   : ev.rotate(x, static_cast<int>(indices_[t])));
             }
         }
         std::vector<const Ciphertext*> cs;
@@ -314,15 +341,17 @@ Ciphertext LinearTransform::evaluate_per_diagonal(const Evaluator& ev, const Cip
 // ---------------------------------------------------------------------------------------------
 // MatrixVectorProduct
 
-MatrixVectorProduct::MatrixVectorProduct(const ckks::Encoder& encoder, std::span<const Complex> matrix,
-                                         std::size_t rows, std::size_t cols, const LinearTransform::Options& options,
+MatrixVectorProduct::MatrixVectorProduct(const ckks::Encoder& encoder,
+                                         std::span<const Complex> matrix, std::size_t rows,
+                                         std::size_t cols, const LinearTransform::Options& options,
                                          std::size_t slots)
     : rows_(rows), cols_(cols) {
     const Context& ctx = *encoder.context();
     slots_ = slots == 0 ? ctx.max_slots() : slots;
     if (rows == 0 || cols == 0) throw ckks::ParameterError("MatrixVectorProduct: empty matrix");
     if (matrix.size() != rows * cols) {
-        throw ckks::MismatchError("MatrixVectorProduct: expected " + std::to_string(rows * cols) + " entries");
+        throw ckks::MismatchError("MatrixVectorProduct: expected " + std::to_string(rows * cols) +
+                                  " entries");
     }
     input_blocks_ = (cols + slots_ - 1) / slots_;
     output_blocks_ = (rows + slots_ - 1) / slots_;
@@ -344,20 +373,25 @@ MatrixVectorProduct::MatrixVectorProduct(const ckks::Encoder& encoder, std::span
                 }
             }
             if (!nonzero) continue;
-            blocks_.emplace(std::piecewise_construct, std::forward_as_tuple(rb, cb),
-                            std::forward_as_tuple(encoder, Diagonals::from_matrix(block, r, c, slots_), block_options));
+            blocks_.emplace(
+                std::piecewise_construct, std::forward_as_tuple(rb, cb),
+                std::forward_as_tuple(encoder, Diagonals::from_matrix(block, r, c, slots_),
+                                      block_options));
         }
     }
 }
 
-MatrixVectorProduct::MatrixVectorProduct(const ckks::Encoder& encoder, std::span<const double> matrix,
-                                         std::size_t rows, std::size_t cols, const LinearTransform::Options& options,
+MatrixVectorProduct::MatrixVectorProduct(const ckks::Encoder& encoder,
+                                         std::span<const double> matrix, std::size_t rows,
+                                         std::size_t cols, const LinearTransform::Options& options,
                                          std::size_t slots)
-    : MatrixVectorProduct(encoder, std::vector<Complex>(matrix.begin(), matrix.end()), rows, cols, options, slots) {}
+    : MatrixVectorProduct(encoder, std::vector<Complex>(matrix.begin(), matrix.end()), rows, cols,
+                          options, slots) {}
 
 std::vector<int> MatrixVectorProduct::rotation_steps() const {
     std::set<int> all;
-    for (const auto& [key, t] : blocks_) all.insert(t.rotation_steps().begin(), t.rotation_steps().end());
+    for (const auto& [key, t] : blocks_)
+        all.insert(t.rotation_steps().begin(), t.rotation_steps().end());
     return {all.begin(), all.end()};
 }
 
@@ -367,10 +401,12 @@ std::size_t MatrixVectorProduct::plaintext_bytes() const {
     return total;
 }
 
-std::vector<Ciphertext> MatrixVectorProduct::evaluate(const Evaluator& ev, std::span<const Ciphertext> x) const {
+std::vector<Ciphertext> MatrixVectorProduct::evaluate(const Evaluator& ev,
+                                                      std::span<const Ciphertext> x) const {
     if (x.size() != input_blocks_) {
         throw ckks::MismatchError("MatrixVectorProduct: expected " + std::to_string(input_blocks_) +
-                                  " input ciphertexts (ceil(cols / slots)), got " + std::to_string(x.size()));
+                                  " input ciphertexts (ceil(cols / slots)), got " +
+                                  std::to_string(x.size()));
     }
     std::vector<Ciphertext> y;
     for (std::size_t rb = 0; rb < output_blocks_; ++rb) {
@@ -397,7 +433,8 @@ std::vector<Ciphertext> MatrixVectorProduct::evaluate(const Evaluator& ev, std::
 
 std::vector<int> inner_sum_steps(std::size_t block, std::size_t stride, std::size_t slots) {
     if (!is_power_of_two(block) || stride == 0) {
-        throw ckks::ParameterError("inner_sum: the block must be a power of two and the stride positive");
+        throw ckks::ParameterError(
+            "inner_sum: the block must be a power of two and the stride positive");
     }
     std::set<int> steps;
     for (std::size_t s = 1; s < block; s *= 2) {
@@ -407,7 +444,8 @@ std::vector<int> inner_sum_steps(std::size_t block, std::size_t stride, std::siz
     return {steps.begin(), steps.end()};
 }
 
-Ciphertext inner_sum(const Evaluator& ev, const Ciphertext& x, std::size_t block, std::size_t stride) {
+Ciphertext inner_sum(const Evaluator& ev, const Ciphertext& x, std::size_t block,
+                     std::size_t stride) {
     (void)inner_sum_steps(block, stride, x.slots);  // validates
     Ciphertext acc = x;
     for (std::size_t s = 1; s < block; s *= 2) {
@@ -419,7 +457,8 @@ Ciphertext inner_sum(const Evaluator& ev, const Ciphertext& x, std::size_t block
 
 std::vector<int> replicate_steps(std::size_t length, std::size_t copies, std::size_t slots) {
     if (!is_power_of_two(copies) || length == 0 || length * copies > slots) {
-        throw ckks::ParameterError("replicate: copies must be a power of two and length * copies <= slots");
+        throw ckks::ParameterError(
+            "replicate: copies must be a power of two and length * copies <= slots");
     }
     std::vector<int> steps;
     for (std::size_t c = 1; c < copies; c *= 2) {
@@ -428,7 +467,8 @@ std::vector<int> replicate_steps(std::size_t length, std::size_t copies, std::si
     return steps;
 }
 
-Ciphertext replicate(const Evaluator& ev, const Ciphertext& x, std::size_t length, std::size_t copies) {
+Ciphertext replicate(const Evaluator& ev, const Ciphertext& x, std::size_t length,
+                     std::size_t copies) {
     const std::vector<int> steps = replicate_steps(length, copies, x.slots);
     Ciphertext acc = x;
     for (int k : steps) ev.add_inplace(acc, ev.rotate(acc, k));  // right by length * 2^i
@@ -442,8 +482,8 @@ std::vector<double> mask_values(std::size_t slots, std::size_t begin, std::size_
     return m;
 }
 
-Ciphertext apply_mask(const Evaluator& ev, const ckks::Encoder& encoder, const Ciphertext& x, std::size_t begin,
-                      std::size_t end) {
+Ciphertext apply_mask(const Evaluator& ev, const ckks::Encoder& encoder, const Ciphertext& x,
+                      std::size_t begin, std::size_t end) {
     const double q = static_cast<double>(ev.context()->q()[x.level].value());
     const auto m = mask_values(x.slots, begin, end);
     Ciphertext r = ev.rescale(ev.multiply_plain(x, encoder.encode(m, x.level, q, x.slots)));
@@ -486,7 +526,8 @@ ckks::GaloisKeys RotationKeyPlan::generate(ckks::KeyGenerator& keygen) const {
 std::string RotationKeyPlan::report() const {
     std::ostringstream out;
     out << requested_steps << " distinct rotations requested, " << keys.size() << " keys";
-    if (!compositions.empty()) out << " (" << compositions.size() << " steps composed from a base set)";
+    if (!compositions.empty())
+        out << " (" << compositions.size() << " steps composed from a base set)";
     out << ", " << mib(key_bytes) << " (all at the top level: " << mib(top_level_bytes) << ")";
     std::map<int, std::size_t> per_level;
     for (const auto& [k, level] : keys) ++per_level[level];
@@ -494,13 +535,13 @@ std::string RotationKeyPlan::report() const {
     return out.str();
 }
 
-RotationKeyPlan plan_rotation_keys(const Context& ctx, std::span<const RotationUse> uses, std::size_t slots,
-                                   std::size_t max_key_bytes) {
+RotationKeyPlan plan_rotation_keys(const Context& ctx, std::span<const RotationUse> uses,
+                                   std::size_t slots, std::size_t max_key_bytes) {
     if (!is_power_of_two(slots) || slots > ctx.max_slots()) {
         throw ckks::ParameterError("plan_rotation_keys: slots must be a power of two <= N/2");
     }
-    std::map<int, int> level_of;           // step -> highest level used at
-    std::map<int, bool> composable;        // step -> every use allows composition
+    std::map<int, int> level_of;     // step -> highest level used at
+    std::map<int, bool> composable;  // step -> every use allows composition
     for (const RotationUse& use : uses) {
         const int level = resolve_level(ctx, use.level);
         for (int step : use.steps) {

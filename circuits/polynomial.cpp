@@ -26,7 +26,8 @@ constexpr double kScaleBookkeepingTolerance = 1e-12;
 
 void set_exact_scale(Ciphertext& ct, double scale, const char* where) {
     if (std::fabs(ct.scale - scale) > kScaleBookkeepingTolerance * scale) {
-        throw InternalError(std::string("polynomial evaluation: scale bookkeeping is off at ") + where);
+        throw InternalError(std::string("polynomial evaluation: scale bookkeeping is off at ") +
+                            where);
     }
     ckks::set_metadata(ct, ckks::metadata(ct).with_scale(scale));
 }
@@ -38,10 +39,14 @@ Ciphertext zero_like(const ckks::Evaluator& ev, const Ciphertext& like, double s
     return zero;
 }
 
-bool is_unit_interval(const approx::Interval& interval) { return interval.lo == -1.0 && interval.hi == 1.0; }
+bool is_unit_interval(const approx::Interval& interval) {
+    return interval.lo == -1.0 && interval.hi == 1.0;
+}
 
 // ceil(log2 i): the level of T_i below T_1.
-int power_depth(int i) { return i <= 1 ? 0 : static_cast<int>(std::bit_width(static_cast<unsigned>(i - 1))); }
+int power_depth(int i) {
+    return i <= 1 ? 0 : static_cast<int>(std::bit_width(static_cast<unsigned>(i - 1)));
+}
 
 bool matches(int index, Parity parity) {
     if (parity == Parity::Even) return index % 2 == 0;
@@ -63,7 +68,8 @@ Prepared prepare(const ChebyshevPolynomial& p) {
     const ChebyshevPolynomial cleaned =
         out.parity == Parity::None ? p : p.with_parity(out.parity, /*keep_constant=*/true);
     out.coefficients = cleaned.coefficients();
-    while (out.coefficients.size() > 1 && out.coefficients.back() == 0.0) out.coefficients.pop_back();
+    while (out.coefficients.size() > 1 && out.coefficients.back() == 0.0)
+        out.coefficients.pop_back();
     if (out.degree() <= 1) out.parity = out.degree() == 1 ? Parity::Odd : Parity::None;
     return out;
 }
@@ -78,7 +84,7 @@ double checked_target_scale(double target_scale, const Ciphertext& x) {
 
 // One evaluation: the power basis and the recursive pieces of the plan.
 class Run {
-public:
+  public:
     Run(const ckks::Evaluator& ev, const EvaluationPlan& plan, EvaluationReport& report)
         : ev_(ev), ctx_(*ev.context()), plan_(plan), report_(report) {}
 
@@ -105,10 +111,11 @@ public:
                 product = multiply(powers_.at(low), at_depth(i - low, j));
                 product = ev_.multiply_integer(product, 2);
                 const int mirror = 2 * low - i;
-                // Brought to the product's scale by an integer close to sigma_j^2 / sigma(T_mirror),
-                // without a rescale of its own: the product's rescale covers it.
-                Ciphertext subtrahend = ev_.multiply_constant(dropped(mirror, top_ - j), 1.0,
-                                                              sigma_[j] * sigma_[j] / sigma_[power_depth(mirror)]);
+                // Brought to the product's scale by an integer close to sigma_j^2 /
+                // sigma(T_mirror), without a rescale of its own: the product's rescale covers it.
+                Ciphertext subtrahend =
+                    ev_.multiply_constant(dropped(mirror, top_ - j), 1.0,
+                                          sigma_[j] * sigma_[j] / sigma_[power_depth(mirror)]);
                 set_exact_scale(subtrahend, product.scale, "T_i construction");
                 ev_.sub_inplace(product, subtrahend);
             }
@@ -124,10 +131,12 @@ public:
         return pre;
     }
 
-private:
+  private:
     using Term = std::pair<double, int>;  // coefficient, index i of T_i
 
-    double prime(int level) const { return static_cast<double>(ctx_.q()[static_cast<std::size_t>(level)].value()); }
+    double prime(int level) const {
+        return static_cast<double>(ctx_.q()[static_cast<std::size_t>(level)].value());
+    }
 
     Ciphertext multiply(const Ciphertext& a, const Ciphertext& b) {
         ++report_.ct_multiplications;
@@ -159,7 +168,8 @@ private:
         auto it = normalized_.find(key);
         if (it == normalized_.end()) {
             const int from = top_ - j + 1;
-            Ciphertext c = ev_.multiply_constant(dropped(i, from), 1.0, sigma_[j] * prime(from) / sigma_[own]);
+            Ciphertext c =
+                ev_.multiply_constant(dropped(i, from), 1.0, sigma_[j] * prime(from) / sigma_[own]);
             rescale(c, sigma_[j]);
             it = normalized_.emplace(key, std::move(c)).first;
         }
@@ -169,7 +179,8 @@ private:
     // The piece before its final rescale: level + 1, scale `scale` * q_{level+1}. `extra` are
     // scalar multiples c_g T_g of giant steps (constant quotients) summed into the leaf that ends
     // this remainder chain.
-    Ciphertext piece_before_rescale(const std::vector<double>& c, int level, double scale, std::vector<Term> extra) {
+    Ciphertext piece_before_rescale(const std::vector<double>& c, int level, double scale,
+                                    std::vector<Term> extra) {
         const int degree = static_cast<int>(c.size()) - 1;
         const int giant = plan_giant_step(plan_, degree, top_ - level);
         const double pre_scale = scale * prime(level + 1);
@@ -180,7 +191,8 @@ private:
         if (split.quotient.size() == 1) {
             extra.emplace_back(split.quotient[0], giant);
         } else {
-            // q T_g at level + 1 must have scale pre_scale: q is produced at pre_scale / sigma(T_g).
+            // q T_g at level + 1 must have scale pre_scale: q is produced at pre_scale /
+            // sigma(T_g).
             const int k = power_depth(giant);
             const Ciphertext quotient = piece(split.quotient, level + 1, pre_scale / sigma_[k]);
             high = multiply(quotient, dropped(giant, level + 1));
@@ -209,9 +221,9 @@ private:
 
         std::optional<Ciphertext> sum;
         for (const auto& [depth, group] : by_depth) {
-            Ciphertext part = ev_.multiply_accumulate(std::span<const Ciphertext* const>(group.first),
-                                                      std::span<const double>(group.second),
-                                                      pre_scale / sigma_[depth]);
+            Ciphertext part = ev_.multiply_accumulate(
+                std::span<const Ciphertext* const>(group.first),
+                std::span<const double>(group.second), pre_scale / sigma_[depth]);
             set_exact_scale(part, pre_scale, "leaf");
             if (sum) {
                 ev_.add_inplace(*sum, part);
@@ -229,10 +241,10 @@ private:
     const EvaluationPlan& plan_;
     EvaluationReport& report_;
     int top_ = 0;
-    std::vector<double> sigma_;                                  // scale of T_i at depth j
-    std::map<int, Ciphertext> powers_;                           // T_i at level top - depth(i)
-    std::map<std::pair<int, int>, Ciphertext> dropped_;          // (i, level)
-    std::map<std::pair<int, int>, Ciphertext> normalized_;       // (i, depth)
+    std::vector<double> sigma_;                             // scale of T_i at depth j
+    std::map<int, Ciphertext> powers_;                      // T_i at level top - depth(i)
+    std::map<std::pair<int, int>, Ciphertext> dropped_;     // (i, level)
+    std::map<std::pair<int, int>, Ciphertext> normalized_;  // (i, depth)
 };
 
 }  // namespace
@@ -250,8 +262,8 @@ int ChebyshevEvaluator::depth(const ChebyshevPolynomial& p) {
     return multiplicative_depth(degree) + (interval_change ? 1 : 0);
 }
 
-Ciphertext ChebyshevEvaluator::evaluate(const Ciphertext& x, const ChebyshevPolynomial& p, double target_scale,
-                                        EvaluationReport* report) const {
+Ciphertext ChebyshevEvaluator::evaluate(const Ciphertext& x, const ChebyshevPolynomial& p,
+                                        double target_scale, EvaluationReport* report) const {
     const ckks::Evaluator& ev = evaluator_;
     Prepared prepared = prepare(p);
     EvaluationReport local;
@@ -260,9 +272,10 @@ Ciphertext ChebyshevEvaluator::evaluate(const Ciphertext& x, const ChebyshevPoly
     rep.plan = plan_evaluation(prepared.degree(), prepared.parity);
     const int levels = depth(p);
     if (x.level < levels) {
-        throw ckks::LevelError("polynomial evaluation: degree " + std::to_string(prepared.degree()) + " needs " +
-                               std::to_string(levels) + " levels, the ciphertext has " + std::to_string(x.level) +
-                               "; use more levels or a lower degree");
+        throw ckks::LevelError("polynomial evaluation: degree " +
+                               std::to_string(prepared.degree()) + " needs " +
+                               std::to_string(levels) + " levels, the ciphertext has " +
+                               std::to_string(x.level) + "; use more levels or a lower degree");
     }
     const double scale = checked_target_scale(target_scale, x);
     const approx::Interval& interval = p.interval();
@@ -276,12 +289,14 @@ Ciphertext ChebyshevEvaluator::evaluate(const Ciphertext& x, const ChebyshevPoly
     Ciphertext t = x;
     std::vector<double>& c = prepared.coefficients;
     if (!is_unit_interval(interval)) {
-        const double alpha = 2.0 / interval.width(), beta = -(interval.lo + interval.hi) / interval.width();
+        const double alpha = 2.0 / interval.width(),
+                     beta = -(interval.lo + interval.hi) / interval.width();
         if (prepared.degree() == 1) {
             // c_0 + c_1 (alpha x + beta): the interval change folds into the one scalar product.
             c = {c[0] + c[1] * beta, c[1] * alpha};
         } else {
-            t = ev.multiply_constant(x, alpha);  // by round(alpha q), so the rescale returns to x.scale
+            t = ev.multiply_constant(
+                x, alpha);  // by round(alpha q), so the rescale returns to x.scale
             ev.rescale_inplace(t);
             ++rep.rescales;
             set_exact_scale(t, x.scale, "interval change");
@@ -305,12 +320,14 @@ Ciphertext evaluate_power_basis(const ckks::Evaluator& ev, const Ciphertext& x,
                                 EvaluationReport* report) {
     std::vector<double> a(ascending_coefficients.begin(), ascending_coefficients.end());
     for (double v : a) {
-        if (!std::isfinite(v)) throw InvalidArgument("evaluate_power_basis: coefficients must be finite");
+        if (!std::isfinite(v))
+            throw InvalidArgument("evaluate_power_basis: coefficients must be finite");
     }
     while (a.size() > 1 && a.back() == 0.0) a.pop_back();
     if (a.empty() || a.size() > 4) {
-        throw InvalidArgument("evaluate_power_basis: between 1 and 4 coefficients (degree <= 3); use "
-                                    "ChebyshevEvaluator for higher degrees");
+        throw InvalidArgument(
+            "evaluate_power_basis: between 1 and 4 coefficients (degree <= 3); use "
+            "ChebyshevEvaluator for higher degrees");
     }
     const int degree = static_cast<int>(a.size()) - 1;
     EvaluationReport local;
@@ -319,16 +336,19 @@ Ciphertext evaluate_power_basis(const ckks::Evaluator& ev, const Ciphertext& x,
     rep.plan.degree = degree;
     rep.plan.depth = degree == 3 ? 2 : (degree >= 1 ? 1 : 0);
     if (x.level < rep.plan.depth) {
-        throw ckks::LevelError("evaluate_power_basis: degree " + std::to_string(degree) + " needs " +
-                               std::to_string(rep.plan.depth) + " levels, the ciphertext has " +
-                               std::to_string(x.level));
+        throw ckks::LevelError("evaluate_power_basis: degree " + std::to_string(degree) +
+                               " needs " + std::to_string(rep.plan.depth) +
+                               " levels, the ciphertext has " + std::to_string(x.level));
     }
     if (degree == 2 && target_scale != 0) {
-        throw InvalidArgument("evaluate_power_basis: a depth-1 quadratic folds a_2 into its scale; "
-                                    "target_scale must be 0 (or use ChebyshevEvaluator at depth 2)");
+        throw InvalidArgument(
+            "evaluate_power_basis: a depth-1 quadratic folds a_2 into its scale; "
+            "target_scale must be 0 (or use ChebyshevEvaluator at depth 2)");
     }
     const ckks::Context& ctx = *ev.context();
-    auto prime = [&](int level) { return static_cast<double>(ctx.q()[static_cast<std::size_t>(level)].value()); };
+    auto prime = [&](int level) {
+        return static_cast<double>(ctx.q()[static_cast<std::size_t>(level)].value());
+    };
     const int L = x.level;
     const double s = x.scale;
 
@@ -345,7 +365,8 @@ Ciphertext evaluate_power_basis(const ckks::Evaluator& ev, const Ciphertext& x,
         ++rep.rescales;
         set_exact_scale(result, scale, "linear result");
     } else if (degree == 2) {
-        // x^2 at scale s^2 is a_2 x^2 at scale s^2 / a_2: the scale absorbs a_2 (negated for a_2 < 0).
+        // x^2 at scale s^2 is a_2 x^2 at scale s^2 / a_2: the scale absorbs a_2 (negated for a_2 <
+        // 0).
         ++rep.ct_multiplications;
         result = ev.multiply_relin(x, x);
         const double pre_scale = s * s / std::fabs(a[2]);
@@ -399,7 +420,9 @@ Ciphertext evaluate_power_basis(const ckks::Evaluator& ev, const Ciphertext& x,
 // ---------------------------------------------------------------------------------------------
 // The one entry point: plan_polynomial chooses, evaluate_polynomial follows the same choice.
 
-std::string basis_name(PolynomialBasis basis) { return basis == PolynomialBasis::power ? "power" : "chebyshev"; }
+std::string basis_name(PolynomialBasis basis) {
+    return basis == PolynomialBasis::power ? "power" : "chebyshev";
+}
 
 std::string PolynomialPlan::describe() const {
     std::string text = "degree " + std::to_string(degree) + ", " + basis_name(basis) + " basis";
@@ -418,7 +441,7 @@ namespace {
 // What plan_polynomial chose, with the coefficients evaluate_polynomial then evaluates.
 struct Choice {
     PolynomialPlan plan;
-    std::vector<double> power;                     // basis == power: ascending, trailing zeros dropped
+    std::vector<double> power;  // basis == power: ascending, trailing zeros dropped
     std::optional<ChebyshevPolynomial> chebyshev;  // basis == chebyshev
 };
 
@@ -466,18 +489,20 @@ Choice low_degree_choice(std::vector<double> power, double lo, double hi,
 Choice choose(std::span<const double> power_coefficients, double lo, double hi) {
     if (power_coefficients.empty()) throw InvalidArgument("plan_polynomial: no coefficients");
     for (double v : power_coefficients) {
-        if (!std::isfinite(v)) throw InvalidArgument("plan_polynomial: coefficients must be finite");
+        if (!std::isfinite(v))
+            throw InvalidArgument("plan_polynomial: coefficients must be finite");
     }
     if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi) {
         throw InvalidArgument("plan_polynomial: the interval [" + std::to_string(lo) + ", " +
-                                    std::to_string(hi) + "] is not lo <= hi with finite bounds");
+                              std::to_string(hi) + "] is not lo <= hi with finite bounds");
     }
     std::vector<double> a(power_coefficients.begin(), power_coefficients.end());
     trim_trailing_zeros(a);
     const int degree = static_cast<int>(a.size()) - 1;
     if (degree <= 2) return low_degree_choice(std::move(a), lo, hi, std::nullopt);
     // lo == hi: no interval known; [-1, 1] needs no interval change.
-    const approx::Interval interval = lo < hi ? approx::Interval{lo, hi} : approx::Interval{-1.0, 1.0};
+    const approx::Interval interval =
+        lo < hi ? approx::Interval{lo, hi} : approx::Interval{-1.0, 1.0};
     ChebyshevPolynomial chebyshev = ChebyshevPolynomial::from_power_basis(a, interval);
     if (degree == 3) return low_degree_choice(std::move(a), lo, hi, chebyshev);
     return chebyshev_choice(std::move(chebyshev));
@@ -486,9 +511,11 @@ Choice choose(std::span<const double> power_coefficients, double lo, double hi) 
 Choice choose(const ChebyshevPolynomial& p) {
     const Prepared prepared = prepare(p);
     if (prepared.degree() > 3) return chebyshev_choice(p);
-    std::vector<double> a = ChebyshevPolynomial(prepared.coefficients, p.interval()).to_power_basis();
+    std::vector<double> a =
+        ChebyshevPolynomial(prepared.coefficients, p.interval()).to_power_basis();
     trim_trailing_zeros(a);
-    if (a.size() > 4) return chebyshev_choice(p);  // not reachable: the power degree is the Chebyshev one
+    if (a.size() > 4)
+        return chebyshev_choice(p);  // not reachable: the power degree is the Chebyshev one
     return low_degree_choice(std::move(a), p.interval().lo, p.interval().hi, p);
 }
 
@@ -501,22 +528,25 @@ Ciphertext evaluate_choice(const ckks::Evaluator& ev, const Ciphertext& x, const
         result = ChebyshevEvaluator(ev).evaluate(x, *choice.chebyshev, target_scale, &rep);
     } else if (choice.plan.degree == 2 && target_scale != 0) {
         // a_2 is folded into the scale of the single rescale, so the landing scale is fixed.
-        const double q = static_cast<double>(ev.context()->q()[static_cast<std::size_t>(x.level)].value());
+        const double q =
+            static_cast<double>(ev.context()->q()[static_cast<std::size_t>(x.level)].value());
         const double landing = x.scale * x.scale / std::fabs(choice.power[2]) / q;
         if (!(std::fabs(target_scale - landing) <= kScaleBookkeepingTolerance * landing)) {
-            throw InvalidArgument("evaluate_polynomial: a quadratic lands at scale 2^" +
-                                        std::to_string(std::log2(landing)) +
-                                        " (a_2 folded into it, one level); pass target_scale 0 or that scale");
+            throw InvalidArgument(
+                "evaluate_polynomial: a quadratic lands at scale 2^" +
+                std::to_string(std::log2(landing)) +
+                " (a_2 folded into it, one level); pass target_scale 0 or that scale");
         }
         result = evaluate_power_basis(ev, x, choice.power, 0, &rep);
         set_exact_scale(result, target_scale, "quadratic target");
     } else {
         result = evaluate_power_basis(ev, x, choice.power, target_scale, &rep);
     }
-    if (rep.levels_consumed != choice.plan.depth || rep.ct_multiplications != choice.plan.ct_multiplications) {
-        throw InternalError("evaluate_polynomial: consumed " + std::to_string(rep.levels_consumed) + " levels and " +
-                               std::to_string(rep.ct_multiplications) + " products, the plan says " +
-                               choice.plan.describe());
+    if (rep.levels_consumed != choice.plan.depth ||
+        rep.ct_multiplications != choice.plan.ct_multiplications) {
+        throw InternalError("evaluate_polynomial: consumed " + std::to_string(rep.levels_consumed) +
+                            " levels and " + std::to_string(rep.ct_multiplications) +
+                            " products, the plan says " + choice.plan.describe());
     }
     return result;
 }
@@ -527,16 +557,19 @@ PolynomialPlan plan_polynomial(std::span<const double> power_coefficients, doubl
     return choose(power_coefficients, lo, hi).plan;
 }
 
-PolynomialPlan plan_polynomial(const ChebyshevPolynomial& p) { return choose(p).plan; }
+PolynomialPlan plan_polynomial(const ChebyshevPolynomial& p) {
+    return choose(p).plan;
+}
 
 Ciphertext evaluate_polynomial(const ckks::Evaluator& evaluator, const Ciphertext& x,
-                               std::span<const double> power_coefficients, double lo, double hi, double target_scale,
-                               EvaluationReport* report) {
+                               std::span<const double> power_coefficients, double lo, double hi,
+                               double target_scale, EvaluationReport* report) {
     return evaluate_choice(evaluator, x, choose(power_coefficients, lo, hi), target_scale, report);
 }
 
-Ciphertext evaluate_polynomial(const ckks::Evaluator& evaluator, const Ciphertext& x, const ChebyshevPolynomial& p,
-                               double target_scale, EvaluationReport* report) {
+Ciphertext evaluate_polynomial(const ckks::Evaluator& evaluator, const Ciphertext& x,
+                               const ChebyshevPolynomial& p, double target_scale,
+                               EvaluationReport* report) {
     return evaluate_choice(evaluator, x, choose(p), target_scale, report);
 }
 

@@ -9,7 +9,9 @@ namespace henn::circuits {
 
 namespace {
 
-bool is_power_of_two(std::size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+bool is_power_of_two(std::size_t x) {
+    return x != 0 && (x & (x - 1)) == 0;
+}
 
 int normalize(long long step, std::size_t slots) {
     const auto s = static_cast<long long>(slots);
@@ -36,7 +38,8 @@ void for_each_stage(std::size_t count, long long stride, std::size_t radix, Stag
 
 }  // namespace
 
-std::vector<int> rotate_and_sum_steps(std::size_t count, long long stride, std::size_t slots, std::size_t radix) {
+std::vector<int> rotate_and_sum_steps(std::size_t count, long long stride, std::size_t slots,
+                                      std::size_t radix) {
     validate(count, slots, radix);
     std::set<int> steps;
     for_each_stage(count, stride, radix, [&](std::size_t terms, long long spacing) {
@@ -48,8 +51,8 @@ std::vector<int> rotate_and_sum_steps(std::size_t count, long long stride, std::
     return {steps.begin(), steps.end()};
 }
 
-ckks::Ciphertext rotate_and_sum(const ckks::Evaluator& ev, const ckks::Ciphertext& x, std::size_t count,
-                                long long stride, std::size_t radix) {
+ckks::Ciphertext rotate_and_sum(const ckks::Evaluator& ev, const ckks::Ciphertext& x,
+                                std::size_t count, long long stride, std::size_t radix) {
     validate(count, x.slots, radix);
     ckks::Ciphertext acc = x;
     for_each_stage(count, stride, radix, [&](std::size_t terms, long long spacing) {
@@ -69,14 +72,14 @@ ckks::Ciphertext rotate_and_sum(const ckks::Evaluator& ev, const ckks::Ciphertex
     return acc;
 }
 
-std::vector<double> rotate_and_sum_reference(const std::vector<double>& x, std::size_t count, long long stride) {
+std::vector<double> rotate_and_sum_reference(const std::vector<double>& x, std::size_t count,
+                                             long long stride) {
     const std::size_t slots = x.size();
     std::vector<double> y(slots, 0.0);
     for (std::size_t t = 0; t < slots; ++t) {
         for (std::size_t j = 0; j < count; ++j) {
-            y[t] += x[static_cast<std::size_t>(normalize(static_cast<long long>(t) +
-                                                             static_cast<long long>(j) * stride,
-                                                         slots))];
+            y[t] += x[static_cast<std::size_t>(
+                normalize(static_cast<long long>(t) + static_cast<long long>(j) * stride, slots))];
         }
     }
     return y;

@@ -13,8 +13,8 @@ namespace {
 std::size_t resolve_slots(const Context& ctx, std::size_t slots, std::size_t count) {
     if (slots == 0) slots = ctx.max_slots();
     if (count > slots) {
-        throw ParameterError(std::to_string(count) + " values do not fit in " + std::to_string(slots) +
-                             " slots");
+        throw ParameterError(std::to_string(count) + " values do not fit in " +
+                             std::to_string(slots) + " slots");
     }
     return slots;
 }
@@ -23,7 +23,7 @@ std::size_t resolve_slots(const Context& ctx, std::size_t slots, std::size_t cou
 // long double. Exact digits are kept until the final conversion, so small negative values
 // (close to Q) keep their full precision.
 class CrtReconstructor {
-public:
+  public:
     CrtReconstructor(const Context& ctx, int level) : ctx_(ctx), count_(level + 1) {
         inverses_.resize(count_ * count_);
         for (std::size_t j = 0; j < count_; ++j) {
@@ -43,7 +43,8 @@ public:
             u64 t = residues[j];
             for (std::size_t k = 0; k < j; ++k) {
                 const auto& c = inverses_[j * count_ + k];
-                t = math::mul_shoup(math::sub_mod(t, q[j].reduce(digits_[k]), qj), c.value, c.shoup, qj);
+                t = math::mul_shoup(math::sub_mod(t, q[j].reduce(digits_[k]), qj), c.value, c.shoup,
+                                    qj);
             }
             digits_[j] = t;
         }
@@ -64,11 +65,12 @@ public:
             }
         }
         long double value = 0;
-        for (std::size_t j = count_; j-- > 0;) value = value * static_cast<long double>(q[j].value()) + digits_[j];
+        for (std::size_t j = count_; j-- > 0;)
+            value = value * static_cast<long double>(q[j].value()) + digits_[j];
         return negative ? -value : value;
     }
 
-private:
+  private:
     const Context& ctx_;
     std::size_t count_;
     std::vector<math::ShoupConstant> inverses_;
@@ -88,7 +90,8 @@ Plaintext Encoder::encode(std::span<const std::complex<double>> values, int leve
                          std::to_string(ctx.max_level()));
     }
     if (scale == 0) scale = ctx.default_scale();
-    if (!(scale >= 1) || !std::isfinite(scale)) throw ScaleError("the scale must be a finite number >= 1");
+    if (!(scale >= 1) || !std::isfinite(scale))
+        throw ScaleError("the scale must be a finite number >= 1");
     slots = resolve_slots(ctx, slots, values.size());
     std::vector<std::complex<double>> w(slots);
     std::copy(values.begin(), values.end(), w.begin());
@@ -98,7 +101,8 @@ Plaintext Encoder::encode(std::span<const std::complex<double>> values, int leve
     const std::size_t gap = n / (2 * slots);
     // Coefficients must stay below Q_level / 2 in magnitude; compare in log2 to avoid overflow.
     double log_q_level = 0;
-    for (int i = 0; i <= level; ++i) log_q_level += std::log2(static_cast<double>(ctx.q()[i].value()));
+    for (int i = 0; i <= level; ++i)
+        log_q_level += std::log2(static_cast<double>(ctx.q()[i].value()));
     std::vector<double> coeffs(2 * slots);
     double largest = 0;
     for (std::size_t k = 0; k < slots; ++k) {
@@ -108,8 +112,9 @@ Plaintext Encoder::encode(std::span<const std::complex<double>> values, int leve
     }
     if (!std::isfinite(largest) || (largest > 0 && std::log2(largest) >= log_q_level - 1)) {
         std::ostringstream msg;
-        msg << "encoding overflow: a coefficient of 2^" << std::log2(largest) << " does not fit Q at level "
-            << level << " (2^" << log_q_level << "); lower the scale or the values";
+        msg << "encoding overflow: a coefficient of 2^" << std::log2(largest)
+            << " does not fit Q at level " << level << " (2^" << log_q_level
+            << "); lower the scale or the values";
         throw ScaleError(msg.str());
     }
 
@@ -132,7 +137,8 @@ Plaintext Encoder::encode(std::span<const std::complex<double>> values, int leve
     return pt;
 }
 
-Plaintext Encoder::encode(std::span<const double> values, int level, double scale, std::size_t slots) const {
+Plaintext Encoder::encode(std::span<const double> values, int level, double scale,
+                          std::size_t slots) const {
     std::vector<std::complex<double>> complex_values(values.begin(), values.end());
     return encode(complex_values, level, scale, slots);
 }
@@ -146,8 +152,8 @@ Plaintext Encoder::encode_constant(std::complex<double> value, int level, double
 std::vector<std::complex<double>> Encoder::decode(const Plaintext& pt) const {
     const Context& ctx = *context_;
     detail::check_hash(ctx, pt.parameter_hash, "the plaintext");
-    if (pt.level < 0 || pt.level > ctx.max_level() || pt.poly.limbs != static_cast<std::size_t>(pt.level) + 1 ||
-        pt.poly.n != ctx.n()) {
+    if (pt.level < 0 || pt.level > ctx.max_level() ||
+        pt.poly.limbs != static_cast<std::size_t>(pt.level) + 1 || pt.poly.n != ctx.n()) {
         throw MismatchError("malformed plaintext: its level and limb count disagree");
     }
     if (pt.slots == 0 || pt.slots > ctx.max_slots() || (pt.slots & (pt.slots - 1)) != 0) {
@@ -197,7 +203,8 @@ PrecisionStats stats_from_errors(std::vector<double> errors) {
 static void require_same_length(std::size_t actual, std::size_t expected) {
     if (actual != expected) {
         throw MismatchError("precision: " + std::to_string(actual) + " values compared against " +
-                            std::to_string(expected) + " reference values; pass spans of equal length");
+                            std::to_string(expected) +
+                            " reference values; pass spans of equal length");
     }
 }
 

@@ -8,8 +8,8 @@ namespace henn::ckks {
 namespace {
 void check_plaintext(const Context& ctx, const Plaintext& pt) {
     detail::check_hash(ctx, pt.parameter_hash, "the plaintext");
-    if (pt.level < 0 || pt.level > ctx.max_level() || pt.poly.limbs != static_cast<std::size_t>(pt.level) + 1 ||
-        pt.poly.n != ctx.n()) {
+    if (pt.level < 0 || pt.level > ctx.max_level() ||
+        pt.poly.limbs != static_cast<std::size_t>(pt.level) + 1 || pt.poly.n != ctx.n()) {
         throw MismatchError("malformed plaintext: its level and limb count disagree");
     }
 }
@@ -104,7 +104,8 @@ Ciphertext Encryptor::encrypt(const Plaintext& pt) const {
             std::copy(e0.data.begin(), e0.data.end(), c0.data.begin());
             std::copy(e1.data.begin(), e1.data.end(), c1.data.begin());
         }
-        for (std::size_t i = 0; i < limbs; ++i) math::add_mod_vec(c0.limb(i), pt.poly.limb(i), c0.limb(i), n, ctx.q()[i]);
+        for (std::size_t i = 0; i < limbs; ++i)
+            math::add_mod_vec(c0.limb(i), pt.poly.limb(i), c0.limb(i), n, ctx.q()[i]);
     }
     return ct;
 }
@@ -120,7 +121,8 @@ Plaintext Decryptor::decrypt(const Ciphertext& ct) const {
     if (ct.size() < 2 || ct.size() > 3) throw MismatchError("a ciphertext has 2 or 3 polynomials");
     const std::size_t n = ctx.n(), limbs = static_cast<std::size_t>(ct.level) + 1;
     for (const auto& p : ct.polys) {
-        if (p.n != n || p.limbs != limbs) throw MismatchError("malformed ciphertext: limb count and level disagree");
+        if (p.n != n || p.limbs != limbs)
+            throw MismatchError("malformed ciphertext: limb count and level disagree");
     }
     Plaintext pt;
     pt.level = ct.level;

@@ -24,7 +24,8 @@ Evaluator::Evaluator(ContextPtr context, std::shared_ptr<const EvaluationKeys> k
     : context_(std::move(context)), keys_(std::move(keys)) {
     if (keys_) {
         if (keys_->relinearization) {
-            detail::check_hash(*context_, keys_->relinearization->parameter_hash, "the relinearization key");
+            detail::check_hash(*context_, keys_->relinearization->parameter_hash,
+                               "the relinearization key");
         }
         if (!keys_->galois.keys.empty()) {
             detail::check_hash(*context_, keys_->galois.parameter_hash, "the Galois keys");
@@ -38,7 +39,8 @@ Evaluator::Evaluator(ContextPtr context, std::shared_ptr<const EvaluationKeys> k
 namespace {
 std::string log2_string(double scale) {
     std::ostringstream out;
-    out << "2^" << std::setprecision(std::log2(scale) > 100 ? 8 : 6) << std::fixed << std::log2(scale);
+    out << "2^" << std::setprecision(std::log2(scale) > 100 ? 8 : 6) << std::fixed
+        << std::log2(scale);
     return out.str();
 }
 
@@ -57,13 +59,16 @@ void Evaluator::check(const Ciphertext& a, const char* op) const {
     const Context& ctx = *context_;
     detail::check_hash(ctx, a.parameter_hash, (std::string(op) + ": the ciphertext").c_str());
     if (a.level < 0 || a.level > ctx.max_level()) {
-        throw LevelError(std::string(op) + ": ciphertext level " + std::to_string(a.level) + " is outside [0, " +
-                         std::to_string(ctx.max_level()) + "]");
+        throw LevelError(std::string(op) + ": ciphertext level " + std::to_string(a.level) +
+                         " is outside [0, " + std::to_string(ctx.max_level()) + "]");
     }
-    if (a.size() < 2 || a.size() > 3) throw MismatchError(std::string(op) + ": a ciphertext has 2 or 3 polynomials");
+    if (a.size() < 2 || a.size() > 3)
+        throw MismatchError(std::string(op) + ": a ciphertext has 2 or 3 polynomials");
     for (const auto& p : a.polys) {
-        if (p.n != ctx.n() || p.limbs != static_cast<std::size_t>(a.level) + 1 || p.data.size() != p.n * p.limbs) {
-            throw MismatchError(std::string(op) + ": malformed ciphertext (limb count and level disagree)");
+        if (p.n != ctx.n() || p.limbs != static_cast<std::size_t>(a.level) + 1 ||
+            p.data.size() != p.n * p.limbs) {
+            throw MismatchError(std::string(op) +
+                                ": malformed ciphertext (limb count and level disagree)");
         }
     }
 }
@@ -72,17 +77,18 @@ void Evaluator::check_binary(const Ciphertext& a, const Ciphertext& b, const cha
     check(a, op);
     check(b, op);
     if (a.level != b.level) {
-        throw LevelError(std::string(op) + ": operands are at different levels (" + std::to_string(a.level) +
-                         " and " + std::to_string(b.level) +
+        throw LevelError(std::string(op) + ": operands are at different levels (" +
+                         std::to_string(a.level) + " and " + std::to_string(b.level) +
                          "); use Evaluator::align or drop_level to bring them together");
     }
     if (!same_scale(a.scale, b.scale)) {
-        throw ScaleError(std::string(op) + ": operand scales differ (" + log2_string(a.scale) + " and " +
-                         log2_string(b.scale) + "); use Evaluator::align, or rescale the product first");
+        throw ScaleError(std::string(op) + ": operand scales differ (" + log2_string(a.scale) +
+                         " and " + log2_string(b.scale) +
+                         "); use Evaluator::align, or rescale the product first");
     }
     if (a.slots != b.slots) {
-        throw MismatchError(std::string(op) + ": operands have different slot counts (" + std::to_string(a.slots) +
-                            " and " + std::to_string(b.slots) + ")");
+        throw MismatchError(std::string(op) + ": operands have different slot counts (" +
+                            std::to_string(a.slots) + " and " + std::to_string(b.slots) + ")");
     }
 }
 
@@ -90,8 +96,9 @@ void Evaluator::check_plain(const Ciphertext& a, const Plaintext& p, const char*
     check(a, op);
     detail::check_hash(*context_, p.parameter_hash, (std::string(op) + ": the plaintext").c_str());
     if (p.level < a.level) {
-        throw LevelError(std::string(op) + ": the plaintext is at level " + std::to_string(p.level) +
-                         ", below the ciphertext's level " + std::to_string(a.level) + "; encode it at level " +
+        throw LevelError(std::string(op) + ": the plaintext is at level " +
+                         std::to_string(p.level) + ", below the ciphertext's level " +
+                         std::to_string(a.level) + "; encode it at level " +
                          std::to_string(a.level));
     }
     if (p.poly.limbs != static_cast<std::size_t>(p.level) + 1 || p.poly.n != context_->n()) {
@@ -164,8 +171,9 @@ Ciphertext Evaluator::negate(const Ciphertext& a) const {
 void Evaluator::add_plain_inplace(Ciphertext& a, const Plaintext& p) const {
     check_plain(a, p, "add_plain");
     if (!same_scale(a.scale, p.scale)) {
-        throw ScaleError("add_plain: the plaintext's scale " + log2_string(p.scale) + " differs from the ciphertext's " +
-                         log2_string(a.scale) + "; encode it at the ciphertext's scale");
+        throw ScaleError("add_plain: the plaintext's scale " + log2_string(p.scale) +
+                         " differs from the ciphertext's " + log2_string(a.scale) +
+                         "; encode it at the ciphertext's scale");
     }
     for_each_limb(a.level + 1, [&](std::size_t i) {
         u64* x = a.polys[0].limb(i);
@@ -182,8 +190,9 @@ Ciphertext Evaluator::add_plain(const Ciphertext& a, const Plaintext& p) const {
 void Evaluator::sub_plain_inplace(Ciphertext& a, const Plaintext& p) const {
     check_plain(a, p, "sub_plain");
     if (!same_scale(a.scale, p.scale)) {
-        throw ScaleError("sub_plain: the plaintext's scale " + log2_string(p.scale) + " differs from the ciphertext's " +
-                         log2_string(a.scale) + "; encode it at the ciphertext's scale");
+        throw ScaleError("sub_plain: the plaintext's scale " + log2_string(p.scale) +
+                         " differs from the ciphertext's " + log2_string(a.scale) +
+                         "; encode it at the ciphertext's scale");
     }
     for_each_limb(a.level + 1, [&](std::size_t i) {
         u64* x = a.polys[0].limb(i);
@@ -263,11 +272,12 @@ Ciphertext Evaluator::multiply_integer(const Ciphertext& a, std::int64_t k) cons
     return r;
 }
 
-Ciphertext Evaluator::multiply_constant(const Ciphertext& a, double c, double constant_scale) const {
+Ciphertext Evaluator::multiply_constant(const Ciphertext& a, double c,
+                                        double constant_scale) const {
     const Ciphertext* one[] = {&a};
     const double weight[] = {c};
-    return multiply_accumulate(std::span<const Ciphertext* const>(one), std::span<const double>(weight),
-                               constant_scale);
+    return multiply_accumulate(std::span<const Ciphertext* const>(one),
+                               std::span<const double>(weight), constant_scale);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,11 +287,13 @@ Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
     check(a, "multiply");
     check(b, "multiply");
     if (a.size() != 2 || b.size() != 2) {
-        throw MismatchError("multiply: relinearize size-3 ciphertexts before multiplying them again");
+        throw MismatchError(
+            "multiply: relinearize size-3 ciphertexts before multiplying them again");
     }
     if (a.level != b.level) {
-        throw LevelError("multiply: operands are at different levels (" + std::to_string(a.level) + " and " +
-                         std::to_string(b.level) + "); use Evaluator::align or drop_level");
+        throw LevelError("multiply: operands are at different levels (" + std::to_string(a.level) +
+                         " and " + std::to_string(b.level) +
+                         "); use Evaluator::align or drop_level");
     }
     if (a.slots != b.slots) throw MismatchError("multiply: operands have different slot counts");
     const std::size_t n = context_->n(), limbs = a.level + 1;
@@ -300,7 +312,8 @@ Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
             math::add_mod_vec(c1, c1, c1, n, q);
             math::mul_mod_vec(a1, a1, c2, n, q);
         } else {
-            math::karatsuba_tensor_vec(a0, a1, b0, b1, c0, c1, c2, n, q);  // three products, not four
+            math::karatsuba_tensor_vec(a0, a1, b0, b1, c0, c1, c2, n,
+                                       q);  // three products, not four
         }
     });
     return r;
@@ -316,8 +329,10 @@ Ciphertext Evaluator::relinearize(const Ciphertext& a) const {
     }
     Ciphertext r;
     set_metadata(r, metadata(a));
-    for (int p = 0; p < 2; ++p) r.polys.emplace_back(context_->n(), a.level + 1, RnsPoly::uninitialized);
-    key_switch_fused(a.polys[2], a.level, keys_->relinearization->key, nullptr, r.polys[0], r.polys[1]);
+    for (int p = 0; p < 2; ++p)
+        r.polys.emplace_back(context_->n(), a.level + 1, RnsPoly::uninitialized);
+    key_switch_fused(a.polys[2], a.level, keys_->relinearization->key, nullptr, r.polys[0],
+                     r.polys[1]);
     for_each_limb(a.level + 1, [&](std::size_t i) {
         for (int p = 0; p < 2; ++p) {
             u64* x = r.polys[p].limb(i);
@@ -336,7 +351,9 @@ Ciphertext Evaluator::multiply_relin(const Ciphertext& a, const Ciphertext& b) c
     return relinearize(multiply(a, b));
 }
 
-Ciphertext Evaluator::square_relin(const Ciphertext& a) const { return multiply_relin(a, a); }
+Ciphertext Evaluator::square_relin(const Ciphertext& a) const {
+    return multiply_relin(a, a);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Levels
@@ -344,8 +361,9 @@ Ciphertext Evaluator::square_relin(const Ciphertext& a) const { return multiply_
 void Evaluator::rescale_inplace(Ciphertext& a) const {
     check(a, "rescale");
     if (a.level == 0) {
-        throw LevelError("rescale: the ciphertext is at level 0, no prime is left to divide by; "
-                         "use larger parameters (more depth)");
+        throw LevelError(
+            "rescale: the ciphertext is at level 0, no prime is left to divide by; "
+            "use larger parameters (more depth)");
     }
     const Context& ctx = *context_;
     const std::size_t n = ctx.n();
@@ -362,7 +380,8 @@ void Evaluator::rescale_inplace(Ciphertext& a) const {
             const u64 q_last_mod = qi.reduce(q_last);
             for (std::size_t k = 0; k < n; ++k) {
                 const u64 v = last[k];
-                t[k] = v > (q_last >> 1) ? math::sub_mod(qi.reduce(v), q_last_mod, qv) : qi.reduce(v);
+                t[k] =
+                    v > (q_last >> 1) ? math::sub_mod(qi.reduce(v), q_last_mod, qv) : qi.reduce(v);
             }
             math::ntt_forward(t.data(), ctx.ntt(i));
             const math::ShoupConstant& inv = ctx.q_last_inverse(l, i);
@@ -388,8 +407,8 @@ Ciphertext Evaluator::rescale(const Ciphertext& a) const {
 void Evaluator::drop_level_inplace(Ciphertext& a, int level) const {
     check(a, "drop_level");
     if (level < 0 || level > a.level) {
-        throw LevelError("drop_level: cannot go from level " + std::to_string(a.level) + " to level " +
-                         std::to_string(level));
+        throw LevelError("drop_level: cannot go from level " + std::to_string(a.level) +
+                         " to level " + std::to_string(level));
     }
     for (auto& poly : a.polys) {
         poly.data.resize(poly.n * (level + 1));
@@ -453,7 +472,8 @@ Evaluator::Decomposition Evaluator::decompose(const RnsPoly& poly, int level) co
     result.level = level;
     const std::size_t digit_count = ctx.digit_count(level);
     result.digits.reserve(digit_count);
-    for (std::size_t d = 0; d < digit_count; ++d) result.digits.emplace_back(n, ext_limbs, RnsPoly::uninitialized);
+    for (std::size_t d = 0; d < digit_count; ++d)
+        result.digits.emplace_back(n, ext_limbs, RnsPoly::uninitialized);
     for (std::size_t d = 0; d < digit_count; ++d) {
         const std::size_t begin = d * alpha, end = std::min((d + 1) * alpha, q_limbs);
         const math::BaseConverter& conv = ctx.mod_up_converter(level, d);
@@ -479,12 +499,14 @@ namespace {
 // The highest level `key` serves, checked against the ciphertext's level and digit count. A key
 // made for a lower level (KeyGenerator::galois_keys with a level) holds q_0..q_key then P: its P
 // limbs start at key_level + 1.
-int checked_key_level(const KeySwitchKey& key, std::size_t alpha, int level, std::size_t digit_count) {
+int checked_key_level(const KeySwitchKey& key, std::size_t alpha, int level,
+                      std::size_t digit_count) {
     const int key_level = key.max_level(alpha);
     if (key_level < level) {
-        throw LevelError("the key-switching key was made for levels up to " + std::to_string(key_level) +
-                         ", the ciphertext is at level " + std::to_string(level) +
-                         "; generate the key at a higher level or drop the ciphertext's level first");
+        throw LevelError(
+            "the key-switching key was made for levels up to " + std::to_string(key_level) +
+            ", the ciphertext is at level " + std::to_string(level) +
+            "; generate the key at a higher level or drop the ciphertext's level first");
     }
     if (key.b.size() < digit_count || key.a.size() < digit_count) {
         throw MismatchError("key switching key has fewer digits than the parameters need");
@@ -493,8 +515,9 @@ int checked_key_level(const KeySwitchKey& key, std::size_t alpha, int level, std
 }
 }  // namespace
 
-void Evaluator::key_switch_extended(const std::vector<RnsPoly>& digits, int level, const KeySwitchKey& key,
-                                    const std::uint32_t* permutation, RnsPoly& acc0, RnsPoly& acc1) const {
+void Evaluator::key_switch_extended(const std::vector<RnsPoly>& digits, int level,
+                                    const KeySwitchKey& key, const std::uint32_t* permutation,
+                                    RnsPoly& acc0, RnsPoly& acc1) const {
     const Context& ctx = *context_;
     const std::size_t n = ctx.n(), q_limbs = level + 1, alpha = ctx.p_count();
     const std::size_t ext_limbs = q_limbs + alpha;
@@ -504,7 +527,8 @@ void Evaluator::key_switch_extended(const std::vector<RnsPoly>& digits, int leve
     acc1 = RnsPoly(n, ext_limbs, RnsPoly::uninitialized);
     for_each_limb(ext_limbs, [&](std::size_t i) {
         const std::size_t prime = detail::qp_index(ctx, level, i);
-        const std::size_t key_limb = i < q_limbs ? i : static_cast<std::size_t>(key_level) + 1 + (i - q_limbs);
+        const std::size_t key_limb =
+            i < q_limbs ? i : static_cast<std::size_t>(key_level) + 1 + (i - q_limbs);
         const Modulus& q = ctx.qp()[prime];
         std::vector<const u64*> x(digit_count), b(digit_count), a(digit_count);
         for (std::size_t d = 0; d < digit_count; ++d) {
@@ -514,7 +538,8 @@ void Evaluator::key_switch_extended(const std::vector<RnsPoly>& digits, int leve
         }
         // Both products in one pass over the digits, one reduction per coefficient (up to 60
         // digits; dot_pair_mod_vec throws beyond).
-        math::dot_pair_mod_vec(x.data(), permutation, b.data(), a.data(), digit_count, acc0.limb(i), acc1.limb(i), n, q);
+        math::dot_pair_mod_vec(x.data(), permutation, b.data(), a.data(), digit_count, acc0.limb(i),
+                               acc1.limb(i), n, q);
     });
 }
 
@@ -527,7 +552,8 @@ void Evaluator::key_switch(const Decomposition& digits, const KeySwitchKey& key,
 }
 
 void Evaluator::key_switch_fused(const RnsPoly& poly, int level, const KeySwitchKey& key,
-                                 const std::uint32_t* permutation, RnsPoly& out0, RnsPoly& out1) const {
+                                 const std::uint32_t* permutation, RnsPoly& out0,
+                                 RnsPoly& out1) const {
     const Context& ctx = *context_;
     const std::size_t n = ctx.n(), q_limbs = level + 1, alpha = ctx.p_count();
     const std::size_t ext_limbs = q_limbs + alpha;
@@ -541,7 +567,8 @@ void Evaluator::key_switch_fused(const RnsPoly& poly, int level, const KeySwitch
     u64* scaled = detail::thread_scratch(detail::kScratchPrepared, q_limbs * n);
     std::vector<const u64*> prepared(digit_count);
     for (std::size_t d = 0; d < digit_count; ++d) {
-        prepared[d] = ctx.mod_up_converter(level, d).prepare(coeffs + d * alpha * n, scaled + d * alpha * n, n);
+        prepared[d] = ctx.mod_up_converter(level, d).prepare(coeffs + d * alpha * n,
+                                                             scaled + d * alpha * n, n);
     }
     // Prime by prime: raise every digit to this prime (its own primes are the input's NTT limbs
     // as they are), transform, and take both inner products with the key while the limbs are in
@@ -551,7 +578,8 @@ void Evaluator::key_switch_fused(const RnsPoly& poly, int level, const KeySwitch
     u64* acc1 = acc + ext_limbs * n;
     for_each_limb(ext_limbs, [&](std::size_t i) {
         const std::size_t prime = detail::qp_index(ctx, level, i);
-        const std::size_t key_limb = i < q_limbs ? i : static_cast<std::size_t>(key_level) + 1 + (i - q_limbs);
+        const std::size_t key_limb =
+            i < q_limbs ? i : static_cast<std::size_t>(key_level) + 1 + (i - q_limbs);
         // With an automorphism, each raised limb is permuted once as it is made (one sequential
         // gather from a limb in cache), so the inner products run on contiguous data.
         u64* raised = detail::thread_scratch(detail::kScratchDigitLimbs, (digit_count + 1) * n);
@@ -570,8 +598,10 @@ void Evaluator::key_switch_fused(const RnsPoly& poly, int level, const KeySwitch
                 }
             } else {
                 u64* target_limb = permutation == nullptr ? limb : unpermuted;
-                const std::size_t target = i < begin ? i : i - (end - begin);  // index among the other primes
-                ctx.mod_up_converter(level, d).convert_prepared(prepared[d], target, target_limb, n);
+                const std::size_t target =
+                    i < begin ? i : i - (end - begin);  // index among the other primes
+                ctx.mod_up_converter(level, d).convert_prepared(prepared[d], target, target_limb,
+                                                                n);
                 math::ntt_forward(target_limb, ctx.ntt(prime));
                 if (permutation != nullptr) {
                     for (std::size_t k = 0; k < n; ++k) limb[k] = unpermuted[permutation[k]];
@@ -581,8 +611,8 @@ void Evaluator::key_switch_fused(const RnsPoly& poly, int level, const KeySwitch
             b[d] = key.b[d].limb(key_limb);
             a[d] = key.a[d].limb(key_limb);
         }
-        math::dot_pair_mod_vec(x.data(), nullptr, b.data(), a.data(), digit_count, acc0 + i * n, acc1 + i * n, n,
-                               ctx.qp()[prime]);
+        math::dot_pair_mod_vec(x.data(), nullptr, b.data(), a.data(), digit_count, acc0 + i * n,
+                               acc1 + i * n, n, ctx.qp()[prime]);
     });
     detail::mod_down(ctx, acc0, level, out0);
     detail::mod_down(ctx, acc1, level, out1);
@@ -595,7 +625,8 @@ const KeySwitchKey& Evaluator::galois_key(u64 element, const char* what, int ste
     }
     std::string message;
     if (std::string(what) == "conjugate") {
-        message = "conjugate: no Galois key for complex conjugation (Galois element " + std::to_string(element) +
+        message = "conjugate: no Galois key for complex conjugation (Galois element " +
+                  std::to_string(element) +
                   "); generate it with KeyGenerator::galois_keys({}, /*conjugation=*/true)";
     } else {
         message = std::string(what) + ": no Galois key for rotation by " + std::to_string(steps) +
@@ -644,7 +675,8 @@ Ciphertext Evaluator::conjugate(const Ciphertext& a) const {
     return apply_galois(a, nullptr, element, key);
 }
 
-std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, std::span<const int> steps) const {
+std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a,
+                                                  std::span<const int> steps) const {
     check(a, "rotate_hoisted");
     if (a.size() != 2) throw MismatchError("rotate_hoisted: relinearize the ciphertext first");
     // Look every key up first, so a missing one fails before any work.
@@ -669,15 +701,17 @@ std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a, std::span
 Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts,
                                           std::span<const Plaintext* const> pts) const {
     if (cts.empty() || cts.size() != pts.size()) {
-        throw MismatchError("multiply_accumulate: needs as many plaintexts as ciphertexts, at least one");
+        throw MismatchError(
+            "multiply_accumulate: needs as many plaintexts as ciphertexts, at least one");
     }
     const Ciphertext& first = *cts[0];
     for (std::size_t t = 0; t < cts.size(); ++t) {
         check_binary(first, *cts[t], "multiply_accumulate");
         check_plain(*cts[t], *pts[t], "multiply_accumulate");
         if (!same_scale(pts[t]->scale, pts[0]->scale)) {
-            throw ScaleError("multiply_accumulate: plaintext scales differ (" + log2_string(pts[0]->scale) + " and " +
-                             log2_string(pts[t]->scale) + ")");
+            throw ScaleError("multiply_accumulate: plaintext scales differ (" +
+                             log2_string(pts[0]->scale) + " and " + log2_string(pts[t]->scale) +
+                             ")");
         }
     }
     const Context& ctx = *context_;
@@ -705,21 +739,26 @@ Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts
     return r;
 }
 
-Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext> cts, std::span<const Plaintext> pts) const {
+Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext> cts,
+                                          std::span<const Plaintext> pts) const {
     std::vector<const Ciphertext*> c(cts.size());
     std::vector<const Plaintext*> p(pts.size());
     for (std::size_t i = 0; i < cts.size(); ++i) c[i] = &cts[i];
     for (std::size_t i = 0; i < pts.size(); ++i) p[i] = &pts[i];
-    return multiply_accumulate(std::span<const Ciphertext* const>(c), std::span<const Plaintext* const>(p));
+    return multiply_accumulate(std::span<const Ciphertext* const>(c),
+                               std::span<const Plaintext* const>(p));
 }
 
-Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts, std::span<const double> weights,
+Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts,
+                                          std::span<const double> weights,
                                           double constant_scale) const {
     if (cts.empty() || cts.size() != weights.size()) {
-        throw MismatchError("multiply_accumulate: needs as many weights as ciphertexts, at least one");
+        throw MismatchError(
+            "multiply_accumulate: needs as many weights as ciphertexts, at least one");
     }
     const Ciphertext& first = *cts[0];
-    for (std::size_t t = 0; t < cts.size(); ++t) check_binary(first, *cts[t], "multiply_accumulate");
+    for (std::size_t t = 0; t < cts.size(); ++t)
+        check_binary(first, *cts[t], "multiply_accumulate");
     const Context& ctx = *context_;
     if (constant_scale == 0) constant_scale = static_cast<double>(ctx.q()[first.level].value());
     if (!(constant_scale >= 1) || !std::isfinite(constant_scale)) {
@@ -728,7 +767,8 @@ Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts
     std::vector<double> integers(weights.size());
     for (std::size_t t = 0; t < weights.size(); ++t) {
         integers[t] = std::round(weights[t] * constant_scale);
-        if (!std::isfinite(integers[t])) throw ScaleError("multiply_accumulate: a weight times the scale overflows");
+        if (!std::isfinite(integers[t]))
+            throw ScaleError("multiply_accumulate: a weight times the scale overflows");
     }
     const std::size_t n = ctx.n(), limbs = first.level + 1, size = first.size();
     Ciphertext r;
@@ -750,11 +790,14 @@ Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts
         for (std::size_t p = 0; p < size; ++p) {
             for (std::size_t u = 0; u < used.size(); ++u) x[u] = cts[used[u]]->polys[p].limb(i);
             u64* o = r.polys[p].limb(i);
-            math::weighted_sum_mod_vec(x.data(), w.data(), std::min(used.size(), math::kMaxWeightedTerms), q.value(), o,
+            math::weighted_sum_mod_vec(x.data(), w.data(),
+                                       std::min(used.size(), math::kMaxWeightedTerms), q.value(), o,
                                        n, q);
-            for (std::size_t begin = math::kMaxWeightedTerms; begin < used.size(); begin += math::kMaxWeightedTerms) {
+            for (std::size_t begin = math::kMaxWeightedTerms; begin < used.size();
+                 begin += math::kMaxWeightedTerms) {
                 const std::size_t count = std::min(math::kMaxWeightedTerms, used.size() - begin);
-                math::weighted_sum_mod_vec(x.data() + begin, w.data() + begin, count, q.value(), partial.data(), n, q);
+                math::weighted_sum_mod_vec(x.data() + begin, w.data() + begin, count, q.value(),
+                                           partial.data(), n, q);
                 math::add_mod_vec(o, partial.data(), o, n, q);
             }
         }
@@ -762,7 +805,8 @@ Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext* const> cts
     return r;
 }
 
-Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext> cts, std::span<const double> weights,
+Ciphertext Evaluator::multiply_accumulate(std::span<const Ciphertext> cts,
+                                          std::span<const double> weights,
                                           double constant_scale) const {
     std::vector<const Ciphertext*> c(cts.size());
     for (std::size_t i = 0; i < cts.size(); ++i) c[i] = &cts[i];

@@ -34,16 +34,21 @@ std::size_t held_limb(int held_level, int level, std::size_t i) {
     return i < q_limbs ? i : static_cast<std::size_t>(held_level) + 1 + (i - q_limbs);
 }
 
-std::size_t poly_bytes(const RnsPoly& p) { return p.data.size() * sizeof(u64); }
+std::size_t poly_bytes(const RnsPoly& p) {
+    return p.data.size() * sizeof(u64);
+}
 
-void check_extended_plain(const Context& ctx, int level, std::size_t slots, const ExtendedPlaintext& p,
-                          const char* op) {
-    detail::check_hash(ctx, p.parameter_hash, (std::string(op) + ": the extended plaintext").c_str());
+void check_extended_plain(const Context& ctx, int level, std::size_t slots,
+                          const ExtendedPlaintext& p, const char* op) {
+    detail::check_hash(ctx, p.parameter_hash,
+                       (std::string(op) + ": the extended plaintext").c_str());
     if (p.level < level) {
-        throw LevelError(std::string(op) + ": the extended plaintext holds levels up to " + std::to_string(p.level) +
-                         ", below the ciphertext's level " + std::to_string(level));
+        throw LevelError(std::string(op) + ": the extended plaintext holds levels up to " +
+                         std::to_string(p.level) + ", below the ciphertext's level " +
+                         std::to_string(level));
     }
-    if (p.poly.n != ctx.n() || p.poly.limbs != static_cast<std::size_t>(p.level) + 1 + ctx.p_count()) {
+    if (p.poly.n != ctx.n() ||
+        p.poly.limbs != static_cast<std::size_t>(p.level) + 1 + ctx.p_count()) {
         throw MismatchError(std::string(op) + ": malformed extended plaintext");
     }
     if (p.slots != slots) {
@@ -63,8 +68,8 @@ std::size_t HoistedCiphertext::bytes() const {
 
 Plaintext ExtendedPlaintext::to_plaintext(int at_level) const {
     if (at_level < 0 || at_level > level) {
-        throw LevelError("ExtendedPlaintext::to_plaintext: level " + std::to_string(at_level) + " is outside [0, " +
-                         std::to_string(level) + "]");
+        throw LevelError("ExtendedPlaintext::to_plaintext: level " + std::to_string(at_level) +
+                         " is outside [0, " + std::to_string(level) + "]");
     }
     Plaintext pt;
     pt.level = at_level;
@@ -76,7 +81,8 @@ Plaintext ExtendedPlaintext::to_plaintext(int at_level) const {
     return pt;
 }
 
-ExtendedPlaintext encode_extended(const Encoder& encoder, std::span<const std::complex<double>> values, int level,
+ExtendedPlaintext encode_extended(const Encoder& encoder,
+                                  std::span<const std::complex<double>> values, int level,
                                   double scale, std::size_t slots) {
     const Context& ctx = *encoder.context();
     if (level < 0) level = ctx.max_level();
@@ -85,11 +91,12 @@ ExtendedPlaintext encode_extended(const Encoder& encoder, std::span<const std::c
                          std::to_string(ctx.max_level()));
     }
     if (scale == 0) scale = ctx.default_scale();
-    if (!(scale >= 1) || !std::isfinite(scale)) throw ScaleError("the scale must be a finite number >= 1");
+    if (!(scale >= 1) || !std::isfinite(scale))
+        throw ScaleError("the scale must be a finite number >= 1");
     if (slots == 0) slots = ctx.max_slots();
     if (values.size() > slots) {
-        throw ParameterError(std::to_string(values.size()) + " values do not fit in " + std::to_string(slots) +
-                             " slots");
+        throw ParameterError(std::to_string(values.size()) + " values do not fit in " +
+                             std::to_string(slots) + " slots");
     }
     std::vector<std::complex<double>> w(slots);
     std::copy(values.begin(), values.end(), w.begin());
@@ -97,7 +104,8 @@ ExtendedPlaintext encode_extended(const Encoder& encoder, std::span<const std::c
 
     const std::size_t n = ctx.n(), gap = n / (2 * slots);
     double log_q_level = 0;
-    for (int i = 0; i <= level; ++i) log_q_level += std::log2(static_cast<double>(ctx.q()[i].value()));
+    for (int i = 0; i <= level; ++i)
+        log_q_level += std::log2(static_cast<double>(ctx.q()[i].value()));
     std::vector<double> coeffs(2 * slots);
     double largest = 0;
     for (std::size_t k = 0; k < slots; ++k) {
@@ -107,8 +115,9 @@ ExtendedPlaintext encode_extended(const Encoder& encoder, std::span<const std::c
     }
     if (!std::isfinite(largest) || (largest > 0 && std::log2(largest) >= log_q_level - 1)) {
         std::ostringstream msg;
-        msg << "encoding overflow: a coefficient of 2^" << std::log2(largest) << " does not fit Q at level " << level
-            << " (2^" << log_q_level << "); lower the scale or the values";
+        msg << "encoding overflow: a coefficient of 2^" << std::log2(largest)
+            << " does not fit Q at level " << level << " (2^" << log_q_level
+            << "); lower the scale or the values";
         throw ScaleError(msg.str());
     }
     ExtendedPlaintext pt;
@@ -131,8 +140,8 @@ ExtendedPlaintext encode_extended(const Encoder& encoder, std::span<const std::c
     return pt;
 }
 
-ExtendedPlaintext encode_extended(const Encoder& encoder, std::span<const double> values, int level, double scale,
-                                  std::size_t slots) {
+ExtendedPlaintext encode_extended(const Encoder& encoder, std::span<const double> values, int level,
+                                  double scale, std::size_t slots) {
     std::vector<std::complex<double>> complex_values(values.begin(), values.end());
     return encode_extended(encoder, complex_values, level, scale, slots);
 }
@@ -142,15 +151,18 @@ ExtendedPlaintext encode_extended(const Encoder& encoder, std::span<const double
 
 void Evaluator::check_extended(const ExtendedCiphertext& a, const char* op) const {
     const Context& ctx = *context_;
-    detail::check_hash(ctx, a.parameter_hash, (std::string(op) + ": the extended ciphertext").c_str());
+    detail::check_hash(ctx, a.parameter_hash,
+                       (std::string(op) + ": the extended ciphertext").c_str());
     if (a.level < 0 || a.level > ctx.max_level()) {
-        throw LevelError(std::string(op) + ": extended ciphertext level " + std::to_string(a.level) +
-                         " is outside [0, " + std::to_string(ctx.max_level()) + "]");
+        throw LevelError(std::string(op) + ": extended ciphertext level " +
+                         std::to_string(a.level) + " is outside [0, " +
+                         std::to_string(ctx.max_level()) + "]");
     }
     const std::size_t limbs = static_cast<std::size_t>(a.level) + 1 + ctx.p_count();
     for (const RnsPoly* p : {&a.c0, &a.c1}) {
         if (p->n != ctx.n() || p->limbs != limbs || p->data.size() != p->n * p->limbs) {
-            throw MismatchError(std::string(op) + ": malformed extended ciphertext (limbs and level disagree)");
+            throw MismatchError(std::string(op) +
+                                ": malformed extended ciphertext (limbs and level disagree)");
         }
     }
 }
@@ -167,12 +179,14 @@ HoistedCiphertext Evaluator::hoist(const Ciphertext& a) const {
 namespace {
 void check_hoisted(const Context& ctx, const HoistedCiphertext& h, const char* op) {
     if (h.digits.size() != ctx.digit_count(h.input.level)) {
-        throw MismatchError(std::string(op) + ": the hoisted ciphertext has " + std::to_string(h.digits.size()) +
-                            " digits, its level needs " + std::to_string(ctx.digit_count(h.input.level)));
+        throw MismatchError(std::string(op) + ": the hoisted ciphertext has " +
+                            std::to_string(h.digits.size()) + " digits, its level needs " +
+                            std::to_string(ctx.digit_count(h.input.level)));
     }
     const std::size_t limbs = static_cast<std::size_t>(h.input.level) + 1 + ctx.p_count();
     for (const auto& d : h.digits) {
-        if (d.n != ctx.n() || d.limbs != limbs) throw MismatchError(std::string(op) + ": malformed hoisted digits");
+        if (d.n != ctx.n() || d.limbs != limbs)
+            throw MismatchError(std::string(op) + ": malformed hoisted digits");
     }
 }
 }  // namespace
@@ -181,7 +195,8 @@ Ciphertext Evaluator::rotate(const HoistedCiphertext& h, int steps) const {
     check(h.input, "rotate (hoisted)");
     check_hoisted(*context_, h, "rotate (hoisted)");
     if (context_->galois_element_for_rotation(steps) == 1) return h.input;
-    // ModDown(P * c_0(X^g) + k_0) = c_0(X^g) + ModDown(k_0) exactly: the same result as rotate(a, steps).
+    // ModDown(P * c_0(X^g) + k_0) = c_0(X^g) + ModDown(k_0) exactly: the same result as rotate(a,
+    // steps).
     return mod_down(rotate_lazy(h, steps));
 }
 
@@ -233,7 +248,8 @@ ExtendedCiphertext Evaluator::rotate_lazy(const HoistedCiphertext& h, int steps)
         const u64* c0 = h.input.polys[0].limb(i);
         u64* o = r.c0.limb(i);
         for (std::size_t k = 0; k < n; ++k) {
-            o[k] = math::add_mod(o[k], math::mul_shoup(c0[perm[k]], p_mod.value, p_mod.shoup, q), q);
+            o[k] =
+                math::add_mod(o[k], math::mul_shoup(c0[perm[k]], p_mod.value, p_mod.shoup, q), q);
         }
     });
     return r;
@@ -307,11 +323,12 @@ void Evaluator::add_inplace(ExtendedCiphertext& a, const ExtendedCiphertext& b) 
     check_extended(a, "add (extended)");
     check_extended(b, "add (extended)");
     if (a.level != b.level) {
-        throw LevelError("add (extended): operands are at levels " + std::to_string(a.level) + " and " +
-                         std::to_string(b.level));
+        throw LevelError("add (extended): operands are at levels " + std::to_string(a.level) +
+                         " and " + std::to_string(b.level));
     }
     if (!same_scale(a.scale, b.scale)) throw ScaleError("add (extended): operand scales differ");
-    if (a.slots != b.slots) throw MismatchError("add (extended): operands have different slot counts");
+    if (a.slots != b.slots)
+        throw MismatchError("add (extended): operands have different slot counts");
     const Context& ctx = *context_;
     for_each_limb(a.c0.limbs, [&](std::size_t i) {
         const Modulus& q = ctx.qp()[detail::qp_index(ctx, a.level, i)];
@@ -320,7 +337,8 @@ void Evaluator::add_inplace(ExtendedCiphertext& a, const ExtendedCiphertext& b) 
     });
 }
 
-ExtendedCiphertext Evaluator::multiply_plain(const ExtendedCiphertext& a, const ExtendedPlaintext& p) const {
+ExtendedCiphertext Evaluator::multiply_plain(const ExtendedCiphertext& a,
+                                             const ExtendedPlaintext& p) const {
     check_extended(a, "multiply_plain (extended)");
     check_extended_plain(*context_, a.level, a.slots, p, "multiply_plain (extended)");
     const Context& ctx = *context_;
@@ -358,18 +376,24 @@ Ciphertext Evaluator::multiply_plain(const Ciphertext& a, const ExtendedPlaintex
     return r;
 }
 
-ExtendedCiphertext Evaluator::multiply_accumulate(std::span<const ExtendedCiphertext* const> cts,
-                                                  std::span<const ExtendedPlaintext* const> pts) const {
+ExtendedCiphertext Evaluator::multiply_accumulate(
+    std::span<const ExtendedCiphertext* const> cts,
+    std::span<const ExtendedPlaintext* const> pts) const {
     if (cts.empty() || cts.size() != pts.size()) {
-        throw MismatchError("multiply_accumulate (extended): needs as many plaintexts as ciphertexts, at least one");
+        throw MismatchError(
+            "multiply_accumulate (extended): needs as many plaintexts as ciphertexts, at least "
+            "one");
     }
     const ExtendedCiphertext& first = *cts[0];
     for (std::size_t t = 0; t < cts.size(); ++t) {
         check_extended(*cts[t], "multiply_accumulate (extended)");
-        if (cts[t]->level != first.level || !same_scale(cts[t]->scale, first.scale) || cts[t]->slots != first.slots) {
-            throw MismatchError("multiply_accumulate (extended): the ciphertexts differ in level, scale or slots");
+        if (cts[t]->level != first.level || !same_scale(cts[t]->scale, first.scale) ||
+            cts[t]->slots != first.slots) {
+            throw MismatchError(
+                "multiply_accumulate (extended): the ciphertexts differ in level, scale or slots");
         }
-        check_extended_plain(*context_, first.level, first.slots, *pts[t], "multiply_accumulate (extended)");
+        check_extended_plain(*context_, first.level, first.slots, *pts[t],
+                             "multiply_accumulate (extended)");
         if (!same_scale(pts[t]->scale, pts[0]->scale)) {
             throw ScaleError("multiply_accumulate (extended): plaintext scales differ");
         }
@@ -386,10 +410,12 @@ ExtendedCiphertext Evaluator::multiply_accumulate(std::span<const ExtendedCipher
     for_each_limb(limbs, [&](std::size_t i) {
         const Modulus& q = ctx.qp()[detail::qp_index(ctx, first.level, i)];
         std::vector<const u64*> x(cts.size()), y(cts.size());
-        for (std::size_t t = 0; t < cts.size(); ++t) y[t] = pts[t]->poly.limb(held_limb(pts[t]->level, first.level, i));
+        for (std::size_t t = 0; t < cts.size(); ++t)
+            y[t] = pts[t]->poly.limb(held_limb(pts[t]->level, first.level, i));
         std::vector<u64> partial(cts.size() > math::kMaxDotTerms ? n : 0);
         for (int p = 0; p < 2; ++p) {
-            for (std::size_t t = 0; t < cts.size(); ++t) x[t] = (p == 0 ? cts[t]->c0 : cts[t]->c1).limb(i);
+            for (std::size_t t = 0; t < cts.size(); ++t)
+                x[t] = (p == 0 ? cts[t]->c0 : cts[t]->c1).limb(i);
             u64* o = (p == 0 ? r.c0 : r.c1).limb(i);
             for (std::size_t begin = 0; begin < cts.size(); begin += math::kMaxDotTerms) {
                 const std::size_t count = std::min(math::kMaxDotTerms, cts.size() - begin);

@@ -85,12 +85,14 @@ u64 integer_double_to_residue(double x, const math::Modulus& q) {
     return negative ? math::negate_mod(r, q.value()) : r;
 }
 
-void mod_down(const Context& ctx, RnsPoly& ext, int level, RnsPoly& out) { mod_down(ctx, ext.data.data(), level, out); }
+void mod_down(const Context& ctx, RnsPoly& ext, int level, RnsPoly& out) {
+    mod_down(ctx, ext.data.data(), level, out);
+}
 
 void mod_down(const Context& ctx, u64* ext, int level, RnsPoly& out) {
     const std::size_t n = ctx.n(), q_limbs = level + 1, alpha = ctx.p_count();
     u64* p_limbs = ext + q_limbs * n;
-    #pragma omp parallel for num_threads(threads()) if (threads() > 1)
+#pragma omp parallel for num_threads(threads()) if (threads() > 1)
     for (std::size_t t = 0; t < alpha; ++t) {
         math::ntt_inverse(p_limbs + t * n, ctx.ntt(ctx.q_count() + t));
     }

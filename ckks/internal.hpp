@@ -21,7 +21,9 @@ inline std::size_t qp_index(const Context& ctx, int level, std::size_t limb) {
     return limb < q_limbs ? limb : ctx.q_count() + (limb - q_limbs);
 }
 
-inline int threads() { return math::thread_count(); }
+inline int threads() {
+    return math::thread_count();
+}
 
 // Stream numbers of seeded expansions: ciphertexts use streams [0, |QP|); key-switching key
 // digit d uses streams kKeyStreamBase * (d + 1) + [0, |QP|).

@@ -13,7 +13,9 @@ void SecretKey::wipe() {
     math::secure_wipe(poly_.data.data(), poly_.data.size() * sizeof(u64));
 }
 
-SecretKey::~SecretKey() { wipe(); }
+SecretKey::~SecretKey() {
+    wipe();
+}
 
 SecretKey& SecretKey::operator=(const SecretKey& other) {
     if (this != &other) {
@@ -24,7 +26,8 @@ SecretKey& SecretKey::operator=(const SecretKey& other) {
     return *this;
 }
 
-SecretKey::SecretKey(SecretKey&& other) noexcept : poly_(std::move(other.poly_)), hash_(other.hash_) {}
+SecretKey::SecretKey(SecretKey&& other) noexcept
+    : poly_(std::move(other.poly_)), hash_(other.hash_) {}
 
 SecretKey& SecretKey::operator=(SecretKey&& other) noexcept {
     if (this != &other) {
@@ -81,7 +84,8 @@ PublicKey KeyGenerator::public_key() {
         const u64* a = pk.a.limb(i);
         const u64* si = s.limb(i);
         u64* b = pk.b.limb(i);
-        for (std::size_t k = 0; k < ctx.n(); ++k) b[k] = math::sub_mod(b[k], math::mul_mod(a[k], si[k], q), q.value());
+        for (std::size_t k = 0; k < ctx.n(); ++k)
+            b[k] = math::sub_mod(b[k], math::mul_mod(a[k], si[k], q), q.value());
     }
     return pk;
 }
@@ -93,8 +97,8 @@ KeySwitchKey KeyGenerator::make_switch_key(const RnsPoly& new_secret, int level)
     }
     if (level < 0) level = ctx.max_level();
     if (level > ctx.max_level()) {
-        throw LevelError("cannot make a key for level " + std::to_string(level) + ": the top level is " +
-                         std::to_string(ctx.max_level()));
+        throw LevelError("cannot make a key for level " + std::to_string(level) +
+                         ": the top level is " + std::to_string(ctx.max_level()));
     }
     // Limbs: q_0..q_level, then P. Limb i is prime qp()[qp_index(level, i)] (the uniform a_d
     // comes from the same streams as the full key's, so only the missing limbs differ).
@@ -125,7 +129,9 @@ KeySwitchKey KeyGenerator::make_switch_key(const RnsPoly& new_secret, int level)
                 const math::ShoupConstant p_mod(ctx.p_mod_q(i), q.value());
                 const u64* sp = new_secret.limb(i);
                 for (std::size_t k = 0; k < ctx.n(); ++k) {
-                    bi[k] = math::add_mod(bi[k], math::mul_shoup(sp[k], p_mod.value, p_mod.shoup, q.value()), q.value());
+                    bi[k] = math::add_mod(
+                        bi[k], math::mul_shoup(sp[k], p_mod.value, p_mod.shoup, q.value()),
+                        q.value());
                 }
             }
         }
@@ -141,7 +147,8 @@ RelinearizationKey KeyGenerator::relinearization_key() {
     RnsPoly sq(ctx.n(), ctx.q_count());
     for (std::size_t i = 0; i < ctx.q_count(); ++i) {
         const math::Modulus& q = ctx.q()[i];
-        for (std::size_t k = 0; k < ctx.n(); ++k) sq.limb(i)[k] = math::mul_mod(s.limb(i)[k], s.limb(i)[k], q);
+        for (std::size_t k = 0; k < ctx.n(); ++k)
+            sq.limb(i)[k] = math::mul_mod(s.limb(i)[k], s.limb(i)[k], q);
     }
     const SecretKey s2(std::move(sq), ctx.parameter_hash());  // wiped when it goes out of scope
     RelinearizationKey rk;
@@ -159,8 +166,8 @@ std::size_t KeySwitchKey::bytes() const {
 
 std::size_t switch_key_bytes(const Context& ctx, int level) {
     if (level < 0) level = ctx.max_level();
-    return ctx.digit_count(level) * 2 * (static_cast<std::size_t>(level) + 1 + ctx.p_count()) * ctx.n() *
-           sizeof(u64);
+    return ctx.digit_count(level) * 2 * (static_cast<std::size_t>(level) + 1 + ctx.p_count()) *
+           ctx.n() * sizeof(u64);
 }
 
 std::size_t GaloisKeys::bytes() const {
@@ -169,7 +176,8 @@ std::size_t GaloisKeys::bytes() const {
     return total;
 }
 
-void KeyGenerator::add_galois_keys(GaloisKeys& keys, const std::vector<int>& steps, bool conjugation, int level) {
+void KeyGenerator::add_galois_keys(GaloisKeys& keys, const std::vector<int>& steps,
+                                   bool conjugation, int level) {
     const Context& ctx = *context_;
     keys.parameter_hash = ctx.parameter_hash();
     std::vector<u64> elements;
@@ -195,7 +203,8 @@ GaloisKeys KeyGenerator::galois_keys(const std::vector<int>& steps, bool conjuga
     return keys;
 }
 
-EvaluationKeys KeyGenerator::evaluation_keys(const std::vector<int>& rotation_steps, bool conjugation) {
+EvaluationKeys KeyGenerator::evaluation_keys(const std::vector<int>& rotation_steps,
+                                             bool conjugation) {
     EvaluationKeys keys;
     keys.relinearization = relinearization_key();
     keys.galois = galois_keys(rotation_steps, conjugation);

@@ -14,22 +14,27 @@
 namespace henn::ckks {
 
 ConstantMatrix::ConstantMatrix(ContextPtr context, int level, std::size_t columns,
-                               std::span<const std::size_t> row_begin, std::span<const std::uint32_t> column_index,
+                               std::span<const std::size_t> row_begin,
+                               std::span<const std::uint32_t> column_index,
                                std::span<const double> values, double constant_scale)
     : context_(std::move(context)), level_(level), columns_(columns) {
     if (!context_) throw MismatchError("ConstantMatrix: no context");
     if (level < 0 || level > context_->max_level()) {
-        throw MismatchError("ConstantMatrix: level " + std::to_string(level) + " is outside the chain (0.." +
-                            std::to_string(context_->max_level()) + ")");
+        throw MismatchError("ConstantMatrix: level " + std::to_string(level) +
+                            " is outside the chain (0.." + std::to_string(context_->max_level()) +
+                            ")");
     }
     if (row_begin.empty() || row_begin.front() != 0 || row_begin.back() != column_index.size() ||
         column_index.size() != values.size()) {
-        throw MismatchError("ConstantMatrix: row_begin must start at 0 and end at the number of entries");
+        throw MismatchError(
+            "ConstantMatrix: row_begin must start at 0 and end at the number of entries");
     }
     for (std::size_t r = 0; r + 1 < row_begin.size(); ++r) {
-        if (row_begin[r] > row_begin[r + 1]) throw MismatchError("ConstantMatrix: row_begin is not increasing");
+        if (row_begin[r] > row_begin[r + 1])
+            throw MismatchError("ConstantMatrix: row_begin is not increasing");
     }
-    constant_scale_ = constant_scale == 0 ? static_cast<double>(context_->q()[level].value()) : constant_scale;
+    constant_scale_ =
+        constant_scale == 0 ? static_cast<double>(context_->q()[level].value()) : constant_scale;
     if (!(constant_scale_ >= 1) || !std::isfinite(constant_scale_)) {
         throw ScaleError("ConstantMatrix: the constant scale must be a finite number >= 1");
     }
@@ -43,12 +48,14 @@ ConstantMatrix::ConstantMatrix(ContextPtr context, int level, std::size_t column
         for (std::size_t e = row_begin[r]; e < row_begin[r + 1]; ++e) {
             if (column_index[e] >= columns) {
                 throw MismatchError("ConstantMatrix: row " + std::to_string(r) + " names column " +
-                                    std::to_string(column_index[e]) + " of " + std::to_string(columns));
+                                    std::to_string(column_index[e]) + " of " +
+                                    std::to_string(columns));
             }
             const double integer = std::round(values[e] * constant_scale_);
             if (!std::isfinite(integer) || std::abs(integer) >= 0x1p100) {
                 throw ScaleError("ConstantMatrix: entry (" + std::to_string(r) + ", " +
-                                 std::to_string(column_index[e]) + ") times the constant scale overflows");
+                                 std::to_string(column_index[e]) +
+                                 ") times the constant scale overflows");
             }
             if (integer == 0) continue;
             column_index_.push_back(column_index[e]);
@@ -59,50 +66,59 @@ ConstantMatrix::ConstantMatrix(ContextPtr context, int level, std::size_t column
         // one run. The sums are exact modulo each prime, so the order changes no word.
         std::vector<std::size_t> order(integers.size() - row_start);
         for (std::size_t k = 0; k < order.size(); ++k) order[k] = row_start + k;
-        std::stable_partition(order.begin(), order.end(), [&](std::size_t e) { return integers[e] > 0; });
+        std::stable_partition(order.begin(), order.end(),
+                              [&](std::size_t e) { return integers[e] > 0; });
         std::vector<std::uint32_t> sorted_columns(order.size());
         std::vector<double> sorted_integers(order.size());
         for (std::size_t k = 0; k < order.size(); ++k) {
             sorted_columns[k] = column_index_[order[k]];
             sorted_integers[k] = integers[order[k]];
         }
-        std::copy(sorted_columns.begin(), sorted_columns.end(), column_index_.begin() + static_cast<std::ptrdiff_t>(row_start));
-        std::copy(sorted_integers.begin(), sorted_integers.end(), integers.begin() + static_cast<std::ptrdiff_t>(row_start));
+        std::copy(sorted_columns.begin(), sorted_columns.end(),
+                  column_index_.begin() + static_cast<std::ptrdiff_t>(row_start));
+        std::copy(sorted_integers.begin(), sorted_integers.end(),
+                  integers.begin() + static_cast<std::ptrdiff_t>(row_start));
         row_begin_.push_back(column_index_.size());
     }
     for (std::size_t i = 0; i < limbs; ++i) {
         residues_[i].reserve(integers.size());
-        for (double integer : integers) residues_[i].push_back(detail::integer_double_to_residue(integer, context_->q()[i]));
+        for (double integer : integers)
+            residues_[i].push_back(detail::integer_double_to_residue(integer, context_->q()[i]));
     }
     if (small) small_weights_.assign(integers.begin(), integers.end());
 }
 
 std::size_t ConstantMatrix::bytes() const {
-    std::size_t total = row_begin_.size() * sizeof(std::size_t) + column_index_.size() * sizeof(std::uint32_t);
+    std::size_t total =
+        row_begin_.size() * sizeof(std::size_t) + column_index_.size() * sizeof(std::uint32_t);
     for (const auto& limb : residues_) total += limb.size() * sizeof(u64);
     return total + small_weights_.size() * sizeof(std::int32_t);
 }
 
 void ConstantMatrix::set_block_size(std::size_t coefficients) {
-    if (coefficients == 0 || (coefficients & (coefficients - 1)) != 0 || coefficients > context_->n()) {
+    if (coefficients == 0 || (coefficients & (coefficients - 1)) != 0 ||
+        coefficients > context_->n()) {
         throw MismatchError("ConstantMatrix: the block size must be a power of two up to N");
     }
     block_ = coefficients;
 }
 
-void ConstantMatrix::check_inputs(std::span<const Ciphertext* const> inputs, const char* where) const {
+void ConstantMatrix::check_inputs(std::span<const Ciphertext* const> inputs,
+                                  const char* where) const {
     const Context& ctx = *context_;
     if (inputs.size() != columns_) {
-        throw MismatchError(std::string(where) + ": " + std::to_string(inputs.size()) + " ciphertexts for a matrix of " +
-                            std::to_string(columns_) + " columns");
+        throw MismatchError(std::string(where) + ": " + std::to_string(inputs.size()) +
+                            " ciphertexts for a matrix of " + std::to_string(columns_) +
+                            " columns");
     }
     if (columns_ == 0) throw MismatchError(std::string(where) + ": the matrix has no columns");
     const Ciphertext& first = *inputs[0];
     for (const Ciphertext* c : inputs) {
         detail::check_hash(ctx, c->parameter_hash, where);
         if (c->level != level_) {
-            throw LevelError(std::string(where) + ": an input is at level " + std::to_string(c->level) +
-                             ", the matrix was prepared for level " + std::to_string(level_));
+            throw LevelError(std::string(where) + ": an input is at level " +
+                             std::to_string(c->level) + ", the matrix was prepared for level " +
+                             std::to_string(level_));
         }
         if (c->size() != first.size() || c->slots != first.slots) {
             throw MismatchError(std::string(where) + ": inputs differ in size or slot count");
@@ -120,7 +136,8 @@ Ciphertext ConstantMatrix::empty_result(const Ciphertext& first) const {
     r.scale = first.scale * constant_scale_;
     r.slots = first.slots;
     r.parameter_hash = first.parameter_hash;
-    for (std::size_t p = 0; p < first.size(); ++p) r.polys.emplace_back(n, limbs, RnsPoly::uninitialized);
+    for (std::size_t p = 0; p < first.size(); ++p)
+        r.polys.emplace_back(n, limbs, RnsPoly::uninitialized);
     return r;
 }
 
@@ -128,7 +145,8 @@ Ciphertext ConstantMatrix::empty_result(const Ciphertext& first) const {
 void ConstantMatrix::product_into(std::span<const Ciphertext* const> inputs, std::size_t row_lo,
                                   std::span<Ciphertext> outputs, bool accumulate) const {
     const Context& ctx = *context_;
-    const std::size_t n = ctx.n(), limbs = static_cast<std::size_t>(level_) + 1, size = inputs[0]->size();
+    const std::size_t n = ctx.n(), limbs = static_cast<std::size_t>(level_) + 1,
+                      size = inputs[0]->size();
     const std::size_t out_rows = outputs.size();
     const std::size_t block = std::min(block_, n);
     const std::size_t blocks = n / block;
@@ -149,14 +167,17 @@ void ConstantMatrix::product_into(std::span<const Ciphertext* const> inputs, std
             for (std::size_t p = 0; p < size; ++p) {
                 for (std::size_t c = 0; c < columns_; ++c) x[c] = inputs[c]->polys[p].limb(i) + k0;
                 for (std::size_t r = 0; r < out_rows; ++r) {
-                    o[r] = accumulate ? scratch.data() + r * block : outputs[r].polys[p].limb(i) + k0;
+                    o[r] =
+                        accumulate ? scratch.data() + r * block : outputs[r].polys[p].limb(i) + k0;
                 }
                 if (use_small) {
-                    math::matrix_rows_small_mod_vec(x.data(), row_begin_.data() + row_lo, column_index_.data(),
-                                                    small_weights_.data(), out_rows, o.data(), block, ctx.q()[i]);
+                    math::matrix_rows_small_mod_vec(x.data(), row_begin_.data() + row_lo,
+                                                    column_index_.data(), small_weights_.data(),
+                                                    out_rows, o.data(), block, ctx.q()[i]);
                 } else {
-                    math::matrix_rows_mod_vec(x.data(), row_begin_.data() + row_lo, column_index_.data(),
-                                              residues_[i].data(), out_rows, o.data(), block, ctx.q()[i]);
+                    math::matrix_rows_mod_vec(x.data(), row_begin_.data() + row_lo,
+                                              column_index_.data(), residues_[i].data(), out_rows,
+                                              o.data(), block, ctx.q()[i]);
                 }
                 if (!accumulate) continue;
                 for (std::size_t r = 0; r < out_rows; ++r) {
@@ -168,10 +189,11 @@ void ConstantMatrix::product_into(std::span<const Ciphertext* const> inputs, std
     }
 }
 
-std::vector<Ciphertext> ConstantMatrix::multiply(std::span<const Ciphertext* const> inputs, std::size_t row_lo,
-                                                 std::size_t row_hi) const {
+std::vector<Ciphertext> ConstantMatrix::multiply(std::span<const Ciphertext* const> inputs,
+                                                 std::size_t row_lo, std::size_t row_hi) const {
     check_inputs(inputs, "ConstantMatrix::multiply");
-    if (row_lo > row_hi || row_hi > rows()) throw MismatchError("ConstantMatrix::multiply: row range out of bounds");
+    if (row_lo > row_hi || row_hi > rows())
+        throw MismatchError("ConstantMatrix::multiply: row range out of bounds");
     std::vector<Ciphertext> out;
     out.reserve(row_hi - row_lo);
     for (std::size_t r = row_lo; r < row_hi; ++r) out.push_back(empty_result(*inputs[0]));
@@ -183,8 +205,9 @@ void ConstantMatrix::multiply_accumulate(std::span<const Ciphertext* const> inpu
                                          std::span<Ciphertext> accumulators) const {
     check_inputs(inputs, "ConstantMatrix::multiply_accumulate");
     if (accumulators.size() != rows()) {
-        throw MismatchError("ConstantMatrix::multiply_accumulate: " + std::to_string(accumulators.size()) +
-                            " accumulators for a matrix of " + std::to_string(rows()) + " rows");
+        throw MismatchError(
+            "ConstantMatrix::multiply_accumulate: " + std::to_string(accumulators.size()) +
+            " accumulators for a matrix of " + std::to_string(rows()) + " rows");
     }
     const Ciphertext& first = *inputs[0];
     const double scale = first.scale * constant_scale_;
@@ -192,14 +215,17 @@ void ConstantMatrix::multiply_accumulate(std::span<const Ciphertext* const> inpu
     for (std::size_t r = 0; r < accumulators.size(); ++r) {
         Ciphertext& a = accumulators[r];
         if (a.polys.empty() != fresh) {
-            throw MismatchError("ConstantMatrix::multiply_accumulate: some accumulators are empty, some not");
+            throw MismatchError(
+                "ConstantMatrix::multiply_accumulate: some accumulators are empty, some not");
         }
         if (fresh) {
             a = empty_result(first);
         } else if (a.level != level_ || a.size() != first.size() || a.slots != first.slots ||
-                   a.parameter_hash != first.parameter_hash || std::abs(a.scale - scale) > Evaluator::kScaleTolerance * scale) {
-            throw MismatchError("ConstantMatrix::multiply_accumulate: accumulator " + std::to_string(r) +
-                                " is not a product of this matrix with these inputs (level, scale, size or slots)");
+                   a.parameter_hash != first.parameter_hash ||
+                   std::abs(a.scale - scale) > Evaluator::kScaleTolerance * scale) {
+            throw MismatchError(
+                "ConstantMatrix::multiply_accumulate: accumulator " + std::to_string(r) +
+                " is not a product of this matrix with these inputs (level, scale, size or slots)");
         }
     }
     product_into(inputs, 0, accumulators, !fresh);

@@ -27,15 +27,18 @@ int max_log_qp(int log_n, SecurityLevel level) {
         int log_n, bits128, bits192, bits256;
     };
     static constexpr Row table[] = {
-        {10, 27, 19, 14},    {11, 54, 37, 29},     {12, 109, 75, 58},     {13, 218, 152, 118},
-        {14, 438, 305, 237}, {15, 881, 611, 476},  {16, 1747, 1199, 929}, {17, 3523, 2411, 1866},
+        {10, 27, 19, 14},    {11, 54, 37, 29},    {12, 109, 75, 58},     {13, 218, 152, 118},
+        {14, 438, 305, 237}, {15, 881, 611, 476}, {16, 1747, 1199, 929}, {17, 3523, 2411, 1866},
     };
     for (const Row& row : table) {
         if (row.log_n != log_n) continue;
         switch (level) {
-            case SecurityLevel::k128: return row.bits128;
-            case SecurityLevel::k192: return row.bits192;
-            case SecurityLevel::k256: return row.bits256;
+            case SecurityLevel::k128:
+                return row.bits128;
+            case SecurityLevel::k192:
+                return row.bits192;
+            case SecurityLevel::k256:
+                return row.bits256;
         }
     }
     return 0;
@@ -76,8 +79,9 @@ ParametersLiteral ParametersLiteral::for_depth(int depth, int scale_bits, int fi
 
 namespace {
 
-std::vector<u64> resolve_primes(const std::vector<int>& bit_sizes, const std::vector<u64>& explicit_primes,
-                                u64 n, std::vector<u64>& used, const char* which) {
+std::vector<u64> resolve_primes(const std::vector<int>& bit_sizes,
+                                const std::vector<u64>& explicit_primes, u64 n,
+                                std::vector<u64>& used, const char* which) {
     if (!bit_sizes.empty() && !explicit_primes.empty()) {
         throw ParameterError(std::string("give either bit sizes or explicit primes for ") + which +
                              ", not both");
@@ -90,7 +94,8 @@ std::vector<u64> resolve_primes(const std::vector<int>& bit_sizes, const std::ve
                                      " exceeds 61 bits");
             }
             if (!math::is_prime(p)) {
-                throw ParameterError(std::string(which) + " modulus " + std::to_string(p) + " is not prime");
+                throw ParameterError(std::string(which) + " modulus " + std::to_string(p) +
+                                     " is not prime");
             }
             if (p % (2 * n) != 1) {
                 throw ParameterError(std::string(which) + " prime " + std::to_string(p) +
@@ -98,7 +103,8 @@ std::vector<u64> resolve_primes(const std::vector<int>& bit_sizes, const std::ve
                                      ", so the NTT does not exist for it");
             }
             if (std::find(used.begin(), used.end(), p) != used.end()) {
-                throw ParameterError(std::string(which) + " prime " + std::to_string(p) + " is repeated");
+                throw ParameterError(std::string(which) + " prime " + std::to_string(p) +
+                                     " is repeated");
             }
             used.push_back(p);
             primes.push_back(p);
@@ -137,7 +143,8 @@ std::uint64_t hash_parameters(std::size_t n, const std::vector<u64>& q, const st
     words.push_back(p.size());
     words.insert(words.end(), p.begin(), p.end());
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(words.data()), words.size() * sizeof(u64), digest);
+    SHA256(reinterpret_cast<const unsigned char*>(words.data()), words.size() * sizeof(u64),
+           digest);
     std::uint64_t h;
     std::memcpy(&h, digest, sizeof h);
     return h;
@@ -179,8 +186,7 @@ ContextPtr Context::create(const ParametersLiteral& lit) {
             } else {
                 msg << "insecure parameters: log2(QP) = " << log_qp << " exceeds " << bound
                     << ", the largest allowed for N = 2^" << lit.log_n << " at "
-                    << to_string(lit.security)
-                    << " security (HomomorphicEncryption.org standard)";
+                    << to_string(lit.security) << " security (HomomorphicEncryption.org standard)";
             }
             msg << "; use a larger ring or fewer/smaller primes, or set allow_insecure to opt out "
                    "explicitly";
@@ -234,7 +240,8 @@ ContextPtr Context::create(const ParametersLiteral& lit) {
         }
     }
     ctx->bitrev_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) ctx->bitrev_[i] = static_cast<std::uint32_t>(math::reverse_bits(i, lit.log_n));
+    for (std::size_t i = 0; i < n; ++i)
+        ctx->bitrev_[i] = static_cast<std::uint32_t>(math::reverse_bits(i, lit.log_n));
     ctx->ffts_.resize(lit.log_n);
     return ctx;
 }
@@ -254,8 +261,9 @@ const math::BaseConverter& Context::mod_down_converter(int level) const {
 
 const math::CkksFft& Context::fft(std::size_t slots) const {
     if (slots == 0 || (slots & (slots - 1)) != 0 || slots > max_slots()) {
-        throw ParameterError("slot count " + std::to_string(slots) +
-                             " must be a power of two no larger than N/2 = " + std::to_string(max_slots()));
+        throw ParameterError(
+            "slot count " + std::to_string(slots) +
+            " must be a power of two no larger than N/2 = " + std::to_string(max_slots()));
     }
     const int index = __builtin_ctzll(slots);
     std::lock_guard lock(fft_mutex_);
@@ -281,9 +289,11 @@ std::string Context::describe() const {
     std::ostringstream out;
     out << std::fixed << std::setprecision(1);
     out << "N = 2^" << log_n_ << " (" << max_slots() << " slots), Q: " << q_.size() << " primes [";
-    for (std::size_t i = 0; i < q_.size(); ++i) out << (i ? " " : "") << std::log2(static_cast<double>(q_[i].value()));
+    for (std::size_t i = 0; i < q_.size(); ++i)
+        out << (i ? " " : "") << std::log2(static_cast<double>(q_[i].value()));
     out << "] bits, P: " << p_.size() << " primes [";
-    for (std::size_t i = 0; i < p_.size(); ++i) out << (i ? " " : "") << std::log2(static_cast<double>(p_[i].value()));
+    for (std::size_t i = 0; i < p_.size(); ++i)
+        out << (i ? " " : "") << std::log2(static_cast<double>(p_[i].value()));
     out << "] bits, log2(QP) = " << log_qp_ << ", security: ";
     if (insecure_) {
         out << "NONE (explicit opt-out)";

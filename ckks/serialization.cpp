@@ -20,12 +20,14 @@ static_assert(std::endian::native == std::endian::little, "henn's wire format is
 constexpr std::uint8_t kMagic[4] = {'H', 'E', 'N', 'N'};
 constexpr std::uint8_t kFlagSeeded = 1;
 
-[[noreturn]] void fail(const std::string& message) { throw SerializationError(message); }
+[[noreturn]] void fail(const std::string& message) {
+    throw SerializationError(message);
+}
 
 // ----- writing and reading: math::ByteWriter / ByteReader, plus CKKS's bit-packed residues -----
 
 class Writer : public math::ByteWriter {
-public:
+  public:
     // Values below 2^bits, packed little-endian bit by bit.
     void packed(const std::uint64_t* values, std::size_t count, int bits) {
         const std::size_t start = grow((count * bits + 7) / 8);
@@ -48,7 +50,7 @@ public:
 };
 
 class Reader : public math::ByteReader {
-public:
+  public:
     explicit Reader(std::span<const std::uint8_t> bytes) : math::ByteReader(bytes, ckks::fail) {}
     void packed(std::uint64_t* values, std::size_t count, int bits, std::uint64_t modulus) {
         const std::uint8_t* in = bytes((count * bits + 7) / 8).data();
@@ -60,11 +62,13 @@ public:
                 const std::size_t byte = bit >> 3;
                 const int offset = static_cast<int>(bit & 7);
                 const int take = std::min(8 - offset, bits - filled);
-                v |= static_cast<std::uint64_t>((in[byte] >> offset) & ((1u << take) - 1)) << filled;
+                v |= static_cast<std::uint64_t>((in[byte] >> offset) & ((1u << take) - 1))
+                     << filled;
                 filled += take;
                 bit += take;
             }
-            if (v >= modulus) ckks::fail("a residue is not reduced modulo its prime (corrupted data)");
+            if (v >= modulus)
+                ckks::fail("a residue is not reduced modulo its prime (corrupted data)");
             values[i] = v;
         }
     }
@@ -72,27 +76,37 @@ public:
 
 const char* type_name(ObjectType type) {
     switch (type) {
-        case ObjectType::kParameters: return "parameters";
-        case ObjectType::kPlaintext: return "plaintext";
-        case ObjectType::kCiphertext: return "ciphertext";
-        case ObjectType::kSecretKey: return "secret key";
-        case ObjectType::kPublicKey: return "public key";
-        case ObjectType::kRelinearizationKey: return "relinearization key";
-        case ObjectType::kGaloisKeys: return "Galois keys";
-        case ObjectType::kEvaluationKeys: return "evaluation keys";
+        case ObjectType::kParameters:
+            return "parameters";
+        case ObjectType::kPlaintext:
+            return "plaintext";
+        case ObjectType::kCiphertext:
+            return "ciphertext";
+        case ObjectType::kSecretKey:
+            return "secret key";
+        case ObjectType::kPublicKey:
+            return "public key";
+        case ObjectType::kRelinearizationKey:
+            return "relinearization key";
+        case ObjectType::kGaloisKeys:
+            return "Galois keys";
+        case ObjectType::kEvaluationKeys:
+            return "evaluation keys";
     }
     return "unknown object";
 }
 
-std::vector<std::uint8_t> finish(ObjectType type, std::uint64_t hash, bool seeded, std::vector<std::uint8_t> payload,
-                                 const SaveOptions& options) {
+std::vector<std::uint8_t> finish(ObjectType type, std::uint64_t hash, bool seeded,
+                                 std::vector<std::uint8_t> payload, const SaveOptions& options) {
     std::vector<std::uint8_t> stored;
     Compression compression = options.compression;
     if (compression == Compression::kZstd) {
         stored.resize(ZSTD_compressBound(payload.size()));
-        const std::size_t size =
-            ZSTD_compress(stored.data(), stored.size(), payload.data(), payload.size(), options.zstd_level);
-        if (ZSTD_isError(size)) throw SerializationError(std::string("zstd compression failed: ") + ZSTD_getErrorName(size));
+        const std::size_t size = ZSTD_compress(stored.data(), stored.size(), payload.data(),
+                                               payload.size(), options.zstd_level);
+        if (ZSTD_isError(size))
+            throw SerializationError(std::string("zstd compression failed: ") +
+                                     ZSTD_getErrorName(size));
         stored.resize(size);
     } else {
         stored = payload;
@@ -123,34 +137,45 @@ std::uint64_t max_payload_for(ObjectType type, const Context* ctx) {
     const std::uint64_t digits = ctx->digit_count(ctx->max_level());
     const std::uint64_t slack = 256;
     switch (type) {
-        case ObjectType::kCiphertext: return 3 * q * n * 8 + slack;
-        case ObjectType::kPlaintext: return q * n * 8 + slack;
-        case ObjectType::kSecretKey: return qp * n * 8 + slack;
-        case ObjectType::kPublicKey: return 2 * qp * n * 8 + slack;
-        case ObjectType::kRelinearizationKey: return 2 * digits * qp * n * 8 + slack;
-        default: return ~std::uint64_t{0};
+        case ObjectType::kCiphertext:
+            return 3 * q * n * 8 + slack;
+        case ObjectType::kPlaintext:
+            return q * n * 8 + slack;
+        case ObjectType::kSecretKey:
+            return qp * n * 8 + slack;
+        case ObjectType::kPublicKey:
+            return 2 * qp * n * 8 + slack;
+        case ObjectType::kRelinearizationKey:
+            return 2 * digits * qp * n * 8 + slack;
+        default:
+            return ~std::uint64_t{0};
     }
 }
 
 // Checks the header against what the caller expects and returns the (decompressed) payload.
-std::vector<std::uint8_t> open_blob(std::span<const std::uint8_t> bytes, ObjectType expected, const Context* context,
-                                    const LoadOptions& options, bool& seeded) {
+std::vector<std::uint8_t> open_blob(std::span<const std::uint8_t> bytes, ObjectType expected,
+                                    const Context* context, const LoadOptions& options,
+                                    bool& seeded) {
     const BlobHeader h = read_header(bytes);
     if (h.type != expected) {
-        fail(std::string("expected a serialized ") + type_name(expected) + ", found a " + type_name(h.type));
+        fail(std::string("expected a serialized ") + type_name(expected) + ", found a " +
+             type_name(h.type));
     }
     if (context != nullptr && h.parameter_hash != context->parameter_hash()) {
-        fail(std::string("the ") + type_name(expected) + " was made under different parameters than this context");
+        fail(std::string("the ") + type_name(expected) +
+             " was made under different parameters than this context");
     }
-    const std::uint64_t limit = std::min(options.max_payload_bytes, max_payload_for(expected, context));
+    const std::uint64_t limit =
+        std::min(options.max_payload_bytes, max_payload_for(expected, context));
     if (h.payload_size > limit) {
-        fail("payload of " + std::to_string(h.payload_size) + " bytes exceeds the " + std::to_string(limit) +
-             " bytes a " + type_name(expected) + " can have here");
+        fail("payload of " + std::to_string(h.payload_size) + " bytes exceeds the " +
+             std::to_string(limit) + " bytes a " + type_name(expected) + " can have here");
     }
     seeded = h.seeded;
     const auto stored = bytes.subspan(kHeaderSize);
     if (h.compression == Compression::kNone) {
-        if (h.stored_size != h.payload_size) fail("uncompressed data whose stored and payload sizes differ");
+        if (h.stored_size != h.payload_size)
+            fail("uncompressed data whose stored and payload sizes differ");
         return std::vector<std::uint8_t>(stored.begin(), stored.end());
     }
     const unsigned long long frame_size = ZSTD_getFrameContentSize(stored.data(), stored.size());
@@ -159,12 +184,15 @@ std::vector<std::uint8_t> open_blob(std::span<const std::uint8_t> bytes, ObjectT
         fail("compressed data is corrupted or does not match the declared size");
     }
     // Residues barely compress; a huge ratio means a forged frame, refused before allocating.
-    if (h.payload_size > h.stored_size * 1024 + 4096) fail("implausible compression ratio (corrupted data)");
+    if (h.payload_size > h.stored_size * 1024 + 4096)
+        fail("implausible compression ratio (corrupted data)");
     std::vector<std::uint8_t> payload(h.payload_size);
     {
-        const std::size_t got = ZSTD_decompress(payload.data(), payload.size(), stored.data(), stored.size());
+        const std::size_t got =
+            ZSTD_decompress(payload.data(), payload.size(), stored.data(), stored.size());
         if (ZSTD_isError(got) || got != h.payload_size) {
-            fail(std::string("zstd decompression failed: ") + (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "size mismatch"));
+            fail(std::string("zstd decompression failed: ") +
+                 (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "size mismatch"));
         }
     }
     return payload;
@@ -192,14 +220,16 @@ RnsPoly read_poly(Reader& r, const Context& ctx, std::size_t limbs, int level) {
 int read_level(Reader& r, const Context& ctx) {
     const std::uint32_t level = r.u32();
     if (level > static_cast<std::uint32_t>(ctx.max_level())) {
-        fail("level " + std::to_string(level) + " is above the top level " + std::to_string(ctx.max_level()));
+        fail("level " + std::to_string(level) + " is above the top level " +
+             std::to_string(ctx.max_level()));
     }
     return static_cast<int>(level);
 }
 
 double read_scale(Reader& r) {
     const double scale = r.f64();
-    if (!std::isfinite(scale) || scale < 1.0 || scale > std::ldexp(1.0, 1500)) fail("invalid scale");
+    if (!std::isfinite(scale) || scale < 1.0 || scale > std::ldexp(1.0, 1500))
+        fail("invalid scale");
     return scale;
 }
 
@@ -211,8 +241,8 @@ std::size_t read_slots(Reader& r, const Context& ctx) {
     return static_cast<std::size_t>(slots);
 }
 
-bool seed_matches(const Context& ctx, const math::Seed& seed, std::uint64_t stream_base, const RnsPoly& poly,
-                  int level) {
+bool seed_matches(const Context& ctx, const math::Seed& seed, std::uint64_t stream_base,
+                  const RnsPoly& poly, int level) {
     RnsPoly expanded(poly.n, poly.limbs);
     detail::sample_uniform_ntt(ctx, seed, stream_base, expanded, level);
     return expanded == poly;
@@ -232,23 +262,26 @@ KeySwitchKey read_switch_key(Reader& r, const Context& ctx, bool seeded) {
     const std::uint32_t digits = r.u32();
     const std::size_t expected = ctx.digit_count(ctx.max_level());
     if (digits != expected) {
-        fail("a key-switching key has " + std::to_string(digits) + " digits; these parameters need " +
-             std::to_string(expected));
+        fail("a key-switching key has " + std::to_string(digits) +
+             " digits; these parameters need " + std::to_string(expected));
     }
     const std::size_t limbs = ctx.q_count() + ctx.p_count();
     KeySwitchKey key;
-    for (std::size_t d = 0; d < digits; ++d) key.b.push_back(read_poly(r, ctx, limbs, ctx.max_level()));
+    for (std::size_t d = 0; d < digits; ++d)
+        key.b.push_back(read_poly(r, ctx, limbs, ctx.max_level()));
     if (seeded) {
         math::Seed seed;
         r.raw(seed.data(), seed.size());
         key.a_seed = seed;
         for (std::size_t d = 0; d < digits; ++d) {
             RnsPoly a(ctx.n(), limbs);
-            detail::sample_uniform_ntt(ctx, seed, detail::kKeyStreamBase * (d + 1), a, ctx.max_level());
+            detail::sample_uniform_ntt(ctx, seed, detail::kKeyStreamBase * (d + 1), a,
+                                       ctx.max_level());
             key.a.push_back(std::move(a));
         }
     } else {
-        for (std::size_t d = 0; d < digits; ++d) key.a.push_back(read_poly(r, ctx, limbs, ctx.max_level()));
+        for (std::size_t d = 0; d < digits; ++d)
+            key.a.push_back(read_poly(r, ctx, limbs, ctx.max_level()));
     }
     return key;
 }
@@ -256,7 +289,9 @@ KeySwitchKey read_switch_key(Reader& r, const Context& ctx, bool seeded) {
 bool switch_key_seed_valid(const Context& ctx, const KeySwitchKey& key) {
     if (!key.a_seed) return false;
     for (std::size_t d = 0; d < key.a.size(); ++d) {
-        if (!seed_matches(ctx, *key.a_seed, detail::kKeyStreamBase * (d + 1), key.a[d], ctx.max_level())) return false;
+        if (!seed_matches(ctx, *key.a_seed, detail::kKeyStreamBase * (d + 1), key.a[d],
+                          ctx.max_level()))
+            return false;
     }
     return true;
 }
@@ -264,10 +299,12 @@ bool switch_key_seed_valid(const Context& ctx, const KeySwitchKey& key) {
 void check_switch_key_shape(const Context& ctx, const KeySwitchKey& key) {
     const std::size_t limbs = ctx.q_count() + ctx.p_count();
     if (key.a.size() != key.b.size() || key.b.size() != ctx.digit_count(ctx.max_level())) {
-        throw MismatchError("key-switching key has the wrong number of digits for these parameters");
+        throw MismatchError(
+            "key-switching key has the wrong number of digits for these parameters");
     }
     for (std::size_t d = 0; d < key.b.size(); ++d) {
-        if (key.a[d].limbs != limbs || key.b[d].limbs != limbs || key.a[d].n != ctx.n() || key.b[d].n != ctx.n()) {
+        if (key.a[d].limbs != limbs || key.b[d].limbs != limbs || key.a[d].n != ctx.n() ||
+            key.b[d].n != ctx.n()) {
             throw MismatchError("key-switching key has the wrong shape for these parameters");
         }
     }
@@ -292,7 +329,8 @@ GaloisKeys read_galois_keys(Reader& r, const Context& ctx, bool seeded) {
         if (element % 2 == 0 || element >= 2 * ctx.n() || element == 1) {
             fail("invalid Galois element " + std::to_string(element));
         }
-        if (gk.keys.count(element)) fail("Galois element " + std::to_string(element) + " appears twice");
+        if (gk.keys.count(element))
+            fail("Galois element " + std::to_string(element) + " appears twice");
         gk.keys.emplace(element, read_switch_key(r, ctx, seeded));
     }
     return gk;
@@ -310,8 +348,8 @@ BlobHeader read_header(std::span<const std::uint8_t> bytes) {
     BlobHeader h{};
     h.version = r.u16();
     if (h.version != kFormatVersion) {
-        fail("unsupported format version " + std::to_string(h.version) + " (this build reads version " +
-             std::to_string(kFormatVersion) + ")");
+        fail("unsupported format version " + std::to_string(h.version) +
+             " (this build reads version " + std::to_string(kFormatVersion) + ")");
     }
     const std::uint16_t type = r.u16();
     if (type < 1 || type > static_cast<std::uint16_t>(kLastObjectType)) {
@@ -347,7 +385,8 @@ std::vector<std::uint8_t> save_parameters(const Context& ctx, const SaveOptions&
     w.f64(ctx.literal().log_default_scale);
     w.u16(static_cast<std::uint16_t>(ctx.security()));
     w.u8(ctx.insecure() ? 1 : 0);
-    return finish(ObjectType::kParameters, ctx.parameter_hash(), false, std::move(w.bytes()), options);
+    return finish(ObjectType::kParameters, ctx.parameter_hash(), false, std::move(w.bytes()),
+                  options);
 }
 
 ContextPtr load_parameters(std::span<const std::uint8_t> bytes, const LoadOptions& options) {
@@ -372,7 +411,9 @@ ContextPtr load_parameters(std::span<const std::uint8_t> bytes, const LoadOption
     if (insecure > 1) fail("invalid insecure flag");
     r.expect_end();
     if (insecure == 1 && !options.allow_insecure_parameters) {
-        fail("the serialized parameters are below their security level; load them with allow_insecure_parameters");
+        fail(
+            "the serialized parameters are below their security level; load them with "
+            "allow_insecure_parameters");
     }
     lit.allow_insecure = insecure == 1 && options.allow_insecure_parameters;
     ContextPtr ctx;
@@ -387,7 +428,8 @@ ContextPtr load_parameters(std::span<const std::uint8_t> bytes, const LoadOption
 
 // ----- ciphertexts and plaintexts -----
 
-std::vector<std::uint8_t> save(const Context& ctx, const Ciphertext& ct, const SaveOptions& options) {
+std::vector<std::uint8_t> save(const Context& ctx, const Ciphertext& ct,
+                               const SaveOptions& options) {
     detail::check_hash(ctx, ct.parameter_hash, "the ciphertext");
     if (ct.size() < 2 || ct.size() > 3) throw MismatchError("a ciphertext has 2 or 3 polynomials");
     for (const auto& p : ct.polys) {
@@ -395,7 +437,8 @@ std::vector<std::uint8_t> save(const Context& ctx, const Ciphertext& ct, const S
             throw MismatchError("malformed ciphertext: limb count and level disagree");
         }
     }
-    const bool seeded = options.seeded && ct.c1_seed && seed_matches(ctx, *ct.c1_seed, 0, ct.polys[1], ct.level);
+    const bool seeded =
+        options.seeded && ct.c1_seed && seed_matches(ctx, *ct.c1_seed, 0, ct.polys[1], ct.level);
     Writer w;
     w.u32(static_cast<std::uint32_t>(ct.level));
     w.f64(ct.scale);
@@ -408,10 +451,12 @@ std::vector<std::uint8_t> save(const Context& ctx, const Ciphertext& ct, const S
             write_poly(w, ctx, ct.polys[p], ct.level);
         }
     }
-    return finish(ObjectType::kCiphertext, ctx.parameter_hash(), seeded, std::move(w.bytes()), options);
+    return finish(ObjectType::kCiphertext, ctx.parameter_hash(), seeded, std::move(w.bytes()),
+                  options);
 }
 
-Ciphertext load_ciphertext(const Context& ctx, std::span<const std::uint8_t> bytes, const LoadOptions& options) {
+Ciphertext load_ciphertext(const Context& ctx, std::span<const std::uint8_t> bytes,
+                           const LoadOptions& options) {
     bool seeded = false;
     const auto payload = open_blob(bytes, ObjectType::kCiphertext, &ctx, options, seeded);
     Reader r(payload);
@@ -421,7 +466,8 @@ Ciphertext load_ciphertext(const Context& ctx, std::span<const std::uint8_t> byt
     ct.scale = read_scale(r);
     ct.slots = read_slots(r, ctx);
     const std::uint8_t size = r.u8();
-    if (size < 2 || size > 3) fail("a ciphertext has 2 or 3 polynomials, not " + std::to_string(size));
+    if (size < 2 || size > 3)
+        fail("a ciphertext has 2 or 3 polynomials, not " + std::to_string(size));
     for (std::uint8_t p = 0; p < size; ++p) {
         if (p == 1 && seeded) {
             math::Seed seed;
@@ -438,7 +484,8 @@ Ciphertext load_ciphertext(const Context& ctx, std::span<const std::uint8_t> byt
     return ct;
 }
 
-std::vector<std::uint8_t> save(const Context& ctx, const Plaintext& pt, const SaveOptions& options) {
+std::vector<std::uint8_t> save(const Context& ctx, const Plaintext& pt,
+                               const SaveOptions& options) {
     detail::check_hash(ctx, pt.parameter_hash, "the plaintext");
     if (pt.poly.limbs != static_cast<std::size_t>(pt.level) + 1 || pt.poly.n != ctx.n()) {
         throw MismatchError("malformed plaintext: limb count and level disagree");
@@ -448,10 +495,12 @@ std::vector<std::uint8_t> save(const Context& ctx, const Plaintext& pt, const Sa
     w.f64(pt.scale);
     w.u64(pt.slots);
     write_poly(w, ctx, pt.poly, pt.level);
-    return finish(ObjectType::kPlaintext, ctx.parameter_hash(), false, std::move(w.bytes()), options);
+    return finish(ObjectType::kPlaintext, ctx.parameter_hash(), false, std::move(w.bytes()),
+                  options);
 }
 
-Plaintext load_plaintext(const Context& ctx, std::span<const std::uint8_t> bytes, const LoadOptions& options) {
+Plaintext load_plaintext(const Context& ctx, std::span<const std::uint8_t> bytes,
+                         const LoadOptions& options) {
     bool seeded = false;
     const auto payload = open_blob(bytes, ObjectType::kPlaintext, &ctx, options, seeded);
     if (seeded) fail("a plaintext cannot be seeded");
@@ -468,37 +517,44 @@ Plaintext load_plaintext(const Context& ctx, std::span<const std::uint8_t> bytes
 
 // ----- keys -----
 
-std::vector<std::uint8_t> save(const Context& ctx, const SecretKey& sk, const SaveOptions& options) {
+std::vector<std::uint8_t> save(const Context& ctx, const SecretKey& sk,
+                               const SaveOptions& options) {
     detail::check_hash(ctx, sk.parameter_hash(), "the secret key");
     Writer w;
     write_poly(w, ctx, sk.poly(), ctx.max_level());
-    auto blob = finish(ObjectType::kSecretKey, ctx.parameter_hash(), false, std::move(w.bytes()), options);
+    auto blob =
+        finish(ObjectType::kSecretKey, ctx.parameter_hash(), false, std::move(w.bytes()), options);
     math::secure_wipe(w.bytes().data(), w.bytes().size());
     return blob;
 }
 
-SecretKey load_secret_key(const Context& ctx, std::span<const std::uint8_t> bytes, const LoadOptions& options) {
+SecretKey load_secret_key(const Context& ctx, std::span<const std::uint8_t> bytes,
+                          const LoadOptions& options) {
     bool seeded = false;
     auto payload = open_blob(bytes, ObjectType::kSecretKey, &ctx, options, seeded);
     if (seeded) fail("a secret key cannot be seeded");
     Reader r(payload);
-    SecretKey sk(read_poly(r, ctx, ctx.q_count() + ctx.p_count(), ctx.max_level()), ctx.parameter_hash());
+    SecretKey sk(read_poly(r, ctx, ctx.q_count() + ctx.p_count(), ctx.max_level()),
+                 ctx.parameter_hash());
     r.expect_end();
     math::secure_wipe(payload.data(), payload.size());
     return sk;
 }
 
-std::vector<std::uint8_t> save(const Context& ctx, const PublicKey& pk, const SaveOptions& options) {
+std::vector<std::uint8_t> save(const Context& ctx, const PublicKey& pk,
+                               const SaveOptions& options) {
     detail::check_hash(ctx, pk.parameter_hash, "the public key");
     const std::size_t limbs = ctx.q_count() + ctx.p_count();
     if (pk.a.limbs != limbs || pk.b.limbs != limbs) throw MismatchError("malformed public key");
     Writer w;
     write_poly(w, ctx, pk.b, ctx.max_level());
     write_poly(w, ctx, pk.a, ctx.max_level());
-    return finish(ObjectType::kPublicKey, ctx.parameter_hash(), false, std::move(w.bytes()), options);
+    return finish(ObjectType::kPublicKey, ctx.parameter_hash(), false, std::move(w.bytes()),
+                  options);
 }
 
-PublicKey load_public_key(const Context& ctx, std::span<const std::uint8_t> bytes, const LoadOptions& options) {
+PublicKey load_public_key(const Context& ctx, std::span<const std::uint8_t> bytes,
+                          const LoadOptions& options) {
     bool seeded = false;
     const auto payload = open_blob(bytes, ObjectType::kPublicKey, &ctx, options, seeded);
     if (seeded) fail("a public key cannot be seeded");
@@ -512,13 +568,15 @@ PublicKey load_public_key(const Context& ctx, std::span<const std::uint8_t> byte
     return pk;
 }
 
-std::vector<std::uint8_t> save(const Context& ctx, const RelinearizationKey& rk, const SaveOptions& options) {
+std::vector<std::uint8_t> save(const Context& ctx, const RelinearizationKey& rk,
+                               const SaveOptions& options) {
     detail::check_hash(ctx, rk.parameter_hash, "the relinearization key");
     check_switch_key_shape(ctx, rk.key);
     const bool seeded = options.seeded && switch_key_seed_valid(ctx, rk.key);
     Writer w;
     write_switch_key(w, ctx, rk.key, seeded);
-    return finish(ObjectType::kRelinearizationKey, ctx.parameter_hash(), seeded, std::move(w.bytes()), options);
+    return finish(ObjectType::kRelinearizationKey, ctx.parameter_hash(), seeded,
+                  std::move(w.bytes()), options);
 }
 
 RelinearizationKey load_relinearization_key(const Context& ctx, std::span<const std::uint8_t> bytes,
@@ -533,7 +591,8 @@ RelinearizationKey load_relinearization_key(const Context& ctx, std::span<const 
     return rk;
 }
 
-std::vector<std::uint8_t> save(const Context& ctx, const GaloisKeys& gk, const SaveOptions& options) {
+std::vector<std::uint8_t> save(const Context& ctx, const GaloisKeys& gk,
+                               const SaveOptions& options) {
     if (!gk.keys.empty()) detail::check_hash(ctx, gk.parameter_hash, "the Galois keys");
     bool seeded = options.seeded;
     for (const auto& [element, key] : gk.keys) {
@@ -542,10 +601,12 @@ std::vector<std::uint8_t> save(const Context& ctx, const GaloisKeys& gk, const S
     }
     Writer w;
     write_galois_keys(w, ctx, gk, seeded);
-    return finish(ObjectType::kGaloisKeys, ctx.parameter_hash(), seeded, std::move(w.bytes()), options);
+    return finish(ObjectType::kGaloisKeys, ctx.parameter_hash(), seeded, std::move(w.bytes()),
+                  options);
 }
 
-GaloisKeys load_galois_keys(const Context& ctx, std::span<const std::uint8_t> bytes, const LoadOptions& options) {
+GaloisKeys load_galois_keys(const Context& ctx, std::span<const std::uint8_t> bytes,
+                            const LoadOptions& options) {
     bool seeded = false;
     const auto payload = open_blob(bytes, ObjectType::kGaloisKeys, &ctx, options, seeded);
     Reader r(payload);
@@ -556,14 +617,16 @@ GaloisKeys load_galois_keys(const Context& ctx, std::span<const std::uint8_t> by
 
 // ----- evaluation keys: u8 (1 when a relinearization key follows), that key, the Galois keys -----
 
-std::vector<std::uint8_t> save(const Context& ctx, const EvaluationKeys& keys, const SaveOptions& options) {
+std::vector<std::uint8_t> save(const Context& ctx, const EvaluationKeys& keys,
+                               const SaveOptions& options) {
     bool seeded = options.seeded;
     if (keys.relinearization) {
         detail::check_hash(ctx, keys.relinearization->parameter_hash, "the relinearization key");
         check_switch_key_shape(ctx, keys.relinearization->key);
         seeded = seeded && switch_key_seed_valid(ctx, keys.relinearization->key);
     }
-    if (!keys.galois.keys.empty()) detail::check_hash(ctx, keys.galois.parameter_hash, "the Galois keys");
+    if (!keys.galois.keys.empty())
+        detail::check_hash(ctx, keys.galois.parameter_hash, "the Galois keys");
     for (const auto& [element, key] : keys.galois.keys) {
         check_switch_key_shape(ctx, key);
         seeded = seeded && switch_key_seed_valid(ctx, key);
@@ -572,16 +635,19 @@ std::vector<std::uint8_t> save(const Context& ctx, const EvaluationKeys& keys, c
     w.u8(keys.relinearization ? 1 : 0);
     if (keys.relinearization) write_switch_key(w, ctx, keys.relinearization->key, seeded);
     write_galois_keys(w, ctx, keys.galois, seeded);
-    return finish(ObjectType::kEvaluationKeys, ctx.parameter_hash(), seeded, std::move(w.bytes()), options);
+    return finish(ObjectType::kEvaluationKeys, ctx.parameter_hash(), seeded, std::move(w.bytes()),
+                  options);
 }
 
-EvaluationKeys load_evaluation_keys(const Context& ctx, std::span<const std::uint8_t> bytes, const LoadOptions& options) {
+EvaluationKeys load_evaluation_keys(const Context& ctx, std::span<const std::uint8_t> bytes,
+                                    const LoadOptions& options) {
     bool seeded = false;
     const auto payload = open_blob(bytes, ObjectType::kEvaluationKeys, &ctx, options, seeded);
     Reader r(payload);
     EvaluationKeys keys;
     const std::uint8_t has_relinearization = r.u8();
-    if (has_relinearization > 1) fail("invalid relinearization-key flag " + std::to_string(has_relinearization));
+    if (has_relinearization > 1)
+        fail("invalid relinearization-key flag " + std::to_string(has_relinearization));
     if (has_relinearization == 1) {
         RelinearizationKey rk;
         rk.parameter_hash = ctx.parameter_hash();

@@ -56,13 +56,14 @@ approx::Parity parse_parity(const std::string& name) {
     throw CommandFailure(ErrorCategory::usage, "--parity must be none, odd or even");
 }
 
-void run_bench_poly(const PolyBenchOptions& o) {
+// Usage errors before any work: the interval, and degrees in range and of the parity asked.
+void check_bench_poly_options(const PolyBenchOptions& o, approx::Parity parity) {
     if (o.interval.size() != 2 || !(o.interval[0] < o.interval[1])) {
         throw CommandFailure(ErrorCategory::usage,
                              "--interval needs two numbers lo,hi with lo < hi");
     }
-    const approx::Interval interval{o.interval[0], o.interval[1]};
-    const approx::Parity parity = parse_parity(o.parity);
+    if (o.degrees.empty())
+        throw CommandFailure(ErrorCategory::usage, "--degrees needs at least one degree");
     for (int d : o.degrees) {
         if (d < 1 || d > 1024)
             throw CommandFailure(ErrorCategory::usage, "degrees must lie in [1, 1024]");
@@ -72,6 +73,53 @@ void run_bench_poly(const PolyBenchOptions& o) {
                                                            " does not have the parity " + o.parity);
         }
     }
+}
+
+void print_bench_poly_markdown(const std::string& chain, double product_ms,
+                               const nlohmann::json& rows) {
+    std::cout << std::fixed;
+    std::cout << chain
+              << "; one ct-ct product (relinearize + rescale, top level): " << std::setprecision(1)
+              << product_ms << " ms\n\n";
+    std::cout << "| degree | parity | depth | ct-ct products | naive (d-1) | baby steps 2^l | "
+                 "time (ms) | time / product | "
+                 "precision min / mean (bits) |\n";
+    std::cout << "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+    for (const auto& r : rows) {
+        std::cout << "| " << r["degree"].get<int>() << " | " << r["parity"].get<std::string>()
+                  << " | " << r["depth"].get<int>() << " | " << r["ct_multiplications"].get<int>()
+                  << " | " << r["naive_multiplications"].get<int>() << " | "
+                  << (1 << r["baby_step_log2"].get<int>()) << " | " << std::setprecision(0)
+                  << r["median_ms"].get<double>() << " | " << std::setprecision(1)
+                  << r["time_in_products"].get<double>() << " | "
+                  << r["precision_min_bits"].get<double>() << " / "
+                  << r["precision_mean_bits"].get<double>() << " |\n";
+    }
+}
+
+void print_bench_poly_text(const std::string& chain, double product_ms,
+                           const nlohmann::json& rows) {
+    std::cout << std::fixed;
+    std::cout << chain << "\n";
+    std::cout << "one ct-ct product (relinearize + rescale, top level): " << std::setprecision(1)
+              << product_ms << " ms\n";
+    std::cout << "degree parity depth products naive    ms  x product  bits(min/mean)\n";
+    for (const auto& r : rows) {
+        std::cout << std::setw(6) << r["degree"].get<int>() << " " << std::setw(6)
+                  << r["parity"].get<std::string>() << std::setw(6) << r["depth"].get<int>()
+                  << std::setw(9) << r["ct_multiplications"].get<int>() << std::setw(6)
+                  << r["naive_multiplications"].get<int>() << std::setw(7) << std::setprecision(0)
+                  << r["median_ms"].get<double>() << std::setw(10) << std::setprecision(1)
+                  << r["time_in_products"].get<double>() << "  "
+                  << r["precision_min_bits"].get<double>() << " / "
+                  << r["precision_mean_bits"].get<double>() << "\n";
+    }
+}
+
+void run_bench_poly(const PolyBenchOptions& o) {
+    const approx::Parity parity = parse_parity(o.parity);
+    check_bench_poly_options(o, parity);
+    const approx::Interval interval{o.interval[0], o.interval[1]};
     math::set_thread_count(o.threads);
 
     // One chain deep enough for the largest degree (plus the interval change).
@@ -153,40 +201,10 @@ void run_bench_poly(const PolyBenchOptions& o) {
         std::cout << out.dump(2) << "\n";
         return;
     }
-    std::cout << std::fixed;
     if (o.markdown) {
-        std::cout << chain.str() << "; one ct-ct product (relinearize + rescale, top level): "
-                  << std::setprecision(1) << product_ms << " ms\n\n";
-        std::cout << "| degree | parity | depth | ct-ct products | naive (d-1) | baby steps 2^l | "
-                     "time (ms) | time / product | "
-                     "precision min / mean (bits) |\n";
-        std::cout << "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
-        for (const auto& r : rows) {
-            std::cout << "| " << r["degree"].get<int>() << " | " << r["parity"].get<std::string>()
-                      << " | " << r["depth"].get<int>() << " | "
-                      << r["ct_multiplications"].get<int>() << " | "
-                      << r["naive_multiplications"].get<int>() << " | "
-                      << (1 << r["baby_step_log2"].get<int>()) << " | " << std::setprecision(0)
-                      << r["median_ms"].get<double>() << " | " << std::setprecision(1)
-                      << r["time_in_products"].get<double>() << " | "
-                      << r["precision_min_bits"].get<double>() << " / "
-                      << r["precision_mean_bits"].get<double>() << " |\n";
-        }
-        return;
-    }
-    std::cout << chain.str() << "\n";
-    std::cout << "one ct-ct product (relinearize + rescale, top level): " << std::setprecision(1)
-              << product_ms << " ms\n";
-    std::cout << "degree parity depth products naive    ms  x product  bits(min/mean)\n";
-    for (const auto& r : rows) {
-        std::cout << std::setw(6) << r["degree"].get<int>() << " " << std::setw(6)
-                  << r["parity"].get<std::string>() << std::setw(6) << r["depth"].get<int>()
-                  << std::setw(9) << r["ct_multiplications"].get<int>() << std::setw(6)
-                  << r["naive_multiplications"].get<int>() << std::setw(7) << std::setprecision(0)
-                  << r["median_ms"].get<double>() << std::setw(10) << std::setprecision(1)
-                  << r["time_in_products"].get<double>() << "  "
-                  << r["precision_min_bits"].get<double>() << " / "
-                  << r["precision_mean_bits"].get<double>() << "\n";
+        print_bench_poly_markdown(chain.str(), product_ms, rows);
+    } else {
+        print_bench_poly_text(chain.str(), product_ms, rows);
     }
 }
 

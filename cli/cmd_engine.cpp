@@ -64,7 +64,8 @@ void add_compile_options(CLI::App* cmd, CompileArgs& a) {
     cmd->add_option("--security", a.security, "128 | 192 | 256 bits")
         ->check(CLI::IsMember({128, 192, 256}));
     cmd->add_flag("--lazy-relinearization", a.lazy_relinearization,
-                  "squares between linear stages summed unrelinearized, one relinearization per output of the next stage (batch packing; fewer key switches, a larger scale)");
+                  "squares between linear stages summed unrelinearized, one relinearization per "
+                  "output of the next stage (batch packing; fewer key switches, a larger scale)");
     cmd->add_option(
         "--activation", a.activation,
         "replacement for ReLU/sigmoid/tanh in imported models (default poly:least-squares:2:4)");

@@ -39,7 +39,8 @@ const CommandRegistrar bench_engine_command(61, "bench engine", [](CLI::App& roo
     cmd->add_option("--scale-bits", a->scale_bits, "bits of the scale (default: chosen)");
     cmd->add_option("--log-n", a->log_n, "ring degree 2^N (default: chosen)");
     cmd->add_flag("--lazy-relinearization", a->lazy_relinearization,
-                  "squares between linear stages summed unrelinearized, one relinearization per output of the next stage (batch packing; fewer key switches, a larger scale)");
+                  "squares between linear stages summed unrelinearized, one relinearization per "
+                  "output of the next stage (batch packing; fewer key switches, a larger scale)");
     add_threads_option(cmd, a->threads, "threads");
     cmd->add_flag("--naive", a->naive,
                   "also run the naive loop (multiply_constant + add per weight) and compare");

@@ -241,7 +241,8 @@ const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
     cmd->add_option("--activation", a->activation,
                     "replacement for ReLU/sigmoid/tanh in imported models");
     cmd->add_flag("--lazy-relinearization", a->lazy_relinearization,
-                  "squares between linear stages summed unrelinearized, one relinearization per output of the next stage (batch packing; fewer key switches, a larger scale)");
+                  "squares between linear stages summed unrelinearized, one relinearization per "
+                  "output of the next stage (batch packing; fewer key switches, a larger scale)");
     add_threads_option(cmd, a->threads, "threads");
     cmd->add_flag("--trace", a->trace,
                   "per stage: level, scale, error of the decrypted values against plaintext");

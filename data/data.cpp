@@ -18,8 +18,8 @@ namespace {
 }
 
 std::vector<std::uint8_t> gunzip(const std::filesystem::path& path,
-                                  const std::vector<std::uint8_t>& compressed,
-                                  std::size_t max_bytes) {
+                                 const std::vector<std::uint8_t>& compressed,
+                                 std::size_t max_bytes) {
     z_stream stream{};
     // 16 + MAX_WBITS: expect a gzip header, not a raw zlib one.
     if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) fail(path, "cannot initialise zlib");
@@ -34,9 +34,9 @@ std::vector<std::uint8_t> gunzip(const std::filesystem::path& path,
         status = inflate(&stream, Z_NO_FLUSH);
         if (status != Z_OK && status != Z_STREAM_END) {
             inflateEnd(&stream);
-            fail(path, status == Z_BUF_ERROR ? "truncated gzip stream"
-                                             : "corrupt gzip stream (zlib error " +
-                                                   std::to_string(status) + ")");
+            fail(path, status == Z_BUF_ERROR
+                           ? "truncated gzip stream"
+                           : "corrupt gzip stream (zlib error " + std::to_string(status) + ")");
         }
         out.insert(out.end(), chunk.data(), chunk.data() + (chunk.size() - stream.avail_out));
         if (out.size() > max_bytes) {
@@ -64,8 +64,8 @@ std::vector<std::uint32_t> idx_dims(const std::filesystem::path& path,
     if (bytes[0] != 0 || bytes[1] != 0) fail(path, "not an IDX file (bad magic number)");
     if (bytes[2] != 0x08) fail(path, "IDX element type is not unsigned byte");
     if (bytes[3] != rank)
-        fail(path, "IDX rank is " + std::to_string(bytes[3]) + ", expected " +
-                       std::to_string(rank));
+        fail(path,
+             "IDX rank is " + std::to_string(bytes[3]) + ", expected " + std::to_string(rank));
     std::vector<std::uint32_t> dims(rank);
     std::uint64_t total = 1;
     for (unsigned i = 0; i < rank; ++i) {
@@ -142,7 +142,8 @@ Dataset Dataset::subset(const std::vector<std::int64_t>& indices) const {
 }
 
 Dataset Dataset::head(std::int64_t n) const {
-    std::vector<std::int64_t> indices(static_cast<std::size_t>(std::clamp<std::int64_t>(n, 0, count())));
+    std::vector<std::int64_t> indices(
+        static_cast<std::size_t>(std::clamp<std::int64_t>(n, 0, count())));
     std::iota(indices.begin(), indices.end(), 0);
     return subset(indices);
 }
@@ -155,7 +156,8 @@ std::vector<std::uint8_t> read_maybe_gzipped(const std::filesystem::path& path,
                                     std::istreambuf_iterator<char>());
     if (bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b)
         return gunzip(path, bytes, max_bytes);
-    if (bytes.size() > max_bytes) fail(path, "file exceeds " + std::to_string(max_bytes) + " bytes");
+    if (bytes.size() > max_bytes)
+        fail(path, "file exceeds " + std::to_string(max_bytes) + " bytes");
     return bytes;
 }
 
@@ -203,8 +205,10 @@ Dataset load_idx_dataset(const std::filesystem::path& images_path,
     return data;
 }
 
-Dataset load_named_dataset(const std::string& name, const std::filesystem::path& given_dir, Split split) {
-    if (!std::filesystem::is_directory(given_dir)) throw DataError(given_dir.string() + ": not a directory", ErrorCategory::io);
+Dataset load_named_dataset(const std::string& name, const std::filesystem::path& given_dir,
+                           Split split) {
+    if (!std::filesystem::is_directory(given_dir))
+        throw DataError(given_dir.string() + ": not a directory", ErrorCategory::io);
     // Accept both the data set's own directory and its parent (e.g. .../data or .../data/mnist).
     std::filesystem::path dir = given_dir;
     if (std::filesystem::is_directory(given_dir / name)) dir = given_dir / name;
@@ -230,7 +234,8 @@ Dataset load_named_dataset(const std::string& name, const std::filesystem::path&
         standardizer.apply(parts.validation);
         return train ? parts.train : parts.validation;
     }
-    throw DataError("unknown data set '" + name + "' (expected mnist, fashion-mnist or wdbc)", ErrorCategory::usage);
+    throw DataError("unknown data set '" + name + "' (expected mnist, fashion-mnist or wdbc)",
+                    ErrorCategory::usage);
 }
 
 Table load_csv_table(const std::filesystem::path& path) {
@@ -257,9 +262,12 @@ Table load_csv_table(const std::filesystem::path& path) {
             }
             values.push_back(v);
         }
-        // A first line that is not all numbers is a header (e.g. sklearn's "569,30,malignant,benign").
+        // A first line that is not all numbers is a header (e.g. sklearn's
+        // "569,30,malignant,benign").
         if (line_number == 1 && !numeric) continue;
-        if (!numeric) fail(path, "line " + std::to_string(line_number) + ": non-numeric cell '" + bad_cell + "'");
+        if (!numeric)
+            fail(path,
+                 "line " + std::to_string(line_number) + ": non-numeric cell '" + bad_cell + "'");
         if (columns < 0) {
             columns = static_cast<std::int64_t>(values.size());
             if (columns < 2) fail(path, "needs at least one feature and a label column");
@@ -296,8 +304,9 @@ Table load_wdbc_table(const std::filesystem::path& path) {
     {
         const auto header = split_cells(line);
         double rows = 0, columns = 0;
-        if (header.size() < 2 || !parse_number(header[0], rows) || !parse_number(header[1], columns) ||
-            rows != std::floor(rows) || columns != std::floor(columns))
+        if (header.size() < 2 || !parse_number(header[0], rows) ||
+            !parse_number(header[1], columns) || rows != std::floor(rows) ||
+            columns != std::floor(columns))
             fail(path, "header must start with 'rows,features'");
         if (!(rows >= 1 && rows <= 10'000'000 && columns >= 1 && columns <= 4096))
             fail(path, "implausible header (rows, features)");
@@ -414,7 +423,8 @@ void apply_values(const Standardizer& s, std::span<T> values, double clip) {
 
 Standardizer Standardizer::fit(const Dataset& data) {
     if (data.count() == 0) throw InvalidArgument("Standardizer::fit on an empty data set");
-    return fit_values(std::span<const float>(data.features), static_cast<std::size_t>(data.sample_size()));
+    return fit_values(std::span<const float>(data.features),
+                      static_cast<std::size_t>(data.sample_size()));
 }
 
 Standardizer Standardizer::fit(std::span<const double> values, std::size_t columns) {

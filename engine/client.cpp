@@ -30,8 +30,9 @@ std::string hex(std::uint64_t h) {
 
 void check_model_hash(const CompiledModel& model, std::uint64_t hash, const char* what) {
     if (hash != model.hash()) {
-        throw KeyMismatchError(std::string(what) + " belong to compiled model " + hex(hash) + ", not to this one (" +
-                               hex(model.hash()) + "); use the files made for this model");
+        throw KeyMismatchError(std::string(what) + " belong to compiled model " + hex(hash) +
+                               ", not to this one (" + hex(model.hash()) +
+                               "); use the files made for this model");
     }
 }
 
@@ -40,8 +41,8 @@ void check_model_hash(const CompiledModel& model, std::uint64_t hash, const char
 // ---------------------------------------------------------------------------------------------
 // Bundles
 
-std::vector<std::uint8_t> save_batches(const CompiledModel& model, std::span<const EncryptedBatch> batches,
-                                       BundleKind kind) {
+std::vector<std::uint8_t> save_batches(const CompiledModel& model,
+                                       std::span<const EncryptedBatch> batches, BundleKind kind) {
     detail::Writer w;
     w.raw(kBatchMagic, sizeof kBatchMagic);
     w.u16(kVersion);
@@ -61,7 +62,8 @@ std::vector<std::uint8_t> save_batches(const CompiledModel& model, std::span<con
     return std::move(w.bytes());
 }
 
-std::uint64_t saved_batches_bytes(const CompiledModel& model, std::span<const EncryptedBatch> batches) {
+std::uint64_t saved_batches_bytes(const CompiledModel& model,
+                                  std::span<const EncryptedBatch> batches) {
     // The layout of save_batches: magic, version, kind, model hash, batch count; per batch the
     // sample and ciphertext counts; per ciphertext a length and its blob.
     std::uint64_t total = sizeof kBatchMagic + 2 + 1 + 8 + 8;
@@ -72,41 +74,48 @@ std::uint64_t saved_batches_bytes(const CompiledModel& model, std::span<const En
         std::uint64_t blobs = 0;
         const auto count = static_cast<std::int64_t>(b.ciphertexts.size());
 #pragma omp parallel for schedule(dynamic) num_threads(math::thread_count()) reduction(+ : blobs)
-        for (std::int64_t i = 0; i < count; ++i) blobs += 8 + ckks::save(ctx, b.ciphertexts[static_cast<std::size_t>(i)]).size();
+        for (std::int64_t i = 0; i < count; ++i)
+            blobs += 8 + ckks::save(ctx, b.ciphertexts[static_cast<std::size_t>(i)]).size();
         total += blobs;
     }
     return total;
 }
 
-std::vector<EncryptedBatch> load_batches(const CompiledModel& model, std::span<const std::uint8_t> bytes,
-                                         BundleKind kind) {
+std::vector<EncryptedBatch> load_batches(const CompiledModel& model,
+                                         std::span<const std::uint8_t> bytes, BundleKind kind) {
     const char* what = kind == BundleKind::inputs ? "input ciphertexts" : "output ciphertexts";
     detail::Reader r(bytes, what);
     r.expect_magic(kBatchMagic, sizeof kBatchMagic);
     const auto version = r.u16("version");
-    if (version != kVersion) r.fail("format version " + std::to_string(version) + " is not supported");
+    if (version != kVersion)
+        r.fail("format version " + std::to_string(version) + " is not supported");
     const auto stored_kind = r.u8("kind");
     if (stored_kind != static_cast<std::uint8_t>(kind)) {
-        r.fail(std::string("these are ") + (stored_kind == 1 ? "input" : stored_kind == 2 ? "output" : "unknown") +
-               " ciphertexts, " + (kind == BundleKind::inputs ? "inputs" : "outputs") + " were expected");
+        r.fail(std::string("these are ") +
+               (stored_kind == 1   ? "input"
+                : stored_kind == 2 ? "output"
+                                   : "unknown") +
+               " ciphertexts, " + (kind == BundleKind::inputs ? "inputs" : "outputs") +
+               " were expected");
     }
     const auto hash = r.u64("model hash");
     check_model_hash(model, hash, what);
     const auto count = r.count("batches", 16, 1 << 20);
-    const std::uint64_t expected =
-        static_cast<std::uint64_t>(kind == BundleKind::inputs ? model.input_ciphertexts() : model.output_ciphertexts());
+    const std::uint64_t expected = static_cast<std::uint64_t>(
+        kind == BundleKind::inputs ? model.input_ciphertexts() : model.output_ciphertexts());
     const ckks::Context& ctx = *model.context();
     std::vector<EncryptedBatch> batches(count);
     for (auto& b : batches) {
         b.model_hash = hash;
         b.samples = r.i64("samples");
         if (b.samples <= 0 || b.samples > model.batch_size()) {
-            r.fail("a batch of " + std::to_string(b.samples) + " samples (1.." + std::to_string(model.batch_size()) +
-                   " fit one batch)");
+            r.fail("a batch of " + std::to_string(b.samples) + " samples (1.." +
+                   std::to_string(model.batch_size()) + " fit one batch)");
         }
         const auto n = r.count("ciphertexts", 8, 1 << 24);
         if (n != expected) {
-            r.fail(std::to_string(n) + " ciphertexts per batch, the model needs " + std::to_string(expected));
+            r.fail(std::to_string(n) + " ciphertexts per batch, the model needs " +
+                   std::to_string(expected));
         }
         std::vector<std::span<const std::uint8_t>> blobs(n);
         for (auto& blob : blobs) blob = r.blob("ciphertext");
@@ -127,7 +136,8 @@ std::vector<EncryptedBatch> load_batches(const CompiledModel& model, std::span<c
     return batches;
 }
 
-std::vector<std::uint8_t> save_evaluation_keys(const CompiledModel& model, const EvaluationKeyBundle& keys) {
+std::vector<std::uint8_t> save_evaluation_keys(const CompiledModel& model,
+                                               const EvaluationKeyBundle& keys) {
     check_model_hash(model, keys.model_hash, "these evaluation keys");
     if (!keys.keys) throw KeyMismatchError("no evaluation keys to save");
     const ckks::Context& ctx = *model.context();
@@ -141,18 +151,22 @@ std::vector<std::uint8_t> save_evaluation_keys(const CompiledModel& model, const
     return std::move(w.bytes());
 }
 
-EvaluationKeyBundle load_evaluation_keys(const CompiledModel& model, std::span<const std::uint8_t> bytes) {
+EvaluationKeyBundle load_evaluation_keys(const CompiledModel& model,
+                                         std::span<const std::uint8_t> bytes) {
     detail::Reader r(bytes, "evaluation keys");
     r.expect_magic(kKeysMagic, sizeof kKeysMagic);
     const auto version = r.u16("version");
-    if (version != kVersion) r.fail("format version " + std::to_string(version) + " is not supported");
+    if (version != kVersion)
+        r.fail("format version " + std::to_string(version) + " is not supported");
     EvaluationKeyBundle out;
     out.model_hash = r.u64("model hash");
     check_model_hash(model, out.model_hash, "these evaluation keys");
     const ckks::Context& ctx = *model.context();
     auto keys = std::make_shared<ckks::EvaluationKeys>();
     try {
-        if (r.u8("relinearization flag")) keys->relinearization = ckks::load_relinearization_key(ctx, r.blob("relinearization key"));
+        if (r.u8("relinearization flag"))
+            keys->relinearization =
+                ckks::load_relinearization_key(ctx, r.blob("relinearization key"));
         keys->galois = ckks::load_galois_keys(ctx, r.blob("Galois keys"));
     } catch (const ckks::Error& e) {
         r.fail(e.what());
@@ -165,7 +179,8 @@ EvaluationKeyBundle load_evaluation_keys(const CompiledModel& model, std::span<c
 // ---------------------------------------------------------------------------------------------
 // Client
 
-Client::Client(CompiledModelPtr model, std::unique_ptr<ckks::KeyGenerator> keygen, bool test_seeded, std::uint64_t seed)
+Client::Client(CompiledModelPtr model, std::unique_ptr<ckks::KeyGenerator> keygen, bool test_seeded,
+               std::uint64_t seed)
     : model_(std::move(model)), keygen_(std::move(keygen)), encoder_(model_->context()) {
     encryptor_ = std::make_unique<ckks::Encryptor>(model_->context(), keygen_->secret_key());
     if (test_seeded) {
@@ -187,16 +202,19 @@ Client Client::with_test_only_seed(CompiledModelPtr model, std::uint64_t seed) {
 }
 
 namespace {
-std::unique_ptr<ckks::KeyGenerator> keygen_from_bytes(const CompiledModelPtr& model, std::span<const std::uint8_t> bytes) {
+std::unique_ptr<ckks::KeyGenerator> keygen_from_bytes(const CompiledModelPtr& model,
+                                                      std::span<const std::uint8_t> bytes) {
     detail::Reader r(bytes, "secret key");
     r.expect_magic(kSecretMagic, sizeof kSecretMagic);
     const auto version = r.u16("version");
-    if (version != kVersion) r.fail("format version " + std::to_string(version) + " is not supported");
+    if (version != kVersion)
+        r.fail("format version " + std::to_string(version) + " is not supported");
     check_model_hash(*model, r.u64("model hash"), "this secret key");
     const auto blob = r.blob("key");
     if (!r.done()) r.fail("trailing bytes");
     try {
-        return std::make_unique<ckks::KeyGenerator>(model->context(), ckks::load_secret_key(*model->context(), blob));
+        return std::make_unique<ckks::KeyGenerator>(model->context(),
+                                                    ckks::load_secret_key(*model->context(), blob));
     } catch (const ckks::Error& e) {
         r.fail(e.what());
     }
@@ -230,12 +248,13 @@ std::vector<std::uint8_t> Client::save_secret_key() const {
     return std::move(w.bytes());
 }
 
-std::vector<EncryptedBatch> Client::encrypt(std::span<const double> inputs, std::int64_t count) const {
+std::vector<EncryptedBatch> Client::encrypt(std::span<const double> inputs,
+                                            std::int64_t count) const {
     if (model_->packing() == Packing::latency) return encrypt_latency(inputs, count);
     const std::int64_t features = model_->input_size(), batch = model_->batch_size();
     if (count <= 0 || static_cast<std::int64_t>(inputs.size()) != count * features) {
-        throw FormatError("encrypt: " + std::to_string(inputs.size()) + " values are not " + std::to_string(count) +
-                          " samples of " + std::to_string(features));
+        throw FormatError("encrypt: " + std::to_string(inputs.size()) + " values are not " +
+                          std::to_string(count) + " samples of " + std::to_string(features));
     }
     const std::size_t slots = model_->context()->max_slots();
     const bool complex = model_->slot_packing() == SlotPacking::complex;
@@ -248,7 +267,9 @@ std::vector<EncryptedBatch> Client::encrypt(std::span<const double> inputs, std:
         b.samples = std::min(batch, count - first);
         b.ciphertexts.resize(static_cast<std::size_t>(features));
         auto value = [&](std::int64_t sample, std::int64_t f) {
-            return sample < b.samples ? inputs[static_cast<std::size_t>((first + sample) * features + f)] : 0.0;
+            return sample < b.samples
+                       ? inputs[static_cast<std::size_t>((first + sample) * features + f)]
+                       : 0.0;
         };
 #pragma omp parallel for schedule(dynamic) num_threads(math::thread_count())
         for (std::int64_t f = 0; f < features; ++f) {
@@ -256,12 +277,14 @@ std::vector<EncryptedBatch> Client::encrypt(std::span<const double> inputs, std:
             if (complex) {
                 std::vector<std::complex<double>> v(slots);
                 for (std::size_t j = 0; j < slots; ++j) {
-                    v[j] = {value(static_cast<std::int64_t>(j), f), value(static_cast<std::int64_t>(j + slots), f)};
+                    v[j] = {value(static_cast<std::int64_t>(j), f),
+                            value(static_cast<std::int64_t>(j + slots), f)};
                 }
                 pt = encoder_.encode(v, level, scale);
             } else {
                 std::vector<double> v(slots);
-                for (std::size_t j = 0; j < slots; ++j) v[j] = value(static_cast<std::int64_t>(j), f);
+                for (std::size_t j = 0; j < slots; ++j)
+                    v[j] = value(static_cast<std::int64_t>(j), f);
                 pt = encoder_.encode(v, level, scale);
             }
             b.ciphertexts[f] = encryptor_->encrypt(pt);
@@ -271,7 +294,8 @@ std::vector<EncryptedBatch> Client::encrypt(std::span<const double> inputs, std:
     return out;
 }
 
-std::vector<std::vector<double>> Client::decrypt_values(std::span<const ckks::Ciphertext> cts, std::int64_t samples) const {
+std::vector<std::vector<double>> Client::decrypt_values(std::span<const ckks::Ciphertext> cts,
+                                                        std::int64_t samples) const {
     const std::size_t slots = model_->context()->max_slots();
     const bool complex = model_->slot_packing() == SlotPacking::complex;
     std::vector<std::vector<double>> out(cts.size());
@@ -302,10 +326,11 @@ std::vector<double> Client::decrypt(std::span<const EncryptedBatch> outputs) con
     for (const auto& b : outputs) {
         check_model_hash(*model_, b.model_hash, "these outputs");
         if (static_cast<std::int64_t>(b.ciphertexts.size()) != width) {
-            throw FormatError("decrypt: " + std::to_string(b.ciphertexts.size()) + " ciphertexts, the model has " +
-                              std::to_string(width) + " outputs");
+            throw FormatError("decrypt: " + std::to_string(b.ciphertexts.size()) +
+                              " ciphertexts, the model has " + std::to_string(width) + " outputs");
         }
-        if (b.samples <= 0 || b.samples > model_->batch_size()) throw FormatError("decrypt: bad sample count");
+        if (b.samples <= 0 || b.samples > model_->batch_size())
+            throw FormatError("decrypt: bad sample count");
         const auto values = decrypt_values(b.ciphertexts, b.samples);
         const std::size_t base = out.size();
         out.resize(base + static_cast<std::size_t>(b.samples * width));

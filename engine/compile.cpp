@@ -33,8 +33,8 @@ std::vector<double> synthetic_calibration(std::int64_t input_size, std::int64_t 
 
 // Runs the stages in float64 over the calibration samples and records, per stage, the largest
 // |output| and the range of its input.
-void calibrate(std::vector<StagePlan>& stages, const std::vector<double>& samples, std::int64_t count,
-               std::int64_t input_size) {
+void calibrate(std::vector<StagePlan>& stages, const std::vector<double>& samples,
+               std::int64_t count, std::int64_t input_size) {
     std::vector<double> sum_squares(stages.size(), 0.0);
     std::vector<double> values(stages.size(), 0.0);
     for (auto& s : stages) {
@@ -43,7 +43,8 @@ void calibrate(std::vector<StagePlan>& stages, const std::vector<double>& sample
         s.input_max = -std::numeric_limits<double>::infinity();
     }
     for (std::int64_t k = 0; k < count; ++k) {
-        std::vector<double> x(samples.begin() + k * input_size, samples.begin() + (k + 1) * input_size);
+        std::vector<double> x(samples.begin() + k * input_size,
+                              samples.begin() + (k + 1) * input_size);
         for (std::size_t i = 0; i < stages.size(); ++i) {
             auto& s = stages[i];
             for (double v : x) {
@@ -55,13 +56,15 @@ void calibrate(std::vector<StagePlan>& stages, const std::vector<double>& sample
             x = detail::apply_stage(s, x);
             for (double v : x) {
                 if (!std::isfinite(v)) {
-                    throw CompileError("stage '" + s.name + "' produces a non-finite value on the calibration set");
+                    throw CompileError("stage '" + s.name +
+                                       "' produces a non-finite value on the calibration set");
                 }
                 s.max_abs_out = std::max(s.max_abs_out, std::abs(v));
             }
         }
     }
-    for (std::size_t i = 0; i < stages.size(); ++i) stages[i].input_rms = std::sqrt(sum_squares[i] / std::max(values[i], 1.0));
+    for (std::size_t i = 0; i < stages.size(); ++i)
+        stages[i].input_rms = std::sqrt(sum_squares[i] / std::max(values[i], 1.0));
 }
 
 int total_depth(const std::vector<StagePlan>& stages) {
@@ -72,7 +75,8 @@ int total_depth(const std::vector<StagePlan>& stages) {
 
 std::size_t max_row_entries(const LinearStage& l) {
     std::size_t best = 0;
-    for (std::int64_t r = 0; r < l.outputs; ++r) best = std::max(best, l.row_begin[r + 1] - l.row_begin[r]);
+    for (std::int64_t r = 0; r < l.outputs; ++r)
+        best = std::max(best, l.row_begin[r + 1] - l.row_begin[r]);
     return best;
 }
 
@@ -80,7 +84,8 @@ double max_row_norm(const LinearStage& l) {
     double best = 0;
     for (std::int64_t r = 0; r < l.outputs; ++r) {
         double sum = 0;
-        for (std::size_t e = l.row_begin[r]; e < l.row_begin[r + 1]; ++e) sum += l.weight[e] * l.weight[e];
+        for (std::size_t e = l.row_begin[r]; e < l.row_begin[r + 1]; ++e)
+            sum += l.weight[e] * l.weight[e];
         best = std::max(best, std::sqrt(sum));
     }
     return best;
@@ -93,7 +98,8 @@ namespace detail {
 bool relinearized_by_consumer(const std::vector<StagePlan>& stages, std::size_t k, bool lazy) {
     if (!lazy || k == 0 || k + 1 >= stages.size()) return false;
     const auto* a = std::get_if<ActivationStage>(&stages[k].op);
-    return a != nullptr && activation_degree(*a) == 2 && std::holds_alternative<LinearStage>(stages[k - 1].op) &&
+    return a != nullptr && activation_degree(*a) == 2 &&
+           std::holds_alternative<LinearStage>(stages[k - 1].op) &&
            std::holds_alternative<LinearStage>(stages[k + 1].op);
 }
 
@@ -123,12 +129,14 @@ void cost_stages(std::vector<StagePlan>& stages, SlotPacking slots, bool lazy) {
             s.key_switches = a.width * ((complex ? 1 : 0) + (late ? 0 : 1));
             std::ostringstream d;
             d << "x^2";
-            if (a.coefficients[1] != 0) d << (a.coefficients[1] > 0 ? " + " : " - ") << std::abs(a.coefficients[1]) << " x";
+            if (a.coefficients[1] != 0)
+                d << (a.coefficients[1] > 0 ? " + " : " - ") << std::abs(a.coefficients[1]) << " x";
             d << ", depth 1" << (complex ? ", conjugation + 2 tensor products" : ", 1 product")
               << (late ? ", relinearized after the next linear stage" : " + 1 relinearization");
             s.detail = d.str();
         } else {
-            const auto plan = circuits::plan_polynomial(a.coefficients, a.interval_lo, a.interval_hi);
+            const auto plan =
+                circuits::plan_polynomial(a.coefficients, a.interval_lo, a.interval_hi);
             s.depth = plan.depth;
             s.ct_multiplications = a.width * plan.ct_multiplications;
             s.key_switches = s.ct_multiplications;
@@ -137,8 +145,8 @@ void cost_stages(std::vector<StagePlan>& stages, SlotPacking slots, bool lazy) {
     }
 }
 
-double estimate_precision_bits(const std::vector<StagePlan>& stages, bool lazy, int log_n, double scale,
-                               double weight_scale) {
+double estimate_precision_bits(const std::vector<StagePlan>& stages, bool lazy, int log_n,
+                               double scale, double weight_scale) {
     const double n = std::ldexp(1.0, log_n);
     // Per-slot standard deviations in the canonical embedding: fresh encryption error
     // (sigma = 3.2 per coefficient) with encoding round-off, and the round-off of a rescale
@@ -149,7 +157,8 @@ double estimate_precision_bits(const std::vector<StagePlan>& stages, bool lazy, 
     // times s^2. In a slot that is e(zeta) |s(zeta)|^2 with |s(zeta)|^2 about exponential of mean
     // 2N/3: not Gaussian, its worst slot of N/2 is ~ln(N/2) means (an equivalent deviation of
     // half of that fits the tests' measurements: 6.4 bits lost at N = 2^13, scale 2^32).
-    const double rescale_of_three = rescale + std::sqrt(n / 12.0) * (2.0 * n / 3.0) * 0.5 * std::log(n / 2.0) / scale;
+    const double rescale_of_three =
+        rescale + std::sqrt(n / 12.0) * (2.0 * n / 3.0) * 0.5 * std::log(n / 2.0) / scale;
     double error = fresh;
     for (std::size_t k = 0; k < stages.size(); ++k) {
         const StagePlan& s = stages[k];
@@ -158,7 +167,8 @@ double estimate_precision_bits(const std::vector<StagePlan>& stages, bool lazy, 
             // weight_scale (uniform, 1/sqrt(12) of a unit), and the rescale's round-off.
             const double input_bound = std::max(std::abs(s.input_min), std::abs(s.input_max));
             const double rows = static_cast<double>(max_row_entries(*l));
-            error = max_row_norm(*l) * error + std::sqrt(rows / 12.0) * input_bound / weight_scale + rescale;
+            error = max_row_norm(*l) * error + std::sqrt(rows / 12.0) * input_bound / weight_scale +
+                    rescale;
             // The relinearization after the rescale: its mod-down rounds about as a rescale does.
             if (k > 0 && relinearized_by_consumer(stages, k - 1, lazy)) error += rescale;
         } else {
@@ -168,7 +178,8 @@ double estimate_precision_bits(const std::vector<StagePlan>& stages, bool lazy, 
             double derivative = 0;
             const double m = s.input_rms;
             for (std::size_t k = 1; k < a.coefficients.size(); ++k) {
-                derivative += static_cast<double>(k) * std::abs(a.coefficients[k]) * std::pow(m, static_cast<double>(k - 1));
+                derivative += static_cast<double>(k) * std::abs(a.coefficients[k]) *
+                              std::pow(m, static_cast<double>(k - 1));
             }
             const bool late = relinearized_by_consumer(stages, k, lazy);
             error = derivative * error + (late ? rescale_of_three : s.depth * rescale);
@@ -181,7 +192,8 @@ double estimate_precision_bits(const std::vector<StagePlan>& stages, bool lazy, 
 
 // Levels and scales through the stages as the session computes them, with value bounds checked
 // against the modulus at every point. Throws CompileError naming the stage.
-void simulate(std::vector<StagePlan>& stages, const ckks::Context& ctx, double input_scale, SlotPacking packing) {
+void simulate(std::vector<StagePlan>& stages, const ckks::Context& ctx, double input_scale,
+              SlotPacking packing) {
     int level = ctx.max_level();
     double scale = input_scale;
     auto log_q = [&](int l) {
@@ -191,12 +203,14 @@ void simulate(std::vector<StagePlan>& stages, const ckks::Context& ctx, double i
     };
     // A value of magnitude up to `bound` (x4 margin over calibration) at `scale` must stay below
     // Q_level / 2, or it wraps around the modulus.
-    auto check_room = [&](const StagePlan& s, double bound, double at_scale, int at_level, const char* where) {
+    auto check_room = [&](const StagePlan& s, double bound, double at_scale, int at_level,
+                          const char* where) {
         const double need = std::log2(std::max(bound, 1e-3) * 4.0) + std::log2(at_scale) + 1.0;
         if (need > log_q(at_level)) {
             std::ostringstream m;
-            m << "stage '" << s.name << "': values up to " << bound << " at scale 2^" << std::log2(at_scale) << " need "
-              << need << " bits " << where << ", level " << at_level << " has " << log_q(at_level)
+            m << "stage '" << s.name << "': values up to " << bound << " at scale 2^"
+              << std::log2(at_scale) << " need " << need << " bits " << where << ", level "
+              << at_level << " has " << log_q(at_level)
               << "; use a larger first prime or smaller scale";
             throw CompileError(m.str());
         }
@@ -205,8 +219,8 @@ void simulate(std::vector<StagePlan>& stages, const ckks::Context& ctx, double i
         s.level_in = level;
         s.scale_in = scale;
         if (level < s.depth) {
-            throw CompileError("stage '" + s.name + "' needs " + std::to_string(s.depth) + " levels, " +
-                               std::to_string(level) + " are left");
+            throw CompileError("stage '" + s.name + "' needs " + std::to_string(s.depth) +
+                               " levels, " + std::to_string(level) + " are left");
         }
         if (std::holds_alternative<LinearStage>(s.op)) {
             const double q = static_cast<double>(ctx.q()[level].value());
@@ -235,7 +249,8 @@ void simulate(std::vector<StagePlan>& stages, const ckks::Context& ctx, double i
 
 }  // namespace detail
 
-std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& model, const CompileOptions& options,
+std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& model,
+                                                            const CompileOptions& options,
                                                             std::vector<std::string>* warnings) {
     std::vector<std::string> local_warnings;
     std::vector<std::string>& warn = warnings ? *warnings : local_warnings;
@@ -249,8 +264,10 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
     if (samples.empty()) {
         count = 64;
         samples = synthetic_calibration(input_size, count);
-        warn.push_back("no calibration set: value bounds come from 64 random inputs in [0, 1]; pass a calibration "
-                       "set (e.g. --calibration mnist:DIR) for bounds that match real data");
+        warn.push_back(
+            "no calibration set: value bounds come from 64 random inputs in [0, 1]; pass a "
+            "calibration "
+            "set (e.g. --calibration mnist:DIR) for bounds that match real data");
     }
     if (count <= 0 || static_cast<std::int64_t>(samples.size()) != count * input_size) {
         throw CompileError("calibration: " + std::to_string(samples.size()) + " values are not " +
@@ -268,9 +285,11 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
         if (a->interval_lo < a->interval_hi) {
             if (s.input_min < a->interval_lo || s.input_max > a->interval_hi) {
                 std::ostringstream m;
-                m << "layer '" << s.name << "': calibration inputs reach [" << s.input_min << ", " << s.input_max
-                  << "], outside the activation's interval [" << a->interval_lo << ", " << a->interval_hi
-                  << "]; encrypted results follow the polynomial there, not the function it approximates";
+                m << "layer '" << s.name << "': calibration inputs reach [" << s.input_min << ", "
+                  << s.input_max << "], outside the activation's interval [" << a->interval_lo
+                  << ", " << a->interval_hi
+                  << "]; encrypted results follow the polynomial there, not the function it "
+                     "approximates";
                 warn.push_back(m.str());
             }
         } else if (activation_degree(*a) > 3) {
@@ -280,30 +299,41 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
         }
     }
     SlotPacking slots = options.slot_packing;
-    if (latency && slots == SlotPacking::complex) throw CompileError("latency packing uses real slots");
+    if (latency && slots == SlotPacking::complex)
+        throw CompileError("latency packing uses real slots");
     if (latency) slots = SlotPacking::real;
-    if (slots == SlotPacking::automatic) slots = all_quadratic ? SlotPacking::complex : SlotPacking::real;
+    if (slots == SlotPacking::automatic)
+        slots = all_quadratic ? SlotPacking::complex : SlotPacking::real;
     if (slots == SlotPacking::complex && !all_quadratic) {
-        throw CompileError("complex slot packing supports activations of degree <= 2 only; use real packing");
+        throw CompileError(
+            "complex slot packing supports activations of degree <= 2 only; use real packing");
     }
     if (latency && options.lazy_relinearization) {
-        throw CompileError("lazy relinearization applies to batch packing (latency packing has no linear stage summing squares)");
+        throw CompileError(
+            "lazy relinearization applies to batch packing (latency packing has no linear stage "
+            "summing squares)");
     }
     const bool lazy = options.lazy_relinearization;
     detail::cost_stages(stages, slots, lazy);
     const int depth = total_depth(stages);
 
     double max_value = 1;  // inputs and every intermediate
-    for (const auto& s : stages) max_value = std::max({max_value, s.max_abs_out, std::abs(s.input_min), std::abs(s.input_max)});
+    for (const auto& s : stages)
+        max_value =
+            std::max({max_value, s.max_abs_out, std::abs(s.input_min), std::abs(s.input_max)});
     const int value_bits = static_cast<int>(std::ceil(std::log2(max_value * 4.0)));
 
     // The smallest secure ring, then the smallest scale meeting the target precision.
     std::vector<int> rings;
-    if (options.log_n) rings = {options.log_n};
-    else rings = {12, 13, 14, 15, 16};
+    if (options.log_n)
+        rings = {options.log_n};
+    else
+        rings = {12, 13, 14, 15, 16};
     std::vector<int> scales;
-    if (options.scale_bits) scales = {options.scale_bits};
-    else for (int b = 20; b <= 50; ++b) scales.push_back(b);
+    if (options.scale_bits)
+        scales = {options.scale_bits};
+    else
+        for (int b = 20; b <= 50; ++b) scales.push_back(b);
 
     std::string last_problem;
     for (int log_n : rings) {
@@ -316,10 +346,12 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
             double estimate = 0;
             for (int bits = std::min(20, scale_bits); bits <= scale_bits; ++bits) {
                 linear_bits = bits;
-                // Latency packing encodes weights as slots of diagonals: the rounding of N coefficients
-                // reaches every slot, sqrt(N) times a rounded integer weight's.
-                const double weight_scale = std::ldexp(1.0, bits) / (latency ? std::sqrt(std::ldexp(1.0, log_n)) : 1.0);
-                estimate = detail::estimate_precision_bits(stages, lazy, log_n, std::ldexp(1.0, scale_bits), weight_scale);
+                // Latency packing encodes weights as slots of diagonals: the rounding of N
+                // coefficients reaches every slot, sqrt(N) times a rounded integer weight's.
+                const double weight_scale =
+                    std::ldexp(1.0, bits) / (latency ? std::sqrt(std::ldexp(1.0, log_n)) : 1.0);
+                estimate = detail::estimate_precision_bits(
+                    stages, lazy, log_n, std::ldexp(1.0, scale_bits), weight_scale);
                 // Not in the model: the round-off of the rotations' key switches and of the
                 // rotate-and-sum of folded stages (measured: up to 2.5 bits).
                 if (latency) estimate -= 3.0;
@@ -330,7 +362,8 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
             // Primes in the order the stages consume them (from the top level down).
             std::vector<int> consumed;
             for (const auto& st : stages) {
-                for (int i = 0; i < st.depth; ++i) consumed.push_back(st.kind == "linear" ? linear_bits : scale_bits);
+                for (int i = 0; i < st.depth; ++i)
+                    consumed.push_back(st.kind == "linear" ? linear_bits : scale_bits);
             }
             const int widest = std::max(first_bits, scale_bits);
             // Digits of up to three primes of Q; P has as many primes, each wider than any of Q.
@@ -340,8 +373,9 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
             for (int b : consumed) total += b;
             if (bound == 0 || total > bound) {
                 std::ostringstream m;
-                m << "depth " << depth << " at scale 2^" << scale_bits << " needs log2(QP) = " << total
-                  << ", 2^" << log_n << " allows " << bound << " at " << ckks::to_string(options.security);
+                m << "depth " << depth << " at scale 2^" << scale_bits
+                  << " needs log2(QP) = " << total << ", 2^" << log_n << " allows " << bound
+                  << " at " << ckks::to_string(options.security);
                 last_problem = m.str();
                 if (!options.scale_bits) break;  // larger scales only need more
                 continue;
@@ -370,8 +404,8 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
             std::shared_ptr<LatencyLayout> layout;
             if (latency) {
                 try {
-                    layout = std::make_shared<LatencyLayout>(
-                        detail::plan_latency_layout(model, stages, *ctx, options.latency_naive_diagonals));
+                    layout = std::make_shared<LatencyLayout>(detail::plan_latency_layout(
+                        model, stages, *ctx, options.latency_naive_diagonals));
                 } catch (const CompileError& e) {
                     last_problem = e.what();
                     break;  // a larger scale does not make room: the next ring
@@ -390,15 +424,19 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
             compiled->output_size_ = nn::shape_size(model.output_shape());
             compiled->input_scale_ = input_scale;
             compiled->expected_precision_bits_ = estimate;
-            compiled->keys_.relinearization = depth > 0 && std::any_of(compiled->stages_.begin(), compiled->stages_.end(),
-                                                                       [](const StagePlan& s) { return s.ct_multiplications > 0; });
-            compiled->keys_.conjugation = slots == SlotPacking::complex && compiled->keys_.relinearization;
+            compiled->keys_.relinearization =
+                depth > 0 &&
+                std::any_of(compiled->stages_.begin(), compiled->stages_.end(),
+                            [](const StagePlan& s) { return s.ct_multiplications > 0; });
+            compiled->keys_.conjugation =
+                slots == SlotPacking::complex && compiled->keys_.relinearization;
             compiled->finish();
             return compiled;
         }
     }
     std::ostringstream m;
-    m << "no " << ckks::to_string(options.security) << " parameters up to N = 2^16 fit this model (depth " << depth;
+    m << "no " << ckks::to_string(options.security)
+      << " parameters up to N = 2^16 fit this model (depth " << depth;
     int d = 0;
     for (const auto& s : stages) {
         d += s.depth;

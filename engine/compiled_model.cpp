@@ -22,17 +22,22 @@ namespace henn::engine {
 
 std::string to_string(Packing packing) {
     switch (packing) {
-        case Packing::batch: return "batch";
-        case Packing::latency: return "latency";
+        case Packing::batch:
+            return "batch";
+        case Packing::latency:
+            return "latency";
     }
     return "?";
 }
 
 std::string to_string(SlotPacking packing) {
     switch (packing) {
-        case SlotPacking::automatic: return "auto";
-        case SlotPacking::real: return "real";
-        case SlotPacking::complex: return "complex";
+        case SlotPacking::automatic:
+            return "auto";
+        case SlotPacking::real:
+            return "real";
+        case SlotPacking::complex:
+            return "complex";
     }
     return "?";
 }
@@ -41,7 +46,8 @@ namespace detail {
 std::uint64_t content_hash(std::span<const std::uint8_t> bytes) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
-    if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1 || length < 8) {
+    if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1 ||
+        length < 8) {
         throw InternalError("SHA-256 failed");
     }
     std::uint64_t h = 0;
@@ -66,11 +72,13 @@ int CompiledModel::depth() const {
 }
 
 const ckks::ConstantMatrix& CompiledModel::matrix(std::size_t stage) const {
-    if (stage >= matrices_.size() || !matrices_[stage]) throw InternalError("stage " + std::to_string(stage) + " is not linear");
+    if (stage >= matrices_.size() || !matrices_[stage])
+        throw InternalError("stage " + std::to_string(stage) + " is not linear");
     return *matrices_[stage];
 }
 
-const ckks::ConstantMatrix* CompiledModel::column_block(std::size_t stage, std::size_t block) const {
+const ckks::ConstantMatrix* CompiledModel::column_block(std::size_t stage,
+                                                        std::size_t block) const {
     if (stage >= column_blocks_.size() || block >= column_blocks_[stage].size()) return nullptr;
     return column_blocks_[stage][block].get();
 }
@@ -82,8 +90,9 @@ const ckks::Ciphertext* CompiledModel::bias_input(std::size_t stage) const {
 // Splits the stage's prepared rows into blocks of kStreamColumns columns (the bias column goes
 // with the last block, as its last column).
 void CompiledModel::prepare_column_blocks(std::size_t k, std::span<const std::size_t> rows,
-                                          std::span<const std::uint32_t> columns, std::span<const double> values,
-                                          bool has_bias, double constant_scale) {
+                                          std::span<const std::uint32_t> columns,
+                                          std::span<const double> values, bool has_bias,
+                                          double constant_scale) {
     const auto& l = std::get<LinearStage>(stages_[k].op);
     const auto width = static_cast<std::size_t>(kStreamColumns);
     const std::size_t inputs = static_cast<std::size_t>(l.inputs);
@@ -106,9 +115,11 @@ void CompiledModel::prepare_column_blocks(std::size_t k, std::span<const std::si
         for (auto& p : parts) p.rows.push_back(p.columns.size());
     }
     for (std::size_t b = 0; b < blocks; ++b) {
-        const std::size_t cols = std::min(width, inputs - b * width) + (b + 1 == blocks && has_bias ? 1 : 0);
+        const std::size_t cols =
+            std::min(width, inputs - b * width) + (b + 1 == blocks && has_bias ? 1 : 0);
         column_blocks_[k].push_back(std::make_unique<ckks::ConstantMatrix>(
-            context_, stages_[k].level_in, cols, parts[b].rows, parts[b].columns, parts[b].values, constant_scale));
+            context_, stages_[k].level_in, cols, parts[b].rows, parts[b].columns, parts[b].values,
+            constant_scale));
     }
 }
 
@@ -132,7 +143,8 @@ void CompiledModel::finish() {
             bias_inputs_.push_back(nullptr);
             continue;
         }
-        const bool has_bias = std::any_of(l->bias.begin(), l->bias.end(), [](double b) { return b != 0.0; });
+        const bool has_bias =
+            std::any_of(l->bias.begin(), l->bias.end(), [](double b) { return b != 0.0; });
         // The bias is one more column, multiplying a noiseless encryption of 1.
         std::vector<std::size_t> rows(static_cast<std::size_t>(l->outputs) + 1, 0);
         std::vector<std::uint32_t> columns;
@@ -152,10 +164,11 @@ void CompiledModel::finish() {
         }
         const int level = stages_[k].level_in;
         const double q = static_cast<double>(ctx.q()[level].value());
-        const double constant_scale = detail::linear_constant_scale(q, input_scale_, stages_[k].scale_in);
+        const double constant_scale =
+            detail::linear_constant_scale(q, input_scale_, stages_[k].scale_in);
         matrices_.push_back(std::make_unique<ckks::ConstantMatrix>(
-            context_, level, static_cast<std::size_t>(l->inputs) + (has_bias ? 1 : 0), rows, columns, values,
-            constant_scale));
+            context_, level, static_cast<std::size_t>(l->inputs) + (has_bias ? 1 : 0), rows,
+            columns, values, constant_scale));
         if (k >= 2 && std::holds_alternative<ActivationStage>(stages_[k - 1].op) &&
             std::holds_alternative<LinearStage>(stages_[k - 2].op)) {
             prepare_column_blocks(k, rows, columns, values, has_bias, constant_scale);
@@ -196,8 +209,10 @@ std::uint64_t CompiledModel::evaluation_key_bytes() const {
     const ckks::Context& ctx = *context_;
     double qp_bits = 0;
     for (const auto& m : ctx.qp()) qp_bits += std::bit_width(m.value());
-    const double per_key = static_cast<double>(ctx.digit_count(ctx.max_level())) * qp_bits * ctx.n() / 8.0;
-    const int keys = (keys_.relinearization ? 1 : 0) + (keys_.conjugation ? 1 : 0) + static_cast<int>(keys_.rotations.size());
+    const double per_key =
+        static_cast<double>(ctx.digit_count(ctx.max_level())) * qp_bits * ctx.n() / 8.0;
+    const int keys = (keys_.relinearization ? 1 : 0) + (keys_.conjugation ? 1 : 0) +
+                     static_cast<int>(keys_.rotations.size());
     return static_cast<std::uint64_t>(per_key * keys);
 }
 
@@ -210,9 +225,11 @@ std::uint64_t CompiledModel::input_bytes_per_batch() const {
     return static_cast<std::uint64_t>(per_ct * static_cast<double>(input_ciphertexts()));
 }
 
-std::vector<double> CompiledModel::run_plain(std::span<const double> input, std::vector<std::vector<double>>* trace) const {
+std::vector<double> CompiledModel::run_plain(std::span<const double> input,
+                                             std::vector<std::vector<double>>* trace) const {
     if (static_cast<std::int64_t>(input.size()) != input_size_) {
-        throw FormatError("run_plain: " + std::to_string(input.size()) + " values for an input of " + std::to_string(input_size_));
+        throw FormatError("run_plain: " + std::to_string(input.size()) +
+                          " values for an input of " + std::to_string(input_size_));
     }
     std::vector<double> x(input.begin(), input.end());
     for (const auto& s : stages_) {
@@ -228,35 +245,44 @@ std::string CompiledModel::summary() const {
     auto it = metadata_.find("name");
     o << "model: " << (it != metadata_.end() ? it->second : std::string("(unnamed)")) << ", input "
       << nn::shape_to_string(input_shape_) << ", " << output_size_ << " outputs\n";
-    o << "packing: " << to_string(packing_) << ", " << to_string(slot_packing_) << " slots, " << batch_size()
-      << " samples per ciphertext\n";
-    o << "parameters: N = 2^" << ctx.log_n() << ", log2(QP) = " << std::fixed << std::setprecision(1) << ctx.log_qp()
-      << " (bound " << ckks::max_log_qp(ctx.log_n(), ctx.security()) << " for " << ckks::to_string(ctx.security())
+    o << "packing: " << to_string(packing_) << ", " << to_string(slot_packing_) << " slots, "
+      << batch_size() << " samples per ciphertext\n";
+    o << "parameters: N = 2^" << ctx.log_n() << ", log2(QP) = " << std::fixed
+      << std::setprecision(1) << ctx.log_qp() << " (bound "
+      << ckks::max_log_qp(ctx.log_n(), ctx.security()) << " for " << ckks::to_string(ctx.security())
       << "), Q = ";
-    for (int i = 0; i <= ctx.max_level(); ++i) o << (i ? " + " : "") << std::bit_width(ctx.q()[i].value());
+    for (int i = 0; i <= ctx.max_level(); ++i)
+        o << (i ? " + " : "") << std::bit_width(ctx.q()[i].value());
     o << " bits, P = ";
-    for (std::size_t i = 0; i < ctx.p_count(); ++i) o << (i ? " + " : "") << std::bit_width(ctx.p()[i].value());
+    for (std::size_t i = 0; i < ctx.p_count(); ++i)
+        o << (i ? " + " : "") << std::bit_width(ctx.p()[i].value());
     o << " bits, input scale 2^" << std::setprecision(0) << std::log2(input_scale_) << "\n";
     if (latency_layout_) {
         o << "latency layout: " << latency_layout_->region << " slots per sample"
-          << (latency_layout_->naive_diagonals ? ", naive diagonal method (reference)" : "") << "\n";
+          << (latency_layout_->naive_diagonals ? ", naive diagonal method (reference)" : "")
+          << "\n";
     }
     o << "depth: " << depth() << "; evaluation keys:";
     if (keys_.relinearization) o << " relinearization";
     if (keys_.conjugation) o << " conjugation";
     if (!keys_.rotations.empty()) o << " " << keys_.rotations.size() << " rotations";
     if (!keys_.relinearization && !keys_.conjugation && keys_.rotations.empty()) o << " none";
-    o << " (" << std::setprecision(2) << static_cast<double>(evaluation_key_bytes()) / 1048576.0 << " MiB)\n";
-    o << "upload: " << std::setprecision(0) << static_cast<double>(input_bytes_per_batch()) / static_cast<double>(batch_size())
-      << " bytes per sample (" << std::setprecision(1) << static_cast<double>(input_bytes_per_batch()) / 1048576.0
-      << " MiB per batch of " << batch_size() << ")\n";
-    o << "expected precision: " << std::setprecision(1) << expected_precision_bits_ << " bits (noise estimate)\n";
+    o << " (" << std::setprecision(2) << static_cast<double>(evaluation_key_bytes()) / 1048576.0
+      << " MiB)\n";
+    o << "upload: " << std::setprecision(0)
+      << static_cast<double>(input_bytes_per_batch()) / static_cast<double>(batch_size())
+      << " bytes per sample (" << std::setprecision(1)
+      << static_cast<double>(input_bytes_per_batch()) / 1048576.0 << " MiB per batch of "
+      << batch_size() << ")\n";
+    o << "expected precision: " << std::setprecision(1) << expected_precision_bits_
+      << " bits (noise estimate)\n";
     o << "stages:\n";
     for (std::size_t k = 0; k < stages_.size(); ++k) {
         const auto& s = stages_[k];
-        o << "  " << k << "  " << std::left << std::setw(28) << s.name << std::right << " " << std::setw(10) << s.kind
-          << "  level " << s.level_in << "->" << s.level_out << "  scale 2^" << std::setprecision(2)
-          << std::log2(s.scale_out) << "  |out| <= " << std::setprecision(3) << s.max_abs_out << "  " << s.detail << "\n";
+        o << "  " << k << "  " << std::left << std::setw(28) << s.name << std::right << " "
+          << std::setw(10) << s.kind << "  level " << s.level_in << "->" << s.level_out
+          << "  scale 2^" << std::setprecision(2) << std::log2(s.scale_out)
+          << "  |out| <= " << std::setprecision(3) << s.max_abs_out << "  " << s.detail << "\n";
     }
     return o.str();
 }
@@ -331,8 +357,9 @@ std::shared_ptr<const CompiledModel> CompiledModel::load(std::span<const std::ui
     r.expect_magic(kMagic, sizeof kMagic);
     const auto version = r.u16("version");
     if (version < 1 || version > kVersion) {
-        r.fail("format version " + std::to_string(version) + " is not supported (this build reads version " +
-               std::to_string(kVersion) + "); recompile the model");
+        r.fail("format version " + std::to_string(version) +
+               " is not supported (this build reads version " + std::to_string(kVersion) +
+               "); recompile the model");
     }
     auto m = std::shared_ptr<CompiledModel>(new CompiledModel());
     const auto packing = r.u8("packing"), slots = r.u8("slot packing");
@@ -340,7 +367,8 @@ std::shared_ptr<const CompiledModel> CompiledModel::load(std::span<const std::ui
         (version < 2 || packing != static_cast<std::uint8_t>(Packing::latency))) {
         r.fail("unknown packing " + std::to_string(packing));
     }
-    if (slots != static_cast<std::uint8_t>(SlotPacking::real) && slots != static_cast<std::uint8_t>(SlotPacking::complex)) {
+    if (slots != static_cast<std::uint8_t>(SlotPacking::real) &&
+        slots != static_cast<std::uint8_t>(SlotPacking::complex)) {
         r.fail("unknown slot packing " + std::to_string(slots));
     }
     m->packing_ = static_cast<Packing>(packing);
@@ -349,9 +377,11 @@ std::shared_ptr<const CompiledModel> CompiledModel::load(std::span<const std::ui
         const auto lazy = r.u8("relinearization");
         if (lazy > 1) r.fail("unknown relinearization policy " + std::to_string(lazy));
         m->lazy_relinearization_ = lazy == 1;
-        if (m->lazy_relinearization_ && m->packing_ != Packing::batch) r.fail("lazy relinearization needs batch packing");
+        if (m->lazy_relinearization_ && m->packing_ != Packing::batch)
+            r.fail("lazy relinearization needs batch packing");
     }
-    if (m->packing_ == Packing::latency && m->slot_packing_ != SlotPacking::real) r.fail("latency packing uses real slots");
+    if (m->packing_ == Packing::latency && m->slot_packing_ != SlotPacking::real)
+        r.fail("latency packing uses real slots");
     try {
         m->context_ = ckks::load_parameters(r.blob("parameters"));
     } catch (const ckks::Error& e) {
@@ -365,7 +395,8 @@ std::shared_ptr<const CompiledModel> CompiledModel::load(std::span<const std::ui
     }
     m->input_size_ = r.i64("input size");
     m->output_size_ = r.i64("output size");
-    if (rank == 0 || m->input_size_ != nn::shape_size(m->input_shape_) || m->input_size_ > (1 << 24)) {
+    if (rank == 0 || m->input_size_ != nn::shape_size(m->input_shape_) ||
+        m->input_size_ > (1 << 24)) {
         r.fail("input size does not match the input shape");
     }
     if (m->output_size_ <= 0 || m->output_size_ > (1 << 24)) r.fail("output size out of range");
@@ -398,17 +429,20 @@ std::shared_ptr<const CompiledModel> CompiledModel::load(std::span<const std::ui
             l.inputs = r.i64("inputs");
             l.outputs = r.i64("outputs");
             if (l.inputs != width || l.outputs <= 0 || l.outputs > (1 << 24)) {
-                r.fail("stage '" + s.name + "' has " + std::to_string(l.inputs) + " inputs where " + std::to_string(width) +
-                       " come in");
+                r.fail("stage '" + s.name + "' has " + std::to_string(l.inputs) + " inputs where " +
+                       std::to_string(width) + " come in");
             }
             const auto rows = r.count("row offsets", 8);
-            if (rows != static_cast<std::uint64_t>(l.outputs) + 1) r.fail("stage '" + s.name + "': row offsets do not match");
+            if (rows != static_cast<std::uint64_t>(l.outputs) + 1)
+                r.fail("stage '" + s.name + "': row offsets do not match");
             l.row_begin.resize(rows);
             for (auto& v : l.row_begin) v = r.u64("row offset");
             const auto nnz = r.count("entries", 12, kMaxEntries);
-            if (l.row_begin.front() != 0 || l.row_begin.back() != nnz) r.fail("stage '" + s.name + "': bad row offsets");
+            if (l.row_begin.front() != 0 || l.row_begin.back() != nnz)
+                r.fail("stage '" + s.name + "': bad row offsets");
             for (std::size_t i = 0; i + 1 < l.row_begin.size(); ++i) {
-                if (l.row_begin[i] > l.row_begin[i + 1]) r.fail("stage '" + s.name + "': row offsets decrease");
+                if (l.row_begin[i] > l.row_begin[i + 1])
+                    r.fail("stage '" + s.name + "': row offsets decrease");
             }
             l.column.resize(nnz);
             for (auto& c : l.column) {
@@ -431,8 +465,10 @@ std::shared_ptr<const CompiledModel> CompiledModel::load(std::span<const std::ui
             a.interval_hi = r.f64("interval");
             a.width = r.i64("width");
             if (a.width != width) r.fail("stage '" + s.name + "' has the wrong width");
-            if (coefficients < 3 || detail::activation_degree(a) < 2) r.fail("stage '" + s.name + "' is not a polynomial of degree >= 2");
-            if (a.interval_lo > a.interval_hi) r.fail("stage '" + s.name + "' has an empty interval");
+            if (coefficients < 3 || detail::activation_degree(a) < 2)
+                r.fail("stage '" + s.name + "' is not a polynomial of degree >= 2");
+            if (a.interval_lo > a.interval_hi)
+                r.fail("stage '" + s.name + "' has an empty interval");
             s.kind = "polynomial";
             s.op = std::move(a);
         } else {
@@ -452,12 +488,15 @@ std::shared_ptr<const CompiledModel> CompiledModel::load(std::span<const std::ui
         std::vector<StagePlan> check = stored;
         detail::simulate(check, *m->context_, m->input_scale_, m->slot_packing_);
         for (std::size_t k = 0; k < stored.size(); ++k) {
-            if (check[k].level_in != stored[k].level_in || check[k].level_out != stored[k].level_out ||
+            if (check[k].level_in != stored[k].level_in ||
+                check[k].level_out != stored[k].level_out ||
                 check[k].scale_out != stored[k].scale_out) {
-                r.fail("stage '" + stored[k].name + "': stored levels or scales do not follow from the parameters");
+                r.fail("stage '" + stored[k].name +
+                       "': stored levels or scales do not follow from the parameters");
             }
         }
-        if (check.back().level_out < 0) r.fail("the program needs more levels than the parameters have");
+        if (check.back().level_out < 0)
+            r.fail("the program needs more levels than the parameters have");
         m->stages_ = std::move(check);
     } catch (const CompileError& e) {
         r.fail(e.what());
@@ -466,7 +505,8 @@ std::shared_ptr<const CompiledModel> CompiledModel::load(std::span<const std::ui
     }
     bool products = false;
     for (const auto& s : m->stages_) products = products || s.ct_multiplications > 0;
-    if (m->keys_.relinearization != products || m->keys_.conjugation != (products && m->slot_packing_ == SlotPacking::complex)) {
+    if (m->keys_.relinearization != products ||
+        m->keys_.conjugation != (products && m->slot_packing_ == SlotPacking::complex)) {
         r.fail("the key requirements do not follow from the program");
     }
     try {

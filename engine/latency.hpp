@@ -16,12 +16,12 @@ namespace henn::engine {
 
 // What a session evaluates, prepared once per compiled model (at compile or load).
 class LatencyProgram {
-public:
+  public:
     struct Stage {
         std::unique_ptr<circuits::LinearTransform> transform;  // null for activations
-        std::int64_t fold_blocks = 0, fold_stride = 0;          // rotate-and-sum after it (0: none)
-        std::optional<ckks::Plaintext> bias;                    // added after (at the output level)
-        std::size_t key_switches = 0;                           // per evaluation of the stage
+        std::int64_t fold_blocks = 0, fold_stride = 0;         // rotate-and-sum after it (0: none)
+        std::optional<ckks::Plaintext> bias;                   // added after (at the output level)
+        std::size_t key_switches = 0;                          // per evaluation of the stage
     };
     std::vector<Stage> stages;
     circuits::RotationKeyPlan keys;
@@ -38,17 +38,18 @@ LatencyLayout plan_latency_layout(const nn::Model& model, const std::vector<Stag
 
 // The diagonals of linear stage `stage` on `slots` slots (every sample's region). FormatError when
 // there would be more than `max_diagonals` (a stored layout that would exhaust memory).
-circuits::Diagonals latency_diagonals(const LinearStage& l, const std::vector<std::int64_t>& input_slot,
-                                      const LatencyStageLayout& layout, std::int64_t region, std::int64_t slots,
-                                      std::size_t max_diagonals);
+circuits::Diagonals latency_diagonals(const LinearStage& l,
+                                      const std::vector<std::int64_t>& input_slot,
+                                      const LatencyStageLayout& layout, std::int64_t region,
+                                      std::int64_t slots, std::size_t max_diagonals);
 
 // Memory allowed for the encoded diagonals of one linear stage (compile refuses more, load too).
 extern const double kMaxPlaintextBytes;
 
 void write_latency_layout(Writer& w, const LatencyLayout& layout);
 // Reads and validates against the stages (counts, ranges, distinct slots, folds); FormatError.
-LatencyLayout read_latency_layout(Reader& r, const std::vector<StagePlan>& stages, std::int64_t input_size,
-                                  std::int64_t slots);
+LatencyLayout read_latency_layout(Reader& r, const std::vector<StagePlan>& stages,
+                                  std::int64_t input_size, std::int64_t slots);
 
 }  // namespace detail
 }  // namespace henn::engine

@@ -8,12 +8,13 @@
 
 namespace henn::engine {
 
-std::vector<EncryptedBatch> Client::encrypt_latency(std::span<const double> inputs, std::int64_t count) const {
+std::vector<EncryptedBatch> Client::encrypt_latency(std::span<const double> inputs,
+                                                    std::int64_t count) const {
     const LatencyLayout& layout = *model_->latency_layout();
     const std::int64_t features = model_->input_size(), batch = layout.samples;
     if (count <= 0 || static_cast<std::int64_t>(inputs.size()) != count * features) {
-        throw FormatError("encrypt: " + std::to_string(inputs.size()) + " values are not " + std::to_string(count) +
-                          " samples of " + std::to_string(features));
+        throw FormatError("encrypt: " + std::to_string(inputs.size()) + " values are not " +
+                          std::to_string(count) + " samples of " + std::to_string(features));
     }
     const std::size_t slots = model_->context()->max_slots();
     std::vector<EncryptedBatch> out;
@@ -28,7 +29,8 @@ std::vector<EncryptedBatch> Client::encrypt_latency(std::span<const double> inpu
                     inputs[static_cast<std::size_t>((first + i) * features + f)];
             }
         }
-        b.ciphertexts.push_back(encryptor_->encrypt(encoder_.encode(v, model_->input_level(), model_->input_scale())));
+        b.ciphertexts.push_back(
+            encryptor_->encrypt(encoder_.encode(v, model_->input_level(), model_->input_scale())));
         out.push_back(std::move(b));
     }
     return out;
@@ -40,12 +42,14 @@ std::vector<double> Client::decrypt_latency(std::span<const EncryptedBatch> outp
     const auto& slot = layout.output_slot();
     std::vector<double> out;
     for (const auto& b : outputs) {
-        if (b.model_hash != model_->hash()) throw KeyMismatchError("decrypt: these outputs belong to another compiled model");
+        if (b.model_hash != model_->hash())
+            throw KeyMismatchError("decrypt: these outputs belong to another compiled model");
         if (b.ciphertexts.size() != 1) {
             throw FormatError("decrypt: " + std::to_string(b.ciphertexts.size()) +
                               " ciphertexts in a batch, latency packing has one");
         }
-        if (b.samples <= 0 || b.samples > layout.samples) throw FormatError("decrypt: bad sample count");
+        if (b.samples <= 0 || b.samples > layout.samples)
+            throw FormatError("decrypt: bad sample count");
         std::vector<std::complex<double>> decoded;
         try {
             decoded = encoder_.decode(decryptor_->decrypt(b.ciphertexts[0]));
@@ -57,20 +61,23 @@ std::vector<double> Client::decrypt_latency(std::span<const EncryptedBatch> outp
         }
         for (std::int64_t i = 0; i < b.samples; ++i) {
             for (std::int64_t o = 0; o < width; ++o) {
-                out.push_back(decoded[static_cast<std::size_t>(slot[o] + i * layout.region)].real());
+                out.push_back(
+                    decoded[static_cast<std::size_t>(slot[o] + i * layout.region)].real());
             }
         }
     }
     return out;
 }
 
-std::vector<std::vector<double>> Client::decrypt_stage(std::size_t stage, std::span<const ckks::Ciphertext> ciphertexts,
-                                                       std::int64_t samples) const {
+std::vector<std::vector<double>> Client::decrypt_stage(
+    std::size_t stage, std::span<const ckks::Ciphertext> ciphertexts, std::int64_t samples) const {
     if (model_->packing() != Packing::latency) return decrypt_values(ciphertexts, samples);
     const LatencyLayout& layout = *model_->latency_layout();
-    if (ciphertexts.size() != 1 || stage >= layout.stages.size() || samples <= 0 || samples > layout.samples) {
-        throw FormatError("decrypt_stage: latency packing traces one ciphertext per stage of at most " +
-                          std::to_string(layout.samples) + " samples");
+    if (ciphertexts.size() != 1 || stage >= layout.stages.size() || samples <= 0 ||
+        samples > layout.samples) {
+        throw FormatError(
+            "decrypt_stage: latency packing traces one ciphertext per stage of at most " +
+            std::to_string(layout.samples) + " samples");
     }
     std::vector<std::complex<double>> decoded;
     try {
@@ -79,10 +86,12 @@ std::vector<std::vector<double>> Client::decrypt_stage(std::size_t stage, std::s
         throw KeyMismatchError(std::string("decrypt: ") + e.what());
     }
     const auto& slot = layout.slots_after(stage);
-    std::vector<std::vector<double>> values(slot.size(), std::vector<double>(static_cast<std::size_t>(samples)));
+    std::vector<std::vector<double>> values(slot.size(),
+                                            std::vector<double>(static_cast<std::size_t>(samples)));
     for (std::size_t i = 0; i < slot.size(); ++i) {
         for (std::int64_t j = 0; j < samples; ++j) {
-            values[i][static_cast<std::size_t>(j)] = decoded[static_cast<std::size_t>(slot[i] + j * layout.region)].real();
+            values[i][static_cast<std::size_t>(j)] =
+                decoded[static_cast<std::size_t>(slot[i] + j * layout.region)].real();
         }
     }
     return values;

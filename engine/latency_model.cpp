@@ -38,14 +38,17 @@ void CompiledModel::finish_latency() {
         const auto& slot_layout = layout.stages[k];
         const auto& input_slot = k == 0 ? layout.input_slot : layout.slots_after(k - 1);
         const double bytes_per_diagonal =
-            static_cast<double>(s.level_in + 1 + static_cast<int>(ctx.p_count())) * static_cast<double>(ctx.n()) * 8.0;
+            static_cast<double>(s.level_in + 1 + static_cast<int>(ctx.p_count())) *
+            static_cast<double>(ctx.n()) * 8.0;
         circuits::Diagonals d = detail::latency_diagonals(
             l, input_slot, slot_layout, region, slots,
             static_cast<std::size_t>(detail::kMaxPlaintextBytes / bytes_per_diagonal));
-        if (d.diagonals.empty()) d.diagonals[0].assign(static_cast<std::size_t>(slots), 0.0);  // an all-zero map
+        if (d.diagonals.empty())
+            d.diagonals[0].assign(static_cast<std::size_t>(slots), 0.0);  // an all-zero map
         circuits::LinearTransform::Options options;
         options.level = s.level_in;
-        options.scale = detail::linear_constant_scale(static_cast<double>(ctx.q()[s.level_in].value()), input_scale_, s.scale_in);
+        options.scale = detail::linear_constant_scale(
+            static_cast<double>(ctx.q()[s.level_in].value()), input_scale_, s.scale_in);
         // Keys weigh in the BSGS split: a key of a few MiB is worth a few dozen limb-passes, so
         // splits that need far fewer keys for slightly more work win (the upload of keys is
         // paid once per client, but their memory on the server per client too).
@@ -58,7 +61,8 @@ void CompiledModel::finish_latency() {
         st.key_switches = st.transform->key_switches();
         program->plaintext_bytes += st.transform->plaintext_bytes();
         std::ostringstream detail;
-        detail << l.inputs << " -> " << l.outputs << ", " << st.transform->diagonal_count() << " diagonals, ";
+        detail << l.inputs << " -> " << l.outputs << ", " << st.transform->diagonal_count()
+               << " diagonals, ";
         if (layout.naive_diagonals) {
             detail << "naive: " << st.transform->key_switches() << " rotations";
         } else {
@@ -72,7 +76,8 @@ void CompiledModel::finish_latency() {
                                                          static_cast<std::size_t>(slots));
             uses.push_back({steps, s.level_out, false});
             st.key_switches += steps.size();
-            detail << ", folded in blocks of " << slot_layout.fold << " (+" << steps.size() << " rotations)";
+            detail << ", folded in blocks of " << slot_layout.fold << " (+" << steps.size()
+                   << " rotations)";
         }
         bool has_bias = false;
         for (double b : l.bias) has_bias = has_bias || b != 0.0;
@@ -82,7 +87,8 @@ void CompiledModel::finish_latency() {
             for (std::int64_t i = 0; i < layout.samples; ++i) {
                 for (std::int64_t r = 0; r < l.outputs; ++r) {
                     for (std::int64_t b = 0; b < copies; ++b) {
-                        const std::int64_t at = slot_layout.fold ? r + slot_layout.fold * b : slot_layout.output_slot[r];
+                        const std::int64_t at = slot_layout.fold ? r + slot_layout.fold * b
+                                                                 : slot_layout.output_slot[r];
                         v[static_cast<std::size_t>(at + i * region)] = l.bias[r];
                     }
                 }

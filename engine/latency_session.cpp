@@ -9,24 +9,31 @@
 
 namespace henn::engine {
 namespace {
-bool same_scale(double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(std::abs(a), std::abs(b)); }
+bool same_scale(double a, double b) {
+    return std::abs(a - b) <= 1e-9 * std::max(std::abs(a), std::abs(b));
+}
 }  // namespace
 
 EncryptedBatch Session::run_latency(EncryptedBatch inputs, const RunOptions& options) const {
     const CompiledModel& m = *model_;
     const ckks::Context& ctx = *m.context();
     const LatencyProgram& program = *m.latency_program();
-    if (inputs.model_hash != m.hash()) throw KeyMismatchError("the input ciphertexts were made for another compiled model");
+    if (inputs.model_hash != m.hash())
+        throw KeyMismatchError("the input ciphertexts were made for another compiled model");
     if (inputs.ciphertexts.size() != 1) {
         throw FormatError("run: " + std::to_string(inputs.ciphertexts.size()) +
                           " input ciphertexts, latency packing takes one per batch");
     }
-    if (inputs.samples <= 0 || inputs.samples > m.batch_size()) throw FormatError("run: bad sample count");
+    if (inputs.samples <= 0 || inputs.samples > m.batch_size())
+        throw FormatError("run: bad sample count");
     ckks::Ciphertext current = std::move(inputs.ciphertexts[0]);
-    if (current.parameter_hash != ctx.parameter_hash()) throw KeyMismatchError("run: the input was encrypted under other parameters");
-    if (current.size() != 2 || current.level != m.input_level() || current.slots != ctx.max_slots() ||
-        !same_scale(current.scale, m.input_scale())) {
-        throw FormatError("run: the input ciphertext is not at the level, scale and slot count of a fresh input of this model");
+    if (current.parameter_hash != ctx.parameter_hash())
+        throw KeyMismatchError("run: the input was encrypted under other parameters");
+    if (current.size() != 2 || current.level != m.input_level() ||
+        current.slots != ctx.max_slots() || !same_scale(current.scale, m.input_scale())) {
+        throw FormatError(
+            "run: the input ciphertext is not at the level, scale and slot count of a fresh input "
+            "of this model");
     }
     const auto& stages = m.stages();
     for (std::size_t k = 0; k < stages.size(); ++k) {
@@ -35,7 +42,8 @@ EncryptedBatch Session::run_latency(EncryptedBatch inputs, const RunOptions& opt
         if (st.transform) {
             current = st.transform->evaluate(evaluator_, current);
             if (st.fold_blocks > 1) {
-                current = circuits::inner_sum(evaluator_, current, static_cast<std::size_t>(st.fold_blocks),
+                current = circuits::inner_sum(evaluator_, current,
+                                              static_cast<std::size_t>(st.fold_blocks),
                                               static_cast<std::size_t>(st.fold_stride));
             }
             if (st.bias) evaluator_.add_plain_inplace(current, *st.bias);
@@ -46,9 +54,11 @@ EncryptedBatch Session::run_latency(EncryptedBatch inputs, const RunOptions& opt
         }
         const StagePlan& done = stages[k];
         if (current.level != done.level_out || !same_scale(current.scale, done.scale_out)) {
-            throw EngineError("internal: stage '" + done.name + "' produced level " + std::to_string(current.level) +
-                              ", scale 2^" + std::to_string(std::log2(current.scale)) + "; the plan says level " +
-                              std::to_string(done.level_out) + ", scale 2^" + std::to_string(std::log2(done.scale_out)));
+            throw EngineError("internal: stage '" + done.name + "' produced level " +
+                              std::to_string(current.level) + ", scale 2^" +
+                              std::to_string(std::log2(current.scale)) + "; the plan says level " +
+                              std::to_string(done.level_out) + ", scale 2^" +
+                              std::to_string(std::log2(done.scale_out)));
         }
         if (options.progress) options.progress(k, 1, 1);
         if (options.trace) options.trace(k, std::vector<ckks::Ciphertext>{current});

@@ -44,7 +44,9 @@ LinearStage conv_stage(const nn::Conv2d& c, const nn::Shape& in, const nn::Shape
                             const std::int64_t x = ox * c.stride_w + kx - c.pad_w;
                             if (x < 0 || x >= iw) continue;
                             const double w =
-                                c.weight[((oc * c.in_channels + ic) * c.kernel_h + ky) * c.kernel_w + kx];
+                                c.weight[((oc * c.in_channels + ic) * c.kernel_h + ky) *
+                                             c.kernel_w +
+                                         kx];
                             b.entry((ic * ih + y) * iw + x, w);
                         }
                     }
@@ -60,11 +62,17 @@ LinearStage conv_stage(const nn::Conv2d& c, const nn::Shape& in, const nn::Shape
 // count_include_pad with the scale fixed by the kernel size).
 template <typename P>
 std::int64_t pool_pad_h(const P& p) {
-    if constexpr (requires { p.pad_h; }) return p.pad_h; else return 0;
+    if constexpr (requires { p.pad_h; })
+        return p.pad_h;
+    else
+        return 0;
 }
 template <typename P>
 std::int64_t pool_pad_w(const P& p) {
-    if constexpr (requires { p.pad_w; }) return p.pad_w; else return 0;
+    if constexpr (requires { p.pad_w; })
+        return p.pad_w;
+    else
+        return 0;
 }
 
 LinearStage pool_stage(const nn::Pool2d& p, const nn::Shape& in, const nn::Shape& out) {
@@ -92,7 +100,8 @@ LinearStage pool_stage(const nn::Pool2d& p, const nn::Shape& in, const nn::Shape
 LinearStage dense_stage(const nn::Dense& d) {
     RowBuilder b(d.in_features, d.out_features);
     for (std::int64_t o = 0; o < d.out_features; ++o) {
-        for (std::int64_t i = 0; i < d.in_features; ++i) b.entry(i, d.weight[o * d.in_features + i]);
+        for (std::int64_t i = 0; i < d.in_features; ++i)
+            b.entry(i, d.weight[o * d.in_features + i]);
         b.end_row(d.bias.empty() ? 0.0 : d.bias[o]);
     }
     return b.s;
@@ -141,7 +150,9 @@ LinearStage compose(const LinearStage& second, const LinearStage& first) {
     return b.s;
 }
 
-std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "+" + b; }
+std::string join(const std::string& a, const std::string& b) {
+    return a.empty() ? b : a + "+" + b;
+}
 
 }  // namespace
 
@@ -186,8 +197,9 @@ std::vector<StagePlan> lower(const nn::Model& model) {
             a.width = size;
             const int degree = activation_degree(a);
             if (degree <= 1) {
-                push_linear(layer.name, affine_stage(size, degree == 1 ? a.coefficients[1] : 0.0,
-                                                     a.coefficients.empty() ? 0.0 : a.coefficients[0]));
+                push_linear(layer.name,
+                            affine_stage(size, degree == 1 ? a.coefficients[1] : 0.0,
+                                         a.coefficients.empty() ? 0.0 : a.coefficients[0]));
                 continue;
             }
             a.coefficients.resize(static_cast<std::size_t>(degree) + 1);
@@ -201,9 +213,10 @@ std::vector<StagePlan> lower(const nn::Model& model) {
             s.op = std::move(a);
             stages.push_back(std::move(s));
         } else if (const auto* np = std::get_if<nn::NonPolynomial>(&op)) {
-            throw CompileError("layer '" + layer.name + "' (" + nn::to_string(np->kind) +
-                               ") has no encrypted form; replace it by a polynomial (henn train --activation "
-                               "poly:..., or import with the default activation replacement)");
+            throw CompileError(
+                "layer '" + layer.name + "' (" + nn::to_string(np->kind) +
+                ") has no encrypted form; replace it by a polynomial (henn train --activation "
+                "poly:..., or import with the default activation replacement)");
         } else {
             throw CompileError("layer '" + layer.name + "' (" + nn::layer_kind(op) +
                                ") cannot run under encryption");
@@ -237,7 +250,8 @@ std::vector<double> apply_stage(const StagePlan& stage, std::span<const double> 
         std::vector<double> out(static_cast<std::size_t>(l->outputs));
         for (std::int64_t r = 0; r < l->outputs; ++r) {
             double sum = l->bias[r];
-            for (std::size_t e = l->row_begin[r]; e < l->row_begin[r + 1]; ++e) sum += l->weight[e] * input[l->column[e]];
+            for (std::size_t e = l->row_begin[r]; e < l->row_begin[r + 1]; ++e)
+                sum += l->weight[e] * input[l->column[e]];
             out[r] = sum;
         }
         return out;

@@ -28,7 +28,9 @@ std::shared_ptr<const CompiledModel> CompiledModel::without_weights() const {
     return copy;
 }
 
-ckks::PublicKey Client::public_key() const { return keygen_->public_key(); }
+ckks::PublicKey Client::public_key() const {
+    return keygen_->public_key();
+}
 
 namespace {
 
@@ -39,7 +41,7 @@ const StagePlan& last_stage(const CompiledModel& model) {
 
 // Centered normal samples rounded to integers (Box-Muller on 53-bit uniforms from the stream).
 class WideGaussian {
-public:
+  public:
     WideGaussian(math::Prng& prng, double sigma) : prng_(prng), sigma_(sigma) {}
     std::int64_t next() {
         if (has_spare_) {
@@ -54,7 +56,7 @@ public:
         return std::llround(r * std::cos(2 * std::numbers::pi * u2));
     }
 
-private:
+  private:
     math::Prng& prng_;
     double sigma_;
     double spare_ = 0;
@@ -65,7 +67,8 @@ private:
 
 double flooding_stddev(const CompiledModel& model, double bits) {
     if (bits <= 0) return 0;
-    const double expected_error = last_stage(model).max_abs_out * std::exp2(-model.expected_precision_bits());
+    const double expected_error =
+        last_stage(model).max_abs_out * std::exp2(-model.expected_precision_bits());
     return std::exp2(bits) * expected_error;
 }
 
@@ -74,31 +77,37 @@ double precision_after_flooding(const CompiledModel& model, double bits) {
     return model.expected_precision_bits() - 0.5 * std::log2(1 + std::exp2(2 * bits));
 }
 
-void protect_outputs(const CompiledModel& model, const ckks::PublicKey& public_key, EncryptedBatch& outputs,
-                     const FloodingOptions& options) {
+void protect_outputs(const CompiledModel& model, const ckks::PublicKey& public_key,
+                     EncryptedBatch& outputs, const FloodingOptions& options) {
     const ckks::ContextPtr& context = model.context();
     const ckks::Context& ctx = *context;
     if (public_key.parameter_hash != ctx.parameter_hash()) {
-        throw KeyMismatchError("the public key for output re-randomization was made under other parameters");
+        throw KeyMismatchError(
+            "the public key for output re-randomization was made under other parameters");
     }
     const StagePlan& last = last_stage(model);
     const std::size_t n = ctx.n();
     // A coefficient noise of standard deviation s moves each decoded slot value (real part, or
     // imaginary part in complex packing) by s * sqrt(N / 2) / scale.
     const double value_sigma = flooding_stddev(model, options.bits);
-    const double coefficient_sigma = value_sigma * last.scale_out * std::sqrt(2.0 / static_cast<double>(n));
-    if (coefficient_sigma > 0x1p52) throw EngineError("flooding noise too large for the output modulus");
+    const double coefficient_sigma =
+        value_sigma * last.scale_out * std::sqrt(2.0 / static_cast<double>(n));
+    if (coefficient_sigma > 0x1p52)
+        throw EngineError("flooding noise too large for the output modulus");
 
     ckks::Encryptor encryptor(context, public_key);
-    math::Prng prng = options.test_only_seed ? math::Prng(*options.test_only_seed, 7) : math::Prng::from_os();
+    math::Prng prng =
+        options.test_only_seed ? math::Prng(*options.test_only_seed, 7) : math::Prng::from_os();
     if (options.test_only_seed) encryptor.use_test_only_seed(math::test_only_seed(0x5eed));
     WideGaussian gaussian(prng, coefficient_sigma);
     std::vector<std::int64_t> noise(n);
     std::vector<ckks::u64> limb(n);
 
     for (auto& c : outputs.ciphertexts) {
-        if (c.size() != 2 || c.parameter_hash != ctx.parameter_hash() || c.level != last.level_out) {
-            throw FormatError("protect_outputs: an output ciphertext is not at the last stage's level");
+        if (c.size() != 2 || c.parameter_hash != ctx.parameter_hash() ||
+            c.level != last.level_out) {
+            throw FormatError(
+                "protect_outputs: an output ciphertext is not at the last stage's level");
         }
         const std::size_t limbs = static_cast<std::size_t>(c.level) + 1;
         ckks::Plaintext zero;
@@ -113,7 +122,9 @@ void protect_outputs(const CompiledModel& model, const ckks::PublicKey& public_k
         }
         for (std::size_t i = 0; i < limbs; ++i) {
             const math::Modulus& q = ctx.q()[i];
-            for (int p = 0; p < 2; ++p) math::add_mod_vec(c.polys[p].limb(i), fresh.polys[p].limb(i), c.polys[p].limb(i), n, q);
+            for (int p = 0; p < 2; ++p)
+                math::add_mod_vec(c.polys[p].limb(i), fresh.polys[p].limb(i), c.polys[p].limb(i), n,
+                                  q);
             if (coefficient_sigma > 0) {
                 const auto qv = static_cast<std::int64_t>(q.value());
                 for (std::size_t j = 0; j < n; ++j) {

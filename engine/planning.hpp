@@ -21,11 +21,14 @@ void cost_stages(std::vector<StagePlan>& stages, SlotPacking slots, bool lazy);
 // The constant scale of a linear stage's weights: q (the prime its rescale divides by) times
 // target / scale_in, so that every linear stage brings the scale back to `target` (the squares'
 // drift never accumulates).
-inline double linear_constant_scale(double q, double target, double scale_in) { return q * (target / scale_in); }
+inline double linear_constant_scale(double q, double target, double scale_in) {
+    return q * (target / scale_in);
+}
 
 // Bits of precision of the outputs: input scale `scale`, weights rounded at `weight_scale`.
-double estimate_precision_bits(const std::vector<StagePlan>& stages, bool lazy, int log_n, double scale,
-                               double weight_scale);
-void simulate(std::vector<StagePlan>& stages, const ckks::Context& ctx, double input_scale, SlotPacking packing);
+double estimate_precision_bits(const std::vector<StagePlan>& stages, bool lazy, int log_n,
+                               double scale, double weight_scale);
+void simulate(std::vector<StagePlan>& stages, const ckks::Context& ctx, double input_scale,
+              SlotPacking packing);
 
 }  // namespace henn::engine::detail

@@ -15,7 +15,7 @@
 namespace henn::engine::detail {
 
 class Writer {
-public:
+  public:
     void u8(std::uint8_t v) { bytes_.push_back(v); }
     void u16(std::uint16_t v) { raw(&v, sizeof v); }
     void u32(std::uint32_t v) { raw(&v, sizeof v); }
@@ -38,13 +38,14 @@ public:
     }
     std::vector<std::uint8_t>& bytes() { return bytes_; }
 
-private:
+  private:
     std::vector<std::uint8_t> bytes_;
 };
 
 class Reader {
-public:
-    Reader(std::span<const std::uint8_t> bytes, std::string what) : bytes_(bytes), what_(std::move(what)) {}
+  public:
+    Reader(std::span<const std::uint8_t> bytes, std::string what)
+        : bytes_(bytes), what_(std::move(what)) {}
     std::size_t remaining() const { return bytes_.size() - pos_; }
     bool done() const { return pos_ == bytes_.size(); }
     std::uint8_t u8(const char* field) { return get<std::uint8_t>(field); }
@@ -58,11 +59,12 @@ public:
         return v;
     }
     // A count of items of at least `item_bytes` each: bounded by what is left.
-    std::uint64_t count(const char* field, std::size_t item_bytes, std::uint64_t limit = UINT64_MAX) {
+    std::uint64_t count(const char* field, std::size_t item_bytes,
+                        std::uint64_t limit = UINT64_MAX) {
         const std::uint64_t n = u64(field);
         if (n > limit || (item_bytes && n > remaining() / item_bytes)) {
-            fail("truncated or corrupt: " + std::string(field) + " (" + std::to_string(n) + ") exceeds the " +
-                 std::to_string(remaining()) + " bytes left");
+            fail("truncated or corrupt: " + std::string(field) + " (" + std::to_string(n) +
+                 ") exceeds the " + std::to_string(remaining()) + " bytes left");
         }
         return n;
     }
@@ -84,9 +86,11 @@ public:
         }
         pos_ += size;
     }
-    [[noreturn]] void fail(const std::string& message) const { throw FormatError(what_ + ": " + message); }
+    [[noreturn]] void fail(const std::string& message) const {
+        throw FormatError(what_ + ": " + message);
+    }
 
-private:
+  private:
     template <typename T>
     T get(const char* field) {
         if (remaining() < sizeof(T)) fail(std::string("truncated while reading ") + field);

@@ -22,8 +22,10 @@ void show(const char* what, const Ciphertext& ct) {
 
 int main() {
     // Two multiplications at scale 2^40; the smallest ring that is 128-bit secure for that chain.
-    const ContextPtr ctx = Context::create(ParametersLiteral::for_depth(/*depth=*/2, /*scale_bits=*/40));
-    std::printf("ring N = 2^%d, %zu slots, top level %d\n", ctx->log_n(), ctx->max_slots(), ctx->max_level());
+    const ContextPtr ctx =
+        Context::create(ParametersLiteral::for_depth(/*depth=*/2, /*scale_bits=*/40));
+    std::printf("ring N = 2^%d, %zu slots, top level %d\n", ctx->log_n(), ctx->max_slots(),
+                ctx->max_level());
 
     KeyGenerator keygen(ctx);
     const auto keys = std::make_shared<EvaluationKeys>(keygen.evaluation_keys({}));
@@ -39,7 +41,7 @@ int main() {
     Ciphertext cube = evaluator.square_relin(ct);
     show("x^2 (before rescale):", cube);  // scale 2^80
     cube = evaluator.rescale(cube);
-    show("x^2 (after rescale):", cube);   // one level down, scale ~2^40
+    show("x^2 (after rescale):", cube);  // one level down, scale ~2^40
     // x^2 * x: operands must sit at the same level, so x is first brought down to x^2's level.
     cube = evaluator.rescale(evaluator.multiply_relin(cube, evaluator.drop_level(ct, cube.level)));
     show("x^3:", cube);
@@ -49,7 +51,8 @@ int main() {
     std::vector<double> expected;
     for (double v : x) expected.push_back(v * v * v);
     const PrecisionStats stats = precision(result, expected);
-    for (std::size_t i = 0; i < x.size(); ++i) std::printf("  %g^3 = %.9f (exact %g)\n", x[i], result[i], expected[i]);
+    for (std::size_t i = 0; i < x.size(); ++i)
+        std::printf("  %g^3 = %.9f (exact %g)\n", x[i], result[i], expected[i]);
     std::printf("precision: %.1f bits (worst slot)\n", stats.min_bits);
 
     // Level 0 cannot be rescaled any more: a product there has nowhere to go.

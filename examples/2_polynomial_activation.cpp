@@ -24,8 +24,10 @@ int main() {
     request.interval = {-8.0, 8.0};
     const approx::Approximation fit = approx::approximate(request);
     const circuits::PolynomialPlan plan = circuits::plan_polynomial(fit.polynomial);
-    std::printf("sigmoid ~ degree-%d polynomial on [-8, 8]: max error %.4f; under encryption depth %d, %d products\n",
-                request.degree, fit.interval_error.max_error, plan.depth, plan.ct_multiplications);
+    std::printf(
+        "sigmoid ~ degree-%d polynomial on [-8, 8]: max error %.4f; under encryption depth %d, %d "
+        "products\n",
+        request.degree, fit.interval_error.max_error, plan.depth, plan.ct_multiplications);
 
     const auto ctx = ckks::Context::create(ckks::ParametersLiteral::for_depth(plan.depth, 40));
     ckks::KeyGenerator keygen(ctx);
@@ -39,7 +41,8 @@ int main() {
     for (int i = 0; i <= 16; ++i) x.push_back(-8.0 + i);
     const ckks::Ciphertext ct = encryptor.encrypt(encoder.encode(x));
     circuits::EvaluationReport report;
-    const ckks::Ciphertext y = circuits::evaluate_polynomial(evaluator, ct, fit.polynomial, 0, &report);
+    const ckks::Ciphertext y =
+        circuits::evaluate_polynomial(evaluator, ct, fit.polynomial, 0, &report);
 
     std::vector<double> decrypted = encoder.decode_real(decryptor.decrypt(y));
     decrypted.resize(x.size());
@@ -47,11 +50,12 @@ int main() {
     for (double v : x) polynomial_values.push_back(fit.polynomial.evaluate(v));
     const ckks::PrecisionStats stats = ckks::precision(decrypted, polynomial_values);
     for (std::size_t i = 0; i < x.size(); i += 4) {
-        std::printf("  x = %5.1f: encrypted %.6f, polynomial %.6f, sigmoid %.6f\n", x[i], decrypted[i],
-                    polynomial_values[i], 1.0 / (1.0 + std::exp(-x[i])));
+        std::printf("  x = %5.1f: encrypted %.6f, polynomial %.6f, sigmoid %.6f\n", x[i],
+                    decrypted[i], polynomial_values[i], 1.0 / (1.0 + std::exp(-x[i])));
     }
     std::printf("used %d levels and %d products; precision against the polynomial %.1f bits\n",
                 report.levels_consumed, report.ct_multiplications, stats.min_bits);
-    const bool as_planned = report.levels_consumed == plan.depth && report.ct_multiplications == plan.ct_multiplications;
+    const bool as_planned = report.levels_consumed == plan.depth &&
+                            report.ct_multiplications == plan.ct_multiplications;
     return stats.min_bits > 15 && as_planned ? 0 : 1;
 }

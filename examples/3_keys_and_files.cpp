@@ -27,7 +27,8 @@ std::vector<std::uint8_t> read(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
-void write(const fs::path& path, const std::vector<std::uint8_t>& bytes, FileAccess access = FileAccess::shared) {
+void write(const fs::path& path, const std::vector<std::uint8_t>& bytes,
+           FileAccess access = FileAccess::shared) {
     write_file_atomically(path, bytes, access);
 }
 
@@ -53,7 +54,8 @@ void server_compute(const fs::path& dir) {
     const ckks::Evaluator evaluator(ctx, keys);
     const ckks::Ciphertext x = ckks::load_ciphertext(*ctx, read(dir / "x.ct"));
     const ckks::Ciphertext squared = evaluator.rescale(evaluator.square_relin(x));
-    const ckks::Ciphertext y = evaluator.add(evaluator.multiply_integer(squared, 3), evaluator.rotate(squared, 1));
+    const ckks::Ciphertext y =
+        evaluator.add(evaluator.multiply_integer(squared, 3), evaluator.rotate(squared, 1));
     write(dir / "y.ct", ckks::save(*ctx, y));
 }
 
@@ -63,7 +65,8 @@ std::vector<double> client_decrypt(const fs::path& dir, std::size_t count) {
     const ckks::SecretKey secret = ckks::load_secret_key(*ctx, read(dir / "secret.key"));
     const ckks::Decryptor decryptor(ctx, secret);
     const ckks::Encoder encoder(ctx);
-    std::vector<double> y = encoder.decode_real(decryptor.decrypt(ckks::load_ciphertext(*ctx, read(dir / "y.ct"))));
+    std::vector<double> y =
+        encoder.decode_real(decryptor.decrypt(ckks::load_ciphertext(*ctx, read(dir / "y.ct"))));
     y.resize(count);
     return y;
 }
@@ -88,11 +91,14 @@ int main() {
         const std::vector<double> y = client_decrypt(dir, x.size());
         std::vector<double> expected;
         for (std::size_t i = 0; i < x.size(); ++i) {
-            const double next = i + 1 < x.size() ? x[i + 1] : 0.0;  // the rotation brings in slot i+1 (zero past the data)
+            const double next = i + 1 < x.size()
+                                    ? x[i + 1]
+                                    : 0.0;  // the rotation brings in slot i+1 (zero past the data)
             expected.push_back(3 * x[i] * x[i] + next * next);
         }
         const ckks::PrecisionStats stats = ckks::precision(y, expected);
-        for (std::size_t i = 0; i < y.size(); ++i) std::printf("  slot %zu: %.6f (exact %g)\n", i, y[i], expected[i]);
+        for (std::size_t i = 0; i < y.size(); ++i)
+            std::printf("  slot %zu: %.6f (exact %g)\n", i, y[i], expected[i]);
         std::printf("precision %.1f bits\n", stats.min_bits);
         status = stats.min_bits > 20 && (st.st_mode & 0777) == 0600 ? 0 : 1;
     } catch (const std::exception& e) {

@@ -15,7 +15,8 @@ int main() {
 
     // Client: keys. The secret key never leaves this side.
     KeyGenerator keygen(ctx);
-    auto eval_keys = std::make_shared<EvaluationKeys>(keygen.evaluation_keys(/*rotation_steps=*/{1}));
+    auto eval_keys =
+        std::make_shared<EvaluationKeys>(keygen.evaluation_keys(/*rotation_steps=*/{1}));
     Encoder encoder(ctx);
     Encryptor encryptor(ctx, keygen.public_key());
     Decryptor decryptor(ctx, keygen.secret_key());

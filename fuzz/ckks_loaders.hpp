@@ -34,14 +34,22 @@ inline std::vector<CkksLoader> ckks_loaders() {
              options.allow_insecure_parameters = true;
              (void)load_parameters(b, options);
          }},
-        {"ciphertext", [](const Context& c, Span b) { (void)load_ciphertext(c, b, ckks_fuzz_options()); }},
-        {"plaintext", [](const Context& c, Span b) { (void)load_plaintext(c, b, ckks_fuzz_options()); }},
-        {"secret_key", [](const Context& c, Span b) { (void)load_secret_key(c, b, ckks_fuzz_options()); }},
-        {"public_key", [](const Context& c, Span b) { (void)load_public_key(c, b, ckks_fuzz_options()); }},
+        {"ciphertext",
+         [](const Context& c, Span b) { (void)load_ciphertext(c, b, ckks_fuzz_options()); }},
+        {"plaintext",
+         [](const Context& c, Span b) { (void)load_plaintext(c, b, ckks_fuzz_options()); }},
+        {"secret_key",
+         [](const Context& c, Span b) { (void)load_secret_key(c, b, ckks_fuzz_options()); }},
+        {"public_key",
+         [](const Context& c, Span b) { (void)load_public_key(c, b, ckks_fuzz_options()); }},
         {"relinearization_key",
-         [](const Context& c, Span b) { (void)load_relinearization_key(c, b, ckks_fuzz_options()); }},
-        {"galois_keys", [](const Context& c, Span b) { (void)load_galois_keys(c, b, ckks_fuzz_options()); }},
-        {"evaluation_keys", [](const Context& c, Span b) { (void)load_evaluation_keys(c, b, ckks_fuzz_options()); }},
+         [](const Context& c, Span b) {
+             (void)load_relinearization_key(c, b, ckks_fuzz_options());
+         }},
+        {"galois_keys",
+         [](const Context& c, Span b) { (void)load_galois_keys(c, b, ckks_fuzz_options()); }},
+        {"evaluation_keys",
+         [](const Context& c, Span b) { (void)load_evaluation_keys(c, b, ckks_fuzz_options()); }},
     };
 }
 

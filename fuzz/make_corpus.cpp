@@ -36,10 +36,12 @@ int main(int argc, char** argv) {
     auto write = [&](const std::string& loader, const std::vector<std::uint8_t>& blob) {
         std::filesystem::create_directories(root / loader);
         std::ofstream out(root / loader / ("seed-" + std::to_string(count++)), std::ios::binary);
-        out.write(reinterpret_cast<const char*>(blob.data()), static_cast<std::streamsize>(blob.size()));
+        out.write(reinterpret_cast<const char*>(blob.data()),
+                  static_cast<std::streamsize>(blob.size()));
     };
-    const std::vector<SaveOptions> modes = {
-        {Compression::kNone, 1, false}, {Compression::kNone, 1, true}, {Compression::kZstd, 1, true}};
+    const std::vector<SaveOptions> modes = {{Compression::kNone, 1, false},
+                                            {Compression::kNone, 1, true},
+                                            {Compression::kZstd, 1, true}};
     for (const auto& mode : modes) {
         write("parameters", save_parameters(*ctx, mode));
         write("ciphertext", save(*ctx, seeded, mode));

@@ -16,8 +16,10 @@ int main(int argc, char** argv) {
         std::filesystem::create_directories(root / loader.name);
         int k = 0;
         for (const auto& seed : loader.seeds()) {
-            std::ofstream out(root / loader.name / ("seed-" + std::to_string(k++)), std::ios::binary);
-            out.write(reinterpret_cast<const char*>(seed.data()), static_cast<std::streamsize>(seed.size()));
+            std::ofstream out(root / loader.name / ("seed-" + std::to_string(k++)),
+                              std::ios::binary);
+            out.write(reinterpret_cast<const char*>(seed.data()),
+                      static_cast<std::streamsize>(seed.size()));
             ++count;
         }
     }

@@ -5,7 +5,8 @@
 
 namespace henn::fuzz {
 
-inline std::vector<UntrustedLoader> all_untrusted_loaders([[maybe_unused]] const std::filesystem::path& onnx_fixtures) {
+inline std::vector<UntrustedLoader> all_untrusted_loaders(
+    [[maybe_unused]] const std::filesystem::path& onnx_fixtures) {
     std::vector<UntrustedLoader> all;
     auto append = [&all](std::vector<UntrustedLoader> more) {
         for (auto& l : more) all.push_back(std::move(l));

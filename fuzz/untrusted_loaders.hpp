@@ -73,7 +73,9 @@ struct UntrustedLoader {
     bool prefixes_refused = true;
 };
 
-inline Bytes bytes_of(const std::string& text) { return Bytes(text.begin(), text.end()); }
+inline Bytes bytes_of(const std::string& text) {
+    return Bytes(text.begin(), text.end());
+}
 
 inline Bytes read_bytes(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -82,8 +84,9 @@ inline Bytes read_bytes(const std::filesystem::path& path) {
 
 // The path-based readers see the bytes through an anonymous in-memory file.
 class MemoryFile {
-public:
-    explicit MemoryFile(std::span<const std::uint8_t> bytes) : fd_(::memfd_create("henn-fuzz", MFD_CLOEXEC)) {
+  public:
+    explicit MemoryFile(std::span<const std::uint8_t> bytes)
+        : fd_(::memfd_create("henn-fuzz", MFD_CLOEXEC)) {
         if (fd_ < 0) throw InternalError("memfd_create failed");
         std::size_t done = 0;
         while (done < bytes.size()) {
@@ -97,7 +100,7 @@ public:
     MemoryFile& operator=(const MemoryFile&) = delete;
     std::filesystem::path path() const { return "/proc/self/fd/" + std::to_string(fd_); }
 
-private:
+  private:
     int fd_;
 };
 
@@ -121,7 +124,8 @@ inline Bytes gzip(const Bytes& raw) {
 #if defined(HENN_LOADERS_PAILLIER)
 // One 1024-bit key pair per process (test-only size: small inputs, fast loads).
 struct PaillierFixture {
-    paillier::KeyPair keys = paillier::generate_keypair({.modulus_bits = 1024, .allow_test_only_sizes = true});
+    paillier::KeyPair keys =
+        paillier::generate_keypair({.modulus_bits = 1024, .allow_test_only_sizes = true});
     paillier::LoadOptions options{.allow_test_only_sizes = true, .max_batch = 64};
 };
 inline const PaillierFixture& paillier_fixture() {
@@ -134,18 +138,25 @@ inline std::vector<UntrustedLoader> paillier_loaders() {
     auto ciphertexts = [] {
         const auto& f = paillier_fixture();
         std::vector<Ciphertext> cts;
-        for (long v : {0L, 1L, -5L, 123456789L}) cts.push_back(f.keys.public_key.encrypt_signed(mpz_class(v)));
+        for (long v : {0L, 1L, -5L, 123456789L})
+            cts.push_back(f.keys.public_key.encrypt_signed(mpz_class(v)));
         return cts;
     };
     return {
         {"paillier_public_key",
-         [](std::span<const std::uint8_t> b) { (void)load_public_key(b, paillier_fixture().options); },
+         [](std::span<const std::uint8_t> b) {
+             (void)load_public_key(b, paillier_fixture().options);
+         },
          [] { return std::vector<Bytes>{serialize(paillier_fixture().keys.public_key)}; }},
         {"paillier_secret_key",
-         [](std::span<const std::uint8_t> b) { (void)load_secret_key(b, paillier_fixture().options); },
+         [](std::span<const std::uint8_t> b) {
+             (void)load_secret_key(b, paillier_fixture().options);
+         },
          [] { return std::vector<Bytes>{serialize(paillier_fixture().keys.secret_key)}; }},
         {"paillier_ciphertext",
-         [](std::span<const std::uint8_t> b) { (void)load_ciphertext(paillier_fixture().keys.public_key, b); },
+         [](std::span<const std::uint8_t> b) {
+             (void)load_ciphertext(paillier_fixture().keys.public_key, b);
+         },
          [ciphertexts] {
              const auto cts = ciphertexts();
              return std::vector<Bytes>{serialize(paillier_fixture().keys.public_key, cts[0]),
@@ -153,21 +164,25 @@ inline std::vector<UntrustedLoader> paillier_loaders() {
          }},
         {"paillier_ciphertexts",
          [](std::span<const std::uint8_t> b) {
-             (void)load_ciphertexts(paillier_fixture().keys.public_key, b, paillier_fixture().options);
+             (void)load_ciphertexts(paillier_fixture().keys.public_key, b,
+                                    paillier_fixture().options);
          },
          [ciphertexts] {
              const auto cts = ciphertexts();
-             return std::vector<Bytes>{serialize(paillier_fixture().keys.public_key, std::span<const Ciphertext>(cts))};
+             return std::vector<Bytes>{
+                 serialize(paillier_fixture().keys.public_key, std::span<const Ciphertext>(cts))};
          }},
     };
 }
 #endif
 
 #if defined(HENN_LOADERS_DATA)
-inline Bytes idx_bytes(std::uint8_t rank, const std::vector<std::uint32_t>& dims, std::size_t values) {
+inline Bytes idx_bytes(std::uint8_t rank, const std::vector<std::uint32_t>& dims,
+                       std::size_t values) {
     Bytes b{0, 0, 0x08, rank};
     for (std::uint32_t d : dims) {
-        for (int shift = 24; shift >= 0; shift -= 8) b.push_back(static_cast<std::uint8_t>(d >> shift));
+        for (int shift = 24; shift >= 0; shift -= 8)
+            b.push_back(static_cast<std::uint8_t>(d >> shift));
     }
     for (std::size_t i = 0; i < values; ++i) b.push_back(static_cast<std::uint8_t>(i * 37 % 256));
     return b;
@@ -210,7 +225,10 @@ inline std::vector<UntrustedLoader> data_loaders() {
              (void)data::load_wdbc_table(file.path());
          },
          // No final newline: then every proper prefix is refused (a cut before "\n" would not be).
-         [] { return std::vector<Bytes>{bytes_of("3,2,malignant,benign\n1.5,2,0\n3,-4.25,1\n5,6e-3,1")}; }},
+         [] {
+             return std::vector<Bytes>{
+                 bytes_of("3,2,malignant,benign\n1.5,2,0\n3,-4.25,1\n5,6e-3,1")};
+         }},
     };
 }
 #endif
@@ -224,7 +242,8 @@ inline std::vector<UntrustedLoader> nn_loaders() {
          },
          [] {
              return std::vector<Bytes>{
-                 bytes_of(R"({"name": "small", "input": [1, 28, 28], "classes": 10, "activation": "square",
+                 bytes_of(
+                     R"({"name": "small", "input": [1, 28, 28], "classes": 10, "activation": "square",
  "layers": [{"type": "conv2d", "out": 5, "kernel": 5, "stride": 2, "padding": 1},
             {"type": "batchnorm"}, {"type": "activation"}, {"type": "avgpool", "kernel": 2},
             {"type": "flatten"}, {"type": "dropout", "p": 0.25}, {"type": "dense", "out": 10}]})"),
@@ -266,7 +285,8 @@ struct EngineFixture {
 
     EngineFixture() {
         nn::Dense first, second;
-        first.in_features = 4, first.out_features = 3, second.in_features = 3, second.out_features = 2;
+        first.in_features = 4, first.out_features = 3, second.in_features = 3,
+        second.out_features = 2;
         first.weight = {0.5, -0.25, 0.125, 0.75, -0.5, 0.25, 0.375, -0.125, 0.0625, 0.3, -0.2, 0.1};
         first.bias = {0.1, -0.1, 0.05};
         second.weight = {0.4, -0.3, 0.2, -0.1, 0.6, 0.5};
@@ -294,7 +314,9 @@ inline std::vector<UntrustedLoader> engine_loaders() {
          [](std::span<const std::uint8_t> b) { (void)engine::CompiledModel::load(b); },
          [] { return std::vector<Bytes>{engine_fixture().model_bytes}; }},
         {"engine_key_bundle",
-         [](std::span<const std::uint8_t> b) { (void)engine::load_evaluation_keys(*engine_fixture().model, b); },
+         [](std::span<const std::uint8_t> b) {
+             (void)engine::load_evaluation_keys(*engine_fixture().model, b);
+         },
          [] { return std::vector<Bytes>{engine_fixture().key_bytes}; }},
         {"engine_ciphertext_bundle",
          [](std::span<const std::uint8_t> b) {
@@ -312,7 +334,8 @@ inline std::vector<UntrustedLoader> engine_loaders() {
 // it), any other code is a refusal (thrown as service::ServiceError, a henn::Error).
 inline void check_status(const grpc::Status& status, const char* what) {
     if (status.ok()) return;
-    if (status.error_code() == grpc::StatusCode::INTERNAL || status.error_code() == grpc::StatusCode::UNKNOWN) {
+    if (status.error_code() == grpc::StatusCode::INTERNAL ||
+        status.error_code() == grpc::StatusCode::UNKNOWN) {
         throw std::logic_error(std::string(what) + ": untyped failure: " + status.error_message());
     }
     throw service::ServiceError(status.error_message(), status.error_code());
@@ -322,14 +345,16 @@ template <class Message>
 Message parse_message(std::span<const std::uint8_t> bytes, const char* what) {
     Message m;
     if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-        throw service::ServiceError(std::string("not a ") + what + " message", grpc::StatusCode::INVALID_ARGUMENT);
+        throw service::ServiceError(std::string("not a ") + what + " message",
+                                    grpc::StatusCode::INVALID_ARGUMENT);
     }
     return m;
 }
 
 // A stream of messages as one input: each one is a little-endian u32 length, then its bytes.
 inline void frame(Bytes& out, const std::string& message) {
-    for (int shift = 0; shift < 32; shift += 8) out.push_back(static_cast<std::uint8_t>(message.size() >> shift));
+    for (int shift = 0; shift < 32; shift += 8)
+        out.push_back(static_cast<std::uint8_t>(message.size() >> shift));
     out.insert(out.end(), message.begin(), message.end());
 }
 
@@ -338,11 +363,13 @@ std::vector<Message> unframe(std::span<const std::uint8_t> bytes, const char* wh
     std::vector<Message> messages;
     std::size_t at = 0;
     while (at < bytes.size()) {
-        if (bytes.size() - at < 4) throw service::ServiceError("truncated frame", grpc::StatusCode::INVALID_ARGUMENT);
+        if (bytes.size() - at < 4)
+            throw service::ServiceError("truncated frame", grpc::StatusCode::INVALID_ARGUMENT);
         std::uint64_t length = 0;
         for (int i = 0; i < 4; ++i) length |= std::uint64_t{bytes[at + i]} << (8 * i);
         at += 4;
-        if (length > bytes.size() - at) throw service::ServiceError("truncated frame", grpc::StatusCode::INVALID_ARGUMENT);
+        if (length > bytes.size() - at)
+            throw service::ServiceError("truncated frame", grpc::StatusCode::INVALID_ARGUMENT);
         messages.push_back(parse_message<Message>(bytes.subspan(at, length), what));
         at += length;
     }
@@ -382,18 +409,22 @@ struct InferenceFixture {
     InferenceFixture() {
         const auto& e = engine_fixture();
         published = e.model->without_weights();
-        client = std::make_unique<engine::Client>(engine::Client::with_test_only_seed(published, 11));
+        client =
+            std::make_unique<engine::Client>(engine::Client::with_test_only_seed(published, 11));
         keys = service::make_key_material(*client);
         const std::vector<double> values{0.1, -0.2, 0.3, 0.4, 0.5, 0.6, -0.7, 0.8};
-        inputs = engine::save_batches(*published, client->encrypt(values, 2), engine::BundleKind::inputs);
+        inputs = engine::save_batches(*published, client->encrypt(values, 2),
+                                      engine::BundleKind::inputs);
         service::InferenceServerOptions options;
         options.max_request_time = std::chrono::seconds(60);
-        service = std::make_unique<service::InferenceService>(std::vector<service::ServedModel>{{"m", e.model}}, options);
+        service = std::make_unique<service::InferenceService>(
+            std::vector<service::ServedModel>{{"m", e.model}}, options);
         grpc::ServerBuilder builder;
         builder.RegisterService(service.get());
         server = builder.BuildAndStart();
         if (!server) throw InternalError("the in-process inference server did not start");
-        stub = henn::inference::v1::Inference::NewStub(server->InProcessChannel(grpc::ChannelArguments()));
+        stub = henn::inference::v1::Inference::NewStub(
+            server->InProcessChannel(grpc::ChannelArguments()));
     }
     ~InferenceFixture() { server->Shutdown(std::chrono::system_clock::now()); }
 };
@@ -422,7 +453,8 @@ inline std::vector<UntrustedLoader> service_loaders() {
              const auto request = parse_message<s1::MultiplyRequest>(b, "MultiplyRequest");
              grpc::ServerContext context;
              s1::MultiplyReply reply;
-             check_status(smlp_helper_service().Multiply(&context, &request, &reply), "S2 Multiply");
+             check_status(smlp_helper_service().Multiply(&context, &request, &reply),
+                          "S2 Multiply");
          },
          [] {
              s1::MultiplyRequest m;
@@ -451,7 +483,8 @@ inline std::vector<UntrustedLoader> service_loaders() {
              s1::ReluRequest m;
              m.set_shift(4), m.set_value_bits(16), m.set_statistical_bits(40);
              m.set_probes(paillier_batch({(1L << 56) + 3 * 5, (1L << 56) - 7 * 9}));
-             m.set_carriers(paillier_batch({5 + (1L << 16) + 123456789L, -9 + (1L << 16) + 987654321L}));
+             m.set_carriers(
+                 paillier_batch({5 + (1L << 16) + 123456789L, -9 + (1L << 16) + 987654321L}));
              return std::vector<Bytes>{message_bytes(m)};
          },
          false},

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cmath>
+#include <ctime>
 #include <exception>
 #include <set>
 #include <sstream>
@@ -26,7 +26,8 @@ double process_cpu_seconds() {
 // q(t) = factor * p(-bound t) on [-1, 1]: the sigmoid of the negated inner product, with the mask's
 // 1/bound undone. In the Chebyshev basis of [-bound, bound], p(u) = sum c_k T_k(u / bound), so
 // q(t) = sum factor (-1)^k c_k T_k(t).
-approx::ChebyshevPolynomial negated_unit_polynomial(const SigmoidApproximation& sigmoid, double factor) {
+approx::ChebyshevPolynomial negated_unit_polynomial(const SigmoidApproximation& sigmoid,
+                                                    double factor) {
     std::vector<double> c = sigmoid.p.coefficients();
     for (std::size_t k = 0; k < c.size(); ++k) c[k] *= (k % 2 ? -factor : factor);
     return approx::ChebyshevPolynomial(std::move(c), approx::Interval{-1.0, 1.0})
@@ -47,18 +48,22 @@ ckks::Ciphertext at_level(const ckks::Evaluator& ev, const ckks::Ciphertext& x, 
 
 // c * x, one level down from `level`, scale kept (the constant is scaled by the prime it is
 // rescaled by).
-ckks::Ciphertext times_constant(const ckks::Evaluator& ev, const ckks::Ciphertext& x, double c, int level) {
+ckks::Ciphertext times_constant(const ckks::Evaluator& ev, const ckks::Ciphertext& x, double c,
+                                int level) {
     return ev.rescale(ev.multiply_constant(at_level(ev, x, level + 1), c));
 }
 
 }  // namespace
 
-int levels_per_iteration(const SigmoidApproximation& sigmoid) { return 3 + polynomial_depth(sigmoid); }
+int levels_per_iteration(const SigmoidApproximation& sigmoid) {
+    return 3 + polynomial_depth(sigmoid);
+}
 
 int levels_needed(int iterations, Optimizer optimizer, int per_iteration, bool from_zero) {
     if (iterations < 1) return 0;
     int levels = from_zero ? 1 + (iterations - 1) * per_iteration : iterations * per_iteration;
-    // Nesterov's theta' = (v' + mu theta) / (1 + mu) costs one level after the last step (mu_0 = 0).
+    // Nesterov's theta' = (v' + mu theta) / (1 + mu) costs one level after the last step (mu_0 =
+    // 0).
     if (optimizer == Optimizer::nesterov && (iterations > 1 || !from_zero)) levels += 1;
     return levels;
 }
@@ -68,21 +73,24 @@ int max_levels(int log_n, const ChainOptions& o) {
     int best = 0;
     for (int levels = 1; levels < 60; ++levels) {
         const int special = (levels + 1 + o.digits - 1) / o.digits;
-        if (o.first_bits + levels * o.scale_bits + special * o.special_bits <= budget) best = levels;
+        if (o.first_bits + levels * o.scale_bits + special * o.special_bits <= budget)
+            best = levels;
     }
     return best;
 }
 
 std::string TrainingPlan::describe() const {
     std::ostringstream s;
-    s << "N = 2^" << parameters.log_n << ", " << levels << " levels of " << chain.scale_bits << " bits ("
-      << per_iteration << " per iteration), " << packing.ciphertexts << " ciphertext(s) of "
-      << packing.rows_per_ciphertext << " rows x " << packing.block << " slots, " << rotation_steps.size()
-      << " rotation keys; sigmoid " << sigmoid.name << "; " << optimizer_name(hyper.optimizer) << ", "
-      << hyper.iterations << " iterations, "
-      << (mode == Mode::non_interactive ? std::string("non-interactive")
-                                        : "client-aided refresh every " + std::to_string(refresh_every))
-      << "; at most " << max_noninteractive_iterations << " iterations without a refresh in this ring";
+    s << "N = 2^" << parameters.log_n << ", " << levels << " levels of " << chain.scale_bits
+      << " bits (" << per_iteration << " per iteration), " << packing.ciphertexts
+      << " ciphertext(s) of " << packing.rows_per_ciphertext << " rows x " << packing.block
+      << " slots, " << rotation_steps.size() << " rotation keys; sigmoid " << sigmoid.name << "; "
+      << optimizer_name(hyper.optimizer) << ", " << hyper.iterations << " iterations, "
+      << (mode == Mode::non_interactive
+              ? std::string("non-interactive")
+              : "client-aided refresh every " + std::to_string(refresh_every))
+      << "; at most " << max_noninteractive_iterations
+      << " iterations without a refresh in this ring";
     return s.str();
 }
 
@@ -113,16 +121,19 @@ TrainingPlan plan_training(std::size_t rows, std::size_t features, const Hyperpa
         log_n = chain.log_n;
     }
     for (int n = lo; n <= hi && !log_n; ++n) {
-        if (max_levels(n, chain) >= needed && (std::size_t{1} << (n - 1)) >= 2 * (features + 1)) log_n = n;
+        if (max_levels(n, chain) >= needed && (std::size_t{1} << (n - 1)) >= 2 * (features + 1))
+            log_n = n;
     }
     if (!log_n) {
         int most = 0;
         const int cap = max_levels(hi, chain);
         while (levels_needed(most + 1, hyper.optimizer, plan.per_iteration, true) <= cap) ++most;
         std::ostringstream msg;
-        msg << hyper.iterations << " iterations need " << needed << " levels of " << chain.scale_bits
-            << " bits; at 128-bit security N = 2^" << hi << " holds " << cap << " (at most " << most
-            << " iterations non-interactively with this sigmoid and optimizer); use client-aided refresh"
+        msg << hyper.iterations << " iterations need " << needed << " levels of "
+            << chain.scale_bits << " bits; at 128-bit security N = 2^" << hi << " holds " << cap
+            << " (at most " << most
+            << " iterations non-interactively with this sigmoid and optimizer); use client-aided "
+               "refresh"
             << " (or bootstrapping, once available)";
         throw LrError(msg.str(), ErrorCategory::parameters);
     }
@@ -137,7 +148,8 @@ TrainingPlan plan_training(std::size_t rows, std::size_t features, const Hyperpa
     lit.log_n = log_n;
     lit.log_q.assign(1, chain.first_bits);
     lit.log_q.insert(lit.log_q.end(), static_cast<std::size_t>(needed), chain.scale_bits);
-    lit.log_p.assign(static_cast<std::size_t>((needed + 1 + chain.digits - 1) / chain.digits), chain.special_bits);
+    lit.log_p.assign(static_cast<std::size_t>((needed + 1 + chain.digits - 1) / chain.digits),
+                     chain.special_bits);
     lit.log_default_scale = chain.scale_bits;
     lit.security = ckks::SecurityLevel::k128;
     lit.allow_insecure = chain.test_only_insecure;
@@ -145,10 +157,11 @@ TrainingPlan plan_training(std::size_t rows, std::size_t features, const Hyperpa
     std::set<int> steps;
     const auto& p = plan.packing;
     for (auto s : circuits::rotate_and_sum_steps(p.block, 1, p.slots, chain.radix)) steps.insert(s);
-    for (auto s : circuits::rotate_and_sum_steps(p.block, -1, p.slots, chain.radix)) steps.insert(s);
+    for (auto s : circuits::rotate_and_sum_steps(p.block, -1, p.slots, chain.radix))
+        steps.insert(s);
     if (p.rows_per_ciphertext > 1)
-        for (auto s : circuits::rotate_and_sum_steps(p.rows_per_ciphertext, static_cast<long long>(p.block), p.slots,
-                                                     chain.radix))
+        for (auto s : circuits::rotate_and_sum_steps(
+                 p.rows_per_ciphertext, static_cast<long long>(p.block), p.slots, chain.radix))
             steps.insert(s);
     plan.rotation_steps.assign(steps.begin(), steps.end());
     return plan;
@@ -156,7 +169,8 @@ TrainingPlan plan_training(std::size_t rows, std::size_t features, const Hyperpa
 
 // ---- server ----
 
-EncryptedTrainer::EncryptedTrainer(ckks::ContextPtr context, std::shared_ptr<const ckks::EvaluationKeys> keys,
+EncryptedTrainer::EncryptedTrainer(ckks::ContextPtr context,
+                                   std::shared_ptr<const ckks::EvaluationKeys> keys,
                                    TrainingPlan plan, std::vector<ckks::Ciphertext> rows)
     : context_(std::move(context)),
       evaluator_(context_, std::move(keys)),
@@ -165,13 +179,14 @@ EncryptedTrainer::EncryptedTrainer(ckks::ContextPtr context, std::shared_ptr<con
       schedule_(schedule(plan_.hyper, plan_.packing.rows)),
       rows_(std::move(rows)) {
     if (rows_.size() != plan_.packing.ciphertexts)
-        throw LrError("expected " + std::to_string(plan_.packing.ciphertexts) + " row ciphertexts, got " +
-                          std::to_string(rows_.size()),
+        throw LrError("expected " + std::to_string(plan_.packing.ciphertexts) +
+                          " row ciphertexts, got " + std::to_string(rows_.size()),
                       ErrorCategory::protocol);
     for (const auto& ct : rows_) {
-        if (ct.slots != plan_.packing.slots || ct.level != context_->max_level() || ct.size() != 2 ||
-            std::abs(ct.scale / context_->default_scale() - 1) > 1e-9)
-            throw LrError("a row ciphertext has the wrong slots, level, size or scale", ErrorCategory::protocol);
+        if (ct.slots != plan_.packing.slots || ct.level != context_->max_level() ||
+            ct.size() != 2 || std::abs(ct.scale / context_->default_scale() - 1) > 1e-9)
+            throw LrError("a row ciphertext has the wrong slots, level, size or scale",
+                          ErrorCategory::protocol);
     }
     row_sum_ = rows_[0];
     for (std::size_t c = 1; c < rows_.size(); ++c) evaluator_.add_inplace(row_sum_, rows_[c]);
@@ -179,11 +194,13 @@ EncryptedTrainer::EncryptedTrainer(ckks::ContextPtr context, std::shared_ptr<con
 
 void EncryptedTrainer::set_state(WeightsState state) {
     if (!state.zero) {
-        if (!state.v || !state.theta) throw LrError("a weights state needs v and theta", ErrorCategory::protocol);
+        if (!state.v || !state.theta)
+            throw LrError("a weights state needs v and theta", ErrorCategory::protocol);
         for (const auto* ct : {&*state.v, &*state.theta})
             if (ct->slots != plan_.packing.slots || ct->size() != 2 ||
                 std::abs(ct->scale / context_->default_scale() - 1) > 1e-9)
-                throw LrError("a weights ciphertext has the wrong slots, size or scale", ErrorCategory::protocol);
+                throw LrError("a weights ciphertext has the wrong slots, size or scale",
+                              ErrorCategory::protocol);
         if (state.theta->level < state.v->level - 1)
             throw LrError("theta must be at most one level below v", ErrorCategory::protocol);
     }
@@ -201,7 +218,9 @@ bool EncryptedTrainer::can_step() const {
 }
 
 void EncryptedTrainer::step() {
-    if (!can_step()) throw LrError("no levels left for another iteration (refresh first)", ErrorCategory::crypto);
+    if (!can_step())
+        throw LrError("no levels left for another iteration (refresh first)",
+                      ErrorCategory::crypto);
     const auto& ev = evaluator_;
     const Packing& pk = plan_.packing;
     const std::size_t radix = plan_.chain.radix;
@@ -210,11 +229,13 @@ void EncryptedTrainer::step() {
 
     if (state_.zero) {
         // v = theta = 0: every inner product is 0, the gradient is p(0) * sum_i z_i.
-        if (c.mu != 0) throw LrError("internal: the first step has no momentum", ErrorCategory::internal);
+        if (c.mu != 0)
+            throw LrError("internal: the first step has no momentum", ErrorCategory::internal);
         ckks::Ciphertext g = times_constant(ev, row_sum_, c.gradient * plan_.sigmoid.evaluate(0.0),
-                                           row_sum_.level - 1);
+                                            row_sum_.level - 1);
         if (pk.rows_per_ciphertext > 1)
-            g = circuits::rotate_and_sum(ev, g, pk.rows_per_ciphertext, static_cast<long long>(pk.block), radix);
+            g = circuits::rotate_and_sum(ev, g, pk.rows_per_ciphertext,
+                                         static_cast<long long>(pk.block), radix);
         state_.v = g;
         state_.theta = std::move(g);
         state_.zero = false;
@@ -231,7 +252,8 @@ void EncryptedTrainer::step() {
 
     // The mask: 1/bound at the first slot of every block, scaled so the product lands at delta.
     std::vector<double> mask(pk.slots, 0.0);
-    for (std::size_t b = 0; b < pk.rows_per_ciphertext; ++b) mask[b * pk.block] = 1.0 / plan_.sigmoid.bound;
+    for (std::size_t b = 0; b < pk.rows_per_ciphertext; ++b)
+        mask[b * pk.block] = 1.0 / plan_.sigmoid.bound;
     const double product_scale = rows_[0].scale * v.scale / prime(*context_, l);
     const ckks::Plaintext mask_plain =
         encoder_.encode(mask, l - 1, delta * prime(*context_, l - 1) / product_scale, pk.slots);
@@ -252,7 +274,8 @@ void EncryptedTrainer::step() {
             inner = ev.rescale(ev.multiply_plain(inner, mask_plain));
             inner = circuits::rotate_and_sum(ev, inner, pk.block, -1, radix);
             const ckks::Ciphertext s = circuits::evaluate_polynomial(ev, inner, q, sigmoid_scale);
-            partial[static_cast<std::size_t>(c)] = ev.rescale(ev.multiply_relin(s, at_level(ev, z, l_poly)));
+            partial[static_cast<std::size_t>(c)] =
+                ev.rescale(ev.multiply_relin(s, at_level(ev, z, l_poly)));
         } catch (...) {
 #pragma omp critical(henn_lr_failure)
             if (!failure) failure = std::current_exception();
@@ -262,7 +285,8 @@ void EncryptedTrainer::step() {
     ckks::Ciphertext next = std::move(*partial[0]);
     for (std::size_t c = 1; c < partial.size(); ++c) ev.add_inplace(next, *partial[c]);
     if (pk.rows_per_ciphertext > 1)
-        next = circuits::rotate_and_sum(ev, next, pk.rows_per_ciphertext, static_cast<long long>(pk.block), radix);
+        next = circuits::rotate_and_sum(ev, next, pk.rows_per_ciphertext,
+                                        static_cast<long long>(pk.block), radix);
     ev.add_inplace(next, times_constant(ev, v, c.keep, l_out));
     if (c.mu > 0) ev.add_inplace(next, times_constant(ev, *state_.theta, c.previous, l_out));
 
@@ -278,19 +302,22 @@ void EncryptedTrainer::step() {
     ++state_.iteration;
 }
 
-void EncryptedTrainer::train(Refresher* refresher, const std::function<void(const IterationReport&)>& progress) {
+void EncryptedTrainer::train(Refresher* refresher,
+                             const std::function<void(const IterationReport&)>& progress) {
     while (state_.iteration < plan_.hyper.iterations) {
         bool refreshed = false;
-        const bool due = plan_.mode == Mode::client_aided && !state_.zero && since_refresh_ >= plan_.refresh_every;
+        const bool due = plan_.mode == Mode::client_aided && !state_.zero &&
+                         since_refresh_ >= plan_.refresh_every;
         if (due || !can_step()) {
             if (!refresher || plan_.mode != Mode::client_aided)
-                throw LrError("the chain allows no more iterations (" + std::to_string(state_.iteration) +
-                                  " done); a refresh is needed",
+                throw LrError("the chain allows no more iterations (" +
+                                  std::to_string(state_.iteration) + " done); a refresh is needed",
                               ErrorCategory::parameters);
             refresher->refresh(state_);
             since_refresh_ = 0;
             refreshed = true;
-            if (!can_step()) throw LrError("still no levels after a refresh", ErrorCategory::internal);
+            if (!can_step())
+                throw LrError("still no levels after a refresh", ErrorCategory::internal);
         }
         const auto t0 = std::chrono::steady_clock::now();
         const double cpu0 = process_cpu_seconds();
@@ -300,7 +327,8 @@ void EncryptedTrainer::train(Refresher* refresher, const std::function<void(cons
             IterationReport r;
             r.iteration = state_.iteration;
             r.level = state_.v->level;
-            r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            r.seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             r.cpu_seconds = process_cpu_seconds() - cpu0;
             r.refreshed_before = refreshed;
             progress(r);
@@ -315,7 +343,8 @@ const ckks::Ciphertext& EncryptedTrainer::model() const {
 
 // ---- client ----
 
-Client::Client(const TrainingPlan& plan) : plan_(plan), context_(ckks::Context::create(plan.parameters)) {
+Client::Client(const TrainingPlan& plan)
+    : plan_(plan), context_(ckks::Context::create(plan.parameters)) {
     keygen_ = std::make_unique<ckks::KeyGenerator>(context_);
     encoder_ = std::make_unique<ckks::Encoder>(context_);
     encryptor_ = std::make_unique<ckks::Encryptor>(context_, keygen_->secret_key());
@@ -333,7 +362,9 @@ Client::Client(const TrainingPlan& plan, const math::Seed& test_only_seed)
     decryptor_ = std::make_unique<ckks::Decryptor>(context_, keygen_->secret_key());
 }
 
-ckks::EvaluationKeys Client::evaluation_keys() { return keygen_->evaluation_keys(plan_.rotation_steps); }
+ckks::EvaluationKeys Client::evaluation_keys() {
+    return keygen_->evaluation_keys(plan_.rotation_steps);
+}
 
 std::vector<ckks::Ciphertext> Client::encrypt_rows(const Problem& train) const {
     std::vector<ckks::Ciphertext> out;
@@ -343,7 +374,8 @@ std::vector<ckks::Ciphertext> Client::encrypt_rows(const Problem& train) const {
 }
 
 ckks::Ciphertext Client::encrypt_weights(const std::vector<double>& weights) const {
-    return encryptor_->encrypt(encoder_->encode(pack_weights(weights, plan_.packing), -1, 0, plan_.packing.slots));
+    return encryptor_->encrypt(
+        encoder_->encode(pack_weights(weights, plan_.packing), -1, 0, plan_.packing.slots));
 }
 
 std::vector<double> Client::decrypt_weights(const ckks::Ciphertext& ct) const {
@@ -352,7 +384,8 @@ std::vector<double> Client::decrypt_weights(const ckks::Ciphertext& ct) const {
 
 void Client::refresh(WeightsState& state) const {
     if (state.zero) return;
-    if (!state.v || !state.theta) throw LrError("a weights state needs v and theta", ErrorCategory::protocol);
+    if (!state.v || !state.theta)
+        throw LrError("a weights state needs v and theta", ErrorCategory::protocol);
     const auto v = decrypt_weights(*state.v);
     const auto theta = decrypt_weights(*state.theta);
     state.v = encrypt_weights(v);

@@ -13,7 +13,9 @@ namespace henn::lr {
 
 namespace {
 
-double true_sigmoid(double u) { return 1.0 / (1.0 + std::exp(-u)); }
+double true_sigmoid(double u) {
+    return 1.0 / (1.0 + std::exp(-u));
+}
 
 std::size_t next_power_of_two(std::size_t x) {
     std::size_t p = 1;
@@ -30,7 +32,8 @@ std::vector<double> weighted_row_sum(const Problem& data, const std::vector<doub
     for (std::size_t i = 0; i < data.rows(); ++i) {
         const double sign = data.y[i] ? 1.0 : -1.0;
         z[0] = sign;
-        for (std::size_t j = 0; j < data.features; ++j) z[j + 1] = sign * data.x[i * data.features + j];
+        for (std::size_t j = 0; j < data.features; ++j)
+            z[j + 1] = sign * data.x[i * data.features + j];
         double u = 0;
         for (std::size_t j = 0; j < d; ++j) u += v[j] * z[j];
         if (largest_inner) *largest_inner = std::max(*largest_inner, std::abs(u));
@@ -43,14 +46,16 @@ std::vector<double> weighted_row_sum(const Problem& data, const std::vector<doub
 // The shared update: v_{t+1} = keep v_t + gradient * sum + previous theta_t,
 // theta_{t+1} = (v_{t+1} + mu theta_t) / (1 + mu).
 template <typename F>
-Model run(const Problem& train, const Hyperparameters& hyper, F&& f, double* largest_inner = nullptr) {
+Model run(const Problem& train, const Hyperparameters& hyper, F&& f,
+          double* largest_inner = nullptr) {
     train.validate();
     const std::size_t d = train.features + 1;
     std::vector<double> v(d, 0.0), theta(d, 0.0);
     for (const StepConstants& c : schedule(hyper, train.rows())) {
         const std::vector<double> sum = weighted_row_sum(train, v, f, largest_inner);
         std::vector<double> next(d);
-        for (std::size_t j = 0; j < d; ++j) next[j] = c.keep * v[j] + c.gradient * sum[j] + c.previous * theta[j];
+        for (std::size_t j = 0; j < d; ++j)
+            next[j] = c.keep * v[j] + c.gradient * sum[j] + c.previous * theta[j];
         for (std::size_t j = 0; j < d; ++j) theta[j] = (next[j] + c.mu * theta[j]) / (1.0 + c.mu);
         v = std::move(next);
     }
@@ -97,14 +102,17 @@ Problem synthetic_problem(std::size_t rows, std::size_t features, std::uint64_t 
     return p;
 }
 
-Split split_and_standardize(const Problem& all, double train_fraction, std::uint64_t seed, double clip) {
+Split split_and_standardize(const Problem& all, double train_fraction, std::uint64_t seed,
+                            double clip) {
     all.validate();
-    if (!(train_fraction > 0 && train_fraction < 1)) throw LrError("train fraction must be in (0, 1)");
+    if (!(train_fraction > 0 && train_fraction < 1))
+        throw LrError("train fraction must be in (0, 1)");
     std::vector<std::size_t> order(all.rows());
     std::iota(order.begin(), order.end(), 0);
     std::mt19937_64 rng(seed);
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
-    const auto train_rows = static_cast<std::size_t>(std::llround(static_cast<double>(all.rows()) * train_fraction));
+    const auto train_rows =
+        static_cast<std::size_t>(std::llround(static_cast<double>(all.rows()) * train_fraction));
     if (train_rows == 0 || train_rows == all.rows()) throw LrError("the split leaves a part empty");
     Split s;
     for (Problem* part : {&s.train, &s.test}) part->features = all.features;
@@ -132,7 +140,8 @@ Optimizer parse_optimizer(const std::string& name) {
 }
 
 SigmoidApproximation make_sigmoid(const std::string& spec, double bound) {
-    if (!(bound > 0 && std::isfinite(bound))) throw LrError("the sigmoid interval bound must be positive");
+    if (!(bound > 0 && std::isfinite(bound)))
+        throw LrError("the sigmoid interval bound must be positive");
     SigmoidApproximation s;
     s.bound = bound;
     const approx::Interval interval{-bound, bound};
@@ -152,8 +161,10 @@ SigmoidApproximation make_sigmoid(const std::string& spec, double bound) {
                 degree = 0;
             }
         }
-        if ((method != "minimax" && method != "least-squares") || (degree != 3 && degree != 5 && degree != 7))
-            throw LrError("unknown sigmoid '" + spec + "' (expected poly3, minimax:D or least-squares:D, D in 3, 5, 7)");
+        if ((method != "minimax" && method != "least-squares") ||
+            (degree != 3 && degree != 5 && degree != 7))
+            throw LrError("unknown sigmoid '" + spec +
+                          "' (expected poly3, minimax:D or least-squares:D, D in 3, 5, 7)");
         approx::ApproxRequest request;
         request.function = approx::builtin_function("sigmoid");
         request.method = approx::parse_method(method);
@@ -176,7 +187,8 @@ SigmoidApproximation make_sigmoid(const std::string& spec, double bound) {
 
 std::vector<StepConstants> schedule(const Hyperparameters& hyper, std::size_t rows) {
     if (hyper.iterations < 1) throw LrError("at least one iteration");
-    if (!(hyper.learning_rate > 0) || !(hyper.l2 >= 0)) throw LrError("learning rate > 0 and l2 >= 0 required");
+    if (!(hyper.learning_rate > 0) || !(hyper.l2 >= 0))
+        throw LrError("learning rate > 0 and l2 >= 0 required");
     const double m = static_cast<double>(rows);
     const double decay = 1.0 - hyper.learning_rate * hyper.l2 / m;
     std::vector<StepConstants> out;
@@ -195,7 +207,8 @@ std::vector<StepConstants> schedule(const Hyperparameters& hyper, std::size_t ro
 }
 
 double Model::score(const double* x, std::size_t features) const {
-    if (weights.size() != features + 1) throw LrError("model and data have different feature counts");
+    if (weights.size() != features + 1)
+        throw LrError("model and data have different feature counts");
     double u = weights[0];
     for (std::size_t j = 0; j < features; ++j) u += weights[j + 1] * x[j];
     return u;
@@ -207,7 +220,9 @@ Metrics evaluate(const Model& model, const Problem& data) {
     std::size_t correct = 0;
     for (std::size_t i = 0; i < data.rows(); ++i) {
         const double u = model.score(&data.x[i * data.features], data.features);
-        if (!std::isfinite(u)) throw LrError("the model gives a non-finite score (diverged training)", ErrorCategory::data);
+        if (!std::isfinite(u))
+            throw LrError("the model gives a non-finite score (diverged training)",
+                          ErrorCategory::data);
         scored[i] = {u, data.y[i]};
         correct += (u > 0) == (data.y[i] == 1);
     }
@@ -234,9 +249,12 @@ Metrics evaluate(const Model& model, const Problem& data) {
     return m;
 }
 
-Model train_float(const Problem& train, const Hyperparameters& hyper) { return run(train, hyper, true_sigmoid); }
+Model train_float(const Problem& train, const Hyperparameters& hyper) {
+    return run(train, hyper, true_sigmoid);
+}
 
-Model train_reference(const Problem& train, const Hyperparameters& hyper, const SigmoidApproximation& sigmoid) {
+Model train_reference(const Problem& train, const Hyperparameters& hyper,
+                      const SigmoidApproximation& sigmoid) {
     return run(train, hyper, [&](double u) { return sigmoid.evaluate(u); });
 }
 
@@ -252,7 +270,8 @@ Packing Packing::make(std::size_t rows, std::size_t features, std::size_t slots)
     p.block = next_power_of_two(features + 1);
     p.slots = slots;
     p.rows = rows;
-    if (rows == 0 || p.block > slots) throw LrError("the rows do not fit the slots", ErrorCategory::parameters);
+    if (rows == 0 || p.block > slots)
+        throw LrError("the rows do not fit the slots", ErrorCategory::parameters);
     p.rows_per_ciphertext = slots / p.block;
     p.ciphertexts = (rows + p.rows_per_ciphertext - 1) / p.rows_per_ciphertext;
     return p;
@@ -262,13 +281,15 @@ std::vector<std::vector<double>> pack_rows(const Problem& data, const Packing& p
     data.validate();
     if (data.rows() != packing.rows || data.features != packing.features)
         throw LrError("the packing was made for another shape");
-    std::vector<std::vector<double>> out(packing.ciphertexts, std::vector<double>(packing.slots, 0.0));
+    std::vector<std::vector<double>> out(packing.ciphertexts,
+                                         std::vector<double>(packing.slots, 0.0));
     for (std::size_t i = 0; i < data.rows(); ++i) {
         auto& slots = out[i / packing.rows_per_ciphertext];
         const std::size_t base = (i % packing.rows_per_ciphertext) * packing.block;
         const double sign = data.y[i] ? 1.0 : -1.0;
         slots[base] = sign;
-        for (std::size_t j = 0; j < data.features; ++j) slots[base + 1 + j] = sign * data.x[i * data.features + j];
+        for (std::size_t j = 0; j < data.features; ++j)
+            slots[base + 1 + j] = sign * data.x[i * data.features + j];
     }
     return out;
 }
@@ -277,7 +298,8 @@ std::vector<double> pack_weights(const std::vector<double>& weights, const Packi
     if (weights.size() != packing.features + 1) throw LrError("weights do not match the packing");
     std::vector<double> slots(packing.slots, 0.0);
     for (std::size_t b = 0; b < packing.rows_per_ciphertext; ++b)
-        std::copy(weights.begin(), weights.end(), slots.begin() + static_cast<long>(b * packing.block));
+        std::copy(weights.begin(), weights.end(),
+                  slots.begin() + static_cast<long>(b * packing.block));
     return slots;
 }
 

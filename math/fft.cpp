@@ -4,8 +4,8 @@
 #include <numbers>
 #include <stdexcept>
 
-#include "henn/math/ntt.hpp"
 #include "henn/error.hpp"
+#include "henn/math/ntt.hpp"
 
 namespace henn::math {
 

@@ -11,7 +11,7 @@ Modulus::Modulus(u64 value) : value_(value) {
     if (value < 2) throw InvalidArgument("modulus must be at least 2");
     if (value >> kMaxModulusBits != 0) {
         throw InvalidArgument("modulus " + std::to_string(value) + " exceeds " +
-                                    std::to_string(kMaxModulusBits) + " bits");
+                              std::to_string(kMaxModulusBits) + " bits");
     }
     bits_ = 64 - __builtin_clzll(value);
     // floor(2^128 / q) by long division of (2^128 - 1), correct because q is not a power of 2

@@ -5,9 +5,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "henn/error.hpp"
 #include "henn/math/primes.hpp"
 #include "ntt_simd.hpp"
-#include "henn/error.hpp"
 
 namespace henn::math {
 
@@ -126,7 +126,7 @@ NttKernel kernel_from_environment() {
     }
     if (!ntt_kernel_available(kernel)) {
         throw InvalidArgument(std::string("HENN_NTT_KERNEL=") + requested +
-                                 ": this CPU lacks the instructions of that kernel");
+                              ": this CPU lacks the instructions of that kernel");
     }
     return kernel;
 }
@@ -134,7 +134,7 @@ NttKernel kernel_from_environment() {
 void check_available(NttKernel kernel) {
     if (!ntt_kernel_available(kernel)) {
         throw InvalidArgument(std::string("NTT kernel ") + ntt_kernel_name(kernel) +
-                                    " is not supported by this CPU");
+                              " is not supported by this CPU");
     }
 }
 
@@ -142,20 +142,28 @@ void check_available(NttKernel kernel) {
 
 bool ntt_kernel_available(NttKernel kernel) {
     switch (kernel) {
-        case NttKernel::portable: return true;
-        case NttKernel::avx2: return simd::cpu_supports_avx2();
-        case NttKernel::avx512: return simd::cpu_supports_avx512();
-        case NttKernel::avx512ifma: return simd::cpu_supports_avx512ifma();
+        case NttKernel::portable:
+            return true;
+        case NttKernel::avx2:
+            return simd::cpu_supports_avx2();
+        case NttKernel::avx512:
+            return simd::cpu_supports_avx512();
+        case NttKernel::avx512ifma:
+            return simd::cpu_supports_avx512ifma();
     }
     return false;
 }
 
 const char* ntt_kernel_name(NttKernel kernel) {
     switch (kernel) {
-        case NttKernel::portable: return "portable";
-        case NttKernel::avx2: return "avx2";
-        case NttKernel::avx512: return "avx512";
-        case NttKernel::avx512ifma: return "avx512ifma";
+        case NttKernel::portable:
+            return "portable";
+        case NttKernel::avx2:
+            return "avx2";
+        case NttKernel::avx512:
+            return "avx512";
+        case NttKernel::avx512ifma:
+            return "avx512ifma";
     }
     return "unknown";
 }
@@ -165,7 +173,7 @@ NttKernel ntt_kernel_from_name(const char* name) {
         if (std::strcmp(name, ntt_kernel_name(kernel)) == 0) return kernel;
     }
     throw InvalidArgument(std::string("unknown NTT kernel '") + name +
-                                "' (expected portable, avx2, avx512 or avx512ifma)");
+                          "' (expected portable, avx2, avx512 or avx512ifma)");
 }
 
 NttKernel ntt_selected_kernel() {
@@ -173,43 +181,61 @@ NttKernel ntt_selected_kernel() {
     return selected;
 }
 
-const char* ntt_kernel_name() { return ntt_kernel_name(ntt_selected_kernel()); }
+const char* ntt_kernel_name() {
+    return ntt_kernel_name(ntt_selected_kernel());
+}
 
 void ntt_forward(u64* values, const NttTables& tables) {
     switch (ntt_selected_kernel()) {
-        case NttKernel::portable: return ntt_forward_portable(values, tables);
-        case NttKernel::avx2: return simd::ntt_forward_avx2(values, tables);
-        case NttKernel::avx512: return simd::ntt_forward_avx512(values, tables);
-        case NttKernel::avx512ifma: return simd::ntt_forward_avx512ifma(values, tables);
+        case NttKernel::portable:
+            return ntt_forward_portable(values, tables);
+        case NttKernel::avx2:
+            return simd::ntt_forward_avx2(values, tables);
+        case NttKernel::avx512:
+            return simd::ntt_forward_avx512(values, tables);
+        case NttKernel::avx512ifma:
+            return simd::ntt_forward_avx512ifma(values, tables);
     }
 }
 
 void ntt_inverse(u64* values, const NttTables& tables) {
     switch (ntt_selected_kernel()) {
-        case NttKernel::portable: return ntt_inverse_portable(values, tables);
-        case NttKernel::avx2: return simd::ntt_inverse_avx2(values, tables);
-        case NttKernel::avx512: return simd::ntt_inverse_avx512(values, tables);
-        case NttKernel::avx512ifma: return simd::ntt_inverse_avx512ifma(values, tables);
+        case NttKernel::portable:
+            return ntt_inverse_portable(values, tables);
+        case NttKernel::avx2:
+            return simd::ntt_inverse_avx2(values, tables);
+        case NttKernel::avx512:
+            return simd::ntt_inverse_avx512(values, tables);
+        case NttKernel::avx512ifma:
+            return simd::ntt_inverse_avx512ifma(values, tables);
     }
 }
 
 void ntt_forward(u64* values, const NttTables& tables, NttKernel kernel) {
     check_available(kernel);
     switch (kernel) {
-        case NttKernel::portable: return ntt_forward_portable(values, tables);
-        case NttKernel::avx2: return simd::ntt_forward_avx2(values, tables);
-        case NttKernel::avx512: return simd::ntt_forward_avx512(values, tables);
-        case NttKernel::avx512ifma: return simd::ntt_forward_avx512ifma(values, tables);
+        case NttKernel::portable:
+            return ntt_forward_portable(values, tables);
+        case NttKernel::avx2:
+            return simd::ntt_forward_avx2(values, tables);
+        case NttKernel::avx512:
+            return simd::ntt_forward_avx512(values, tables);
+        case NttKernel::avx512ifma:
+            return simd::ntt_forward_avx512ifma(values, tables);
     }
 }
 
 void ntt_inverse(u64* values, const NttTables& tables, NttKernel kernel) {
     check_available(kernel);
     switch (kernel) {
-        case NttKernel::portable: return ntt_inverse_portable(values, tables);
-        case NttKernel::avx2: return simd::ntt_inverse_avx2(values, tables);
-        case NttKernel::avx512: return simd::ntt_inverse_avx512(values, tables);
-        case NttKernel::avx512ifma: return simd::ntt_inverse_avx512ifma(values, tables);
+        case NttKernel::portable:
+            return ntt_inverse_portable(values, tables);
+        case NttKernel::avx2:
+            return simd::ntt_inverse_avx2(values, tables);
+        case NttKernel::avx512:
+            return simd::ntt_inverse_avx512(values, tables);
+        case NttKernel::avx512ifma:
+            return simd::ntt_inverse_avx512ifma(values, tables);
     }
 }
 

@@ -55,7 +55,8 @@ bool cpu_supports_avx512ifma() {
 namespace {
 
 // The twiddle loads read (value, shoup) pairs of consecutive roots as vectors.
-static_assert(sizeof(ShoupConstant) == 2 * sizeof(u64) && offsetof(ShoupConstant, shoup) == sizeof(u64));
+static_assert(sizeof(ShoupConstant) == 2 * sizeof(u64) &&
+              offsetof(ShoupConstant, shoup) == sizeof(u64));
 
 // ---------------------------------------------------------------------------------------------
 // AVX2: 4 lanes.
@@ -65,7 +66,7 @@ static_assert(sizeof(ShoupConstant) == 2 * sizeof(u64) && offsetof(ShoupConstant
 
 struct Avx2Modulus {
     __m256i q;
-    __m256i q_hi;   // q >> 32
+    __m256i q_hi;  // q >> 32
     __m256i two_q;
     __m256i low32;  // 0xffffffff in each lane
 };
@@ -83,16 +84,16 @@ HENN_AVX2_INLINE __m256i avx2_mul_shoup_lazy(__m256i x, __m256i w, __m256i w_hi,
     const __m256i hi_hi = _mm256_mul_epu32(x_hi, w_shoup_hi);
     const __m256i middle = _mm256_add_epi64(lo_hi, _mm256_srli_epi64(lo_lo, 32));
     const __m256i middle2 = _mm256_add_epi64(hi_lo, _mm256_and_si256(middle, mod.low32));
-    const __m256i quotient =
-        _mm256_add_epi64(_mm256_add_epi64(hi_hi, _mm256_srli_epi64(middle, 32)),
-                         _mm256_srli_epi64(middle2, 32));
+    const __m256i quotient = _mm256_add_epi64(
+        _mm256_add_epi64(hi_hi, _mm256_srli_epi64(middle, 32)), _mm256_srli_epi64(middle2, 32));
     // x * w - quotient * q is below 2q, so its low word is the answer; the low words of both
     // products only need the lo*lo products and the low halves of the cross terms.
     const __m256i quotient_hi = _mm256_srli_epi64(quotient, 32);
     const __m256i low = _mm256_sub_epi64(_mm256_mul_epu32(x, w), _mm256_mul_epu32(quotient, mod.q));
-    const __m256i cross = _mm256_sub_epi64(
-        _mm256_add_epi64(_mm256_mul_epu32(x, w_hi), _mm256_mul_epu32(x_hi, w)),
-        _mm256_add_epi64(_mm256_mul_epu32(quotient, mod.q_hi), _mm256_mul_epu32(quotient_hi, mod.q)));
+    const __m256i cross =
+        _mm256_sub_epi64(_mm256_add_epi64(_mm256_mul_epu32(x, w_hi), _mm256_mul_epu32(x_hi, w)),
+                         _mm256_add_epi64(_mm256_mul_epu32(quotient, mod.q_hi),
+                                          _mm256_mul_epu32(quotient_hi, mod.q)));
     return _mm256_add_epi64(low, _mm256_slli_epi64(cross, 32));
 }
 
@@ -220,7 +221,8 @@ HENN_AVX2_INLINE void avx2_inverse_short_step(__m256i& lo, __m256i& hi, std::siz
 // variant uses no IFMA instruction, so it runs on AVX-512 CPUs without IFMA.
 
 #define HENN_AVX512 __attribute__((target("avx512f,avx512dq,avx512ifma")))
-#define HENN_AVX512_INLINE __attribute__((target("avx512f,avx512dq,avx512ifma"), always_inline)) inline
+#define HENN_AVX512_INLINE \
+    __attribute__((target("avx512f,avx512dq,avx512ifma"), always_inline)) inline
 
 struct Avx512Modulus {
     __m512i q;
@@ -251,9 +253,8 @@ HENN_AVX512_INLINE __m512i avx512_mul_shoup_lazy(__m512i x, __m512i w, __m512i w
         const __m512i hi_hi = _mm512_mul_epu32(x_hi, w_shoup_hi);
         const __m512i middle = _mm512_add_epi64(lo_hi, _mm512_srli_epi64(lo_lo, 32));
         const __m512i middle2 = _mm512_add_epi64(hi_lo, _mm512_maskz_mov_epi32(0x5555, middle));
-        const __m512i quotient =
-            _mm512_add_epi64(_mm512_add_epi64(hi_hi, _mm512_srli_epi64(middle, 32)),
-                             _mm512_srli_epi64(middle2, 32));
+        const __m512i quotient = _mm512_add_epi64(
+            _mm512_add_epi64(hi_hi, _mm512_srli_epi64(middle, 32)), _mm512_srli_epi64(middle2, 32));
         return _mm512_sub_epi64(_mm512_mullo_epi64(x, w), _mm512_mullo_epi64(quotient, mod.q));
     }
 }
@@ -311,8 +312,8 @@ HENN_AVX512_INLINE void avx512_merge(__m512i x, __m512i y, __m512i& a, __m512i& 
 template <int kSpan, bool kIfma>
 HENN_AVX512_INLINE Avx512Twiddles avx512_load_twiddles(const ShoupConstant* roots) {
     if constexpr (kSpan == 4) {  // two roots, each for four lanes
-        const __m512i pair = _mm512_zextsi256_si512(
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(roots)));
+        const __m512i pair =
+            _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(roots)));
         return avx512_twiddles<kIfma>(
             _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2), pair),
             _mm512_permutexvar_epi64(_mm512_setr_epi64(1, 1, 1, 1, 3, 3, 3, 3), pair));
@@ -353,9 +354,13 @@ HENN_AVX512_INLINE Avx512Modulus avx512_modulus(u64 q) {
             _mm512_set1_epi64(static_cast<long long>((u64{1} << 52) - 1))};
 }
 
-HENN_AVX512_INLINE __m512i avx512_load(const u64* p) { return _mm512_loadu_si512(p); }
+HENN_AVX512_INLINE __m512i avx512_load(const u64* p) {
+    return _mm512_loadu_si512(p);
+}
 
-HENN_AVX512_INLINE void avx512_store(u64* p, __m512i v) { _mm512_storeu_si512(p, v); }
+HENN_AVX512_INLINE void avx512_store(u64* p, __m512i v) {
+    _mm512_storeu_si512(p, v);
+}
 
 // One forward layer with span t < 8 on the 16 values at a + k held in (lo, hi).
 template <int kSpan, bool kIfma, bool kFinal>
@@ -655,9 +660,10 @@ HENN_AVX2 void ntt_inverse_avx2(u64* a, const NttTables& tables) {
         const __m256i x = avx2_load(a + j), y = avx2_load(a + t + j);
         const __m256i sum = _mm256_add_epi64(x, y);
         const __m256i difference = _mm256_sub_epi64(_mm256_add_epi64(x, mod.two_q), y);
-        const __m256i s = avx2_mul_shoup_lazy(sum, n_inv.w, n_inv.w_hi, n_inv.w_shoup,
-                                              n_inv.w_shoup_hi, mod);
-        const __m256i d = avx2_mul_shoup_lazy(difference, w.w, w.w_hi, w.w_shoup, w.w_shoup_hi, mod);
+        const __m256i s =
+            avx2_mul_shoup_lazy(sum, n_inv.w, n_inv.w_hi, n_inv.w_shoup, n_inv.w_shoup_hi, mod);
+        const __m256i d =
+            avx2_mul_shoup_lazy(difference, w.w, w.w_hi, w.w_shoup, w.w_shoup_hi, mod);
         avx2_store(a + j, avx2_subtract_if_at_least(s, mod.q));
         avx2_store(a + t + j, avx2_subtract_if_at_least(d, mod.q));
     }
@@ -687,15 +693,33 @@ HENN_AVX512 void ntt_inverse_avx512ifma(u64* a, const NttTables& tables) {
 
 #else  // not x86-64 with GCC/Clang: no vector kernels
 
-bool cpu_supports_avx2() { return false; }
-bool cpu_supports_avx512() { return false; }
-bool cpu_supports_avx512ifma() { return false; }
-void ntt_forward_avx2(u64* a, const NttTables& tables) { ntt_forward_portable(a, tables); }
-void ntt_inverse_avx2(u64* a, const NttTables& tables) { ntt_inverse_portable(a, tables); }
-void ntt_forward_avx512(u64* a, const NttTables& tables) { ntt_forward_portable(a, tables); }
-void ntt_inverse_avx512(u64* a, const NttTables& tables) { ntt_inverse_portable(a, tables); }
-void ntt_forward_avx512ifma(u64* a, const NttTables& tables) { ntt_forward_portable(a, tables); }
-void ntt_inverse_avx512ifma(u64* a, const NttTables& tables) { ntt_inverse_portable(a, tables); }
+bool cpu_supports_avx2() {
+    return false;
+}
+bool cpu_supports_avx512() {
+    return false;
+}
+bool cpu_supports_avx512ifma() {
+    return false;
+}
+void ntt_forward_avx2(u64* a, const NttTables& tables) {
+    ntt_forward_portable(a, tables);
+}
+void ntt_inverse_avx2(u64* a, const NttTables& tables) {
+    ntt_inverse_portable(a, tables);
+}
+void ntt_forward_avx512(u64* a, const NttTables& tables) {
+    ntt_forward_portable(a, tables);
+}
+void ntt_inverse_avx512(u64* a, const NttTables& tables) {
+    ntt_inverse_portable(a, tables);
+}
+void ntt_forward_avx512ifma(u64* a, const NttTables& tables) {
+    ntt_forward_portable(a, tables);
+}
+void ntt_inverse_avx512ifma(u64* a, const NttTables& tables) {
+    ntt_inverse_portable(a, tables);
+}
 
 #endif
 

@@ -10,7 +10,9 @@ namespace {
 std::atomic<int> configured_threads{0};
 }
 
-void set_thread_count(int threads) { configured_threads = threads < 0 ? 0 : threads; }
+void set_thread_count(int threads) {
+    configured_threads = threads < 0 ? 0 : threads;
+}
 
 int thread_count() {
     const int configured = configured_threads.load();

@@ -51,7 +51,7 @@ std::vector<u64> generate_ntt_primes(int bits, int count, u64 ring_degree,
                                      const std::vector<u64>& exclude) {
     if (bits < 18 || bits > kMaxModulusBits) {
         throw InvalidArgument("prime size " + std::to_string(bits) +
-                                    " bits is outside the supported range [18, 61]");
+                              " bits is outside the supported range [18, 61]");
     }
     if (ring_degree == 0 || (ring_degree & (ring_degree - 1)) != 0) {
         throw InvalidArgument("ring degree must be a power of two");
@@ -95,7 +95,7 @@ std::vector<u64> generate_ntt_primes(int bits, int count, u64 ring_degree,
         if (chosen == 0) chosen = find_down();
         if (chosen == 0) {
             throw InvalidArgument("not enough primes of about " + std::to_string(bits) +
-                                        " bits congruent to 1 mod " + std::to_string(step));
+                                  " bits congruent to 1 mod " + std::to_string(step));
         }
         log_excess += std::log2(static_cast<double>(chosen)) - bits;
         primes.push_back(chosen);
@@ -107,7 +107,7 @@ u64 primitive_root_of_unity(u64 two_n, const Modulus& q) {
     const u64 qv = q.value();
     if ((qv - 1) % two_n != 0) {
         throw InvalidArgument("modulus " + std::to_string(qv) + " is not 1 mod " +
-                                    std::to_string(two_n));
+                              std::to_string(two_n));
     }
     const u64 cofactor = (qv - 1) / two_n;
     for (u64 g = 2; g < qv; ++g) {

@@ -22,7 +22,8 @@ Seed os_random_seed() {
         ssize_t got = getrandom(seed.data() + filled, seed.size() - filled, 0);
         if (got < 0) {
             if (errno == EINTR) continue;
-            throw ::henn::Error(ErrorCategory::crypto, std::string("getrandom failed: ") + std::strerror(errno));
+            throw ::henn::Error(ErrorCategory::crypto,
+                                std::string("getrandom failed: ") + std::strerror(errno));
         }
         filled += static_cast<std::size_t>(got);
     }
@@ -47,7 +48,8 @@ struct Prng::CipherState {
 
 Prng::Prng(const Seed& seed, std::uint64_t stream) : state_(std::make_unique<CipherState>()) {
     state_->ctx = EVP_CIPHER_CTX_new();
-    if (state_->ctx == nullptr) throw ::henn::Error(ErrorCategory::crypto, "cannot allocate an AES context");
+    if (state_->ctx == nullptr)
+        throw ::henn::Error(ErrorCategory::crypto, "cannot allocate an AES context");
     // The key is the seed; the counter block is (stream, 0), big-endian, so streams never
     // overlap before 2^64 blocks.
     std::array<std::uint8_t, 16> iv{};
@@ -65,7 +67,9 @@ Prng Prng::from_os() {
     return prng;
 }
 
-Prng::~Prng() { secure_wipe(buffer_.data(), buffer_.size()); }
+Prng::~Prng() {
+    secure_wipe(buffer_.data(), buffer_.size());
+}
 Prng::Prng(Prng&& other) noexcept
     : state_(std::move(other.state_)), buffer_(other.buffer_), position_(other.position_) {
     secure_wipe(other.buffer_.data(), other.buffer_.size());
@@ -181,7 +185,7 @@ void sample_gaussian(Prng& prng, std::int8_t* out, std::size_t n, double sigma, 
     }
     for (std::size_t i = 0; i < n; ++i) {
         const std::uint64_t r = prng.next_u64();
-        const std::uint64_t u = r >> 1;           // 63 uniform bits
+        const std::uint64_t u = r >> 1;  // 63 uniform bits
         const std::uint64_t sign = r & 1;
         // |x| = number of table entries <= u, counted over the whole table (no early exit).
         int magnitude = 0;

@@ -5,8 +5,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "henn/math/vector_ops.hpp"
 #include "henn/error.hpp"
+#include "henn/math/vector_ops.hpp"
 
 namespace henn::math {
 
@@ -26,11 +26,13 @@ BaseConverter::BaseConverter(std::vector<Modulus> from, std::vector<Modulus> to)
         punctured_inverse_[i] = ShoupConstant(inverse_mod(product, qi.value()), qi.value());
     }
     inverse_moduli_.resize(k);
-    for (std::size_t i = 0; i < k; ++i) inverse_moduli_[i] = 1.0 / static_cast<double>(from_[i].value());
+    for (std::size_t i = 0; i < k; ++i)
+        inverse_moduli_[i] = 1.0 / static_cast<double>(from_[i].value());
     product_mod_to_.resize(to_.size());
     for (std::size_t j = 0; j < to_.size(); ++j) {
         u64 product = 1;
-        for (std::size_t m = 0; m < k; ++m) product = mul_mod(product, to_[j].reduce(from_[m].value()), to_[j]);
+        for (std::size_t m = 0; m < k; ++m)
+            product = mul_mod(product, to_[j].reduce(from_[m].value()), to_[j]);
         product_mod_to_[j] = product;
     }
     punctured_mod_to_.resize(to_.size() * k);
@@ -68,7 +70,8 @@ void BaseConverter::convert(const u64* input, u64* output, std::size_t n) const 
         y_bound = std::max(y_bound, from_[i].value());
     }
     for (std::size_t j = 0; j < to_.size(); ++j) {
-        weighted_sum_mod_vec(terms.data(), punctured_mod_to_.data() + j * k, k, y_bound, output + j * n, n, to_[j]);
+        weighted_sum_mod_vec(terms.data(), punctured_mod_to_.data() + j * k, k, y_bound,
+                             output + j * n, n, to_[j]);
     }
 }
 
@@ -110,23 +113,26 @@ void BaseConverter::convert_centered(const u64* input, u64* output, std::size_t 
         u64* out = y.data() + i * n;
         mul_scalar_mod_vec(input + i * n, punctured_inverse_[i], out, n, from_[i]);
         const double inv = inverse_moduli_[i];
-        for (std::size_t c_idx = 0; c_idx < n; ++c_idx) fraction[c_idx] += static_cast<double>(out[c_idx]) * inv;
+        for (std::size_t c_idx = 0; c_idx < n; ++c_idx)
+            fraction[c_idx] += static_cast<double>(out[c_idx]) * inv;
         terms[i] = out;
         y_bound = std::max(y_bound, from_[i].value());
     }
     // sum_i y_i (Q/q_i) = x + v Q with v = round(sum_i y_i / q_i) for the centered x.
     std::vector<u64> overflow(n);
-    for (std::size_t c_idx = 0; c_idx < n; ++c_idx) overflow[c_idx] = static_cast<u64>(std::llround(fraction[c_idx]));
+    for (std::size_t c_idx = 0; c_idx < n; ++c_idx)
+        overflow[c_idx] = static_cast<u64>(std::llround(fraction[c_idx]));
     terms[k] = overflow.data();
     std::vector<u64> weights(k + 1);
     for (std::size_t j = 0; j < to_.size(); ++j) {
         const Modulus& pj = to_[j];
-        std::copy(punctured_mod_to_.begin() + j * k, punctured_mod_to_.begin() + (j + 1) * k, weights.begin());
+        std::copy(punctured_mod_to_.begin() + j * k, punctured_mod_to_.begin() + (j + 1) * k,
+                  weights.begin());
         // Subtract v * Q by adding v * (p_j - Q mod p_j).
         weights[k] = (pj.value() - product_mod_to_[j]) % pj.value();
         // k + 1 <= 61 terms (the constructor caps k at 60), within kMaxWeightedTerms.
-        weighted_sum_mod_vec(terms.data(), weights.data(), k + 1, std::max(y_bound, u64{k + 1}), output + j * n, n,
-                             pj);
+        weighted_sum_mod_vec(terms.data(), weights.data(), k + 1, std::max(y_bound, u64{k + 1}),
+                             output + j * n, n, pj);
     }
 }
 

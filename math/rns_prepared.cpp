@@ -10,11 +10,13 @@ namespace henn::math {
 const u64* BaseConverter::prepare(const u64* input, u64* scratch, std::size_t n) const {
     const std::size_t k = from_.size();
     if (k == 1) return input;  // Q/q_0 = 1: nothing to scale
-    for (std::size_t i = 0; i < k; ++i) mul_scalar_mod_vec(input + i * n, punctured_inverse_[i], scratch + i * n, n, from_[i]);
+    for (std::size_t i = 0; i < k; ++i)
+        mul_scalar_mod_vec(input + i * n, punctured_inverse_[i], scratch + i * n, n, from_[i]);
     return scratch;
 }
 
-void BaseConverter::convert_prepared(const u64* prepared, std::size_t target, u64* output, std::size_t n) const {
+void BaseConverter::convert_prepared(const u64* prepared, std::size_t target, u64* output,
+                                     std::size_t n) const {
     const std::size_t k = from_.size();
     const Modulus& pj = to_.at(target);
     if (k == 1) {
@@ -22,7 +24,8 @@ void BaseConverter::convert_prepared(const u64* prepared, std::size_t target, u6
         // conditional subtraction, which the compiler vectorizes.
         const u64 p = pj.value();
         if (from_[0].value() <= 2 * p) {
-            for (std::size_t c = 0; c < n; ++c) output[c] = prepared[c] >= p ? prepared[c] - p : prepared[c];
+            for (std::size_t c = 0; c < n; ++c)
+                output[c] = prepared[c] >= p ? prepared[c] - p : prepared[c];
         } else {
             for (std::size_t c = 0; c < n; ++c) output[c] = pj.reduce(prepared[c]);
         }

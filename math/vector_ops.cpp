@@ -2,15 +2,15 @@
 #include "henn/math/vector_ops.hpp"
 
 #include <algorithm>
-#include <vector>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "henn/error.hpp"
 #include "ntt_simd.hpp"
 #include "vector_ops_simd.hpp"
-#include "henn/error.hpp"
 
 namespace henn::math {
 
@@ -41,7 +41,8 @@ void portable_mul_add(const u64* a, const u64* b, u64* acc, std::size_t n, const
     for (std::size_t k = 0; k < n; ++k) acc[k] = add_mod(acc[k], mul_mod(a[k], b[k], q), qv);
 }
 
-void portable_mul_scalar(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q) {
+void portable_mul_scalar(const u64* a, const ShoupConstant& w, u64* out, std::size_t n,
+                         const Modulus& q) {
     const u64 qv = q.value();
     for (std::size_t k = 0; k < n; ++k) out[k] = mul_shoup(a[k], w.value, w.shoup, qv);
 }
@@ -52,8 +53,8 @@ void portable_mul_scalar(const u64* a, const ShoupConstant& w, u64* out, std::si
 // arrays).
 constexpr std::size_t kDotBlock = 512;
 
-void portable_dot(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
-                  const Modulus& q) {
+void portable_dot(const u64* const* x, const u64* const* y, std::size_t count, u64* out,
+                  std::size_t n, const Modulus& q) {
     for (std::size_t begin = 0; begin < n; begin += kDotBlock) {
         const std::size_t length = std::min(kDotBlock, n - begin);
         u128 sums[kDotBlock] = {};
@@ -66,8 +67,9 @@ void portable_dot(const u64* const* x, const u64* const* y, std::size_t count, u
     }
 }
 
-void portable_dot_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
-                           std::size_t count, u64* out, std::size_t n, const Modulus& q) {
+void portable_dot_permuted(const u64* const* x, const std::uint32_t* permutation,
+                           const u64* const* y, std::size_t count, u64* out, std::size_t n,
+                           const Modulus& q) {
     for (std::size_t begin = 0; begin < n; begin += kDotBlock) {
         const std::size_t length = std::min(kDotBlock, n - begin);
         const std::uint32_t* source = permutation + begin;
@@ -75,7 +77,8 @@ void portable_dot_permuted(const u64* const* x, const std::uint32_t* permutation
         for (std::size_t t = 0; t < count; ++t) {
             const u64* xt = x[t];
             const u64* yt = y[t] + begin;
-            for (std::size_t k = 0; k < length; ++k) sums[k] += static_cast<u128>(xt[source[k]]) * yt[k];
+            for (std::size_t k = 0; k < length; ++k)
+                sums[k] += static_cast<u128>(xt[source[k]]) * yt[k];
         }
         for (std::size_t k = 0; k < length; ++k) out[begin + k] = q.reduce(sums[k]);
     }
@@ -122,8 +125,8 @@ void portable_dot_pair(const u64* const* x, const std::uint32_t* permutation, co
     }
 }
 
-void portable_weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64 /*x_bound*/, u64* out,
-                           std::size_t n, const Modulus& q) {
+void portable_weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64 /*x_bound*/,
+                           u64* out, std::size_t n, const Modulus& q) {
     for (std::size_t begin = 0; begin < n; begin += kDotBlock) {
         const std::size_t length = std::min(kDotBlock, n - begin);
         u128 sums[kDotBlock] = {};
@@ -136,8 +139,8 @@ void portable_weighted_sum(const u64* const* x, const u64* w, std::size_t count,
     }
 }
 
-void portable_karatsuba(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1, u64* c2,
-                        std::size_t n, const Modulus& q) {
+void portable_karatsuba(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0,
+                        u64* c1, u64* c2, std::size_t n, const Modulus& q) {
     const u64 qv = q.value();
     for (std::size_t k = 0; k < n; ++k) {
         const u64 p0 = mul_mod(a0[k], b0[k], q);
@@ -152,10 +155,19 @@ void portable_karatsuba(const u64* a0, const u64* a1, const u64* b0, const u64* 
 }  // namespace
 
 const VectorKernelTable& portable_vector_kernels() {
-    static constexpr VectorKernelTable table = {
-        portable_add, portable_sub,          portable_negate,       portable_mul,      portable_mul_add,
-        portable_mul_scalar, portable_dot, portable_dot_permuted, portable_dot_pair, portable_weighted_sum,
-        portable_karatsuba, nullptr, nullptr};
+    static constexpr VectorKernelTable table = {portable_add,
+                                                portable_sub,
+                                                portable_negate,
+                                                portable_mul,
+                                                portable_mul_add,
+                                                portable_mul_scalar,
+                                                portable_dot,
+                                                portable_dot_permuted,
+                                                portable_dot_pair,
+                                                portable_weighted_sum,
+                                                portable_karatsuba,
+                                                nullptr,
+                                                nullptr};
     return table;
 }
 
@@ -163,13 +175,14 @@ const VectorKernelTable& portable_vector_kernels() {
 
 namespace {
 
-constexpr VectorKernel kAllVectorKernels[] = {VectorKernel::portable, VectorKernel::avx2, VectorKernel::avx512,
-                                              VectorKernel::avx512ifma};
+constexpr VectorKernel kAllVectorKernels[] = {VectorKernel::portable, VectorKernel::avx2,
+                                              VectorKernel::avx512, VectorKernel::avx512ifma};
 
 VectorKernel vector_kernel_from_environment() {
     const char* requested = std::getenv("HENN_VECTOR_KERNEL");
     if (requested == nullptr || *requested == '\0') {
-        for (VectorKernel kernel : {VectorKernel::avx512ifma, VectorKernel::avx512, VectorKernel::avx2}) {
+        for (VectorKernel kernel :
+             {VectorKernel::avx512ifma, VectorKernel::avx512, VectorKernel::avx2}) {
             if (vector_kernel_available(kernel)) return kernel;
         }
         return VectorKernel::portable;
@@ -182,17 +195,21 @@ VectorKernel vector_kernel_from_environment() {
     }
     if (!vector_kernel_available(kernel)) {
         throw InvalidArgument(std::string("HENN_VECTOR_KERNEL=") + requested +
-                                 ": this CPU lacks the instructions of that kernel");
+                              ": this CPU lacks the instructions of that kernel");
     }
     return kernel;
 }
 
 const simd::VectorKernelTable& table_of(VectorKernel kernel) {
     switch (kernel) {
-        case VectorKernel::portable: return simd::portable_vector_kernels();
-        case VectorKernel::avx2: return simd::avx2_vector_kernels();
-        case VectorKernel::avx512: return simd::avx512_vector_kernels();
-        case VectorKernel::avx512ifma: return simd::avx512ifma_vector_kernels();
+        case VectorKernel::portable:
+            return simd::portable_vector_kernels();
+        case VectorKernel::avx2:
+            return simd::avx2_vector_kernels();
+        case VectorKernel::avx512:
+            return simd::avx512_vector_kernels();
+        case VectorKernel::avx512ifma:
+            return simd::avx512ifma_vector_kernels();
     }
     return simd::portable_vector_kernels();
 }
@@ -206,7 +223,7 @@ const simd::VectorKernelTable& selected_table() {
 const simd::VectorKernelTable& checked_table(VectorKernel kernel) {
     if (!vector_kernel_available(kernel)) {
         throw InvalidArgument(std::string("vector kernel ") + vector_kernel_name(kernel) +
-                                    " is not supported by this CPU");
+                              " is not supported by this CPU");
     }
     return table_of(kernel);
 }
@@ -214,14 +231,14 @@ const simd::VectorKernelTable& checked_table(VectorKernel kernel) {
 void check_count(std::size_t count) {
     if (count > kMaxDotTerms) {
         throw InvalidArgument("dot_mod_vec: " + std::to_string(count) + " terms, at most " +
-                                    std::to_string(kMaxDotTerms) + " per reduction");
+                              std::to_string(kMaxDotTerms) + " per reduction");
     }
 }
 
 void check_weighted(std::size_t count, u64 x_bound) {
     if (count > kMaxWeightedTerms) {
-        throw InvalidArgument("weighted_sum_mod_vec: " + std::to_string(count) + " terms, at most " +
-                                    std::to_string(kMaxWeightedTerms));
+        throw InvalidArgument("weighted_sum_mod_vec: " + std::to_string(count) +
+                              " terms, at most " + std::to_string(kMaxWeightedTerms));
     }
     if (x_bound > (u64{1} << kMaxModulusBits)) {
         throw InvalidArgument("weighted_sum_mod_vec: inputs must be below 2^61");
@@ -232,20 +249,28 @@ void check_weighted(std::size_t count, u64 x_bound) {
 
 bool vector_kernel_available(VectorKernel kernel) {
     switch (kernel) {
-        case VectorKernel::portable: return true;
-        case VectorKernel::avx2: return simd::cpu_supports_avx2();
-        case VectorKernel::avx512: return simd::cpu_supports_avx512();
-        case VectorKernel::avx512ifma: return simd::cpu_supports_avx512ifma();
+        case VectorKernel::portable:
+            return true;
+        case VectorKernel::avx2:
+            return simd::cpu_supports_avx2();
+        case VectorKernel::avx512:
+            return simd::cpu_supports_avx512();
+        case VectorKernel::avx512ifma:
+            return simd::cpu_supports_avx512ifma();
     }
     return false;
 }
 
 const char* vector_kernel_name(VectorKernel kernel) {
     switch (kernel) {
-        case VectorKernel::portable: return "portable";
-        case VectorKernel::avx2: return "avx2";
-        case VectorKernel::avx512: return "avx512";
-        case VectorKernel::avx512ifma: return "avx512ifma";
+        case VectorKernel::portable:
+            return "portable";
+        case VectorKernel::avx2:
+            return "avx2";
+        case VectorKernel::avx512:
+            return "avx512";
+        case VectorKernel::avx512ifma:
+            return "avx512ifma";
     }
     return "unknown";
 }
@@ -255,7 +280,7 @@ VectorKernel vector_kernel_from_name(const char* name) {
         if (std::strcmp(name, vector_kernel_name(kernel)) == 0) return kernel;
     }
     throw InvalidArgument(std::string("unknown vector kernel '") + name +
-                                "' (expected portable, avx2, avx512 or avx512ifma)");
+                          "' (expected portable, avx2, avx512 or avx512ifma)");
 }
 
 VectorKernel vector_selected_kernel() {
@@ -263,7 +288,9 @@ VectorKernel vector_selected_kernel() {
     return selected;
 }
 
-const char* vector_kernel_name() { return vector_kernel_name(vector_selected_kernel()); }
+const char* vector_kernel_name() {
+    return vector_kernel_name(vector_selected_kernel());
+}
 
 void add_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
     selected_table().add(a, b, out, n, q);
@@ -280,16 +307,18 @@ void mul_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modu
 void mul_add_mod_vec(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus& q) {
     selected_table().mul_add(a, b, acc, n, q);
 }
-void mul_scalar_mod_vec(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q) {
+void mul_scalar_mod_vec(const u64* a, const ShoupConstant& w, u64* out, std::size_t n,
+                        const Modulus& q) {
     selected_table().mul_scalar(a, w, out, n, q);
 }
-void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
-                 const Modulus& q) {
+void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u64* out,
+                 std::size_t n, const Modulus& q) {
     check_count(count);
     selected_table().dot(x, y, count, out, n, q);
 }
-void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
-                          std::size_t count, u64* out, std::size_t n, const Modulus& q) {
+void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation,
+                          const u64* const* y, std::size_t count, u64* out, std::size_t n,
+                          const Modulus& q) {
     check_count(count);
     selected_table().dot_permuted(x, permutation, y, count, out, n, q);
 }
@@ -299,15 +328,15 @@ void dot_pair_mod_vec(const u64* const* x, const std::uint32_t* permutation, con
     check_count(count);
     selected_table().dot_pair(x, permutation, y0, y1, count, out0, out1, n, q);
 }
-void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
-                          std::size_t n, const Modulus& q) {
+void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound,
+                          u64* out, std::size_t n, const Modulus& q) {
     check_weighted(count, x_bound);
     selected_table().weighted_sum(x, w, count, x_bound, out, n, q);
 }
 namespace simd {
-void matrix_rows_generic(const VectorKernelTable& table, const u64* const* x, const std::size_t* row_begin,
-                         const std::uint32_t* column, const u64* w, std::size_t rows, u64* const* out, std::size_t n,
-                         const Modulus& q) {
+void matrix_rows_generic(const VectorKernelTable& table, const u64* const* x,
+                         const std::size_t* row_begin, const std::uint32_t* column, const u64* w,
+                         std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
     std::vector<const u64*> terms;
     std::vector<u64> partial(n);
     for (std::size_t r = 0; r < rows; ++r) {
@@ -321,7 +350,8 @@ void matrix_rows_generic(const VectorKernelTable& table, const u64* const* x, co
         for (std::size_t chunk = 0; chunk < terms.size(); chunk += kMaxWeightedTerms) {
             const std::size_t count = std::min(kMaxWeightedTerms, terms.size() - chunk);
             u64* target = chunk == 0 ? out[r] : partial.data();
-            table.weighted_sum(terms.data() + chunk, w + begin + chunk, count, q.value(), target, n, q);
+            table.weighted_sum(terms.data() + chunk, w + begin + chunk, count, q.value(), target, n,
+                               q);
             if (chunk != 0) table.add(out[r], partial.data(), out[r], n, q);
         }
     }
@@ -329,21 +359,22 @@ void matrix_rows_generic(const VectorKernelTable& table, const u64* const* x, co
 }  // namespace simd
 
 namespace {
-void matrix_rows_through(const simd::VectorKernelTable& table, const u64* const* x, const std::size_t* row_begin,
-                         const std::uint32_t* column, const u64* w, std::size_t rows, u64* const* out, std::size_t n,
-                         const Modulus& q) {
+void matrix_rows_through(const simd::VectorKernelTable& table, const u64* const* x,
+                         const std::size_t* row_begin, const std::uint32_t* column, const u64* w,
+                         std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
     if (table.matrix_rows) return table.matrix_rows(x, row_begin, column, w, rows, out, n, q);
     simd::matrix_rows_generic(table, x, row_begin, column, w, rows, out, n, q);
 }
 }  // namespace
 
-void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
-                         const u64* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
+void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin,
+                         const std::uint32_t* column, const u64* w, std::size_t rows,
+                         u64* const* out, std::size_t n, const Modulus& q) {
     matrix_rows_through(selected_table(), x, row_begin, column, w, rows, out, n, q);
 }
-void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
-                         const u64* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q,
-                         VectorKernel kernel) {
+void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin,
+                         const std::uint32_t* column, const u64* w, std::size_t rows,
+                         u64* const* out, std::size_t n, const Modulus& q, VectorKernel kernel) {
     matrix_rows_through(checked_table(kernel), x, row_begin, column, w, rows, out, n, q);
 }
 
@@ -352,18 +383,21 @@ void check_small_weights(const std::int32_t* w, std::size_t entries) {
     constexpr std::int32_t bound = std::int32_t{1} << kMaxSmallWeightBits;
     for (std::size_t e = 0; e < entries; ++e) {
         if (w[e] <= -bound || w[e] >= bound) {
-            throw InvalidArgument("matrix_rows_small_mod_vec: weight " + std::to_string(w[e]) + " is not below 2^" +
-                                  std::to_string(kMaxSmallWeightBits) + " in magnitude");
+            throw InvalidArgument("matrix_rows_small_mod_vec: weight " + std::to_string(w[e]) +
+                                  " is not below 2^" + std::to_string(kMaxSmallWeightBits) +
+                                  " in magnitude");
         }
     }
 }
 
 // Tables without a small-weight kernel: the weights as residues mod q, then their matrix_rows.
-void matrix_rows_small_through(const simd::VectorKernelTable& table, const u64* const* x, const std::size_t* row_begin,
-                               const std::uint32_t* column, const std::int32_t* w, std::size_t rows, u64* const* out,
+void matrix_rows_small_through(const simd::VectorKernelTable& table, const u64* const* x,
+                               const std::size_t* row_begin, const std::uint32_t* column,
+                               const std::int32_t* w, std::size_t rows, u64* const* out,
                                std::size_t n, const Modulus& q) {
     check_small_weights(w + row_begin[0], row_begin[rows] - row_begin[0]);
-    if (table.matrix_rows_small) return table.matrix_rows_small(x, row_begin, column, w, rows, out, n, q);
+    if (table.matrix_rows_small)
+        return table.matrix_rows_small(x, row_begin, column, w, rows, out, n, q);
     const u64 qv = q.value();
     std::vector<u64> residues(row_begin[rows]);
     for (std::size_t e = row_begin[0]; e < row_begin[rows]; ++e) {
@@ -374,51 +408,58 @@ void matrix_rows_small_through(const simd::VectorKernelTable& table, const u64* 
 }
 }  // namespace
 
-bool vector_kernel_has_small_weights() { return selected_table().matrix_rows_small != nullptr; }
+bool vector_kernel_has_small_weights() {
+    return selected_table().matrix_rows_small != nullptr;
+}
 
-void matrix_rows_small_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
-                               const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
-                               const Modulus& q) {
+void matrix_rows_small_mod_vec(const u64* const* x, const std::size_t* row_begin,
+                               const std::uint32_t* column, const std::int32_t* w, std::size_t rows,
+                               u64* const* out, std::size_t n, const Modulus& q) {
     matrix_rows_small_through(selected_table(), x, row_begin, column, w, rows, out, n, q);
 }
-void matrix_rows_small_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
-                               const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
-                               const Modulus& q, VectorKernel kernel) {
+void matrix_rows_small_mod_vec(const u64* const* x, const std::size_t* row_begin,
+                               const std::uint32_t* column, const std::int32_t* w, std::size_t rows,
+                               u64* const* out, std::size_t n, const Modulus& q,
+                               VectorKernel kernel) {
     matrix_rows_small_through(checked_table(kernel), x, row_begin, column, w, rows, out, n, q);
 }
 
-void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
-                          u64* c2, std::size_t n, const Modulus& q) {
+void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0,
+                          u64* c1, u64* c2, std::size_t n, const Modulus& q) {
     selected_table().karatsuba(a0, a1, b0, b1, c0, c1, c2, n, q);
 }
 
-void add_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel) {
+void add_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q,
+                 VectorKernel kernel) {
     checked_table(kernel).add(a, b, out, n, q);
 }
-void sub_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel) {
+void sub_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q,
+                 VectorKernel kernel) {
     checked_table(kernel).sub(a, b, out, n, q);
 }
 void negate_mod_vec(const u64* a, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel) {
     checked_table(kernel).negate(a, out, n, q);
 }
-void mul_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel) {
+void mul_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q,
+                 VectorKernel kernel) {
     checked_table(kernel).mul(a, b, out, n, q);
 }
 void mul_add_mod_vec(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus& q,
                      VectorKernel kernel) {
     checked_table(kernel).mul_add(a, b, acc, n, q);
 }
-void mul_scalar_mod_vec(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q,
-                        VectorKernel kernel) {
+void mul_scalar_mod_vec(const u64* a, const ShoupConstant& w, u64* out, std::size_t n,
+                        const Modulus& q, VectorKernel kernel) {
     checked_table(kernel).mul_scalar(a, w, out, n, q);
 }
-void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
-                 const Modulus& q, VectorKernel kernel) {
+void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u64* out,
+                 std::size_t n, const Modulus& q, VectorKernel kernel) {
     check_count(count);
     checked_table(kernel).dot(x, y, count, out, n, q);
 }
-void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
-                          std::size_t count, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel) {
+void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation,
+                          const u64* const* y, std::size_t count, u64* out, std::size_t n,
+                          const Modulus& q, VectorKernel kernel) {
     check_count(count);
     checked_table(kernel).dot_permuted(x, permutation, y, count, out, n, q);
 }
@@ -428,13 +469,13 @@ void dot_pair_mod_vec(const u64* const* x, const std::uint32_t* permutation, con
     check_count(count);
     checked_table(kernel).dot_pair(x, permutation, y0, y1, count, out0, out1, n, q);
 }
-void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
-                          std::size_t n, const Modulus& q, VectorKernel kernel) {
+void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound,
+                          u64* out, std::size_t n, const Modulus& q, VectorKernel kernel) {
     check_weighted(count, x_bound);
     checked_table(kernel).weighted_sum(x, w, count, x_bound, out, n, q);
 }
-void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
-                          u64* c2, std::size_t n, const Modulus& q, VectorKernel kernel) {
+void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0,
+                          u64* c1, u64* c2, std::size_t n, const Modulus& q, VectorKernel kernel) {
     checked_table(kernel).karatsuba(a0, a1, b0, b1, c0, c1, c2, n, q);
 }
 

@@ -38,10 +38,12 @@
 #if HENN_VECTOR_X86
 #if defined(__clang__)
 #define HENN_TARGET_REGION_BEGIN(targets) \
-    _Pragma(HENN_STRINGIFY(clang attribute push(__attribute__((target(targets))), apply_to = function)))
+    _Pragma(HENN_STRINGIFY(               \
+        clang attribute push(__attribute__((target(targets))), apply_to = function)))
 #define HENN_TARGET_REGION_END _Pragma("clang attribute pop")
 #else
-#define HENN_TARGET_REGION_BEGIN(targets) _Pragma("GCC push_options") _Pragma(HENN_STRINGIFY(GCC target(targets)))
+#define HENN_TARGET_REGION_BEGIN(targets) \
+    _Pragma("GCC push_options") _Pragma(HENN_STRINGIFY(GCC target(targets)))
 #define HENN_TARGET_REGION_END _Pragma("GCC pop_options")
 #endif
 #define HENN_STRINGIFY(x) #x
@@ -63,11 +65,14 @@ struct Barrett64 {
 
 Barrett64 barrett64(const Modulus& q) {
     const int bits = q.bits();
-    return {static_cast<u64>((static_cast<u128>(1) << (63 + bits)) / q.value()), 65 - bits, bits - 1};
+    return {static_cast<u64>((static_cast<u128>(1) << (63 + bits)) / q.value()), 65 - bits,
+            bits - 1};
 }
 
 // Vector products need q odd (q a power of two would make mu overflow); CKKS primes are odd.
-bool vector_multiplication_ok(const Modulus& q) { return (q.value() & 1) != 0; }
+bool vector_multiplication_ok(const Modulus& q) {
+    return (q.value() & 1) != 0;
+}
 
 }  // namespace
 
@@ -89,20 +94,30 @@ struct Policy {
         V w, w_hi, w_shoup, w_shoup_hi;
     };
 
-    static HENN_ALWAYS_INLINE V load(const u64* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-    static HENN_ALWAYS_INLINE void store(u64* p, V v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
-    static HENN_ALWAYS_INLINE V broadcast(u64 x) { return _mm256_set1_epi64x(static_cast<long long>(x)); }
+    static HENN_ALWAYS_INLINE V load(const u64* p) {
+        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    }
+    static HENN_ALWAYS_INLINE void store(u64* p, V v) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+    }
+    static HENN_ALWAYS_INLINE V broadcast(u64 x) {
+        return _mm256_set1_epi64x(static_cast<long long>(x));
+    }
 
     // x - q when x >= q; x and q below 2^63, so the signed compare is exact.
     static HENN_ALWAYS_INLINE V reduce_once(V x, V q) {
         return _mm256_sub_epi64(x, _mm256_andnot_si256(_mm256_cmpgt_epi64(q, x), q));
     }
-    static HENN_ALWAYS_INLINE V add(V a, V b, V q) { return reduce_once(_mm256_add_epi64(a, b), q); }
+    static HENN_ALWAYS_INLINE V add(V a, V b, V q) {
+        return reduce_once(_mm256_add_epi64(a, b), q);
+    }
     static HENN_ALWAYS_INLINE V sub(V a, V b, V q) {
-        return _mm256_add_epi64(_mm256_sub_epi64(a, b), _mm256_and_si256(_mm256_cmpgt_epi64(b, a), q));
+        return _mm256_add_epi64(_mm256_sub_epi64(a, b),
+                                _mm256_and_si256(_mm256_cmpgt_epi64(b, a), q));
     }
     static HENN_ALWAYS_INLINE V negate(V a, V q) {
-        return _mm256_andnot_si256(_mm256_cmpeq_epi64(a, _mm256_setzero_si256()), _mm256_sub_epi64(q, a));
+        return _mm256_andnot_si256(_mm256_cmpeq_epi64(a, _mm256_setzero_si256()),
+                                   _mm256_sub_epi64(q, a));
     }
 
     // The high word of x * y, exact (each partial sum below fits 64 bits).
@@ -110,38 +125,49 @@ struct Policy {
         const V x_hi = _mm256_srli_epi64(x, 32), y_hi = _mm256_srli_epi64(y, 32);
         const V lo_lo = _mm256_mul_epu32(x, y);
         const V middle = _mm256_add_epi64(_mm256_mul_epu32(x, y_hi), _mm256_srli_epi64(lo_lo, 32));
-        const V middle2 = _mm256_add_epi64(_mm256_mul_epu32(x_hi, y), _mm256_and_si256(middle, low32));
-        return _mm256_add_epi64(_mm256_add_epi64(_mm256_mul_epu32(x_hi, y_hi), _mm256_srli_epi64(middle, 32)),
-                                _mm256_srli_epi64(middle2, 32));
+        const V middle2 =
+            _mm256_add_epi64(_mm256_mul_epu32(x_hi, y), _mm256_and_si256(middle, low32));
+        return _mm256_add_epi64(
+            _mm256_add_epi64(_mm256_mul_epu32(x_hi, y_hi), _mm256_srli_epi64(middle, 32)),
+            _mm256_srli_epi64(middle2, 32));
     }
     // The low word of x * y.
     static HENN_ALWAYS_INLINE V mul_low(V x, V y, V y_hi) {
-        const V cross = _mm256_add_epi64(_mm256_mul_epu32(x, y_hi), _mm256_mul_epu32(_mm256_srli_epi64(x, 32), y));
+        const V cross = _mm256_add_epi64(_mm256_mul_epu32(x, y_hi),
+                                         _mm256_mul_epu32(_mm256_srli_epi64(x, 32), y));
         return _mm256_add_epi64(_mm256_mul_epu32(x, y), _mm256_slli_epi64(cross, 32));
     }
 
     static Ctx context(const Modulus& q) {
         const Barrett64 b = barrett64(q);
-        return {broadcast(q.value()), broadcast(q.value() >> 32), broadcast(b.mu), broadcast(0xffffffffULL),
-                _mm_cvtsi64_si128(b.shift_left), _mm_cvtsi64_si128(b.shift_right)};
+        return {broadcast(q.value()),
+                broadcast(q.value() >> 32),
+                broadcast(b.mu),
+                broadcast(0xffffffffULL),
+                _mm_cvtsi64_si128(b.shift_left),
+                _mm_cvtsi64_si128(b.shift_right)};
     }
 
     static HENN_ALWAYS_INLINE V mul(V a, V b, const Ctx& c) {
         const V a_hi = _mm256_srli_epi64(a, 32), b_hi = _mm256_srli_epi64(b, 32);
         const V lo_lo = _mm256_mul_epu32(a, b);
         const V middle = _mm256_add_epi64(_mm256_mul_epu32(a, b_hi), _mm256_srli_epi64(lo_lo, 32));
-        const V middle2 = _mm256_add_epi64(_mm256_mul_epu32(a_hi, b), _mm256_and_si256(middle, c.low32));
-        const V high = _mm256_add_epi64(_mm256_add_epi64(_mm256_mul_epu32(a_hi, b_hi), _mm256_srli_epi64(middle, 32)),
-                                        _mm256_srli_epi64(middle2, 32));
+        const V middle2 =
+            _mm256_add_epi64(_mm256_mul_epu32(a_hi, b), _mm256_and_si256(middle, c.low32));
+        const V high = _mm256_add_epi64(
+            _mm256_add_epi64(_mm256_mul_epu32(a_hi, b_hi), _mm256_srli_epi64(middle, 32)),
+            _mm256_srli_epi64(middle2, 32));
         const V low = _mm256_blend_epi32(lo_lo, _mm256_slli_epi64(middle2, 32), 0xaa);
-        const V t = _mm256_or_si256(_mm256_sll_epi64(high, c.shift_left), _mm256_srl_epi64(low, c.shift_right));
+        const V t = _mm256_or_si256(_mm256_sll_epi64(high, c.shift_left),
+                                    _mm256_srl_epi64(low, c.shift_right));
         const V quotient = mul_high(t, c.mu, c.low32);
         const V r = _mm256_sub_epi64(low, mul_low(quotient, c.q, c.q_hi));
         return reduce_once(reduce_once(r, c.q), c.q);
     }
 
     static Scalar shoup_scalar(const ShoupConstant& w) {
-        return {broadcast(w.value), broadcast(w.value >> 32), broadcast(w.shoup), broadcast(w.shoup >> 32)};
+        return {broadcast(w.value), broadcast(w.value >> 32), broadcast(w.shoup),
+                broadcast(w.shoup >> 32)};
     }
     // Shoup: quotient = high word of x * w_shoup, x w - quotient q in [0, 2q).
     static HENN_ALWAYS_INLINE V mul_scalar(V x, const Scalar& s, const Ctx& c) {
@@ -153,9 +179,15 @@ struct Policy {
 
 #include "vector_ops_loops.inc"
 
-void add(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) { add_loop<Policy>(a, b, out, n, q); }
-void sub(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) { sub_loop<Policy>(a, b, out, n, q); }
-void negate(const u64* a, u64* out, std::size_t n, const Modulus& q) { negate_loop<Policy>(a, out, n, q); }
+void add(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
+    add_loop<Policy>(a, b, out, n, q);
+}
+void sub(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
+    sub_loop<Policy>(a, b, out, n, q);
+}
+void negate(const u64* a, u64* out, std::size_t n, const Modulus& q) {
+    negate_loop<Policy>(a, out, n, q);
+}
 void mul(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
     if (!vector_multiplication_ok(q)) return portable_vector_kernels().mul(a, b, out, n, q);
     mul_loop<Policy>(a, b, out, n, q);
@@ -167,9 +199,10 @@ void mul_add(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus&
 void mul_scalar(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q) {
     mul_scalar_loop<Policy>(a, w, out, n, q);
 }
-void karatsuba(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1, u64* c2,
-               std::size_t n, const Modulus& q) {
-    if (!vector_multiplication_ok(q)) return portable_vector_kernels().karatsuba(a0, a1, b0, b1, c0, c1, c2, n, q);
+void karatsuba(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
+               u64* c2, std::size_t n, const Modulus& q) {
+    if (!vector_multiplication_ok(q))
+        return portable_vector_kernels().karatsuba(a0, a1, b0, b1, c0, c1, c2, n, q);
     karatsuba_loop<Policy>(a0, a1, b0, b1, c0, c1, c2, n, q);
 }
 
@@ -189,12 +222,14 @@ struct SplitSum {
     __m256i high, middle, low;
 };
 
-HENN_ALWAYS_INLINE void split_add(__m256i x, __m256i x_hi, __m256i y, SplitSum& sum, __m256i low32) {
+HENN_ALWAYS_INLINE void split_add(__m256i x, __m256i x_hi, __m256i y, SplitSum& sum,
+                                  __m256i low32) {
     const __m256i y_hi = _mm256_srli_epi64(y, 32);
     const __m256i low_low = _mm256_mul_epu32(x, y);
     const __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(x, y_hi), _mm256_mul_epu32(x_hi, y));
     sum.low = _mm256_add_epi64(sum.low, _mm256_and_si256(low_low, low32));
-    sum.middle = _mm256_add_epi64(sum.middle, _mm256_add_epi64(cross, _mm256_srli_epi64(low_low, 32)));
+    sum.middle =
+        _mm256_add_epi64(sum.middle, _mm256_add_epi64(cross, _mm256_srli_epi64(low_low, 32)));
     sum.high = _mm256_add_epi64(sum.high, _mm256_mul_epu32(x_hi, y_hi));
 }
 
@@ -207,8 +242,10 @@ HENN_ALWAYS_INLINE __m256i split_reduce(const SplitSum& sum, const Policy::Ctx& 
     const __m256i sign = _mm256_set1_epi64x(static_cast<long long>(0x8000000000000000ULL));
     const __m256i carried =
         _mm256_cmpgt_epi64(_mm256_xor_si256(shifted_middle, sign), _mm256_xor_si256(lo, sign));
-    const __m256i hi = _mm256_sub_epi64(_mm256_add_epi64(sum.high, _mm256_srli_epi64(sum.middle, 32)), carried);
-    const __m256i t = _mm256_or_si256(_mm256_sll_epi64(hi, c.shift_left), _mm256_srl_epi64(lo, c.shift_right));
+    const __m256i hi =
+        _mm256_sub_epi64(_mm256_add_epi64(sum.high, _mm256_srli_epi64(sum.middle, 32)), carried);
+    const __m256i t =
+        _mm256_or_si256(_mm256_sll_epi64(hi, c.shift_left), _mm256_srl_epi64(lo, c.shift_right));
     const __m256i quotient = Policy::mul_high(t, c.mu, c.low32);
     const __m256i r = _mm256_sub_epi64(lo, Policy::mul_low(quotient, c.q, c.q_hi));
     return Policy::reduce_once(Policy::reduce_once(r, c.q), c.q);
@@ -219,8 +256,8 @@ HENN_ALWAYS_INLINE __m256i split_reduce(const SplitSum& sum, const Policy::Ctx& 
 // accumulators in L1 and take the terms one after the other, so every input is read in long
 // sequential runs.
 template <int kOutputs, class Right>
-void split_sums(const u64* const* x, const Right& right, std::size_t count, u64* const* out, std::size_t n,
-                const Modulus& q) {
+void split_sums(const u64* const* x, const Right& right, std::size_t count, u64* const* out,
+                std::size_t n, const Modulus& q) {
     constexpr std::size_t kBlock = 256;
     const Policy::Ctx c = Policy::context(q);
     alignas(32) SplitSum sums[kOutputs][kBlock / 4];
@@ -236,17 +273,20 @@ void split_sums(const u64* const* x, const Right& right, std::size_t count, u64*
             for (std::size_t v = 0; v < vectors; ++v) {
                 const __m256i xv = Policy::load(xt + 4 * v);
                 const __m256i x_hi = _mm256_srli_epi64(xv, 32);
-                for (int j = 0; j < kOutputs; ++j) split_add(xv, x_hi, right(j, t, begin + 4 * v), sums[j][v], c.low32);
+                for (int j = 0; j < kOutputs; ++j)
+                    split_add(xv, x_hi, right(j, t, begin + 4 * v), sums[j][v], c.low32);
             }
         }
         for (int j = 0; j < kOutputs; ++j) {
-            for (std::size_t v = 0; v < vectors; ++v) Policy::store(out[j] + begin + 4 * v, split_reduce(sums[j][v], c));
+            for (std::size_t v = 0; v < vectors; ++v)
+                Policy::store(out[j] + begin + 4 * v, split_reduce(sums[j][v], c));
         }
     }
     for (std::size_t k = vector_end; k < n; ++k) {
         for (int j = 0; j < kOutputs; ++j) {
             u128 sum = 0;
-            for (std::size_t t = 0; t < count; ++t) sum += static_cast<u128>(x[t][k]) * right.scalar(j, t, k);
+            for (std::size_t t = 0; t < count; ++t)
+                sum += static_cast<u128>(x[t][k]) * right.scalar(j, t, k);
             out[j][k] = q.reduce(sum);
         }
     }
@@ -254,13 +294,17 @@ void split_sums(const u64* const* x, const Right& right, std::size_t count, u64*
 
 struct LoadedRight {
     const u64* const* y[2];
-    HENN_ALWAYS_INLINE __m256i operator()(int j, std::size_t t, std::size_t k) const { return Policy::load(y[j][t] + k); }
+    HENN_ALWAYS_INLINE __m256i operator()(int j, std::size_t t, std::size_t k) const {
+        return Policy::load(y[j][t] + k);
+    }
     u64 scalar(int j, std::size_t t, std::size_t k) const { return y[j][t][k]; }
 };
 
 struct WeightRight {
     const u64* w;
-    HENN_ALWAYS_INLINE __m256i operator()(int, std::size_t t, std::size_t) const { return Policy::broadcast(w[t]); }
+    HENN_ALWAYS_INLINE __m256i operator()(int, std::size_t t, std::size_t) const {
+        return Policy::broadcast(w[t]);
+    }
     u64 scalar(int, std::size_t t, std::size_t) const { return w[t]; }
 };
 
@@ -268,14 +312,16 @@ bool split_ok(const Modulus& q, std::size_t count) {
     return vector_multiplication_ok(q) && q.bits() <= kSplitMaxBits && count <= kSplitMaxTerms;
 }
 
-void dot(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n, const Modulus& q) {
+void dot(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
+         const Modulus& q) {
     if (!split_ok(q, count)) return portable_vector_kernels().dot(x, y, count, out, n, q);
     u64* outs[1] = {out};
     split_sums<1>(x, LoadedRight{{y, y}}, count, outs, n, q);
 }
 
-void dot_pair(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0, const u64* const* y1,
-              std::size_t count, u64* out0, u64* out1, std::size_t n, const Modulus& q) {
+void dot_pair(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
+              const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
+              const Modulus& q) {
     // Permuted: the portable coefficient-by-coefficient loop (AVX2 gathers are slow).
     if (permutation != nullptr || !split_ok(q, count)) {
         return portable_vector_kernels().dot_pair(x, permutation, y0, y1, count, out0, out1, n, q);
@@ -284,8 +330,8 @@ void dot_pair(const u64* const* x, const std::uint32_t* permutation, const u64* 
     split_sums<2>(x, LoadedRight{{y0, y1}}, count, outs, n, q);
 }
 
-void weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out, std::size_t n,
-                  const Modulus& q) {
+void weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
+                  std::size_t n, const Modulus& q) {
     if (!split_ok(q, count) || x_bound > (u64{1} << kSplitMaxBits)) {
         return portable_vector_kernels().weighted_sum(x, w, count, x_bound, out, n, q);
     }
@@ -302,8 +348,9 @@ void weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64 x_bo
 constexpr std::size_t kSmallRunTerms = 255;
 
 template <bool kWide>
-void small_rows(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column, const std::int32_t* w,
-                std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
+void small_rows(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
+                const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                const Modulus& q) {
     const u64 qv = q.value();
     const std::size_t vector_end = n & ~std::size_t{15};
     std::vector<std::size_t> runs;  // boundaries of the current row's runs
@@ -312,7 +359,9 @@ void small_rows(const u64* const* x, const std::size_t* row_begin, const std::ui
         const std::size_t begin = row_begin[r], end = row_begin[r + 1];
         runs.assign(1, begin);
         for (std::size_t e = begin; e < end; ++e) {
-            if (e + 1 == end || (w[e + 1] < 0) != (w[e] < 0) || e + 1 - runs.back() == kSmallRunTerms) runs.push_back(e + 1);
+            if (e + 1 == end || (w[e + 1] < 0) != (w[e] < 0) ||
+                e + 1 - runs.back() == kSmallRunTerms)
+                runs.push_back(e + 1);
         }
         u64* o = out[r];
         for (std::size_t k = 0; k < vector_end; k += 16) {
@@ -322,20 +371,23 @@ void small_rows(const u64* const* x, const std::size_t* row_begin, const std::ui
                 __m256i low[4], high[4];
                 for (int v = 0; v < 4; ++v) low[v] = high[v] = _mm256_setzero_si256();
                 for (std::size_t e = runs[run]; e < runs[run + 1]; ++e) {
-                    const std::int64_t magnitude = negative ? -static_cast<std::int64_t>(w[e]) : w[e];
+                    const std::int64_t magnitude =
+                        negative ? -static_cast<std::int64_t>(w[e]) : w[e];
                     const __m256i weight = _mm256_set1_epi64x(magnitude);
                     const u64* p = x[column[e]] + k;
                     for (int v = 0; v < 4; ++v) {
                         const __m256i a = Policy::load(p + 4 * v);
                         low[v] = _mm256_add_epi64(low[v], _mm256_mul_epu32(a, weight));
                         if constexpr (kWide) {
-                            high[v] = _mm256_add_epi64(high[v], _mm256_mul_epu32(_mm256_srli_epi64(a, 32), weight));
+                            high[v] = _mm256_add_epi64(
+                                high[v], _mm256_mul_epu32(_mm256_srli_epi64(a, 32), weight));
                         }
                     }
                 }
                 for (int v = 0; v < 4; ++v) {
                     _mm256_store_si256(reinterpret_cast<__m256i*>(low_words + 4 * v), low[v]);
-                    if constexpr (kWide) _mm256_store_si256(reinterpret_cast<__m256i*>(high_words + 4 * v), high[v]);
+                    if constexpr (kWide)
+                        _mm256_store_si256(reinterpret_cast<__m256i*>(high_words + 4 * v), high[v]);
                 }
                 for (int j = 0; j < 16; ++j) {
                     u64 sum;
@@ -352,8 +404,9 @@ void small_rows(const u64* const* x, const std::size_t* row_begin, const std::ui
         for (std::size_t k = vector_end; k < n; ++k) {
             u64 total = 0;
             for (std::size_t e = begin; e < end; ++e) {
-                const u64 product = q.reduce(static_cast<u128>(x[column[e]][k]) *
-                                             static_cast<u64>(w[e] < 0 ? -static_cast<std::int64_t>(w[e]) : w[e]));
+                const u64 product =
+                    q.reduce(static_cast<u128>(x[column[e]][k]) *
+                             static_cast<u64>(w[e] < 0 ? -static_cast<std::int64_t>(w[e]) : w[e]));
                 total = w[e] < 0 ? sub_mod(total, product, qv) : add_mod(total, product, qv);
             }
             o[k] = total;
@@ -361,8 +414,9 @@ void small_rows(const u64* const* x, const std::size_t* row_begin, const std::ui
     }
 }
 
-void matrix_rows_small(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
-                       const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
+void matrix_rows_small(const u64* const* x, const std::size_t* row_begin,
+                       const std::uint32_t* column, const std::int32_t* w, std::size_t rows,
+                       u64* const* out, std::size_t n, const Modulus& q) {
     if (q.value() >> 32) return small_rows<true>(x, row_begin, column, w, rows, out, n, q);
     small_rows<false>(x, row_begin, column, w, rows, out, n, q);
 }
@@ -383,11 +437,17 @@ struct Common {
 
     static HENN_ALWAYS_INLINE V load(const u64* p) { return _mm512_loadu_si512(p); }
     static HENN_ALWAYS_INLINE void store(u64* p, V v) { _mm512_storeu_si512(p, v); }
-    static HENN_ALWAYS_INLINE V broadcast(u64 x) { return _mm512_set1_epi64(static_cast<long long>(x)); }
+    static HENN_ALWAYS_INLINE V broadcast(u64 x) {
+        return _mm512_set1_epi64(static_cast<long long>(x));
+    }
 
     // x - q when x >= q (unsigned min: x - q wraps above x when x < q).
-    static HENN_ALWAYS_INLINE V reduce_once(V x, V q) { return _mm512_min_epu64(x, _mm512_sub_epi64(x, q)); }
-    static HENN_ALWAYS_INLINE V add(V a, V b, V q) { return reduce_once(_mm512_add_epi64(a, b), q); }
+    static HENN_ALWAYS_INLINE V reduce_once(V x, V q) {
+        return _mm512_min_epu64(x, _mm512_sub_epi64(x, q));
+    }
+    static HENN_ALWAYS_INLINE V add(V a, V b, V q) {
+        return reduce_once(_mm512_add_epi64(a, b), q);
+    }
     // a - b, plus q when that wrapped (a - b + q is then the smaller word).
     static HENN_ALWAYS_INLINE V sub(V a, V b, V q) {
         const V d = _mm512_sub_epi64(a, b);
@@ -412,9 +472,11 @@ struct Policy64 : Common {
         const V x_hi = _mm512_srli_epi64(x, 32), y_hi = _mm512_srli_epi64(y, 32);
         const V lo_lo = _mm512_mul_epu32(x, y);
         const V middle = _mm512_add_epi64(_mm512_mul_epu32(x, y_hi), _mm512_srli_epi64(lo_lo, 32));
-        const V middle2 = _mm512_add_epi64(_mm512_mul_epu32(x_hi, y), _mm512_maskz_mov_epi32(0x5555, middle));
-        return _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(x_hi, y_hi), _mm512_srli_epi64(middle, 32)),
-                                _mm512_srli_epi64(middle2, 32));
+        const V middle2 =
+            _mm512_add_epi64(_mm512_mul_epu32(x_hi, y), _mm512_maskz_mov_epi32(0x5555, middle));
+        return _mm512_add_epi64(
+            _mm512_add_epi64(_mm512_mul_epu32(x_hi, y_hi), _mm512_srli_epi64(middle, 32)),
+            _mm512_srli_epi64(middle2, 32));
     }
 
     static Ctx context(const Modulus& q) {
@@ -428,25 +490,31 @@ struct Policy64 : Common {
         const V a_hi = _mm512_srli_epi64(a, 32), b_hi = _mm512_srli_epi64(b, 32);
         const V lo_lo = _mm512_mul_epu32(a, b);
         const V middle = _mm512_add_epi64(_mm512_mul_epu32(a, b_hi), _mm512_srli_epi64(lo_lo, 32));
-        const V middle2 = _mm512_add_epi64(_mm512_mul_epu32(a_hi, b), _mm512_maskz_mov_epi32(0x5555, middle));
-        high = _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(a_hi, b_hi), _mm512_srli_epi64(middle, 32)),
-                                _mm512_srli_epi64(middle2, 32));
+        const V middle2 =
+            _mm512_add_epi64(_mm512_mul_epu32(a_hi, b), _mm512_maskz_mov_epi32(0x5555, middle));
+        high = _mm512_add_epi64(
+            _mm512_add_epi64(_mm512_mul_epu32(a_hi, b_hi), _mm512_srli_epi64(middle, 32)),
+            _mm512_srli_epi64(middle2, 32));
         low = _mm512_mask_blend_epi32(0xaaaa, lo_lo, _mm512_slli_epi64(middle2, 32));
     }
 
     static HENN_ALWAYS_INLINE V mul(V a, V b, const Ctx& c) {
         V high, low;
         product(a, b, high, low);
-        const V t = _mm512_or_si512(_mm512_sll_epi64(high, c.shift_left), _mm512_srl_epi64(low, c.shift_right));
+        const V t = _mm512_or_si512(_mm512_sll_epi64(high, c.shift_left),
+                                    _mm512_srl_epi64(low, c.shift_right));
         const V quotient = mul_high(t, c.mu);
         const V r = _mm512_sub_epi64(low, _mm512_mullo_epi64(quotient, c.q));
         return reduce_once(reduce_once(r, c.q), c.q);
     }
 
-    static Scalar shoup_scalar(const ShoupConstant& w) { return {broadcast(w.value), broadcast(w.shoup)}; }
+    static Scalar shoup_scalar(const ShoupConstant& w) {
+        return {broadcast(w.value), broadcast(w.shoup)};
+    }
     static HENN_ALWAYS_INLINE V mul_scalar(V x, const Scalar& s, const Ctx& c) {
         const V quotient = mul_high(x, s.w_shoup);
-        return reduce_once(_mm512_sub_epi64(_mm512_mullo_epi64(x, s.w), _mm512_mullo_epi64(quotient, c.q)), c.q);
+        return reduce_once(
+            _mm512_sub_epi64(_mm512_mullo_epi64(x, s.w), _mm512_mullo_epi64(quotient, c.q)), c.q);
     }
 };
 
@@ -454,11 +522,14 @@ struct Policy64 : Common {
 constexpr u64 kIfmaModulusBound = u64{1} << 50;
 constexpr u64 kLow52 = (u64{1} << 52) - 1;
 
-bool ifma_ok(const Modulus& q) { return q.value() < kIfmaModulusBound && (q.value() & 1) != 0; }
+bool ifma_ok(const Modulus& q) {
+    return q.value() < kIfmaModulusBound && (q.value() & 1) != 0;
+}
 
 struct PolicyIfma : Common {
     struct Ctx {
-        V q, q_negated52, low52, mu;  // q_negated52 = 2^52 - q: adding x (2^52 - q) subtracts x q mod 2^52
+        V q, q_negated52, low52,
+            mu;  // q_negated52 = 2^52 - q: adding x (2^52 - q) subtracts x q mod 2^52
         __m128i shift_left, shift_right;
     };
     struct Scalar {
@@ -468,8 +539,12 @@ struct PolicyIfma : Common {
     static Ctx context(const Modulus& q) {
         const int bits = q.bits();
         const u64 mu = static_cast<u64>((static_cast<u128>(1) << (51 + bits)) / q.value());
-        return {broadcast(q.value()), broadcast((u64{1} << 52) - q.value()), broadcast(kLow52), broadcast(mu),
-                _mm_cvtsi64_si128(53 - bits), _mm_cvtsi64_si128(bits - 1)};
+        return {broadcast(q.value()),
+                broadcast((u64{1} << 52) - q.value()),
+                broadcast(kLow52),
+                broadcast(mu),
+                _mm_cvtsi64_si128(53 - bits),
+                _mm_cvtsi64_si128(bits - 1)};
     }
 
     static HENN_ALWAYS_INLINE V mul(V a, V b, const Ctx& c) {
@@ -477,7 +552,8 @@ struct PolicyIfma : Common {
         const V low = _mm512_madd52lo_epu64(zero, a, b);   // p mod 2^52
         const V high = _mm512_madd52hi_epu64(zero, a, b);  // floor(p / 2^52) < 2^48
         // floor(p / 2^(L-1)): the two shifted pieces do not overlap.
-        const V t = _mm512_or_si512(_mm512_sll_epi64(high, c.shift_left), _mm512_srl_epi64(low, c.shift_right));
+        const V t = _mm512_or_si512(_mm512_sll_epi64(high, c.shift_left),
+                                    _mm512_srl_epi64(low, c.shift_right));
         const V quotient = _mm512_madd52hi_epu64(zero, t, c.mu);
         const V r = _mm512_and_si512(_mm512_madd52lo_epu64(low, quotient, c.q_negated52), c.low52);
         return reduce_once(reduce_once(r, c.q), c.q);
@@ -485,12 +561,15 @@ struct PolicyIfma : Common {
 
     // w_shoup52 = floor(w 2^52 / q) = w_shoup >> 12; for x < 2^52 the quotient
     // floor(x w_shoup52 / 2^52) is floor(x w / q) or one less, so x w - quotient q is in [0, 2q).
-    static Scalar shoup_scalar(const ShoupConstant& w) { return {broadcast(w.value), broadcast(w.shoup >> 12)}; }
+    static Scalar shoup_scalar(const ShoupConstant& w) {
+        return {broadcast(w.value), broadcast(w.shoup >> 12)};
+    }
     static HENN_ALWAYS_INLINE V mul_scalar(V x, const Scalar& s, const Ctx& c) {
         const V zero = _mm512_setzero_si512();
         const V quotient = _mm512_madd52hi_epu64(zero, x, s.w_shoup52);
         const V product = _mm512_madd52lo_epu64(zero, x, s.w);
-        const V r = _mm512_and_si512(_mm512_madd52lo_epu64(product, quotient, c.q_negated52), c.low52);
+        const V r =
+            _mm512_and_si512(_mm512_madd52lo_epu64(product, quotient, c.q_negated52), c.low52);
         return reduce_once(r, c.q);
     }
 };
@@ -510,14 +589,16 @@ IfmaSumContext ifma_sum_context(const Modulus& q) {
     u64 inverse = qv;  // q q = 1 mod 8: three correct bits, doubled by each Newton step
     for (int i = 0; i < 5; ++i) inverse *= 2 - qv * inverse;
     const u64 r2 = q.reduce(static_cast<u128>(1) << 104);
-    return {PolicyIfma::context(q), PolicyIfma::broadcast((0 - inverse) & kLow52), PolicyIfma::broadcast(r2),
+    return {PolicyIfma::context(q), PolicyIfma::broadcast((0 - inverse) & kLow52),
+            PolicyIfma::broadcast(r2),
             PolicyIfma::broadcast(static_cast<u64>((static_cast<u128>(r2) << 52) / qv))};
 }
 
 // One Montgomery step: for v = high 2^52 + low (low < 2^52), returns (v + m q) / 2^52 with
 // m = low (-q^-1) mod 2^52, which is v 2^-52 mod q and below high + q + 1. low + (m q mod 2^52)
 // is 0 when low = 0 (then m = 0) and 2^52 otherwise: that carry is added separately.
-HENN_ALWAYS_INLINE __m512i ifma_montgomery_step(__m512i high, __m512i low, const IfmaSumContext& c) {
+HENN_ALWAYS_INLINE __m512i ifma_montgomery_step(__m512i high, __m512i low,
+                                                const IfmaSumContext& c) {
     const __m512i m = _mm512_madd52lo_epu64(_mm512_setzero_si512(), low, c.q_inverse_negated);
     const __m512i v = _mm512_madd52hi_epu64(high, m, c.base.q);
     return _mm512_mask_add_epi64(v, _mm512_test_epi64_mask(low, low), v, _mm512_set1_epi64(1));
@@ -525,17 +606,20 @@ HENN_ALWAYS_INLINE __m512i ifma_montgomery_step(__m512i high, __m512i low, const
 
 // The sum S = acc_high 2^52 + acc_low mod q, for sums of up to 64 products of values below
 // 2^50 (q < 2^50 too): each product is below 2^100, so acc_high < 64 * 2^48 = 2^54 and
-// acc_low < 64 * 2^52 = 2^58. Folding acc_low's carries gives S = h 2^52 + l with h < 2^54 + 2^6; a first Montgomery
-// step gives v1 = S 2^-52 < 2^55, a second (on v1's limbs, high part < 8) v2 = S 2^-104 <= q + 7;
-// Shoup's product v2 (2^104 mod q) lands in [0, 2q), and one subtraction finishes.
-HENN_ALWAYS_INLINE __m512i ifma_reduce_sum(__m512i acc_high, __m512i acc_low, const IfmaSumContext& c) {
+// acc_low < 64 * 2^52 = 2^58. Folding acc_low's carries gives S = h 2^52 + l with h < 2^54 + 2^6; a
+// first Montgomery step gives v1 = S 2^-52 < 2^55, a second (on v1's limbs, high part < 8) v2 = S
+// 2^-104 <= q + 7; Shoup's product v2 (2^104 mod q) lands in [0, 2q), and one subtraction finishes.
+HENN_ALWAYS_INLINE __m512i ifma_reduce_sum(__m512i acc_high, __m512i acc_low,
+                                           const IfmaSumContext& c) {
     const __m512i h = _mm512_add_epi64(acc_high, _mm512_srli_epi64(acc_low, 52));
     const __m512i v1 = ifma_montgomery_step(h, _mm512_and_si512(acc_low, c.base.low52), c);
-    const __m512i v2 = ifma_montgomery_step(_mm512_srli_epi64(v1, 52), _mm512_and_si512(v1, c.base.low52), c);
+    const __m512i v2 =
+        ifma_montgomery_step(_mm512_srli_epi64(v1, 52), _mm512_and_si512(v1, c.base.low52), c);
     const __m512i zero = _mm512_setzero_si512();
     const __m512i quotient = _mm512_madd52hi_epu64(zero, v2, c.r2_shoup52);
     const __m512i product = _mm512_madd52lo_epu64(zero, v2, c.r2);
-    const __m512i r = _mm512_and_si512(_mm512_madd52lo_epu64(product, quotient, c.base.q_negated52), c.base.low52);
+    const __m512i r = _mm512_and_si512(_mm512_madd52lo_epu64(product, quotient, c.base.q_negated52),
+                                       c.base.low52);
     return Common::reduce_once(r, c.base.q);
 }
 
@@ -549,22 +633,28 @@ struct Sum64Context {
 
 Sum64Context sum64_context(const Modulus& q) {
     const u64 r64 = q.reduce(static_cast<u128>(1) << 64);
-    return {Common::broadcast(q.value()), Common::broadcast(2 * q.value()), Common::broadcast(r64),
-            Common::broadcast(shoup_precompute(r64, q.value())), Common::broadcast(q.barrett_hi()),
+    return {Common::broadcast(q.value()),
+            Common::broadcast(2 * q.value()),
+            Common::broadcast(r64),
+            Common::broadcast(shoup_precompute(r64, q.value())),
+            Common::broadcast(q.barrett_hi()),
             Common::broadcast(1)};
 }
 
-HENN_ALWAYS_INLINE void sum64_add_product(__m512i a, __m512i b, __m512i& high, __m512i& low, const Sum64Context& c) {
+HENN_ALWAYS_INLINE void sum64_add_product(__m512i a, __m512i b, __m512i& high, __m512i& low,
+                                          const Sum64Context& c) {
     __m512i product_high, product_low;
     Policy64::product(a, b, product_high, product_low);
     low = _mm512_add_epi64(low, product_low);
     high = _mm512_add_epi64(high, product_high);
-    high = _mm512_mask_add_epi64(high, _mm512_cmplt_epu64_mask(low, product_low), high, c.one);  // carry
+    high = _mm512_mask_add_epi64(high, _mm512_cmplt_epu64_mask(low, product_low), high,
+                                 c.one);  // carry
 }
 
 HENN_ALWAYS_INLINE __m512i sum64_reduce(__m512i high, __m512i low, const Sum64Context& c) {
     const __m512i high_quotient = Policy64::mul_high(high, c.r64_shoup);
-    const __m512i h = _mm512_sub_epi64(_mm512_mullo_epi64(high, c.r64), _mm512_mullo_epi64(high_quotient, c.q));
+    const __m512i h =
+        _mm512_sub_epi64(_mm512_mullo_epi64(high, c.r64), _mm512_mullo_epi64(high_quotient, c.q));
     const __m512i low_quotient = Policy64::mul_high(low, c.inverse64);
     const __m512i l = _mm512_sub_epi64(low, _mm512_mullo_epi64(low_quotient, c.q));
     const __m512i s = _mm512_add_epi64(h, l);
@@ -575,7 +665,8 @@ HENN_ALWAYS_INLINE __m512i sum64_reduce(__m512i high, __m512i low, const Sum64Co
 struct IfmaMac {
     using Ctx = IfmaSumContext;
     static Ctx context(const Modulus& q) { return ifma_sum_context(q); }
-    static HENN_ALWAYS_INLINE void add(__m512i a, __m512i b, __m512i& high, __m512i& low, const Ctx&) {
+    static HENN_ALWAYS_INLINE void add(__m512i a, __m512i b, __m512i& high, __m512i& low,
+                                       const Ctx&) {
         low = _mm512_madd52lo_epu64(low, a, b);
         high = _mm512_madd52hi_epu64(high, a, b);
     }
@@ -587,7 +678,8 @@ struct IfmaMac {
 struct Mac64 {
     using Ctx = Sum64Context;
     static Ctx context(const Modulus& q) { return sum64_context(q); }
-    static HENN_ALWAYS_INLINE void add(__m512i a, __m512i b, __m512i& high, __m512i& low, const Ctx& c) {
+    static HENN_ALWAYS_INLINE void add(__m512i a, __m512i b, __m512i& high, __m512i& low,
+                                       const Ctx& c) {
         sum64_add_product(a, b, high, low, c);
     }
     static HENN_ALWAYS_INLINE __m512i reduce(__m512i high, __m512i low, const Ctx& c) {
@@ -595,12 +687,17 @@ struct Mac64 {
     }
 };
 
-// The terms of the three kinds of sums: x[t][k] y[t][k], x[t][permutation[k]] y[t][k], x[t][k] w[t].
+// The terms of the three kinds of sums: x[t][k] y[t][k], x[t][permutation[k]] y[t][k], x[t][k]
+// w[t].
 struct DotTerms {
     const u64* const* x;
     const u64* const* y;
-    HENN_ALWAYS_INLINE __m512i left(std::size_t t, std::size_t k) const { return _mm512_loadu_si512(x[t] + k); }
-    HENN_ALWAYS_INLINE __m512i right(std::size_t t, std::size_t k) const { return _mm512_loadu_si512(y[t] + k); }
+    HENN_ALWAYS_INLINE __m512i left(std::size_t t, std::size_t k) const {
+        return _mm512_loadu_si512(x[t] + k);
+    }
+    HENN_ALWAYS_INLINE __m512i right(std::size_t t, std::size_t k) const {
+        return _mm512_loadu_si512(y[t] + k);
+    }
     u128 scalar(std::size_t t, std::size_t k) const { return static_cast<u128>(x[t][k]) * y[t][k]; }
 };
 
@@ -612,14 +709,20 @@ struct PermutedTerms {
         const __m256i index = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(permutation + k));
         return _mm512_i32gather_epi64(index, x[t], 8);
     }
-    HENN_ALWAYS_INLINE __m512i right(std::size_t t, std::size_t k) const { return _mm512_loadu_si512(y[t] + k); }
-    u128 scalar(std::size_t t, std::size_t k) const { return static_cast<u128>(x[t][permutation[k]]) * y[t][k]; }
+    HENN_ALWAYS_INLINE __m512i right(std::size_t t, std::size_t k) const {
+        return _mm512_loadu_si512(y[t] + k);
+    }
+    u128 scalar(std::size_t t, std::size_t k) const {
+        return static_cast<u128>(x[t][permutation[k]]) * y[t][k];
+    }
 };
 
 struct WeightedTerms {
     const u64* const* x;
     const u64* w;
-    HENN_ALWAYS_INLINE __m512i left(std::size_t t, std::size_t k) const { return _mm512_loadu_si512(x[t] + k); }
+    HENN_ALWAYS_INLINE __m512i left(std::size_t t, std::size_t k) const {
+        return _mm512_loadu_si512(x[t] + k);
+    }
     HENN_ALWAYS_INLINE __m512i right(std::size_t t, std::size_t) const {
         return _mm512_set1_epi64(static_cast<long long>(w[t]));
     }
@@ -643,11 +746,13 @@ void blocked_sum(const Terms& terms, std::size_t count, u64* out, std::size_t n,
     if (count <= kRegisterTerms) {
         for (std::size_t k = 0; k < vector_end; k += 8) {
             __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
-            for (std::size_t t = 0; t < count; ++t) Mac::add(terms.left(t, k), terms.right(t, k), high, low, c);
+            for (std::size_t t = 0; t < count; ++t)
+                Mac::add(terms.left(t, k), terms.right(t, k), high, low, c);
             _mm512_storeu_si512(out + k, Mac::reduce(high, low, c));
         }
     }
-    for (std::size_t begin = count <= kRegisterTerms ? vector_end : 0; begin < vector_end; begin += kBlock) {
+    for (std::size_t begin = count <= kRegisterTerms ? vector_end : 0; begin < vector_end;
+         begin += kBlock) {
         const std::size_t length = std::min(kBlock, vector_end - begin);
         for (std::size_t j = 0; j < length; j += 8) {
             _mm512_store_si512(highs + j, _mm512_setzero_si512());
@@ -662,8 +767,8 @@ void blocked_sum(const Terms& terms, std::size_t count, u64* out, std::size_t n,
             }
         }
         for (std::size_t j = 0; j < length; j += 8) {
-            _mm512_storeu_si512(out + begin + j,
-                                Mac::reduce(_mm512_load_si512(highs + j), _mm512_load_si512(lows + j), c));
+            _mm512_storeu_si512(out + begin + j, Mac::reduce(_mm512_load_si512(highs + j),
+                                                             _mm512_load_si512(lows + j), c));
         }
     }
     for (std::size_t k = vector_end; k < n; ++k) {
@@ -698,8 +803,9 @@ void blocked_sum_pair(const u64* const* x, const std::uint32_t* permutation, con
                 const std::size_t k = begin + j;
                 __m512i v;
                 if constexpr (kPermuted) {
-                    v = _mm512_i32gather_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(permutation + k)),
-                                               x[t], 8);
+                    v = _mm512_i32gather_epi64(
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(permutation + k)), x[t],
+                        8);
                 } else {
                     v = _mm512_loadu_si512(x[t] + k);
                 }
@@ -715,10 +821,10 @@ void blocked_sum_pair(const u64* const* x, const std::uint32_t* permutation, con
             }
         }
         for (std::size_t j = 0; j < length; j += 8) {
-            _mm512_storeu_si512(out0 + begin + j,
-                                Mac::reduce(_mm512_load_si512(highs0 + j), _mm512_load_si512(lows0 + j), c));
-            _mm512_storeu_si512(out1 + begin + j,
-                                Mac::reduce(_mm512_load_si512(highs1 + j), _mm512_load_si512(lows1 + j), c));
+            _mm512_storeu_si512(out0 + begin + j, Mac::reduce(_mm512_load_si512(highs0 + j),
+                                                              _mm512_load_si512(lows0 + j), c));
+            _mm512_storeu_si512(out1 + begin + j, Mac::reduce(_mm512_load_si512(highs1 + j),
+                                                              _mm512_load_si512(lows1 + j), c));
         }
     }
     for (std::size_t k = vector_end; k < n; ++k) {
@@ -733,8 +839,9 @@ void blocked_sum_pair(const u64* const* x, const std::uint32_t* permutation, con
     }
 }
 
-void dot_pair64(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0, const u64* const* y1,
-                std::size_t count, u64* out0, u64* out1, std::size_t n, const Modulus& q) {
+void dot_pair64(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
+                const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
+                const Modulus& q) {
     // Permuted 64-bit sums (gathers plus emulated products) measured no faster than the portable
     // coefficient-by-coefficient loop at N = 2^15 (hoisted rotations).
     if (!vector_multiplication_ok(q) || permutation != nullptr) {
@@ -744,7 +851,8 @@ void dot_pair64(const u64* const* x, const std::uint32_t* permutation, const u64
 }
 
 void dot_pair_ifma(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
-                   const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n, const Modulus& q) {
+                   const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
+                   const Modulus& q) {
     if (!ifma_ok(q)) return dot_pair64(x, permutation, y0, y1, count, out0, out1, n, q);
     if (permutation != nullptr) {
         return blocked_sum_pair<IfmaMac, true>(x, permutation, y0, y1, count, out0, out1, n, q);
@@ -752,12 +860,12 @@ void dot_pair_ifma(const u64* const* x, const std::uint32_t* permutation, const 
     blocked_sum_pair<IfmaMac, false>(x, permutation, y0, y1, count, out0, out1, n, q);
 }
 
-void dot64_impl(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
-                const Modulus& q) {
+void dot64_impl(const u64* const* x, const u64* const* y, std::size_t count, u64* out,
+                std::size_t n, const Modulus& q) {
     blocked_sum<Mac64>(DotTerms{x, y}, count, out, n, q);
 }
-void weighted_sum64_impl(const u64* const* x, const u64* w, std::size_t count, u64* out, std::size_t n,
-                         const Modulus& q) {
+void weighted_sum64_impl(const u64* const* x, const u64* w, std::size_t count, u64* out,
+                         std::size_t n, const Modulus& q) {
     blocked_sum<Mac64>(WeightedTerms{x, w}, count, out, n, q);
 }
 void dot_permuted64_impl(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
@@ -768,8 +876,8 @@ void ifma_dot(const u64* const* x, const u64* const* y, std::size_t count, u64* 
               const Modulus& q) {
     blocked_sum<IfmaMac>(DotTerms{x, y}, count, out, n, q);
 }
-void ifma_weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64* out, std::size_t n,
-                       const Modulus& q) {
+void ifma_weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64* out,
+                       std::size_t n, const Modulus& q) {
     blocked_sum<IfmaMac>(WeightedTerms{x, w}, count, out, n, q);
 }
 void ifma_dot_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
@@ -778,9 +886,15 @@ void ifma_dot_permuted(const u64* const* x, const std::uint32_t* permutation, co
 }
 
 // The avx512 table: 64-bit words for every odd modulus.
-void add(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) { add_loop<Policy64>(a, b, out, n, q); }
-void sub(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) { sub_loop<Policy64>(a, b, out, n, q); }
-void negate(const u64* a, u64* out, std::size_t n, const Modulus& q) { negate_loop<Policy64>(a, out, n, q); }
+void add(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
+    add_loop<Policy64>(a, b, out, n, q);
+}
+void sub(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
+    sub_loop<Policy64>(a, b, out, n, q);
+}
+void negate(const u64* a, u64* out, std::size_t n, const Modulus& q) {
+    negate_loop<Policy64>(a, out, n, q);
+}
 void mul64(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
     if (!vector_multiplication_ok(q)) return portable_vector_kernels().mul(a, b, out, n, q);
     mul_loop<Policy64>(a, b, out, n, q);
@@ -792,9 +906,10 @@ void mul_add64(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulu
 void mul_scalar64(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q) {
     mul_scalar_loop<Policy64>(a, w, out, n, q);
 }
-void karatsuba64(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1, u64* c2,
-                 std::size_t n, const Modulus& q) {
-    if (!vector_multiplication_ok(q)) return portable_vector_kernels().karatsuba(a0, a1, b0, b1, c0, c1, c2, n, q);
+void karatsuba64(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
+                 u64* c2, std::size_t n, const Modulus& q) {
+    if (!vector_multiplication_ok(q))
+        return portable_vector_kernels().karatsuba(a0, a1, b0, b1, c0, c1, c2, n, q);
     karatsuba_loop<Policy64>(a0, a1, b0, b1, c0, c1, c2, n, q);
 }
 
@@ -811,25 +926,27 @@ void dot_permuted64(const u64* const* x, const std::uint32_t* permutation, const
     dot_permuted64_impl(x, permutation, y, count, out, n, q);
 }
 
-void weighted_sum64(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out, std::size_t n,
-                    const Modulus& q) {
-    if (!vector_multiplication_ok(q)) return portable_vector_kernels().weighted_sum(x, w, count, x_bound, out, n, q);
+void weighted_sum64(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
+                    std::size_t n, const Modulus& q) {
+    if (!vector_multiplication_ok(q))
+        return portable_vector_kernels().weighted_sum(x, w, count, x_bound, out, n, q);
     weighted_sum64_impl(x, w, count, out, n, q);
 }
 
 // Rows of a constant matrix with the sums in registers: per row, 32 coefficients at a time
 // (four vectors, their 52-bit low and high halves), each column's 32 values loaded once per row,
 // reduced every 64 entries (ifma_reduce_sum's bound) into a running sum mod q.
-void ifma_matrix_rows(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column, const u64* w,
-                      std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
+void ifma_matrix_rows(const u64* const* x, const std::size_t* row_begin,
+                      const std::uint32_t* column, const u64* w, std::size_t rows, u64* const* out,
+                      std::size_t n, const Modulus& q) {
     const IfmaSumContext c = ifma_sum_context(q);
     const std::size_t wide_end = n & ~std::size_t{31}, vector_end = n & ~std::size_t{7};
     for (std::size_t r = 0; r < rows; ++r) {
         const std::size_t begin = row_begin[r], end = row_begin[r + 1];
         u64* o = out[r];
         for (std::size_t k = 0; k < wide_end; k += 32) {
-            __m512i total[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                                _mm512_setzero_si512()};
+            __m512i total[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(),
+                                _mm512_setzero_si512(), _mm512_setzero_si512()};
             for (std::size_t chunk = begin; chunk < end; chunk += 64) {
                 const std::size_t chunk_end = std::min(end, chunk + 64);
                 __m512i high[4], low[4];
@@ -843,7 +960,8 @@ void ifma_matrix_rows(const u64* const* x, const std::size_t* row_begin, const s
                         high[v] = _mm512_madd52hi_epu64(high[v], a, weight);
                     }
                 }
-                for (int v = 0; v < 4; ++v) total[v] = Common::add(total[v], ifma_reduce_sum(high[v], low[v], c), c.base.q);
+                for (int v = 0; v < 4; ++v)
+                    total[v] = Common::add(total[v], ifma_reduce_sum(high[v], low[v], c), c.base.q);
             }
             for (int v = 0; v < 4; ++v) _mm512_storeu_si512(o + k + 8 * v, total[v]);
         }
@@ -866,7 +984,8 @@ void ifma_matrix_rows(const u64* const* x, const std::size_t* row_begin, const s
             u64 total = 0;
             for (std::size_t chunk = begin; chunk < end; chunk += 64) {
                 u128 sum = 0;
-                for (std::size_t e = chunk; e < std::min(end, chunk + 64); ++e) sum += static_cast<u128>(x[column[e]][k]) * w[e];
+                for (std::size_t e = chunk; e < std::min(end, chunk + 64); ++e)
+                    sum += static_cast<u128>(x[column[e]][k]) * w[e];
                 total = add_mod(total, q.reduce(sum), q.value());
             }
             o[k] = total;
@@ -874,10 +993,13 @@ void ifma_matrix_rows(const u64* const* x, const std::size_t* row_begin, const s
     }
 }
 
-void matrix_rows_ifma(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column, const u64* w,
-                      std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
+void matrix_rows_ifma(const u64* const* x, const std::size_t* row_begin,
+                      const std::uint32_t* column, const u64* w, std::size_t rows, u64* const* out,
+                      std::size_t n, const Modulus& q) {
     // Above IFMA's range: the 64-bit weighted sums of the avx512 table.
-    if (!ifma_ok(q)) return matrix_rows_generic(avx512_vector_kernels(), x, row_begin, column, w, rows, out, n, q);
+    if (!ifma_ok(q))
+        return matrix_rows_generic(avx512_vector_kernels(), x, row_begin, column, w, rows, out, n,
+                                   q);
     ifma_matrix_rows(x, row_begin, column, w, rows, out, n, q);
 }
 
@@ -890,12 +1012,13 @@ void mul_add_ifma(const u64* a, const u64* b, u64* acc, std::size_t n, const Mod
     if (!ifma_ok(q)) return mul_add64(a, b, acc, n, q);
     mul_add_loop<PolicyIfma>(a, b, acc, n, q);
 }
-void mul_scalar_ifma(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q) {
+void mul_scalar_ifma(const u64* a, const ShoupConstant& w, u64* out, std::size_t n,
+                     const Modulus& q) {
     if (!ifma_ok(q)) return mul_scalar64(a, w, out, n, q);
     mul_scalar_loop<PolicyIfma>(a, w, out, n, q);
 }
-void karatsuba_ifma(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1, u64* c2,
-                    std::size_t n, const Modulus& q) {
+void karatsuba_ifma(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
+                    u64* c2, std::size_t n, const Modulus& q) {
     if (!ifma_ok(q)) return karatsuba64(a0, a1, b0, b1, c0, c1, c2, n, q);
     karatsuba_loop<PolicyIfma>(a0, a1, b0, b1, c0, c1, c2, n, q);
 }
@@ -906,7 +1029,8 @@ void dot_ifma(const u64* const* x, const u64* const* y, std::size_t count, u64* 
 }
 void weighted_sum_ifma(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
                        std::size_t n, const Modulus& q) {
-    if (!ifma_ok(q) || x_bound > kIfmaModulusBound) return weighted_sum64(x, w, count, x_bound, out, n, q);
+    if (!ifma_ok(q) || x_bound > kIfmaModulusBound)
+        return weighted_sum64(x, w, count, x_bound, out, n, q);
     ifma_weighted_sum(x, w, count, out, n, q);
 }
 void dot_permuted_ifma(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
@@ -921,7 +1045,8 @@ void dot_permuted_ifma(const u64* const* x, const std::uint32_t* permutation, co
 // are as fast as this below 2^32 and faster above (henn_math_bench --benchmark_filter=MatrixRows).
 template <bool kWide>
 void small_rows512(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
-                   const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
+                   const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                   const Modulus& q) {
     constexpr std::size_t kRunTerms = 255;  // |w| < 2^24: 255 products below 2^56 fit in 64 bits
     const u64 qv = q.value();
     const std::size_t vector_end = n & ~std::size_t{31};
@@ -931,7 +1056,8 @@ void small_rows512(const u64* const* x, const std::size_t* row_begin, const std:
         const std::size_t begin = row_begin[r], end = row_begin[r + 1];
         runs.assign(1, begin);
         for (std::size_t e = begin; e < end; ++e) {
-            if (e + 1 == end || (w[e + 1] < 0) != (w[e] < 0) || e + 1 - runs.back() == kRunTerms) runs.push_back(e + 1);
+            if (e + 1 == end || (w[e + 1] < 0) != (w[e] < 0) || e + 1 - runs.back() == kRunTerms)
+                runs.push_back(e + 1);
         }
         u64* o = out[r];
         for (std::size_t k = 0; k < vector_end; k += 32) {
@@ -941,14 +1067,16 @@ void small_rows512(const u64* const* x, const std::size_t* row_begin, const std:
                 __m512i low[4], high[4];
                 for (int v = 0; v < 4; ++v) low[v] = high[v] = _mm512_setzero_si512();
                 for (std::size_t e = runs[run]; e < runs[run + 1]; ++e) {
-                    const std::int64_t magnitude = negative ? -static_cast<std::int64_t>(w[e]) : w[e];
+                    const std::int64_t magnitude =
+                        negative ? -static_cast<std::int64_t>(w[e]) : w[e];
                     const __m512i weight = _mm512_set1_epi64(magnitude);
                     const u64* p = x[column[e]] + k;
                     for (int v = 0; v < 4; ++v) {
                         const __m512i a = _mm512_loadu_si512(p + 8 * v);
                         low[v] = _mm512_add_epi64(low[v], _mm512_mul_epu32(a, weight));
                         if constexpr (kWide) {
-                            high[v] = _mm512_add_epi64(high[v], _mm512_mul_epu32(_mm512_srli_epi64(a, 32), weight));
+                            high[v] = _mm512_add_epi64(
+                                high[v], _mm512_mul_epu32(_mm512_srli_epi64(a, 32), weight));
                         }
                     }
                 }
@@ -971,8 +1099,9 @@ void small_rows512(const u64* const* x, const std::size_t* row_begin, const std:
         for (std::size_t k = vector_end; k < n; ++k) {
             u64 total = 0;
             for (std::size_t e = begin; e < end; ++e) {
-                const u64 product = q.reduce(static_cast<u128>(x[column[e]][k]) *
-                                             static_cast<u64>(w[e] < 0 ? -static_cast<std::int64_t>(w[e]) : w[e]));
+                const u64 product =
+                    q.reduce(static_cast<u128>(x[column[e]][k]) *
+                             static_cast<u64>(w[e] < 0 ? -static_cast<std::int64_t>(w[e]) : w[e]));
                 total = w[e] < 0 ? sub_mod(total, product, qv) : add_mod(total, product, qv);
             }
             o[k] = total;
@@ -980,8 +1109,9 @@ void small_rows512(const u64* const* x, const std::size_t* row_begin, const std:
     }
 }
 
-void matrix_rows_small512(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
-                          const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
+void matrix_rows_small512(const u64* const* x, const std::size_t* row_begin,
+                          const std::uint32_t* column, const std::int32_t* w, std::size_t rows,
+                          u64* const* out, std::size_t n, const Modulus& q) {
     if (q.value() >> 32) return small_rows512<true>(x, row_begin, column, w, rows, out, n, q);
     small_rows512<false>(x, row_begin, column, w, rows, out, n, q);
 }
@@ -991,35 +1121,69 @@ HENN_TARGET_REGION_END
 
 const VectorKernelTable& avx2_vector_kernels() {
     using namespace avx2_kernels;
-    static const VectorKernelTable table = {add,      sub,       negate,
-                                            mul,      mul_add,   mul_scalar,
-                                            dot,      portable_vector_kernels().dot_permuted,
-                                            dot_pair, weighted_sum,
-                                            karatsuba, nullptr, matrix_rows_small};
+    static const VectorKernelTable table = {add,
+                                            sub,
+                                            negate,
+                                            mul,
+                                            mul_add,
+                                            mul_scalar,
+                                            dot,
+                                            portable_vector_kernels().dot_permuted,
+                                            dot_pair,
+                                            weighted_sum,
+                                            karatsuba,
+                                            nullptr,
+                                            matrix_rows_small};
     return table;
 }
 
 const VectorKernelTable& avx512_vector_kernels() {
     using namespace avx512_kernels;
-    static const VectorKernelTable table = {add,          sub,   negate,         mul64,      mul_add64,
-                                            mul_scalar64, dot64, dot_permuted64, dot_pair64, weighted_sum64,
-                                            karatsuba64, nullptr, matrix_rows_small512};
+    static const VectorKernelTable table = {add,
+                                            sub,
+                                            negate,
+                                            mul64,
+                                            mul_add64,
+                                            mul_scalar64,
+                                            dot64,
+                                            dot_permuted64,
+                                            dot_pair64,
+                                            weighted_sum64,
+                                            karatsuba64,
+                                            nullptr,
+                                            matrix_rows_small512};
     return table;
 }
 
 const VectorKernelTable& avx512ifma_vector_kernels() {
     using namespace avx512_kernels;
-    static const VectorKernelTable table = {add,      sub,          negate,  mul_ifma,          mul_add_ifma,
-                                            mul_scalar_ifma, dot_ifma, dot_permuted_ifma, dot_pair_ifma, weighted_sum_ifma,
-                                            karatsuba_ifma, matrix_rows_ifma, nullptr};
+    static const VectorKernelTable table = {add,
+                                            sub,
+                                            negate,
+                                            mul_ifma,
+                                            mul_add_ifma,
+                                            mul_scalar_ifma,
+                                            dot_ifma,
+                                            dot_permuted_ifma,
+                                            dot_pair_ifma,
+                                            weighted_sum_ifma,
+                                            karatsuba_ifma,
+                                            matrix_rows_ifma,
+                                            nullptr};
     return table;
 }
 
 #else  // not x86-64 with GCC/Clang: the portable kernels everywhere
 
-const VectorKernelTable& avx2_vector_kernels() { return portable_vector_kernels(); }
-const VectorKernelTable& avx512_vector_kernels() { return portable_vector_kernels(); }
-const VectorKernelTable& avx512ifma_vector_kernels() { return portable_vector_kernels(); }
+const VectorKernelTable& avx2_vector_kernels() {
+    return portable_vector_kernels();
+}
+const VectorKernelTable& avx512_vector_kernels() {
+    return portable_vector_kernels();
+}
+const VectorKernelTable& avx512ifma_vector_kernels() {
+    return portable_vector_kernels();
+}
 
 #endif
 

@@ -17,32 +17,34 @@ struct VectorKernelTable {
     void (*negate)(const u64* a, u64* out, std::size_t n, const Modulus& q);
     void (*mul)(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q);
     void (*mul_add)(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus& q);
-    void (*mul_scalar)(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q);
-    void (*dot)(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
-                const Modulus& q);
+    void (*mul_scalar)(const u64* a, const ShoupConstant& w, u64* out, std::size_t n,
+                       const Modulus& q);
+    void (*dot)(const u64* const* x, const u64* const* y, std::size_t count, u64* out,
+                std::size_t n, const Modulus& q);
     void (*dot_permuted)(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
                          std::size_t count, u64* out, std::size_t n, const Modulus& q);
     void (*dot_pair)(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
                      const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
                      const Modulus& q);
-    void (*weighted_sum)(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
-                         std::size_t n, const Modulus& q);
-    void (*karatsuba)(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1, u64* c2,
-                      std::size_t n, const Modulus& q);
+    void (*weighted_sum)(const u64* const* x, const u64* w, std::size_t count, u64 x_bound,
+                         u64* out, std::size_t n, const Modulus& q);
+    void (*karatsuba)(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
+                      u64* c2, std::size_t n, const Modulus& q);
     // Null: rows summed through weighted_sum, 64 terms at a time (vector_ops.cpp).
-    void (*matrix_rows)(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column, const u64* w,
-                        std::size_t rows, u64* const* out, std::size_t n, const Modulus& q);
+    void (*matrix_rows)(const u64* const* x, const std::size_t* row_begin,
+                        const std::uint32_t* column, const u64* w, std::size_t rows,
+                        u64* const* out, std::size_t n, const Modulus& q);
     // Null: the weights become residues mod q and go through matrix_rows (vector_ops.cpp).
-    void (*matrix_rows_small)(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
-                              const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
-                              const Modulus& q);
+    void (*matrix_rows_small)(const u64* const* x, const std::size_t* row_begin,
+                              const std::uint32_t* column, const std::int32_t* w, std::size_t rows,
+                              u64* const* out, std::size_t n, const Modulus& q);
 };
 
 // matrix_rows through a table's weighted_sum and add, 64 terms at a time (math/vector_ops.cpp):
 // what tables without a matrix_rows kernel use.
-void matrix_rows_generic(const VectorKernelTable& table, const u64* const* x, const std::size_t* row_begin,
-                         const std::uint32_t* column, const u64* w, std::size_t rows, u64* const* out, std::size_t n,
-                         const Modulus& q);
+void matrix_rows_generic(const VectorKernelTable& table, const u64* const* x,
+                         const std::size_t* row_begin, const std::uint32_t* column, const u64* w,
+                         std::size_t rows, u64* const* out, std::size_t n, const Modulus& q);
 
 // Plain C++ (math/vector_ops.cpp): the reference and the fallback of the others.
 const VectorKernelTable& portable_vector_kernels();

@@ -34,9 +34,18 @@ double parse_number(const std::string& text, const std::string& whole) {
 ActivationSpec parse_activation(const std::string& text) {
     ActivationSpec spec;
     if (text == "relu") return spec;
-    if (text == "sigmoid") { spec.kind = ActivationSpec::Kind::sigmoid; return spec; }
-    if (text == "tanh") { spec.kind = ActivationSpec::Kind::tanh; return spec; }
-    if (text == "square") { spec.kind = ActivationSpec::Kind::square; return spec; }
+    if (text == "sigmoid") {
+        spec.kind = ActivationSpec::Kind::sigmoid;
+        return spec;
+    }
+    if (text == "tanh") {
+        spec.kind = ActivationSpec::Kind::tanh;
+        return spec;
+    }
+    if (text == "square") {
+        spec.kind = ActivationSpec::Kind::square;
+        return spec;
+    }
     const std::string usage =
         "expected relu, sigmoid, tanh, square or poly:METHOD:DEGREE:INTERVAL[:FUNCTION][:trainable]"
         " (e.g. poly:chebyshev:3:6 or poly:least-squares:2:-4,4:sigmoid)";
@@ -78,11 +87,16 @@ ActivationSpec parse_activation(const std::string& text) {
 
 std::string to_string(const ActivationSpec& spec) {
     switch (spec.kind) {
-        case ActivationSpec::Kind::relu: return "relu";
-        case ActivationSpec::Kind::sigmoid: return "sigmoid";
-        case ActivationSpec::Kind::tanh: return "tanh";
-        case ActivationSpec::Kind::square: return "square";
-        case ActivationSpec::Kind::polynomial: break;
+        case ActivationSpec::Kind::relu:
+            return "relu";
+        case ActivationSpec::Kind::sigmoid:
+            return "sigmoid";
+        case ActivationSpec::Kind::tanh:
+            return "tanh";
+        case ActivationSpec::Kind::square:
+            return "square";
+        case ActivationSpec::Kind::polynomial:
+            break;
     }
     std::ostringstream out;
     out << "poly:" << spec.method << ":" << spec.degree << ":";
@@ -97,9 +111,12 @@ std::string to_string(const ActivationSpec& spec) {
 
 LayerOp activation_layer(const ActivationSpec& spec, const std::vector<double>& samples) {
     switch (spec.kind) {
-        case ActivationSpec::Kind::relu: return NonPolynomial{NonPolynomialKind::relu};
-        case ActivationSpec::Kind::sigmoid: return NonPolynomial{NonPolynomialKind::sigmoid};
-        case ActivationSpec::Kind::tanh: return NonPolynomial{NonPolynomialKind::tanh};
+        case ActivationSpec::Kind::relu:
+            return NonPolynomial{NonPolynomialKind::relu};
+        case ActivationSpec::Kind::sigmoid:
+            return NonPolynomial{NonPolynomialKind::sigmoid};
+        case ActivationSpec::Kind::tanh:
+            return NonPolynomial{NonPolynomialKind::tanh};
         case ActivationSpec::Kind::square: {
             Polynomial p;
             p.coefficients = {0.0, 0.0, 1.0};
@@ -107,7 +124,8 @@ LayerOp activation_layer(const ActivationSpec& spec, const std::vector<double>& 
             p.method = "exact";
             return p;
         }
-        case ActivationSpec::Kind::polynomial: break;
+        case ActivationSpec::Kind::polynomial:
+            break;
     }
     approx::ApproxRequest request;
     request.function = approx::builtin_function(spec.function);
@@ -139,13 +157,14 @@ Model replace_activations(const Model& model, const ActivationSpec& spec,
                           std::vector<std::string>& warnings) {
     if (!spec.is_polynomial())
         throw InvalidArgument("replacement activation must be square or poly:..., not " +
-                                    to_string(spec));
+                              to_string(spec));
     auto ops = model.ops();
     for (auto& op : ops) {
         auto* n = std::get_if<NonPolynomial>(&op.op);
         if (!n) continue;
         ActivationSpec replacement = spec;
-        if (replacement.kind == ActivationSpec::Kind::polynomial) replacement.function = to_string(n->kind);
+        if (replacement.kind == ActivationSpec::Kind::polynomial)
+            replacement.function = to_string(n->kind);
         warnings.push_back("layer '" + op.name + "': " + to_string(n->kind) + " replaced by " +
                            to_string(replacement));
         op.op = activation_layer(replacement);

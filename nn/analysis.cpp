@@ -12,7 +12,8 @@ namespace {
 // An interval recorded with the layer (none: lo = hi = 0, e.g. the square and imported
 // polynomials; an unusable one from a foreign file counts as none).
 bool has_interval(const Polynomial& p) {
-    return std::isfinite(p.interval_lo) && std::isfinite(p.interval_hi) && p.interval_lo < p.interval_hi;
+    return std::isfinite(p.interval_lo) && std::isfinite(p.interval_hi) &&
+           p.interval_lo < p.interval_hi;
 }
 
 }  // namespace
@@ -23,9 +24,13 @@ circuits::PolynomialPlan polynomial_plan(const Polynomial& p) {
                            : circuits::plan_polynomial(p.coefficients, 0.0, 0.0);
 }
 
-int polynomial_depth(const Polynomial& p) { return polynomial_plan(p).depth; }
+int polynomial_depth(const Polynomial& p) {
+    return polynomial_plan(p).depth;
+}
 
-std::int64_t polynomial_ct_multiplications(const Polynomial& p) { return polynomial_plan(p).ct_multiplications; }
+std::int64_t polynomial_ct_multiplications(const Polynomial& p) {
+    return polynomial_plan(p).ct_multiplications;
+}
 
 namespace {
 
@@ -33,7 +38,8 @@ namespace {
 const Layer* next_linear_layer(const std::vector<Layer>& layers, std::size_t index) {
     for (std::size_t i = index + 1; i < layers.size(); ++i) {
         if (std::holds_alternative<Flatten>(layers[i].op)) continue;
-        if (std::holds_alternative<Dense>(layers[i].op) || std::holds_alternative<Conv2d>(layers[i].op)) {
+        if (std::holds_alternative<Dense>(layers[i].op) ||
+            std::holds_alternative<Conv2d>(layers[i].op)) {
             return &layers[i];
         }
         return nullptr;
@@ -58,7 +64,8 @@ ModelCost analyze(const Model& model) {
             cost.depth = 1;
             cost.pt_ct_multiplications = outputs * c->in_channels * c->kernel_h * c->kernel_w;
             cost.detail = std::to_string(c->kernel_h) + "x" + std::to_string(c->kernel_w) +
-                          " stride " + std::to_string(c->stride_h) + " pad " + std::to_string(c->pad_h);
+                          " stride " + std::to_string(c->stride_h) + " pad " +
+                          std::to_string(c->pad_h);
         } else if (auto* d = std::get_if<Dense>(&layer.op)) {
             cost.parameters = static_cast<std::int64_t>(d->weight.size() + d->bias.size());
             cost.depth = 1;
@@ -93,13 +100,17 @@ ModelCost analyze(const Model& model) {
             }
             cost.pt_ct_multiplications = outputs * scaled_terms;
             char interval[64];
-            std::snprintf(interval, sizeof interval, "[%g,%g]", poly->interval_lo, poly->interval_hi);
-            cost.detail = "degree " + std::to_string(degree) + ", " + poly->approximates + " by " +
-                          poly->method + (poly->interval_hi > poly->interval_lo ? std::string(" on ") + interval : "");
+            std::snprintf(interval, sizeof interval, "[%g,%g]", poly->interval_lo,
+                          poly->interval_hi);
+            cost.detail =
+                "degree " + std::to_string(degree) + ", " + poly->approximates + " by " +
+                poly->method +
+                (poly->interval_hi > poly->interval_lo ? std::string(" on ") + interval : "");
             std::string coefficients;
             for (int i = 0; i <= degree; ++i) {
                 char c[32];
-                std::snprintf(c, sizeof c, "%s%.6g", i ? ", " : "", poly->coefficients[static_cast<std::size_t>(i)]);
+                std::snprintf(c, sizeof c, "%s%.6g", i ? ", " : "",
+                              poly->coefficients[static_cast<std::size_t>(i)]);
                 coefficients += c;
             }
             cost.detail += ", coefficients (x^0..) [" + coefficients + "]";
@@ -125,8 +136,8 @@ std::string describe(const Model& model) {
     std::ostringstream out;
     out << "input " << shape_to_string(model.input_shape()) << "\n";
     char line[512];
-    std::snprintf(line, sizeof line, "%-4s %-18s %-16s %-14s %10s %6s %12s  %s\n", "#", "layer", "kind",
-                  "output", "params", "depth", "ct*ct mults", "detail");
+    std::snprintf(line, sizeof line, "%-4s %-18s %-16s %-14s %10s %6s %12s  %s\n", "#", "layer",
+                  "kind", "output", "params", "depth", "ct*ct mults", "detail");
     out << line;
     int index = 0;
     for (const auto& l : cost.layers) {
@@ -142,7 +153,8 @@ std::string describe(const Model& model) {
     out << "ciphertext-ciphertext multiplications (one ciphertext per neuron): "
         << cost.ct_ct_multiplications << "\n";
     out << "plaintext-ciphertext multiplications: " << cost.pt_ct_multiplications << "\n";
-    for (const auto& [key, value] : model.metadata()) out << "metadata " << key << " = " << value << "\n";
+    for (const auto& [key, value] : model.metadata())
+        out << "metadata " << key << " = " << value << "\n";
     return out.str();
 }
 

@@ -37,7 +37,8 @@ Shape infer(const std::string& name, const LayerOp& op, const Shape& in) {
     return std::visit(
         Overloaded{
             [&](const Conv2d& c) -> Shape {
-                if (in.size() != 3) fail(name, "Conv2d needs a {C,H,W} input, got " + shape_to_string(in));
+                if (in.size() != 3)
+                    fail(name, "Conv2d needs a {C,H,W} input, got " + shape_to_string(in));
                 check_dim(name, c.in_channels, "in_channels", 1);
                 check_dim(name, c.out_channels, "out_channels", 1);
                 check_dim(name, c.kernel_h, "kernel_h", 1);
@@ -47,8 +48,8 @@ Shape infer(const std::string& name, const LayerOp& op, const Shape& in) {
                 check_dim(name, c.pad_h, "pad_h", 0);
                 check_dim(name, c.pad_w, "pad_w", 0);
                 if (c.in_channels != in[0])
-                    fail(name, "expects " + std::to_string(c.in_channels) + " channels, input has " +
-                                   std::to_string(in[0]));
+                    fail(name, "expects " + std::to_string(c.in_channels) +
+                                   " channels, input has " + std::to_string(in[0]));
                 if (static_cast<std::int64_t>(c.weight.size()) !=
                     c.out_channels * c.in_channels * c.kernel_h * c.kernel_w)
                     fail(name, "weight has " + std::to_string(c.weight.size()) + " values");
@@ -62,7 +63,8 @@ Shape infer(const std::string& name, const LayerOp& op, const Shape& in) {
                 return {c.out_channels, h / c.stride_h + 1, w / c.stride_w + 1};
             },
             [&](const Pool2d& p) -> Shape {
-                if (in.size() != 3) fail(name, "pooling needs a {C,H,W} input, got " + shape_to_string(in));
+                if (in.size() != 3)
+                    fail(name, "pooling needs a {C,H,W} input, got " + shape_to_string(in));
                 check_dim(name, p.kernel_h, "kernel_h", 1);
                 check_dim(name, p.kernel_w, "kernel_w", 1);
                 check_dim(name, p.stride_h, "stride_h", 1);
@@ -83,7 +85,9 @@ Shape infer(const std::string& name, const LayerOp& op, const Shape& in) {
                 if (shape_size(in) != d.in_features)
                     fail(name, "expects " + std::to_string(d.in_features) + " inputs, input is " +
                                    shape_to_string(in));
-                if (in.size() != 1) fail(name, "Dense needs a flat input (add Flatten), got " + shape_to_string(in));
+                if (in.size() != 1)
+                    fail(name,
+                         "Dense needs a flat input (add Flatten), got " + shape_to_string(in));
                 if (static_cast<std::int64_t>(d.weight.size()) != d.in_features * d.out_features)
                     fail(name, "weight has " + std::to_string(d.weight.size()) + " values");
                 if (static_cast<std::int64_t>(d.bias.size()) != d.out_features)
@@ -128,9 +132,12 @@ int Polynomial::degree() const {
 
 std::string to_string(NonPolynomialKind kind) {
     switch (kind) {
-        case NonPolynomialKind::relu: return "relu";
-        case NonPolynomialKind::sigmoid: return "sigmoid";
-        case NonPolynomialKind::tanh: return "tanh";
+        case NonPolynomialKind::relu:
+            return "relu";
+        case NonPolynomialKind::sigmoid:
+            return "sigmoid";
+        case NonPolynomialKind::tanh:
+            return "tanh";
     }
     return "?";
 }
@@ -151,13 +158,15 @@ std::string layer_kind(const LayerOp& op) {
                       op);
 }
 
-Model::Model(Shape input_shape, std::vector<NamedOp> ops, std::map<std::string, std::string> metadata)
+Model::Model(Shape input_shape, std::vector<NamedOp> ops,
+             std::map<std::string, std::string> metadata)
     : input_shape_(std::move(input_shape)), metadata_(std::move(metadata)) {
     if (input_shape_.empty() || input_shape_.size() > 3)
         throw ModelError("model input must have rank 1 to 3, got " + shape_to_string(input_shape_));
     std::int64_t size = 1;
     for (auto d : input_shape_) {
-        if (d < 1 || d > kMaxDim) throw ModelError("model input shape " + shape_to_string(input_shape_) + " is invalid");
+        if (d < 1 || d > kMaxDim)
+            throw ModelError("model input shape " + shape_to_string(input_shape_) + " is invalid");
         size *= d;
         if (size > kMaxSize) throw ModelError("model input is too large");
     }
@@ -215,7 +224,8 @@ void fold_batch_norm(LayerOp& op, const std::vector<double>& gamma, const std::v
                              " channels, the layer before it has " + std::to_string(n));
         const std::size_t per_channel = weight.size() / n;
         for (std::size_t c = 0; c < n; ++c) {
-            if (!(var[c] + eps > 0.0)) throw ModelError("BatchNorm variance + epsilon is not positive");
+            if (!(var[c] + eps > 0.0))
+                throw ModelError("BatchNorm variance + epsilon is not positive");
             const double factor = gamma[c] / std::sqrt(var[c] + eps);
             for (std::size_t k = 0; k < per_channel; ++k) weight[c * per_channel + k] *= factor;
             bias[c] = (bias[c] - mean[c]) * factor + beta[c];

@@ -34,8 +34,11 @@ std::vector<double> apply_layer(const Layer& layer, const std::vector<double>& x
                                     for (std::int64_t kx = 0; kx < c.kernel_w; ++kx) {
                                         const auto ix = ox * c.stride_w + kx - c.pad_w;
                                         if (ix < 0 || ix >= W) continue;
-                                        sum += c.weight[((o * c.in_channels + i) * c.kernel_h + ky) * c.kernel_w + kx] *
-                                               x[(i * H + iy) * W + ix];
+                                        sum +=
+                                            c.weight[((o * c.in_channels + i) * c.kernel_h + ky) *
+                                                         c.kernel_w +
+                                                     kx] *
+                                            x[(i * H + iy) * W + ix];
                                     }
                                 }
                             y[(o * OH + oy) * OW + ox] = sum;
@@ -77,7 +80,8 @@ std::vector<double> apply_layer(const Layer& layer, const std::vector<double>& x
                 std::vector<double> y(x.size());
                 for (std::size_t k = 0; k < x.size(); ++k) {
                     double acc = 0;  // Horner
-                    for (auto c = p.coefficients.rbegin(); c != p.coefficients.rend(); ++c) acc = acc * x[k] + *c;
+                    for (auto c = p.coefficients.rbegin(); c != p.coefficients.rend(); ++c)
+                        acc = acc * x[k] + *c;
                     y[k] = acc;
                 }
                 return y;
@@ -86,9 +90,15 @@ std::vector<double> apply_layer(const Layer& layer, const std::vector<double>& x
                 std::vector<double> y(x.size());
                 for (std::size_t k = 0; k < x.size(); ++k) {
                     switch (n.kind) {
-                        case NonPolynomialKind::relu: y[k] = std::max(0.0, x[k]); break;
-                        case NonPolynomialKind::sigmoid: y[k] = 1.0 / (1.0 + std::exp(-x[k])); break;
-                        case NonPolynomialKind::tanh: y[k] = std::tanh(x[k]); break;
+                        case NonPolynomialKind::relu:
+                            y[k] = std::max(0.0, x[k]);
+                            break;
+                        case NonPolynomialKind::sigmoid:
+                            y[k] = 1.0 / (1.0 + std::exp(-x[k]));
+                            break;
+                        case NonPolynomialKind::tanh:
+                            y[k] = std::tanh(x[k]);
+                            break;
                     }
                 }
                 return y;
@@ -138,7 +148,8 @@ Evaluation evaluate_reference(const Model& model, const data::Dataset& data) {
     auto outputs = run_reference_batch(model, inputs, data.count());
     Evaluation e;
     e.total = data.count();
-    e.confusion.assign(static_cast<std::size_t>(classes), std::vector<std::int64_t>(static_cast<std::size_t>(classes), 0));
+    e.confusion.assign(static_cast<std::size_t>(classes),
+                       std::vector<std::int64_t>(static_cast<std::size_t>(classes), 0));
     for (std::int64_t i = 0; i < data.count(); ++i) {
         auto begin = outputs.begin() + i * classes;
         const auto predicted = std::max_element(begin, begin + classes) - begin;

@@ -39,14 +39,16 @@ struct Tensor {
     }
 };
 
-std::int64_t product(const std::vector<std::int64_t>& dims, std::size_t from = 0, std::size_t to = SIZE_MAX) {
+std::int64_t product(const std::vector<std::int64_t>& dims, std::size_t from = 0,
+                     std::size_t to = SIZE_MAX) {
     std::int64_t n = 1;
     for (std::size_t i = from; i < dims.size() && i < to; ++i) n *= dims[i];
     return n;
 }
 
 // Tensor `in` rearranged: out.data[i] = in.data[source[i]] (Gather, Slice, Transpose).
-Tensor select(const Tensor& in, std::vector<std::int64_t> dims, const std::vector<std::int64_t>& source) {
+Tensor select(const Tensor& in, std::vector<std::int64_t> dims,
+              const std::vector<std::int64_t>& source) {
     Tensor out;
     out.dims = std::move(dims);
     out.integer = in.integer;
@@ -94,7 +96,8 @@ std::vector<double> poly_mul(const std::vector<double>& a, const std::vector<dou
     while (out.size() > 1 && out.back() == 0.0) out.pop_back();
     return out;
 }
-std::vector<double> poly_add(std::vector<double> a, const std::vector<double>& b, double sign = 1.0) {
+std::vector<double> poly_add(std::vector<double> a, const std::vector<double>& b,
+                             double sign = 1.0) {
     if (a.size() < b.size()) a.resize(b.size(), 0.0);
     for (std::size_t i = 0; i < b.size(); ++i) a[i] += sign * b[i];
     while (a.size() > 1 && a.back() == 0.0) a.pop_back();
@@ -102,16 +105,19 @@ std::vector<double> poly_add(std::vector<double> a, const std::vector<double>& b
 }
 
 class Importer {
-public:
+  public:
     Importer(const ::onnx::ModelProto& model, const OnnxImportOptions& options, std::string source)
         : model_(model), options_(options), source_(std::move(source)) {}
 
     OnnxImport run();
 
-private:
-    [[noreturn]] void fail(const std::string& problem) const { throw OnnxError(source_ + ": " + problem); }
+  private:
+    [[noreturn]] void fail(const std::string& problem) const {
+        throw OnnxError(source_ + ": " + problem);
+    }
     [[noreturn]] void fail_node(const ::onnx::NodeProto& node, const std::string& problem) const {
-        fail("node '" + node.name() + "' (" + node.op_type() + ", opset " + std::to_string(opset_) + "): " + problem);
+        fail("node '" + node.name() + "' (" + node.op_type() + ", opset " + std::to_string(opset_) +
+             "): " + problem);
     }
 
     Tensor parse_tensor(const ::onnx::TensorProto& t, const std::string& what) const;
@@ -140,13 +146,17 @@ private:
     // Writes the pending polynomial of `r` as layers (folding affine maps into a preceding
     // linear layer) and returns the running value at the new stage.
     Runtime materialize(const ::onnx::NodeProto* node, Runtime r);
-    void push(const ::onnx::NodeProto* node, const std::string& name, LayerOp op, std::string fixed_name = {});
+    void push(const ::onnx::NodeProto* node, const std::string& name, LayerOp op,
+              std::string fixed_name = {});
     bool fold_channel_affine(const std::vector<double>& scale, const std::vector<double>& shift);
     std::vector<double> per_channel(const ::onnx::NodeProto& node, const Tensor& t) const;
 
-    std::int64_t attr_int(const ::onnx::NodeProto& node, const std::string& name, std::int64_t fallback) const;
-    double attr_float(const ::onnx::NodeProto& node, const std::string& name, double fallback) const;
-    std::vector<std::int64_t> attr_ints(const ::onnx::NodeProto& node, const std::string& name) const;
+    std::int64_t attr_int(const ::onnx::NodeProto& node, const std::string& name,
+                          std::int64_t fallback) const;
+    double attr_float(const ::onnx::NodeProto& node, const std::string& name,
+                      double fallback) const;
+    std::vector<std::int64_t> attr_ints(const ::onnx::NodeProto& node,
+                                        const std::string& name) const;
     std::string attr_string(const ::onnx::NodeProto& node, const std::string& name) const;
 
     void handle(const ::onnx::NodeProto& node);
@@ -177,7 +187,8 @@ private:
         set_output(node, std::move(v));
     }
     // Integers of a constant input (axes, pads, indices); refuses the batch size.
-    std::vector<std::int64_t> constant_ints(const ::onnx::NodeProto& node, int index, const char* what) const;
+    std::vector<std::int64_t> constant_ints(const ::onnx::NodeProto& node, int index,
+                                            const char* what) const;
 
     const ::onnx::ModelProto& model_;
     const OnnxImportOptions& options_;
@@ -194,7 +205,8 @@ private:
     // Bumped whenever the running tensor changes meaning (a layer added, or constants folded into
     // the last layer), so that a stale tensor cannot be used afterwards.
     std::size_t version_ = 0;
-    std::map<std::size_t, Shape> stage_shapes_;  // per-sample shape of the running tensor at each version
+    std::map<std::size_t, Shape>
+        stage_shapes_;  // per-sample shape of the running tensor at each version
     std::map<std::string, std::string> metadata_;
 };
 
@@ -212,11 +224,20 @@ Tensor Importer::parse_tensor(const ::onnx::TensorProto& t, const std::string& w
     const auto type = t.data_type();
     std::size_t element_size = 0;
     switch (type) {
-        case ::onnx::TensorProto::FLOAT: element_size = 4; break;
-        case ::onnx::TensorProto::DOUBLE: element_size = 8; break;
-        case ::onnx::TensorProto::INT64: element_size = 8; break;
-        case ::onnx::TensorProto::INT32: element_size = 4; break;
-        default: fail(what + ": unsupported tensor element type " + std::to_string(type));
+        case ::onnx::TensorProto::FLOAT:
+            element_size = 4;
+            break;
+        case ::onnx::TensorProto::DOUBLE:
+            element_size = 8;
+            break;
+        case ::onnx::TensorProto::INT64:
+            element_size = 8;
+            break;
+        case ::onnx::TensorProto::INT32:
+            element_size = 4;
+            break;
+        default:
+            fail(what + ": unsupported tensor element type " + std::to_string(type));
     }
     out.integer = type == ::onnx::TensorProto::INT64 || type == ::onnx::TensorProto::INT32;
     out.data.resize(static_cast<std::size_t>(numel));
@@ -229,23 +250,53 @@ Tensor Importer::parse_tensor(const ::onnx::TensorProto& t, const std::string& w
         for (std::int64_t i = 0; i < numel; ++i) {
             const char* p = raw.data() + i * static_cast<std::int64_t>(element_size);
             switch (type) {
-                case ::onnx::TensorProto::FLOAT: { float v; std::memcpy(&v, p, 4); out.data[i] = v; break; }
-                case ::onnx::TensorProto::DOUBLE: { double v; std::memcpy(&v, p, 8); out.data[i] = v; break; }
-                case ::onnx::TensorProto::INT64: { std::int64_t v; std::memcpy(&v, p, 8); out.data[i] = static_cast<double>(v); break; }
-                default: { std::int32_t v; std::memcpy(&v, p, 4); out.data[i] = v; break; }
+                case ::onnx::TensorProto::FLOAT: {
+                    float v;
+                    std::memcpy(&v, p, 4);
+                    out.data[i] = v;
+                    break;
+                }
+                case ::onnx::TensorProto::DOUBLE: {
+                    double v;
+                    std::memcpy(&v, p, 8);
+                    out.data[i] = v;
+                    break;
+                }
+                case ::onnx::TensorProto::INT64: {
+                    std::int64_t v;
+                    std::memcpy(&v, p, 8);
+                    out.data[i] = static_cast<double>(v);
+                    break;
+                }
+                default: {
+                    std::int32_t v;
+                    std::memcpy(&v, p, 4);
+                    out.data[i] = v;
+                    break;
+                }
             }
         }
     } else {
         auto copy = [&](const auto& field) {
             if (field.size() != numel)
-                fail(what + ": holds " + std::to_string(field.size()) + " values, dims need " + std::to_string(numel));
-            for (std::int64_t i = 0; i < numel; ++i) out.data[i] = static_cast<double>(field.Get(static_cast<int>(i)));
+                fail(what + ": holds " + std::to_string(field.size()) + " values, dims need " +
+                     std::to_string(numel));
+            for (std::int64_t i = 0; i < numel; ++i)
+                out.data[i] = static_cast<double>(field.Get(static_cast<int>(i)));
         };
         switch (type) {
-            case ::onnx::TensorProto::FLOAT: copy(t.float_data()); break;
-            case ::onnx::TensorProto::DOUBLE: copy(t.double_data()); break;
-            case ::onnx::TensorProto::INT64: copy(t.int64_data()); break;
-            default: copy(t.int32_data()); break;
+            case ::onnx::TensorProto::FLOAT:
+                copy(t.float_data());
+                break;
+            case ::onnx::TensorProto::DOUBLE:
+                copy(t.double_data());
+                break;
+            case ::onnx::TensorProto::INT64:
+                copy(t.int64_data());
+                break;
+            default:
+                copy(t.int32_data());
+                break;
         }
     }
     for (double v : out.data)
@@ -256,11 +307,13 @@ Tensor Importer::parse_tensor(const ::onnx::TensorProto& t, const std::string& w
 const Value& Importer::value(const ::onnx::NodeProto& node, int index) const {
     if (!has_input(node, index)) fail_node(node, "missing input " + std::to_string(index));
     auto it = values_.find(node.input(index));
-    if (it == values_.end()) fail_node(node, "input '" + node.input(index) + "' is not defined before use");
+    if (it == values_.end())
+        fail_node(node, "input '" + node.input(index) + "' is not defined before use");
     return it->second;
 }
 
-const Tensor& Importer::constant_input(const ::onnx::NodeProto& node, int index, const char* what) const {
+const Tensor& Importer::constant_input(const ::onnx::NodeProto& node, int index,
+                                       const char* what) const {
     const auto& v = value(node, index);
     if (!v.is_constant) fail_node(node, std::string(what) + " must be a constant (initializer)");
     return v.constant;
@@ -268,19 +321,25 @@ const Tensor& Importer::constant_input(const ::onnx::NodeProto& node, int index,
 
 Runtime Importer::runtime_input(const ::onnx::NodeProto& node, int index, bool padded_ok) const {
     const auto& v = value(node, index);
-    if (v.is_constant) fail_node(node, "input " + std::to_string(index) + " must be the data, not a constant");
+    if (v.is_constant)
+        fail_node(node, "input " + std::to_string(index) + " must be the data, not a constant");
     if (v.runtime.stage != version_)
         fail_node(node, "the graph branches (input '" + node.input(index) +
                             "' is an earlier tensor); only chain-shaped models are supported");
     if (v.runtime.padded() && !padded_ok)
-        fail_node(node, "its input is zero-padded by a Pad node; a Pad is supported only right before Conv or "
-                        "AveragePool (it becomes their padding)");
+        fail_node(
+            node,
+            "its input is zero-padded by a Pad node; a Pad is supported only right before Conv or "
+            "AveragePool (it becomes their padding)");
     return v.runtime;
 }
 
-std::vector<std::int64_t> Importer::constant_ints(const ::onnx::NodeProto& node, int index, const char* what) const {
+std::vector<std::int64_t> Importer::constant_ints(const ::onnx::NodeProto& node, int index,
+                                                  const char* what) const {
     const Tensor& t = constant_input(node, index, what);
-    if (t.has_batch()) fail_node(node, std::string(what) + " depends on the batch size, which is not known on import");
+    if (t.has_batch())
+        fail_node(node,
+                  std::string(what) + " depends on the batch size, which is not known on import");
     std::vector<std::int64_t> out;
     for (double v : t.data) {
         if (v != std::floor(v)) fail_node(node, std::string(what) + " must be integers");
@@ -289,17 +348,20 @@ std::vector<std::int64_t> Importer::constant_ints(const ::onnx::NodeProto& node,
     return out;
 }
 
-std::int64_t Importer::attr_int(const ::onnx::NodeProto& node, const std::string& name, std::int64_t fallback) const {
+std::int64_t Importer::attr_int(const ::onnx::NodeProto& node, const std::string& name,
+                                std::int64_t fallback) const {
     for (const auto& a : node.attribute())
         if (a.name() == name) return a.i();
     return fallback;
 }
-double Importer::attr_float(const ::onnx::NodeProto& node, const std::string& name, double fallback) const {
+double Importer::attr_float(const ::onnx::NodeProto& node, const std::string& name,
+                            double fallback) const {
     for (const auto& a : node.attribute())
         if (a.name() == name) return a.f();
     return fallback;
 }
-std::vector<std::int64_t> Importer::attr_ints(const ::onnx::NodeProto& node, const std::string& name) const {
+std::vector<std::int64_t> Importer::attr_ints(const ::onnx::NodeProto& node,
+                                              const std::string& name) const {
     for (const auto& a : node.attribute())
         if (a.name() == name) return {a.ints().begin(), a.ints().end()};
     return {};
@@ -310,10 +372,12 @@ std::string Importer::attr_string(const ::onnx::NodeProto& node, const std::stri
     return {};
 }
 
-void Importer::push(const ::onnx::NodeProto* node, const std::string& base, LayerOp op, std::string fixed_name) {
+void Importer::push(const ::onnx::NodeProto* node, const std::string& base, LayerOp op,
+                    std::string fixed_name) {
     std::string name = !fixed_name.empty() ? fixed_name
-                       : node && !node->name().empty() ? node->name()
-                                                       : base + std::to_string(++name_counts_[base]);
+                       : node && !node->name().empty()
+                           ? node->name()
+                           : base + std::to_string(++name_counts_[base]);
     if ((!fixed_name.empty() || (node && !node->name().empty())) && name_counts_[name]++ > 0)
         name += "_" + std::to_string(name_counts_[name]);
     // Building the partial model validates the layer and infers its shape right away, so errors
@@ -331,17 +395,23 @@ void Importer::push(const ::onnx::NodeProto* node, const std::string& base, Laye
     bump_version();
 }
 
-bool Importer::fold_channel_affine(const std::vector<double>& scale, const std::vector<double>& shift) {
+bool Importer::fold_channel_affine(const std::vector<double>& scale,
+                                   const std::vector<double>& shift) {
     if (ops_.empty()) return false;
     auto& op = ops_.back().op;
     std::vector<double>* weight = nullptr;
     std::vector<double>* bias = nullptr;
     std::size_t channels = 0;
     if (auto* c = std::get_if<Conv2d>(&op)) {
-        weight = &c->weight; bias = &c->bias; channels = static_cast<std::size_t>(c->out_channels);
+        weight = &c->weight;
+        bias = &c->bias;
+        channels = static_cast<std::size_t>(c->out_channels);
     } else if (auto* d = std::get_if<Dense>(&op)) {
-        weight = &d->weight; bias = &d->bias; channels = static_cast<std::size_t>(d->out_features);
-    } else if (auto* p = std::get_if<Pool2d>(&op); p && scale.size() == 1 && shift.size() == 1 && shift[0] == 0.0) {
+        weight = &d->weight;
+        bias = &d->bias;
+        channels = static_cast<std::size_t>(d->out_features);
+    } else if (auto* p = std::get_if<Pool2d>(&op);
+               p && scale.size() == 1 && shift.size() == 1 && shift[0] == 0.0) {
         p->scale *= scale[0];  // e.g. scaled sum pooling exported as AveragePool then Mul
         bump_version();
         return true;
@@ -366,13 +436,16 @@ std::vector<double> Importer::per_channel(const ::onnx::NodeProto& node, const T
     const Shape shape = current_shape();
     const auto channels = shape[0];
     if (t.numel() != channels)
-        fail_node(node, "constant of " + std::to_string(t.numel()) + " values does not broadcast per channel over " +
+        fail_node(node, "constant of " + std::to_string(t.numel()) +
+                            " values does not broadcast per channel over " +
                             shape_to_string(shape));
     // Its non-unit dimension must be the channel axis: [C], [1,C] for flat data; [C,1,1] or
     // [1,C,1,1] for images.
     std::vector<std::int64_t> non_unit;
     for (std::size_t i = 0; i < t.dims.size(); ++i)
-        if (t.dims[i] != 1) non_unit.push_back(static_cast<std::int64_t>(t.dims.size() - i));  // axis from the right
+        if (t.dims[i] != 1)
+            non_unit.push_back(
+                static_cast<std::int64_t>(t.dims.size() - i));  // axis from the right
     const std::int64_t expected_from_right = static_cast<std::int64_t>(shape.size());
     if (non_unit.size() != 1 || non_unit[0] != expected_from_right)
         fail_node(node, "constant does not broadcast per channel over " + shape_to_string(shape));
@@ -402,7 +475,8 @@ Runtime Importer::materialize(const ::onnx::NodeProto* node, Runtime r) {
             if (key == "layer" && !val.empty()) layer_name = val;
             if (key == "approximates") p.approximates = val;
             if (key == "method") p.method = val;
-            if (key == "interval") std::sscanf(val.c_str(), "%lf,%lf", &p.interval_lo, &p.interval_hi);
+            if (key == "interval")
+                std::sscanf(val.c_str(), "%lf,%lf", &p.interval_lo, &p.interval_hi);
         }
     }
     ++polynomial_count_;
@@ -414,7 +488,9 @@ void Importer::handle_conv(const ::onnx::NodeProto& node) {
     // A zero Pad before the Conv (PyTorch's F.pad, Keras' ZeroPadding2D) joins its padding.
     const auto x = materialize(&node, runtime_input(node, 0, /*padded_ok=*/true));
     const auto& w = constant_input(node, 1, "Conv weight");
-    if (w.dims.size() != 4) fail_node(node, "only 2-D convolutions are supported (weight rank " + std::to_string(w.dims.size()) + ")");
+    if (w.dims.size() != 4)
+        fail_node(node, "only 2-D convolutions are supported (weight rank " +
+                            std::to_string(w.dims.size()) + ")");
     if (attr_int(node, "group", 1) != 1) fail_node(node, "grouped convolution is not supported");
     for (auto d : attr_ints(node, "dilations"))
         if (d != 1) fail_node(node, "dilated convolution is not supported");
@@ -427,7 +503,8 @@ void Importer::handle_conv(const ::onnx::NodeProto& node) {
     c.kernel_h = w.dims[2];
     c.kernel_w = w.dims[3];
     auto kernel = attr_ints(node, "kernel_shape");
-    if (!kernel.empty() && (kernel.size() != 2 || kernel[0] != c.kernel_h || kernel[1] != c.kernel_w))
+    if (!kernel.empty() &&
+        (kernel.size() != 2 || kernel[0] != c.kernel_h || kernel[1] != c.kernel_w))
         fail_node(node, "kernel_shape does not match the weight");
     auto strides = attr_ints(node, "strides");
     if (!strides.empty()) {
@@ -438,7 +515,8 @@ void Importer::handle_conv(const ::onnx::NodeProto& node) {
     auto pads = attr_ints(node, "pads");
     if (!pads.empty()) {
         if (pads.size() != 4) fail_node(node, "pads must have 4 values");
-        if (pads[0] != pads[2] || pads[1] != pads[3]) fail_node(node, "asymmetric padding is not supported");
+        if (pads[0] != pads[2] || pads[1] != pads[3])
+            fail_node(node, "asymmetric padding is not supported");
         c.pad_h = pads[0];
         c.pad_w = pads[1];
     }
@@ -447,7 +525,8 @@ void Importer::handle_conv(const ::onnx::NodeProto& node) {
     c.weight = w.data;
     if (has_input(node, 2)) {
         const auto& b = constant_input(node, 2, "Conv bias");
-        if (b.numel() != c.out_channels) fail_node(node, "bias size does not match the output channels");
+        if (b.numel() != c.out_channels)
+            fail_node(node, "bias size does not match the output channels");
         c.bias = b.data;
     } else {
         c.bias.assign(static_cast<std::size_t>(c.out_channels), 0.0);
@@ -461,7 +540,8 @@ void Importer::handle_pool(const ::onnx::NodeProto& node, bool global, bool from
     // AvgPool2d(padding=p) as Pad then AveragePool): the zeros count in the window.
     const auto x = materialize(&node, runtime_input(node, 0, /*padded_ok=*/!global && !from_max));
     const Shape shape = current_shape();
-    if (shape.size() != 3) fail_node(node, "pooling needs an image input, got " + shape_to_string(shape));
+    if (shape.size() != 3)
+        fail_node(node, "pooling needs an image input, got " + shape_to_string(shape));
     Pool2d p;
     if (global) {
         p.kernel_h = shape[1];
@@ -483,10 +563,13 @@ void Importer::handle_pool(const ::onnx::NodeProto& node, bool global, bool from
         if (any_pad) {
             if (from_max) fail_node(node, "padded MaxPool is not supported");
             if (attr_int(node, "count_include_pad", 0) == 0)
-                fail_node(node, "padding with count_include_pad = 0 (border windows divided by fewer elements) is "
-                                "not supported; use count_include_pad = 1 (PyTorch's default)");
+                fail_node(node,
+                          "padding with count_include_pad = 0 (border windows divided by fewer "
+                          "elements) is "
+                          "not supported; use count_include_pad = 1 (PyTorch's default)");
             if (pads.size() != 4) fail_node(node, "pads must have 4 values");
-            if (pads[0] != pads[2] || pads[1] != pads[3]) fail_node(node, "asymmetric padding is not supported");
+            if (pads[0] != pads[2] || pads[1] != pads[3])
+                fail_node(node, "asymmetric padding is not supported");
             p.pad_h = pads[0];
             p.pad_w = pads[1];
         }
@@ -511,7 +594,9 @@ void Importer::handle_pool(const ::onnx::NodeProto& node, bool global, bool from
 void Importer::handle_dense(const ::onnx::NodeProto& node, bool gemm) {
     materialize(&node, runtime_input(node, 0));
     const Shape shape = current_shape();
-    if (shape.size() != 1) fail_node(node, "needs a flat input (Flatten/Reshape first), got " + shape_to_string(shape));
+    if (shape.size() != 1)
+        fail_node(node,
+                  "needs a flat input (Flatten/Reshape first), got " + shape_to_string(shape));
     const auto& b = constant_input(node, 1, "weight");
     if (b.dims.size() != 2) fail_node(node, "weight must be a matrix");
     bool trans_b = false;
@@ -526,16 +611,20 @@ void Importer::handle_dense(const ::onnx::NodeProto& node, bool gemm) {
     d.in_features = trans_b ? b.dims[1] : b.dims[0];
     d.out_features = trans_b ? b.dims[0] : b.dims[1];
     if (d.in_features != shape[0])
-        fail_node(node, "weight expects " + std::to_string(d.in_features) + " inputs, data has " + std::to_string(shape[0]));
+        fail_node(node, "weight expects " + std::to_string(d.in_features) + " inputs, data has " +
+                            std::to_string(shape[0]));
     d.weight.resize(static_cast<std::size_t>(d.in_features * d.out_features));
     for (std::int64_t o = 0; o < d.out_features; ++o)
         for (std::int64_t i = 0; i < d.in_features; ++i)
-            d.weight[o * d.in_features + i] = alpha * (trans_b ? b.data[o * d.in_features + i] : b.data[i * d.out_features + o]);
+            d.weight[o * d.in_features + i] =
+                alpha * (trans_b ? b.data[o * d.in_features + i] : b.data[i * d.out_features + o]);
     d.bias.assign(static_cast<std::size_t>(d.out_features), 0.0);
     if (gemm && has_input(node, 2)) {
         const auto& c = constant_input(node, 2, "Gemm bias");
-        if (c.numel() != 1 && c.numel() != d.out_features) fail_node(node, "bias does not broadcast over the outputs");
-        for (std::int64_t o = 0; o < d.out_features; ++o) d.bias[o] = beta * (c.numel() == 1 ? c.data[0] : c.data[o]);
+        if (c.numel() != 1 && c.numel() != d.out_features)
+            fail_node(node, "bias does not broadcast over the outputs");
+        for (std::int64_t o = 0; o < d.out_features; ++o)
+            d.bias[o] = beta * (c.numel() == 1 ? c.data[0] : c.data[o]);
     }
     push(&node, "dense", d);
     set_runtime(node, Runtime{version_, {0.0, 1.0}});
@@ -552,12 +641,17 @@ void Importer::handle_elementwise(const ::onnx::NodeProto& node) {
         if (ta.numel() != tb.numel() && ta.numel() != 1 && tb.numel() != 1)
             fail_node(node, "constant folding needs equal shapes or a scalar");
         if (ta.has_batch() || tb.has_batch())
-            fail_node(node, "arithmetic on the batch size is not supported (it is not known on import)");
+            fail_node(node,
+                      "arithmetic on the batch size is not supported (it is not known on import)");
         Tensor out = ta.numel() >= tb.numel() ? ta : tb;
         out.integer = ta.integer && tb.integer;
         for (std::int64_t i = 0; i < out.numel(); ++i) {
             const double x = ta.data[ta.numel() == 1 ? 0 : i], y = tb.data[tb.numel() == 1 ? 0 : i];
-            double z = op == "Add" ? x + y : op == "Sub" ? x - y : op == "Mul" ? x * y : op == "Div" ? x / y : std::pow(x, y);
+            double z = op == "Add"   ? x + y
+                       : op == "Sub" ? x - y
+                       : op == "Mul" ? x * y
+                       : op == "Div" ? x / y
+                                     : std::pow(x, y);
             if (out.integer && op == "Div") z = std::trunc(z);  // integer division truncates
             if (!std::isfinite(z)) fail_node(node, "constant folding produced a non-finite value");
             out.data[i] = z;
@@ -566,7 +660,8 @@ void Importer::handle_elementwise(const ::onnx::NodeProto& node) {
         return;
     }
     if (op == "Pow") {
-        if (!b.is_constant || b.constant.numel() != 1) fail_node(node, "exponent must be a constant scalar");
+        if (!b.is_constant || b.constant.numel() != 1)
+            fail_node(node, "exponent must be a constant scalar");
         const double e = b.constant.data[0];
         if (e != std::floor(e) || e < 1 || e > 8)
             fail_node(node, "exponent " + std::to_string(e) + " is not a small positive integer");
@@ -580,10 +675,14 @@ void Importer::handle_elementwise(const ::onnx::NodeProto& node) {
     if (!a.is_constant && !b.is_constant) {
         auto ra = runtime_input(node, 0), rb = runtime_input(node, 1);
         Runtime r{ra.stage, {}};
-        if (op == "Mul") r.poly = poly_mul(ra.poly, rb.poly);
-        else if (op == "Add") r.poly = poly_add(ra.poly, rb.poly);
-        else if (op == "Sub") r.poly = poly_add(ra.poly, rb.poly, -1.0);
-        else fail_node(node, "division of two data tensors is not a polynomial");
+        if (op == "Mul")
+            r.poly = poly_mul(ra.poly, rb.poly);
+        else if (op == "Add")
+            r.poly = poly_add(ra.poly, rb.poly);
+        else if (op == "Sub")
+            r.poly = poly_add(ra.poly, rb.poly, -1.0);
+        else
+            fail_node(node, "division of two data tensors is not a polynomial");
         if (r.poly.size() > 33) fail_node(node, "polynomial degree above 32");
         set_runtime(node, r);
         return;
@@ -595,16 +694,20 @@ void Importer::handle_elementwise(const ::onnx::NodeProto& node) {
         const double k = c.data[0];
         // A scaling right after pooling belongs to the pooling (scaled sum pooling is exported
         // as AveragePool then Mul).
-        if ((op == "Mul" || (op == "Div" && data_first && k != 0.0)) && is_identity(r.poly) && !ops_.empty() &&
-            std::holds_alternative<Pool2d>(ops_.back().op) && consumers_[node.input(data_first ? 0 : 1)] == 1) {
+        if ((op == "Mul" || (op == "Div" && data_first && k != 0.0)) && is_identity(r.poly) &&
+            !ops_.empty() && std::holds_alternative<Pool2d>(ops_.back().op) &&
+            consumers_[node.input(data_first ? 0 : 1)] == 1) {
             std::get<Pool2d>(ops_.back().op).scale *= op == "Mul" ? k : 1.0 / k;
             bump_version();
             set_runtime(node, Runtime{version_, {0.0, 1.0}});
             return;
         }
-        if (op == "Mul") r.poly = poly_mul(r.poly, {k});
-        else if (op == "Add") r.poly = poly_add(r.poly, {k});
-        else if (op == "Sub") r.poly = data_first ? poly_add(r.poly, {-k}) : poly_add(poly_mul(r.poly, {-1.0}), {k});
+        if (op == "Mul")
+            r.poly = poly_mul(r.poly, {k});
+        else if (op == "Add")
+            r.poly = poly_add(r.poly, {k});
+        else if (op == "Sub")
+            r.poly = data_first ? poly_add(r.poly, {-k}) : poly_add(poly_mul(r.poly, {-1.0}), {k});
         else if (op == "Div") {
             if (!data_first) fail_node(node, "division by the data is not a polynomial");
             if (k == 0.0) fail_node(node, "division by zero");
@@ -616,15 +719,22 @@ void Importer::handle_elementwise(const ::onnx::NodeProto& node) {
     // A per-channel constant (a bias after MatMul, Keras-style scaling): fold into the linear
     // layer that produced the data.
     if (!is_identity(r.poly))
-        fail_node(node, "per-channel constant applied after a non-linear element-wise expression is not supported");
+        fail_node(node,
+                  "per-channel constant applied after a non-linear element-wise expression is not "
+                  "supported");
     const std::string& input_name = node.input(data_first ? 0 : 1);
     if (consumers_[input_name] > 1)
-        fail_node(node, "per-channel constant on a tensor that is also used elsewhere is not supported");
+        fail_node(node,
+                  "per-channel constant on a tensor that is also used elsewhere is not supported");
     auto channel = per_channel(node, c);
     std::vector<double> scale{1.0}, shift{0.0};
-    if (op == "Add") shift = channel;
-    else if (op == "Sub" && data_first) { shift = channel; for (auto& s : shift) s = -s; }
-    else if (op == "Mul") scale = channel;
+    if (op == "Add")
+        shift = channel;
+    else if (op == "Sub" && data_first) {
+        shift = channel;
+        for (auto& s : shift) s = -s;
+    } else if (op == "Mul")
+        scale = channel;
     else if (op == "Div" && data_first) {
         scale = channel;
         for (auto& s : scale) {
@@ -632,7 +742,8 @@ void Importer::handle_elementwise(const ::onnx::NodeProto& node) {
             s = 1.0 / s;
         }
     } else {
-        fail_node(node, "constant-minus-data or constant-divided-by-data per channel is not supported");
+        fail_node(node,
+                  "constant-minus-data or constant-divided-by-data per channel is not supported");
     }
     if (!fold_channel_affine(scale, shift))
         fail_node(node, "a per-channel constant must directly follow Conv, Gemm or MatMul");
@@ -642,8 +753,10 @@ void Importer::handle_elementwise(const ::onnx::NodeProto& node) {
 void Importer::handle_batch_norm(const ::onnx::NodeProto& node) {
     auto r = runtime_input(node, 0);
     if (!is_identity(r.poly) || ops_.empty() ||
-        !(std::holds_alternative<Conv2d>(ops_.back().op) || std::holds_alternative<Dense>(ops_.back().op)))
-        fail_node(node, "BatchNormalization must directly follow Conv, Gemm or MatMul to be folded");
+        !(std::holds_alternative<Conv2d>(ops_.back().op) ||
+          std::holds_alternative<Dense>(ops_.back().op)))
+        fail_node(node,
+                  "BatchNormalization must directly follow Conv, Gemm or MatMul to be folded");
     if (consumers_[node.input(0)] > 1) fail_node(node, "its input is also used elsewhere");
     if (attr_int(node, "training_mode", 0) != 0) fail_node(node, "training_mode is not supported");
     const double eps = attr_float(node, "epsilon", 1e-5);
@@ -664,7 +777,8 @@ void Importer::handle_reshape(const ::onnx::NodeProto& node, bool flatten) {
     auto r = runtime_input(node, 0);
     const Shape shape = current_shape();
     if (flatten) {
-        if (attr_int(node, "axis", 1) != 1) fail_node(node, "only axis = 1 (keep the batch axis) is supported");
+        if (attr_int(node, "axis", 1) != 1)
+            fail_node(node, "only axis = 1 (keep the batch axis) is supported");
     } else {
         const auto& target = constant_input(node, 1, "shape");
         // Supported: [batch, -1] or [batch, size] (flatten), or the current per-sample shape;
@@ -673,15 +787,17 @@ void Importer::handle_reshape(const ::onnx::NodeProto& node, bool flatten) {
         for (double v : target.data) dims.push_back(to_index(v));
         if (dims.empty()) fail_node(node, "empty target shape");
         for (std::size_t i = 1; i < target.batch.size(); ++i)
-            if (target.batch[i]) fail_node(node, "the batch size may only be the first dimension of the target shape");
+            if (target.batch[i])
+                fail_node(node,
+                          "the batch size may only be the first dimension of the target shape");
         const bool batch_kept = !target.batch.empty() && target.batch[0];
         if (!batch_kept && dims[0] != 0 && dims[0] != -1 && dims[0] != 1)
             fail_node(node, "the first (batch) dimension must be kept (0, -1 or 1)");
         std::vector<std::int64_t> rest(dims.begin() + 1, dims.end());
         const bool to_flat = rest.size() == 1 && (rest[0] == -1 || rest[0] == shape_size(shape));
         if (!to_flat && rest != shape)
-            fail_node(node, "reshape to " + shape_to_string(rest) + " from " + shape_to_string(shape) +
-                                " is not supported (only flattening)");
+            fail_node(node, "reshape to " + shape_to_string(rest) + " from " +
+                                shape_to_string(shape) + " is not supported (only flattening)");
         if (!to_flat) {
             set_runtime(node, r);
             return;
@@ -699,7 +815,7 @@ void Importer::handle_reshape(const ::onnx::NodeProto& node, bool flatten) {
 void Importer::handle_activation(const ::onnx::NodeProto& node) {
     materialize(&node, runtime_input(node, 0));
     const auto& op = node.op_type();
-    NonPolynomialKind kind = op == "Relu" ? NonPolynomialKind::relu
+    NonPolynomialKind kind = op == "Relu"      ? NonPolynomialKind::relu
                              : op == "Sigmoid" ? NonPolynomialKind::sigmoid
                                                : NonPolynomialKind::tanh;
     if (options_.keep_nonpolynomial) {
@@ -708,9 +824,11 @@ void Importer::handle_activation(const ::onnx::NodeProto& node) {
         push(&node, "act", NonPolynomial{kind});
     } else {
         ActivationSpec spec = options_.replacement;
-        if (!spec.is_polynomial()) fail("the replacement for " + op + " must be a polynomial activation");
+        if (!spec.is_polynomial())
+            fail("the replacement for " + op + " must be a polynomial activation");
         if (spec.kind == ActivationSpec::Kind::polynomial) spec.function = to_string(kind);
-        warnings_.push_back("node '" + node.name() + "': " + op + " replaced by " + to_string(spec));
+        warnings_.push_back("node '" + node.name() + "': " + op + " replaced by " +
+                            to_string(spec));
         push(&node, "act", activation_layer(spec));
     }
     set_runtime(node, Runtime{version_, {0.0, 1.0}});
@@ -719,7 +837,8 @@ void Importer::handle_activation(const ::onnx::NodeProto& node) {
 void Importer::handle_pad(const ::onnx::NodeProto& node) {
     const auto r = runtime_input(node, 0, /*padded_ok=*/true);
     const auto mode = attr_string(node, "mode");
-    if (!mode.empty() && mode != "constant") fail_node(node, "mode '" + mode + "' is not supported (only zero padding)");
+    if (!mode.empty() && mode != "constant")
+        fail_node(node, "mode '" + mode + "' is not supported (only zero padding)");
     std::vector<std::int64_t> pads;
     double fill = 0.0;
     if (opset_ < 11) {
@@ -739,19 +858,21 @@ void Importer::handle_pad(const ::onnx::NodeProto& node) {
         set_runtime(node, r);
         return;
     }
-    if (fill != 0.0) fail_node(node, "padding with " + std::to_string(fill) + " is not supported (only zeros)");
+    if (fill != 0.0)
+        fail_node(node, "padding with " + std::to_string(fill) + " is not supported (only zeros)");
     const Shape shape = current_shape();
     if (shape.size() != 3 || pads.size() != 8)
-        fail_node(node, "only padding of images (N, C, H, W) is supported, got " + std::to_string(pads.size()) +
-                            " pads for " + shape_to_string(shape));
+        fail_node(node, "only padding of images (N, C, H, W) is supported, got " +
+                            std::to_string(pads.size()) + " pads for " + shape_to_string(shape));
     // [N_begin, C_begin, H_begin, W_begin, N_end, C_end, H_end, W_end]
     if (pads[0] != 0 || pads[1] != 0 || pads[4] != 0 || pads[5] != 0)
         fail_node(node, "padding of the batch or channel axis is not supported");
     for (auto p : pads)
         if (p < 0) fail_node(node, "negative pads (cropping) are not supported");
     if (pads[2] != pads[6] || pads[3] != pads[7])
-        fail_node(node, "asymmetric padding (" + std::to_string(pads[2]) + "," + std::to_string(pads[6]) + " rows, " +
-                            std::to_string(pads[3]) + "," + std::to_string(pads[7]) +
+        fail_node(node, "asymmetric padding (" + std::to_string(pads[2]) + "," +
+                            std::to_string(pads[6]) + " rows, " + std::to_string(pads[3]) + "," +
+                            std::to_string(pads[7]) +
                             " columns) is not supported: padding must be the same on both sides");
     // The zeros pad the value as computed so far: a pending polynomial becomes a layer first.
     Runtime out = materialize(&node, r);
@@ -800,7 +921,8 @@ void Importer::handle_shape(const ::onnx::NodeProto& node) {
 }
 
 void Importer::handle_gather(const ::onnx::NodeProto& node) {
-    const Tensor& data = constant_input(node, 0, "Gather data (gathering from the data tensor is not supported)");
+    const Tensor& data =
+        constant_input(node, 0, "Gather data (gathering from the data tensor is not supported)");
     const Tensor& indices = constant_input(node, 1, "Gather indices");
     const auto rank = static_cast<std::int64_t>(data.dims.size());
     if (rank == 0) fail_node(node, "cannot gather from a scalar");
@@ -825,8 +947,10 @@ void Importer::handle_gather(const ::onnx::NodeProto& node) {
 }
 
 void Importer::handle_unsqueeze(const ::onnx::NodeProto& node, bool squeeze) {
-    const Tensor& in = constant_input(node, 0, squeeze ? "Squeeze input (squeezing the data is not supported)"
-                                                        : "Unsqueeze input (unsqueezing the data is not supported)");
+    const Tensor& in =
+        constant_input(node, 0,
+                       squeeze ? "Squeeze input (squeezing the data is not supported)"
+                               : "Unsqueeze input (unsqueezing the data is not supported)");
     std::vector<std::int64_t> axes;
     if (opset_ >= 13) {
         if (has_input(node, 1)) axes = constant_ints(node, 1, "axes");
@@ -856,12 +980,14 @@ void Importer::handle_unsqueeze(const ::onnx::NodeProto& node, bool squeeze) {
         std::vector<bool> inserted(static_cast<std::size_t>(out_rank), false);
         for (auto a : axes) {
             if (a < 0) a += out_rank;
-            if (a < 0 || a >= out_rank || inserted[static_cast<std::size_t>(a)]) fail_node(node, "bad axes");
+            if (a < 0 || a >= out_rank || inserted[static_cast<std::size_t>(a)])
+                fail_node(node, "bad axes");
             inserted[static_cast<std::size_t>(a)] = true;
         }
         out.dims.clear();
         std::size_t next = 0;
-        for (std::size_t i = 0; i < inserted.size(); ++i) out.dims.push_back(inserted[i] ? 1 : in.dims[next++]);
+        for (std::size_t i = 0; i < inserted.size(); ++i)
+            out.dims.push_back(inserted[i] ? 1 : in.dims[next++]);
     }
     set_constant(node, std::move(out));
 }
@@ -870,7 +996,8 @@ void Importer::handle_concat(const ::onnx::NodeProto& node) {
     if (node.input_size() < 1) fail_node(node, "no inputs");
     std::vector<const Tensor*> parts;
     for (int i = 0; i < node.input_size(); ++i)
-        parts.push_back(&constant_input(node, i, "Concat input (concatenating data tensors is not supported)"));
+        parts.push_back(
+            &constant_input(node, i, "Concat input (concatenating data tensors is not supported)"));
     const auto& first = parts[0]->dims;
     const auto rank = static_cast<std::int64_t>(first.size());
     auto axis = attr_int(node, "axis", 0);
@@ -937,7 +1064,8 @@ void Importer::handle_cast(const ::onnx::NodeProto& node) {
     if (!v.is_constant) {
         // float <-> double on the data changes nothing in a float64 (or CKKS) evaluation.
         if (to != ::onnx::TensorProto::FLOAT && to != ::onnx::TensorProto::DOUBLE)
-            fail_node(node, "casting the data to element type " + std::to_string(to) + " is not supported");
+            fail_node(node, "casting the data to element type " + std::to_string(to) +
+                                " is not supported");
         set_runtime(node, runtime_input(node, 0, /*padded_ok=*/true));
         return;
     }
@@ -946,9 +1074,12 @@ void Importer::handle_cast(const ::onnx::NodeProto& node) {
     Tensor out = v.constant;
     out.integer = !to_float;
     for (auto& x : out.data) {
-        if (to == ::onnx::TensorProto::FLOAT) x = static_cast<float>(x);
-        else if (to == ::onnx::TensorProto::BOOL) x = x != 0.0 ? 1.0 : 0.0;
-        else if (to_int) x = std::trunc(x);
+        if (to == ::onnx::TensorProto::FLOAT)
+            x = static_cast<float>(x);
+        else if (to == ::onnx::TensorProto::BOOL)
+            x = x != 0.0 ? 1.0 : 0.0;
+        else if (to_int)
+            x = std::trunc(x);
     }
     if (out.has_batch() && !to_int) fail_node(node, "the batch size cast to a non-integer type");
     set_constant(node, std::move(out));
@@ -962,7 +1093,8 @@ std::vector<std::int64_t> strides_of(const std::vector<std::int64_t>& dims) {
 }
 
 void Importer::handle_slice(const ::onnx::NodeProto& node) {
-    const Tensor& in = constant_input(node, 0, "Slice input (slicing the data tensor is not supported)");
+    const Tensor& in =
+        constant_input(node, 0, "Slice input (slicing the data tensor is not supported)");
     const auto rank = static_cast<std::int64_t>(in.dims.size());
     std::vector<std::int64_t> starts, ends, axes, steps;
     if (opset_ < 10) {
@@ -976,9 +1108,11 @@ void Importer::handle_slice(const ::onnx::NodeProto& node) {
         if (has_input(node, 4)) steps = constant_ints(node, 4, "steps");
     }
     if (axes.empty())
-        for (std::int64_t i = 0; i < static_cast<std::int64_t>(starts.size()); ++i) axes.push_back(i);
+        for (std::int64_t i = 0; i < static_cast<std::int64_t>(starts.size()); ++i)
+            axes.push_back(i);
     if (steps.empty()) steps.assign(starts.size(), 1);
-    if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+    if (ends.size() != starts.size() || axes.size() != starts.size() ||
+        steps.size() != starts.size())
         fail_node(node, "starts, ends, axes and steps differ in length");
     // Per axis: first index, step, count.
     struct Range {
@@ -1027,16 +1161,19 @@ void Importer::handle_slice(const ::onnx::NodeProto& node) {
 }
 
 void Importer::handle_transpose(const ::onnx::NodeProto& node) {
-    const Tensor& in = constant_input(node, 0, "Transpose input (transposing the data tensor is not supported)");
+    const Tensor& in =
+        constant_input(node, 0, "Transpose input (transposing the data tensor is not supported)");
     const auto rank = in.dims.size();
     auto perm = attr_ints(node, "perm");
     if (perm.empty())
-        for (std::size_t i = 0; i < rank; ++i) perm.push_back(static_cast<std::int64_t>(rank - 1 - i));
+        for (std::size_t i = 0; i < rank; ++i)
+            perm.push_back(static_cast<std::int64_t>(rank - 1 - i));
     if (perm.size() != rank) fail_node(node, "perm does not match the rank");
     std::vector<bool> seen(rank, false);
     std::vector<std::int64_t> dims;
     for (auto p : perm) {
-        if (p < 0 || p >= static_cast<std::int64_t>(rank) || seen[static_cast<std::size_t>(p)]) fail_node(node, "bad perm");
+        if (p < 0 || p >= static_cast<std::int64_t>(rank) || seen[static_cast<std::size_t>(p)])
+            fail_node(node, "bad perm");
         seen[static_cast<std::size_t>(p)] = true;
         dims.push_back(in.dims[static_cast<std::size_t>(p)]);
     }
@@ -1063,7 +1200,8 @@ void Importer::handle_constant_reshape(const ::onnx::NodeProto& node) {
     std::int64_t known = 1, infer = -1;
     for (std::size_t i = 0; i < dims.size(); ++i) {
         if (dims[i] == 0 && !allow_zero) {
-            if (i >= in.dims.size()) fail_node(node, "0 in the shape refers to a missing dimension");
+            if (i >= in.dims.size())
+                fail_node(node, "0 in the shape refers to a missing dimension");
             dims[i] = in.dims[i];
         }
         if (dims[i] == -1) {
@@ -1097,8 +1235,10 @@ void Importer::handle(const ::onnx::NodeProto& node) {
         for (const auto& a : node.attribute()) {
             Value v;
             v.is_constant = true;
-            if (a.name() == "value") v.constant = parse_tensor(a.t(), "node '" + node.name() + "' value");
-            else if (a.name() == "value_float") v.constant.data = {a.f()};
+            if (a.name() == "value")
+                v.constant = parse_tensor(a.t(), "node '" + node.name() + "' value");
+            else if (a.name() == "value_float")
+                v.constant.data = {a.f()};
             else if (a.name() == "value_int") {
                 v.constant.data = {static_cast<double>(a.i())};
                 v.constant.integer = true;
@@ -1109,7 +1249,8 @@ void Importer::handle(const ::onnx::NodeProto& node) {
                 v.constant.integer = true;
                 v.constant.dims = {a.ints_size()};
                 for (auto i : a.ints()) v.constant.data.push_back(static_cast<double>(i));
-            } else fail_node(node, "unsupported Constant attribute '" + a.name() + "'");
+            } else
+                fail_node(node, "unsupported Constant attribute '" + a.name() + "'");
             set_output(node, std::move(v));
             return;
         }
@@ -1121,7 +1262,8 @@ void Importer::handle(const ::onnx::NodeProto& node) {
     } else if (op == "GlobalAveragePool") {
         handle_pool(node, true, false);
     } else if (op == "MaxPool") {
-        if (node.output_size() > 1 && !node.output(1).empty()) fail_node(node, "MaxPool indices output is not supported");
+        if (node.output_size() > 1 && !node.output(1).empty())
+            fail_node(node, "MaxPool indices output is not supported");
         handle_pool(node, false, true);
     } else if (op == "Gemm" || op == "MatMul") {
         handle_dense(node, op == "Gemm");
@@ -1159,26 +1301,33 @@ void Importer::handle(const ::onnx::NodeProto& node) {
         // returns logits and the client may apply it after decryption.
         auto r = runtime_input(node, 0);
         if (current_shape().size() != 1) fail_node(node, "softmax over a non-flat tensor");
-        warnings_.push_back("node '" + node.name() + "': final " + op + " dropped (the model outputs logits; the argmax is unchanged)");
+        warnings_.push_back("node '" + node.name() + "': final " + op +
+                            " dropped (the model outputs logits; the argmax is unchanged)");
         set_runtime(node, r);
     } else {
-        fail_node(node, "unsupported operator: " + op +
-                            " has no encrypted (polynomial) form in henn. Supported: Conv, Gemm, MatMul, Add, Sub, Mul, "
-                            "Div, Pow, AveragePool, GlobalAveragePool, Pad (zeros, before Conv/AveragePool), "
-                            "BatchNormalization, Flatten, Reshape, Relu/Sigmoid/Tanh and MaxPool (replaced), a final "
-                            "Softmax/LogSoftmax (dropped), and constant or shape arithmetic");
+        fail_node(
+            node,
+            "unsupported operator: " + op +
+                " has no encrypted (polynomial) form in henn. Supported: Conv, Gemm, MatMul, Add, "
+                "Sub, Mul, "
+                "Div, Pow, AveragePool, GlobalAveragePool, Pad (zeros, before Conv/AveragePool), "
+                "BatchNormalization, Flatten, Reshape, Relu/Sigmoid/Tanh and MaxPool (replaced), a "
+                "final "
+                "Softmax/LogSoftmax (dropped), and constant or shape arithmetic");
     }
 }
 
 OnnxImport Importer::run() {
-    if (model_.ir_version() < 3) fail("IR version " + std::to_string(model_.ir_version()) + " is too old (need >= 3)");
+    if (model_.ir_version() < 3)
+        fail("IR version " + std::to_string(model_.ir_version()) + " is too old (need >= 3)");
     for (const auto& o : model_.opset_import())
         if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = o.version();
     if (opset_ < 9 || opset_ > 17)
         fail("default-domain opset " + std::to_string(opset_) + " is not supported (9 to 17)");
     for (const auto& p : model_.metadata_props()) metadata_[p.key()] = p.value();
     const auto& graph = model_.graph();
-    if (graph.output_size() != 1) fail("the graph must have exactly one output, has " + std::to_string(graph.output_size()));
+    if (graph.output_size() != 1)
+        fail("the graph must have exactly one output, has " + std::to_string(graph.output_size()));
 
     for (const auto& t : graph.initializer()) {
         Value v;
@@ -1189,7 +1338,8 @@ OnnxImport Importer::run() {
     std::string input_name;
     for (const auto& in : graph.input()) {
         if (values_.count(in.name())) continue;  // initializers listed as inputs (IR < 4)
-        if (!input_name.empty()) fail("more than one data input ('" + input_name + "', '" + in.name() + "')");
+        if (!input_name.empty())
+            fail("more than one data input ('" + input_name + "', '" + in.name() + "')");
         input_name = in.name();
         const auto& type = in.type();
         if (!type.has_tensor_type() || !type.tensor_type().has_shape())
@@ -1198,10 +1348,12 @@ OnnxImport Importer::run() {
         if (elem != ::onnx::TensorProto::FLOAT && elem != ::onnx::TensorProto::DOUBLE)
             fail("input '" + in.name() + "' is not float or double");
         const auto& dims = type.tensor_type().shape().dim();
-        if (dims.size() < 2 || dims.size() > 4) fail("input '" + in.name() + "' must have rank 2 to 4 (batch first)");
+        if (dims.size() < 2 || dims.size() > 4)
+            fail("input '" + in.name() + "' must have rank 2 to 4 (batch first)");
         for (int i = 1; i < dims.size(); ++i) {
             if (!dims[i].has_dim_value() || dims[i].dim_value() < 1)
-                fail("input '" + in.name() + "' dimension " + std::to_string(i) + " must be a fixed positive number");
+                fail("input '" + in.name() + "' dimension " + std::to_string(i) +
+                     " must be a fixed positive number");
             input_shape_.push_back(dims[i].dim_value());
         }
     }
@@ -1221,16 +1373,21 @@ OnnxImport Importer::run() {
     for (const auto& node : graph.node()) handle(node);
 
     auto it = values_.find(graph.output(0).name());
-    if (it == values_.end()) fail("graph output '" + graph.output(0).name() + "' is never computed");
+    if (it == values_.end())
+        fail("graph output '" + graph.output(0).name() + "' is never computed");
     if (it->second.is_constant) fail("graph output is a constant");
     if (it->second.runtime.stage != version_) fail("graph output is not the end of the chain");
-    if (it->second.runtime.padded()) fail("graph output is a zero-padded tensor (a Pad at the end of the model)");
+    if (it->second.runtime.padded())
+        fail("graph output is a zero-padded tensor (a Pad at the end of the model)");
     materialize(nullptr, it->second.runtime);
 
     std::map<std::string, std::string> metadata = metadata_;
-    metadata["onnx.producer"] = model_.producer_name() + (model_.producer_version().empty() ? "" : " " + model_.producer_version());
+    metadata["onnx.producer"] =
+        model_.producer_name() +
+        (model_.producer_version().empty() ? "" : " " + model_.producer_version());
     metadata["onnx.opset"] = std::to_string(opset_);
-    OnnxImport result{Model(input_shape_, ops_, std::move(metadata)), warnings_, opset_, model_.producer_name()};
+    OnnxImport result{Model(input_shape_, ops_, std::move(metadata)), warnings_, opset_,
+                      model_.producer_name()};
     return result;  // the caller shows the warnings (libraries never print)
 }
 
@@ -1239,13 +1396,15 @@ OnnxImport Importer::run() {
 // ---------------------------------------------------------------------------------------------
 
 class Exporter {
-public:
-    Exporter(const Model& model, const OnnxExportOptions& options) : model_(model), options_(options) {}
+  public:
+    Exporter(const Model& model, const OnnxExportOptions& options)
+        : model_(model), options_(options) {}
 
     std::string run();
 
-private:
-    std::string constant(const std::string& name, const std::vector<std::int64_t>& dims, const std::vector<double>& data) {
+  private:
+    std::string constant(const std::string& name, const std::vector<std::int64_t>& dims,
+                         const std::vector<double>& data) {
         auto* t = graph_->add_initializer();
         t->set_name(name);
         for (auto d : dims) t->add_dims(d);
@@ -1258,8 +1417,8 @@ private:
         }
         return name;
     }
-    ::onnx::NodeProto* node(const std::string& op, const std::string& name, std::vector<std::string> inputs,
-                          const std::string& output) {
+    ::onnx::NodeProto* node(const std::string& op, const std::string& name,
+                            std::vector<std::string> inputs, const std::string& output) {
         auto* n = graph_->add_node();
         n->set_op_type(op);
         n->set_name(name);
@@ -1267,7 +1426,8 @@ private:
         n->add_output(output);
         return n;
     }
-    static void ints(::onnx::NodeProto* n, const std::string& name, std::vector<std::int64_t> values) {
+    static void ints(::onnx::NodeProto* n, const std::string& name,
+                     std::vector<std::int64_t> values) {
         auto* a = n->add_attribute();
         a->set_name(name);
         a->set_type(::onnx::AttributeProto::INTS);
@@ -1282,7 +1442,8 @@ private:
     void value_info(::onnx::ValueInfoProto* info, const std::string& name, const Shape& shape) {
         info->set_name(name);
         auto* tensor = info->mutable_type()->mutable_tensor_type();
-        tensor->set_elem_type(options_.float64 ? ::onnx::TensorProto::DOUBLE : ::onnx::TensorProto::FLOAT);
+        tensor->set_elem_type(options_.float64 ? ::onnx::TensorProto::DOUBLE
+                                               : ::onnx::TensorProto::FLOAT);
         auto* s = tensor->mutable_shape();
         s->add_dim()->set_dim_param("batch");
         for (auto d : shape) s->add_dim()->set_dim_value(d);
@@ -1311,9 +1472,13 @@ std::string Exporter::run() {
         const std::string& n = layer.name;
         const std::string out = n + "_out";
         if (auto* c = std::get_if<Conv2d>(&layer.op)) {
-            auto* node_proto = node("Conv", n, {current, constant(n + ".weight", {c->out_channels, c->in_channels, c->kernel_h, c->kernel_w}, c->weight),
-                                                constant(n + ".bias", {c->out_channels}, c->bias)},
-                                    out);
+            auto* node_proto = node(
+                "Conv", n,
+                {current,
+                 constant(n + ".weight",
+                          {c->out_channels, c->in_channels, c->kernel_h, c->kernel_w}, c->weight),
+                 constant(n + ".bias", {c->out_channels}, c->bias)},
+                out);
             ints(node_proto, "kernel_shape", {c->kernel_h, c->kernel_w});
             ints(node_proto, "strides", {c->stride_h, c->stride_w});
             ints(node_proto, "pads", {c->pad_h, c->pad_w, c->pad_h, c->pad_w});
@@ -1334,9 +1499,11 @@ std::string Exporter::run() {
             }
             current = out;
         } else if (auto* d = std::get_if<Dense>(&layer.op)) {
-            auto* node_proto = node("Gemm", n, {current, constant(n + ".weight", {d->out_features, d->in_features}, d->weight),
-                                                constant(n + ".bias", {d->out_features}, d->bias)},
-                                    out);
+            auto* node_proto = node(
+                "Gemm", n,
+                {current, constant(n + ".weight", {d->out_features, d->in_features}, d->weight),
+                 constant(n + ".bias", {d->out_features}, d->bias)},
+                out);
             integer(node_proto, "transB", 1);
             current = out;
         } else if (std::holds_alternative<Flatten>(layer.op)) {
@@ -1347,10 +1514,12 @@ std::string Exporter::run() {
             const int degree = poly->degree();
             auto meta = proto.add_metadata_props();
             char interval[96];
-            std::snprintf(interval, sizeof interval, "%.17g,%.17g", poly->interval_lo, poly->interval_hi);
+            std::snprintf(interval, sizeof interval, "%.17g,%.17g", poly->interval_lo,
+                          poly->interval_hi);
             meta->set_key("henn.polynomial." + std::to_string(polynomial_index++));
-            meta->set_value("layer=" + n + ";approximates=" + poly->approximates + ";method=" + poly->method +
-                            ";degree=" + std::to_string(degree) + ";interval=" + interval);
+            meta->set_value("layer=" + n + ";approximates=" + poly->approximates +
+                            ";method=" + poly->method + ";degree=" + std::to_string(degree) +
+                            ";interval=" + interval);
             if (degree == 0) {
                 // A constant activation: 0 * x + c keeps the data dependency and the shape.
                 node("Mul", n + "/zero", {current, constant(n + ".c1", {}, {0.0})}, n + "_zero");
@@ -1361,12 +1530,17 @@ std::string Exporter::run() {
                 // Horner: acc = c_d x; then acc = (acc + c_i) x for i = d-1..1; then acc + c_0.
                 std::string acc = n + "_h" + std::to_string(degree);
                 node("Mul", n + "/mul" + std::to_string(degree),
-                     {current, constant(n + ".c" + std::to_string(degree), {}, {c[static_cast<std::size_t>(degree)]})}, acc);
+                     {current, constant(n + ".c" + std::to_string(degree), {},
+                                        {c[static_cast<std::size_t>(degree)]})},
+                     acc);
                 for (int i = degree - 1; i >= 1; --i) {
                     std::string sum = acc;
                     if (c[static_cast<std::size_t>(i)] != 0.0) {
                         sum = n + "_s" + std::to_string(i);
-                        node("Add", n + "/add" + std::to_string(i), {acc, constant(n + ".c" + std::to_string(i), {}, {c[static_cast<std::size_t>(i)]})}, sum);
+                        node("Add", n + "/add" + std::to_string(i),
+                             {acc, constant(n + ".c" + std::to_string(i), {},
+                                            {c[static_cast<std::size_t>(i)]})},
+                             sum);
                     }
                     acc = n + "_h" + std::to_string(i);
                     node("Mul", n + "/mul" + std::to_string(i), {sum, current}, acc);
@@ -1375,7 +1549,9 @@ std::string Exporter::run() {
             }
             current = out;
         } else if (auto* np = std::get_if<NonPolynomial>(&layer.op)) {
-            const char* op = np->kind == NonPolynomialKind::relu ? "Relu" : np->kind == NonPolynomialKind::sigmoid ? "Sigmoid" : "Tanh";
+            const char* op = np->kind == NonPolynomialKind::relu      ? "Relu"
+                             : np->kind == NonPolynomialKind::sigmoid ? "Sigmoid"
+                                                                      : "Tanh";
             node(op, n, {current}, out);
             current = out;
         }
@@ -1383,7 +1559,8 @@ std::string Exporter::run() {
     if (current == "input") node("Identity", "identity", {current}, "output"), current = "output";
     value_info(graph_->add_output(), current, model_.output_shape());
     for (const auto& [key, value] : model_.metadata()) {
-        if (key.rfind("henn.polynomial.", 0) == 0 || key.rfind("onnx.", 0) == 0) continue;  // regenerated
+        if (key.rfind("henn.polynomial.", 0) == 0 || key.rfind("onnx.", 0) == 0)
+            continue;  // regenerated
         auto* meta = proto.add_metadata_props();
         meta->set_key(key);
         meta->set_value(value);
@@ -1398,7 +1575,9 @@ std::string Exporter::run() {
 OnnxImport import_onnx_bytes(std::span<const std::uint8_t> bytes, const OnnxImportOptions& options,
                              const std::string& source) {
     if (bytes.size() > options.max_bytes)
-        throw OnnxError(source + ": file is larger than " + std::to_string(options.max_bytes) + " bytes", ErrorCategory::data);
+        throw OnnxError(
+            source + ": file is larger than " + std::to_string(options.max_bytes) + " bytes",
+            ErrorCategory::data);
     ::onnx::ModelProto proto;
     if (!proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
         throw OnnxError(source + ": not a valid ONNX (protobuf) model", ErrorCategory::data);
@@ -1411,7 +1590,10 @@ OnnxImport import_onnx(const std::filesystem::path& path, const OnnxImportOption
     std::error_code ec;
     const auto size = std::filesystem::file_size(path, ec);
     if (ec) throw OnnxError(path.string() + ": cannot read file size", ErrorCategory::io);
-    if (size > options.max_bytes) throw OnnxError(path.string() + ": file is larger than " + std::to_string(options.max_bytes) + " bytes", ErrorCategory::data);
+    if (size > options.max_bytes)
+        throw OnnxError(
+            path.string() + ": file is larger than " + std::to_string(options.max_bytes) + " bytes",
+            ErrorCategory::data);
     std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
     in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
     if (!in) throw OnnxError(path.string() + ": read error", ErrorCategory::io);
@@ -1419,13 +1601,15 @@ OnnxImport import_onnx(const std::filesystem::path& path, const OnnxImportOption
 }
 
 std::string export_onnx_bytes(const Model& model, const OnnxExportOptions& options) {
-    if (options.opset < 13 || options.opset > 17) throw OnnxError("export opset must be 13 to 17", ErrorCategory::usage);
+    if (options.opset < 13 || options.opset > 17)
+        throw OnnxError("export opset must be 13 to 17", ErrorCategory::usage);
     auto bytes = Exporter(model, options).run();
     check_onnx_bytes(bytes);
     return bytes;
 }
 
-void export_onnx(const Model& model, const std::filesystem::path& path, const OnnxExportOptions& options) {
+void export_onnx(const Model& model, const std::filesystem::path& path,
+                 const OnnxExportOptions& options) {
     const auto bytes = export_onnx_bytes(model, options);
     std::ofstream out(path, std::ios::binary);
     if (!out) throw OnnxError(path.string() + ": cannot create file", ErrorCategory::io);
@@ -1435,7 +1619,8 @@ void export_onnx(const Model& model, const std::filesystem::path& path, const On
 
 void check_onnx_bytes(const std::string& bytes) {
     ::onnx::ModelProto proto;
-    if (!proto.ParseFromString(bytes)) throw OnnxError("not a valid ONNX (protobuf) model", ErrorCategory::data);
+    if (!proto.ParseFromString(bytes))
+        throw OnnxError("not a valid ONNX (protobuf) model", ErrorCategory::data);
     try {
         ::onnx::checker::check_model(proto);
     } catch (const std::exception& e) {

@@ -31,7 +31,9 @@ mpz_class FixedPointEncoder::to_integer(double x) const {
     return v;
 }
 
-mpz_class FixedPointEncoder::encode(double x) const { return key_.to_residue(to_integer(x)); }
+mpz_class FixedPointEncoder::encode(double x) const {
+    return key_.to_residue(to_integer(x));
+}
 
 mpz_class FixedPointEncoder::encode_integer(const mpz_class& v) const {
     if (abs(v) > max_integer_) throw PaillierError("paillier: integer overflow in encoding");

@@ -10,7 +10,7 @@ namespace henn::paillier {
 
 // Built lazily: the table costs a few tens of milliseconds and is only needed to encrypt.
 class NoiseHolder {
-public:
+  public:
     std::once_flag once;
     std::unique_ptr<NoiseSource> source;
 };
@@ -37,7 +37,7 @@ PublicKey::PublicKey(mpz_class n, unsigned modulus_bits)
     : n_(std::move(n)), modulus_bits_(modulus_bits), noise_(std::make_shared<NoiseHolder>()) {
     if (modulus_bits_ < kTestOnlyModulusBits || modulus_bits_ % 8 != 0 || modulus_bits_ > 8192)
         throw PaillierError("paillier: unsupported modulus size " + std::to_string(modulus_bits_),
-                           ErrorCategory::parameters);
+                            ErrorCategory::parameters);
     if (bit_length(n_) != modulus_bits_)
         throw PaillierError("paillier: modulus has " + std::to_string(bit_length(n_)) +
                             " bits, expected " + std::to_string(modulus_bits_));
@@ -98,9 +98,16 @@ SecretKey::SecretKey(mpz_class p, mpz_class q, unsigned modulus_bits)
 }
 
 SecretKey::SecretKey(const SecretKey& other)
-    : p_(other.p_), q_(other.q_), p_squared_(other.p_squared_), q_squared_(other.q_squared_),
-      p_minus_1_(other.p_minus_1_), q_minus_1_(other.q_minus_1_), hp_(other.hp_), hq_(other.hq_),
-      p_inverse_mod_q_(other.p_inverse_mod_q_), public_key_(other.public_key_) {}
+    : p_(other.p_),
+      q_(other.q_),
+      p_squared_(other.p_squared_),
+      q_squared_(other.q_squared_),
+      p_minus_1_(other.p_minus_1_),
+      q_minus_1_(other.q_minus_1_),
+      hp_(other.hp_),
+      hq_(other.hq_),
+      p_inverse_mod_q_(other.p_inverse_mod_q_),
+      public_key_(other.public_key_) {}
 
 SecretKey::~SecretKey() {
     for (mpz_class* secret : {&p_, &q_, &p_squared_, &q_squared_, &p_minus_1_, &q_minus_1_, &hp_,
@@ -144,7 +151,8 @@ mpz_class SecretKey::decrypt_bounded(const Ciphertext& c, unsigned bits) const {
     mpz_class m = decrypt_half(c.value, p_, p_squared_, p_minus_1_, hp_);
     if (mpz_sizeinbase(m.get_mpz_t(), 2) > bits && m != 0) {
         wipe(m);
-        throw PaillierError("paillier: plaintext exceeds the announced bound of 2^" + std::to_string(bits));
+        throw PaillierError("paillier: plaintext exceeds the announced bound of 2^" +
+                            std::to_string(bits));
     }
     return m;
 }
@@ -170,7 +178,7 @@ mpz_class random_prime(unsigned bits) {
 KeyPair generate_keypair(const KeyGenOptions& options) {
     if (!is_accepted_modulus_size(options.modulus_bits, options.allow_test_only_sizes))
         throw PaillierError("paillier: modulus size " + std::to_string(options.modulus_bits) +
-                            " refused (use 2048 or 3072; 1024 only for tests, explicitly)",
+                                " refused (use 2048 or 3072; 1024 only for tests, explicitly)",
                             ErrorCategory::parameters);
     const unsigned half = options.modulus_bits / 2;
     for (;;) {

@@ -31,7 +31,9 @@ Ciphertext multi_exponentiate(const PublicKey& key, std::span<const PowerTable* 
         for (std::size_t i = 0; i < tables.size(); ++i) {
             unsigned digit = 0;
             for (unsigned b = 0; b < w; ++b)
-                digit |= static_cast<unsigned>(mpz_tstbit(exponents[i]->get_mpz_t(), window * w + b)) << b;
+                digit |=
+                    static_cast<unsigned>(mpz_tstbit(exponents[i]->get_mpz_t(), window * w + b))
+                    << b;
             if (digit == 0) continue;
             mpz_mul(accumulator.get_mpz_t(), accumulator.get_mpz_t(),
                     tables[i]->power(digit).get_mpz_t());

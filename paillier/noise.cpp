@@ -30,7 +30,8 @@ NoiseSource::NoiseSource(const mpz_class& n, const mpz_class& n_squared, unsigne
     for (unsigned w = 0; w < windows; ++w) {
         mpz_class power = 1;
         for (unsigned j = 0; j < kEntries; ++j) {
-            store_limbs(power, &table_[(static_cast<std::size_t>(w) * kEntries + j) * limbs_], limbs_);
+            store_limbs(power, &table_[(static_cast<std::size_t>(w) * kEntries + j) * limbs_],
+                        limbs_);
             power = power * base % n_squared_;
         }
         base = power;  // h^(16^(w+1)) = (h^(16^w))^16
@@ -45,7 +46,8 @@ mpz_class NoiseSource::next() const {
     for (unsigned w = 0; w < windows; ++w) {
         mp_size_t digit = 0;
         for (unsigned b = 0; b < kWindowBits; ++b)
-            digit |= static_cast<mp_size_t>(mpz_tstbit(exponent.get_mpz_t(), w * kWindowBits + b)) << b;
+            digit |= static_cast<mp_size_t>(mpz_tstbit(exponent.get_mpz_t(), w * kWindowBits + b))
+                     << b;
         // Constant-time read of entry `digit`: every entry of the window is touched.
         mpn_sec_tabselect(selected.data(), &table_[static_cast<std::size_t>(w) * kEntries * limbs_],
                           limbs_, kEntries, digit);

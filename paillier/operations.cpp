@@ -50,7 +50,8 @@ Ciphertext PublicKey::mul_plain(const Ciphertext& a, const mpz_class& k) const {
     // Small negative multipliers: exponentiate by |k| and invert, far cheaper than by n - |k|.
     Ciphertext r;
     mpz_class magnitude = abs(k);
-    mpz_powm(r.value.get_mpz_t(), a.value.get_mpz_t(), magnitude.get_mpz_t(), n_squared_.get_mpz_t());
+    mpz_powm(r.value.get_mpz_t(), a.value.get_mpz_t(), magnitude.get_mpz_t(),
+             n_squared_.get_mpz_t());
     return k < 0 ? negate(r) : r;
 }
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Checks that the C++ files under the given directories are formatted as .clang-format says:
-# clang-format --dry-run --Werror on each, a non-zero exit if any would change.
+# Checks that the C++ files are formatted as .clang-format says: clang-format --dry-run --Werror
+# on each, a non-zero exit if any would change. .ci/run runs it over the whole tree.
 #
-#   bash scripts/check-format.sh [DIR...]        (default: cli tests/cli)
-#   CLANG_FORMAT=clang-format-14 bash scripts/check-format.sh cli
+#   bash scripts/check-format.sh                  every tracked C++ file (git ls-files)
+#   bash scripts/check-format.sh [DIR...]         the C++ files under these directories
+#   CLANG_FORMAT=clang-format-14 bash scripts/check-format.sh
 #
 # Directories are taken relative to the repository root. To fix what it reports:
-#   clang-format -i $(git ls-files 'cli/*.cpp' 'cli/*.hpp')
+#   git ls-files '*.cpp' '*.hpp' '*.h' '*.cc' | xargs clang-format -i
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 2
@@ -15,8 +16,14 @@ command -v "$clang_format" >/dev/null || {
   echo "check-format: $clang_format not found (Debian package clang-format)" >&2
   exit 2
 }
-[ $# -gt 0 ] || set -- cli tests/cli
 files=()
+if [ $# -eq 0 ]; then
+  if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    while IFS= read -r f; do files+=("$f"); done < <(git ls-files '*.cpp' '*.hpp' '*.h' '*.cc' | sort)
+  else
+    set -- $(ls -d */ | tr -d /)
+  fi
+fi
 for dir in "$@"; do
   [ -d "$dir" ] || { echo "check-format: no directory $dir" >&2; exit 2; }
   while IFS= read -r -d '' f; do files+=("$f"); done < <(

@@ -28,7 +28,7 @@ done
 
 # Debian packages the build, tests and demos need. Keep this list the single source of truth.
 packages=(
-  build-essential cmake pkg-config git ccache
+  build-essential cmake pkg-config git ccache clang-format
   libgmp-dev libssl-dev libzstd-dev zlib1g-dev openssl
   libcli11-dev nlohmann-json3-dev libspdlog-dev libeigen3-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -15,25 +15,36 @@ std::string read_text_file(const std::string& path) {
 
 const char* status_code_name(grpc::StatusCode code) {
     switch (code) {
-        case grpc::StatusCode::OK: return "OK";
-        case grpc::StatusCode::CANCELLED: return "CANCELLED";
-        case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-        case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-        case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-        case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-        case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-        case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-        case grpc::StatusCode::INTERNAL: return "INTERNAL";
-        case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-        default: return "ERROR";
+        case grpc::StatusCode::OK:
+            return "OK";
+        case grpc::StatusCode::CANCELLED:
+            return "CANCELLED";
+        case grpc::StatusCode::INVALID_ARGUMENT:
+            return "INVALID_ARGUMENT";
+        case grpc::StatusCode::DEADLINE_EXCEEDED:
+            return "DEADLINE_EXCEEDED";
+        case grpc::StatusCode::NOT_FOUND:
+            return "NOT_FOUND";
+        case grpc::StatusCode::FAILED_PRECONDITION:
+            return "FAILED_PRECONDITION";
+        case grpc::StatusCode::RESOURCE_EXHAUSTED:
+            return "RESOURCE_EXHAUSTED";
+        case grpc::StatusCode::UNAVAILABLE:
+            return "UNAVAILABLE";
+        case grpc::StatusCode::INTERNAL:
+            return "INTERNAL";
+        case grpc::StatusCode::UNAUTHENTICATED:
+            return "UNAUTHENTICATED";
+        default:
+            return "ERROR";
     }
 }
 
 void check(const grpc::Status& status, const std::string& what) {
     if (status.ok()) return;
-    throw ServiceError(what + ": " + status_code_name(status.error_code()) + ": " +
-                           status.error_message(),
-                       status.error_code());
+    throw ServiceError(
+        what + ": " + status_code_name(status.error_code()) + ": " + status.error_message(),
+        status.error_code());
 }
 
 Server::Server(const ServerOptions& options, const std::vector<grpc::Service*>& services) {
@@ -58,12 +69,15 @@ Server::Server(const ServerOptions& options, const std::vector<grpc::Service*>& 
     for (grpc::Service* service : services) builder.RegisterService(service);
     server_ = builder.BuildAndStart();
     if (!server_ || port_ == 0)
-        throw ServiceError("cannot listen on " + options.listen_address, grpc::StatusCode::UNAVAILABLE);
+        throw ServiceError("cannot listen on " + options.listen_address,
+                           grpc::StatusCode::UNAVAILABLE);
     const auto colon = options.listen_address.rfind(':');
     address_ = options.listen_address.substr(0, colon) + ":" + std::to_string(port_);
 }
 
-Server::~Server() { shutdown(); }
+Server::~Server() {
+    shutdown();
+}
 
 void Server::wait() {
     if (server_) server_->Wait();

@@ -23,7 +23,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 std::string hex64(std::uint64_t h) {
     static const char* digits = "0123456789abcdef";
@@ -34,29 +36,35 @@ std::string hex64(std::uint64_t h) {
 
 std::vector<std::uint8_t> read_bytes(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw ServiceError("cannot read " + path.string(), grpc::StatusCode::FAILED_PRECONDITION);
+    if (!in)
+        throw ServiceError("cannot read " + path.string(), grpc::StatusCode::FAILED_PRECONDITION);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // Written to a temporary file created with its final mode, then renamed into place: a secret key
 // is never readable by others, not even for a moment, and a crash leaves no half-written key.
-void write_bytes(const std::filesystem::path& path, std::span<const std::uint8_t> bytes, mode_t mode) {
+void write_bytes(const std::filesystem::path& path, std::span<const std::uint8_t> bytes,
+                 mode_t mode) {
     const std::filesystem::path temporary = path.string() + ".partial";
     std::filesystem::remove(temporary);
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0) throw ServiceError("cannot create " + temporary.string(), grpc::StatusCode::FAILED_PRECONDITION);
+    if (fd < 0)
+        throw ServiceError("cannot create " + temporary.string(),
+                           grpc::StatusCode::FAILED_PRECONDITION);
     std::size_t done = 0;
     while (done < bytes.size()) {
         const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
         if (w <= 0) {
             ::close(fd);
             std::filesystem::remove(temporary);
-            throw ServiceError("cannot write " + temporary.string(), grpc::StatusCode::FAILED_PRECONDITION);
+            throw ServiceError("cannot write " + temporary.string(),
+                               grpc::StatusCode::FAILED_PRECONDITION);
         }
         done += static_cast<std::size_t>(w);
     }
     if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        throw ServiceError("cannot write " + temporary.string(), grpc::StatusCode::FAILED_PRECONDITION);
+        throw ServiceError("cannot write " + temporary.string(),
+                           grpc::StatusCode::FAILED_PRECONDITION);
     }
     std::filesystem::rename(temporary, path);
 }
@@ -77,9 +85,11 @@ KeyMaterial make_key_material(const engine::Client& client) {
     return k;
 }
 
-StoredKeys load_or_create_keys(const engine::CompiledModelPtr& model, const std::filesystem::path& directory) {
+StoredKeys load_or_create_keys(const engine::CompiledModelPtr& model,
+                               const std::filesystem::path& directory) {
     std::filesystem::create_directories(directory);
-    std::filesystem::permissions(directory, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace);
+    std::filesystem::permissions(directory, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace);
     const std::string stem = hex64(model->hash());
     const auto secret_path = directory / (stem + ".secret");
     const auto evaluation_path = directory / (stem + ".evaluation");
@@ -88,8 +98,10 @@ StoredKeys load_or_create_keys(const engine::CompiledModelPtr& model, const std:
     if (std::filesystem::exists(secret_path)) {
         struct stat st {};
         if (::stat(secret_path.c_str(), &st) != 0 || (st.st_mode & 077) != 0) {
-            throw ServiceError(secret_path.string() + " is readable by others: chmod 600 it (or delete it for new keys)",
-                               grpc::StatusCode::FAILED_PRECONDITION);
+            throw ServiceError(
+                secret_path.string() +
+                    " is readable by others: chmod 600 it (or delete it for new keys)",
+                grpc::StatusCode::FAILED_PRECONDITION);
         }
         auto secret = read_bytes(secret_path);
         try {
@@ -102,7 +114,8 @@ StoredKeys load_or_create_keys(const engine::CompiledModelPtr& model, const std:
         if (std::filesystem::exists(evaluation_path) && std::filesystem::exists(public_path)) {
             stored.material.evaluation_keys = read_bytes(evaluation_path);
             stored.material.public_key = read_bytes(public_path);
-            stored.material.hash = key_material_hash(stored.material.evaluation_keys, stored.material.public_key);
+            stored.material.hash =
+                key_material_hash(stored.material.evaluation_keys, stored.material.public_key);
             return stored;
         }
     } else {
@@ -156,12 +169,14 @@ std::uint64_t InferenceClient::max_request_bytes() {
 
 engine::CompiledModelPtr InferenceClient::fetch_model(const std::string& name) {
     const auto models = list_models();
-    const auto it = std::find_if(models.begin(), models.end(), [&](const RemoteModelInfo& m) { return m.name == name; });
+    const auto it = std::find_if(models.begin(), models.end(),
+                                 [&](const RemoteModelInfo& m) { return m.name == name; });
     if (it == models.end()) {
         std::string known;
         for (const auto& m : models) known += (known.empty() ? "" : ", ") + m.name;
-        throw ServiceError("the server has no model named '" + name + "' (it serves: " + known + ")",
-                           grpc::StatusCode::NOT_FOUND);
+        throw ServiceError(
+            "the server has no model named '" + name + "' (it serves: " + known + ")",
+            grpc::StatusCode::NOT_FOUND);
     }
     auto context = make_context(options_.call_timeout);
     v1::GetModelRequest request;
@@ -173,7 +188,8 @@ engine::CompiledModelPtr InferenceClient::fetch_model(const std::string& name) {
         if (bytes.size() + chunk.data().size() > it->compiled_bytes) {
             context->TryCancel();
             reader->Finish();
-            throw ServiceError("GetModel: more bytes than the model's announced size", grpc::StatusCode::INVALID_ARGUMENT);
+            throw ServiceError("GetModel: more bytes than the model's announced size",
+                               grpc::StatusCode::INVALID_ARGUMENT);
         }
         bytes.insert(bytes.end(), chunk.data().begin(), chunk.data().end());
     }
@@ -199,20 +215,24 @@ std::string InferenceClient::upload_keys(const std::string& model, const KeyMate
     for (const auto* part : {&keys.evaluation_keys, &keys.public_key}) {
         for (std::size_t at = 0; open && at < part->size(); at += chunk_bytes_) {
             v1::UploadKeysRequest data;
-            data.set_data(part->data() + at, std::min<std::size_t>(chunk_bytes_, part->size() - at));
+            data.set_data(part->data() + at,
+                          std::min<std::size_t>(chunk_bytes_, part->size() - at));
             open = writer->Write(data);
         }
     }
     writer->WritesDone();
     check(writer->Finish(), "UploadKeys");
     if (response.key_hash() != keys.hash) {
-        throw ServiceError("UploadKeys: the server computed another key hash", grpc::StatusCode::DATA_LOSS);
+        throw ServiceError("UploadKeys: the server computed another key hash",
+                           grpc::StatusCode::DATA_LOSS);
     }
     return response.key_hash();
 }
 
-InferenceClient::CallResult InferenceClient::infer_bundle(const std::string& model, const KeyMaterial& keys,
-                                                          std::span<const std::uint8_t> inputs, const InferOptions& options) {
+InferenceClient::CallResult InferenceClient::infer_bundle(const std::string& model,
+                                                          const KeyMaterial& keys,
+                                                          std::span<const std::uint8_t> inputs,
+                                                          const InferOptions& options) {
     if (!max_request_bytes_) list_models();
     CallResult result;
     // Behind a round-robin balancer the retry after an unknown-keys refusal may land on a replica
@@ -238,7 +258,8 @@ InferenceClient::CallResult InferenceClient::infer_bundle(const std::string& mod
         auto send = [&](std::span<const std::uint8_t> bytes) {
             for (std::size_t at = 0; open && at < bytes.size(); at += chunk_bytes_) {
                 v1::InferRequest part;
-                part.set_data(bytes.data() + at, std::min<std::size_t>(chunk_bytes_, bytes.size() - at));
+                part.set_data(bytes.data() + at,
+                              std::min<std::size_t>(chunk_bytes_, bytes.size() - at));
                 open = stream->Write(part);
             }
         };
@@ -272,7 +293,8 @@ InferenceClient::CallResult InferenceClient::infer_bundle(const std::string& mod
         const grpc::Status status = stream->Finish();
         if (status.ok()) {
             if (!have_result || outputs.size() != info.output_bytes()) {
-                throw ServiceError("Infer: the reply was cut short (" + std::to_string(outputs.size()) + " of " +
+                throw ServiceError("Infer: the reply was cut short (" +
+                                       std::to_string(outputs.size()) + " of " +
                                        std::to_string(info.output_bytes()) + " bytes)",
                                    grpc::StatusCode::DATA_LOSS);
             }
@@ -296,17 +318,21 @@ InferenceClient::CallResult InferenceClient::infer_bundle(const std::string& mod
             return result;
         }
         const std::string reason = trailing(*context, "henn-error");
-        if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION && reason == "unknown-keys" && !send_keys) {
-            send_keys = true;  // this replica has not seen the keys (or evicted them): resend inline
+        if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+            reason == "unknown-keys" && !send_keys) {
+            send_keys =
+                true;  // this replica has not seen the keys (or evicted them): resend inline
             inline_calls_left_.store(kInlineCallsAfterMiss);
             continue;
         }
-        const bool transient = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                               (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && reason == "busy");
+        const bool transient =
+            status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+            (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && reason == "busy");
         if (transient && busy_retries < options.max_retries) {
             ++busy_retries;
             ++result.retries;
-            std::this_thread::sleep_for(std::chrono::milliseconds(100) * (1 << std::min(busy_retries, 6)));
+            std::this_thread::sleep_for(std::chrono::milliseconds(100) *
+                                        (1 << std::min(busy_retries, 6)));
             send_keys = inline_calls_left_.load() > 0;
             continue;
         }
@@ -314,8 +340,9 @@ InferenceClient::CallResult InferenceClient::infer_bundle(const std::string& mod
     }
 }
 
-InferReport InferenceClient::infer(const std::string& model, const engine::Client& client, const KeyMaterial& keys,
-                                   std::span<const double> inputs, std::int64_t count, const InferOptions& options) {
+InferReport InferenceClient::infer(const std::string& model, const engine::Client& client,
+                                   const KeyMaterial& keys, std::span<const double> inputs,
+                                   std::int64_t count, const InferOptions& options) {
     const engine::CompiledModel& compiled = client.model();
     InferReport report;
     report.samples = count;
@@ -329,7 +356,8 @@ InferReport InferenceClient::infer(const std::string& model, const engine::Clien
         const std::uint64_t key_bytes = keys.evaluation_keys.size() + keys.public_key.size();
         const std::uint64_t limit = max_request_bytes();
         const std::uint64_t budget = limit > key_bytes ? limit - key_bytes : 0;
-        per_request = std::max<std::size_t>(1, budget / std::max<std::uint64_t>(1, compiled.input_bytes_per_batch()));
+        per_request = std::max<std::size_t>(
+            1, budget / std::max<std::uint64_t>(1, compiled.input_bytes_per_batch()));
     }
     struct Group {
         std::size_t first = 0, count = 0;
@@ -358,10 +386,13 @@ InferReport InferenceClient::infer(const std::string& model, const engine::Clien
             if (g >= groups.size() || failed.load()) return;
             try {
                 const auto serialize_start = Clock::now();
-                auto bytes = engine::save_batches(
-                    compiled, std::span<const engine::EncryptedBatch>(batches).subspan(groups[g].first, groups[g].count),
-                    engine::BundleKind::inputs);
-                for (std::size_t i = 0; i < groups[g].count; ++i) batches[groups[g].first + i] = engine::EncryptedBatch();
+                auto bytes =
+                    engine::save_batches(compiled,
+                                         std::span<const engine::EncryptedBatch>(batches).subspan(
+                                             groups[g].first, groups[g].count),
+                                         engine::BundleKind::inputs);
+                for (std::size_t i = 0; i < groups[g].count; ++i)
+                    batches[groups[g].first + i] = engine::EncryptedBatch();
                 const double serialize = seconds_since(serialize_start);
                 CallResult call = infer_bundle(model, keys, bytes, options);
                 std::lock_guard lock(mutex);
@@ -399,10 +430,14 @@ InferReport InferenceClient::infer(const std::string& model, const engine::Clien
     std::vector<engine::EncryptedBatch> outputs;
     for (auto& g : groups) {
         auto part = engine::load_batches(compiled, g.outputs, engine::BundleKind::outputs);
-        if (part.size() != g.count) throw ServiceError("Infer: the server returned another number of batches", grpc::StatusCode::DATA_LOSS);
+        if (part.size() != g.count)
+            throw ServiceError("Infer: the server returned another number of batches",
+                               grpc::StatusCode::DATA_LOSS);
         std::int64_t samples = 0;
         for (const auto& b : part) samples += b.samples;
-        if (samples != g.samples) throw ServiceError("Infer: the server returned another number of samples", grpc::StatusCode::DATA_LOSS);
+        if (samples != g.samples)
+            throw ServiceError("Infer: the server returned another number of samples",
+                               grpc::StatusCode::DATA_LOSS);
         for (auto& b : part) outputs.push_back(std::move(b));
         g.outputs = {};
     }

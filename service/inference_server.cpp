@@ -24,7 +24,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 std::string hex64(std::uint64_t h) {
     static const char* digits = "0123456789abcdef";
@@ -41,17 +43,20 @@ struct Refusal {
 };
 
 // Appends a chunk to `out`, refusing more than `expected` bytes in all.
-void append_chunk(std::vector<std::uint8_t>& out, const std::string& data, std::uint64_t expected, const char* what) {
+void append_chunk(std::vector<std::uint8_t>& out, const std::string& data, std::uint64_t expected,
+                  const char* what) {
     if (out.size() + data.size() > expected) {
-        throw Refusal{grpc::StatusCode::INVALID_ARGUMENT,
-                      std::string(what) + ": more bytes than the " + std::to_string(expected) + " announced"};
+        throw Refusal{
+            grpc::StatusCode::INVALID_ARGUMENT,
+            std::string(what) + ": more bytes than the " + std::to_string(expected) + " announced"};
     }
     out.insert(out.end(), data.begin(), data.end());
 }
 
 }  // namespace
 
-std::string key_material_hash(std::span<const std::uint8_t> evaluation_keys, std::span<const std::uint8_t> public_key) {
+std::string key_material_hash(std::span<const std::uint8_t> evaluation_keys,
+                              std::span<const std::uint8_t> public_key) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -83,31 +88,36 @@ bool is_loopback_address(const std::string& address) {
 
 void check_listen_policy(const ServerOptions& options, bool allow_insecure) {
     if (options.tls || allow_insecure || is_loopback_address(options.listen_address)) return;
-    throw ServiceError("refusing to listen without TLS on " + options.listen_address +
-                           ", which is not a loopback address: pass --tls-cert and --tls-key, or --insecure",
-                       grpc::StatusCode::FAILED_PRECONDITION);
+    throw ServiceError(
+        "refusing to listen without TLS on " + options.listen_address +
+            ", which is not a loopback address: pass --tls-cert and --tls-key, or --insecure",
+        grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 void validate_options(const InferenceServerOptions& o, const std::vector<ServedModel>& models) {
-    auto fail = [](const std::string& m) { throw ServiceError(m, grpc::StatusCode::INVALID_ARGUMENT); };
+    auto fail = [](const std::string& m) {
+        throw ServiceError(m, grpc::StatusCode::INVALID_ARGUMENT);
+    };
     if (models.empty()) fail("no model to serve");
     if (o.max_sessions < 1) fail("max sessions must be at least 1");
     if (o.max_waiting < 0) fail("max waiting must not be negative");
-    if (o.chunk_bytes < 1024 || o.chunk_bytes > (16u << 20)) fail("chunk bytes must be within 1 KiB .. 16 MiB");
+    if (o.chunk_bytes < 1024 || o.chunk_bytes > (16u << 20))
+        fail("chunk bytes must be within 1 KiB .. 16 MiB");
     if (o.max_request_time.count() <= 0) fail("the request time limit must be positive");
     std::map<std::string, int> names;
     for (const auto& m : models) {
         if (m.name.empty() || !m.model) fail("a served model needs a name and a compiled model");
         if (++names[m.name] > 1) fail("model name '" + m.name + "' given twice");
-        const std::uint64_t need = m.model->input_bytes_per_batch() + m.model->evaluation_key_bytes() * 2;
+        const std::uint64_t need =
+            m.model->input_bytes_per_batch() + m.model->evaluation_key_bytes() * 2;
         if (need > o.max_request_bytes) {
-            fail("model '" + m.name + "': one batch with its keys takes about " + std::to_string(need) +
-                 " bytes, more than the request limit of " + std::to_string(o.max_request_bytes) +
-                 "; raise --max-request-bytes");
+            fail("model '" + m.name + "': one batch with its keys takes about " +
+                 std::to_string(need) + " bytes, more than the request limit of " +
+                 std::to_string(o.max_request_bytes) + "; raise --max-request-bytes");
         }
         if (m.model->evaluation_key_bytes() * 2 > o.key_cache_bytes) {
-            fail("model '" + m.name + "': its evaluation keys do not fit the key cache (" + std::to_string(o.key_cache_bytes) +
-                 " bytes); raise --key-cache-bytes");
+            fail("model '" + m.name + "': its evaluation keys do not fit the key cache (" +
+                 std::to_string(o.key_cache_bytes) + " bytes); raise --key-cache-bytes");
         }
     }
 }
@@ -134,7 +144,9 @@ struct InferenceService::Impl {
     // Key cache: hash -> keys, most recently used first.
     mutable std::mutex cache_mutex;
     std::list<std::string> lru;
-    std::unordered_map<std::string, std::pair<std::shared_ptr<const Keys>, std::list<std::string>::iterator>> cache;
+    std::unordered_map<std::string,
+                       std::pair<std::shared_ptr<const Keys>, std::list<std::string>::iterator>>
+        cache;
     std::uint64_t cache_bytes = 0;
 
     // Admission.
@@ -152,7 +164,8 @@ struct InferenceService::Impl {
     // Largest key material accepted for a model: twice its evaluation keys plus a public key of up
     // to 64 limbs (keys are parsed outside the session limit, so their size must be bounded here).
     static std::uint64_t key_limit(const Model& m) {
-        return 2 * m.real->evaluation_key_bytes() + 2 * 64 * m.real->context()->n() * sizeof(std::uint64_t);
+        return 2 * m.real->evaluation_key_bytes() +
+               2 * 64 * m.real->context()->n() * sizeof(std::uint64_t);
     }
 
     const Model& model(const std::string& name) const {
@@ -160,7 +173,8 @@ struct InferenceService::Impl {
         if (it == models.end()) {
             std::string known;
             for (const auto& [n, m] : models) known += (known.empty() ? "" : ", ") + n;
-            throw Refusal{grpc::StatusCode::NOT_FOUND, "no model named '" + name + "' (served: " + known + ")"};
+            throw Refusal{grpc::StatusCode::NOT_FOUND,
+                          "no model named '" + name + "' (served: " + known + ")"};
         }
         return it->second;
     }
@@ -183,7 +197,8 @@ struct InferenceService::Impl {
         }
     }
 
-    grpc::Status finish(grpc::ServerContext* context, const char* rpc, const std::function<void()>& body) {
+    grpc::Status finish(grpc::ServerContext* context, const char* rpc,
+                        const std::function<void()>& body) {
         count([](v1::MetricsResponse& m) { m.set_requests(m.requests() + 1); });
         grpc::Status status;
         try {
@@ -193,13 +208,17 @@ struct InferenceService::Impl {
             if (!r.reason.empty()) context->AddTrailingMetadata("henn-error", r.reason);
             status = grpc::Status(r.code, std::string(rpc) + ": " + r.message);
         } catch (const engine::KeyMismatchError& e) {
-            status = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, std::string(rpc) + ": " + e.what());
+            status = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                  std::string(rpc) + ": " + e.what());
         } catch (const engine::FormatError& e) {
-            status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(rpc) + ": " + e.what());
+            status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  std::string(rpc) + ": " + e.what());
         } catch (const ckks::Error& e) {
-            status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(rpc) + ": " + e.what());
+            status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  std::string(rpc) + ": " + e.what());
         } catch (const std::bad_alloc&) {
-            status = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, std::string(rpc) + ": out of memory");
+            status = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                  std::string(rpc) + ": out of memory");
         } catch (const std::exception& e) {
             status = grpc::Status(grpc::StatusCode::INTERNAL, std::string(rpc) + ": " + e.what());
         }
@@ -220,32 +239,39 @@ struct InferenceService::Impl {
             }
         }
         count([&](v1::MetricsResponse& m) {
-            if (found) m.set_key_cache_hits(m.key_cache_hits() + 1);
-            else m.set_key_cache_misses(m.key_cache_misses() + 1);
+            if (found)
+                m.set_key_cache_hits(m.key_cache_hits() + 1);
+            else
+                m.set_key_cache_misses(m.key_cache_misses() + 1);
         });
         return found;
     }
 
     // Parses key material for `model` (the published model's hash is what the client's bundle
     // carries; the session runs the real model) and caches it.
-    std::shared_ptr<const Keys> add_keys(const Model& model, const std::string& hash, std::span<const std::uint8_t> evaluation,
+    std::shared_ptr<const Keys> add_keys(const Model& model, const std::string& hash,
+                                         std::span<const std::uint8_t> evaluation,
                                          std::span<const std::uint8_t> public_key) {
-        engine::EvaluationKeyBundle bundle = engine::load_evaluation_keys(*model.published, evaluation);
+        engine::EvaluationKeyBundle bundle =
+            engine::load_evaluation_keys(*model.published, evaluation);
         bundle.model_hash = model.real->hash();
         auto keys = std::make_shared<Keys>();
         keys->model = model.name;
         keys->session = std::make_shared<const engine::Session>(model.real, bundle);
-        keys->public_key = std::make_shared<const ckks::PublicKey>(ckks::load_public_key(*model.real->context(), public_key));
+        keys->public_key = std::make_shared<const ckks::PublicKey>(
+            ckks::load_public_key(*model.real->context(), public_key));
         const ckks::Context& ctx = *model.real->context();
         std::uint64_t bytes = 0;
         if (bundle.keys->relinearization) bytes += bundle.keys->relinearization->key.bytes();
         bytes += bundle.keys->galois.bytes();
-        bytes += (keys->public_key->b.data.size() + keys->public_key->a.data.size()) * sizeof(ckks::u64);
+        bytes +=
+            (keys->public_key->b.data.size() + keys->public_key->a.data.size()) * sizeof(ckks::u64);
         bytes += ctx.q_count() * ctx.n() * sizeof(ckks::u64);  // the session's own tables
         keys->bytes = bytes;
         if (bytes > options.key_cache_bytes) {
-            throw Refusal{grpc::StatusCode::RESOURCE_EXHAUSTED, "these keys take " + std::to_string(bytes) +
-                                                                     " bytes, more than the whole key cache"};
+            throw Refusal{grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "these keys take " + std::to_string(bytes) +
+                              " bytes, more than the whole key cache"};
         }
         std::uint64_t evicted = 0;
         {
@@ -264,13 +290,15 @@ struct InferenceService::Impl {
             cache.emplace(hash, std::make_pair(std::shared_ptr<const Keys>(keys), lru.begin()));
             cache_bytes += bytes;
         }
-        count([&](v1::MetricsResponse& m) { m.set_key_cache_evictions(m.key_cache_evictions() + evicted); });
+        count([&](v1::MetricsResponse& m) {
+            m.set_key_cache_evictions(m.key_cache_evictions() + evicted);
+        });
         return keys;
     }
 
     // ---- admission ----
     class Slot {
-    public:
+      public:
         Slot() = default;
         explicit Slot(Impl* impl) : impl_(impl) {}
         Slot(Slot&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
@@ -285,7 +313,7 @@ struct InferenceService::Impl {
             impl_ = nullptr;
         }
 
-    private:
+      private:
         Impl* impl_ = nullptr;
     };
 
@@ -295,8 +323,8 @@ struct InferenceService::Impl {
             if (waiting >= options.max_waiting) {
                 count([](v1::MetricsResponse& m) { m.set_rejected_busy(m.rejected_busy() + 1); });
                 throw Refusal{grpc::StatusCode::RESOURCE_EXHAUSTED,
-                              "server busy: " + std::to_string(active) + " sessions running and " + std::to_string(waiting) +
-                                  " waiting; retry later",
+                              "server busy: " + std::to_string(active) + " sessions running and " +
+                                  std::to_string(waiting) + " waiting; retry later",
                               "busy"};
             }
             ++waiting;
@@ -304,7 +332,8 @@ struct InferenceService::Impl {
                 slot_free.wait_for(lock, std::chrono::milliseconds(20));
                 if (context->IsCancelled() || Clock::now() > deadline) {
                     --waiting;
-                    throw Refusal{grpc::StatusCode::DEADLINE_EXCEEDED, "the deadline passed while waiting for a session"};
+                    throw Refusal{grpc::StatusCode::DEADLINE_EXCEEDED,
+                                  "the deadline passed while waiting for a session"};
                 }
             }
             --waiting;
@@ -315,8 +344,10 @@ struct InferenceService::Impl {
 
     void record_latency(double seconds) {
         std::lock_guard lock(metrics_mutex);
-        if (latencies.size() < kLatencyWindow) latencies.push_back(seconds);
-        else latencies[latency_next] = seconds;
+        if (latencies.size() < kLatencyWindow)
+            latencies.push_back(seconds);
+        else
+            latencies[latency_next] = seconds;
         latency_next = (latency_next + 1) % kLatencyWindow;
     }
 };
@@ -339,7 +370,8 @@ InferenceService::InferenceService(std::vector<ServedModel> models, InferenceSer
 
 InferenceService::~InferenceService() = default;
 
-grpc::Status InferenceService::ListModels(grpc::ServerContext* context, const v1::ListModelsRequest*,
+grpc::Status InferenceService::ListModels(grpc::ServerContext* context,
+                                          const v1::ListModelsRequest*,
                                           v1::ListModelsResponse* response) {
     return impl_->finish(context, "ListModels", [&] {
         for (const auto& [name, m] : impl_->models) {
@@ -356,7 +388,8 @@ grpc::Status InferenceService::ListModels(grpc::ServerContext* context, const v1
             info->set_slot_packing(engine::to_string(c.slot_packing()));
             info->set_expected_precision_bits(m.real->expected_precision_bits());
             info->set_flooding_bits(std::max(0.0, impl_->options.flooding_bits));
-            info->set_precision_after_flooding_bits(engine::precision_after_flooding(*m.real, impl_->options.flooding_bits));
+            info->set_precision_after_flooding_bits(
+                engine::precision_after_flooding(*m.real, impl_->options.flooding_bits));
             info->set_evaluation_key_bytes(c.evaluation_key_bytes());
             info->set_input_bytes_per_batch(c.input_bytes_per_batch());
         }
@@ -365,7 +398,8 @@ grpc::Status InferenceService::ListModels(grpc::ServerContext* context, const v1
     });
 }
 
-grpc::Status InferenceService::GetModel(grpc::ServerContext* context, const v1::GetModelRequest* request,
+grpc::Status InferenceService::GetModel(grpc::ServerContext* context,
+                                        const v1::GetModelRequest* request,
                                         grpc::ServerWriter<v1::Chunk>* writer) {
     return impl_->finish(context, "GetModel", [&] {
         const auto& m = impl_->model(request->name());
@@ -374,13 +408,16 @@ grpc::Status InferenceService::GetModel(grpc::ServerContext* context, const v1::
         for (std::size_t at = 0; at < bytes.size(); at += chunk) {
             v1::Chunk c;
             c.set_data(bytes.substr(at, chunk));
-            if (!writer->Write(c)) throw Refusal{grpc::StatusCode::CANCELLED, "the client went away"};
+            if (!writer->Write(c))
+                throw Refusal{grpc::StatusCode::CANCELLED, "the client went away"};
         }
-        impl_->count([&](v1::MetricsResponse& r) { r.set_bytes_sent(r.bytes_sent() + bytes.size()); });
+        impl_->count(
+            [&](v1::MetricsResponse& r) { r.set_bytes_sent(r.bytes_sent() + bytes.size()); });
     });
 }
 
-grpc::Status InferenceService::UploadKeys(grpc::ServerContext* context, grpc::ServerReader<v1::UploadKeysRequest>* reader,
+grpc::Status InferenceService::UploadKeys(grpc::ServerContext* context,
+                                          grpc::ServerReader<v1::UploadKeysRequest>* reader,
                                           v1::UploadKeysResponse* response) {
     const auto started = Clock::now();
     RequestEvent event;
@@ -389,29 +426,37 @@ grpc::Status InferenceService::UploadKeys(grpc::ServerContext* context, grpc::Se
     const grpc::Status status = impl_->finish(context, "UploadKeys", [&] {
         v1::UploadKeysRequest message;
         if (!reader->Read(&message) || !message.has_header()) {
-            throw Refusal{grpc::StatusCode::INVALID_ARGUMENT, "the first message must be the key header"};
+            throw Refusal{grpc::StatusCode::INVALID_ARGUMENT,
+                          "the first message must be the key header"};
         }
         const v1::KeyHeader header = message.header();
         event.model = header.model();
         const auto& m = impl_->model(header.model());
         const std::uint64_t total = header.evaluation_key_bytes() + header.public_key_bytes();
-        const std::uint64_t key_limit = std::min(impl_->options.max_request_bytes, Impl::key_limit(m));
+        const std::uint64_t key_limit =
+            std::min(impl_->options.max_request_bytes, Impl::key_limit(m));
         if (header.evaluation_key_bytes() == 0 || header.public_key_bytes() == 0 ||
-            header.evaluation_key_bytes() > key_limit || header.public_key_bytes() > key_limit || total > key_limit) {
+            header.evaluation_key_bytes() > key_limit || header.public_key_bytes() > key_limit ||
+            total > key_limit) {
             throw Refusal{grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          "key sizes must be positive and at most " + std::to_string(key_limit) + " bytes for this model"};
+                          "key sizes must be positive and at most " + std::to_string(key_limit) +
+                              " bytes for this model"};
         }
         std::vector<std::uint8_t> bytes;
         while (reader->Read(&message)) {
-            if (!message.has_data()) throw Refusal{grpc::StatusCode::INVALID_ARGUMENT, "a second header"};
+            if (!message.has_data())
+                throw Refusal{grpc::StatusCode::INVALID_ARGUMENT, "a second header"};
             append_chunk(bytes, message.data(), total, "keys");
         }
-        if (context->IsCancelled()) throw Refusal{grpc::StatusCode::CANCELLED, "cancelled by the client"};
+        if (context->IsCancelled())
+            throw Refusal{grpc::StatusCode::CANCELLED, "cancelled by the client"};
         if (bytes.size() != total) {
-            throw Refusal{grpc::StatusCode::INVALID_ARGUMENT, "truncated keys: " + std::to_string(bytes.size()) + " of " +
-                                                                  std::to_string(total) + " bytes"};
+            throw Refusal{grpc::StatusCode::INVALID_ARGUMENT,
+                          "truncated keys: " + std::to_string(bytes.size()) + " of " +
+                              std::to_string(total) + " bytes"};
         }
-        impl_->count([&](v1::MetricsResponse& r) { r.set_bytes_received(r.bytes_received() + total); });
+        impl_->count(
+            [&](v1::MetricsResponse& r) { r.set_bytes_received(r.bytes_received() + total); });
         event.bytes_received = total;
         const std::span<const std::uint8_t> all(bytes);
         const auto evaluation = all.first(header.evaluation_key_bytes());
@@ -422,7 +467,8 @@ grpc::Status InferenceService::UploadKeys(grpc::ServerContext* context, grpc::Se
         event.keys_cached = keys != nullptr;
         if (!keys) keys = impl_->add_keys(m, hash, evaluation, public_key);
         if (keys->model != m.name) {
-            throw Refusal{grpc::StatusCode::FAILED_PRECONDITION, "these keys belong to model '" + keys->model + "'"};
+            throw Refusal{grpc::StatusCode::FAILED_PRECONDITION,
+                          "these keys belong to model '" + keys->model + "'"};
         }
         response->set_key_hash(hash);
         response->set_cached_bytes(keys->bytes);
@@ -431,8 +477,9 @@ grpc::Status InferenceService::UploadKeys(grpc::ServerContext* context, grpc::Se
     return status;
 }
 
-grpc::Status InferenceService::Infer(grpc::ServerContext* context,
-                                     grpc::ServerReaderWriter<v1::InferResponse, v1::InferRequest>* stream) {
+grpc::Status InferenceService::Infer(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::InferResponse, v1::InferRequest>* stream) {
     const auto started = Clock::now();
     impl_->count([](v1::MetricsResponse& m) { m.set_infer_requests(m.infer_requests() + 1); });
     std::int64_t samples = 0;
@@ -442,26 +489,33 @@ grpc::Status InferenceService::Infer(grpc::ServerContext* context,
         const Clock::time_point deadline = started + impl_->options.max_request_time;
         v1::InferRequest message;
         if (!stream->Read(&message) || !message.has_header()) {
-            throw Refusal{grpc::StatusCode::INVALID_ARGUMENT, "the first message must be the request header"};
+            throw Refusal{grpc::StatusCode::INVALID_ARGUMENT,
+                          "the first message must be the request header"};
         }
         const v1::InferHeader header = message.header();
         event.model = header.model();
         event.key_hash = header.key_hash().substr(0, 16);
         const auto& m = impl_->model(header.model());
         const std::uint64_t limit = impl_->options.max_request_bytes;
-        const std::uint64_t key_bytes = header.keys().evaluation_key_bytes() + header.keys().public_key_bytes();
+        const std::uint64_t key_bytes =
+            header.keys().evaluation_key_bytes() + header.keys().public_key_bytes();
         const bool inline_keys = header.has_keys() && key_bytes > 0;
-        if (header.input_bytes() == 0 || header.input_bytes() > limit || header.keys().evaluation_key_bytes() > limit ||
+        if (header.input_bytes() == 0 || header.input_bytes() > limit ||
+            header.keys().evaluation_key_bytes() > limit ||
             header.keys().public_key_bytes() > limit || header.input_bytes() + key_bytes > limit) {
-            throw Refusal{grpc::StatusCode::RESOURCE_EXHAUSTED, "the request announces " +
-                                                                    std::to_string(header.input_bytes() + key_bytes) +
-                                                                    " bytes; the limit is " + std::to_string(limit)};
+            throw Refusal{grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "the request announces " +
+                              std::to_string(header.input_bytes() + key_bytes) +
+                              " bytes; the limit is " + std::to_string(limit)};
         }
         if (inline_keys && key_bytes > Impl::key_limit(m)) {
-            throw Refusal{grpc::StatusCode::RESOURCE_EXHAUSTED, "inline keys larger than this model's keys can be"};
+            throw Refusal{grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "inline keys larger than this model's keys can be"};
         }
-        if (inline_keys && (header.keys().evaluation_key_bytes() == 0 || header.keys().public_key_bytes() == 0)) {
-            throw Refusal{grpc::StatusCode::INVALID_ARGUMENT, "inline keys need both evaluation and public key bytes"};
+        if (inline_keys &&
+            (header.keys().evaluation_key_bytes() == 0 || header.keys().public_key_bytes() == 0)) {
+            throw Refusal{grpc::StatusCode::INVALID_ARGUMENT,
+                          "inline keys need both evaluation and public key bytes"};
         }
         if (inline_keys && header.keys().model() != header.model()) {
             throw Refusal{grpc::StatusCode::INVALID_ARGUMENT, "the inline keys name another model"};
@@ -477,8 +531,9 @@ grpc::Status InferenceService::Infer(grpc::ServerContext* context,
                               "unknown-keys"};
             }
             if (keys->model != m.name) {
-                throw Refusal{grpc::StatusCode::FAILED_PRECONDITION,
-                              "these keys belong to model '" + keys->model + "', not '" + m.name + "'"};
+                throw Refusal{
+                    grpc::StatusCode::FAILED_PRECONDITION,
+                    "these keys belong to model '" + keys->model + "', not '" + m.name + "'"};
             }
             cached = true;
         }
@@ -490,22 +545,28 @@ grpc::Status InferenceService::Infer(grpc::ServerContext* context,
         const std::uint64_t total = key_bytes + header.input_bytes();
         std::uint64_t received = 0;
         while (received < total && stream->Read(&message)) {
-            if (!message.has_data()) throw Refusal{grpc::StatusCode::INVALID_ARGUMENT, "a second header"};
+            if (!message.has_data())
+                throw Refusal{grpc::StatusCode::INVALID_ARGUMENT, "a second header"};
             const std::string& data = message.data();
             std::size_t used = 0;
             if (received < key_bytes) {
                 used = std::min<std::uint64_t>(data.size(), key_bytes - received);
-                key_buffer.insert(key_buffer.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(used));
+                key_buffer.insert(key_buffer.end(), data.begin(),
+                                  data.begin() + static_cast<std::ptrdiff_t>(used));
             }
-            if (used < data.size()) append_chunk(input_buffer, data.substr(used), header.input_bytes(), "inputs");
+            if (used < data.size())
+                append_chunk(input_buffer, data.substr(used), header.input_bytes(), "inputs");
             received += data.size();
         }
-        if (context->IsCancelled()) throw Refusal{grpc::StatusCode::CANCELLED, "cancelled by the client"};
+        if (context->IsCancelled())
+            throw Refusal{grpc::StatusCode::CANCELLED, "cancelled by the client"};
         if (received != total) {
             throw Refusal{grpc::StatusCode::INVALID_ARGUMENT,
-                          "truncated request: " + std::to_string(received) + " of " + std::to_string(total) + " bytes"};
+                          "truncated request: " + std::to_string(received) + " of " +
+                              std::to_string(total) + " bytes"};
         }
-        impl_->count([&](v1::MetricsResponse& r) { r.set_bytes_received(r.bytes_received() + total); });
+        impl_->count(
+            [&](v1::MetricsResponse& r) { r.set_bytes_received(r.bytes_received() + total); });
         event.bytes_received = total;
         event.keys_inline = inline_keys;
         if (inline_keys) {
@@ -517,7 +578,8 @@ grpc::Status InferenceService::Infer(grpc::ServerContext* context,
             cached = keys != nullptr;
             if (!keys) keys = impl_->add_keys(m, hash, evaluation, public_key);
             if (keys->model != m.name) {
-                throw Refusal{grpc::StatusCode::FAILED_PRECONDITION, "these keys belong to model '" + keys->model + "'"};
+                throw Refusal{grpc::StatusCode::FAILED_PRECONDITION,
+                              "these keys belong to model '" + keys->model + "'"};
             }
             key_buffer = {};
         }
@@ -554,9 +616,13 @@ grpc::Status InferenceService::Infer(grpc::ServerContext* context,
             done.store(true);
             watcher.join();
             if (cancel.load()) {
-                impl_->count([](v1::MetricsResponse& r) { r.set_sessions_cancelled(r.sessions_cancelled() + 1); });
-                if (context->IsCancelled()) throw Refusal{grpc::StatusCode::CANCELLED, "cancelled by the client"};
-                throw Refusal{grpc::StatusCode::DEADLINE_EXCEEDED, "the server's time limit for one request passed"};
+                impl_->count([](v1::MetricsResponse& r) {
+                    r.set_sessions_cancelled(r.sessions_cancelled() + 1);
+                });
+                if (context->IsCancelled())
+                    throw Refusal{grpc::StatusCode::CANCELLED, "cancelled by the client"};
+                throw Refusal{grpc::StatusCode::DEADLINE_EXCEEDED,
+                              "the server's time limit for one request passed"};
             }
             throw;
         } catch (...) {
@@ -579,14 +645,17 @@ grpc::Status InferenceService::Infer(grpc::ServerContext* context,
         result->set_seconds_compute(compute);
         result->set_samples(samples);
         result->set_keys_cached(cached);
-        if (!stream->Write(reply)) throw Refusal{grpc::StatusCode::CANCELLED, "the client went away"};
+        if (!stream->Write(reply))
+            throw Refusal{grpc::StatusCode::CANCELLED, "the client went away"};
         const std::size_t chunk = impl_->options.chunk_bytes;
         for (std::size_t at = 0; at < bytes.size(); at += chunk) {
             v1::InferResponse part;
             part.set_data(bytes.data() + at, std::min(chunk, bytes.size() - at));
-            if (!stream->Write(part)) throw Refusal{grpc::StatusCode::CANCELLED, "the client went away"};
+            if (!stream->Write(part))
+                throw Refusal{grpc::StatusCode::CANCELLED, "the client went away"};
         }
-        impl_->count([&](v1::MetricsResponse& r) { r.set_bytes_sent(r.bytes_sent() + bytes.size()); });
+        impl_->count(
+            [&](v1::MetricsResponse& r) { r.set_bytes_sent(r.bytes_sent() + bytes.size()); });
         event.bytes_sent = bytes.size();
         event.keys_cached = cached;
     });
@@ -594,14 +663,17 @@ grpc::Status InferenceService::Infer(grpc::ServerContext* context,
     impl_->notify(event, status, started);
     if (status.ok()) {
         impl_->record_latency(seconds_since(started));
-        impl_->count([&](v1::MetricsResponse& r) { r.set_samples(r.samples() + static_cast<std::uint64_t>(samples)); });
+        impl_->count([&](v1::MetricsResponse& r) {
+            r.set_samples(r.samples() + static_cast<std::uint64_t>(samples));
+        });
     } else {
         impl_->count([](v1::MetricsResponse& r) { r.set_infer_failures(r.infer_failures() + 1); });
     }
     return status;
 }
 
-grpc::Status InferenceService::Health(grpc::ServerContext* context, const v1::HealthRequest*, v1::HealthResponse* response) {
+grpc::Status InferenceService::Health(grpc::ServerContext* context, const v1::HealthRequest*,
+                                      v1::HealthResponse* response) {
     return impl_->finish(context, "Health", [&] {
         response->set_status("SERVING");
         response->set_uptime_seconds(seconds_since(impl_->started));
@@ -631,7 +703,10 @@ v1::MetricsResponse InferenceService::metrics() const {
     auto* latency = out.mutable_infer_latency();
     latency->set_count(sorted.size());
     if (!sorted.empty()) {
-        auto at = [&](double q) { return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(q * static_cast<double>(sorted.size())))]; };
+        auto at = [&](double q) {
+            return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(
+                                                          q * static_cast<double>(sorted.size())))];
+        };
         latency->set_p50_seconds(at(0.50));
         latency->set_p95_seconds(at(0.95));
         latency->set_p99_seconds(at(0.99));
@@ -640,7 +715,8 @@ v1::MetricsResponse InferenceService::metrics() const {
     return out;
 }
 
-grpc::Status InferenceService::Metrics(grpc::ServerContext* context, const v1::MetricsRequest*, v1::MetricsResponse* response) {
+grpc::Status InferenceService::Metrics(grpc::ServerContext* context, const v1::MetricsRequest*,
+                                       v1::MetricsResponse* response) {
     return impl_->finish(context, "Metrics", [&] { *response = metrics(); });
 }
 

@@ -19,7 +19,9 @@ std::span<const std::uint8_t> as_span(const std::string& bytes) {
     return {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()};
 }
 
-std::string to_string(const std::vector<std::uint8_t>& bytes) { return std::string(bytes.begin(), bytes.end()); }
+std::string to_string(const std::vector<std::uint8_t>& bytes) {
+    return std::string(bytes.begin(), bytes.end());
+}
 
 std::uint64_t peak_memory_bytes() {
     rusage usage{};
@@ -34,8 +36,9 @@ grpc::Status guarded(const char* what, Handler&& handler) {
         handler();
         return grpc::Status::OK;
     } catch (const LrError& e) {
-        const auto code = e.category() == ErrorCategory::internal ? grpc::StatusCode::INTERNAL
-                                                                   : grpc::StatusCode::INVALID_ARGUMENT;
+        const auto code = e.category() == ErrorCategory::internal
+                              ? grpc::StatusCode::INTERNAL
+                              : grpc::StatusCode::INVALID_ARGUMENT;
         return {code, std::string(what) + ": " + e.what()};
     } catch (const ckks::Error& e) {
         return {grpc::StatusCode::INVALID_ARGUMENT, std::string(what) + ": " + e.what()};
@@ -68,7 +71,9 @@ void to_proto(const LrRunConfig& c, v1::Config& out) {
 }
 
 LrRunConfig from_proto(const v1::Config& in) {
-    auto fail = [](const std::string& m) { throw LrError("config: " + m, ErrorCategory::protocol); };
+    auto fail = [](const std::string& m) {
+        throw LrError("config: " + m, ErrorCategory::protocol);
+    };
     LrRunConfig c;
     if (in.rows() == 0 || in.rows() > 100'000'000) fail("rows out of range");
     if (in.features() == 0 || in.features() > 4096) fail("features out of range");
@@ -77,7 +82,8 @@ LrRunConfig from_proto(const v1::Config& in) {
         fail("learning rate or l2 out of range");
     if (!(in.sigmoid_bound() > 0 && in.sigmoid_bound() <= 1024)) fail("sigmoid bound out of range");
     if (in.refresh_every() > 10'000) fail("refresh interval out of range");
-    if (in.log_n() != 0 && (in.log_n() < 13 || in.log_n() > 16)) fail("ring out of range (2^13..2^16)");
+    if (in.log_n() != 0 && (in.log_n() < 13 || in.log_n() > 16))
+        fail("ring out of range (2^13..2^16)");
     if (in.radix() != 0 && (in.radix() < 2 || in.radix() > 64 || (in.radix() & (in.radix() - 1))))
         fail("radix must be a power of two in [2, 64]");
     c.rows = in.rows();
@@ -109,22 +115,28 @@ struct LrTrainingService::Session {
 std::shared_ptr<LrTrainingService::Session> LrTrainingService::session(std::uint64_t id) {
     std::lock_guard lock(mutex_);
     const auto it = sessions_.find(id);
-    if (it == sessions_.end()) throw LrError("unknown session " + std::to_string(id), ErrorCategory::protocol);
+    if (it == sessions_.end())
+        throw LrError("unknown session " + std::to_string(id), ErrorCategory::protocol);
     return it->second;
 }
 
-grpc::Status LrTrainingService::Open(grpc::ServerContext*, const v1::OpenRequest* request, v1::OpenReply* reply) {
+grpc::Status LrTrainingService::Open(grpc::ServerContext*, const v1::OpenRequest* request,
+                                     v1::OpenReply* reply) {
     return guarded("Open", [&] {
         auto s = std::make_shared<Session>();
         s->config = from_proto(request->config());
-        if (s->config.rows > options_.max_rows) throw LrError("too many rows", ErrorCategory::protocol);
+        if (s->config.rows > options_.max_rows)
+            throw LrError("too many rows", ErrorCategory::protocol);
         s->plan = s->config.plan();
-        // The client's parameters must be exactly the ones the plan chooses (and so 128-bit secure).
+        // The client's parameters must be exactly the ones the plan chooses (and so 128-bit
+        // secure).
         s->context = ckks::load_parameters(as_span(request->parameters()));
         const ckks::ContextPtr expected = ckks::Context::create(s->plan.parameters);
         if (s->context->parameter_hash() != expected->parameter_hash())
-            throw LrError("the parameters are not the ones the configuration plans", ErrorCategory::protocol);
-        s->keys->relinearization = ckks::load_relinearization_key(*s->context, as_span(request->relinearization_key()));
+            throw LrError("the parameters are not the ones the configuration plans",
+                          ErrorCategory::protocol);
+        s->keys->relinearization =
+            ckks::load_relinearization_key(*s->context, as_span(request->relinearization_key()));
         std::lock_guard lock(mutex_);
         if (sessions_.size() >= options_.max_sessions) {
             // Drop the oldest idle session rather than refusing forever.
@@ -133,7 +145,8 @@ grpc::Status LrTrainingService::Open(grpc::ServerContext*, const v1::OpenRequest
                     sessions_.erase(it);
                     break;
                 }
-            if (sessions_.size() >= options_.max_sessions) throw LrError("server busy", ErrorCategory::protocol);
+            if (sessions_.size() >= options_.max_sessions)
+                throw LrError("server busy", ErrorCategory::protocol);
         }
         const std::uint64_t id = next_id_++;
         sessions_[id] = s;
@@ -142,22 +155,26 @@ grpc::Status LrTrainingService::Open(grpc::ServerContext*, const v1::OpenRequest
     });
 }
 
-grpc::Status LrTrainingService::UploadKeys(grpc::ServerContext*, const v1::KeyRequest* request, v1::Ack*) {
+grpc::Status LrTrainingService::UploadKeys(grpc::ServerContext*, const v1::KeyRequest* request,
+                                           v1::Ack*) {
     return guarded("UploadKeys", [&] {
         auto s = session(request->session());
         std::lock_guard lock(s->mutex);
-        ckks::GaloisKeys keys = ckks::load_galois_keys(*s->context, as_span(request->galois_keys()));
+        ckks::GaloisKeys keys =
+            ckks::load_galois_keys(*s->context, as_span(request->galois_keys()));
         for (auto& [element, key] : keys.keys) s->keys->galois.keys[element] = std::move(key);
         s->keys->galois.parameter_hash = s->context->parameter_hash();
     });
 }
 
-grpc::Status LrTrainingService::UploadRows(grpc::ServerContext*, const v1::RowsRequest* request, v1::Ack*) {
+grpc::Status LrTrainingService::UploadRows(grpc::ServerContext*, const v1::RowsRequest* request,
+                                           v1::Ack*) {
     return guarded("UploadRows", [&] {
         auto s = session(request->session());
         std::lock_guard lock(s->mutex);
         for (const auto& bytes : request->rows()) {
-            if (s->rows.size() >= s->plan.packing.ciphertexts) throw LrError("more row ciphertexts than planned", ErrorCategory::protocol);
+            if (s->rows.size() >= s->plan.packing.ciphertexts)
+                throw LrError("more row ciphertexts than planned", ErrorCategory::protocol);
             s->rows.push_back(ckks::load_ciphertext(*s->context, as_span(bytes)));
         }
     });
@@ -167,9 +184,10 @@ namespace {
 
 // Client-aided refresh over the stream: send (v, theta), wait for the re-encrypted pair.
 class StreamRefresher : public lr::Refresher {
-public:
-    StreamRefresher(const ckks::Context& context,
-                    grpc::ServerReaderWriter<v1::TrainServerMessage, v1::TrainClientMessage>* stream)
+  public:
+    StreamRefresher(
+        const ckks::Context& context,
+        grpc::ServerReaderWriter<v1::TrainServerMessage, v1::TrainClientMessage>* stream)
         : context_(context), stream_(stream) {}
     void refresh(lr::WeightsState& state) override {
         const auto t0 = std::chrono::steady_clock::now();
@@ -178,7 +196,8 @@ public:
         w->set_v(to_string(ckks::save(context_, *state.v)));
         w->set_theta(to_string(ckks::save(context_, *state.theta)));
         w->set_iteration(static_cast<std::uint32_t>(state.iteration));
-        if (!stream_->Write(out)) throw LrError("the client left during a refresh", ErrorCategory::protocol);
+        if (!stream_->Write(out))
+            throw LrError("the client left during a refresh", ErrorCategory::protocol);
         v1::TrainClientMessage in;
         if (!stream_->Read(&in) || !in.has_refreshed())
             throw LrError("expected refreshed weights from the client", ErrorCategory::protocol);
@@ -188,19 +207,21 @@ public:
         state.theta = ckks::load_ciphertext(context_, as_span(in.refreshed().theta()));
         if (state.v->level != context_.max_level() || state.theta->level != context_.max_level())
             throw LrError("refreshed weights must be at the top level", ErrorCategory::protocol);
-        wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        wait_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
     double wait_seconds = 0;
 
-private:
+  private:
     const ckks::Context& context_;
     grpc::ServerReaderWriter<v1::TrainServerMessage, v1::TrainClientMessage>* stream_;
 };
 
 }  // namespace
 
-grpc::Status LrTrainingService::Train(grpc::ServerContext*,
-                                      grpc::ServerReaderWriter<v1::TrainServerMessage, v1::TrainClientMessage>* stream) {
+grpc::Status LrTrainingService::Train(
+    grpc::ServerContext*,
+    grpc::ServerReaderWriter<v1::TrainServerMessage, v1::TrainClientMessage>* stream) {
     return guarded("Train", [&] {
         v1::TrainClientMessage first;
         if (!stream->Read(&first) || first.kind_case() != v1::TrainClientMessage::kStartSession)
@@ -209,12 +230,13 @@ grpc::Status LrTrainingService::Train(grpc::ServerContext*,
         std::lock_guard lock(s->mutex);
         if (s->training) throw LrError("this session is already training", ErrorCategory::protocol);
         if (s->rows.size() != s->plan.packing.ciphertexts)
-            throw LrError("expected " + std::to_string(s->plan.packing.ciphertexts) + " row ciphertexts, got " +
-                              std::to_string(s->rows.size()),
+            throw LrError("expected " + std::to_string(s->plan.packing.ciphertexts) +
+                              " row ciphertexts, got " + std::to_string(s->rows.size()),
                           ErrorCategory::protocol);
         for (int step : s->plan.rotation_steps)
             if (!s->keys->galois.has(s->context->galois_element_for_rotation(step)))
-                throw LrError("missing the rotation key for step " + std::to_string(step), ErrorCategory::protocol);
+                throw LrError("missing the rotation key for step " + std::to_string(step),
+                              ErrorCategory::protocol);
         s->training = true;
         struct Reset {
             Session& s;
@@ -242,7 +264,8 @@ grpc::Status LrTrainingService::Train(grpc::ServerContext*,
         d->set_train_cpu_seconds(train_cpu_seconds);
         d->set_refresh_wait_seconds(refresher.wait_seconds);
         d->set_peak_memory_bytes(peak_memory_bytes());
-        if (!stream->Write(done)) throw LrError("the client left before the model was sent", ErrorCategory::protocol);
+        if (!stream->Write(done))
+            throw LrError("the client left before the model was sent", ErrorCategory::protocol);
         // The session's ciphertexts are no longer needed.
         std::lock_guard sessions_lock(mutex_);
         sessions_.erase(first.start_session());
@@ -254,8 +277,9 @@ grpc::Status LrTrainingService::Train(grpc::ServerContext*,
 LrTrainingClient::LrTrainingClient(std::shared_ptr<grpc::Channel> channel)
     : stub_(v1::LogisticRegression::NewStub(std::move(channel))) {}
 
-LrTrainingResult LrTrainingClient::train(lr::Client& client, const LrRunConfig& config, const lr::Problem& rows,
-                                         const std::function<void(const lr::IterationReport&)>& progress) {
+LrTrainingResult LrTrainingClient::train(
+    lr::Client& client, const LrRunConfig& config, const lr::Problem& rows,
+    const std::function<void(const lr::IterationReport&)>& progress) {
     using namespace std::chrono_literals;
     LrTrainingResult result;
     const ckks::Context& context = *client.context();

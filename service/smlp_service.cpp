@@ -114,7 +114,8 @@ grpc::Status SmlpHelperService::Multiply(grpc::ServerContext*, const v1::Multipl
             product.validate();
             parsed.products.push_back(std::move(product));
         }
-        for (const auto& result : helper_.multiply(parsed).results) reply->add_results(to_bytes(key, result));
+        for (const auto& result : helper_.multiply(parsed).results)
+            reply->add_results(to_bytes(key, result));
     });
 }
 
@@ -161,13 +162,16 @@ const PublicKey& GrpcHelperLink::key() {
         auto context = make_context(options_.call_timeout);
         check(stub_->GetPublicKey(context.get(), v1::PublicKeyRequest{}, &reply),
               "S2 at " + options_.address);
-        key_ = paillier::load_public_key(as_span(reply.public_key()),
-                                         {.allow_test_only_sizes = service_options_.allow_test_only_sizes});
+        key_ = paillier::load_public_key(
+            as_span(reply.public_key()),
+            {.allow_test_only_sizes = service_options_.allow_test_only_sizes});
     }
     return *key_;
 }
 
-PublicKey GrpcHelperLink::public_key() { return key(); }
+PublicKey GrpcHelperLink::public_key() {
+    return key();
+}
 
 void GrpcHelperLink::count(std::size_t sent, std::size_t received) {
     std::lock_guard lock(mutex_);
@@ -248,9 +252,11 @@ grpc::Status SmlpCloudService::Setup(grpc::ServerContext*, const v1::SetupReques
                                      v1::SetupReply*) {
     return guarded("S1 Setup", [&] {
         std::lock_guard lock(mutex_);
-        PublicKey key = paillier::load_public_key(
-            as_span(request->public_key()), {.allow_test_only_sizes = options_.allow_test_only_sizes});
-        auto cloud = std::make_unique<smlp::Cloud>(key, from_proto(request->fixed_point()), helper_);
+        PublicKey key =
+            paillier::load_public_key(as_span(request->public_key()),
+                                      {.allow_test_only_sizes = options_.allow_test_only_sizes});
+        auto cloud =
+            std::make_unique<smlp::Cloud>(key, from_proto(request->fixed_point()), helper_);
         cloud->set_model(from_proto(key, request->model()));
         cloud_ = std::move(cloud);
     });
@@ -301,8 +307,9 @@ grpc::Status SmlpCloudService::Classify(grpc::ServerContext*, const v1::Classify
         std::lock_guard lock(mutex_);
         if (!cloud_) throw SmlpError("no session: call Setup first");
         const auto features = from_bytes(cloud_->public_key(), request->features());
-        reply->set_scores(to_bytes(cloud_->public_key(),
-                                   cloud_->classify(features, checked_size(request->rows(), "rows"))));
+        reply->set_scores(
+            to_bytes(cloud_->public_key(),
+                     cloud_->classify(features, checked_size(request->rows(), "rows"))));
     });
 }
 
@@ -344,8 +351,9 @@ std::size_t SmlpCloudClient::upload(const PublicKey& key, const smlp::EncryptedD
     for (std::size_t first = 0; first < rows; first += rows_per_message) {
         const std::size_t count = std::min(rows_per_message, rows - first);
         auto slice = [&](const std::vector<Ciphertext>& v, std::size_t width) {
-            return std::vector<Ciphertext>(v.begin() + static_cast<std::ptrdiff_t>(first * width),
-                                           v.begin() + static_cast<std::ptrdiff_t>((first + count) * width));
+            return std::vector<Ciphertext>(
+                v.begin() + static_cast<std::ptrdiff_t>(first * width),
+                v.begin() + static_cast<std::ptrdiff_t>((first + count) * width));
         };
         v1::UploadRequest request;
         request.set_features(static_cast<std::uint32_t>(data.features));
@@ -399,7 +407,8 @@ std::vector<Ciphertext> SmlpCloudClient::classify(const PublicKey& key,
 smlp::EncryptedModel SmlpCloudClient::model(const PublicKey& key) {
     v1::Model reply;
     auto context = make_context(options_.call_timeout);
-    check(stub_->GetModel(context.get(), v1::GetModelRequest{}, &reply), "S1 at " + options_.address);
+    check(stub_->GetModel(context.get(), v1::GetModelRequest{}, &reply),
+          "S1 at " + options_.address);
     return from_proto(key, reply);
 }
 

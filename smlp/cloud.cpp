@@ -9,8 +9,8 @@
 namespace henn::smlp {
 
 using paillier::PowerTable;
-using paillier::random_bits;
 using paillier::random_below;
+using paillier::random_bits;
 
 void EncryptedModel::validate() const {
     shape.validate();
@@ -19,7 +19,8 @@ void EncryptedModel::validate() const {
     for (std::size_t l = 0; l < shape.layers(); ++l)
         if (weights[l].size() != shape.widths[l] * shape.widths[l + 1] ||
             biases[l].size() != shape.widths[l + 1])
-            throw SmlpError("smlp: encrypted model layer " + std::to_string(l) + " has the wrong size");
+            throw SmlpError("smlp: encrypted model layer " + std::to_string(l) +
+                            " has the wrong size");
 }
 
 struct Cloud::Matrix {
@@ -71,7 +72,9 @@ void Cloud::add_data(const EncryptedDataset& data) {
     data_.y.insert(data_.y.end(), data.y.begin(), data.y.end());
 }
 
-void Cloud::clear_data() { data_ = EncryptedDataset{}; }
+void Cloud::clear_data() {
+    data_ = EncryptedDataset{};
+}
 
 // Products of encrypted matrices (and element-wise products) with S2's help. S1 draws uniform
 // masks U < 2^mb and sends A' = A - R with R = U - 2^(mb+1), rerandomized: A' is positive and below
@@ -109,7 +112,8 @@ std::vector<Cloud::Matrix> Cloud::products(
         request.products.push_back(std::move(p));
     }
     for (const auto& [a, b] : elementwise) {
-        if (a->v.size() != b->v.size()) throw SmlpError("smlp: internal: element-wise size mismatch");
+        if (a->v.size() != b->v.size())
+            throw SmlpError("smlp: internal: element-wise size mismatch");
         MaskedProduct p;
         p.kind = MaskedProduct::Kind::elementwise;
         left_masks.emplace_back();
@@ -162,9 +166,11 @@ std::vector<Cloud::Matrix> Cloud::products(
                         exponents[n + j] = &u_r[i * n + j];
                         rs += (u_r[i * n + j] - offset) * (u_s[j * b.cols + k] - offset);
                     }
-                    Ciphertext value = paillier::multi_exponentiate(key_, tables, exponents, mask_bits);
+                    Ciphertext value =
+                        paillier::multi_exponentiate(key_, tables, exponents, mask_bits);
                     value = key_.add(value, key_.add(row_terms[i], col_terms[k]));
-                    out.at(i, k) = key_.add_plain(key_.add(response.results[p][i * b.cols + k], value), -rs);
+                    out.at(i, k) =
+                        key_.add_plain(key_.add(response.results[p][i * b.cols + k], value), -rs);
                 }
             results.push_back(std::move(out));
         } else {
@@ -175,7 +181,8 @@ std::vector<Cloud::Matrix> Cloud::products(
                 const mpz_class r = u_r[i] - offset, s = u_s[i] - offset;
                 const Ciphertext as = key_.mul_plain(a.v[i], s);
                 const Ciphertext rb = key_.mul_plain(b.v[i], r);
-                out.v[i] = key_.add_plain(key_.add(key_.add(response.results[p][i], as), rb), -(r * s));
+                out.v[i] =
+                    key_.add_plain(key_.add(key_.add(response.results[p][i], as), rb), -(r * s));
             }
             results.push_back(std::move(out));
         }
@@ -293,8 +300,10 @@ void Cloud::train_batch(const std::vector<std::size_t>& rows, const TrainSchedul
 
     Matrix x(b, data_.features), y(b, data_.outputs);
     for (std::size_t r = 0; r < b; ++r) {
-        for (std::size_t j = 0; j < data_.features; ++j) x.at(r, j) = data_.x[rows[r] * data_.features + j];
-        for (std::size_t k = 0; k < data_.outputs; ++k) y.at(r, k) = data_.y[rows[r] * data_.outputs + k];
+        for (std::size_t j = 0; j < data_.features; ++j)
+            x.at(r, j) = data_.x[rows[r] * data_.features + j];
+        for (std::size_t k = 0; k < data_.outputs; ++k)
+            y.at(r, k) = data_.y[rows[r] * data_.outputs + k];
     }
     ForwardState state = forward(x, true);
     Matrix delta = state.activations.back();  // scale f
@@ -308,7 +317,8 @@ void Cloud::train_batch(const std::vector<std::size_t>& rows, const TrainSchedul
         const Matrix w_t = w.transposed();
         std::vector<std::pair<const Matrix*, const Matrix*>> pairs{{&activation_t, &delta}};
         if (l > 0) pairs.push_back({&delta, &w_t});
-        std::vector<Matrix> prods = products(pairs, {});  // gradient (in x out), back (b x in), scale 2f
+        std::vector<Matrix> prods =
+            products(pairs, {});  // gradient (in x out), back (b x in), scale 2f
 
         // One rescale round for the weight and bias updates and the back-propagated error.
         std::vector<Ciphertext> values;
@@ -329,11 +339,14 @@ void Cloud::train_batch(const std::vector<std::size_t>& rows, const TrainSchedul
                 shifts.push_back(f);
             }
         const std::vector<Ciphertext> scaled = rescale(values, shifts);
-        for (std::size_t i = 0; i < in * out; ++i) m.weights[l][i] = key_.sub(m.weights[l][i], scaled[i]);
-        for (std::size_t k = 0; k < out; ++k) m.biases[l][k] = key_.sub(m.biases[l][k], scaled[in * out + k]);
+        for (std::size_t i = 0; i < in * out; ++i)
+            m.weights[l][i] = key_.sub(m.weights[l][i], scaled[i]);
+        for (std::size_t k = 0; k < out; ++k)
+            m.biases[l][k] = key_.sub(m.biases[l][k], scaled[in * out + k]);
         if (l > 0) {
             Matrix back(b, in);
-            back.v.assign(scaled.begin() + static_cast<std::ptrdiff_t>(in * out + out), scaled.end());
+            back.v.assign(scaled.begin() + static_cast<std::ptrdiff_t>(in * out + out),
+                          scaled.end());
             delta = std::move(products({}, {{&state.steps[l - 1], &back}}).front());
         }
     }
@@ -351,7 +364,8 @@ TrainingReport Cloud::train(const TrainSchedule& schedule, const EpochCallback& 
     TrainingReport report;
     for (std::size_t epoch = 0; epoch < schedule.epochs; ++epoch) {
         const Traffic before = helper_.traffic();
-        const double s1_cpu_before = process_cpu_seconds(), s2_cpu_before = helper_.helper_cpu_seconds();
+        const double s1_cpu_before = process_cpu_seconds(),
+                     s2_cpu_before = helper_.helper_cpu_seconds();
         const auto start = std::chrono::steady_clock::now();
         const auto order = epoch_order(data_.rows(), schedule.seed, epoch);
         for (std::size_t first = 0; first < order.size(); first += schedule.batch_size) {
@@ -367,7 +381,8 @@ TrainingReport Cloud::train(const TrainSchedule& schedule, const EpochCallback& 
         epoch_report.seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         epoch_report.s1_cpu_seconds = process_cpu_seconds() - s1_cpu_before;
-        if (s2_cpu_before >= 0) epoch_report.s2_cpu_seconds = helper_.helper_cpu_seconds() - s2_cpu_before;
+        if (s2_cpu_before >= 0)
+            epoch_report.s2_cpu_seconds = helper_.helper_cpu_seconds() - s2_cpu_before;
         epoch_report.traffic.bytes_sent = after.bytes_sent - before.bytes_sent;
         epoch_report.traffic.bytes_received = after.bytes_received - before.bytes_received;
         epoch_report.traffic.rounds = after.rounds - before.rounds;
@@ -387,11 +402,13 @@ std::vector<Ciphertext> Cloud::classify(const std::vector<Ciphertext>& features,
     for (std::size_t first = 0; first < rows; first += kChunk) {
         const std::size_t count = std::min(kChunk, rows - first);
         Matrix x(count, m.shape.inputs());
-        std::copy(features.begin() + static_cast<std::ptrdiff_t>(first * m.shape.inputs()),
-                  features.begin() + static_cast<std::ptrdiff_t>((first + count) * m.shape.inputs()),
-                  x.v.begin());
+        std::copy(
+            features.begin() + static_cast<std::ptrdiff_t>(first * m.shape.inputs()),
+            features.begin() + static_cast<std::ptrdiff_t>((first + count) * m.shape.inputs()),
+            x.v.begin());
         const ForwardState state = forward(x, false);
-        scores.insert(scores.end(), state.activations.back().v.begin(), state.activations.back().v.end());
+        scores.insert(scores.end(), state.activations.back().v.begin(),
+                      state.activations.back().v.end());
     }
     return scores;
 }

@@ -7,7 +7,8 @@ namespace henn::smlp {
 
 using paillier::PaillierError;
 
-Helper::Helper(paillier::SecretKey key, HelperLimits limits) : key_(std::move(key)), limits_(limits) {}
+Helper::Helper(paillier::SecretKey key, HelperLimits limits)
+    : key_(std::move(key)), limits_(limits) {}
 
 void Helper::check_count(std::size_t count) const {
     if (count > limits_.max_ciphertexts_per_request)
@@ -38,7 +39,8 @@ mpz_class decrypt_bounded(const paillier::SecretKey& key, const Ciphertext& c, u
 }  // namespace
 
 MultiplyResponse Helper::multiply(const MultiplyRequest& request) const {
-    if (request.operand_bits == 0 || std::uint64_t{request.operand_bits} + 2 >= key_.public_key().modulus_bits() / 2)
+    if (request.operand_bits == 0 ||
+        std::uint64_t{request.operand_bits} + 2 >= key_.public_key().modulus_bits() / 2)
         throw SmlpError("smlp helper: multiply: operand bound out of range");
     std::size_t total = 0;
     for (const auto& p : request.products) {
@@ -54,8 +56,10 @@ MultiplyResponse Helper::multiply(const MultiplyRequest& request) const {
         std::vector<mpz_class> left, right;
         left.reserve(p.left.size());
         right.reserve(p.right.size());
-        for (const auto& c : p.left) left.push_back(decrypt_bounded(key_, c, request.operand_bits, "multiply"));
-        for (const auto& c : p.right) right.push_back(decrypt_bounded(key_, c, request.operand_bits, "multiply"));
+        for (const auto& c : p.left)
+            left.push_back(decrypt_bounded(key_, c, request.operand_bits, "multiply"));
+        for (const auto& c : p.right)
+            right.push_back(decrypt_bounded(key_, c, request.operand_bits, "multiply"));
         std::vector<Ciphertext> result;
         result.reserve(p.result_size());
         mpz_class sum;
@@ -100,10 +104,12 @@ ReluResponse Helper::relu(const ReluRequest& request) const {
     const mpz_class zero_point = mpz_class(1) << (bound - 1);  // probes are offset by 2^(bound-1)
     ReluResponse response;
     for (std::size_t i = 0; i < request.probes.size(); ++i) {
-        const bool positive = decrypt_bounded(key_, request.probes[i], bound, "relu probe") > zero_point;
+        const bool positive =
+            decrypt_bounded(key_, request.probes[i], bound, "relu probe") > zero_point;
         const mpz_class carrier = decrypt_bounded(key_, request.carriers[i], bound, "relu carrier");
         response.steps.push_back(pk.encrypt(positive ? 1 : 0));
-        response.relus.push_back(pk.encrypt(positive ? mpz_class(carrier >> request.shift) : mpz_class(0)));
+        response.relus.push_back(
+            pk.encrypt(positive ? mpz_class(carrier >> request.shift) : mpz_class(0)));
     }
     return response;
 }
@@ -114,7 +120,8 @@ RescaleResponse Helper::rescale(const RescaleRequest& request) const {
     if (request.shifts.size() != request.values.size())
         throw SmlpError("smlp helper: rescale: one shift per value expected");
     for (unsigned shift : request.shifts)
-        if (shift > request.value_bits) throw SmlpError("smlp helper: rescale: shift exceeds value_bits");
+        if (shift > request.value_bits)
+            throw SmlpError("smlp helper: rescale: shift exceeds value_bits");
     check_count(request.values.size());
     check_ciphertexts(request.values);
     const unsigned bound = request.value_bits + request.statistical_bits + 1;

@@ -27,10 +27,14 @@ Dataset from_table(const data::Table& table) {
 std::pair<Dataset, Dataset> split(const Dataset& data, std::size_t train_rows) {
     if (train_rows > data.rows()) throw SmlpError("smlp: split beyond the data set");
     Dataset train{data.features, data.outputs, {}, {}}, test = train;
-    train.x.assign(data.x.begin(), data.x.begin() + static_cast<std::ptrdiff_t>(train_rows * data.features));
-    train.y.assign(data.y.begin(), data.y.begin() + static_cast<std::ptrdiff_t>(train_rows * data.outputs));
-    test.x.assign(data.x.begin() + static_cast<std::ptrdiff_t>(train_rows * data.features), data.x.end());
-    test.y.assign(data.y.begin() + static_cast<std::ptrdiff_t>(train_rows * data.outputs), data.y.end());
+    train.x.assign(data.x.begin(),
+                   data.x.begin() + static_cast<std::ptrdiff_t>(train_rows * data.features));
+    train.y.assign(data.y.begin(),
+                   data.y.begin() + static_cast<std::ptrdiff_t>(train_rows * data.outputs));
+    test.x.assign(data.x.begin() + static_cast<std::ptrdiff_t>(train_rows * data.features),
+                  data.x.end());
+    test.y.assign(data.y.begin() + static_cast<std::ptrdiff_t>(train_rows * data.outputs),
+                  data.y.end());
     return {train, test};
 }
 
@@ -94,7 +98,8 @@ void forward_float(const PlainModel& m, const double* x, std::size_t rows,
         for (std::size_t i = 0; i < rows; ++i)
             for (std::size_t k = 0; k < out; ++k) {
                 double s = m.biases[l][k];
-                for (std::size_t j = 0; j < in; ++j) s += activations[l][i * in + j] * m.weights[l][j * out + k];
+                for (std::size_t j = 0; j < in; ++j)
+                    s += activations[l][i * in + j] * m.weights[l][j * out + k];
                 z[i * out + k] = s;
             }
         pre.push_back(z);
@@ -121,7 +126,8 @@ double accuracy(const std::vector<double>& scores, const Dataset& data) {
         } else {
             auto argmax = [&](const std::vector<double>& v) {
                 return std::max_element(v.begin() + static_cast<std::ptrdiff_t>(i * k),
-                                        v.begin() + static_cast<std::ptrdiff_t>((i + 1) * k)) - v.begin();
+                                        v.begin() + static_cast<std::ptrdiff_t>((i + 1) * k)) -
+                       v.begin();
             };
             correct += argmax(scores) == argmax(data.y);
         }
@@ -179,14 +185,16 @@ PlainModel train_float(PlainModel model, const Dataset& data, const TrainSchedul
                     for (std::size_t i = 0; i < b; ++i)
                         for (std::size_t j = 0; j < in; ++j) {
                             double s = 0;
-                            for (std::size_t k = 0; k < out; ++k) s += delta[i * out + k] * model.weights[l][j * out + k];
+                            for (std::size_t k = 0; k < out; ++k)
+                                s += delta[i * out + k] * model.weights[l][j * out + k];
                             previous[i * in + j] = pre[l - 1][i * in + j] > 0 ? s : 0.0;
                         }
                 }
                 for (std::size_t j = 0; j < in; ++j)
                     for (std::size_t k = 0; k < out; ++k) {
                         double g = 0;
-                        for (std::size_t i = 0; i < b; ++i) g += act[l][i * in + j] * delta[i * out + k];
+                        for (std::size_t i = 0; i < b; ++i)
+                            g += act[l][i * in + j] * delta[i * out + k];
                         model.weights[l][j * out + k] -= step * g;
                     }
                 for (std::size_t k = 0; k < out; ++k) {
@@ -207,7 +215,9 @@ using Wide = __int128;  // products at scale 3f exceed 64 bits
 // The protocol's rescaling returns floor(v / 2^bits) plus a random carry that is 1 with
 // probability frac(v / 2^bits): stochastic rounding, unbiased. Its deterministic counterpart is
 // rounding to nearest; floor would drift from it by half a unit per rescale.
-Wide rescale(Wide v, unsigned bits) { return (v + (Wide{1} << (bits - 1))) >> bits; }
+Wide rescale(Wide v, unsigned bits) {
+    return (v + (Wide{1} << (bits - 1))) >> bits;
+}
 
 std::int64_t to_fixed(double v, unsigned f) {
     return static_cast<std::int64_t>(std::nearbyint(std::ldexp(v, static_cast<int>(f))));
@@ -234,8 +244,10 @@ PlainModel train_fixed_point(const PlainModel& initial, const Dataset& data,
             std::vector<Wide> y;
             for (std::size_t r = 0; r < b; ++r) {
                 const std::size_t row = order[start + r];
-                for (std::size_t j = 0; j < data.features; ++j) act[0].push_back(to_fixed(data.x[row * data.features + j], f));
-                for (std::size_t k = 0; k < data.outputs; ++k) y.push_back(to_fixed(data.y[row * data.outputs + k], f));
+                for (std::size_t j = 0; j < data.features; ++j)
+                    act[0].push_back(to_fixed(data.x[row * data.features + j], f));
+                for (std::size_t k = 0; k < data.outputs; ++k)
+                    y.push_back(to_fixed(data.y[row * data.outputs + k], f));
             }
             for (std::size_t l = 0; l < layers; ++l) {
                 const std::size_t in = widths[l], out = widths[l + 1];
@@ -244,7 +256,8 @@ PlainModel train_fixed_point(const PlainModel& initial, const Dataset& data,
                 for (std::size_t i = 0; i < b; ++i)
                     for (std::size_t k = 0; k < out; ++k) {
                         Wide z = bias[l][k] << f;  // scale 2f
-                        for (std::size_t j = 0; j < in; ++j) z += act[l][i * in + j] * w[l][j * out + k];
+                        for (std::size_t j = 0; j < in; ++j)
+                            z += act[l][i * in + j] * w[l][j * out + k];
                         if (l + 1 < layers) {
                             positive[l][i * out + k] = z > 0;
                             next[i * out + k] = z > 0 ? rescale(z, f) : 0;
@@ -264,14 +277,16 @@ PlainModel train_fixed_point(const PlainModel& initial, const Dataset& data,
                     for (std::size_t i = 0; i < b; ++i)
                         for (std::size_t j = 0; j < in; ++j) {
                             Wide e = 0;  // scale 2f
-                            for (std::size_t k = 0; k < out; ++k) e += delta[i * out + k] * w[l][j * out + k];
+                            for (std::size_t k = 0; k < out; ++k)
+                                e += delta[i * out + k] * w[l][j * out + k];
                             previous[i * in + j] = positive[l - 1][i * in + j] * rescale(e, f);
                         }
                 }
                 for (std::size_t j = 0; j < in; ++j)
                     for (std::size_t k = 0; k < out; ++k) {
                         Wide g = 0;  // scale 2f
-                        for (std::size_t i = 0; i < b; ++i) g += act[l][i * in + j] * delta[i * out + k];
+                        for (std::size_t i = 0; i < b; ++i)
+                            g += act[l][i * in + j] * delta[i * out + k];
                         w[l][j * out + k] -= rescale(g * step, 2 * f);
                     }
                 for (std::size_t k = 0; k < out; ++k) {

@@ -51,7 +51,8 @@ struct ActivationImpl : torch::nn::Module {
         auto flat = x.detach().to(torch::kFloat64).contiguous().view(-1);
         const auto* data = flat.data_ptr<double>();
         const auto n = flat.numel();
-        const bool bounded = spec.is_polynomial() && polynomial.interval_hi > polynomial.interval_lo;
+        const bool bounded =
+            spec.is_polynomial() && polynomial.interval_hi > polynomial.interval_lo;
         for (std::int64_t i = 0; i < n; ++i) {
             const double v = data[i];
             lo = std::min(lo, v);
@@ -64,7 +65,8 @@ struct ActivationImpl : torch::nn::Module {
             if (static_cast<std::int64_t>(reservoir.size()) < reservoir_capacity) {
                 reservoir.push_back(v);
             } else if (reservoir_capacity > 0) {
-                const auto j = static_cast<std::int64_t>(reservoir_rng() % static_cast<std::uint64_t>(count));
+                const auto j =
+                    static_cast<std::int64_t>(reservoir_rng() % static_cast<std::uint64_t>(count));
                 if (j < reservoir_capacity) reservoir[static_cast<std::size_t>(j)] = v;
             }
         }
@@ -73,10 +75,14 @@ struct ActivationImpl : torch::nn::Module {
     torch::Tensor forward(const torch::Tensor& x) {
         if (recording) record(x);
         switch (spec.kind) {
-            case ActivationSpec::Kind::relu: return torch::relu(x);
-            case ActivationSpec::Kind::sigmoid: return torch::sigmoid(x);
-            case ActivationSpec::Kind::tanh: return torch::tanh(x);
-            default: break;
+            case ActivationSpec::Kind::relu:
+                return torch::relu(x);
+            case ActivationSpec::Kind::sigmoid:
+                return torch::sigmoid(x);
+            case ActivationSpec::Kind::tanh:
+                return torch::tanh(x);
+            default:
+                break;
         }
         const auto degree = coefficients.size(0) - 1;
         auto y = coefficients[degree] * torch::ones_like(x);
@@ -99,16 +105,20 @@ Network build_network(const NetworkSpec& spec) {
         const auto& l = spec.layers[i];
         switch (l.type) {
             case Type::conv2d:
-                net.sequential->push_back(torch::nn::Conv2d(
-                    torch::nn::Conv2dOptions(current[0], l.out, l.kernel).stride(l.stride).padding(l.padding)));
+                net.sequential->push_back(
+                    torch::nn::Conv2d(torch::nn::Conv2dOptions(current[0], l.out, l.kernel)
+                                          .stride(l.stride)
+                                          .padding(l.padding)));
                 break;
             case Type::avgpool:
-                net.sequential->push_back(torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions(l.kernel).stride(l.stride)));
+                net.sequential->push_back(
+                    torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions(l.kernel).stride(l.stride)));
                 break;
             case Type::sumpool: {
                 const auto k = l.kernel, s = l.stride;
-                net.sequential->push_back(torch::nn::Functional(
-                    [k, s](const torch::Tensor& x) { return torch::avg_pool2d(x, k, s) * static_cast<double>(k * k); }));
+                net.sequential->push_back(torch::nn::Functional([k, s](const torch::Tensor& x) {
+                    return torch::avg_pool2d(x, k, s) * static_cast<double>(k * k);
+                }));
                 break;
             }
             case Type::dense:
@@ -145,18 +155,26 @@ std::vector<double> to_vector(const torch::Tensor& t) {
 
 std::string layer_name(Type type, int index) {
     switch (type) {
-        case Type::conv2d: return "conv" + std::to_string(index);
-        case Type::avgpool: return "avgpool" + std::to_string(index);
-        case Type::sumpool: return "sumpool" + std::to_string(index);
-        case Type::dense: return "dense" + std::to_string(index);
-        case Type::flatten: return "flatten" + std::to_string(index);
-        case Type::activation: return "act" + std::to_string(index);
-        default: return "layer" + std::to_string(index);
+        case Type::conv2d:
+            return "conv" + std::to_string(index);
+        case Type::avgpool:
+            return "avgpool" + std::to_string(index);
+        case Type::sumpool:
+            return "sumpool" + std::to_string(index);
+        case Type::dense:
+            return "dense" + std::to_string(index);
+        case Type::flatten:
+            return "flatten" + std::to_string(index);
+        case Type::activation:
+            return "act" + std::to_string(index);
+        default:
+            return "layer" + std::to_string(index);
     }
 }
 
 // The IR of a (trained) torch network: BatchNorm folded into the layer before it, dropout gone.
-Model to_model(const NetworkSpec& spec, const Network& net, std::map<std::string, std::string> metadata) {
+Model to_model(const NetworkSpec& spec, const Network& net,
+               std::map<std::string, std::string> metadata) {
     std::vector<NamedOp> ops;
     std::map<Type, int> counters;
     for (std::size_t i = 0; i < spec.layers.size(); ++i) {
@@ -182,7 +200,8 @@ Model to_model(const NetworkSpec& spec, const Network& net, std::map<std::string
                 Pool2d p;
                 p.kernel_h = p.kernel_w = l.kernel;
                 p.stride_h = p.stride_w = l.stride;
-                p.scale = l.type == Type::avgpool ? 1.0 / static_cast<double>(l.kernel * l.kernel) : 1.0;
+                p.scale =
+                    l.type == Type::avgpool ? 1.0 / static_cast<double>(l.kernel * l.kernel) : 1.0;
                 ops.push_back({name, p});
                 break;
             }
@@ -203,11 +222,17 @@ Model to_model(const NetworkSpec& spec, const Network& net, std::map<std::string
                 torch::Tensor weight, bias, mean, var;
                 double eps = 0;
                 if (auto* b2 = module->as<torch::nn::BatchNorm2dImpl>()) {
-                    weight = b2->weight; bias = b2->bias; mean = b2->running_mean; var = b2->running_var;
+                    weight = b2->weight;
+                    bias = b2->bias;
+                    mean = b2->running_mean;
+                    var = b2->running_var;
                     eps = b2->options.eps();
                 } else {
                     auto* b1 = module->as<torch::nn::BatchNorm1dImpl>();
-                    weight = b1->weight; bias = b1->bias; mean = b1->running_mean; var = b1->running_var;
+                    weight = b1->weight;
+                    bias = b1->bias;
+                    mean = b1->running_mean;
+                    var = b1->running_var;
                     eps = b1->options.eps();
                 }
                 fold_batch_norm(ops.back().op, to_vector(weight), to_vector(bias), to_vector(mean),
@@ -238,7 +263,8 @@ Model to_model(const NetworkSpec& spec, const Network& net, std::map<std::string
 torch::Tensor to_tensor(const Dataset& data) {
     std::vector<std::int64_t> sizes{data.count()};
     sizes.insert(sizes.end(), data.sample_shape.begin(), data.sample_shape.end());
-    return torch::from_blob(const_cast<float*>(data.features.data()), sizes, torch::kFloat32).clone();
+    return torch::from_blob(const_cast<float*>(data.features.data()), sizes, torch::kFloat32)
+        .clone();
 }
 
 // Random small rotations and shifts of a batch of images (bilinear, zero fill).
@@ -247,14 +273,19 @@ torch::Tensor augment(const torch::Tensor& images, const TrainOptions& options) 
     const double max_angle = options.max_rotation_degrees * std::numbers::pi / 180.0;
     auto angle = (torch::rand({n}, torch::kFloat32) * 2 - 1) * max_angle;
     // affine_grid works in [-1, 1] coordinates: a shift of s pixels is 2 s / size.
-    auto tx = (torch::rand({n}, torch::kFloat32) * 2 - 1) * (2.0 * options.max_shift_pixels / static_cast<double>(images.size(3)));
-    auto ty = (torch::rand({n}, torch::kFloat32) * 2 - 1) * (2.0 * options.max_shift_pixels / static_cast<double>(images.size(2)));
+    auto tx = (torch::rand({n}, torch::kFloat32) * 2 - 1) *
+              (2.0 * options.max_shift_pixels / static_cast<double>(images.size(3)));
+    auto ty = (torch::rand({n}, torch::kFloat32) * 2 - 1) *
+              (2.0 * options.max_shift_pixels / static_cast<double>(images.size(2)));
     auto cos = torch::cos(angle), sin = torch::sin(angle);
-    auto theta = torch::stack({torch::stack({cos, -sin, tx}, 1), torch::stack({sin, cos, ty}, 1)}, 1);
+    auto theta =
+        torch::stack({torch::stack({cos, -sin, tx}, 1), torch::stack({sin, cos, ty}, 1)}, 1);
     auto grid = torch::nn::functional::affine_grid(theta, images.sizes(), false);
-    return torch::nn::functional::grid_sample(
-        images, grid,
-        torch::nn::functional::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
+    return torch::nn::functional::grid_sample(images, grid,
+                                              torch::nn::functional::GridSampleFuncOptions()
+                                                  .mode(torch::kBilinear)
+                                                  .padding_mode(torch::kZeros)
+                                                  .align_corners(false));
 }
 
 struct Score {
@@ -270,18 +301,22 @@ Score score(Network& net, const torch::Tensor& x, const torch::Tensor& y, std::i
     for (std::int64_t start = 0; start < n; start += batch_size) {
         const auto end = std::min(n, start + batch_size);
         auto out = net.sequential->forward(x.slice(0, start, end));
-        loss += torch::nn::functional::cross_entropy(out, y.slice(0, start, end),
-                                                     torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+        loss += torch::nn::functional::cross_entropy(
+                    out, y.slice(0, start, end),
+                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();
         correct += out.argmax(1).eq(y.slice(0, start, end)).sum().item<std::int64_t>();
     }
-    return {n ? loss / static_cast<double>(n) : 0.0, n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0};
+    return {n ? loss / static_cast<double>(n) : 0.0,
+            n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0};
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> snapshot(const Network& net) {
     std::vector<std::pair<std::string, torch::Tensor>> state;
-    for (const auto& p : net.sequential->named_parameters()) state.emplace_back(p.key(), p.value().detach().clone());
-    for (const auto& b : net.sequential->named_buffers()) state.emplace_back(b.key(), b.value().detach().clone());
+    for (const auto& p : net.sequential->named_parameters())
+        state.emplace_back(p.key(), p.value().detach().clone());
+    for (const auto& b : net.sequential->named_buffers())
+        state.emplace_back(b.key(), b.value().detach().clone());
     return state;
 }
 
@@ -311,13 +346,15 @@ std::string activation_names(const NetworkSpec& spec) {
 
 namespace {
 
-void check_training_inputs(const NetworkSpec& spec, const Dataset& train_data, const TrainOptions& options) {
+void check_training_inputs(const NetworkSpec& spec, const Dataset& train_data,
+                           const TrainOptions& options) {
     if (train_data.sample_shape != spec.input_shape)
-        throw ModelError("network '" + spec.name + "' expects inputs " + shape_to_string(spec.input_shape) +
-                         ", data has " + shape_to_string(train_data.sample_shape));
+        throw ModelError("network '" + spec.name + "' expects inputs " +
+                         shape_to_string(spec.input_shape) + ", data has " +
+                         shape_to_string(train_data.sample_shape));
     if (train_data.num_classes > spec.num_classes)
-        throw ModelError("data has " + std::to_string(train_data.num_classes) + " classes, network outputs " +
-                         std::to_string(spec.num_classes));
+        throw ModelError("data has " + std::to_string(train_data.num_classes) +
+                         " classes, network outputs " + std::to_string(spec.num_classes));
     if (options.epochs < 1 || options.batch_size < 1 || !(options.learning_rate > 0))
         throw InvalidArgument("epochs, batch size and learning rate must be positive");
 }
@@ -325,8 +362,10 @@ void check_training_inputs(const NetworkSpec& spec, const Dataset& train_data, c
 // The learning rate of the schedule at `step` of `total_steps`; throws for an unknown schedule.
 double learning_rate_at(const TrainOptions& options, std::int64_t step, std::int64_t total_steps) {
     const double progress = static_cast<double>(step) / static_cast<double>(total_steps);
-    if (options.schedule == "cosine") return options.learning_rate * 0.5 * (1 + std::cos(std::numbers::pi * progress));
-    if (options.schedule == "step") return options.learning_rate * (progress < 0.5 ? 1.0 : progress < 0.75 ? 0.1 : 0.01);
+    if (options.schedule == "cosine")
+        return options.learning_rate * 0.5 * (1 + std::cos(std::numbers::pi * progress));
+    if (options.schedule == "step")
+        return options.learning_rate * (progress < 0.5 ? 1.0 : progress < 0.75 ? 0.1 : 0.01);
     if (options.schedule == "constant") return options.learning_rate;
     throw InvalidArgument("unknown schedule '" + options.schedule + "' (cosine, step, constant)");
 }
@@ -344,7 +383,8 @@ EpochRecord train_epoch(Network& net, torch::optim::AdamW& optimizer, const torc
     std::int64_t correct = 0, seen = 0;
     double lr = 0;
     for (std::int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
-        auto idx = order.slice(0, b * options.batch_size, std::min(n, (b + 1) * options.batch_size));
+        auto idx =
+            order.slice(0, b * options.batch_size, std::min(n, (b + 1) * options.batch_size));
         auto x = x_train.index_select(0, idx);
         auto y = y_train.index_select(0, idx);
         if (options.augment && images) x = augment(x, options);
@@ -356,18 +396,21 @@ EpochRecord train_epoch(Network& net, torch::optim::AdamW& optimizer, const torc
         auto loss = torch::nn::functional::cross_entropy(out, y);
         const double loss_value = loss.item<double>();
         if (!std::isfinite(loss_value))
-            throw ::henn::Error(ErrorCategory::parameters, "training diverged (loss " + std::to_string(loss_value) +
-                                                               ") at epoch " + std::to_string(epoch) +
-                                                               ": try a lower learning rate, a wider approximation "
-                                                               "interval or batchnorm");
+            throw ::henn::Error(ErrorCategory::parameters,
+                                "training diverged (loss " + std::to_string(loss_value) +
+                                    ") at epoch " + std::to_string(epoch) +
+                                    ": try a lower learning rate, a wider approximation "
+                                    "interval or batchnorm");
         loss.backward();
-        if (options.gradient_clip > 0) torch::nn::utils::clip_grad_norm_(net.sequential->parameters(), options.gradient_clip);
+        if (options.gradient_clip > 0)
+            torch::nn::utils::clip_grad_norm_(net.sequential->parameters(), options.gradient_clip);
         optimizer.step();
         loss_sum += loss_value * static_cast<double>(idx.size(0));
         correct += out.argmax(1).eq(y).sum().item<std::int64_t>();
         seen += idx.size(0);
         if (report_batches && (b % 10 == 0 || b + 1 == steps_per_epoch))
-            options.on_batch({epoch, options.epochs, b + 1, steps_per_epoch, loss_sum / static_cast<double>(seen)});
+            options.on_batch({epoch, options.epochs, b + 1, steps_per_epoch,
+                              loss_sum / static_cast<double>(seen)});
     }
     EpochRecord record;
     record.epoch = epoch;
@@ -378,7 +421,8 @@ EpochRecord train_epoch(Network& net, torch::optim::AdamW& optimizer, const torc
 }
 
 // Pre-activation statistics on the training data, in inference mode.
-std::vector<PreActivationStats> pre_activation_statistics(Network& net, const torch::Tensor& x_train,
+std::vector<PreActivationStats> pre_activation_statistics(Network& net,
+                                                          const torch::Tensor& x_train,
                                                           const TrainOptions& options) {
     torch::NoGradGuard no_grad;
     net.sequential->eval();
@@ -399,16 +443,21 @@ std::vector<PreActivationStats> pre_activation_statistics(Network& net, const to
         s.min = a->lo;
         s.max = a->hi;
         s.mean = a->count ? a->sum / static_cast<double>(a->count) : 0;
-        s.stddev = a->count ? std::sqrt(std::max(0.0, a->sum_squares / static_cast<double>(a->count) - s.mean * s.mean)) : 0;
-        s.fraction_outside_interval = a->count ? static_cast<double>(a->outside) / static_cast<double>(a->count) : 0;
+        s.stddev = a->count
+                       ? std::sqrt(std::max(
+                             0.0, a->sum_squares / static_cast<double>(a->count) - s.mean * s.mean))
+                       : 0;
+        s.fraction_outside_interval =
+            a->count ? static_cast<double>(a->outside) / static_cast<double>(a->count) : 0;
         s.samples = std::move(a->reservoir);
         stats.push_back(std::move(s));
     }
     return stats;
 }
 
-std::map<std::string, std::string> trained_model_metadata(const NetworkSpec& spec, const Dataset& train_data,
-                                                          const std::vector<PreActivationStats>& pre_activation) {
+std::map<std::string, std::string> trained_model_metadata(
+    const NetworkSpec& spec, const Dataset& train_data,
+    const std::vector<PreActivationStats>& pre_activation) {
     std::map<std::string, std::string> metadata{
         {"henn.producer", "henn train"},
         {"henn.network", spec.name},
@@ -419,7 +468,8 @@ std::map<std::string, std::string> trained_model_metadata(const NetworkSpec& spe
     };
     for (const auto& s : pre_activation) {
         char text[160];
-        std::snprintf(text, sizeof text, "min=%.4g max=%.4g mean=%.4g std=%.4g outside_interval=%.3g%%", s.min, s.max,
+        std::snprintf(text, sizeof text,
+                      "min=%.4g max=%.4g mean=%.4g std=%.4g outside_interval=%.3g%%", s.min, s.max,
                       s.mean, s.stddev, 100 * s.fraction_outside_interval);
         metadata["henn.preactivation." + s.layer] = text;
     }
@@ -428,8 +478,8 @@ std::map<std::string, std::string> trained_model_metadata(const NetworkSpec& spe
 
 }  // namespace
 
-TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, const TrainOptions& options,
-                          const EpochCallback& on_epoch) {
+TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data,
+                          const TrainOptions& options, const EpochCallback& on_epoch) {
     check_training_inputs(spec, train_data, options);
     const auto start_time = Clock::now();
     torch::set_num_threads(std::max(1, options.threads));
@@ -457,8 +507,9 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
                                                        e.what_without_backtrace());
         }
     }
-    torch::optim::AdamW optimizer(net.sequential->parameters(),
-                                  torch::optim::AdamWOptions(options.learning_rate).weight_decay(options.weight_decay));
+    torch::optim::AdamW optimizer(
+        net.sequential->parameters(),
+        torch::optim::AdamWOptions(options.learning_rate).weight_decay(options.weight_decay));
     const auto steps_per_epoch = (x_train.size(0) + options.batch_size - 1) / options.batch_size;
     const auto total_steps = steps_per_epoch * options.epochs;
     learning_rate_at(options, 0, total_steps);  // validates the schedule name before any work
@@ -470,7 +521,8 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
     std::int64_t step = 0;
     for (int epoch = 1; epoch <= options.epochs; ++epoch) {
         const auto epoch_start = Clock::now();
-        EpochRecord record = train_epoch(net, optimizer, x_train, y_train, images, epoch, step, total_steps, options);
+        EpochRecord record = train_epoch(net, optimizer, x_train, y_train, images, epoch, step,
+                                         total_steps, options);
         if (x_val.size(0) > 0) {
             record.validated = true;
             auto s = score(net, x_val, y_val, 1000);
@@ -482,13 +534,15 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
         if (on_epoch) on_epoch(record);
 
         // Without a validation split the last epoch is kept (training accuracy is no guide).
-        const double current = x_val.size(0) > 0 ? record.validation_accuracy : static_cast<double>(epoch);
+        const double current =
+            x_val.size(0) > 0 ? record.validation_accuracy : static_cast<double>(epoch);
         if (current > best_score) {
             best_score = current;
             result.best_epoch = epoch;
             best_state = snapshot(net);
             epochs_without_gain = 0;
-            if (!options.checkpoint_path.empty()) torch::save(net.sequential, options.checkpoint_path);
+            if (!options.checkpoint_path.empty())
+                torch::save(net.sequential, options.checkpoint_path);
         } else if (options.patience > 0 && ++epochs_without_gain >= options.patience) {
             result.stopped_early = true;
             break;
@@ -497,13 +551,14 @@ TrainResult train_network(const NetworkSpec& spec, const Dataset& train_data, co
     restore(net, best_state);
 
     result.pre_activation = pre_activation_statistics(net, x_train, options);
-    result.model = to_model(spec, net, trained_model_metadata(spec, train_data, result.pre_activation));
+    result.model =
+        to_model(spec, net, trained_model_metadata(spec, train_data, result.pre_activation));
     result.seconds = std::chrono::duration<double>(Clock::now() - start_time).count();
     return result;
 }
 
-TorchCrossCheck torch_cross_check(const NetworkSpec& spec, std::span<const double> inputs, std::int64_t batch,
-                                  std::uint64_t seed) {
+TorchCrossCheck torch_cross_check(const NetworkSpec& spec, std::span<const double> inputs,
+                                  std::int64_t batch, std::uint64_t seed) {
     torch::manual_seed(seed);
     Network net = build_network(spec);
     net.sequential->to(torch::kFloat64);

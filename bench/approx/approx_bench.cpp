@@ -18,7 +18,8 @@ void BM_Approximate(benchmark::State& state) {
     r.interval = {-8.0, 8.0};
     if (r.method == Method::Taylor) r.taylor_center = 1.0;
     if (r.method == Method::Empirical) {
-        for (int i = 0; i < 10000; ++i) r.samples.push_back(-6.0 + 12.0 * ((i * 7919) % 10000) / 10000.0);
+        for (int i = 0; i < 10000; ++i)
+            r.samples.push_back(-6.0 + 12.0 * ((i * 7919) % 10000) / 10000.0);
     }
     for (auto _ : state) benchmark::DoNotOptimize(approximate(r));
     state.SetLabel(method_name(r.method));
@@ -29,7 +30,8 @@ BENCHMARK(BM_Approximate)
 
 std::vector<double> inputs() {
     std::vector<double> xs(4096);
-    for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = -1.0 + 2.0 * static_cast<double>(i) / static_cast<double>(xs.size());
+    for (std::size_t i = 0; i < xs.size(); ++i)
+        xs[i] = -1.0 + 2.0 * static_cast<double>(i) / static_cast<double>(xs.size());
     return xs;
 }
 

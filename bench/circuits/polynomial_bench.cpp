@@ -58,7 +58,13 @@ void BM_ChebyshevEvaluate(benchmark::State& state) {
     state.counters["ct_products"] = report.ct_multiplications;
     state.counters["depth"] = report.levels_consumed;
 }
-BENCHMARK(BM_ChebyshevEvaluate)->Arg(3)->Arg(7)->Arg(15)->Arg(31)->Arg(63)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ChebyshevEvaluate)
+    ->Arg(3)
+    ->Arg(7)
+    ->Arg(15)
+    ->Arg(31)
+    ->Arg(63)
+    ->Unit(benchmark::kMillisecond);
 
 // The naive reference: d - 1 products with relinearization and rescale at the top level.
 void BM_NaiveProducts(benchmark::State& state) {
@@ -73,6 +79,12 @@ void BM_NaiveProducts(benchmark::State& state) {
     }
     state.counters["ct_products"] = products;
 }
-BENCHMARK(BM_NaiveProducts)->Arg(3)->Arg(7)->Arg(15)->Arg(31)->Arg(63)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NaiveProducts)
+    ->Arg(3)
+    ->Arg(7)
+    ->Arg(15)
+    ->Arg(31)
+    ->Arg(63)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace

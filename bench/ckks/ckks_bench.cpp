@@ -51,7 +51,8 @@ struct Fixture {
         henn::math::set_thread_count(1);
         ctx = Context::create(chain(log_n));
         keygen = std::make_unique<KeyGenerator>(ctx, henn::math::test_only_seed(1));
-        keys = std::make_shared<EvaluationKeys>(keygen->evaluation_keys({1, 2, 3, 4, 5, 6, 7, 8}, /*conjugation=*/true));
+        keys = std::make_shared<EvaluationKeys>(
+            keygen->evaluation_keys({1, 2, 3, 4, 5, 6, 7, 8}, /*conjugation=*/true));
         encoder = std::make_unique<Encoder>(ctx);
         pk_enc = std::make_unique<Encryptor>(ctx, keygen->public_key());
         sk_enc = std::make_unique<Encryptor>(ctx, keygen->secret_key());
@@ -82,13 +83,13 @@ Fixture& fixture(int log_n) {
     return *f;
 }
 
-#define HENN_CKKS_BENCH(name, body)                          \
-    void BM_##name(benchmark::State& state) {                \
+#define HENN_CKKS_BENCH(name, body)                             \
+    void BM_##name(benchmark::State& state) {                   \
         Fixture& f = fixture(static_cast<int>(state.range(0))); \
-        for (auto _ : state) {                               \
-            body;                                            \
-        }                                                    \
-    }                                                        \
+        for (auto _ : state) {                                  \
+            body;                                               \
+        }                                                       \
+    }                                                           \
     BENCHMARK(BM_##name)->Arg(13)->Arg(14)->Arg(15)->Unit(benchmark::kMicrosecond)
 
 HENN_CKKS_BENCH(Encode, benchmark::DoNotOptimize(f.encoder->encode(f.values)));
@@ -136,8 +137,8 @@ void BM_MultiplyAccumulate64(benchmark::State& state) {
     std::vector<Ciphertext> cts(64, f.a);
     std::vector<Plaintext> pts(64, f.pt);
     for (auto _ : state) {
-        benchmark::DoNotOptimize(
-            f.eval->multiply_accumulate(std::span<const Ciphertext>(cts), std::span<const Plaintext>(pts)));
+        benchmark::DoNotOptimize(f.eval->multiply_accumulate(std::span<const Ciphertext>(cts),
+                                                             std::span<const Plaintext>(pts)));
     }
 }
 BENCHMARK(BM_MultiplyAccumulate64)->Arg(13)->Arg(14)->Arg(15)->Unit(benchmark::kMicrosecond);

@@ -3,8 +3,9 @@
 // henn compiles the model (fused linear stages, monic quadratics, levels and scales); this program
 // then runs that exact plan three ways on one batch of MNIST test images:
 //   henn            the engine's Session (blocked constant-matrix kernel, streamed layers)
-//   henn naive      the same Session with one evaluator call per weight (RunOptions::reference_kernels)
-//   SEAL            SEAL's Evaluator written the way its users write a batch-packed network: per
+//   henn naive      the same Session with one evaluator call per weight
+//   (RunOptions::reference_kernels) SEAL            SEAL's Evaluator written the way its users
+//   write a batch-packed network: per
 //                   weight an encoded constant, multiply_plain and add_inplace, one rescale per
 //                   output; squares by square + relinearize + rescale
 // on the same primes (SEAL gets henn's chain Q and one special prime), with real slots (one image
@@ -39,9 +40,13 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
-std::int64_t argmax(const double* v, std::int64_t n) { return std::max_element(v, v + n) - v; }
+std::int64_t argmax(const double* v, std::int64_t n) {
+    return std::max_element(v, v + n) - v;
+}
 
 struct SealSide {
     seal::SEALContext context;
@@ -50,7 +55,9 @@ struct SealSide {
     seal::RelinKeys relin;
     seal::Evaluator evaluator;
     SealSide(const seal::EncryptionParameters& parms, seal::KeyGenerator& keygen)
-        : context(parms, true, seal::sec_level_type::tc128), encoder(context), secret(keygen.secret_key()),
+        : context(parms, true, seal::sec_level_type::tc128),
+          encoder(context),
+          secret(keygen.secret_key()),
           evaluator(context) {
         keygen.create_relin_keys(relin);
     }
@@ -69,12 +76,13 @@ seal::EncryptionParameters seal_parameters(const ckks::Context& ctx) {
 }
 
 // One linear stage on SEAL: out_r = sum_c w_rc * in_c + b_r, then rescale.
-std::vector<seal::Ciphertext> seal_linear(SealSide& s, const engine::CompiledModel& m, std::size_t k,
-                                          const std::vector<seal::Ciphertext>& in) {
+std::vector<seal::Ciphertext> seal_linear(SealSide& s, const engine::CompiledModel& m,
+                                          std::size_t k, const std::vector<seal::Ciphertext>& in) {
     const auto& stage = m.stages()[k];
     const auto& l = std::get<engine::LinearStage>(stage.op);
     const double q = static_cast<double>(m.context()->q()[stage.level_in].value());
-    const double cs = q * (m.input_scale() / stage.scale_in);  // henn's constant scale for the stage
+    const double cs =
+        q * (m.input_scale() / stage.scale_in);  // henn's constant scale for the stage
     std::vector<seal::Ciphertext> out(static_cast<std::size_t>(l.outputs));
     const auto parms_id = in[0].parms_id();
 #pragma omp parallel for schedule(dynamic)
@@ -85,8 +93,10 @@ std::vector<seal::Ciphertext> seal_linear(SealSide& s, const engine::CompiledMod
         for (std::size_t e = l.row_begin[r]; e < l.row_begin[r + 1]; ++e) {
             s.encoder.encode(l.weight[e], parms_id, cs, w);
             s.evaluator.multiply_plain(in[l.column[e]], w, term);
-            if (first) sum = term;
-            else s.evaluator.add_inplace(sum, term);
+            if (first)
+                sum = term;
+            else
+                s.evaluator.add_inplace(sum, term);
             first = false;
         }
         if (first) throw std::runtime_error("an empty row");
@@ -101,8 +111,8 @@ std::vector<seal::Ciphertext> seal_linear(SealSide& s, const engine::CompiledMod
 }
 
 // A monic quadratic x^2 + beta x (what henn's compiler leaves): square, relinearize, add, rescale.
-std::vector<seal::Ciphertext> seal_square(SealSide& s, const engine::CompiledModel& m, std::size_t k,
-                                          std::vector<seal::Ciphertext> in) {
+std::vector<seal::Ciphertext> seal_square(SealSide& s, const engine::CompiledModel& m,
+                                          std::size_t k, std::vector<seal::Ciphertext> in) {
     const auto& a = std::get<engine::ActivationStage>(m.stages()[k].op);
     if (a.coefficients.size() != 3 || a.coefficients[0] != 0 || a.coefficients[2] != 1) {
         throw std::runtime_error("the SEAL side runs monic quadratics only");
@@ -139,18 +149,25 @@ int main(int argc, char** argv) {
             if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
             return argv[++i];
         };
-        if (a == "--data-dir") data_dir = next();
-        else if (a == "--images") images = std::stoll(next());
-        else if (a == "--threads") threads = std::stoi(next());
-        else if (a == "--json") json = true;
-        else if (!a.empty() && a[0] != '-') model_path = a;
+        if (a == "--data-dir")
+            data_dir = next();
+        else if (a == "--images")
+            images = std::stoll(next());
+        else if (a == "--threads")
+            threads = std::stoi(next());
+        else if (a == "--json")
+            json = true;
+        else if (!a.empty() && a[0] != '-')
+            model_path = a;
         else {
-            std::cerr << "usage: henn_engine_seal_bench MODEL.onnx --data-dir DIR [--images N] [--threads T] [--json]\n";
+            std::cerr << "usage: henn_engine_seal_bench MODEL.onnx --data-dir DIR [--images N] "
+                         "[--threads T] [--json]\n";
             return 2;
         }
     }
     if (model_path.empty() || data_dir.empty()) {
-        std::cerr << "usage: henn_engine_seal_bench MODEL.onnx --data-dir DIR [--images N] [--threads T] [--json]\n";
+        std::cerr << "usage: henn_engine_seal_bench MODEL.onnx --data-dir DIR [--images N] "
+                     "[--threads T] [--json]\n";
         return 2;
     }
     math::set_thread_count(threads);
@@ -160,7 +177,8 @@ int main(int argc, char** argv) {
     const auto train = data::load_named_dataset("mnist", data_dir, data::Split::train).head(512);
     auto test = data::load_named_dataset("mnist", data_dir, data::Split::test);
     engine::CompileOptions options;
-    options.slot_packing = engine::SlotPacking::real;  // SEAL's CKKS has no two-images-per-slot form
+    options.slot_packing =
+        engine::SlotPacking::real;  // SEAL's CKKS has no two-images-per-slot form
     options.calibration.assign(train.features.begin(), train.features.end());
     options.calibration_count = train.count();
     const auto compiled = engine::CompiledModel::compile(model, options);
@@ -174,7 +192,8 @@ int main(int argc, char** argv) {
     engine::Client client(compiled);
     engine::Session session(compiled, client.evaluation_keys());
     const auto batch = client.encrypt(x, images).at(0);
-    const double henn_input_bytes = static_cast<double>(engine::saved_batches_bytes(*compiled, std::span(&batch, 1)));
+    const double henn_input_bytes =
+        static_cast<double>(engine::saved_batches_bytes(*compiled, std::span(&batch, 1)));
     auto t = Clock::now();
     const auto henn_out = session.run(batch);
     const double henn_seconds = seconds_since(t);
@@ -197,7 +216,8 @@ int main(int argc, char** argv) {
 #pragma omp parallel for schedule(dynamic) reduction(+ : seal_input_bytes)
     for (std::int64_t f = 0; f < features; ++f) {
         std::vector<double> column(static_cast<std::size_t>(images));
-        for (std::int64_t i = 0; i < images; ++i) column[static_cast<std::size_t>(i)] = x[i * features + f];
+        for (std::int64_t i = 0; i < images; ++i)
+            column[static_cast<std::size_t>(i)] = x[i * features + f];
         seal::Plaintext p;
         s.encoder.encode(column, compiled->input_scale(), p);
         seal::Serializable<seal::Ciphertext> seeded = encryptor.encrypt_symmetric(p);
@@ -206,8 +226,10 @@ int main(int argc, char** argv) {
     }
     t = Clock::now();
     for (std::size_t k = 0; k < compiled->stages().size(); ++k) {
-        if (std::holds_alternative<engine::LinearStage>(compiled->stages()[k].op)) current = seal_linear(s, *compiled, k, current);
-        else current = seal_square(s, *compiled, k, std::move(current));
+        if (std::holds_alternative<engine::LinearStage>(compiled->stages()[k].op))
+            current = seal_linear(s, *compiled, k, current);
+        else
+            current = seal_square(s, *compiled, k, std::move(current));
     }
     const double seal_seconds = seconds_since(t);
     std::vector<double> seal_logits(static_cast<std::size_t>(images * width));
@@ -216,7 +238,8 @@ int main(int argc, char** argv) {
         std::vector<double> v;
         decryptor.decrypt(current[static_cast<std::size_t>(o)], p);
         s.encoder.decode(p, v);
-        for (std::int64_t i = 0; i < images; ++i) seal_logits[i * width + o] = v[static_cast<std::size_t>(i)];
+        for (std::int64_t i = 0; i < images; ++i)
+            seal_logits[i * width + o] = v[static_cast<std::size_t>(i)];
     }
 
     std::int64_t henn_agree = 0, seal_agree = 0;
@@ -249,15 +272,20 @@ int main(int argc, char** argv) {
     if (json) {
         std::cout << j.dump(2) << "\n";
     } else {
-        std::printf("%s, %lld images in real slots, N = 2^%d, %zu primes, %d threads\n", model_path.c_str(),
-                    static_cast<long long>(images), static_cast<int>(std::log2(ctx.n())), ctx.q().size(), threads);
-        std::printf("  henn        %8.2f s  %9.0f images/s  agreement %.4f\n", henn_seconds, n / henn_seconds, henn_agree / n);
-        std::printf("  henn naive  %8.2f s  %9.0f images/s  (bit-identical: %s)\n", naive_seconds, n / naive_seconds,
-                    identical ? "yes" : "NO");
-        std::printf("  SEAL        %8.2f s  %9.0f images/s  agreement %.4f\n", seal_seconds, n / seal_seconds, seal_agree / n);
-        std::printf("  henn / SEAL: %.1fx faster; henn naive / SEAL: %.2fx; upload per image henn %.1f KB, SEAL %.1f KB\n",
-                    seal_seconds / henn_seconds, seal_seconds / naive_seconds, henn_input_bytes / n / 1000,
-                    static_cast<double>(seal_input_bytes) / n / 1000);
+        std::printf("%s, %lld images in real slots, N = 2^%d, %zu primes, %d threads\n",
+                    model_path.c_str(), static_cast<long long>(images),
+                    static_cast<int>(std::log2(ctx.n())), ctx.q().size(), threads);
+        std::printf("  henn        %8.2f s  %9.0f images/s  agreement %.4f\n", henn_seconds,
+                    n / henn_seconds, henn_agree / n);
+        std::printf("  henn naive  %8.2f s  %9.0f images/s  (bit-identical: %s)\n", naive_seconds,
+                    n / naive_seconds, identical ? "yes" : "NO");
+        std::printf("  SEAL        %8.2f s  %9.0f images/s  agreement %.4f\n", seal_seconds,
+                    n / seal_seconds, seal_agree / n);
+        std::printf(
+            "  henn / SEAL: %.1fx faster; henn naive / SEAL: %.2fx; upload per image henn %.1f KB, "
+            "SEAL %.1f KB\n",
+            seal_seconds / henn_seconds, seal_seconds / naive_seconds, henn_input_bytes / n / 1000,
+            static_cast<double>(seal_input_bytes) / n / 1000);
     }
     return identical && henn_agree == images ? 0 : 1;
 }

@@ -54,7 +54,8 @@ const bool registered = [] {
                                              "/" + ntt_kernel_name(kernel) +
                                              "/n:" + std::to_string(1 << log_n) +
                                              "/bits:" + std::to_string(bits);
-                    benchmark::RegisterBenchmark(name.c_str(), run_ntt, kernel, forward, log_n, bits)
+                    benchmark::RegisterBenchmark(name.c_str(), run_ntt, kernel, forward, log_n,
+                                                 bits)
                         ->Unit(benchmark::kMicrosecond);
                 }
             }

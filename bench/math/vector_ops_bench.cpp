@@ -23,19 +23,38 @@ using namespace henn::math;
 constexpr std::size_t kDotTerms = 4;
 constexpr std::size_t kManyTerms = kMaxDotTerms;
 
-enum class Op { add, mul, mul_add, mul_scalar, dot, dot_many, dot_permuted, weighted_many, karatsuba };
+enum class Op {
+    add,
+    mul,
+    mul_add,
+    mul_scalar,
+    dot,
+    dot_many,
+    dot_permuted,
+    weighted_many,
+    karatsuba
+};
 
 const char* op_name(Op op) {
     switch (op) {
-        case Op::add: return "VecAdd";
-        case Op::mul: return "VecMul";
-        case Op::mul_add: return "VecMulAdd";
-        case Op::mul_scalar: return "VecMulScalar";
-        case Op::dot: return "VecDot4";
-        case Op::dot_many: return "VecDot60";
-        case Op::weighted_many: return "VecWeighted60";
-        case Op::dot_permuted: return "VecDot4Permuted";
-        case Op::karatsuba: return "VecKaratsuba";
+        case Op::add:
+            return "VecAdd";
+        case Op::mul:
+            return "VecMul";
+        case Op::mul_add:
+            return "VecMulAdd";
+        case Op::mul_scalar:
+            return "VecMulScalar";
+        case Op::dot:
+            return "VecDot4";
+        case Op::dot_many:
+            return "VecDot60";
+        case Op::weighted_many:
+            return "VecWeighted60";
+        case Op::dot_permuted:
+            return "VecDot4Permuted";
+        case Op::karatsuba:
+            return "VecKaratsuba";
     }
     return "?";
 }
@@ -49,7 +68,8 @@ void run(benchmark::State& state, Op op, VectorKernel kernel, std::size_t n, int
         return v;
     };
     std::vector<std::vector<u64>> in;
-    const std::size_t terms = op == Op::dot_many || op == Op::weighted_many ? kManyTerms : kDotTerms;
+    const std::size_t terms =
+        op == Op::dot_many || op == Op::weighted_many ? kManyTerms : kDotTerms;
     for (std::size_t i = 0; i < 2 * terms; ++i) in.push_back(random_vector());
     std::vector<u64> out(n), out1(n), out2(n), weights(terms);
     std::vector<const u64*> x, y;
@@ -64,27 +84,40 @@ void run(benchmark::State& state, Op op, VectorKernel kernel, std::size_t n, int
     const ShoupConstant w(rng() % q.value(), q.value());
     for (auto _ : state) {
         switch (op) {
-            case Op::add: add_mod_vec(in[0].data(), in[1].data(), out.data(), n, q, kernel); break;
-            case Op::mul: mul_mod_vec(in[0].data(), in[1].data(), out.data(), n, q, kernel); break;
-            case Op::mul_add: mul_add_mod_vec(in[0].data(), in[1].data(), out.data(), n, q, kernel); break;
-            case Op::mul_scalar: mul_scalar_mod_vec(in[0].data(), w, out.data(), n, q, kernel); break;
+            case Op::add:
+                add_mod_vec(in[0].data(), in[1].data(), out.data(), n, q, kernel);
+                break;
+            case Op::mul:
+                mul_mod_vec(in[0].data(), in[1].data(), out.data(), n, q, kernel);
+                break;
+            case Op::mul_add:
+                mul_add_mod_vec(in[0].data(), in[1].data(), out.data(), n, q, kernel);
+                break;
+            case Op::mul_scalar:
+                mul_scalar_mod_vec(in[0].data(), w, out.data(), n, q, kernel);
+                break;
             case Op::dot:
-            case Op::dot_many: dot_mod_vec(x.data(), y.data(), terms, out.data(), n, q, kernel); break;
+            case Op::dot_many:
+                dot_mod_vec(x.data(), y.data(), terms, out.data(), n, q, kernel);
+                break;
             case Op::weighted_many:
-                weighted_sum_mod_vec(x.data(), weights.data(), terms, q.value(), out.data(), n, q, kernel);
+                weighted_sum_mod_vec(x.data(), weights.data(), terms, q.value(), out.data(), n, q,
+                                     kernel);
                 break;
             case Op::dot_permuted:
-                dot_mod_vec_permuted(x.data(), permutation.data(), y.data(), kDotTerms, out.data(), n, q, kernel);
+                dot_mod_vec_permuted(x.data(), permutation.data(), y.data(), kDotTerms, out.data(),
+                                     n, q, kernel);
                 break;
             case Op::karatsuba:
-                karatsuba_tensor_vec(in[0].data(), in[1].data(), in[2].data(), in[3].data(), out.data(), out1.data(),
-                                     out2.data(), n, q, kernel);
+                karatsuba_tensor_vec(in[0].data(), in[1].data(), in[2].data(), in[3].data(),
+                                     out.data(), out1.data(), out2.data(), n, q, kernel);
                 break;
         }
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(n));
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
+                            static_cast<std::int64_t>(n));
 }
 
 // A constant-matrix product as ckks::ConstantMatrix runs it (one block of 128 coefficients of
@@ -112,8 +145,8 @@ void run_matrix_rows(benchmark::State& state, bool small, VectorKernel kernel, i
             integers.push_back(w);
         }
         // Positive entries first, as ConstantMatrix stores them.
-        std::stable_partition(integers.begin() + static_cast<std::ptrdiff_t>(row_begin.back()), integers.end(),
-                              [](std::int32_t w) { return w > 0; });
+        std::stable_partition(integers.begin() + static_cast<std::ptrdiff_t>(row_begin.back()),
+                              integers.end(), [](std::int32_t w) { return w > 0; });
         row_begin.push_back(column.size());
     }
     for (std::int32_t w : integers) {
@@ -125,26 +158,28 @@ void run_matrix_rows(benchmark::State& state, bool small, VectorKernel kernel, i
     for (auto& v : out) o.push_back(v.data());
     for (auto _ : state) {
         if (small) {
-            matrix_rows_small_mod_vec(x.data(), row_begin.data(), column.data(), integers.data(), kRows, o.data(),
-                                      kBlock, q, kernel);
+            matrix_rows_small_mod_vec(x.data(), row_begin.data(), column.data(), integers.data(),
+                                      kRows, o.data(), kBlock, q, kernel);
         } else {
-            matrix_rows_mod_vec(x.data(), row_begin.data(), column.data(), residues.data(), kRows, o.data(), kBlock,
-                                q, kernel);
+            matrix_rows_mod_vec(x.data(), row_begin.data(), column.data(), residues.data(), kRows,
+                                o.data(), kBlock, q, kernel);
         }
         benchmark::DoNotOptimize(o.data());
         benchmark::ClobberMemory();
     }
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kRows * kColumns * kBlock));
+    state.SetItemsProcessed(
+        static_cast<std::int64_t>(state.iterations() * kRows * kColumns * kBlock));
 }
 
 const bool registered_matrix_rows = [] {
     for (bool small : {false, true}) {
         for (int bits : {27, 42}) {
-            for (VectorKernel kernel :
-                 {VectorKernel::portable, VectorKernel::avx2, VectorKernel::avx512, VectorKernel::avx512ifma}) {
+            for (VectorKernel kernel : {VectorKernel::portable, VectorKernel::avx2,
+                                        VectorKernel::avx512, VectorKernel::avx512ifma}) {
                 if (!vector_kernel_available(kernel)) continue;
                 const std::string name = std::string(small ? "MatrixRowsSmall/" : "MatrixRows/") +
-                                         vector_kernel_name(kernel) + "/bits:" + std::to_string(bits);
+                                         vector_kernel_name(kernel) +
+                                         "/bits:" + std::to_string(bits);
                 benchmark::RegisterBenchmark(name.c_str(), run_matrix_rows, small, kernel, bits)
                     ->Unit(benchmark::kMicrosecond);
             }
@@ -155,16 +190,18 @@ const bool registered_matrix_rows = [] {
 
 // Registered by name (operation/kernel/n/bits), the layout ntt_ratios.py reads.
 const bool registered = [] {
-    for (Op op : {Op::add, Op::mul, Op::mul_add, Op::mul_scalar, Op::dot, Op::dot_many, Op::dot_permuted,
-                  Op::weighted_many, Op::karatsuba}) {
+    for (Op op : {Op::add, Op::mul, Op::mul_add, Op::mul_scalar, Op::dot, Op::dot_many,
+                  Op::dot_permuted, Op::weighted_many, Op::karatsuba}) {
         for (int bits : {42, 55}) {
             for (std::size_t n : {std::size_t{8192}, std::size_t{32768}}) {
-                for (VectorKernel kernel : {VectorKernel::portable, VectorKernel::avx2, VectorKernel::avx512,
-                                            VectorKernel::avx512ifma}) {
+                for (VectorKernel kernel : {VectorKernel::portable, VectorKernel::avx2,
+                                            VectorKernel::avx512, VectorKernel::avx512ifma}) {
                     if (!vector_kernel_available(kernel)) continue;
-                    const std::string name = std::string(op_name(op)) + "/" + vector_kernel_name(kernel) +
-                                             "/n:" + std::to_string(n) + "/bits:" + std::to_string(bits);
-                    benchmark::RegisterBenchmark(name.c_str(), run, op, kernel, n, bits)->Unit(benchmark::kMicrosecond);
+                    const std::string name =
+                        std::string(op_name(op)) + "/" + vector_kernel_name(kernel) +
+                        "/n:" + std::to_string(n) + "/bits:" + std::to_string(bits);
+                    benchmark::RegisterBenchmark(name.c_str(), run, op, kernel, n, bits)
+                        ->Unit(benchmark::kMicrosecond);
                 }
             }
         }

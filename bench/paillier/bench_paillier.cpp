@@ -23,7 +23,9 @@ const KeyPair& keys(unsigned bits) {
 }
 
 void BM_KeyGen(benchmark::State& state) {
-    for (auto _ : state) benchmark::DoNotOptimize(generate_keypair({.modulus_bits = static_cast<unsigned>(state.range(0))}));
+    for (auto _ : state)
+        benchmark::DoNotOptimize(
+            generate_keypair({.modulus_bits = static_cast<unsigned>(state.range(0))}));
 }
 BENCHMARK(BM_KeyGen)->Arg(2048)->Unit(benchmark::kMillisecond)->Iterations(3);
 
@@ -41,7 +43,8 @@ void BM_EncryptFreshRandomFactor(benchmark::State& state) {
     const mpz_class m = random_below(pk.n());
     for (auto _ : state) {
         mpz_class r;
-        mpz_powm_sec(r.get_mpz_t(), random_unit(pk.n()).get_mpz_t(), pk.n().get_mpz_t(), pk.n_squared().get_mpz_t());
+        mpz_powm_sec(r.get_mpz_t(), random_unit(pk.n()).get_mpz_t(), pk.n().get_mpz_t(),
+                     pk.n_squared().get_mpz_t());
         benchmark::DoNotOptimize(Ciphertext{(m * pk.n() + 1) * r % pk.n_squared()});
     }
 }
@@ -73,7 +76,8 @@ void BM_DecryptTextbook(benchmark::State& state) {
     mpz_invert(mu.get_mpz_t(), lambda.get_mpz_t(), pk.n().get_mpz_t());
     for (auto _ : state) {
         mpz_class u;
-        mpz_powm_sec(u.get_mpz_t(), c.value.get_mpz_t(), lambda.get_mpz_t(), pk.n_squared().get_mpz_t());
+        mpz_powm_sec(u.get_mpz_t(), c.value.get_mpz_t(), lambda.get_mpz_t(),
+                     pk.n_squared().get_mpz_t());
         benchmark::DoNotOptimize(mpz_class((u - 1) / pk.n() * mu % pk.n()));
     }
 }

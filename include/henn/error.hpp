@@ -27,24 +27,32 @@ inline constexpr ErrorCategory kAllErrorCategories[] = {
 
 constexpr std::string_view category_name(ErrorCategory category) {
     switch (category) {
-        case ErrorCategory::usage: return "usage";
-        case ErrorCategory::parameters: return "parameters";
-        case ErrorCategory::data: return "data";
-        case ErrorCategory::crypto: return "crypto";
-        case ErrorCategory::io: return "io";
-        case ErrorCategory::protocol: return "protocol";
-        case ErrorCategory::internal: return "internal";
+        case ErrorCategory::usage:
+            return "usage";
+        case ErrorCategory::parameters:
+            return "parameters";
+        case ErrorCategory::data:
+            return "data";
+        case ErrorCategory::crypto:
+            return "crypto";
+        case ErrorCategory::io:
+            return "io";
+        case ErrorCategory::protocol:
+            return "protocol";
+        case ErrorCategory::internal:
+            return "internal";
     }
     return "internal";
 }
 
 // Still a std::runtime_error, so code that catches that keeps working.
 class Error : public std::runtime_error {
-public:
-    Error(ErrorCategory category, const std::string& message) : std::runtime_error(message), category_(category) {}
+  public:
+    Error(ErrorCategory category, const std::string& message)
+        : std::runtime_error(message), category_(category) {}
     ErrorCategory category() const noexcept { return category_; }
 
-private:
+  private:
     ErrorCategory category_;
 };
 

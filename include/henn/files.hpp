@@ -28,20 +28,25 @@ enum class FileAccess {
 // and given its final mode before the first byte, then fsyncs and renames it onto `path`. With
 // `overwrite` false an existing `path` is an error (usage). Failures are io errors; the temporary
 // file is removed.
-inline void write_file_atomically(const std::filesystem::path& path, std::span<const std::uint8_t> bytes,
-                                  FileAccess access, bool overwrite = true) {
+inline void write_file_atomically(const std::filesystem::path& path,
+                                  std::span<const std::uint8_t> bytes, FileAccess access,
+                                  bool overwrite = true) {
     namespace fs = std::filesystem;
     std::error_code ec;
     if (!overwrite && fs::exists(path, ec)) {
-        throw Error(ErrorCategory::usage, path.string() + " exists; remove it or allow overwriting");
+        throw Error(ErrorCategory::usage,
+                    path.string() + " exists; remove it or allow overwriting");
     }
     if (!path.parent_path().empty()) {
         fs::create_directories(path.parent_path(), ec);
-        if (ec) throw Error(ErrorCategory::io, "cannot create " + path.parent_path().string() + ": " + ec.message());
+        if (ec)
+            throw Error(ErrorCategory::io,
+                        "cannot create " + path.parent_path().string() + ": " + ec.message());
     }
     std::string temporary = path.string() + ".partial-XXXXXX";
     const int fd = ::mkostemp(temporary.data(), O_CLOEXEC);
-    if (fd < 0) throw Error(ErrorCategory::io, "cannot create " + temporary + ": " + std::strerror(errno));
+    if (fd < 0)
+        throw Error(ErrorCategory::io, "cannot create " + temporary + ": " + std::strerror(errno));
     auto fail = [&](const std::string& what) {
         const std::string reason = std::strerror(errno);
         ::close(fd);
@@ -59,7 +64,8 @@ inline void write_file_atomically(const std::filesystem::path& path, std::span<c
     if (::fsync(fd) != 0) fail("write");
     if (::close(fd) != 0) {
         ::unlink(temporary.c_str());
-        throw Error(ErrorCategory::io, "cannot write " + path.string() + ": " + std::strerror(errno));
+        throw Error(ErrorCategory::io,
+                    "cannot write " + path.string() + ": " + std::strerror(errno));
     }
     if (::rename(temporary.c_str(), path.c_str()) != 0) {
         const std::string reason = std::strerror(errno);
@@ -68,8 +74,9 @@ inline void write_file_atomically(const std::filesystem::path& path, std::span<c
     }
 }
 
-inline void write_file_atomically(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes,
-                                  FileAccess access, bool overwrite = true) {
+inline void write_file_atomically(const std::filesystem::path& path,
+                                  const std::vector<std::uint8_t>& bytes, FileAccess access,
+                                  bool overwrite = true) {
     write_file_atomically(path, std::span<const std::uint8_t>(bytes), access, overwrite);
 }
 

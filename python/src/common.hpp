@@ -41,7 +41,8 @@ inline py::bytes to_bytes(const std::vector<std::uint8_t>& data) {
 
 // The bytes of a bytes/bytearray/memoryview object, without a copy for bytes.
 inline std::span<const std::uint8_t> byte_span(const py::buffer_info& info) {
-    return {static_cast<const std::uint8_t*>(info.ptr), static_cast<std::size_t>(info.size * info.itemsize)};
+    return {static_cast<const std::uint8_t*>(info.ptr),
+            static_cast<std::size_t>(info.size * info.itemsize)};
 }
 
 void bind_errors(py::module_& m);

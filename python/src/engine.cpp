@@ -49,14 +49,16 @@ engine::Packing parse_packing(const std::string& name) {
         if (spelled == name) return packing;
         known += (known.empty() ? "" : ", ") + spelled;
     }
-    throw engine::CompileError("packing \"" + name + "\" is not available in this build of the engine (available: " +
-                               known + ")");
+    throw engine::CompileError(
+        "packing \"" + name +
+        "\" is not available in this build of the engine (available: " + known + ")");
 }
 
 // Samples in `x` for a model of `size` inputs: (count, ...) whose trailing dimensions hold `size`
 // values ((count, size), (count, *shape), or any reshaping of a sample), or one sample of the
 // input's shape or of `size` values.
-std::int64_t sample_count(const py::array& x, const nn::Shape& shape, std::int64_t size, const char* what) {
+std::int64_t sample_count(const py::array& x, const nn::Shape& shape, std::int64_t size,
+                          const char* what) {
     const auto ndim = static_cast<std::size_t>(x.ndim());
     std::int64_t trailing = 1;
     for (std::size_t d = 1; d < ndim; ++d) trailing *= x.shape(static_cast<py::ssize_t>(d));
@@ -64,14 +66,17 @@ std::int64_t sample_count(const py::array& x, const nn::Shape& shape, std::int64
     bool one_sample = ndim == 1 && x.shape(0) == size;
     if (ndim == shape.size() && ndim >= 2) {
         one_sample = true;
-        for (std::size_t d = 0; d < ndim; ++d) one_sample = one_sample && x.shape(static_cast<py::ssize_t>(d)) == shape[d];
+        for (std::size_t d = 0; d < ndim; ++d)
+            one_sample = one_sample && x.shape(static_cast<py::ssize_t>(d)) == shape[d];
     }
     if (one_sample) return 1;
     std::string got = "(";
-    for (std::size_t d = 0; d < ndim; ++d) got += (d ? ", " : "") + std::to_string(x.shape(static_cast<py::ssize_t>(d)));
-    throw engine::FormatError(std::string(what) + ": an array of shape " + got + (ndim == 1 ? ",)" : ")") +
-                              " does not hold samples of shape " + nn::shape_to_string(shape) + " (" +
-                              std::to_string(size) + " values); pass (count, " + std::to_string(size) +
+    for (std::size_t d = 0; d < ndim; ++d)
+        got += (d ? ", " : "") + std::to_string(x.shape(static_cast<py::ssize_t>(d)));
+    throw engine::FormatError(std::string(what) + ": an array of shape " + got +
+                              (ndim == 1 ? ",)" : ")") + " does not hold samples of shape " +
+                              nn::shape_to_string(shape) + " (" + std::to_string(size) +
+                              " values); pass (count, " + std::to_string(size) +
                               ") or (count, *input_shape)");
 }
 
@@ -115,14 +120,18 @@ py::list stages_list(const engine::CompiledModel& m) {
 
 // Writes `bytes` to `path` through a new file created with mode 0600 (never readable by others,
 // not even for a moment), then renamed into place.
-void write_private_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes, bool overwrite) {
+void write_private_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes,
+                        bool overwrite) {
     if (!overwrite && std::filesystem::exists(path)) {
         throw py::value_error(path.string() + " exists; pass overwrite=True to replace it");
     }
     const std::filesystem::path partial = path.string() + ".partial";
     ::unlink(partial.c_str());  // a stale file would keep its old mode
-    const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot create " + partial.string());
+    const int fd =
+        ::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        throw std::system_error(errno, std::generic_category(),
+                                "cannot create " + partial.string());
     std::size_t done = 0;
     while (done < bytes.size()) {
         const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
@@ -130,7 +139,8 @@ void write_private_file(const std::filesystem::path& path, const std::vector<std
             const int err = errno;
             ::close(fd);
             ::unlink(partial.c_str());
-            throw std::system_error(err, std::generic_category(), "cannot write " + partial.string());
+            throw std::system_error(err, std::generic_category(),
+                                    "cannot write " + partial.string());
         }
         done += static_cast<std::size_t>(w);
     }
@@ -149,11 +159,13 @@ struct WipedBytes {
 
 WipedBytes read_private_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) throw std::system_error(ENOENT, std::generic_category(), "cannot read " + path.string());
+    if (!in)
+        throw std::system_error(ENOENT, std::generic_category(), "cannot read " + path.string());
     WipedBytes out;
     out.bytes.resize(static_cast<std::size_t>(in.tellg()));
     in.seekg(0);
-    in.read(reinterpret_cast<char*>(out.bytes.data()), static_cast<std::streamsize>(out.bytes.size()));
+    in.read(reinterpret_cast<char*>(out.bytes.data()),
+            static_cast<std::streamsize>(out.bytes.size()));
     if (!in) throw std::system_error(EIO, std::generic_category(), "cannot read " + path.string());
     return out;
 }
@@ -208,10 +220,13 @@ A model compiled into an encrypted program (immutable; share it between clients 
 Made by :func:`henn.compile` or loaded with :meth:`CompiledModel.from_bytes` /
 :meth:`CompiledModel.load`. It holds the CKKS parameters chosen for the model, the per-stage plan,
 the evaluation keys the program needs and the expected precision; ``summary()`` prints them.)doc")
-        .def("summary", [](const Compiled& c) { return c.model->summary(); },
-             "Parameters, stages, depth, keys and expected precision, as `henn compile` prints them.")
-        .def("to_bytes", [](const Compiled& c) { return to_bytes(c.model->save()); },
-             "The versioned, validated serialization (what `henn compile -o model.henn` writes).")
+        .def(
+            "summary", [](const Compiled& c) { return c.model->summary(); },
+            "Parameters, stages, depth, keys and expected precision, as `henn compile` prints "
+            "them.")
+        .def(
+            "to_bytes", [](const Compiled& c) { return to_bytes(c.model->save()); },
+            "The versioned, validated serialization (what `henn compile -o model.henn` writes).")
         .def_static(
             "from_bytes",
             [](const py::buffer& data) {
@@ -221,29 +236,47 @@ the evaluation keys the program needs and the expected precision; ``summary()`` 
                 return c;
             },
             py::arg("data"),
-            "A compiled model from its bytes (untrusted: henn.FormatError if malformed, henn.CompileError if insecure).")
-        .def_property_readonly("input_shape", [](const Compiled& c) { return c.model->input_shape(); },
-                               "Shape of one sample, without the batch dimension.")
-        .def_property_readonly("input_size", [](const Compiled& c) { return c.model->input_size(); })
-        .def_property_readonly("output_size", [](const Compiled& c) { return c.model->output_size(); })
-        .def_property_readonly("batch_size", [](const Compiled& c) { return c.model->batch_size(); },
-                               "Samples per ciphertext (more are split into several batches).")
+            "A compiled model from its bytes (untrusted: henn.FormatError if malformed, "
+            "henn.CompileError if insecure).")
+        .def_property_readonly(
+            "input_shape", [](const Compiled& c) { return c.model->input_shape(); },
+            "Shape of one sample, without the batch dimension.")
+        .def_property_readonly("input_size",
+                               [](const Compiled& c) { return c.model->input_size(); })
+        .def_property_readonly("output_size",
+                               [](const Compiled& c) { return c.model->output_size(); })
+        .def_property_readonly(
+            "batch_size", [](const Compiled& c) { return c.model->batch_size(); },
+            "Samples per ciphertext (more are split into several batches).")
         .def_property_readonly("depth", [](const Compiled& c) { return c.model->depth(); })
-        .def_property_readonly("packing", [](const Compiled& c) { return engine::to_string(c.model->packing()); })
-        .def_property_readonly("slot_packing", [](const Compiled& c) { return engine::to_string(c.model->slot_packing()); })
-        .def_property_readonly("expected_precision_bits", [](const Compiled& c) { return c.model->expected_precision_bits(); },
-                               "Estimated bits of precision of the outputs (noise model).")
-        .def_property_readonly("hash", [](const Compiled& c) { return c.model->hash(); },
-                               "64-bit digest of the serialized model; keys and ciphertexts carry it.")
-        .def_property_readonly("evaluation_key_bytes", [](const Compiled& c) { return c.model->evaluation_key_bytes(); })
-        .def_property_readonly("input_bytes_per_batch", [](const Compiled& c) { return c.model->input_bytes_per_batch(); })
+        .def_property_readonly(
+            "packing", [](const Compiled& c) { return engine::to_string(c.model->packing()); })
+        .def_property_readonly(
+            "slot_packing",
+            [](const Compiled& c) { return engine::to_string(c.model->slot_packing()); })
+        .def_property_readonly(
+            "expected_precision_bits",
+            [](const Compiled& c) { return c.model->expected_precision_bits(); },
+            "Estimated bits of precision of the outputs (noise model).")
+        .def_property_readonly(
+            "hash", [](const Compiled& c) { return c.model->hash(); },
+            "64-bit digest of the serialized model; keys and ciphertexts carry it.")
+        .def_property_readonly("evaluation_key_bytes",
+                               [](const Compiled& c) { return c.model->evaluation_key_bytes(); })
+        .def_property_readonly("input_bytes_per_batch",
+                               [](const Compiled& c) { return c.model->input_bytes_per_batch(); })
         .def_property_readonly("metadata", [](const Compiled& c) { return c.model->metadata(); })
-        .def_property_readonly("warnings", [](const Compiled& c) { return c.warnings; },
-                               "What the importer and compiler warned about (activations replaced, calibration outside an interval, ...).")
-        .def_property_readonly("parameters", [](const Compiled& c) { return parameters_dict(*c.model); },
-                               "The CKKS parameters: log_n, slots, log_q, log_p, log_qp, log_scale, security_bits, levels.")
-        .def_property_readonly("stages", [](const Compiled& c) { return stages_list(*c.model); },
-                               "The encrypted program, one dict per stage (levels, scales, products, key switches).")
+        .def_property_readonly(
+            "warnings", [](const Compiled& c) { return c.warnings; },
+            "What the importer and compiler warned about (activations replaced, calibration "
+            "outside an interval, ...).")
+        .def_property_readonly(
+            "parameters", [](const Compiled& c) { return parameters_dict(*c.model); },
+            "The CKKS parameters: log_n, slots, log_q, log_p, log_qp, log_scale, security_bits, "
+            "levels.")
+        .def_property_readonly(
+            "stages", [](const Compiled& c) { return stages_list(*c.model); },
+            "The encrypted program, one dict per stage (levels, scales, products, key switches).")
         .def_property_readonly(
             "keys",
             [](const Compiled& c) {
@@ -254,36 +287,42 @@ the evaluation keys the program needs and the expected precision; ``summary()`` 
                 return d;
             },
             "The evaluation keys the program needs.")
-        .def_property_readonly("has_reference", [](const Compiled& c) { return c.ir != nullptr; },
-                               "Whether reference() is available (the model was compiled in this process).")
+        .def_property_readonly(
+            "has_reference", [](const Compiled& c) { return c.ir != nullptr; },
+            "Whether reference() is available (the model was compiled in this process).")
         .def(
             "run_plain",
             [](const Compiled& c, const DoubleArray& x) {
                 const auto& model = *c.model;
-                const std::int64_t count = sample_count(x, model.input_shape(), model.input_size(), "run_plain");
+                const std::int64_t count =
+                    sample_count(x, model.input_shape(), model.input_size(), "run_plain");
                 std::vector<double> out;
                 {
                     py::gil_scoped_release release;
                     out.reserve(static_cast<std::size_t>(count * model.output_size()));
                     for (std::int64_t i = 0; i < count; ++i) {
-                        const auto y = model.run_plain(as_span(x).subspan(static_cast<std::size_t>(i * model.input_size()),
-                                                                           static_cast<std::size_t>(model.input_size())));
+                        const auto y = model.run_plain(
+                            as_span(x).subspan(static_cast<std::size_t>(i * model.input_size()),
+                                               static_cast<std::size_t>(model.input_size())));
                         out.insert(out.end(), y.begin(), y.end());
                     }
                 }
                 return to_numpy(std::move(out), {count, model.output_size()});
             },
             py::arg("x"),
-            "The compiled program in float64, without encryption: (count, output_size). What the encrypted run computes up to CKKS noise.")
+            "The compiled program in float64, without encryption: (count, output_size). What the "
+            "encrypted run computes up to CKKS noise.")
         .def(
             "reference",
             [](const Compiled& c, const DoubleArray& x) {
                 if (!c.ir) {
                     throw engine::FormatError(
-                        "reference(): this compiled model was loaded from bytes and has no IR; use run_plain()");
+                        "reference(): this compiled model was loaded from bytes and has no IR; use "
+                        "run_plain()");
                 }
                 const auto& model = *c.model;
-                const std::int64_t count = sample_count(x, model.input_shape(), model.input_size(), "reference");
+                const std::int64_t count =
+                    sample_count(x, model.input_shape(), model.input_size(), "reference");
                 std::vector<double> out;
                 {
                     py::gil_scoped_release release;
@@ -292,13 +331,14 @@ the evaluation keys the program needs and the expected precision; ``summary()`` 
                 return to_numpy(std::move(out), {count, model.output_size()});
             },
             py::arg("x"),
-            "The imported model (activations already polynomial) on the float64 reference executor: (count, output_size).");
+            "The imported model (activations already polynomial) on the float64 reference "
+            "executor: (count, output_size).");
 
     m.def(
         "_compile",
-        [](const py::buffer& onnx_bytes, const std::string& source, const std::string& packing, double precision,
-           const std::optional<DoubleArray>& calibration, const std::string& slots, int scale_bits, int log_n,
-           const std::string& activation) {
+        [](const py::buffer& onnx_bytes, const std::string& source, const std::string& packing,
+           double precision, const std::optional<DoubleArray>& calibration,
+           const std::string& slots, int scale_bits, int log_n, const std::string& activation) {
             const py::buffer_info info = onnx_bytes.request();
             auto c = std::make_shared<Compiled>();
             py::gil_scoped_release release;
@@ -316,32 +356,37 @@ the evaluation keys the program needs and the expected precision; ``summary()`` 
             } else if (slots == "complex") {
                 options.slot_packing = engine::SlotPacking::complex;
             } else if (slots != "auto") {
-                throw engine::CompileError("slots must be \"auto\", \"real\" or \"complex\", not \"" + slots + "\"");
+                throw engine::CompileError(
+                    "slots must be \"auto\", \"real\" or \"complex\", not \"" + slots + "\"");
             }
             if (calibration) {
                 py::gil_scoped_acquire gil;
                 const auto size = nn::shape_size(imported.model.input_shape());
-                options.calibration_count = sample_count(*calibration, imported.model.input_shape(), size, "calibration");
-                options.calibration.assign(calibration->data(), calibration->data() + calibration->size());
+                options.calibration_count =
+                    sample_count(*calibration, imported.model.input_shape(), size, "calibration");
+                options.calibration.assign(calibration->data(),
+                                           calibration->data() + calibration->size());
             }
             c->model = engine::CompiledModel::compile(imported.model, options, &c->warnings);
             c->ir = std::make_shared<const nn::Model>(std::move(imported.model));
             return c;
         },
-        py::arg("onnx_bytes"), py::arg("source"), py::arg("packing"), py::arg("precision"), py::arg("calibration"),
-        py::arg("slots"), py::arg("scale_bits"), py::arg("log_n"), py::arg("activation"));
+        py::arg("onnx_bytes"), py::arg("source"), py::arg("packing"), py::arg("precision"),
+        py::arg("calibration"), py::arg("slots"), py::arg("scale_bits"), py::arg("log_n"),
+        py::arg("activation"));
 
     py::class_<EvaluationKeys, std::shared_ptr<EvaluationKeys>>(m, "EvaluationKeys", R"doc(
 The evaluation keys of one compiled model (relinearization, conjugation): what a server needs,
 never the secret key. Send them with to_bytes(); the server loads them with from_bytes().)doc")
-        .def("to_bytes", [](const EvaluationKeys& k) {
-            std::vector<std::uint8_t> out;
-            {
-                py::gil_scoped_release release;
-                out = engine::save_evaluation_keys(*k.model, k.bundle);
-            }
-            return to_bytes(out);
-        })
+        .def("to_bytes",
+             [](const EvaluationKeys& k) {
+                 std::vector<std::uint8_t> out;
+                 {
+                     py::gil_scoped_release release;
+                     out = engine::save_evaluation_keys(*k.model, k.bundle);
+                 }
+                 return to_bytes(out);
+             })
         .def_static(
             "from_bytes",
             [](const CompiledPtr& compiled, const py::buffer& data) {
@@ -353,8 +398,10 @@ never the secret key. Send them with to_bytes(); the server loads them with from
                 return k;
             },
             py::arg("compiled"), py::arg("data"),
-            "Keys from bytes, checked against the compiled model (henn.KeyMismatchError for another model).")
-        .def_property_readonly("model_hash", [](const EvaluationKeys& k) { return k.bundle.model_hash; });
+            "Keys from bytes, checked against the compiled model (henn.KeyMismatchError for "
+            "another model).")
+        .def_property_readonly("model_hash",
+                               [](const EvaluationKeys& k) { return k.bundle.model_hash; });
 
     py::class_<Encrypted, std::shared_ptr<Encrypted>>(m, "EncryptedTensor", R"doc(
 Ciphertexts of a batch of samples (inputs or outputs of one compiled model), split into batches
@@ -363,22 +410,26 @@ encrypt` / `henn infer`.)doc")
         .def_property_readonly("samples", &Encrypted::samples)
         .def("__len__", &Encrypted::samples)
         .def_property_readonly("batches", [](const Encrypted& e) { return e.batches.size(); })
-        .def_property_readonly("kind", [](const Encrypted& e) {
-            return e.kind == engine::BundleKind::inputs ? "inputs" : "outputs";
-        })
-        .def_property_readonly("ciphertexts", [](const Encrypted& e) {
-            std::size_t n = 0;
-            for (const auto& b : e.batches) n += b.ciphertexts.size();
-            return n;
-        })
-        .def("to_bytes", [](const Encrypted& e) {
-            std::vector<std::uint8_t> out;
-            {
-                py::gil_scoped_release release;
-                out = engine::save_batches(*e.model, e.batches, e.kind);
-            }
-            return to_bytes(out);
-        })
+        .def_property_readonly("kind",
+                               [](const Encrypted& e) {
+                                   return e.kind == engine::BundleKind::inputs ? "inputs"
+                                                                               : "outputs";
+                               })
+        .def_property_readonly("ciphertexts",
+                               [](const Encrypted& e) {
+                                   std::size_t n = 0;
+                                   for (const auto& b : e.batches) n += b.ciphertexts.size();
+                                   return n;
+                               })
+        .def("to_bytes",
+             [](const Encrypted& e) {
+                 std::vector<std::uint8_t> out;
+                 {
+                     py::gil_scoped_release release;
+                     out = engine::save_batches(*e.model, e.batches, e.kind);
+                 }
+                 return to_bytes(out);
+             })
         .def_static(
             "from_bytes",
             [](const CompiledPtr& compiled, const py::buffer& data, const std::string& kind) {
@@ -391,7 +442,8 @@ encrypt` / `henn infer`.)doc")
                 return e;
             },
             py::arg("compiled"), py::arg("data"), py::arg("kind") = "inputs",
-            "Ciphertexts from bytes (untrusted): henn.FormatError if malformed, henn.KeyMismatchError for another model.");
+            "Ciphertexts from bytes (untrusted): henn.FormatError if malformed, "
+            "henn.KeyMismatchError for another model.");
 
     py::class_<Client, std::shared_ptr<Client>>(m, "Client", R"doc(
 The data owner's side: holds the secret key of one compiled model, encrypts inputs, decrypts
@@ -404,13 +456,16 @@ a file created with mode 0600.
                  auto c = std::make_shared<Client>();
                  c->model = compiled->model;
                  py::gil_scoped_release release;
-                 c->client = test_only_seed ? std::make_unique<engine::Client>(
-                                                  engine::Client::with_test_only_seed(compiled->model, *test_only_seed))
-                                            : std::make_unique<engine::Client>(compiled->model);
+                 c->client =
+                     test_only_seed
+                         ? std::make_unique<engine::Client>(engine::Client::with_test_only_seed(
+                               compiled->model, *test_only_seed))
+                         : std::make_unique<engine::Client>(compiled->model);
                  return c;
              }),
              py::arg("compiled"), py::kw_only(), py::arg("test_only_seed") = py::none(),
-             "Fresh keys from OS randomness. test_only_seed makes keys and encryption deterministic: tests only, never for real data.")
+             "Fresh keys from OS randomness. test_only_seed makes keys and encryption "
+             "deterministic: tests only, never for real data.")
         .def_static(
             "load",
             [](const CompiledPtr& compiled, const std::filesystem::path& path) {
@@ -422,7 +477,8 @@ a file created with mode 0600.
                 return c;
             },
             py::arg("compiled"), py::arg("path"),
-            "A client from a secret key saved by save_secret_key (henn.KeyMismatchError if it belongs to another model).")
+            "A client from a secret key saved by save_secret_key (henn.KeyMismatchError if it "
+            "belongs to another model).")
         .def(
             "save_secret_key",
             [](const Client& c, const std::filesystem::path& path, bool overwrite) {
@@ -431,7 +487,8 @@ a file created with mode 0600.
                 write_private_file(path, secret.bytes, overwrite);
             },
             py::arg("path"), py::arg("overwrite") = false,
-            "Writes the secret key to a new file of mode 0600 (created with that mode, then renamed into place).")
+            "Writes the secret key to a new file of mode 0600 (created with that mode, then "
+            "renamed into place).")
         .def(
             "evaluation_keys",
             [](const Client& c) {
@@ -446,7 +503,8 @@ a file created with mode 0600.
             "encrypt",
             [](const Client& c, const DoubleArray& x) {
                 const auto& model = *c.model;
-                const std::int64_t count = sample_count(x, model.input_shape(), model.input_size(), "encrypt");
+                const std::int64_t count =
+                    sample_count(x, model.input_shape(), model.input_size(), "encrypt");
                 auto e = std::make_shared<Encrypted>();
                 e->model = c.model;
                 e->kind = engine::BundleKind::inputs;
@@ -455,12 +513,14 @@ a file created with mode 0600.
                 return e;
             },
             py::arg("x"),
-            "Encrypts samples of shape (count, *input_shape) or (count, input_size), float64 (other dtypes are converted).")
+            "Encrypts samples of shape (count, *input_shape) or (count, input_size), float64 "
+            "(other dtypes are converted).")
         .def(
             "decrypt",
             [](const Client& c, const Encrypted& e) {
                 if (e.model->hash() != c.model->hash()) {
-                    throw engine::KeyMismatchError("these ciphertexts belong to another compiled model than this client's");
+                    throw engine::KeyMismatchError(
+                        "these ciphertexts belong to another compiled model than this client's");
                 }
                 std::vector<double> out;
                 std::int64_t width = 0;
@@ -471,22 +531,27 @@ a file created with mode 0600.
                         width = c.model->output_size();
                     } else {
                         if (c.model->packing() != engine::Packing::batch) {
-                            throw engine::FormatError("decrypt(): input ciphertexts decrypt in batch packing only; this model uses " +
-                                                      engine::to_string(c.model->packing()) + " packing");
+                            throw engine::FormatError(
+                                "decrypt(): input ciphertexts decrypt in batch packing only; this "
+                                "model uses " +
+                                engine::to_string(c.model->packing()) + " packing");
                         }
                         width = c.model->input_size();
                         for (const auto& b : e.batches) {
                             const auto values = c.client->decrypt_values(b.ciphertexts, b.samples);
                             for (std::int64_t s = 0; s < b.samples; ++s) {
-                                for (const auto& feature : values) out.push_back(feature[static_cast<std::size_t>(s)]);
+                                for (const auto& feature : values)
+                                    out.push_back(feature[static_cast<std::size_t>(s)]);
                             }
                         }
                     }
                 }
-                const auto count = static_cast<py::ssize_t>(out.size()) / std::max<py::ssize_t>(width, 1);
+                const auto count =
+                    static_cast<py::ssize_t>(out.size()) / std::max<py::ssize_t>(width, 1);
                 return to_numpy(std::move(out), {count, width});
             },
-            py::arg("ct"), "Decrypts outputs (count, output_size) or inputs (count, input_size) as float64.");
+            py::arg("ct"),
+            "Decrypts outputs (count, output_size) or inputs (count, input_size) as float64.");
 
     py::class_<Session, std::shared_ptr<Session>>(m, "Session", R"doc(
 The server's side: runs a compiled model on encrypted inputs with evaluation keys only. One
@@ -499,13 +564,15 @@ session serves many runs, from several threads at once.)doc")
                  return s;
              }),
              py::arg("compiled"), py::arg("keys"),
-             "henn.KeyMismatchError if the keys belong to another model or lack a key the program needs.")
+             "henn.KeyMismatchError if the keys belong to another model or lack a key the program "
+             "needs.")
         .def(
             "run",
-            [](const Session& s, Encrypted& inputs, const py::object& progress, bool consume, std::int64_t chunk,
-               bool reference_kernels) {
+            [](const Session& s, Encrypted& inputs, const py::object& progress, bool consume,
+               std::int64_t chunk, bool reference_kernels) {
                 if (inputs.kind != engine::BundleKind::inputs) {
-                    throw engine::FormatError("run() takes input ciphertexts (kind \"inputs\"), not \"outputs\"");
+                    throw engine::FormatError(
+                        "run() takes input ciphertexts (kind \"inputs\"), not \"outputs\"");
                 }
                 auto out = std::make_shared<Encrypted>();
                 out->model = s.model;
@@ -516,11 +583,13 @@ session serves many runs, from several threads at once.)doc")
                         options.cancel = &cancel;
                         options.chunk = chunk;
                         options.reference_kernels = reference_kernels;
-                        options.progress = [&, b](std::size_t stage, std::int64_t done, std::int64_t total) {
+                        options.progress = [&, b](std::size_t stage, std::int64_t done,
+                                                  std::int64_t total) {
                             poll(b, stage, done, total);
                         };
                         if (consume) {
-                            out->batches.push_back(s.session->run(std::move(inputs.batches[b]), options));
+                            out->batches.push_back(
+                                s.session->run(std::move(inputs.batches[b]), options));
                         } else {
                             out->batches.push_back(s.session->run(inputs.batches[b], options));
                         }
@@ -529,8 +598,8 @@ session serves many runs, from several threads at once.)doc")
                 });
                 return out;
             },
-            py::arg("ct"), py::arg("progress") = py::none(), py::kw_only(), py::arg("consume") = false,
-            py::arg("chunk") = 64, py::arg("reference_kernels") = false,
+            py::arg("ct"), py::arg("progress") = py::none(), py::kw_only(),
+            py::arg("consume") = false, py::arg("chunk") = 64, py::arg("reference_kernels") = false,
             R"doc(Runs the model on encrypted inputs; returns the encrypted outputs.
 
 progress(batch, stage, done, total) is called between chunks of work (with the GIL). Ctrl-C

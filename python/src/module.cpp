@@ -4,7 +4,8 @@
 namespace py = pybind11;
 
 PYBIND11_MODULE(_henn, m) {
-    m.doc() = "henn's C++ core: encrypted inference engine, CKKS, data sets (use the `henn` package).";
+    m.doc() =
+        "henn's C++ core: encrypted inference engine, CKKS, data sets (use the `henn` package).";
     henn::python::bind_errors(m);
     henn::python::bind_engine(m);
     henn::python::bind_ckks(m);

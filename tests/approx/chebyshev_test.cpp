@@ -5,8 +5,8 @@
 #include <cmath>
 #include <random>
 
-#include "henn/error.hpp"
 #include "henn/approx/chebyshev.hpp"
+#include "henn/error.hpp"
 
 namespace henn::approx {
 namespace {
@@ -14,7 +14,8 @@ namespace {
 // T_k(t) = cos(k arccos t): the definition, independent of any recurrence.
 double chebyshev_by_definition(const std::vector<double>& c, double t) {
     double sum = 0.0;
-    for (std::size_t k = 0; k < c.size(); ++k) sum += c[k] * std::cos(static_cast<double>(k) * std::acos(t));
+    for (std::size_t k = 0; k < c.size(); ++k)
+        sum += c[k] * std::cos(static_cast<double>(k) * std::acos(t));
     return sum;
 }
 
@@ -33,7 +34,8 @@ TEST(ChebyshevPolynomial, ClenshawMatchesDefinitionUpToDegree63) {
         const ChebyshevPolynomial p(random_coefficients(rng, degree), interval);
         for (int i = 0; i < 50; ++i) {
             const double x = u(rng);
-            EXPECT_NEAR(p.evaluate(x), chebyshev_by_definition(p.coefficients(), interval.to_unit(x)), 1e-12)
+            EXPECT_NEAR(p.evaluate(x),
+                        chebyshev_by_definition(p.coefficients(), interval.to_unit(x)), 1e-12)
                 << "degree " << degree << " x " << x;
         }
     }
@@ -108,7 +110,8 @@ TEST(ChebyshevPolynomial, ParityDetection) {
     EXPECT_EQ(shifted_odd.parity_except_constant(), Parity::Odd);
     EXPECT_EQ(shifted_odd.with_parity(Parity::Odd, true).coefficients()[0], 0.5);
     EXPECT_EQ(shifted_odd.with_parity(Parity::Odd, true).coefficients()[2], 0.0);
-    const ChebyshevPolynomial cleaned = ChebyshevPolynomial({1e-14, 1.0, 1e-14, 2.0}, {-1, 1}).with_parity(Parity::Odd);
+    const ChebyshevPolynomial cleaned =
+        ChebyshevPolynomial({1e-14, 1.0, 1e-14, 2.0}, {-1, 1}).with_parity(Parity::Odd);
     EXPECT_EQ(cleaned.coefficients()[0], 0.0);
     EXPECT_EQ(cleaned.coefficients()[2], 0.0);
     EXPECT_EQ(cleaned.coefficients()[3], 2.0);

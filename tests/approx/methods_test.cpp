@@ -6,8 +6,8 @@
 #include <cmath>
 #include <random>
 
-#include "henn/error.hpp"
 #include "henn/approx/approximate.hpp"
+#include "henn/error.hpp"
 
 namespace henn::approx {
 namespace {
@@ -22,7 +22,8 @@ ApproxRequest request(const std::string& function, Method method, int degree, In
 }
 
 // Naive least squares in the power basis by the normal equations: fine at low degree.
-std::vector<double> normal_equations_fit(const std::vector<double>& xs, const std::vector<double>& ys, int degree) {
+std::vector<double> normal_equations_fit(const std::vector<double>& xs,
+                                         const std::vector<double>& ys, int degree) {
     Eigen::MatrixXd v(static_cast<Eigen::Index>(xs.size()), degree + 1);
     Eigen::VectorXd y(static_cast<Eigen::Index>(xs.size()));
     for (std::size_t i = 0; i < xs.size(); ++i) {
@@ -46,7 +47,8 @@ TEST(LeastSquares, MatchesNormalEquationsAtLowDegree) {
     }
     const std::vector<double> naive = normal_equations_fit(xs, ys, 3);
     ASSERT_EQ(a.power_coefficients.size(), naive.size());
-    for (std::size_t j = 0; j < naive.size(); ++j) EXPECT_NEAR(a.power_coefficients[j], naive[j], 1e-9) << j;
+    for (std::size_t j = 0; j < naive.size(); ++j)
+        EXPECT_NEAR(a.power_coefficients[j], naive[j], 1e-9) << j;
 }
 
 TEST(LeastSquares, RejectsTooFewPoints) {
@@ -59,11 +61,15 @@ TEST(LeastSquares, RejectsTooFewPoints) {
 
 TEST(Taylor, SigmoidAndTanhCoefficientsAtZero) {
     const Approximation s = approximate(request("sigmoid", Method::Taylor, 9, {-1.0, 1.0}));
-    const std::vector<double> sigmoid{0.5, 0.25, 0.0, -1.0 / 48, 0.0, 1.0 / 480, 0.0, -17.0 / 80640, 0.0, 31.0 / 1451520};
-    for (std::size_t j = 0; j < sigmoid.size(); ++j) EXPECT_NEAR(s.power_coefficients[j], sigmoid[j], 1e-12) << j;
+    const std::vector<double> sigmoid{0.5,       0.25, 0.0,           -1.0 / 48, 0.0,
+                                      1.0 / 480, 0.0,  -17.0 / 80640, 0.0,       31.0 / 1451520};
+    for (std::size_t j = 0; j < sigmoid.size(); ++j)
+        EXPECT_NEAR(s.power_coefficients[j], sigmoid[j], 1e-12) << j;
     const Approximation t = approximate(request("tanh", Method::Taylor, 9, {-1.0, 1.0}));
-    const std::vector<double> tanh{0.0, 1.0, 0.0, -1.0 / 3, 0.0, 2.0 / 15, 0.0, -17.0 / 315, 0.0, 62.0 / 2835};
-    for (std::size_t j = 0; j < tanh.size(); ++j) EXPECT_NEAR(t.power_coefficients[j], tanh[j], 1e-12) << j;
+    const std::vector<double> tanh{0.0,      1.0, 0.0,         -1.0 / 3, 0.0,
+                                   2.0 / 15, 0.0, -17.0 / 315, 0.0,      62.0 / 2835};
+    for (std::size_t j = 0; j < tanh.size(); ++j)
+        EXPECT_NEAR(t.power_coefficients[j], tanh[j], 1e-12) << j;
     EXPECT_EQ(t.polynomial.parity(), Parity::Odd);
 }
 
@@ -76,9 +82,12 @@ TEST(Taylor, HighOrderCoefficientsAreAccurate) {
         long double series = 0.5L * x, term_factor = 1.0L;  // (-1)^n / (2^n n!)
         for (int n = 0; 2 * n + 2 <= 20; ++n) {
             if (n > 0) term_factor *= -0.5L / n;
-            series += term_factor / std::sqrt(2.0L * static_cast<long double>(M_PI)) * std::pow(static_cast<long double>(x), 2 * n + 2) / (2 * n + 1);
+            series += term_factor / std::sqrt(2.0L * static_cast<long double>(M_PI)) *
+                      std::pow(static_cast<long double>(x), 2 * n + 2) / (2 * n + 1);
         }
-        EXPECT_NEAR(g.polynomial.evaluate(x), static_cast<double>(series), 1e-11 * (1.0 + std::abs(static_cast<double>(series)))) << x;
+        EXPECT_NEAR(g.polynomial.evaluate(x), static_cast<double>(series),
+                    1e-11 * (1.0 + std::abs(static_cast<double>(series))))
+            << x;
     }
 }
 
@@ -108,7 +117,8 @@ TEST(Taylor, ReluHasNoSeriesAtItsKinkButIsExactElsewhere) {
     r.taylor_center = 1.0;
     const Approximation a = approximate(r);
     for (double x : {-1.0, 0.5, 2.0}) EXPECT_NEAR(a.polynomial.evaluate(x), x, 1e-9);
-    // Beyond the interpolation order the fallback sets coefficients to zero instead of inventing them.
+    // Beyond the interpolation order the fallback sets coefficients to zero instead of inventing
+    // them.
     ApproxRequest high = request("relu", Method::Taylor, 63, {-8.0, 8.0});
     high.taylor_center = 1.0;
     const Approximation h = approximate(high);
@@ -119,7 +129,8 @@ TEST(Taylor, ReluHasNoSeriesAtItsKinkButIsExactElsewhere) {
 
 TEST(Chebyshev, ProjectionOfAPolynomialIsExact) {
     ApproxRequest r;
-    r.function = custom_function("quintic", [](double x) { return 0.3 - x + 0.25 * x * x * x - 0.01 * std::pow(x, 5); });
+    r.function = custom_function(
+        "quintic", [](double x) { return 0.3 - x + 0.25 * x * x * x - 0.01 * std::pow(x, 5); });
     r.method = Method::Chebyshev;
     r.degree = 7;
     r.interval = {-2.0, 3.0};
@@ -138,7 +149,8 @@ TEST(Chebyshev, ExponentialCoefficientsAreBesselValues) {
     r.degree = 15;
     const Approximation a = approximate(r);
     for (int k = 0; k <= 15; ++k) {
-        const double expected = (k == 0 ? 1.0 : 2.0) * std::cyl_bessel_i(static_cast<double>(k), 1.0);
+        const double expected =
+            (k == 0 ? 1.0 : 2.0) * std::cyl_bessel_i(static_cast<double>(k), 1.0);
         EXPECT_NEAR(a.polynomial.coefficients()[static_cast<std::size_t>(k)], expected, 1e-14) << k;
     }
 }
@@ -147,7 +159,8 @@ TEST(Chebyshev, ReluCoefficientsAcrossTheKink) {
     // relu(t) on [-1, 1]: c_0 = 1/pi, c_1 = 1/2, c_2 = 2/(3 pi), c_3 = 0, c_4 = -2/(15 pi).
     const Approximation a = approximate(request("relu", Method::Chebyshev, 4, {-1.0, 1.0}));
     const std::vector<double> expected{1 / M_PI, 0.5, 2 / (3 * M_PI), 0.0, -2 / (15 * M_PI)};
-    for (std::size_t k = 0; k < expected.size(); ++k) EXPECT_NEAR(a.polynomial.coefficients()[k], expected[k], 1e-13) << k;
+    for (std::size_t k = 0; k < expected.size(); ++k)
+        EXPECT_NEAR(a.polynomial.coefficients()[k], expected[k], 1e-13) << k;
 }
 
 // ---- modified weight ----
@@ -179,15 +192,19 @@ void expect_weighted_orthogonality(const Approximation& a, const TargetFunction&
             inner[static_cast<std::size_t>(k)] += w * residual * value;
         }
     }
-    for (int k = 0; k <= d; ++k) EXPECT_LT(std::abs(inner[static_cast<std::size_t>(k)]), tolerance * scale) << "T_" << k;
+    for (int k = 0; k <= d; ++k)
+        EXPECT_LT(std::abs(inner[static_cast<std::size_t>(k)]), tolerance * scale) << "T_" << k;
 }
 
 TEST(ModifiedWeight, CryptoDLWeightsGiveWeightedProjections) {
     const Approximation s = approximate(request("sigmoid", Method::ModifiedWeight, 5, {-6.0, 6.0}));
-    expect_weighted_orthogonality(s, builtin_function("sigmoid"),
-                                  [](double x) { return x == 0 ? 0.0 : std::exp(-(6.0 / x) * (6.0 / x)); }, 1e-7);
+    expect_weighted_orthogonality(
+        s, builtin_function("sigmoid"),
+        [](double x) { return x == 0 ? 0.0 : std::exp(-(6.0 / x) * (6.0 / x)); }, 1e-7);
     const Approximation r = approximate(request("relu", Method::ModifiedWeight, 4, {-3.0, 3.0}));
-    expect_weighted_orthogonality(r, builtin_function("relu"), [](double x) { return std::exp(-1.0 / (1e-5 + x * x)); }, 1e-7);
+    expect_weighted_orthogonality(
+        r, builtin_function("relu"), [](double x) { return std::exp(-1.0 / (1e-5 + x * x)); },
+        1e-7);
 }
 
 TEST(ModifiedWeight, UnitWeightIsTheLegendreProjection) {
@@ -218,10 +235,12 @@ TEST(ModifiedWeight, RejectsNegativeWeights) {
 
 TEST(Derivative, ReluValueAtZeroAndSymmetry) {
     for (int degree : {2, 3, 7, 15}) {
-        const Approximation a = approximate(request("relu", Method::Derivative, degree, {-5.0, 5.0}));
+        const Approximation a =
+            approximate(request("relu", Method::Derivative, degree, {-5.0, 5.0}));
         EXPECT_NEAR(a.polynomial.evaluate(0.0), 0.0, 1e-12) << degree;
         // sigmoid(kx) - 1/2 is odd, so p(x) - x/2 is even: p(x) - p(-x) = x.
-        for (double x : {0.5, 2.0, 4.5}) EXPECT_NEAR(a.polynomial.evaluate(x) - a.polynomial.evaluate(-x), x, 1e-11);
+        for (double x : {0.5, 2.0, 4.5})
+            EXPECT_NEAR(a.polynomial.evaluate(x) - a.polynomial.evaluate(-x), x, 1e-11);
     }
 }
 
@@ -230,13 +249,15 @@ TEST(Derivative, SlopeIsTheProjectionOfTheSmoothStep) {
     r.derivative_steepness = 3.0;
     const Approximation a = approximate(r);
     ApproxRequest step;
-    step.function = custom_function("step", [](double x) { return 1.0 / (1.0 + std::exp(-3.0 * x)); });
+    step.function =
+        custom_function("step", [](double x) { return 1.0 / (1.0 + std::exp(-3.0 * x)); });
     step.method = Method::Chebyshev;
     step.degree = 8;
     step.interval = {-2.0, 2.0};
     const ChebyshevPolynomial slope = approximate(step).polynomial;
     const ChebyshevPolynomial dp = a.polynomial.derivative();
-    for (std::size_t k = 0; k < slope.coefficients().size(); ++k) EXPECT_NEAR(dp.coefficients()[k], slope.coefficients()[k], 1e-12);
+    for (std::size_t k = 0; k < slope.coefficients().size(); ++k)
+        EXPECT_NEAR(dp.coefficients()[k], slope.coefficients()[k], 1e-12);
 }
 
 TEST(Derivative, AutomaticSteepnessBeatsFixedChoices) {
@@ -244,7 +265,9 @@ TEST(Derivative, AutomaticSteepnessBeatsFixedChoices) {
     for (double k : {1.0, 5.0, 20.0}) {
         ApproxRequest r = request("relu", Method::Derivative, 7, {-1.0, 1.0});
         r.derivative_steepness = k;
-        EXPECT_LE(best.interval_error.max_error, approximate(r).interval_error.max_error * (1.0 + 1e-6)) << k;
+        EXPECT_LE(best.interval_error.max_error,
+                  approximate(r).interval_error.max_error * (1.0 + 1e-6))
+            << k;
     }
 }
 
@@ -281,11 +304,15 @@ int alternation_count(const Approximation& a, const TargetFunction& f, double re
 }
 
 TEST(Minimax, EquioscillatesAtDegreePlusTwoPoints) {
-    for (auto [name, degree, lo, hi] : std::vector<std::tuple<std::string, int, double, double>>{
-             {"sigmoid", 7, -8.0, 8.0}, {"relu", 4, -1.0, 1.0}, {"relu", 15, -6.0, 6.0}, {"tanh", 15, -3.0, 5.0},
-             {"gelu", 6, -4.0, 4.0}}) {
+    for (auto [name, degree, lo, hi] :
+         std::vector<std::tuple<std::string, int, double, double>>{{"sigmoid", 7, -8.0, 8.0},
+                                                                   {"relu", 4, -1.0, 1.0},
+                                                                   {"relu", 15, -6.0, 6.0},
+                                                                   {"tanh", 15, -3.0, 5.0},
+                                                                   {"gelu", 6, -4.0, 4.0}}) {
         const Approximation a = approximate(request(name, Method::Minimax, degree, {lo, hi}));
-        EXPECT_GE(alternation_count(a, builtin_function(name), 1e-3), degree + 2) << name << " degree " << degree;
+        EXPECT_GE(alternation_count(a, builtin_function(name), 1e-3), degree + 2)
+            << name << " degree " << degree;
     }
 }
 
@@ -301,10 +328,14 @@ TEST(Minimax, KnownBestApproximationOfRelu) {
 TEST(Minimax, BeatsEveryOtherMethodInMaxError) {
     for (const std::string name : {"relu", "sigmoid", "tanh", "softplus"}) {
         for (int degree : {3, 7, 15}) {
-            const double best = approximate(request(name, Method::Minimax, degree, {-6.0, 6.0})).interval_error.max_error;
-            for (Method m : {Method::LeastSquares, Method::Chebyshev, Method::ModifiedWeight, Method::Derivative}) {
-                const double other = approximate(request(name, m, degree, {-6.0, 6.0})).interval_error.max_error;
-                EXPECT_LE(best, other * (1.0 + 1e-6)) << name << " " << degree << " vs " << method_name(m);
+            const double best = approximate(request(name, Method::Minimax, degree, {-6.0, 6.0}))
+                                    .interval_error.max_error;
+            for (Method m : {Method::LeastSquares, Method::Chebyshev, Method::ModifiedWeight,
+                             Method::Derivative}) {
+                const double other =
+                    approximate(request(name, m, degree, {-6.0, 6.0})).interval_error.max_error;
+                EXPECT_LE(best, other * (1.0 + 1e-6))
+                    << name << " " << degree << " vs " << method_name(m);
             }
         }
     }
@@ -315,7 +346,8 @@ TEST(Minimax, ConvergesAtDegree63) {
         const Approximation a = approximate(request(name, Method::Minimax, 63, {-8.0, 8.0}));
         const Approximation c = approximate(request(name, Method::Chebyshev, 63, {-8.0, 8.0}));
         EXPECT_LE(a.interval_error.max_error, c.interval_error.max_error) << name;
-        for (const auto& warning : a.warnings) EXPECT_EQ(warning.find("Remez stopped"), std::string::npos) << warning;
+        for (const auto& warning : a.warnings)
+            EXPECT_EQ(warning.find("Remez stopped"), std::string::npos) << warning;
     }
 }
 
@@ -337,7 +369,8 @@ TEST(Empirical, PureSampleFitMatchesNormalEquations) {
     std::vector<double> ys;
     for (double x : r.samples) ys.push_back(std::max(0.0, x));
     const std::vector<double> naive = normal_equations_fit(r.samples, ys, 3);
-    for (std::size_t j = 0; j < naive.size(); ++j) EXPECT_NEAR(a.power_coefficients[j], naive[j], 1e-9) << j;
+    for (std::size_t j = 0; j < naive.size(); ++j)
+        EXPECT_NEAR(a.power_coefficients[j], naive[j], 1e-9) << j;
     ASSERT_TRUE(a.sample_error.has_value());
 }
 
@@ -346,7 +379,8 @@ TEST(Empirical, BestOnTheSampleItWasFittedTo) {
     r.samples = gaussian_samples(3000, 1.0, 7);
     r.empirical_uniform_mix = 0.0;
     const double own = approximate(r).sample_error->l2_error;
-    for (Method m : {Method::LeastSquares, Method::Chebyshev, Method::ModifiedWeight, Method::Derivative, Method::Minimax}) {
+    for (Method m : {Method::LeastSquares, Method::Chebyshev, Method::ModifiedWeight,
+                     Method::Derivative, Method::Minimax}) {
         ApproxRequest other = r;
         other.method = m;
         EXPECT_LE(own, approximate(other).sample_error->l2_error * (1.0 + 1e-9)) << method_name(m);
@@ -385,7 +419,8 @@ TEST(Errors, KnownValues) {
 
 TEST(Errors, MaxErrorFindsAnInteriorPeak) {
     // p = 0 against a narrow bump the grid could miss: refinement must find its top.
-    const TargetFunction bump = custom_function("bump", [](double x) { return std::exp(-1e6 * (x - 0.1234567) * (x - 0.1234567)); });
+    const TargetFunction bump = custom_function(
+        "bump", [](double x) { return std::exp(-1e6 * (x - 0.1234567) * (x - 0.1234567)); });
     EXPECT_NEAR(interval_error(bump, ChebyshevPolynomial({0.0}, {-1.0, 1.0})).max_error, 1.0, 1e-9);
 }
 
@@ -393,7 +428,8 @@ TEST(Approximate, ValidatesRequests) {
     EXPECT_THROW(approximate(request("relu", Method::Minimax, 64, {-1, 1})), henn::InvalidArgument);
     EXPECT_THROW(approximate(request("relu", Method::Minimax, -1, {-1, 1})), henn::InvalidArgument);
     EXPECT_THROW(approximate(request("relu", Method::Minimax, 3, {1, -1})), henn::InvalidArgument);
-    EXPECT_THROW(approximate(request("relu", Method::Derivative, 0, {-1, 1})), henn::InvalidArgument);
+    EXPECT_THROW(approximate(request("relu", Method::Derivative, 0, {-1, 1})),
+                 henn::InvalidArgument);
     ApproxRequest r;
     r.function = custom_function("log", [](double x) { return std::log(x); });
     r.interval = {-1.0, 1.0};
@@ -423,11 +459,13 @@ TEST(Approximate, AllFunctionsAndMethodsProduceConsistentResults) {
                 EXPECT_EQ(a.polynomial.coefficients()[k], 0.0) << name << " " << method_name(m);
             }
             EXPECT_TRUE(std::isfinite(a.interval_error.max_error));
-            EXPECT_GE(a.interval_error.max_error, a.interval_error.l2_error * 0.999) << name << " " << method_name(m);
+            EXPECT_GE(a.interval_error.max_error, a.interval_error.l2_error * 0.999)
+                << name << " " << method_name(m);
             // The two bases describe the same polynomial.
             for (double x : {-4.0, 0.3, 4.9}) {
                 double horner = 0.0;
-                for (std::size_t j = a.power_coefficients.size(); j-- > 0;) horner = horner * x + a.power_coefficients[j];
+                for (std::size_t j = a.power_coefficients.size(); j-- > 0;)
+                    horner = horner * x + a.power_coefficients[j];
                 EXPECT_NEAR(horner, a.polynomial.evaluate(x), 1e-9 * (1.0 + std::abs(horner)));
             }
         }
@@ -439,13 +477,15 @@ TEST(Approximate, SigmoidIsOddUpToItsConstant) {
     EXPECT_EQ(a.parity, Parity::Odd);
     EXPECT_EQ(a.effective_degree, 15);
     EXPECT_NEAR(a.polynomial.coefficients()[0], 0.5, 1e-12);
-    for (std::size_t k = 2; k < a.polynomial.coefficients().size(); k += 2) EXPECT_EQ(a.polynomial.coefficients()[k], 0.0);
+    for (std::size_t k = 2; k < a.polynomial.coefficients().size(); k += 2)
+        EXPECT_EQ(a.polynomial.coefficients()[k], 0.0);
 }
 
 TEST(Approximate, OddFunctionsAreExactlyOdd) {
     const Approximation a = approximate(request("tanh", Method::Minimax, 15, {-4.0, 4.0}));
     EXPECT_EQ(a.parity, Parity::Odd);
-    for (std::size_t k = 0; k < a.polynomial.coefficients().size(); k += 2) EXPECT_EQ(a.polynomial.coefficients()[k], 0.0);
+    for (std::size_t k = 0; k < a.polynomial.coefficients().size(); k += 2)
+        EXPECT_EQ(a.polynomial.coefficients()[k], 0.0);
 }
 
 }  // namespace

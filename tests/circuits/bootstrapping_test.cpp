@@ -56,8 +56,9 @@ struct ToyBootstrapping {
     ckks::SecretKey secret = sparse_secret_key_for_tests(*ctx, 32, math::test_only_seed(14));
     ckks::KeyGenerator keygen{ctx, secret};
     std::shared_ptr<const ckks::Evaluator> evaluator = std::make_shared<ckks::Evaluator>(
-        ctx, std::make_shared<ckks::EvaluationKeys>(
-                 CkksBootstrapper::key_requirements(*params).generate(keygen, *ctx, params->slots())));
+        ctx,
+        std::make_shared<ckks::EvaluationKeys>(
+            CkksBootstrapper::key_requirements(*params).generate(keygen, *ctx, params->slots())));
     CkksBootstrapper bootstrapper{params, evaluator};
     ckks::Encoder encoder{ctx};
     ckks::Encryptor encryptor{ctx, secret};
@@ -69,7 +70,9 @@ struct ToyBootstrapping {
         math::set_thread_count(1);
         return c;
     }
-    std::vector<Complex> decrypt(const ckks::Ciphertext& c) const { return encoder.decode(decryptor.decrypt(c)); }
+    std::vector<Complex> decrypt(const ckks::Ciphertext& c) const {
+        return encoder.decode(decryptor.decrypt(c));
+    }
 };
 
 ToyBootstrapping& toy() {
@@ -126,7 +129,8 @@ TEST(BootstrappingParameters, ValidatesAndDescribesTheLevelMap) {
     EXPECT_LT(p.cosine_error(), std::exp2(-45));
     EXPECT_TRUE(std::isinf(p.log2_failure_probability()));  // h = 32, K = 16: |I| <= 16 always
     const std::string text = p.describe();
-    for (const char* part : {"CoeffsToSlots", "EvalMod", "SlotsToCoeffs", "residual", "INSECURE", "h = 32", "K = 16"}) {
+    for (const char* part : {"CoeffsToSlots", "EvalMod", "SlotsToCoeffs", "residual", "INSECURE",
+                             "h = 32", "K = 16"}) {
         EXPECT_NE(text.find(part), std::string::npos) << part << "\n" << text;
     }
 
@@ -172,17 +176,20 @@ TEST(Bootstrapping, DftFactorsMatchThePlaintextEmbedding) {
             const auto stc = slots_to_coeffs_factors(ring, n, levels);
             ASSERT_EQ(stc.size(), static_cast<std::size_t>(levels));
             for (const auto& f : stc) {
-                EXPECT_LE(f.diagonals.size(), (std::size_t{2} << ((log_slots + levels - 1) / levels)) - 1);
+                EXPECT_LE(f.diagonals.size(),
+                          (std::size_t{2} << ((log_slots + levels - 1) / levels)) - 1);
                 x = f.apply(x);
             }
-            EXPECT_GE(ckks::precision(x, expected).min_bits, 40) << n << " slots, " << levels << " levels";
+            EXPECT_GE(ckks::precision(x, expected).min_bits, 40)
+                << n << " slots, " << levels << " levels";
             // CoeffsToSlots: z -> bit-reversed embed_inverse(z).
             const auto z = random_complex(n, 8 + log_slots);
             auto coeffs = z;
             fft.embed_inverse(coeffs);
             std::vector<Complex> y = z;
             for (const auto& f : coeffs_to_slots_factors(ring, n, levels)) y = f.apply(y);
-            EXPECT_GE(ckks::precision(y, bit_reversed(coeffs)).min_bits, 45) << n << " slots, " << levels << " levels";
+            EXPECT_GE(ckks::precision(y, bit_reversed(coeffs)).min_bits, 45)
+                << n << " slots, " << levels << " levels";
         }
     }
 }
@@ -205,8 +212,8 @@ TEST(Bootstrapping, ModRaiseAddsOnlyMultiplesOfQ0WithinTheBound) {
         ASSERT_EQ(raised.level, 1);
         auto low = t.decryptor.decrypt(ct).poly;
         auto high = t.decryptor.decrypt(raised).poly;
-        std::vector<ckks::u64> a0(low.limb(0), low.limb(0) + ctx.n()), b0(high.limb(0), high.limb(0) + ctx.n()),
-            b1(high.limb(1), high.limb(1) + ctx.n());
+        std::vector<ckks::u64> a0(low.limb(0), low.limb(0) + ctx.n()),
+            b0(high.limb(0), high.limb(0) + ctx.n()), b1(high.limb(1), high.limb(1) + ctx.n());
         math::ntt_inverse(a0.data(), ctx.ntt(0));
         math::ntt_inverse(b0.data(), ctx.ntt(0));
         math::ntt_inverse(b1.data(), ctx.ntt(1));
@@ -214,8 +221,10 @@ TEST(Bootstrapping, ModRaiseAddsOnlyMultiplesOfQ0WithinTheBound) {
         for (std::size_t k = 0; k < ctx.n(); ++k) {
             // CRT of (b0 mod q0, b1 mod q1), centered; minus centered b0; over q0.
             const ckks::u64 diff = math::sub_mod(b1[k] % q1, b0[k] % q1, q1);
-            ckks::u64 lift = static_cast<ckks::u64>((static_cast<unsigned __int128>(diff) * q0_inv_mod_q1) % q1);
-            long long i_part = lift > q1 / 2 ? -static_cast<long long>(q1 - lift) : static_cast<long long>(lift);
+            ckks::u64 lift =
+                static_cast<ckks::u64>((static_cast<unsigned __int128>(diff) * q0_inv_mod_q1) % q1);
+            long long i_part =
+                lift > q1 / 2 ? -static_cast<long long>(q1 - lift) : static_cast<long long>(lift);
             if (b0[k] > q0 / 2) i_part += 1;  // b0 centered is b0 - q0
             worst = std::max(worst, std::llabs(i_part));
             sum_sq += static_cast<double>(i_part * i_part);
@@ -237,7 +246,8 @@ TEST(Bootstrapping, SlotsToCoeffsOfCoeffsToSlotsIsTheIdentity) {
     const auto ct = t.encryptor.encrypt(t.encoder.encode(z, lv.top, std::exp2(60)));
     auto [real, imag] = t.bootstrapper.coeffs_to_slots(ct);
     EXPECT_EQ(real.level, lv.coeffs_to_slots_end);
-    // Against the plaintext FFT: real = 2 Re(w), imag = 2 Im(w), w the bit-reversed inverse embedding.
+    // Against the plaintext FFT: real = 2 Re(w), imag = 2 Im(w), w the bit-reversed inverse
+    // embedding.
     auto w = z;
     math::CkksFft(t.ctx->n(), n).embed_inverse(w);
     w = bit_reversed(w);
@@ -247,7 +257,8 @@ TEST(Bootstrapping, SlotsToCoeffsOfCoeffsToSlotsIsTheIdentity) {
     EXPECT_GE(ckks::precision(t.decrypt(imag), im).min_bits, 30);
     // Back: 2 z.
     const auto& ev = *t.evaluator;
-    const auto back = t.bootstrapper.slots_to_coeffs(ev.drop_level(real, lv.eval_mod_end), ev.drop_level(imag, lv.eval_mod_end));
+    const auto back = t.bootstrapper.slots_to_coeffs(ev.drop_level(real, lv.eval_mod_end),
+                                                     ev.drop_level(imag, lv.eval_mod_end));
     EXPECT_EQ(back.level, lv.output);
     std::vector<Complex> twice(n);
     for (std::size_t i = 0; i < n; ++i) twice[i] = 2.0 * z[i];

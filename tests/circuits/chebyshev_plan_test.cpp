@@ -6,11 +6,11 @@
 #include <cmath>
 #include <random>
 
-#include "henn/error.hpp"
 #include "henn/approx/approximate.hpp"
 #include "henn/approx/chebyshev.hpp"
 #include "henn/circuits/chebyshev_plan.hpp"
 #include "henn/circuits/polynomial_plan.hpp"
+#include "henn/error.hpp"
 
 namespace henn::circuits {
 namespace {
@@ -28,8 +28,9 @@ std::vector<double> random_coefficients(std::mt19937_64& rng, int degree) {
 }
 
 TEST(EvaluationCost, DepthIsCeilLog2OfDegreePlusOne) {
-    const std::vector<std::pair<int, int>> expected{{0, 0}, {1, 1}, {2, 2}, {3, 2}, {4, 3}, {7, 3},
-                                                    {8, 4}, {15, 4}, {16, 5}, {31, 5}, {63, 6}, {64, 7}};
+    const std::vector<std::pair<int, int>> expected{{0, 0},  {1, 1},  {2, 2},  {3, 2},
+                                                    {4, 3},  {7, 3},  {8, 4},  {15, 4},
+                                                    {16, 5}, {31, 5}, {63, 6}, {64, 7}};
     for (auto [degree, depth] : expected) EXPECT_EQ(multiplicative_depth(degree), depth) << degree;
 }
 
@@ -110,7 +111,8 @@ TEST(EvaluationCost, ChosenBabyStepIsTheCheapest) {
     for (int degree : {5, 15, 31, 47, 63}) {
         const EvaluationPlan best = plan_evaluation(degree);
         for (int l = 1; l <= multiplicative_depth(degree); ++l) {
-            EXPECT_LE(best.ct_multiplications, plan_evaluation_with_baby_steps(degree, Parity::None, l).ct_multiplications);
+            EXPECT_LE(best.ct_multiplications,
+                      plan_evaluation_with_baby_steps(degree, Parity::None, l).ct_multiplications);
         }
         // Near the Paterson-Stockmeyer scale sqrt(2d) + log2(d), far below d - 1.
         EXPECT_LE(best.ct_multiplications, 2.0 * std::sqrt(2.0 * degree) + std::log2(degree) + 1);
@@ -133,10 +135,12 @@ TEST(EvaluationCost, ApproximationsGetThePlanOfTheirParity) {
     const PolynomialPlan plan = plan_polynomial(sigmoid.polynomial);
     EXPECT_EQ(plan.basis, PolynomialBasis::chebyshev);
     EXPECT_EQ(plan.chebyshev.parity, Parity::Odd);
-    EXPECT_EQ(plan.chebyshev.ct_multiplications, plan_evaluation(15, Parity::Odd).ct_multiplications);
+    EXPECT_EQ(plan.chebyshev.ct_multiplications,
+              plan_evaluation(15, Parity::Odd).ct_multiplications);
     EXPECT_EQ(plan.depth, multiplicative_depth(15) + 1);  // plus the interval change
     for (double x : {-5.0, 0.3, 5.5}) {
-        EXPECT_NEAR(trace_plan(sigmoid.polynomial, plan.chebyshev, x).value, sigmoid.polynomial.evaluate(x), 1e-12);
+        EXPECT_NEAR(trace_plan(sigmoid.polynomial, plan.chebyshev, x).value,
+                    sigmoid.polynomial.evaluate(x), 1e-12);
     }
     // tanh is odd: exactly the odd plan's products (8 at degree 15, as many as the unstructured
     // plan; 17 at degree 63, one fewer than its 18).

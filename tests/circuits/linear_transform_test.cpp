@@ -47,14 +47,17 @@ Ciphertext encrypt(const std::vector<Cx>& values, std::size_t slots, int level =
     return setup().encryptor->encrypt(setup().encoder->encode(values, level, 0, slots));
 }
 
-std::vector<Cx> decrypt(const Ciphertext& ct) { return setup().encoder->decode(setup().decryptor->decrypt(ct)); }
+std::vector<Cx> decrypt(const Ciphertext& ct) {
+    return setup().encoder->decode(setup().decryptor->decrypt(ct));
+}
 
 std::vector<Cx> random_matrix(std::size_t rows, std::size_t cols, std::uint64_t seed) {
     return random_complex(rows * cols, seed, 1.0);
 }
 
 // y = M x for a row-major rows x cols matrix.
-std::vector<Cx> matvec(const std::vector<Cx>& m, std::size_t rows, std::size_t cols, const std::vector<Cx>& x) {
+std::vector<Cx> matvec(const std::vector<Cx>& m, std::size_t rows, std::size_t cols,
+                       const std::vector<Cx>& x) {
     std::vector<Cx> y(rows, 0.0);
     for (std::size_t i = 0; i < rows; ++i) {
         for (std::size_t j = 0; j < cols; ++j) y[i] += m[i * cols + j] * x[j];
@@ -62,7 +65,9 @@ std::vector<Cx> matvec(const std::vector<Cx>& m, std::size_t rows, std::size_t c
     return y;
 }
 
-std::vector<Cx> head(const std::vector<Cx>& v, std::size_t count) { return {v.begin(), v.begin() + count}; }
+std::vector<Cx> head(const std::vector<Cx>& v, std::size_t count) {
+    return {v.begin(), v.begin() + count};
+}
 
 // Dense square maps, every split the same function: against the plaintext product.
 TEST(LinearTransform, DenseSquareEverySplit) {
@@ -73,7 +78,8 @@ TEST(LinearTransform, DenseSquareEverySplit) {
     const Diagonals d = Diagonals::from_matrix(m, slots, slots, slots);
     EXPECT_EQ(d.diagonals.size(), slots);
     HENN_EXPECT_PRECISION(d.apply(x), expected, 40, 45);  // the reference itself
-    for (std::size_t baby : {0, 1, 4, 32}) {  // the model's choice, no baby steps, a split, no giant steps
+    for (std::size_t baby :
+         {0, 1, 4, 32}) {  // the model's choice, no baby steps, a split, no giant steps
         LinearTransform::Options o;
         o.baby = baby;
         const LinearTransform lt(*setup().encoder, d, o);
@@ -136,7 +142,8 @@ TEST(LinearTransform, SparseDiagonalsFullSlots) {
 // Rectangular maps (fewer and more rows than columns) in a padded square.
 TEST(LinearTransform, Rectangular) {
     const std::size_t slots = 64;
-    for (auto [rows, cols] : {std::pair<std::size_t, std::size_t>{20, 50}, {50, 20}, {1, 64}, {64, 3}}) {
+    for (auto [rows, cols] :
+         {std::pair<std::size_t, std::size_t>{20, 50}, {50, 20}, {1, 64}, {64, 3}}) {
         const auto m = random_matrix(rows, cols, rows * 100 + cols);
         auto x = random_complex(cols, 5);
         x.resize(slots, 0.0);
@@ -171,7 +178,8 @@ TEST(LinearTransform, EncodedOnceUsedAtLowerLevel) {
     EXPECT_THROW(lt.evaluate(ev, encrypt(x, 2 * slots)), MismatchError);
     // Memory: one extended plaintext (q_0..q_2 and P) per diagonal.
     const Context& ctx = *setup().context;
-    EXPECT_EQ(lt.plaintext_bytes(), slots * (ctx.q_count() + ctx.p_count()) * ctx.n() * sizeof(u64));
+    EXPECT_EQ(lt.plaintext_bytes(),
+              slots * (ctx.q_count() + ctx.p_count()) * ctx.n() * sizeof(u64));
 }
 
 // The exposed key set is the union of the split's nonzero baby and giant steps; evaluation works
@@ -190,7 +198,8 @@ TEST(LinearTransform, KeySetSufficientMinimalAndMissingKeyNamed) {
     EXPECT_EQ(lt.key_switches(), 7u);
     const auto x = random_complex(slots, 41);
     const Ciphertext ct = encrypt(x, slots);
-    HENN_EXPECT_PRECISION(decrypt(lt.evaluate(evaluator_with(lt.rotation_steps()), ct)), d.apply(x), 16, 20);
+    HENN_EXPECT_PRECISION(decrypt(lt.evaluate(evaluator_with(lt.rotation_steps()), ct)), d.apply(x),
+                          16, 20);
     for (int missing : lt.rotation_steps()) {
         std::vector<int> fewer;
         for (int s : lt.rotation_steps()) {
@@ -200,8 +209,9 @@ TEST(LinearTransform, KeySetSufficientMinimalAndMissingKeyNamed) {
             (void)lt.evaluate(evaluator_with(fewer), ct);
             ADD_FAILURE() << "evaluation without the key for step " << missing << " succeeded";
         } catch (const MissingKeyError& e) {
-            EXPECT_NE(std::string(e.what()).find("rotation by " + std::to_string(missing) + " slots"),
-                      std::string::npos)
+            EXPECT_NE(
+                std::string(e.what()).find("rotation by " + std::to_string(missing) + " slots"),
+                std::string::npos)
                 << e.what();
         }
     }
@@ -212,7 +222,8 @@ TEST(LinearTransform, CostModelPicksTheCheapestAllowedSplit) {
     std::vector<std::size_t> dense(256);
     for (std::size_t k = 0; k < dense.size(); ++k) dense[k] = k;
     const BsgsPlan best = plan_bsgs(ctx, -1, dense, 256);
-    for (std::size_t b = 1; b <= 256; b *= 2) EXPECT_LE(best.cost, plan_bsgs_with_baby(ctx, -1, dense, 256, b).cost);
+    for (std::size_t b = 1; b <= 256; b *= 2)
+        EXPECT_LE(best.cost, plan_bsgs_with_baby(ctx, -1, dense, 256, b).cost);
     EXPECT_GT(best.baby, 1u);
     EXPECT_LT(best.baby, 256u);
     EXPECT_EQ(best.key_switches, best.baby_steps.size() + best.giant_steps.size());
@@ -227,7 +238,8 @@ TEST(LinearTransform, CostModelPicksTheCheapestAllowedSplit) {
     // Key memory in the model pushes toward fewer keys.
     BsgsCostModel memory;
     memory.key_byte_weight = 1e-3;
-    EXPECT_LE(plan_bsgs(ctx, -1, dense, 256, memory).rotation_steps.size(), best.rotation_steps.size());
+    EXPECT_LE(plan_bsgs(ctx, -1, dense, 256, memory).rotation_steps.size(),
+              best.rotation_steps.size());
 }
 
 // More rows and more columns than slots: block transforms, blocks summed per row block.
@@ -235,7 +247,8 @@ TEST(MatrixVectorProduct, AnyShape) {
     const std::size_t slots = 32;
     for (auto [rows, cols] : {std::pair<std::size_t, std::size_t>{100, 40}, {20, 70}, {64, 64}}) {
         auto m = random_matrix(rows, cols, rows + 7 * cols);
-        for (std::size_t j = 0; j < cols && rows > 64; ++j) m[64 * cols + j] = 0.0;  // sparse rows are fine
+        for (std::size_t j = 0; j < cols && rows > 64; ++j)
+            m[64 * cols + j] = 0.0;  // sparse rows are fine
         const MatrixVectorProduct mv(*setup().encoder, m, rows, cols, {}, slots);
         EXPECT_EQ(mv.input_blocks(), (cols + slots - 1) / slots);
         EXPECT_EQ(mv.output_blocks(), (rows + slots - 1) / slots);
@@ -244,7 +257,8 @@ TEST(MatrixVectorProduct, AnyShape) {
         std::vector<Ciphertext> blocks;
         for (std::size_t b = 0; b < mv.input_blocks(); ++b) {
             std::vector<Cx> part(slots, 0.0);
-            for (std::size_t j = 0; j < slots && b * slots + j < cols; ++j) part[j] = x[b * slots + j];
+            for (std::size_t j = 0; j < slots && b * slots + j < cols; ++j)
+                part[j] = x[b * slots + j];
             blocks.push_back(encrypt(part, slots));
         }
         const auto y = mv.evaluate(ev, blocks);
@@ -269,7 +283,8 @@ TEST(Helpers, InnerSumReplicateMask) {
             for (std::size_t j = 0; j < block; ++j) expected[t] += x[(t + j * stride) % slots];
         }
         SCOPED_TRACE("block " + std::to_string(block) + " stride " + std::to_string(stride));
-        HENN_EXPECT_PRECISION(decrypt(inner_sum(ev, encrypt(x, slots), block, stride)), expected, 12, 16);
+        HENN_EXPECT_PRECISION(decrypt(inner_sum(ev, encrypt(x, slots), block, stride)), expected,
+                              12, 16);
     }
     {
         const std::size_t length = 10, copies = 8;
@@ -279,7 +294,8 @@ TEST(Helpers, InnerSumReplicateMask) {
             for (std::size_t i = 0; i < length; ++i) expected[c * length + i] = x[i];
         }
         const Evaluator ev = evaluator_with(replicate_steps(length, copies, slots));
-        HENN_EXPECT_PRECISION(decrypt(replicate(ev, encrypt(v, slots), length, copies)), expected, 18, 22);
+        HENN_EXPECT_PRECISION(decrypt(replicate(ev, encrypt(v, slots), length, copies)), expected,
+                              18, 22);
     }
     {
         const Evaluator ev = evaluator_with({});
@@ -303,18 +319,21 @@ TEST(RotationKeyPlan, UnionPerLevelSufficientAndMinimal) {
     LinearTransform::Options at_one;
     at_one.level = 1;
     const LinearTransform t1(*setup().encoder, d1), t2(*setup().encoder, d2, at_one);
-    const std::vector<RotationUse> uses = {{t1.rotation_steps(), -1, false},
-                                           {t2.rotation_steps(), 1, false},
-                                           {{-1, 63, 64, 128, 1}, 1, true}};  // -1 = 63 mod 64; 64 = 0
+    const std::vector<RotationUse> uses = {
+        {t1.rotation_steps(), -1, false},
+        {t2.rotation_steps(), 1, false},
+        {{-1, 63, 64, 128, 1}, 1, true}};  // -1 = 63 mod 64; 64 = 0
     const RotationKeyPlan plan = plan_rotation_keys(ctx, uses, slots);
     std::set<int> expected(t1.rotation_steps().begin(), t1.rotation_steps().end());
     expected.insert(t2.rotation_steps().begin(), t2.rotation_steps().end());
     expected.insert({63, 1});
-    EXPECT_EQ(plan.steps(), std::vector<int>(expected.begin(), expected.end()));  // minimal: the union
+    EXPECT_EQ(plan.steps(),
+              std::vector<int>(expected.begin(), expected.end()));  // minimal: the union
     EXPECT_EQ(plan.requested_steps, expected.size());
     std::size_t bytes = 0;
     for (const auto& [k, level] : plan.keys) {
-        const bool in_t1 = std::count(t1.rotation_steps().begin(), t1.rotation_steps().end(), k) != 0;
+        const bool in_t1 =
+            std::count(t1.rotation_steps().begin(), t1.rotation_steps().end(), k) != 0;
         EXPECT_EQ(level, in_t1 ? ctx.max_level() : 1) << "step " << k;
         bytes += switch_key_bytes(ctx, level);
     }
@@ -345,7 +364,8 @@ TEST(RotationKeyPlan, BudgetComposesFromBaseSet) {
     EXPECT_LT(base.key_bytes, direct.key_bytes);
     for (const auto& [k, level] : base.keys) {
         const int magnitude = std::min<int>(k, static_cast<int>(slots) - k);
-        EXPECT_EQ(magnitude & (magnitude - 1), 0) << "base key " << k << " is not a signed power of two";
+        EXPECT_EQ(magnitude & (magnitude - 1), 0)
+            << "base key " << k << " is not a signed power of two";
     }
     auto keys = std::make_shared<EvaluationKeys>();
     keys->galois = base.generate(*setup().keygen);

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "../ckks/ckks_fixture.hpp"
-#include "henn/error.hpp"
 #include "henn/approx/approximate.hpp"
 #include "henn/circuits/polynomial.hpp"
 #include "henn/ckks/errors.hpp"
+#include "henn/error.hpp"
 #include "henn/math/parallel.hpp"
 
 namespace henn::circuits {
@@ -53,11 +53,13 @@ struct Kind {
     double lo = 0, hi = 0;      // lo == hi: no interval recorded
     PolynomialBasis basis = PolynomialBasis::power;
     int depth = 0;
-    int products = -1;  // -1: the Chebyshev plan's count (checked against a trace in chebyshev_plan_test)
+    int products =
+        -1;  // -1: the Chebyshev plan's count (checked against a trace in chebyshev_plan_test)
     double min_bits = 0, mean_bits = 0;
 };
 
-approx::Approximation approximation(const std::string& function, Method method, int degree, Interval interval) {
+approx::Approximation approximation(const std::string& function, Method method, int degree,
+                                    Interval interval) {
     approx::ApproxRequest request;
     request.function = approx::builtin_function(function);
     request.method = method;
@@ -98,17 +100,36 @@ std::vector<Kind> all_kinds() {
     kinds.push_back({"square", {0.0, 0.0, 1.0}, 0, 0, PolynomialBasis::power, 1, 1, 24.0, 27.0});
     {
         const approx::Approximation a = approximation("relu", Method::LeastSquares, 2, {-4.0, 4.0});
-        kinds.push_back({"relu least-squares quadratic", a.power_coefficients, -4, 4, PolynomialBasis::power, 1, 1,
-                         24.0, 27.0});
+        kinds.push_back({"relu least-squares quadratic", a.power_coefficients, -4, 4,
+                         PolynomialBasis::power, 1, 1, 24.0, 27.0});
     }
-    kinds.push_back({"negative quadratic", {-0.25, 0.75, -0.125}, -2, 2, PolynomialBasis::power, 1, 1, 24.0, 27.0});
-    // Cubics: CryptoDL-style, sigmoid's minimax cubic (1/2 + odd), an imported one without interval.
-    kinds.push_back({"cryptodl cubic", {0.375, 0.5, 0.117, -0.0007}, -4, 4, PolynomialBasis::power, 2, 2, 19.0, 23.0});
+    kinds.push_back({"negative quadratic",
+                     {-0.25, 0.75, -0.125},
+                     -2,
+                     2,
+                     PolynomialBasis::power,
+                     1,
+                     1,
+                     24.0,
+                     27.0});
+    // Cubics: CryptoDL-style, sigmoid's minimax cubic (1/2 + odd), an imported one without
+    // interval.
+    kinds.push_back({"cryptodl cubic",
+                     {0.375, 0.5, 0.117, -0.0007},
+                     -4,
+                     4,
+                     PolynomialBasis::power,
+                     2,
+                     2,
+                     19.0,
+                     23.0});
     {
         const approx::Approximation a = approximation("sigmoid", Method::Minimax, 3, {-8.0, 8.0});
-        kinds.push_back({"sigmoid minimax cubic", a.power_coefficients, -8, 8, PolynomialBasis::power, 2, 2, 19.0, 23.0});
+        kinds.push_back({"sigmoid minimax cubic", a.power_coefficients, -8, 8,
+                         PolynomialBasis::power, 2, 2, 19.0, 23.0});
     }
-    kinds.push_back({"imported cubic", {0.1, 0.5, 0.2, -0.01}, 0, 0, PolynomialBasis::power, 2, 2, 19.0, 23.0});
+    kinds.push_back(
+        {"imported cubic", {0.1, 0.5, 0.2, -0.01}, 0, 0, PolynomialBasis::power, 2, 2, 19.0, 23.0});
     // Degrees 4..15: relu and sigmoid approximations on [-8, 8] (interval change), a few on
     // [-1, 1] (none) and on an off-centre interval.
     for (int degree = 4; degree <= 15; ++degree) {
@@ -119,16 +140,24 @@ std::vector<Kind> all_kinds() {
     kinds.push_back(chebyshev_kind("tanh", Method::Minimax, 9, {-1.0, 1.0}));
     kinds.push_back(chebyshev_kind("sigmoid", Method::Chebyshev, 6, {-3.0, 5.0}));
     // An imported degree-5 polynomial without interval: Chebyshev basis of [-1, 1], no change.
-    kinds.push_back({"imported quintic", {0.0, 0.9, 0.0, -0.2, 0.0, 0.05}, 0, 0, PolynomialBasis::chebyshev, 3, -1,
-                     22.0, 25.0});
+    kinds.push_back({"imported quintic",
+                     {0.0, 0.9, 0.0, -0.2, 0.0, 0.05},
+                     0,
+                     0,
+                     PolynomialBasis::chebyshev,
+                     3,
+                     -1,
+                     22.0,
+                     25.0});
     return kinds;
 }
 
 class PolynomialPlanEvaluation : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         math::set_thread_count(1);
-        setup_ = new test::CkksSetup(test_parameters(), {}, false, 11, /*secret_key_encryption=*/true);
+        setup_ =
+            new test::CkksSetup(test_parameters(), {}, false, 11, /*secret_key_encryption=*/true);
     }
     static void TearDownTestSuite() {
         delete setup_;
@@ -146,7 +175,8 @@ protected:
         return setup_->encrypt(std::vector<Complex>(v.begin(), v.end()), level);
     }
     // The plaintext polynomial, Horner in long double on the power coefficients.
-    static std::vector<Complex> reference(const std::vector<double>& power, const std::vector<double>& xs) {
+    static std::vector<Complex> reference(const std::vector<double>& power,
+                                          const std::vector<double>& xs) {
         std::vector<Complex> out;
         out.reserve(xs.size());
         for (double x : xs) {
@@ -172,14 +202,17 @@ TEST_F(PolynomialPlanEvaluation, PlanIsExactlyWhatEvaluationConsumesForEveryKind
         if (kind.products >= 0) {
             EXPECT_EQ(plan.ct_multiplications, kind.products);
         } else {
-            EXPECT_EQ(plan.ct_multiplications, plan_evaluation(plan.degree, plan.chebyshev.parity).ct_multiplications);
+            EXPECT_EQ(plan.ct_multiplications,
+                      plan_evaluation(plan.degree, plan.chebyshev.parity).ct_multiplications);
         }
         // Encrypted at exactly the planned number of levels: the result must land at level 0.
-        const double lo = kind.lo < kind.hi ? kind.lo : -1.0, hi = kind.lo < kind.hi ? kind.hi : 1.0;
+        const double lo = kind.lo < kind.hi ? kind.lo : -1.0,
+                     hi = kind.lo < kind.hi ? kind.hi : 1.0;
         const std::vector<double> xs = inputs(lo, hi, ++seed);
         const ckks::Ciphertext x = encrypt(xs, plan.depth);
         EvaluationReport report;
-        const ckks::Ciphertext y = evaluate_polynomial(*setup_->evaluator, x, kind.power, kind.lo, kind.hi, 0, &report);
+        const ckks::Ciphertext y =
+            evaluate_polynomial(*setup_->evaluator, x, kind.power, kind.lo, kind.hi, 0, &report);
         EXPECT_EQ(report.levels_consumed, plan.depth);
         EXPECT_EQ(x.level - y.level, plan.depth);
         EXPECT_EQ(y.level, 0);
@@ -189,14 +222,15 @@ TEST_F(PolynomialPlanEvaluation, PlanIsExactlyWhatEvaluationConsumesForEveryKind
         }
         const std::vector<Complex> actual = setup_->decrypt(y);
         const std::vector<Complex> expected = reference(kind.power, xs);
-        const auto stats = ckks::precision(std::span<const Complex>(actual), std::span<const Complex>(expected));
+        const auto stats =
+            ckks::precision(std::span<const Complex>(actual), std::span<const Complex>(expected));
         std::printf("[ info ] %-45s %s: precision min %.1f / mean %.1f bits\n", kind.name.c_str(),
                     plan.describe().c_str(), stats.min_bits, stats.mean_bits);
         HENN_EXPECT_PRECISION(actual, expected, kind.min_bits, kind.mean_bits);
         // One level fewer is refused before any work.
         if (plan.depth > 0) {
-            EXPECT_THROW(evaluate_polynomial(*setup_->evaluator, encrypt(xs, plan.depth - 1), kind.power, kind.lo,
-                                             kind.hi),
+            EXPECT_THROW(evaluate_polynomial(*setup_->evaluator, encrypt(xs, plan.depth - 1),
+                                             kind.power, kind.lo, kind.hi),
                          ckks::LevelError);
         }
     }
@@ -207,7 +241,8 @@ TEST_F(PolynomialPlanEvaluation, ChebyshevFormPlansAndEvaluatesLikeItsPowerCoeff
     std::uint64_t seed = 7;
     for (int degree : {2, 3, 5, 8, 13}) {
         for (const char* function : {"relu", "sigmoid"}) {
-            const approx::Approximation a = approximation(function, Method::Minimax, degree, {-6.0, 6.0});
+            const approx::Approximation a =
+                approximation(function, Method::Minimax, degree, {-6.0, 6.0});
             SCOPED_TRACE(std::string(function) + " degree " + std::to_string(degree));
             const PolynomialPlan from_chebyshev = plan_polynomial(a.polynomial);
             const PolynomialPlan from_power = plan_polynomial(a.power_coefficients, -6.0, 6.0);
@@ -221,7 +256,8 @@ TEST_F(PolynomialPlanEvaluation, ChebyshevFormPlansAndEvaluatesLikeItsPowerCoeff
             const std::vector<double> xs = inputs(-6.0, 6.0, ++seed);
             EvaluationReport report;
             const ckks::Ciphertext x = encrypt(xs, from_chebyshev.depth);
-            const ckks::Ciphertext y = evaluate_polynomial(*setup_->evaluator, x, a.polynomial, 0, &report);
+            const ckks::Ciphertext y =
+                evaluate_polynomial(*setup_->evaluator, x, a.polynomial, 0, &report);
             EXPECT_EQ(report.levels_consumed, from_chebyshev.depth);
             EXPECT_EQ(report.ct_multiplications, from_chebyshev.ct_multiplications);
             std::vector<Complex> expected;
@@ -243,7 +279,8 @@ TEST_F(PolynomialPlanEvaluation, ConstantsAndLinesCostNoProduct) {
         EXPECT_EQ(plan.depth, degree);
         EXPECT_EQ(plan.ct_multiplications, 0);
         EvaluationReport report;
-        const ckks::Ciphertext y = evaluate_polynomial(*setup_->evaluator, x, a, -5.0, 3.0, 0, &report);
+        const ckks::Ciphertext y =
+            evaluate_polynomial(*setup_->evaluator, x, a, -5.0, 3.0, 0, &report);
         EXPECT_EQ(report.levels_consumed, plan.depth);
         EXPECT_EQ(report.ct_multiplications, 0);
         EXPECT_EQ(y.scale, x.scale);
@@ -260,19 +297,23 @@ TEST_F(PolynomialPlanEvaluation, TargetScales) {
     const double landing = x.scale * x.scale / 0.125 / q;
     const ckks::Ciphertext y = evaluate_polynomial(*setup_->evaluator, x, quadratic, -4.0, 4.0);
     EXPECT_DOUBLE_EQ(y.scale, landing);
-    const ckks::Ciphertext z = evaluate_polynomial(*setup_->evaluator, x, quadratic, -4.0, 4.0, landing);
+    const ckks::Ciphertext z =
+        evaluate_polynomial(*setup_->evaluator, x, quadratic, -4.0, 4.0, landing);
     EXPECT_EQ(z.scale, landing);
     HENN_EXPECT_PRECISION(setup_->decrypt(z), reference(quadratic, xs), 19.0, 22.0);
-    EXPECT_THROW(evaluate_polynomial(*setup_->evaluator, x, quadratic, -4.0, 4.0, std::ldexp(1.0, 40)),
-                 henn::InvalidArgument);
+    EXPECT_THROW(
+        evaluate_polynomial(*setup_->evaluator, x, quadratic, -4.0, 4.0, std::ldexp(1.0, 40)),
+        henn::InvalidArgument);
     // The cubic and the Chebyshev path land at any target scale exactly.
     const std::vector<double> cubic{0.375, 0.5, 0.117, -0.0007};
     const approx::Approximation a = approximation("relu", Method::Minimax, 7, {-4.0, 4.0});
     for (double target : {std::ldexp(1.0, 38), std::ldexp(1.0, 41) * 1.37}) {
-        const ckks::Ciphertext c = evaluate_polynomial(*setup_->evaluator, x, cubic, -4.0, 4.0, target);
+        const ckks::Ciphertext c =
+            evaluate_polynomial(*setup_->evaluator, x, cubic, -4.0, 4.0, target);
         EXPECT_EQ(c.scale, target);
         HENN_EXPECT_PRECISION(setup_->decrypt(c), reference(cubic, xs), 15.0, 18.0);
-        const ckks::Ciphertext r = evaluate_polynomial(*setup_->evaluator, x, a.power_coefficients, -4.0, 4.0, target);
+        const ckks::Ciphertext r =
+            evaluate_polynomial(*setup_->evaluator, x, a.power_coefficients, -4.0, 4.0, target);
         EXPECT_EQ(r.scale, target);
         HENN_EXPECT_PRECISION(setup_->decrypt(r), reference(a.power_coefficients, xs), 15.0, 18.0);
     }
@@ -280,14 +321,17 @@ TEST_F(PolynomialPlanEvaluation, TargetScales) {
 
 TEST(PolynomialPlan, DescribesItselfAndRejectsBadInput) {
     const std::vector<double> square{0.0, 0.0, 1.0};
-    EXPECT_EQ(plan_polynomial(square, 0, 0).describe(), "degree 2, power basis, depth 1, 1 product");
+    EXPECT_EQ(plan_polynomial(square, 0, 0).describe(),
+              "degree 2, power basis, depth 1, 1 product");
     const std::vector<double> line{1.0, 2.0};
-    EXPECT_EQ(plan_polynomial(line, -1, 1).describe(), "degree 1, power basis, depth 1, 0 products");
+    EXPECT_EQ(plan_polynomial(line, -1, 1).describe(),
+              "degree 1, power basis, depth 1, 0 products");
     const std::vector<double> quartic{0.1, 0.2, 0.3, 0.4, 0.5};
     const PolynomialPlan on_interval = plan_polynomial(quartic, -8, 8);
     EXPECT_EQ(on_interval.basis, PolynomialBasis::chebyshev);
     EXPECT_EQ(on_interval.describe(), "degree 4, chebyshev basis on [-8,8], depth 4, " +
-                                          std::to_string(on_interval.ct_multiplications) + " products");
+                                          std::to_string(on_interval.ct_multiplications) +
+                                          " products");
     // No interval recorded: [-1, 1], no interval change.
     const PolynomialPlan without = plan_polynomial(quartic, 0, 0);
     EXPECT_EQ(without.interval_lo, -1.0);

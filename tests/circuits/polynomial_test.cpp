@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "../ckks/ckks_fixture.hpp"
-#include "henn/error.hpp"
 #include "henn/approx/chebyshev.hpp"
 #include "henn/circuits/polynomial.hpp"
 #include "henn/ckks/errors.hpp"
+#include "henn/error.hpp"
 #include "henn/math/parallel.hpp"
 
 namespace henn::circuits {
@@ -36,19 +36,21 @@ ckks::ParametersLiteral test_parameters(int levels = 7) {
 }
 
 class PolynomialEvaluation : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         // CTest runs the test processes side by side on few cores: parallelism across RNS limbs
         // would only add contention here (the evaluator's results do not depend on it).
         math::set_thread_count(1);
-        setup_ = new test::CkksSetup(test_parameters(), {}, false, 7, /*secret_key_encryption=*/true);
+        setup_ =
+            new test::CkksSetup(test_parameters(), {}, false, 7, /*secret_key_encryption=*/true);
     }
     static void TearDownTestSuite() {
         delete setup_;
         setup_ = nullptr;
     }
 
-    static std::vector<double> random_inputs(std::size_t count, const Interval& interval, std::uint64_t seed) {
+    static std::vector<double> random_inputs(std::size_t count, const Interval& interval,
+                                             std::uint64_t seed) {
         std::mt19937_64 rng(seed);
         std::uniform_real_distribution<double> dist(interval.lo, interval.hi);
         std::vector<double> v(count);
@@ -61,7 +63,8 @@ protected:
         return setup_->encrypt(c, level);
     }
 
-    static std::vector<Complex> reference(const ChebyshevPolynomial& p, const std::vector<double>& xs) {
+    static std::vector<Complex> reference(const ChebyshevPolynomial& p,
+                                          const std::vector<double>& xs) {
         std::vector<Complex> out;
         out.reserve(xs.size());
         for (double x : xs) out.emplace_back(p.evaluate(x), 0.0);
@@ -104,10 +107,14 @@ TEST_F(PolynomialEvaluation, DegreeSweepMatchesPlaintextAtPredictedDepthAndCount
 
         const std::vector<Complex> expected = reference(p, xs);
         const std::vector<Complex> actual = setup_->decrypt(y);
-        const auto stats = ckks::precision(std::span<const Complex>(actual), std::span<const Complex>(expected));
+        const auto stats =
+            ckks::precision(std::span<const Complex>(actual), std::span<const Complex>(expected));
         worst_bits = std::min(worst_bits, stats.min_bits);
-        std::printf("[ info ] degree %2d: depth %d, %2d ct-ct products, precision min %.1f / mean %.1f bits\n",
-                    degree, report.levels_consumed, report.ct_multiplications, stats.min_bits, stats.mean_bits);
+        std::printf(
+            "[ info ] degree %2d: depth %d, %2d ct-ct products, precision min %.1f / mean %.1f "
+            "bits\n",
+            degree, report.levels_consumed, report.ct_multiplications, stats.min_bits,
+            stats.mean_bits);
         // Errors in t grow like |p'(t)| <= sum_k |c_k| k^2 near the interval's ends: the worst slot
         // of a degree-60 polynomial with O(1) coefficients loses ~10 bits to conditioning alone.
         HENN_EXPECT_PRECISION(actual, expected, 14.0, 19.0);
@@ -129,7 +136,8 @@ TEST_F(PolynomialEvaluation, OddAndEvenPolynomialsUseTheirStructure) {
         const Parity parity = degree % 2 == 1 ? Parity::Odd : Parity::Even;
         // A constant term is free for any parity (sigmoid = 1/2 + odd).
         const ChebyshevPolynomial p =
-            ChebyshevPolynomial(random_coefficients(rng, degree), interval).with_parity(parity, true);
+            ChebyshevPolynomial(random_coefficients(rng, degree), interval)
+                .with_parity(parity, true);
         const std::vector<double> xs = random_inputs(slots, interval, degree);
         EvaluationReport report;
         const int levels = multiplicative_depth(degree) + 1;
@@ -205,10 +213,12 @@ TEST_F(PolynomialEvaluation, PowerBasisSquareAndQuadraticAtDepthOne) {
     const Interval interval{-2.0, 2.0};
     const std::vector<double> xs = random_inputs(slots, interval, 11);
     const ckks::Ciphertext x = encrypt_real(xs);
-    const double q_top = static_cast<double>(setup_->context->q()[static_cast<std::size_t>(x.level)].value());
-    for (const std::vector<double>& a : {std::vector<double>{0.0, 0.0, 1.0},           // CryptoNets square
-                                         std::vector<double>{0.563, 0.5, 0.081},       // a quadratic fit
-                                         std::vector<double>{-0.25, 0.75, -0.125}}) {  // negative a_2
+    const double q_top =
+        static_cast<double>(setup_->context->q()[static_cast<std::size_t>(x.level)].value());
+    for (const std::vector<double>& a :
+         {std::vector<double>{0.0, 0.0, 1.0},           // CryptoNets square
+          std::vector<double>{0.563, 0.5, 0.081},       // a quadratic fit
+          std::vector<double>{-0.25, 0.75, -0.125}}) {  // negative a_2
         EvaluationReport report;
         const ckks::Ciphertext y = evaluate_power_basis(*setup_->evaluator, x, a, 0, &report);
         EXPECT_EQ(report.levels_consumed, 1);
@@ -218,8 +228,9 @@ TEST_F(PolynomialEvaluation, PowerBasisSquareAndQuadraticAtDepthOne) {
         for (double v : xs) expected.emplace_back(a[0] + a[1] * v + a[2] * v * v, 0.0);
         HENN_EXPECT_PRECISION(setup_->decrypt(y), expected, 19.0, 22.0);
     }
-    EXPECT_THROW(evaluate_power_basis(*setup_->evaluator, x, std::vector<double>{0.0, 0.0, 1.0}, 1e12),
-                 henn::InvalidArgument);
+    EXPECT_THROW(
+        evaluate_power_basis(*setup_->evaluator, x, std::vector<double>{0.0, 0.0, 1.0}, 1e12),
+        henn::InvalidArgument);
 }
 
 TEST_F(PolynomialEvaluation, PowerBasisCubicAtDepthTwoAndExactScale) {
@@ -228,23 +239,26 @@ TEST_F(PolynomialEvaluation, PowerBasisCubicAtDepthTwoAndExactScale) {
     const std::vector<double> xs = random_inputs(slots, interval, 12);
     const ckks::Ciphertext x = encrypt_real(xs);
     // CryptoDL-style cubic for ReLU on [-4, 4], and a pure cube; one with a target scale.
-    for (const std::vector<double>& a : {std::vector<double>{0.375, 0.5, 0.117, -0.0007},
-                                         std::vector<double>{0.0, 0.0, 0.0, 1.0},
-                                         std::vector<double>{1.0, -2.0, 0.5, 0.25}}) {
+    for (const std::vector<double>& a :
+         {std::vector<double>{0.375, 0.5, 0.117, -0.0007}, std::vector<double>{0.0, 0.0, 0.0, 1.0},
+          std::vector<double>{1.0, -2.0, 0.5, 0.25}}) {
         for (double target : {0.0, std::ldexp(1.0, 38)}) {
             EvaluationReport report;
-            const ckks::Ciphertext y = evaluate_power_basis(*setup_->evaluator, x, a, target, &report);
+            const ckks::Ciphertext y =
+                evaluate_power_basis(*setup_->evaluator, x, a, target, &report);
             EXPECT_EQ(report.levels_consumed, 2);
             EXPECT_EQ(report.ct_multiplications, 2);
             EXPECT_EQ(y.scale, target == 0 ? x.scale : target);
             std::vector<Complex> expected;
-            for (double v : xs) expected.emplace_back(a[0] + v * (a[1] + v * (a[2] + v * a[3])), 0.0);
+            for (double v : xs)
+                expected.emplace_back(a[0] + v * (a[1] + v * (a[2] + v * a[3])), 0.0);
             HENN_EXPECT_PRECISION(setup_->decrypt(y), expected, 16.0, 19.0);
         }
     }
     // Degree 1 at one level, any scale; more than degree 3 is ChebyshevEvaluator's job.
     const std::vector<double> line{0.5, -3.0};
-    const ckks::Ciphertext y = evaluate_power_basis(*setup_->evaluator, x, line, std::ldexp(1.0, 39));
+    const ckks::Ciphertext y =
+        evaluate_power_basis(*setup_->evaluator, x, line, std::ldexp(1.0, 39));
     EXPECT_EQ(y.level, x.level - 1);
     std::vector<Complex> expected;
     for (double v : xs) expected.emplace_back(0.5 - 3.0 * v, 0.0);

@@ -48,7 +48,8 @@ TEST(RotateAndSum, EveryRadixAndStrideMatchesTheReference) {
             EXPECT_EQ(r.level, ct.level);
             const auto got = setup().encoder->decode_real(setup().decryptor->decrypt(r));
             const auto stats = precision(got, rotate_and_sum_reference(x, c.count, c.stride));
-            EXPECT_GT(stats.min_bits, 20) << "count " << c.count << " stride " << c.stride << " radix " << radix;
+            EXPECT_GT(stats.min_bits, 20)
+                << "count " << c.count << " stride " << c.stride << " radix " << radix;
         }
     }
     // The number of keys: log2(count) for radix 2, count - 1 for one stage.

@@ -39,7 +39,8 @@ struct CkksSetup {
         }
         encryptor->use_test_only_seed(math::test_only_seed(seed + 1000));
         decryptor = std::make_unique<ckks::Decryptor>(context, keygen->secret_key());
-        keys = std::make_shared<ckks::EvaluationKeys>(keygen->evaluation_keys(rotation_steps, conjugation));
+        keys = std::make_shared<ckks::EvaluationKeys>(
+            keygen->evaluation_keys(rotation_steps, conjugation));
         evaluator = std::make_unique<ckks::Evaluator>(context, keys);
     }
 
@@ -51,7 +52,8 @@ struct CkksSetup {
     }
 };
 
-inline std::vector<Complex> random_complex(std::size_t count, std::uint64_t seed, double bound = 1.0) {
+inline std::vector<Complex> random_complex(std::size_t count, std::uint64_t seed,
+                                           double bound = 1.0) {
     std::mt19937_64 rng(seed);
     std::uniform_real_distribution<double> dist(-bound, bound);
     std::vector<Complex> v(count);
@@ -61,16 +63,17 @@ inline std::vector<Complex> random_complex(std::size_t count, std::uint64_t seed
 
 // Asserts the precision of the worst slot and the mean precision (-log2 of the mean absolute
 // error), in bits, and reports the statistics.
-#define HENN_EXPECT_PRECISION(actual, expected, required_min_bits, required_mean_bits)            \
-    do {                                                                                         \
-        auto henn_stats = ::henn::ckks::precision(std::span<const ::henn::test::Complex>(actual), \
-                                                  std::span<const ::henn::test::Complex>(expected)); \
-        EXPECT_GE(henn_stats.min_bits, (required_min_bits))                                      \
-            << "precision bits: min " << henn_stats.min_bits << ", median "                     \
-            << henn_stats.median_bits << ", mean " << henn_stats.mean_bits;                      \
-        EXPECT_GE(henn_stats.mean_bits, (required_mean_bits))                                    \
-            << "precision bits: min " << henn_stats.min_bits << ", median "                     \
-            << henn_stats.median_bits << ", mean " << henn_stats.mean_bits;                      \
+#define HENN_EXPECT_PRECISION(actual, expected, required_min_bits, required_mean_bits) \
+    do {                                                                               \
+        auto henn_stats =                                                              \
+            ::henn::ckks::precision(std::span<const ::henn::test::Complex>(actual),    \
+                                    std::span<const ::henn::test::Complex>(expected)); \
+        EXPECT_GE(henn_stats.min_bits, (required_min_bits))                            \
+            << "precision bits: min " << henn_stats.min_bits << ", median "            \
+            << henn_stats.median_bits << ", mean " << henn_stats.mean_bits;            \
+        EXPECT_GE(henn_stats.mean_bits, (required_mean_bits))                          \
+            << "precision bits: min " << henn_stats.min_bits << ", median "            \
+            << henn_stats.median_bits << ", mean " << henn_stats.mean_bits;            \
     } while (0)
 
 }  // namespace henn::test

@@ -15,8 +15,8 @@ using test::random_complex;
 
 namespace {
 
-ParametersLiteral chain(int log_n, int levels, int special_primes, int scale_bits = 40, int first_bits = 60,
-                        int special_bits = 61) {
+ParametersLiteral chain(int log_n, int levels, int special_primes, int scale_bits = 40,
+                        int first_bits = 60, int special_bits = 61) {
     ParametersLiteral lit;
     lit.log_n = log_n;
     lit.log_q.push_back(first_bits);
@@ -41,13 +41,13 @@ struct RingCase {
 };
 
 class CkksRing : public ::testing::TestWithParam<RingCase> {
-protected:
+  protected:
     static void SetUpTestSuite() {}
     void SetUp() override {
         const RingCase rc = GetParam();
         steps_ = {1, -1, 5, 37, 1000 % (1 << (rc.log_n - 1))};
-        setup_ = std::make_unique<CkksSetup>(chain(rc.log_n, rc.levels, rc.special_primes), steps_, true,
-                                             rc.log_n);
+        setup_ = std::make_unique<CkksSetup>(chain(rc.log_n, rc.levels, rc.special_primes), steps_,
+                                             true, rc.log_n);
         slots_ = setup_->context->max_slots();
     }
     std::unique_ptr<CkksSetup> setup_;
@@ -154,7 +154,8 @@ TEST_P(CkksRing, RotationsAndConjugation) {
     auto ca = setup_->encrypt(a);
     const Evaluator& ev = *setup_->evaluator;
     for (int step : steps_) {
-        HENN_EXPECT_PRECISION(setup_->decrypt(ev.rotate(ca, step)), rotate_left(a, step), 21.0, 24.5);
+        HENN_EXPECT_PRECISION(setup_->decrypt(ev.rotate(ca, step)), rotate_left(a, step), 21.0,
+                              24.5);
     }
     std::vector<Complex> conj(slots_);
     for (std::size_t i = 0; i < slots_; ++i) conj[i] = std::conj(a[i]);
@@ -198,20 +199,25 @@ TEST_P(CkksRing, MultiplyAccumulate) {
         }
     }
     const Evaluator& ev = *setup_->evaluator;
-    auto r1 = ev.rescale(ev.multiply_accumulate(std::span<const Ciphertext>(cts), std::span<const Plaintext>(pts)));
+    auto r1 = ev.rescale(
+        ev.multiply_accumulate(std::span<const Ciphertext>(cts), std::span<const Plaintext>(pts)));
     HENN_EXPECT_PRECISION(setup_->decrypt(r1), by_plain, 18.0, 21.0);
-    auto r2 = ev.rescale(ev.multiply_accumulate(std::span<const Ciphertext>(cts), std::span<const double>(weights)));
+    auto r2 = ev.rescale(
+        ev.multiply_accumulate(std::span<const Ciphertext>(cts), std::span<const double>(weights)));
     EXPECT_DOUBLE_EQ(r2.scale, cts[0].scale);
     HENN_EXPECT_PRECISION(setup_->decrypt(r2), by_weight, 18.0, 21.0);
     // The same as the naive sum of products.
     Ciphertext naive = ev.multiply_plain(cts[0], pts[0]);
-    for (std::size_t t = 1; t < terms; ++t) ev.add_inplace(naive, ev.multiply_plain(cts[t], pts[t]));
-    EXPECT_EQ(naive.polys, ev.multiply_accumulate(std::span<const Ciphertext>(cts), std::span<const Plaintext>(pts)).polys);
+    for (std::size_t t = 1; t < terms; ++t)
+        ev.add_inplace(naive, ev.multiply_plain(cts[t], pts[t]));
+    EXPECT_EQ(naive.polys, ev.multiply_accumulate(std::span<const Ciphertext>(cts),
+                                                  std::span<const Plaintext>(pts))
+                               .polys);
 }
 
-INSTANTIATE_TEST_SUITE_P(Rings, CkksRing,
-                         ::testing::Values(RingCase{13, 2, 1}, RingCase{14, 5, 2}, RingCase{15, 4, 2}),
-                         [](const auto& info) { return "logN" + std::to_string(info.param.log_n); });
+INSTANTIATE_TEST_SUITE_P(
+    Rings, CkksRing, ::testing::Values(RingCase{13, 2, 1}, RingCase{14, 5, 2}, RingCase{15, 4, 2}),
+    [](const auto& info) { return "logN" + std::to_string(info.param.log_n); });
 
 // Key switching with several digits per special-prime count (dnum = 1 .. L+1).
 TEST(KeySwitching, AllDigitCountsGiveCorrectRelinearizationAndRotation) {
@@ -225,12 +231,13 @@ TEST(KeySwitching, AllDigitCountsGiveCorrectRelinearizationAndRotation) {
         for (std::size_t i = 0; i < slots; ++i) prod[i] = a[i] * b[i];
         auto c = s.evaluator->rescale(s.evaluator->multiply_relin(s.encrypt(a), s.encrypt(b)));
         HENN_EXPECT_PRECISION(s.decrypt(c), prod, 14.0, 16.0);
-        HENN_EXPECT_PRECISION(s.decrypt(s.evaluator->rotate(s.encrypt(a), 3)), rotate_left(a, 3), 14.0, 16.0);
+        HENN_EXPECT_PRECISION(s.decrypt(s.evaluator->rotate(s.encrypt(a), 3)), rotate_left(a, 3),
+                              14.0, 16.0);
     }
 }
 
 class CkksErrors : public ::testing::Test {
-protected:
+  protected:
     CkksErrors() : s_(chain(13, 2, 1), {1}, false) {}
     CkksSetup s_;
 };
@@ -303,14 +310,18 @@ TEST(CkksEncoder, OverflowIsAnError) {
 
 TEST(CkksPrecision, VectorsOfDifferentLengthsAreRejected) {
     const std::vector<double> four{1, 2, 3, 4}, three{1, 2, 3};
-    EXPECT_THROW(precision(std::span<const double>(four), std::span<const double>(three)), MismatchError);
-    EXPECT_THROW(precision(std::span<const double>(three), std::span<const double>(four)), MismatchError);
+    EXPECT_THROW(precision(std::span<const double>(four), std::span<const double>(three)),
+                 MismatchError);
+    EXPECT_THROW(precision(std::span<const double>(three), std::span<const double>(four)),
+                 MismatchError);
     const std::vector<std::complex<double>> two{{1, 0}, {0, 1}}, one{{1, 0}};
-    EXPECT_THROW(precision(std::span<const std::complex<double>>(two), std::span<const std::complex<double>>(one)),
+    EXPECT_THROW(precision(std::span<const std::complex<double>>(two),
+                           std::span<const std::complex<double>>(one)),
                  MismatchError);
     // Equal lengths still compare every value: one error of 2^-10 sets the worst slot.
     const std::vector<double> off{1, 2, 3, 4 + std::ldexp(1.0, -10)};
-    const PrecisionStats stats = precision(std::span<const double>(off), std::span<const double>(four));
+    const PrecisionStats stats =
+        precision(std::span<const double>(off), std::span<const double>(four));
     EXPECT_EQ(stats.count, 4u);
     EXPECT_DOUBLE_EQ(stats.min_bits, 10.0);
 }

@@ -74,7 +74,8 @@ TEST(EvaluationKeysBundle, RoundTripsInEveryModeAndTheKeysStillWork) {
     // The seeded form stores each key's uniform half as a seed: about half the size.
     EXPECT_LT(seeded_size * 10, full_size * 6);
 
-    // Loaded keys relinearize, rotate and conjugate like the originals: conj(rot(x^2, 1)) and rot(x, -3).
+    // Loaded keys relinearize, rotate and conjugate like the originals: conj(rot(x^2, 1)) and
+    // rot(x, -3).
     auto keys = std::make_shared<EvaluationKeys>(load_evaluation_keys(ctx, save(ctx, *s.keys)));
     const Evaluator ev(s.context, keys);
     const auto v = random_complex(ctx.max_slots(), 22);
@@ -131,7 +132,8 @@ TEST(EvaluationKeysBundle, OtherObjectsOtherParametersAndBadFlagsAreRefused) {
         (void)load_evaluation_keys(ctx, bad_flag);
         FAIL() << "a relinearization flag of 2 was accepted";
     } catch (const SerializationError& e) {
-        EXPECT_NE(std::string(e.what()).find("relinearization-key flag"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("relinearization-key flag"), std::string::npos)
+            << e.what();
     }
     // Flag 0 with the key still there: trailing bytes.
     auto dropped_flag = blob;
@@ -156,7 +158,8 @@ TEST(EvaluationKeysBundle, EveryTruncationIsRefused) {
             const auto blob = save(ctx, *s.keys, {compression, 1, seeded});
             ASSERT_NO_THROW(load_evaluation_keys(ctx, blob));
             for (std::size_t len = 0; len < blob.size(); len += (len < 64 ? 1 : 53)) {
-                EXPECT_THROW(load_evaluation_keys(ctx, std::span(blob).first(len)), SerializationError)
+                EXPECT_THROW(load_evaluation_keys(ctx, std::span(blob).first(len)),
+                             SerializationError)
                     << "prefix of " << len << " bytes";
             }
         }
@@ -175,9 +178,11 @@ TEST(EvaluationKeysBundle, RandomCorruptionIsRefusedOrHarmlessNeverACrash) {
                 auto bad = blob;
                 const int flips = 1 + static_cast<int>(rng() % 4);
                 for (int f = 0; f < flips; ++f) {
-                    // Half the flips in the header and the first fields, where validation matters most.
-                    const std::size_t pos =
-                        (rng() & 1) ? rng() % std::min<std::size_t>(80, bad.size()) : rng() % bad.size();
+                    // Half the flips in the header and the first fields, where validation matters
+                    // most.
+                    const std::size_t pos = (rng() & 1)
+                                                ? rng() % std::min<std::size_t>(80, bad.size())
+                                                : rng() % bad.size();
                     bad[pos] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
                 }
                 try {

@@ -43,8 +43,9 @@ void write_samples() {
     const SaveOptions plain{Compression::kNone, 1, false};
     std::filesystem::create_directories(kDir);
     auto write = [](const std::string& name, const std::vector<std::uint8_t>& bytes) {
-        std::ofstream(kDir / name, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                                            static_cast<std::streamsize>(bytes.size()));
+        std::ofstream(kDir / name, std::ios::binary)
+            .write(reinterpret_cast<const char*>(bytes.data()),
+                   static_cast<std::streamsize>(bytes.size()));
     };
     write("ckks_v1_parameters.bin", save_parameters(*ctx, plain));
     write("ckks_v1_secret_key.bin", save(*ctx, keygen.secret_key(), plain));
@@ -52,7 +53,8 @@ void write_samples() {
     write("ckks_v1_relinearization_key.bin", save(*ctx, keygen.relinearization_key(), plain));
     write("ckks_v1_galois_keys.bin", save(*ctx, keygen.galois_keys({1}, true), plain));
     write("ckks_v1_ciphertext.bin", save(*ctx, encryptor.encrypt(encoder.encode(kValues)), plain));
-    write("ckks_v1_ciphertext_zstd.bin", save(*ctx, encryptor.encrypt(encoder.encode(kValues)), SaveOptions{}));
+    write("ckks_v1_ciphertext_zstd.bin",
+          save(*ctx, encryptor.encrypt(encoder.encode(kValues)), SaveOptions{}));
 }
 
 TEST(FormatSamples, CkksVersion1FilesStillLoad) {
@@ -69,7 +71,8 @@ TEST(FormatSamples, CkksVersion1FilesStillLoad) {
     const PublicKey pk = load_public_key(*ctx, read("ckks_v1_public_key.bin"), options);
     EXPECT_EQ(save(*ctx, pk, plain), read("ckks_v1_public_key.bin"));
     auto keys = std::make_shared<EvaluationKeys>();
-    keys->relinearization = load_relinearization_key(*ctx, read("ckks_v1_relinearization_key.bin"), options);
+    keys->relinearization =
+        load_relinearization_key(*ctx, read("ckks_v1_relinearization_key.bin"), options);
     EXPECT_EQ(save(*ctx, *keys->relinearization, plain), read("ckks_v1_relinearization_key.bin"));
     keys->galois = load_galois_keys(*ctx, read("ckks_v1_galois_keys.bin"), options);
     EXPECT_EQ(save(*ctx, keys->galois, plain), read("ckks_v1_galois_keys.bin"));

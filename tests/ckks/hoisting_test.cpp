@@ -50,12 +50,12 @@ struct HoistCase {
 };
 
 class Hoisting : public ::testing::TestWithParam<HoistCase> {
-protected:
+  protected:
     void SetUp() override {
         const HoistCase c = GetParam();
         steps_ = {1, 3, -1, 100, 4095};
-        setup_ = std::make_unique<CkksSetup>(chain(13, c.levels, c.special_primes, c.insecure), steps_, true,
-                                             17 + c.special_primes);
+        setup_ = std::make_unique<CkksSetup>(chain(13, c.levels, c.special_primes, c.insecure),
+                                             steps_, true, 17 + c.special_primes);
         slots_ = setup_->context->max_slots();
         values_ = random_complex(slots_, 5);
     }
@@ -73,10 +73,12 @@ TEST_P(Hoisting, HoistedRotationsEqualPlainRotations) {
         EXPECT_EQ(h.digits.size(), setup_->context->digit_count(level));
         for (int step : steps_) {
             const Ciphertext plain_path = ev.rotate(ct, step);
-            EXPECT_TRUE(same(ev.rotate(h, step), plain_path)) << "step " << step << " level " << level;
+            EXPECT_TRUE(same(ev.rotate(h, step), plain_path))
+                << "step " << step << " level " << level;
             // ModDown(lazy) is the same computation with the ModDown made explicit: bit-exact.
             EXPECT_TRUE(same(ev.mod_down(ev.rotate_lazy(h, step)), plain_path)) << "step " << step;
-            HENN_EXPECT_PRECISION(setup_->decrypt(ev.rotate(h, step)), rotate_left(values_, step), 20, 24);
+            HENN_EXPECT_PRECISION(setup_->decrypt(ev.rotate(h, step)), rotate_left(values_, step),
+                                  20, 24);
         }
         EXPECT_TRUE(same(ev.conjugate(h), ev.conjugate(ct)));
         EXPECT_TRUE(same(ev.rotate(h, 0), ct));
@@ -112,7 +114,8 @@ TEST_P(Hoisting, LazySumMatchesPlainPathAndReference) {
         rotated.push_back(ev.rotate_lazy(h, steps[t]));
         const auto r = rotate_left(values_, steps[t]);
         for (std::size_t j = 0; j < slots_; ++j) expected[j] += w[j] * r[j];
-        const Ciphertext term = ev.multiply_plain(ev.rotate(ct, steps[t]), enc.encode(w, level, scale));
+        const Ciphertext term =
+            ev.multiply_plain(ev.rotate(ct, steps[t]), enc.encode(w, level, scale));
         plain_sum = t == 0 ? term : ev.add(plain_sum, term);
     }
     std::vector<const ExtendedCiphertext*> cs;
@@ -129,7 +132,8 @@ TEST_P(Hoisting, LazySumMatchesPlainPathAndReference) {
 
     // Sums and single products in Q*P agree with multiply_accumulate.
     ExtendedCiphertext acc = ev.multiply_plain(rotated[0], weights[0]);
-    for (std::size_t t = 1; t < steps.size(); ++t) ev.add_inplace(acc, ev.multiply_plain(rotated[t], weights[t]));
+    for (std::size_t t = 1; t < steps.size(); ++t)
+        ev.add_inplace(acc, ev.multiply_plain(rotated[t], weights[t]));
     const ExtendedCiphertext fused = ev.multiply_accumulate(cs, ps);
     EXPECT_EQ(acc.c0, fused.c0);
     EXPECT_EQ(acc.c1, fused.c1);
@@ -143,7 +147,8 @@ TEST_P(Hoisting, LazyRotationOfExtendedCiphertext) {
     for (int step : {1, 100, -1}) {
         const Ciphertext r = ev.mod_down(ev.rotate_lazy(x, step));
         HENN_EXPECT_PRECISION(setup_->decrypt(r), rotate_left(values_, 3 + step), 20, 24);
-        HENN_EXPECT_PRECISION(setup_->decrypt(r), setup_->decrypt(ev.rotate(ev.rotate(ct, 3), step)), 20, 24);
+        HENN_EXPECT_PRECISION(setup_->decrypt(r),
+                              setup_->decrypt(ev.rotate(ev.rotate(ct, 3), step)), 20, 24);
     }
     EXPECT_TRUE(same(ev.mod_down(ev.rotate_lazy(x, 0)), ev.mod_down(x)));
 }
@@ -159,7 +164,8 @@ TEST_P(Hoisting, ExtendedPlaintextReusedAtEveryLevel) {
         const Plaintext direct = enc.encode(w, level);
         EXPECT_EQ(ep.to_plaintext(level).poly, direct.poly) << "level " << level;
         const Ciphertext ct = setup_->encrypt(values_, level);
-        EXPECT_TRUE(same(ev.multiply_plain(ct, ep), ev.multiply_plain(ct, direct))) << "level " << level;
+        EXPECT_TRUE(same(ev.multiply_plain(ct, ep), ev.multiply_plain(ct, direct)))
+            << "level " << level;
     }
     EXPECT_THROW(ep.to_plaintext(ctx.max_level() + 1), LevelError);
     const ExtendedPlaintext low = encode_extended(enc, w, 1);
@@ -175,7 +181,8 @@ TEST_P(Hoisting, MissingKeyNamesTheStep) {
             (void)ev.rotate_lazy(h, step);
             ADD_FAILURE() << "rotation by " << step << " had no key and did not fail";
         } catch (const MissingKeyError& e) {
-            EXPECT_NE(std::string(e.what()).find("rotation by " + std::to_string(step) + " slots"), std::string::npos)
+            EXPECT_NE(std::string(e.what()).find("rotation by " + std::to_string(step) + " slots"),
+                      std::string::npos)
                 << e.what();
         }
         EXPECT_THROW(ev.rotate(h, step), MissingKeyError);
@@ -199,8 +206,9 @@ TEST(GaloisElements, ModularExponentiationMatchesRepeatedProducts) {
         std::vector<u64> powers(period);
         u64 g = 1;
         for (long long k = 0; k < period; ++k, g = g * 5 % m) powers[k] = g;
-        for (long long k : {0LL, 1LL, 2LL, 3LL, 77LL, period - 1, period, period + 5, -1LL, -period, -period - 3,
-                            static_cast<long long>(2147483647), static_cast<long long>(-2147483647 - 1)}) {
+        for (long long k :
+             {0LL, 1LL, 2LL, 3LL, 77LL, period - 1, period, period + 5, -1LL, -period, -period - 3,
+              static_cast<long long>(2147483647), static_cast<long long>(-2147483647 - 1)}) {
             const long long reduced = ((k % period) + period) % period;
             EXPECT_EQ(ctx->galois_element_for_rotation(static_cast<int>(k)), powers[reduced])
                 << "log_n " << log_n << " step " << k;
@@ -227,7 +235,8 @@ TEST(KeysForLevel, SmallerKeysRotateUpToTheirLevel) {
     for (int level : {1, 0}) {
         const Ciphertext ct = setup.encrypt(values, level);
         for (int step : {1, 5, -2}) {
-            HENN_EXPECT_PRECISION(setup.decrypt(ev.rotate(ct, step)), rotate_left(values, step), 20, 24);
+            HENN_EXPECT_PRECISION(setup.decrypt(ev.rotate(ct, step)), rotate_left(values, step), 20,
+                                  24);
             HENN_EXPECT_PRECISION(setup.decrypt(ev.mod_down(ev.rotate_lazy(ev.hoist(ct), step))),
                                   rotate_left(values, step), 20, 24);
         }

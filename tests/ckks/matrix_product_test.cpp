@@ -38,7 +38,8 @@ struct SparseMatrix {
 };
 
 // Rows of mixed signs in mixed column order, one empty row, one row of a single entry.
-SparseMatrix random_matrix(std::size_t rows, std::size_t columns, double bound, std::uint64_t seed) {
+SparseMatrix random_matrix(std::size_t rows, std::size_t columns, double bound,
+                           std::uint64_t seed) {
     std::mt19937_64 rng(seed);
     std::uniform_real_distribution<double> weight(-bound, bound);
     std::bernoulli_distribution keep(0.7);
@@ -70,7 +71,8 @@ TEST_P(MatrixProduct, SameWordsAsOneEvaluatorCallPerWeightAndRightValues) {
     const std::size_t columns = 37, rows = 11, slots = s.context->max_slots();
     const SparseMatrix m = random_matrix(rows, columns, 1.5, 11);
     const int level = s.context->max_level();
-    ConstantMatrix matrix(s.context, level, columns, m.row_begin, m.column, m.value, constant_scale);
+    ConstantMatrix matrix(s.context, level, columns, m.row_begin, m.column, m.value,
+                          constant_scale);
     matrix.set_block_size(256);
 
     std::vector<std::vector<Complex>> x;
@@ -89,10 +91,12 @@ TEST_P(MatrixProduct, SameWordsAsOneEvaluatorCallPerWeightAndRightValues) {
         Ciphertext naive = s.evaluator->multiply_constant(cts[0], 0.0, cs);
         std::vector<Complex> expected(slots);
         for (std::size_t e = m.row_begin[r]; e < m.row_begin[r + 1]; ++e) {
-            s.evaluator->add_inplace(naive, s.evaluator->multiply_constant(cts[m.column[e]], m.value[e], cs));
+            s.evaluator->add_inplace(
+                naive, s.evaluator->multiply_constant(cts[m.column[e]], m.value[e], cs));
             for (std::size_t j = 0; j < slots; ++j) expected[j] += m.value[e] * x[m.column[e]][j];
         }
-        EXPECT_EQ(fast[r].polys, naive.polys) << "row " << r << " on the " << math::vector_kernel_name() << " kernel";
+        EXPECT_EQ(fast[r].polys, naive.polys)
+            << "row " << r << " on the " << math::vector_kernel_name() << " kernel";
         EXPECT_EQ(fast[r].scale, naive.scale);
         EXPECT_EQ(fast[r].level, level);
 
@@ -110,7 +114,8 @@ TEST_P(MatrixProduct, SameWordsAsOneEvaluatorCallPerWeightAndRightValues) {
     // Column blocks accumulated one after another give the same words as the whole product.
     std::vector<Ciphertext> sums(rows);
     const std::size_t split = 15;
-    std::vector<const Ciphertext*> first(ptrs.begin(), ptrs.begin() + split), rest(ptrs.begin() + split, ptrs.end());
+    std::vector<const Ciphertext*> first(ptrs.begin(), ptrs.begin() + split),
+        rest(ptrs.begin() + split, ptrs.end());
     std::vector<std::size_t> rb1{0}, rb2{0};
     std::vector<std::uint32_t> c1, c2;
     std::vector<double> v1, v2;
@@ -135,7 +140,9 @@ TEST_P(MatrixProduct, SameWordsAsOneEvaluatorCallPerWeightAndRightValues) {
 }
 
 INSTANTIATE_TEST_SUITE_P(WeightSizes, MatrixProduct, ::testing::Values(4096.0, 0.0),
-                         [](const auto& info) { return info.param == 0.0 ? "ResidueWeights" : "SmallIntegerWeights"; });
+                         [](const auto& info) {
+                             return info.param == 0.0 ? "ResidueWeights" : "SmallIntegerWeights";
+                         });
 
 TEST(MatrixProductErrors, MalformedRowsAndWrongInputsAreRefused) {
     CkksSetup s(small_chain(), {}, false, 4);

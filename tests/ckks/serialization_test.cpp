@@ -23,7 +23,7 @@ ParametersLiteral small_params() {
 }
 
 class Serialization : public ::testing::Test {
-protected:
+  protected:
     Serialization() : s_(small_params(), {1, 2}, true, 9) {}
     CkksSetup s_;
 };
@@ -77,7 +77,8 @@ TEST_F(Serialization, CiphertextRoundTripsAllModes) {
     auto changed = s_.evaluator->add(seeded_ct, seeded_ct);
     EXPECT_FALSE(read_header(save(*s_.context, changed)).seeded);
     // A size-3 ciphertext at a lower level.
-    auto c3 = s_.evaluator->multiply(s_.evaluator->drop_level(public_ct, 0), s_.evaluator->drop_level(public_ct, 0));
+    auto c3 = s_.evaluator->multiply(s_.evaluator->drop_level(public_ct, 0),
+                                     s_.evaluator->drop_level(public_ct, 0));
     EXPECT_EQ(load_ciphertext(*s_.context, save(*s_.context, c3)).polys, c3.polys);
 }
 
@@ -105,7 +106,8 @@ TEST_F(Serialization, KeysRoundTripAndStillWork) {
     auto ct = enc.encrypt(s_.encoder->encode(v));
     auto r = ev.rotate(ev.rescale(ev.square_relin(ct)), 1);
     std::vector<Complex> expected(v.size());
-    for (std::size_t i = 0; i < v.size(); ++i) expected[i] = v[(i + 1) % v.size()] * v[(i + 1) % v.size()];
+    for (std::size_t i = 0; i < v.size(); ++i)
+        expected[i] = v[(i + 1) % v.size()] * v[(i + 1) % v.size()];
     HENN_EXPECT_PRECISION(s_.encoder->decode(dec.decrypt(r)), expected, 20.0, 23.0);
 }
 
@@ -139,7 +141,8 @@ TEST_F(Serialization, EveryTruncationIsRejected) {
         auto blob = save(*s_.context, s_.evaluator->drop_level(ct, 0), {compression, 1, true});
         for (std::size_t len = 0; len < blob.size(); len += (len < 64 ? 1 : 97)) {
             std::span<const std::uint8_t> prefix(blob.data(), len);
-            EXPECT_THROW(load_ciphertext(*s_.context, prefix), SerializationError) << "length " << len;
+            EXPECT_THROW(load_ciphertext(*s_.context, prefix), SerializationError)
+                << "length " << len;
         }
     }
 }
@@ -155,7 +158,8 @@ TEST_F(Serialization, RandomCorruptionNeverCrashes) {
             const int flips = 1 + static_cast<int>(rng() % 4);
             for (int f = 0; f < flips; ++f) {
                 // Half the flips hit the header and metadata, where validation matters most.
-                const std::size_t pos = (rng() & 1) ? rng() % std::min<std::size_t>(64, bad.size()) : rng() % bad.size();
+                const std::size_t pos = (rng() & 1) ? rng() % std::min<std::size_t>(64, bad.size())
+                                                    : rng() % bad.size();
                 bad[pos] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
             }
             try {

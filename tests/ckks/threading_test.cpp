@@ -41,7 +41,8 @@ TEST(Threading, LimbParallelismIsBitExact) {
     const auto parallel = workload(s, a, b);
     math::set_thread_count(0);
     ASSERT_EQ(serial.size(), parallel.size());
-    for (std::size_t i = 0; i < serial.size(); ++i) EXPECT_EQ(serial[i].polys, parallel[i].polys) << i;
+    for (std::size_t i = 0; i < serial.size(); ++i)
+        EXPECT_EQ(serial[i].polys, parallel[i].polys) << i;
 }
 
 TEST(Threading, OneEvaluatorManyThreads) {

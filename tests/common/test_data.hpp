@@ -46,8 +46,9 @@ inline bool data_required() {
 }  // namespace henn::test
 
 // Skips the test when its data is missing, or fails it when running under CI.
-#define HENN_SKIP_WITHOUT_DATA(message)                                                      \
-    do {                                                                                     \
-        if (::henn::test::data_required()) FAIL() << message << " (CI is set: data must be present)"; \
-        GTEST_SKIP() << message;                                                             \
+#define HENN_SKIP_WITHOUT_DATA(message)                                \
+    do {                                                               \
+        if (::henn::test::data_required())                             \
+            FAIL() << message << " (CI is set: data must be present)"; \
+        GTEST_SKIP() << message;                                       \
     } while (0)

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "henn/error.hpp"
 #include "henn/data/data.hpp"
+#include "henn/error.hpp"
 #include "test_data.hpp"
 
 namespace fs = std::filesystem;
@@ -21,7 +21,8 @@ fs::path temp_dir() {
     return dir;
 }
 
-std::vector<std::uint8_t> idx_bytes(std::vector<std::uint32_t> dims, const std::vector<std::uint8_t>& data) {
+std::vector<std::uint8_t> idx_bytes(std::vector<std::uint32_t> dims,
+                                    const std::vector<std::uint8_t>& data) {
     std::vector<std::uint8_t> out{0, 0, 0x08, static_cast<std::uint8_t>(dims.size())};
     for (auto d : dims)
         for (int shift : {24, 16, 8, 0}) out.push_back(static_cast<std::uint8_t>(d >> shift));
@@ -30,18 +31,22 @@ std::vector<std::uint8_t> idx_bytes(std::vector<std::uint32_t> dims, const std::
 }
 
 void write(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
 }
 
 void write_gz(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
     gzFile f = gzopen(path.c_str(), "wb");
     ASSERT_NE(f, nullptr);
-    ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+    ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
+              static_cast<int>(bytes.size()));
     gzclose(f);
 }
 
 // Three 2x3 images with known pixels and labels.
-const std::vector<std::uint8_t> kPixels{0, 255, 51, 102, 153, 204, 1, 2, 3, 4, 5, 6, 255, 255, 0, 0, 10, 20};
+const std::vector<std::uint8_t> kPixels{0, 255, 51, 102, 153, 204, 1, 2,  3,
+                                        4, 5,   6,  255, 255, 0,   0, 10, 20};
 const std::vector<std::uint8_t> kLabels{7, 0, 9};
 
 template <class F>
@@ -67,7 +72,8 @@ TEST(Data, IdxRawAndGzippedGiveTheSameScaledPixels) {
         ASSERT_EQ(data.count(), 3);
         EXPECT_EQ(data.sample_shape, (std::vector<std::int64_t>{1, 2, 3}));
         ASSERT_EQ(data.features.size(), kPixels.size());
-        for (std::size_t i = 0; i < kPixels.size(); ++i) EXPECT_FLOAT_EQ(data.features[i], kPixels[i] / 255.0f);
+        for (std::size_t i = 0; i < kPixels.size(); ++i)
+            EXPECT_FLOAT_EQ(data.features[i], kPixels[i] / 255.0f);
         EXPECT_EQ(data.labels, (std::vector<std::int64_t>{7, 0, 9}));
     }
 }
@@ -78,8 +84,11 @@ TEST(Data, MalformedIdxFilesAreClearErrorsNamingTheFile) {
     auto truncated = good;
     truncated.resize(truncated.size() - 5);
     write(dir / "truncated", truncated);
-    EXPECT_NE(error_of([&] { load_idx_images(dir / "truncated"); }).find("truncated"), std::string::npos);
-    EXPECT_NE(error_of([&] { load_idx_images(dir / "truncated"); }).find((dir / "truncated").string()), std::string::npos);
+    EXPECT_NE(error_of([&] { load_idx_images(dir / "truncated"); }).find("truncated"),
+              std::string::npos);
+    EXPECT_NE(
+        error_of([&] { load_idx_images(dir / "truncated"); }).find((dir / "truncated").string()),
+        std::string::npos);
 
     auto bad_magic = good;
     bad_magic[0] = 0x12;
@@ -106,12 +115,17 @@ TEST(Data, MalformedIdxFilesAreClearErrorsNamingTheFile) {
 
     write(dir / "img", good);
     write(dir / "two_labels", idx_bytes({2}, {1, 2}));
-    EXPECT_NE(error_of([&] { load_idx_dataset(dir / "img", dir / "two_labels", 10, "x"); }).find("2 labels for 3 images"),
+    EXPECT_NE(error_of([&] {
+                  load_idx_dataset(dir / "img", dir / "two_labels", 10, "x");
+              }).find("2 labels for 3 images"),
               std::string::npos);
     write(dir / "big_label", idx_bytes({3}, {1, 2, 10}));
-    EXPECT_NE(error_of([&] { load_idx_dataset(dir / "img", dir / "big_label", 10, "x"); }).find("label 10"),
+    EXPECT_NE(error_of([&] {
+                  load_idx_dataset(dir / "img", dir / "big_label", 10, "x");
+              }).find("label 10"),
               std::string::npos);
-    EXPECT_NE(error_of([&] { load_idx_images(dir / "missing"); }).find("cannot open"), std::string::npos);
+    EXPECT_NE(error_of([&] { load_idx_images(dir / "missing"); }).find("cannot open"),
+              std::string::npos);
 }
 
 TEST(Data, CsvTablesWithHeaderAndErrors) {
@@ -125,15 +139,21 @@ TEST(Data, CsvTablesWithHeaderAndErrors) {
     EXPECT_EQ(data.labels, (std::vector<std::int64_t>{0, 1, 1, 2}));
 
     std::ofstream(dir / "ragged.csv") << "1,2,0\n1,0\n";
-    EXPECT_NE(error_of([&] { load_csv_dataset(dir / "ragged.csv"); }).find("line 2 has 2 columns"), std::string::npos);
+    EXPECT_NE(error_of([&] { load_csv_dataset(dir / "ragged.csv"); }).find("line 2 has 2 columns"),
+              std::string::npos);
     std::ofstream(dir / "text.csv") << "1,2,0\n1,x,0\n";
-    EXPECT_NE(error_of([&] { load_csv_dataset(dir / "text.csv"); }).find("non-numeric"), std::string::npos);
-    EXPECT_NE(error_of([&] { load_csv_dataset(dir / "text.csv"); }).find("line 2: non-numeric cell 'x'"), std::string::npos);
+    EXPECT_NE(error_of([&] { load_csv_dataset(dir / "text.csv"); }).find("non-numeric"),
+              std::string::npos);
+    EXPECT_NE(
+        error_of([&] { load_csv_dataset(dir / "text.csv"); }).find("line 2: non-numeric cell 'x'"),
+        std::string::npos);
     // A trailing comma is an empty last field, not a shorter row.
     std::ofstream(dir / "comma.csv") << "1,2,0\n1,2,0,\n";
-    EXPECT_NE(error_of([&] { load_csv_dataset(dir / "comma.csv"); }).find("line 2"), std::string::npos);
+    EXPECT_NE(error_of([&] { load_csv_dataset(dir / "comma.csv"); }).find("line 2"),
+              std::string::npos);
     std::ofstream(dir / "label.csv") << "1,2,0.5\n";
-    EXPECT_NE(error_of([&] { load_csv_dataset(dir / "label.csv"); }).find("label"), std::string::npos);
+    EXPECT_NE(error_of([&] { load_csv_dataset(dir / "label.csv"); }).find("label"),
+              std::string::npos);
 }
 
 // sklearn's breast_cancer.csv layout, checked strictly: header counts, field counts, 0/1 labels.
@@ -157,19 +177,28 @@ TEST(Data, WdbcTableChecksHeaderCountsAndLabels) {
     auto error = [&](const std::string& name, const std::string& text) {
         return error_of([&] { load_wdbc_table(write(name, text)); });
     };
-    EXPECT_NE(error("rows.csv", "3,2,a,b\n1,2,0\n3,4,1\n").find("header announces 3 rows, file has 2"),
+    EXPECT_NE(
+        error("rows.csv", "3,2,a,b\n1,2,0\n3,4,1\n").find("header announces 3 rows, file has 2"),
+        std::string::npos);
+    EXPECT_NE(
+        error("fields.csv", "2,2,a,b\n1,2,0\n3,1\n").find("line 3: expected 3 fields, found 2"),
+        std::string::npos);
+    EXPECT_NE(error("label.csv", "1,2,a,b\n1,2,0.5\n").find("label must be 0 or 1"),
               std::string::npos);
-    EXPECT_NE(error("fields.csv", "2,2,a,b\n1,2,0\n3,1\n").find("line 3: expected 3 fields, found 2"),
+    EXPECT_NE(error("label2.csv", "1,2,a,b\n1,2,2\n").find("label must be 0 or 1"),
               std::string::npos);
-    EXPECT_NE(error("label.csv", "1,2,a,b\n1,2,0.5\n").find("label must be 0 or 1"), std::string::npos);
-    EXPECT_NE(error("label2.csv", "1,2,a,b\n1,2,2\n").find("label must be 0 or 1"), std::string::npos);
-    EXPECT_NE(error("nan.csv", "1,2,a,b\nnan,2,1\n").find("not a finite number: 'nan'"), std::string::npos);
-    EXPECT_NE(error("text.csv", "1,2,a,b\n1,2x,1\n").find("not a finite number: '2x'"), std::string::npos);
-    EXPECT_NE(error("comma.csv", "1,2,a,b\n1,2,1,\n").find("line 2: expected 3 fields, found 4"), std::string::npos);
-    EXPECT_NE(error("header.csv", "x,y\n").find("header must start with 'rows,features'"), std::string::npos);
+    EXPECT_NE(error("nan.csv", "1,2,a,b\nnan,2,1\n").find("not a finite number: 'nan'"),
+              std::string::npos);
+    EXPECT_NE(error("text.csv", "1,2,a,b\n1,2x,1\n").find("not a finite number: '2x'"),
+              std::string::npos);
+    EXPECT_NE(error("comma.csv", "1,2,a,b\n1,2,1,\n").find("line 2: expected 3 fields, found 4"),
+              std::string::npos);
+    EXPECT_NE(error("header.csv", "x,y\n").find("header must start with 'rows,features'"),
+              std::string::npos);
     EXPECT_NE(error("zero.csv", "0,2,a,b\n").find("implausible header"), std::string::npos);
     EXPECT_NE(error("empty.csv", "").find("empty file"), std::string::npos);
-    EXPECT_NE(error_of([&] { load_wdbc_table(dir / "missing.csv"); }).find("cannot open"), std::string::npos);
+    EXPECT_NE(error_of([&] { load_wdbc_table(dir / "missing.csv"); }).find("cannot open"),
+              std::string::npos);
 }
 
 TEST(Data, StandardizerFitsOnOneSetAndClips) {
@@ -232,12 +261,14 @@ TEST(Data, SplitsAreDeterministicPartitions) {
     std::sort(all.begin(), all.end());
     EXPECT_EQ(all, d.features);  // a partition: every sample exactly once
     for (std::int64_t i = 0; i < a.train.count(); ++i)
-        EXPECT_EQ(a.train.labels[i], static_cast<std::int64_t>(a.train.features[i]) % 2);  // labels travel along
+        EXPECT_EQ(a.train.labels[i],
+                  static_cast<std::int64_t>(a.train.features[i]) % 2);  // labels travel along
 }
 
 TEST(Data, RealMnistAndWdbc) {
     const auto dir = henn::test::data_dir();
-    if (dir.empty() || !fs::exists(fs::path(dir) / "mnist")) HENN_SKIP_WITHOUT_DATA("MNIST not found under --data-dir");
+    if (dir.empty() || !fs::exists(fs::path(dir) / "mnist"))
+        HENN_SKIP_WITHOUT_DATA("MNIST not found under --data-dir");
     auto test = load_named_dataset("mnist", dir, Split::test);
     ASSERT_EQ(test.count(), 10000);
     EXPECT_EQ(test.sample_shape, (std::vector<std::int64_t>{1, 28, 28}));
@@ -262,7 +293,8 @@ TEST(Data, RealMnistAndWdbc) {
     double mean = 0, var = 0;
     for (std::int64_t i = 0; i < wtrain.count(); ++i) mean += wtrain.features[i * 30];
     mean /= static_cast<double>(wtrain.count());
-    for (std::int64_t i = 0; i < wtrain.count(); ++i) var += std::pow(wtrain.features[i * 30] - mean, 2);
+    for (std::int64_t i = 0; i < wtrain.count(); ++i)
+        var += std::pow(wtrain.features[i * 30] - mean, 2);
     EXPECT_NEAR(mean, 0.0, 1e-5);
     EXPECT_NEAR(var / static_cast<double>(wtrain.count()), 1.0, 1e-4);
 }

@@ -5,9 +5,9 @@
 
 #include "henn/ckks/encoder.hpp"
 #include "henn/ckks/errors.hpp"
-#include "henn/ckks/matrix_product.hpp"
 #include "henn/ckks/evaluator.hpp"
 #include "henn/ckks/keys.hpp"
+#include "henn/ckks/matrix_product.hpp"
 #include "henn/engine/client.hpp"
 #include "henn/engine/compiled_model.hpp"
 #include "henn/engine/errors.hpp"
@@ -27,8 +27,8 @@ std::vector<double> random_vector(std::size_t n, std::mt19937_64& rng, double lo
     return v;
 }
 
-nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride, std::int64_t pad,
-                std::mt19937_64& rng) {
+nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride,
+                std::int64_t pad, std::mt19937_64& rng) {
     nn::Conv2d c;
     c.in_channels = in;
     c.out_channels = out;
@@ -73,7 +73,8 @@ struct EncryptedRun {
 
 // Compiles `model`, encrypts `count` random inputs in [0, 1], runs, decrypts; compares with the
 // float64 reference executor.
-EncryptedRun encrypted_run(const nn::Model& model, std::int64_t count, CompileOptions options = {}, std::uint64_t seed = 1) {
+EncryptedRun encrypted_run(const nn::Model& model, std::int64_t count, CompileOptions options = {},
+                           std::uint64_t seed = 1) {
     std::mt19937_64 rng(seed);
     const std::int64_t size = nn::shape_size(model.input_shape());
     options.calibration = random_vector(static_cast<std::size_t>(size * 32), rng, 0, 1);
@@ -92,13 +93,14 @@ EncryptedRun encrypted_run(const nn::Model& model, std::int64_t count, CompileOp
 }
 
 nn::Model cryptonets_like(std::mt19937_64& rng) {
-    // 1x12x12 -> conv 3x3 stride 2 pad 1 (4 channels, 6x6) -> x^2 -> dense 144 -> 16 -> x^2 -> dense 16 -> 4
+    // 1x12x12 -> conv 3x3 stride 2 pad 1 (4 channels, 6x6) -> x^2 -> dense 144 -> 16 -> x^2 ->
+    // dense 16 -> 4
     return nn::Model({1, 12, 12}, {{"conv", conv(1, 4, 3, 2, 1, rng)},
-                                    {"square1", poly({0, 0, 1})},
-                                    {"flatten", nn::Flatten{}},
-                                    {"fc1", dense(144, 16, rng, 0.2)},
-                                    {"square2", poly({0, 0, 1})},
-                                    {"fc2", dense(16, 4, rng)}});
+                                   {"square1", poly({0, 0, 1})},
+                                   {"flatten", nn::Flatten{}},
+                                   {"fc1", dense(144, 16, rng, 0.2)},
+                                   {"square2", poly({0, 0, 1})},
+                                   {"fc2", dense(16, 4, rng)}});
 }
 
 }  // namespace
@@ -113,7 +115,8 @@ TEST(ConstantMatrix, EqualsEvaluatorMultiplyAccumulate) {
     std::mt19937_64 rng(3);
     const std::size_t cols = 70, rows = 9;  // more columns than one weighted sum takes
     std::vector<ckks::Ciphertext> in;
-    for (std::size_t c = 0; c < cols; ++c) in.push_back(encryptor.encrypt(encoder.encode(random_vector(16, rng, -1, 1))));
+    for (std::size_t c = 0; c < cols; ++c)
+        in.push_back(encryptor.encrypt(encoder.encode(random_vector(16, rng, -1, 1))));
     std::vector<const ckks::Ciphertext*> ptrs;
     for (auto& c : in) ptrs.push_back(&c);
     std::vector<std::size_t> row_begin{0};
@@ -136,8 +139,10 @@ TEST(ConstantMatrix, EqualsEvaluatorMultiplyAccumulate) {
         const auto out = matrix.multiply(ptrs);
         ASSERT_EQ(out.size(), rows);
         for (std::size_t r = 0; r < rows; ++r) {
-            const auto naive = evaluator.multiply_accumulate(std::span<const ckks::Ciphertext* const>(ptrs), dense[r]);
-            EXPECT_EQ(out[r].polys, naive.polys) << "row " << r << ", block " << block;  // bit-identical
+            const auto naive = evaluator.multiply_accumulate(
+                std::span<const ckks::Ciphertext* const>(ptrs), dense[r]);
+            EXPECT_EQ(out[r].polys, naive.polys)
+                << "row " << r << ", block " << block;  // bit-identical
             EXPECT_EQ(out[r].scale, naive.scale);
         }
     }
@@ -159,11 +164,13 @@ TEST(ConstantMatrix, ColumnBlocksAccumulateToTheWholeProduct) {
     std::mt19937_64 rng(4);
     const std::size_t cols = 50, rows = 7, width = 16;  // blocks of 16, 16, 16 and 2 columns
     std::vector<ckks::Ciphertext> in;
-    for (std::size_t c = 0; c < cols; ++c) in.push_back(encryptor.encrypt(encoder.encode(random_vector(16, rng, -1, 1))));
+    for (std::size_t c = 0; c < cols; ++c)
+        in.push_back(encryptor.encrypt(encoder.encode(random_vector(16, rng, -1, 1))));
     std::vector<std::size_t> row_begin{0};
     std::vector<std::uint32_t> column;
     std::vector<double> value;
-    std::vector<std::vector<std::size_t>> block_rows((cols + width - 1) / width, std::vector<std::size_t>{0});
+    std::vector<std::vector<std::size_t>> block_rows((cols + width - 1) / width,
+                                                     std::vector<std::size_t>{0});
     std::vector<std::vector<std::uint32_t>> block_columns(block_rows.size());
     std::vector<std::vector<double>> block_values(block_rows.size());
     for (std::size_t r = 0; r < rows; ++r) {
@@ -176,7 +183,8 @@ TEST(ConstantMatrix, ColumnBlocksAccumulateToTheWholeProduct) {
             block_values[c / width].push_back(w);
         }
         row_begin.push_back(column.size());
-        for (std::size_t b = 0; b < block_rows.size(); ++b) block_rows[b].push_back(block_columns[b].size());
+        for (std::size_t b = 0; b < block_rows.size(); ++b)
+            block_rows[b].push_back(block_columns[b].size());
     }
     const int level = ctx->max_level();
     ckks::ConstantMatrix whole(ctx, level, cols, row_begin, column, value);
@@ -186,10 +194,11 @@ TEST(ConstantMatrix, ColumnBlocksAccumulateToTheWholeProduct) {
     std::vector<ckks::Ciphertext> sums(rows);
     for (std::size_t b = 0; b < block_rows.size(); ++b) {
         const std::size_t lo = b * width, hi = std::min(cols, lo + width);
-        ckks::ConstantMatrix block(ctx, level, hi - lo, block_rows[b], block_columns[b], block_values[b],
-                                   whole.constant_scale());
+        ckks::ConstantMatrix block(ctx, level, hi - lo, block_rows[b], block_columns[b],
+                                   block_values[b], whole.constant_scale());
         block.set_block_size(b % 2 ? 256 : 128);  // the coefficient blocking does not matter either
-        block.multiply_accumulate(std::span<const ckks::Ciphertext* const>(ptrs.data() + lo, hi - lo), sums);
+        block.multiply_accumulate(
+            std::span<const ckks::Ciphertext* const>(ptrs.data() + lo, hi - lo), sums);
     }
     for (std::size_t r = 0; r < rows; ++r) {
         EXPECT_EQ(sums[r].polys, expected[r].polys) << "row " << r;
@@ -198,11 +207,14 @@ TEST(ConstantMatrix, ColumnBlocksAccumulateToTheWholeProduct) {
     }
     std::vector<ckks::Ciphertext> too_few(rows - 1);
     ckks::ConstantMatrix first(ctx, level, width, block_rows[0], block_columns[0], block_values[0]);
-    EXPECT_THROW(first.multiply_accumulate(std::span<const ckks::Ciphertext* const>(ptrs.data(), width), too_few),
+    EXPECT_THROW(first.multiply_accumulate(
+                     std::span<const ckks::Ciphertext* const>(ptrs.data(), width), too_few),
                  ckks::MismatchError);
     std::vector<ckks::Ciphertext> mixed(rows);
-    mixed[0] = in[0];  // one accumulator already holds a ciphertext of another shape, the others are empty
-    EXPECT_THROW(first.multiply_accumulate(std::span<const ckks::Ciphertext* const>(ptrs.data(), width), mixed),
+    mixed[0] =
+        in[0];  // one accumulator already holds a ciphertext of another shape, the others are empty
+    EXPECT_THROW(first.multiply_accumulate(
+                     std::span<const ckks::Ciphertext* const>(ptrs.data(), width), mixed),
                  ckks::MismatchError);
 }
 
@@ -246,8 +258,12 @@ TEST(Engine, CryptoNetsShapeMatchesReferenceInBothSlotPackings) {
         EXPECT_EQ(r.compiled->slot_packing(), packing);
         EXPECT_EQ(r.compiled->depth(), 5);
         EXPECT_EQ(r.compiled->keys().conjugation, packing == SlotPacking::complex);
-        EXPECT_GE(r.bits, options.target_precision_bits) << to_string(packing) << " expected " << r.compiled->expected_precision_bits() << " log_n " << r.compiled->context()->log_n() << " scale " << std::log2(r.compiled->input_scale());
-        EXPECT_GE(r.bits, r.compiled->expected_precision_bits() - 4) << "the noise estimate is far too optimistic";
+        EXPECT_GE(r.bits, options.target_precision_bits)
+            << to_string(packing) << " expected " << r.compiled->expected_precision_bits()
+            << " log_n " << r.compiled->context()->log_n() << " scale "
+            << std::log2(r.compiled->input_scale());
+        EXPECT_GE(r.bits, r.compiled->expected_precision_bits() - 4)
+            << "the noise estimate is far too optimistic";
     }
 }
 
@@ -275,12 +291,13 @@ TEST(Engine, LazyRelinearizationMovesKeySwitchesToTheConsumer) {
         EXPECT_EQ(st[2].key_switches, 16);
         EXPECT_EQ(st[3].key_switches, 16 * conjugations);
         EXPECT_EQ(st[4].key_switches, 4);
-        EXPECT_GE(r.bits, options.target_precision_bits) << to_string(packing) << " expected "
-                                                         << r.compiled->expected_precision_bits();
+        EXPECT_GE(r.bits, options.target_precision_bits)
+            << to_string(packing) << " expected " << r.compiled->expected_precision_bits();
         // The policy survives a save and load; derived counts are recomputed there.
         const auto loaded = CompiledModel::load(r.compiled->save());
         EXPECT_TRUE(loaded->lazy_relinearization());
-        for (std::size_t k = 0; k < st.size(); ++k) EXPECT_EQ(loaded->stages()[k].key_switches, st[k].key_switches);
+        for (std::size_t k = 0; k < st.size(); ++k)
+            EXPECT_EQ(loaded->stages()[k].key_switches, st[k].key_switches);
 
         Client client = Client::with_test_only_seed(r.compiled, 8);
         Session session(r.compiled, client.evaluation_keys());
@@ -302,7 +319,8 @@ TEST(Engine, LazyRelinearizationMovesKeySwitchesToTheConsumer) {
 
 TEST(Engine, SamplesInBothHalvesOfComplexSlotsAndSeveralBatches) {
     std::mt19937_64 rng(9);
-    const nn::Model model({6}, {{"fc1", dense(6, 5, rng)}, {"sq", poly({0.1, 0.2, 1})}, {"fc2", dense(5, 2, rng)}});
+    const nn::Model model(
+        {6}, {{"fc1", dense(6, 5, rng)}, {"sq", poly({0.1, 0.2, 1})}, {"fc2", dense(5, 2, rng)}});
     CompileOptions options;
     options.log_n = 13;  // 8192 samples per batch, two per slot
     const EncryptedRun r = encrypted_run(model, 8192 + 4100 + 7, options);
@@ -351,7 +369,8 @@ TEST(Engine, TraceSeesEveryStageAtThePlannedLevelAndScale) {
             std::vector<std::vector<double>> trace;
             compiled->run_plain(std::span<const double>(x).subspan(144 * sample, 144), &trace);
             for (std::size_t i = 0; i < outs.size(); ++i) {
-                EXPECT_NEAR(values[i][sample], trace[stage][i], 1e-3 * std::max(1.0, std::abs(trace[stage][i])));
+                EXPECT_NEAR(values[i][sample], trace[stage][i],
+                            1e-3 * std::max(1.0, std::abs(trace[stage][i])));
             }
         }
     };
@@ -362,7 +381,8 @@ TEST(Engine, TraceSeesEveryStageAtThePlannedLevelAndScale) {
 TEST(Engine, CompileErrorsNameTheLayer) {
     std::mt19937_64 rng(1);
     nn::NonPolynomial relu;
-    const nn::Model with_relu({4}, {{"fc", dense(4, 4, rng)}, {"relu7", relu}, {"out", dense(4, 2, rng)}});
+    const nn::Model with_relu(
+        {4}, {{"fc", dense(4, 4, rng)}, {"relu7", relu}, {"out", dense(4, 2, rng)}});
     try {
         CompiledModel::compile(with_relu, {});
         FAIL() << "a ReLU compiled";
@@ -387,7 +407,8 @@ TEST(Engine, CalibrationOutsideAnIntervalWarnsWithTheLayerName) {
     nn::Polynomial p = poly({0, 0.5, 0.25});
     p.interval_lo = -0.1;
     p.interval_hi = 0.1;
-    const nn::Model model({4}, {{"fc", dense(4, 4, rng, 2.0)}, {"act3", p}, {"out", dense(4, 2, rng)}});
+    const nn::Model model({4},
+                          {{"fc", dense(4, 4, rng, 2.0)}, {"act3", p}, {"out", dense(4, 2, rng)}});
     std::vector<std::string> warnings;
     CompileOptions options;
     options.calibration = random_vector(4 * 16, rng, 0, 1);
@@ -411,12 +432,16 @@ TEST(Engine, SerializationRoundTripsAndRejectsDamage) {
     Client client = Client::with_test_only_seed(compiled, 4);
     Session session(loaded, client.evaluation_keys());
     const auto x = random_vector(144 * 2, rng, 0, 1);
-    const auto out = client.decrypt(std::vector<EncryptedBatch>{session.run(client.encrypt(x, 2)[0])});
-    EXPECT_GE(precision_bits(out, nn::run_reference_batch(model, x, 2)), compiled->expected_precision_bits() - 2);
+    const auto out =
+        client.decrypt(std::vector<EncryptedBatch>{session.run(client.encrypt(x, 2)[0])});
+    EXPECT_GE(precision_bits(out, nn::run_reference_batch(model, x, 2)),
+              compiled->expected_precision_bits() - 2);
     // Truncations and flipped bytes: a FormatError (never a crash, never a silent success that
     // changes the program).
-    for (std::size_t cut = 0; cut < bytes.size(); cut += std::max<std::size_t>(1, bytes.size() / 97)) {
-        EXPECT_THROW(CompiledModel::load(std::span(bytes).first(cut)), FormatError) << "cut at " << cut;
+    for (std::size_t cut = 0; cut < bytes.size();
+         cut += std::max<std::size_t>(1, bytes.size() / 97)) {
+        EXPECT_THROW(CompiledModel::load(std::span(bytes).first(cut)), FormatError)
+            << "cut at " << cut;
     }
     std::mt19937_64 flips(2);
     int rejected = 0;
@@ -454,10 +479,12 @@ TEST(Engine, MismatchedKeysModelsAndBundlesAreRefused) {
     const auto batches = ca.encrypt(x, 2);
     const auto wire = save_batches(*a, batches, BundleKind::inputs);
     EXPECT_EQ(load_batches(*a, wire, BundleKind::inputs)[0].ciphertexts.size(), 144u);
-    EXPECT_EQ(saved_batches_bytes(*a, batches), wire.size());  // measured without building the bundle
+    EXPECT_EQ(saved_batches_bytes(*a, batches),
+              wire.size());  // measured without building the bundle
     EXPECT_THROW(load_batches(*b, wire, BundleKind::inputs), KeyMismatchError);
     EXPECT_THROW(load_batches(*a, wire, BundleKind::outputs), FormatError);
-    for (std::size_t cut : {std::size_t{0}, std::size_t{5}, std::size_t{30}, wire.size() / 2, wire.size() - 1}) {
+    for (std::size_t cut :
+         {std::size_t{0}, std::size_t{5}, std::size_t{30}, wire.size() / 2, wire.size() - 1}) {
         EXPECT_THROW(load_batches(*a, std::span(wire).first(cut), BundleKind::inputs), FormatError);
     }
     Session session(a, ca.evaluation_keys());
@@ -467,12 +494,14 @@ TEST(Engine, MismatchedKeysModelsAndBundlesAreRefused) {
     const auto key_wire = save_evaluation_keys(*a, ca.evaluation_keys());
     EXPECT_NO_THROW(Session(a, load_evaluation_keys(*a, key_wire)));
     EXPECT_THROW(load_evaluation_keys(*b, key_wire), KeyMismatchError);
-    EXPECT_THROW(load_evaluation_keys(*a, std::span(key_wire).first(key_wire.size() / 3)), FormatError);
+    EXPECT_THROW(load_evaluation_keys(*a, std::span(key_wire).first(key_wire.size() / 3)),
+                 FormatError);
     // The secret key: saved and restored for the same model only.
     const auto secret = ca.save_secret_key();
     Client restored(a, secret);
     const auto outputs = session.run(batches[0]);
-    EXPECT_EQ(restored.decrypt(std::vector<EncryptedBatch>{outputs}), ca.decrypt(std::vector<EncryptedBatch>{outputs}));
+    EXPECT_EQ(restored.decrypt(std::vector<EncryptedBatch>{outputs}),
+              ca.decrypt(std::vector<EncryptedBatch>{outputs}));
     EXPECT_THROW(Client(b, secret), KeyMismatchError);
 }
 

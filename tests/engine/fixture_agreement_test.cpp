@@ -10,13 +10,13 @@
 #include <iostream>
 #include <string>
 
-#include "test_data.hpp"
 #include "henn/data/data.hpp"
 #include "henn/engine/client.hpp"
 #include "henn/engine/compiled_model.hpp"
 #include "henn/engine/session.hpp"
 #include "henn/nn/reference.hpp"
 #include "henn/onnx/onnx.hpp"
+#include "test_data.hpp"
 
 using namespace henn;
 using namespace henn::engine;
@@ -25,7 +25,9 @@ namespace {
 
 constexpr std::int64_t kImages = 300;
 
-std::int64_t argmax(const double* v, std::int64_t n) { return std::max_element(v, v + n) - v; }
+std::int64_t argmax(const double* v, std::int64_t n) {
+    return std::max_element(v, v + n) - v;
+}
 
 struct Agreement {
     std::int64_t agree = 0, correct_encrypted = 0, correct_plain = 0;
@@ -33,7 +35,8 @@ struct Agreement {
     std::string parameters;
 };
 
-Agreement run_fixture(const std::filesystem::path& onnx_path, SlotPacking slots = SlotPacking::automatic) {
+Agreement run_fixture(const std::filesystem::path& onnx_path,
+                      SlotPacking slots = SlotPacking::automatic) {
     const std::string dir = test::data_dir();
     const nn::Model model = onnx::import_onnx(onnx_path).model;
     const auto train = data::load_named_dataset("mnist", dir, data::Split::train).head(256);
@@ -47,7 +50,8 @@ Agreement run_fixture(const std::filesystem::path& onnx_path, SlotPacking slots 
     Client client = Client::with_test_only_seed(compiled, 20261202);
     Session session(compiled, client.evaluation_keys());
     std::vector<EncryptedBatch> out;
-    for (auto& batch : client.encrypt(x, test.count())) out.push_back(session.run(std::move(batch)));
+    for (auto& batch : client.encrypt(x, test.count()))
+        out.push_back(session.run(std::move(batch)));
     const auto encrypted = client.decrypt(out);
     const auto plain = nn::run_reference_batch(model, x, test.count());
     const std::int64_t classes = compiled->output_size();
@@ -66,8 +70,10 @@ Agreement run_fixture(const std::filesystem::path& onnx_path, SlotPacking slots 
         largest = std::max(largest, std::abs(plain[i]));
     }
     a.bits = worst == 0 ? 60 : std::log2(largest / worst);
-    a.parameters = "N = 2^" + std::to_string(static_cast<int>(std::log2(compiled->context()->n()))) + ", " +
-                   std::to_string(compiled->context()->q().size()) + " primes, " + to_string(compiled->slot_packing()) + " slots";
+    a.parameters = "N = 2^" +
+                   std::to_string(static_cast<int>(std::log2(compiled->context()->n()))) + ", " +
+                   std::to_string(compiled->context()->q().size()) + " primes, " +
+                   to_string(compiled->slot_packing()) + " slots";
     return a;
 }
 
@@ -79,16 +85,17 @@ void expect_full_agreement(const Agreement& a, const std::string& name) {
     EXPECT_EQ(a.agree, kImages) << name << ": encrypted and plaintext predictions differ";
     EXPECT_EQ(a.correct_encrypted, a.correct_plain) << name;
     EXPECT_GE(a.bits, 8.0) << name << ": logits off by more than 2^-8 of the largest";
-    std::cout << name << ": " << a.agree << "/" << kImages << " agree, accuracy " << a.correct_encrypted << "/"
-              << kImages << ", worst logit error 2^-" << a.bits << " of the largest (" << a.parameters << ")\n";
+    std::cout << name << ": " << a.agree << "/" << kImages << " agree, accuracy "
+              << a.correct_encrypted << "/" << kImages << ", worst logit error 2^-" << a.bits
+              << " of the largest (" << a.parameters << ")\n";
 }
 
 }  // namespace
 
-#define REQUIRE_MNIST()                                                                  \
-    do {                                                                                 \
+#define REQUIRE_MNIST()                                                                        \
+    do {                                                                                       \
         if (test::data_dir().empty() || !std::filesystem::exists(test::data_dir() + "/mnist")) \
-            HENN_SKIP_WITHOUT_DATA("MNIST not found (--data-dir)");                      \
+            HENN_SKIP_WITHOUT_DATA("MNIST not found (--data-dir)");                            \
     } while (0)
 
 // Two convolutions with BatchNorm folded by the exporter, trainable a*x^2+b*x+c activations and
@@ -103,13 +110,17 @@ TEST(FixtureAgreement, LeNetWithBatchNormFolded) {
 // so the encrypted run above covers it.
 TEST(FixtureAgreement, LeNetWithBatchNormUnfoldedCompilesToTheSameProgram) {
     REQUIRE_MNIST();
-    const auto train = data::load_named_dataset("mnist", test::data_dir(), data::Split::train).head(256);
-    const auto images = data::load_named_dataset("mnist", test::data_dir(), data::Split::test).head(kImages);
+    const auto train =
+        data::load_named_dataset("mnist", test::data_dir(), data::Split::train).head(256);
+    const auto images =
+        data::load_named_dataset("mnist", test::data_dir(), data::Split::test).head(kImages);
     CompileOptions options;
     options.calibration.assign(train.features.begin(), train.features.end());
     options.calibration_count = train.count();
-    const auto folded = CompiledModel::compile(onnx::import_onnx(fixture("lenet_bn.onnx")).model, options);
-    const auto unfolded = CompiledModel::compile(onnx::import_onnx(fixture("lenet_bn_unfolded.onnx")).model, options);
+    const auto folded =
+        CompiledModel::compile(onnx::import_onnx(fixture("lenet_bn.onnx")).model, options);
+    const auto unfolded =
+        CompiledModel::compile(onnx::import_onnx(fixture("lenet_bn_unfolded.onnx")).model, options);
     ASSERT_EQ(folded->stages().size(), unfolded->stages().size());
     EXPECT_EQ(folded->context()->n(), unfolded->context()->n());
     EXPECT_EQ(folded->depth(), unfolded->depth());
@@ -127,12 +138,16 @@ TEST(FixtureAgreement, LeNetWithBatchNormUnfoldedCompilesToTheSameProgram) {
 
 TEST(FixtureAgreement, CryptoNetsInRealAndComplexSlots) {
     REQUIRE_MNIST();
-    expect_full_agreement(run_fixture(fixture("cryptonets.onnx"), SlotPacking::real), "cryptonets (real slots)");
-    expect_full_agreement(run_fixture(fixture("cryptonets.onnx"), SlotPacking::complex), "cryptonets (complex slots)");
+    expect_full_agreement(run_fixture(fixture("cryptonets.onnx"), SlotPacking::real),
+                          "cryptonets (real slots)");
+    expect_full_agreement(run_fixture(fixture("cryptonets.onnx"), SlotPacking::complex),
+                          "cryptonets (complex slots)");
 }
 
 TEST(FixtureAgreement, MlpAndTheDemoModel) {
     REQUIRE_MNIST();
     expect_full_agreement(run_fixture(fixture("mlp.onnx")), "mlp");
-    expect_full_agreement(run_fixture(std::filesystem::path(HENN_MODELS_DIR) / "mnist_cryptonets.onnx"), "demo model");
+    expect_full_agreement(
+        run_fixture(std::filesystem::path(HENN_MODELS_DIR) / "mnist_cryptonets.onnx"),
+        "demo model");
 }

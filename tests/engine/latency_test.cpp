@@ -9,7 +9,6 @@
 #include <fstream>
 #include <random>
 
-#include "test_data.hpp"
 #include "henn/ckks/errors.hpp"
 #include "henn/data/data.hpp"
 #include "henn/engine/client.hpp"
@@ -21,6 +20,7 @@
 #include "henn/nn/reference.hpp"
 #include "henn/onnx/onnx.hpp"
 #include "latency.hpp"  // engine/: the prepared program, for the key-minimality check
+#include "test_data.hpp"
 
 using namespace henn;
 using namespace henn::engine;
@@ -38,8 +38,8 @@ std::int64_t pick(std::mt19937_64& rng, std::int64_t lo, std::int64_t hi) {
     return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
 }
 
-nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride, std::int64_t pad,
-                std::mt19937_64& rng) {
+nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride,
+                std::int64_t pad, std::mt19937_64& rng) {
     nn::Conv2d c;
     c.in_channels = in;
     c.out_channels = out;
@@ -97,12 +97,13 @@ CompileOptions latency_options(std::int64_t input_size, std::mt19937_64& rng, in
     return o;
 }
 
-std::vector<double> run_encrypted(const CompiledModelPtr& m, const std::vector<double>& inputs, std::int64_t count,
-                                  std::uint64_t seed) {
+std::vector<double> run_encrypted(const CompiledModelPtr& m, const std::vector<double>& inputs,
+                                  std::int64_t count, std::uint64_t seed) {
     Client client = Client::with_test_only_seed(m, seed);
     Session session(m, client.evaluation_keys());
     std::vector<EncryptedBatch> outputs;
-    for (auto& batch : client.encrypt(inputs, count)) outputs.push_back(session.run(std::move(batch)));
+    for (auto& batch : client.encrypt(inputs, count))
+        outputs.push_back(session.run(std::move(batch)));
     return client.decrypt(outputs);
 }
 
@@ -112,7 +113,8 @@ struct Case {
 };
 
 // Compiles in latency packing, runs `count` random inputs encrypted, compares with the reference.
-Case check_against_reference(const nn::Model& model, std::int64_t count, std::uint64_t seed, int log_n = 13) {
+Case check_against_reference(const nn::Model& model, std::int64_t count, std::uint64_t seed,
+                             int log_n = 13) {
     std::mt19937_64 rng(seed);
     const std::int64_t size = nn::shape_size(model.input_shape());
     Case c;
@@ -129,12 +131,14 @@ Case check_against_reference(const nn::Model& model, std::int64_t count, std::ui
 TEST(Latency, ConvolutionsOfRandomShapesStridesPaddingsAndChannels) {
     std::mt19937_64 rng(11);
     for (int t = 0; t < 6; ++t) {
-        const std::int64_t k = pick(rng, 2, 5), stride = pick(rng, 1, 3), pad = pick(rng, 0, std::min<std::int64_t>(2, k - 1));
+        const std::int64_t k = pick(rng, 2, 5), stride = pick(rng, 1, 3),
+                           pad = pick(rng, 0, std::min<std::int64_t>(2, k - 1));
         const std::int64_t size = pick(rng, std::max<std::int64_t>(k, 7), 13);
         const std::int64_t in = pick(rng, 1, 3), out = pick(rng, 1, 4);
         nn::Model model({in, size, size}, {{"conv", conv(in, out, k, stride, pad, rng)}});
-        SCOPED_TRACE("conv " + std::to_string(in) + "x" + std::to_string(size) + "x" + std::to_string(size) + " k" +
-                     std::to_string(k) + " s" + std::to_string(stride) + " p" + std::to_string(pad) + " -> " +
+        SCOPED_TRACE("conv " + std::to_string(in) + "x" + std::to_string(size) + "x" +
+                     std::to_string(size) + " k" + std::to_string(k) + " s" +
+                     std::to_string(stride) + " p" + std::to_string(pad) + " -> " +
                      std::to_string(out) + " channels");
         const Case c = check_against_reference(model, 3, 100 + t);
         EXPECT_GE(c.bits, 12.0);
@@ -153,9 +157,12 @@ TEST(Latency, ConvolutionsOfRandomShapesStridesPaddingsAndChannels) {
 TEST(Latency, ConvolutionWithFoldedBatchNorm) {
     std::mt19937_64 rng(12);
     nn::LayerOp op = conv(2, 3, 3, 1, 1, rng);
-    nn::fold_batch_norm(op, {1.5, 0.7, 1.1}, {0.1, -0.2, 0.05}, {0.2, 0.1, -0.1}, {0.9, 1.3, 0.5}, 1e-5);
-    nn::Model model({2, 9, 9}, {{"conv_bn", op}, {"square", poly({0, 0, 1})}, {"flatten", nn::Flatten{}},
-                                 {"fc", dense(3 * 81, 5, rng, 0.1)}});
+    nn::fold_batch_norm(op, {1.5, 0.7, 1.1}, {0.1, -0.2, 0.05}, {0.2, 0.1, -0.1}, {0.9, 1.3, 0.5},
+                        1e-5);
+    nn::Model model({2, 9, 9}, {{"conv_bn", op},
+                                {"square", poly({0, 0, 1})},
+                                {"flatten", nn::Flatten{}},
+                                {"fc", dense(3 * 81, 5, rng, 0.1)}});
     EXPECT_GE(check_against_reference(model, 2, 12, 0).bits, 12.0);
 }
 
@@ -165,7 +172,8 @@ TEST(Latency, AveragePoolsWithStridesAndPadding) {
         const std::int64_t k = pick(rng, 2, 3), stride = pick(rng, 1, 2), pad = pick(rng, 0, 1);
         const std::int64_t ch = pick(rng, 1, 3), size = pick(rng, 6, 12);
         nn::Model model({ch, size, size}, {{"pool", avg_pool(k, stride, pad)}});
-        SCOPED_TRACE("pool k" + std::to_string(k) + " s" + std::to_string(stride) + " p" + std::to_string(pad));
+        SCOPED_TRACE("pool k" + std::to_string(k) + " s" + std::to_string(stride) + " p" +
+                     std::to_string(pad));
         EXPECT_GE(check_against_reference(model, 2, 200 + t).bits, 12.0);
     }
 }
@@ -173,10 +181,12 @@ TEST(Latency, AveragePoolsWithStridesAndPadding) {
 TEST(Latency, DenseLayersDirectAndFolded) {
     std::mt19937_64 rng(14);
     bool folded = false, direct = false;
-    const std::vector<std::pair<std::int64_t, std::int64_t>> shapes{{8, 8}, {300, 10}, {50, 33}, {600, 120}};
+    const std::vector<std::pair<std::int64_t, std::int64_t>> shapes{
+        {8, 8}, {300, 10}, {50, 33}, {600, 120}};
     for (std::size_t t = 0; t < shapes.size(); ++t) {
         const auto [in, out] = shapes[t];
-        nn::Model model({in}, {{"fc", dense(in, out, rng, 1.0 / std::sqrt(static_cast<double>(in)))}});
+        nn::Model model({in},
+                        {{"fc", dense(in, out, rng, 1.0 / std::sqrt(static_cast<double>(in)))}});
         SCOPED_TRACE("dense " + std::to_string(in) + " -> " + std::to_string(out));
         const Case c = check_against_reference(model, 2, 300 + t);
         EXPECT_GE(c.bits, 12.0);
@@ -187,7 +197,8 @@ TEST(Latency, DenseLayersDirectAndFolded) {
 }
 
 TEST(Latency, ChainOfConvolutionsPoolsActivationsAndDense) {
-    // LeNet-shaped: conv -> x^2 + x/2 -> pool + conv (stride 2, one stage) -> cubic -> flatten -> dense.
+    // LeNet-shaped: conv -> x^2 + x/2 -> pool + conv (stride 2, one stage) -> cubic -> flatten ->
+    // dense.
     std::mt19937_64 rng(15);
     nn::Model model({1, 12, 12}, {{"conv1", conv(1, 3, 3, 1, 1, rng)},
                                   {"square1", poly({0, 0.5, 1})},
@@ -244,7 +255,8 @@ TEST(Latency, KeySetIsSufficientMinimalAndLevelled) {
                 if (st.transform) {
                     x = st.transform->evaluate(evaluator, x);
                     if (st.fold_blocks > 1) {
-                        x = circuits::inner_sum(evaluator, x, static_cast<std::size_t>(st.fold_blocks),
+                        x = circuits::inner_sum(evaluator, x,
+                                                static_cast<std::size_t>(st.fold_blocks),
                                                 static_cast<std::size_t>(st.fold_stride));
                     }
                     if (st.bias) evaluator.add_plain_inplace(x, *st.bias);
@@ -264,13 +276,17 @@ TEST(Latency, KeySetIsSufficientMinimalAndLevelled) {
         Session s(c.compiled, EvaluationKeyBundle{full.model_hash, keys});
         FAIL() << "a key set without step " << need.rotations.front() << " was accepted";
     } catch (const KeyMismatchError& e) {
-        EXPECT_NE(std::string(e.what()).find(std::to_string(need.rotations.front())), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find(std::to_string(need.rotations.front())),
+                  std::string::npos)
+            << e.what();
     }
 }
 
 TEST(Latency, SeveralSamplesPerCiphertextAndPartialBatches) {
     std::mt19937_64 rng(17);
-    nn::Model model({20}, {{"fc1", dense(20, 12, rng)}, {"square", poly({0, 0, 1})}, {"fc2", dense(12, 4, rng)}});
+    nn::Model model(
+        {20},
+        {{"fc1", dense(20, 12, rng)}, {"square", poly({0, 0, 1})}, {"fc2", dense(12, 4, rng)}});
     const auto compiled = CompiledModel::compile(model, latency_options(20, rng));
     ASSERT_GE(compiled->batch_size(), 64);
     const std::int64_t count = compiled->batch_size() + 3;  // two ciphertexts, the second partial
@@ -284,15 +300,18 @@ TEST(Latency, SeveralSamplesPerCiphertextAndPartialBatches) {
     const auto bundle = save_batches(*compiled, batches, BundleKind::inputs);
     Session session(compiled, client.evaluation_keys());
     std::vector<EncryptedBatch> outputs;
-    for (auto& b : load_batches(*compiled, bundle, BundleKind::inputs)) outputs.push_back(session.run(std::move(b)));
+    for (auto& b : load_batches(*compiled, bundle, BundleKind::inputs))
+        outputs.push_back(session.run(std::move(b)));
     const auto encrypted = client.decrypt(outputs);
     EXPECT_GE(relative_bits(encrypted, nn::run_reference_batch(model, inputs, count)), 12.0);
 }
 
 TEST(Latency, SerializationVersionsAndDamage) {
     std::mt19937_64 rng(18);
-    nn::Model model({1, 6, 6}, {{"conv", conv(1, 2, 3, 1, 0, rng)}, {"square", poly({0, 0, 1})},
-                                {"flatten", nn::Flatten{}}, {"fc", dense(32, 3, rng)}});
+    nn::Model model({1, 6, 6}, {{"conv", conv(1, 2, 3, 1, 0, rng)},
+                                {"square", poly({0, 0, 1})},
+                                {"flatten", nn::Flatten{}},
+                                {"fc", dense(32, 3, rng)}});
     const auto latency = CompiledModel::compile(model, latency_options(36, rng));
     auto bytes = latency->save();
     // Files of versions 1 and 2 lack the relinearization byte (offset 12, after the magic, the
@@ -316,7 +335,8 @@ TEST(Latency, SerializationVersionsAndDamage) {
     // Version 1 cannot say latency; version 2 can.
     EXPECT_THROW(CompiledModel::load(as_version(bytes, 1)), FormatError);
     EXPECT_EQ(CompiledModel::load(as_version(bytes, 2))->packing(), Packing::latency);
-    // An unknown relinearization policy, and lazy relinearization with latency packing, are refused.
+    // An unknown relinearization policy, and lazy relinearization with latency packing, are
+    // refused.
     auto policy = batch_bytes;
     policy[12] = 2;
     EXPECT_THROW(CompiledModel::load(policy), FormatError);
@@ -339,8 +359,10 @@ TEST(Latency, SerializationVersionsAndDamage) {
 TEST(Latency, CompileErrorNamesTheLayerThatDoesNotFit) {
     std::mt19937_64 rng(19);
     // 4 channels of 40x40 at stride 1: 6400 values, N/2 = 4096 slots at 2^13.
-    nn::Model model({1, 40, 40}, {{"wide_conv", conv(1, 4, 3, 1, 1, rng)}, {"square", poly({0, 0, 1})},
-                                  {"flatten", nn::Flatten{}}, {"fc", dense(6400, 2, rng, 0.01)}});
+    nn::Model model({1, 40, 40}, {{"wide_conv", conv(1, 4, 3, 1, 1, rng)},
+                                  {"square", poly({0, 0, 1})},
+                                  {"flatten", nn::Flatten{}},
+                                  {"fc", dense(6400, 2, rng, 0.01)}});
     try {
         CompiledModel::compile(model, latency_options(1600, rng));
         FAIL() << "compiled";
@@ -369,7 +391,8 @@ void expect_fixture_agrees(const std::string& path, std::int64_t count) {
     std::int64_t agree = 0;
     for (std::int64_t i = 0; i < count; ++i) {
         auto arg = [&](const std::vector<double>& v) {
-            return std::max_element(v.begin() + i * classes, v.begin() + (i + 1) * classes) - (v.begin() + i * classes);
+            return std::max_element(v.begin() + i * classes, v.begin() + (i + 1) * classes) -
+                   (v.begin() + i * classes);
         };
         agree += arg(encrypted) == arg(reference);
     }
@@ -384,7 +407,8 @@ TEST(LatencyMnist, CryptoNetsFixtureAgreesWithPlaintext) {
 // LeNet's pool + 6 -> 16 channel 5x5 convolution fuses into one stage of 3,666 diagonals: too
 // many encoded plaintexts for latency packing; the compiler says so, naming the stage.
 TEST(LatencyMnist, LeNetFixtureIsRefusedNamingTheStage) {
-    const nn::Model model = onnx::import_onnx(std::string(HENN_ONNX_FIXTURE_DIR) + "/lenet_bn.onnx").model;
+    const nn::Model model =
+        onnx::import_onnx(std::string(HENN_ONNX_FIXTURE_DIR) + "/lenet_bn.onnx").model;
     CompileOptions o;
     o.packing = Packing::latency;
     try {

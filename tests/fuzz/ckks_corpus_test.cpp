@@ -30,7 +30,8 @@ TEST_P(CkksCorpus, EveryInputLoadsOrIsASerializationError) {
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
         if (!entry.is_regular_file()) continue;
         std::ifstream in(entry.path(), std::ios::binary);
-        const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                              std::istreambuf_iterator<char>());
         try {
             loader->load(*ctx, bytes);
             ++accepted;
@@ -51,7 +52,8 @@ std::vector<std::string> names() {
     return out;
 }
 
-INSTANTIATE_TEST_SUITE_P(Loaders, CkksCorpus, ::testing::ValuesIn(names()), [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Loaders, CkksCorpus, ::testing::ValuesIn(names()),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace henn::fuzz

@@ -14,7 +14,8 @@ namespace {
 
 enum class Outcome { accepted, rejected, wrong_exception };
 
-Outcome feed(const UntrustedLoader& loader, std::span<const std::uint8_t> bytes, std::string& what) {
+Outcome feed(const UntrustedLoader& loader, std::span<const std::uint8_t> bytes,
+             std::string& what) {
     try {
         loader.load(bytes);
         return Outcome::accepted;
@@ -30,11 +31,19 @@ Outcome feed(const UntrustedLoader& loader, std::span<const std::uint8_t> bytes,
 // inserted, a range deleted or duplicated.
 Bytes mutate(const Bytes& seed, std::mt19937_64& rng) {
     Bytes b = seed;
-    auto at = [&](std::size_t n) { return n == 0 ? std::size_t{0} : static_cast<std::size_t>(rng() % n); };
+    auto at = [&](std::size_t n) {
+        return n == 0 ? std::size_t{0} : static_cast<std::size_t>(rng() % n);
+    };
     switch (rng() % 6) {
-        case 0: if (!b.empty()) b[at(b.size())] ^= static_cast<std::uint8_t>(1 + rng() % 255); break;
-        case 1: if (!b.empty()) b[at(b.size())] = 0x00; break;
-        case 2: if (!b.empty()) b[at(b.size())] = 0xff; break;
+        case 0:
+            if (!b.empty()) b[at(b.size())] ^= static_cast<std::uint8_t>(1 + rng() % 255);
+            break;
+        case 1:
+            if (!b.empty()) b[at(b.size())] = 0x00;
+            break;
+        case 2:
+            if (!b.empty()) b[at(b.size())] = 0xff;
+            break;
         case 3: {
             const std::size_t pos = at(b.size() + 1);
             Bytes extra(1 + rng() % 16);
@@ -45,13 +54,15 @@ Bytes mutate(const Bytes& seed, std::mt19937_64& rng) {
         case 4: {
             const std::size_t pos = at(b.size());
             const std::size_t len = std::min<std::size_t>(b.size() - pos, 1 + rng() % 32);
-            b.erase(b.begin() + static_cast<std::ptrdiff_t>(pos), b.begin() + static_cast<std::ptrdiff_t>(pos + len));
+            b.erase(b.begin() + static_cast<std::ptrdiff_t>(pos),
+                    b.begin() + static_cast<std::ptrdiff_t>(pos + len));
             break;
         }
         default: {
             const std::size_t pos = at(b.size());
             const std::size_t len = std::min<std::size_t>(b.size() - pos, 1 + rng() % 32);
-            const Bytes copy(b.begin() + static_cast<std::ptrdiff_t>(pos), b.begin() + static_cast<std::ptrdiff_t>(pos + len));
+            const Bytes copy(b.begin() + static_cast<std::ptrdiff_t>(pos),
+                             b.begin() + static_cast<std::ptrdiff_t>(pos + len));
             b.insert(b.begin() + static_cast<std::ptrdiff_t>(pos), copy.begin(), copy.end());
         }
     }
@@ -79,21 +90,25 @@ TEST_P(UntrustedBytes, SeedsLoadAndDamageIsATypedError) {
     std::mt19937_64 rng(15);
     std::string what;
     for (const Bytes& seed : seeds) {
-        ASSERT_EQ(feed(loader, seed, what), Outcome::accepted) << loader.name << ": a valid seed was refused";
+        ASSERT_EQ(feed(loader, seed, what), Outcome::accepted)
+            << loader.name << ": a valid seed was refused";
         // Truncations at ~40 points spread over the seed, and the empty input.
         const std::size_t step = std::max<std::size_t>(1, seed.size() / 40);
         for (std::size_t cut = 0; cut < seed.size(); cut += step) {
             const Outcome o = feed(loader, std::span(seed).first(cut), what);
-            ASSERT_NE(o, Outcome::wrong_exception) << loader.name << " cut at " << cut << ": untyped error " << what;
+            ASSERT_NE(o, Outcome::wrong_exception)
+                << loader.name << " cut at " << cut << ": untyped error " << what;
             if (prefixes_invalid) {
-                EXPECT_EQ(o, Outcome::rejected) << loader.name << ": prefix of " << cut << " bytes accepted";
+                EXPECT_EQ(o, Outcome::rejected)
+                    << loader.name << ": prefix of " << cut << " bytes accepted";
             }
         }
         int rejected = 0;
         for (int t = 0; t < 60; ++t) {
             const Bytes damaged = mutate(seed, rng);
             const Outcome o = feed(loader, damaged, what);
-            ASSERT_NE(o, Outcome::wrong_exception) << loader.name << " mutation " << t << ": untyped error " << what;
+            ASSERT_NE(o, Outcome::wrong_exception)
+                << loader.name << " mutation " << t << ": untyped error " << what;
             rejected += o == Outcome::rejected;
         }
         EXPECT_GT(rejected, 0) << loader.name << ": no damaged copy was refused";

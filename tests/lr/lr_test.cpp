@@ -23,7 +23,8 @@ namespace {
 double max_abs_difference(const std::vector<double>& a, const std::vector<double>& b) {
     EXPECT_EQ(a.size(), b.size());
     double m = 0;
-    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i)
+        m = std::max(m, std::abs(a[i] - b[i]));
     return m;
 }
 
@@ -36,12 +37,15 @@ std::vector<double> study_rule(const Problem& p, double alpha, double lambda, in
         std::vector<double> grad(d, 0.0);
         for (std::size_t i = 0; i < p.rows(); ++i) {
             double u = theta[0];
-            for (std::size_t j = 0; j < p.features; ++j) u += theta[j + 1] * p.x[i * p.features + j];
+            for (std::size_t j = 0; j < p.features; ++j)
+                u += theta[j + 1] * p.x[i * p.features + j];
             const double err = 1.0 / (1.0 + std::exp(-u)) - p.y[i];
             grad[0] += err;
-            for (std::size_t j = 0; j < p.features; ++j) grad[j + 1] += err * p.x[i * p.features + j];
+            for (std::size_t j = 0; j < p.features; ++j)
+                grad[j + 1] += err * p.x[i * p.features + j];
         }
-        for (std::size_t j = 0; j < d; ++j) theta[j] -= alpha * (grad[j] / m + lambda / m * theta[j]);
+        for (std::size_t j = 0; j < d; ++j)
+            theta[j] -= alpha * (grad[j] / m + lambda / m * theta[j]);
     }
     return theta;
 }
@@ -52,12 +56,13 @@ struct EncryptedRun {
     TrainingPlan plan;
 };
 
-EncryptedRun run_encrypted(const Problem& train, const Hyperparameters& hyper, const std::string& sigmoid_spec,
-                           double bound, Mode mode, int refresh_every, const ChainOptions& chain,
-                           std::uint64_t seed) {
+EncryptedRun run_encrypted(const Problem& train, const Hyperparameters& hyper,
+                           const std::string& sigmoid_spec, double bound, Mode mode,
+                           int refresh_every, const ChainOptions& chain, std::uint64_t seed) {
     const SigmoidApproximation sigmoid = make_sigmoid(sigmoid_spec, bound);
     EncryptedRun run;
-    run.plan = plan_training(train.rows(), train.features, hyper, sigmoid, mode, refresh_every, chain);
+    run.plan =
+        plan_training(train.rows(), train.features, hyper, sigmoid, mode, refresh_every, chain);
     Client client(run.plan, math::test_only_seed(seed));
     auto keys = std::make_shared<const ckks::EvaluationKeys>(client.evaluation_keys());
     EncryptedTrainer trainer(client.context(), keys, run.plan, client.encrypt_rows(train));
@@ -81,7 +86,8 @@ TEST(LogisticRegression, FloatGradientDescentIsTheStudysRule) {
     const Problem p = synthetic_problem(200, 5, 7);
     for (double lambda : {0.0, 3.0}) {
         Hyperparameters h{Optimizer::gradient_descent, 0.7, lambda, 6};
-        EXPECT_LT(max_abs_difference(train_float(p, h).weights, study_rule(p, 0.7, lambda, 6)), 1e-12);
+        EXPECT_LT(max_abs_difference(train_float(p, h).weights, study_rule(p, 0.7, lambda, 6)),
+                  1e-12);
     }
 }
 
@@ -90,11 +96,12 @@ TEST(LogisticRegression, ReferenceWithAnExactSigmoidIsTheFloatTrainer) {
     // sign trick and Nesterov bookkeeping then reproduce the float trainer to that precision.
     const Problem p = synthetic_problem(300, 6, 3);
     SigmoidApproximation s = make_sigmoid("minimax:7", 8);
-    s.p = approx::ChebyshevPolynomial::interpolate([](double u) { return 1 / (1 + std::exp(-u)); }, 31,
-                                                   approx::Interval{-8, 8});
+    s.p = approx::ChebyshevPolynomial::interpolate([](double u) { return 1 / (1 + std::exp(-u)); },
+                                                   31, approx::Interval{-8, 8});
     for (Optimizer o : {Optimizer::gradient_descent, Optimizer::nesterov}) {
         Hyperparameters h{o, 1.0, 1.0, 5};
-        EXPECT_LT(max_abs_difference(train_reference(p, h, s).weights, train_float(p, h).weights), 1e-6);
+        EXPECT_LT(max_abs_difference(train_reference(p, h, s).weights, train_float(p, h).weights),
+                  1e-6);
     }
 }
 
@@ -113,7 +120,8 @@ TEST(LogisticRegression, SigmoidsAndSchedule) {
     EXPECT_EQ(nesterov[0].mu, 0.0);
     EXPECT_GT(nesterov[1].mu, 0.2);
     EXPECT_GT(nesterov[3].mu, nesterov[1].mu);
-    for (const auto& c : schedule({Optimizer::gradient_descent, 1.0, 0.0, 3}, 10)) EXPECT_EQ(c.mu, 0.0);
+    for (const auto& c : schedule({Optimizer::gradient_descent, 1.0, 0.0, 3}, 10))
+        EXPECT_EQ(c.mu, 0.0);
 }
 
 TEST(LogisticRegression, PackingTilesSignedRowsAndReplicatesWeights) {
@@ -132,7 +140,8 @@ TEST(LogisticRegression, PackingTilesSignedRowsAndReplicatesWeights) {
 
 TEST(LogisticRegression, PlanIsSecureAndRefusesWhatDoesNotFit) {
     const auto s = make_sigmoid("poly3", 8);
-    const TrainingPlan plan = plan_training(455, 30, {Optimizer::nesterov, 1.0, 0.0, 4}, s, Mode::non_interactive, 0);
+    const TrainingPlan plan =
+        plan_training(455, 30, {Optimizer::nesterov, 1.0, 0.0, 4}, s, Mode::non_interactive, 0);
     EXPECT_FALSE(plan.parameters.allow_insecure);
     EXPECT_EQ(plan.per_iteration, 5);
     EXPECT_EQ(plan.levels, 1 + 3 * 5 + 1);
@@ -146,7 +155,8 @@ TEST(LogisticRegression, PlanIsSecureAndRefusesWhatDoesNotFit) {
         EXPECT_NE(std::string(e.what()).find("client-aided"), std::string::npos);
     }
     // Client-aided: the chain only needs one segment.
-    const TrainingPlan aided = plan_training(455, 30, {Optimizer::nesterov, 1.0, 0.0, 40}, s, Mode::client_aided, 2);
+    const TrainingPlan aided =
+        plan_training(455, 30, {Optimizer::nesterov, 1.0, 0.0, 40}, s, Mode::client_aided, 2);
     EXPECT_EQ(aided.levels, 2 * 5 + 1);
 }
 
@@ -159,9 +169,11 @@ TEST(EncryptedLogisticRegression, SyntheticGradientDescentAndNesterovMatchTheRef
         const char* sigmoid;
         int iterations;
     };
-    for (const Case& c : {Case{Optimizer::gradient_descent, "poly3", 3}, Case{Optimizer::nesterov, "minimax:5", 3}}) {
+    for (const Case& c : {Case{Optimizer::gradient_descent, "poly3", 3},
+                          Case{Optimizer::nesterov, "minimax:5", 3}}) {
         const Hyperparameters h{c.optimizer, 1.0, 0.5, c.iterations};
-        const auto run = run_encrypted(data.train, h, c.sigmoid, 8, Mode::non_interactive, 0, toy_chain(12), 21);
+        const auto run =
+            run_encrypted(data.train, h, c.sigmoid, 8, Mode::non_interactive, 0, toy_chain(12), 21);
         EXPECT_LT(max_abs_difference(run.weights, run.reference), 1e-3) << c.sigmoid;
         // and the model is a model: better than chance on held-out rows
         EXPECT_GT(evaluate(Model{run.weights}, data.test).accuracy, 0.7);
@@ -171,7 +183,8 @@ TEST(EncryptedLogisticRegression, SyntheticGradientDescentAndNesterovMatchTheRef
 TEST(EncryptedLogisticRegression, ClientAidedRefreshMatchesTheReference) {
     const Split data = split_and_standardize(synthetic_problem(300, 5, 12), 0.75, 6);
     const Hyperparameters h{Optimizer::nesterov, 1.0, 0.0, 5};
-    const auto run = run_encrypted(data.train, h, "poly3", 8, Mode::client_aided, 2, toy_chain(12), 22);
+    const auto run =
+        run_encrypted(data.train, h, "poly3", 8, Mode::client_aided, 2, toy_chain(12), 22);
     EXPECT_EQ(run.plan.levels, 2 * 5 + 1);  // one segment of two iterations, not five
     EXPECT_LT(max_abs_difference(run.weights, run.reference), 1e-3);
 }
@@ -181,7 +194,8 @@ TEST(EncryptedLogisticRegression, TrainerRefusesToRunOutOfLevels) {
     const auto s = make_sigmoid("poly3", 8);
     const Hyperparameters h{Optimizer::gradient_descent, 1.0, 0.0, 5};
     // Planned client-aided (a 2-iteration chain), run without a refresher: must stop, not corrupt.
-    const TrainingPlan plan = plan_training(data.train.rows(), 3, h, s, Mode::client_aided, 2, toy_chain(12));
+    const TrainingPlan plan =
+        plan_training(data.train.rows(), 3, h, s, Mode::client_aided, 2, toy_chain(12));
     Client client(plan, math::test_only_seed(3));
     auto keys = std::make_shared<const ckks::EvaluationKeys>(client.evaluation_keys());
     EncryptedTrainer trainer(client.context(), keys, plan, client.encrypt_rows(data.train));
@@ -191,8 +205,10 @@ TEST(EncryptedLogisticRegression, TrainerRefusesToRunOutOfLevels) {
 // WDBC at 128-bit security: the coefficients within 1e-2 of the identical-arithmetic reference
 // (the bound), the accuracy that of the reference.
 TEST(EncryptedLogisticRegression, WdbcMatchesTheReferenceAt128Bits) {
-    const std::filesystem::path file = std::filesystem::path(henn::test::data_dir()) / "wdbc" / "breast_cancer.csv";
-    if (!std::filesystem::exists(file)) HENN_SKIP_WITHOUT_DATA("WDBC not found under " + file.string());
+    const std::filesystem::path file =
+        std::filesystem::path(henn::test::data_dir()) / "wdbc" / "breast_cancer.csv";
+    if (!std::filesystem::exists(file))
+        HENN_SKIP_WITHOUT_DATA("WDBC not found under " + file.string());
     const data::Table table = data::load_wdbc_table(file);
     Problem all;
     all.features = table.columns;
@@ -229,7 +245,8 @@ TEST(LogisticRegressionData, MalformedCsvRefusedWithTheLineNumber) {
         return "no error";
     };
     EXPECT_NE(error("a.csv", "2,2,a,b\n1,2,0\n1,2,3,1\n", true).find("line 3"), std::string::npos);
-    EXPECT_NE(error("b.csv", "2,2,a,b\n1,2,0\n1,abc,1\n", true).find("line 3: not a finite number: 'abc'"),
+    EXPECT_NE(error("b.csv", "2,2,a,b\n1,2,0\n1,abc,1\n", true)
+                  .find("line 3: not a finite number: 'abc'"),
               std::string::npos);
     EXPECT_NE(error("c.csv", "2,2,a,b\n1,2,0\n1,2,1,\n", true).find("line 3"), std::string::npos);
     EXPECT_NE(error("d.csv", "2,2,a,b\n1,,0\n3,4,1\n", true).find("line 2"), std::string::npos);
@@ -238,4 +255,3 @@ TEST(LogisticRegressionData, MalformedCsvRefusedWithTheLineNumber) {
     EXPECT_NE(error("g.csv", "1,2,0\n1,2,0,\n", false).find("line 2"), std::string::npos);
     std::filesystem::remove_all(dir);
 }
-

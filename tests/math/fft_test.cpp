@@ -55,7 +55,8 @@ TEST(CkksFft, MatchesNaiveCanonicalEmbeddingFullAndSparse) {
             }
             auto back = w;
             fft.embed(back);
-            for (std::size_t j = 0; j < slots; ++j) ASSERT_NEAR(std::abs(back[j] - values[j]), 0, 1e-12);
+            for (std::size_t j = 0; j < slots; ++j)
+                ASSERT_NEAR(std::abs(back[j] - values[j]), 0, 1e-12);
         }
     }
 }
@@ -70,7 +71,8 @@ TEST(CkksFft, LargeRoundTripPrecision) {
     fft.embed_inverse(w);
     fft.embed(w);
     double worst = 0;
-    for (std::size_t j = 0; j < values.size(); ++j) worst = std::max(worst, std::abs(w[j] - values[j]));
+    for (std::size_t j = 0; j < values.size(); ++j)
+        worst = std::max(worst, std::abs(w[j] - values[j]));
     EXPECT_LT(worst, std::ldexp(1.0, -40));  // at least 40 bits of precision
 }
 

@@ -17,7 +17,8 @@ namespace {
 
 std::vector<VectorKernel> available_kernels() {
     std::vector<VectorKernel> kernels;
-    for (VectorKernel kernel : {VectorKernel::portable, VectorKernel::avx2, VectorKernel::avx512, VectorKernel::avx512ifma}) {
+    for (VectorKernel kernel : {VectorKernel::portable, VectorKernel::avx2, VectorKernel::avx512,
+                                VectorKernel::avx512ifma}) {
         if (vector_kernel_available(kernel)) kernels.push_back(kernel);
     }
     return kernels;
@@ -37,8 +38,8 @@ std::vector<Modulus> edge_moduli() {
 }
 
 std::string where(VectorKernel kernel, const Modulus& q, std::size_t n, std::size_t count) {
-    return std::string(vector_kernel_name(kernel)) + " q=" + std::to_string(q.value()) + " n=" +
-           std::to_string(n) + " count=" + std::to_string(count);
+    return std::string(vector_kernel_name(kernel)) + " q=" + std::to_string(q.value()) +
+           " n=" + std::to_string(n) + " count=" + std::to_string(count);
 }
 
 TEST(InnerProductBounds, MaximalOperandsAndMostTerms) {
@@ -55,21 +56,25 @@ TEST(InnerProductBounds, MaximalOperandsAndMostTerms) {
         for (VectorKernel kernel : available_kernels()) {
             std::vector<u64> out(n), out1(n);
             dot_mod_vec(xs.data(), xs.data(), kMaxDotTerms, out.data(), n, q, kernel);
-            ASSERT_EQ(out, std::vector<u64>(n, dot_expected)) << "dot " << where(kernel, q, n, kMaxDotTerms);
-            dot_pair_mod_vec(xs.data(), nullptr, xs.data(), xs.data(), kMaxDotTerms, out.data(), out1.data(), n, q,
-                             kernel);
-            ASSERT_EQ(out, std::vector<u64>(n, dot_expected)) << "dot pair " << where(kernel, q, n, kMaxDotTerms);
-            ASSERT_EQ(out1, std::vector<u64>(n, dot_expected)) << "dot pair " << where(kernel, q, n, kMaxDotTerms);
+            ASSERT_EQ(out, std::vector<u64>(n, dot_expected))
+                << "dot " << where(kernel, q, n, kMaxDotTerms);
+            dot_pair_mod_vec(xs.data(), nullptr, xs.data(), xs.data(), kMaxDotTerms, out.data(),
+                             out1.data(), n, q, kernel);
+            ASSERT_EQ(out, std::vector<u64>(n, dot_expected))
+                << "dot pair " << where(kernel, q, n, kMaxDotTerms);
+            ASSERT_EQ(out1, std::vector<u64>(n, dot_expected))
+                << "dot pair " << where(kernel, q, n, kMaxDotTerms);
             for (int input_bits : {56, 61}) {
                 const u64 big = (u64{1} << input_bits) - 1;
                 const std::vector<u64> big_x(n, big);
                 const std::vector<const u64*> big_xs(kMaxWeightedTerms, big_x.data());
                 const u64 expected =
                     q.reduce(static_cast<u128>(mul_mod(q.reduce(big), top, q)) * kMaxWeightedTerms);
-                weighted_sum_mod_vec(big_xs.data(), weights.data(), kMaxWeightedTerms, big + 1, out.data(), n, q,
-                                     kernel);
+                weighted_sum_mod_vec(big_xs.data(), weights.data(), kMaxWeightedTerms, big + 1,
+                                     out.data(), n, q, kernel);
                 ASSERT_EQ(out, std::vector<u64>(n, expected))
-                    << "weighted sum, inputs below 2^" << input_bits << " " << where(kernel, q, n, kMaxWeightedTerms);
+                    << "weighted sum, inputs below 2^" << input_bits << " "
+                    << where(kernel, q, n, kMaxWeightedTerms);
             }
         }
     }
@@ -80,8 +85,8 @@ TEST(InnerProductBounds, RandomOperandsMatchPortableKernel) {
     for (const Modulus& q : edge_moduli()) {
         for (std::size_t n : {std::size_t{4}, std::size_t{255}, std::size_t{1030}}) {
             for (std::size_t count : {std::size_t{1}, std::size_t{15}, std::size_t{60}}) {
-                std::vector<std::vector<u64>> xs(count, std::vector<u64>(n)), y0s(count, std::vector<u64>(n)),
-                    y1s(count, std::vector<u64>(n));
+                std::vector<std::vector<u64>> xs(count, std::vector<u64>(n)),
+                    y0s(count, std::vector<u64>(n)), y1s(count, std::vector<u64>(n));
                 std::vector<const u64*> x(count), y0(count), y1(count);
                 std::vector<u64> w(count);
                 for (std::size_t t = 0; t < count; ++t) {
@@ -96,20 +101,22 @@ TEST(InnerProductBounds, RandomOperandsMatchPortableKernel) {
                     w[t] = rng() % q.value();
                 }
                 std::vector<u64> dot_ref(n), pair_ref0(n), pair_ref1(n), weighted_ref(n);
-                dot_mod_vec(x.data(), y0.data(), count, dot_ref.data(), n, q, VectorKernel::portable);
-                dot_pair_mod_vec(x.data(), nullptr, y0.data(), y1.data(), count, pair_ref0.data(), pair_ref1.data(), n,
-                                 q, VectorKernel::portable);
-                weighted_sum_mod_vec(x.data(), w.data(), count, q.value(), weighted_ref.data(), n, q,
-                                     VectorKernel::portable);
+                dot_mod_vec(x.data(), y0.data(), count, dot_ref.data(), n, q,
+                            VectorKernel::portable);
+                dot_pair_mod_vec(x.data(), nullptr, y0.data(), y1.data(), count, pair_ref0.data(),
+                                 pair_ref1.data(), n, q, VectorKernel::portable);
+                weighted_sum_mod_vec(x.data(), w.data(), count, q.value(), weighted_ref.data(), n,
+                                     q, VectorKernel::portable);
                 for (VectorKernel kernel : available_kernels()) {
                     std::vector<u64> out(n), out1(n);
                     dot_mod_vec(x.data(), y0.data(), count, out.data(), n, q, kernel);
                     ASSERT_EQ(out, dot_ref) << "dot " << where(kernel, q, n, count);
-                    dot_pair_mod_vec(x.data(), nullptr, y0.data(), y1.data(), count, out.data(), out1.data(), n, q,
-                                     kernel);
+                    dot_pair_mod_vec(x.data(), nullptr, y0.data(), y1.data(), count, out.data(),
+                                     out1.data(), n, q, kernel);
                     ASSERT_EQ(out, pair_ref0) << "dot pair " << where(kernel, q, n, count);
                     ASSERT_EQ(out1, pair_ref1) << "dot pair " << where(kernel, q, n, count);
-                    weighted_sum_mod_vec(x.data(), w.data(), count, q.value(), out.data(), n, q, kernel);
+                    weighted_sum_mod_vec(x.data(), w.data(), count, q.value(), out.data(), n, q,
+                                         kernel);
                     ASSERT_EQ(out, weighted_ref) << "weighted sum " << where(kernel, q, n, count);
                 }
             }

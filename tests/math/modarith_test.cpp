@@ -58,7 +58,8 @@ TEST(Modarith, SignedConversions) {
     const u64 q = 97;
     EXPECT_EQ(from_signed(-1, q), 96u);
     EXPECT_EQ(from_signed(-97, q), 0u);
-    EXPECT_EQ(from_signed(INT64_MIN, q), static_cast<u64>((static_cast<__int128>(INT64_MIN) % 97 + 97) % 97));
+    EXPECT_EQ(from_signed(INT64_MIN, q),
+              static_cast<u64>((static_cast<__int128>(INT64_MIN) % 97 + 97) % 97));
     EXPECT_EQ(to_centered(96, q), -1);
     EXPECT_EQ(to_centered(48, q), 48);
     EXPECT_EQ(to_centered(49, q), -48);
@@ -72,8 +73,8 @@ TEST(Primes, MillerRabinAgreesWithTrialDivision) {
         return true;
     };
     for (u64 n = 0; n < 20000; ++n) ASSERT_EQ(is_prime(n), naive(n)) << n;
-    EXPECT_TRUE(is_prime(2305843009213693951ULL));    // 2^61 - 1
-    EXPECT_FALSE(is_prime(3825123056546413051ULL));   // strong pseudoprime to bases 2..23
+    EXPECT_TRUE(is_prime(2305843009213693951ULL));   // 2^61 - 1
+    EXPECT_FALSE(is_prime(3825123056546413051ULL));  // strong pseudoprime to bases 2..23
 }
 
 TEST(Primes, NttPrimesAreDistinctCongruentAndNearTarget) {
@@ -86,7 +87,8 @@ TEST(Primes, NttPrimesAreDistinctCongruentAndNearTarget) {
                 EXPECT_TRUE(is_prime(primes[i]));
                 EXPECT_EQ(primes[i] % (2 * n), 1u);
                 // 30-bit primes 1 mod 2^17 are sparse; larger ones sit within 2^-10 of 2^bits.
-                EXPECT_NEAR(std::log2(static_cast<double>(primes[i])), bits, bits <= 30 ? 0.05 : 1e-3);
+                EXPECT_NEAR(std::log2(static_cast<double>(primes[i])), bits,
+                            bits <= 30 ? 0.05 : 1e-3);
                 EXPECT_LT(primes[i], u64{1} << 61);
                 for (std::size_t j = 0; j < i; ++j) EXPECT_NE(primes[i], primes[j]);
                 excess += std::log2(static_cast<double>(primes[i])) - bits;

@@ -35,8 +35,8 @@ std::vector<u64> random_lazy(std::size_t n, u64 q, std::mt19937_64& rng) {
 
 // Forward and inverse of `input` with `kernel` equal the portable results, and the round trip
 // of a reduced input gives it back.
-void expect_matches_portable(NttKernel kernel, const NttTables& tables, const std::vector<u64>& input,
-                             const std::string& where) {
+void expect_matches_portable(NttKernel kernel, const NttTables& tables,
+                             const std::vector<u64>& input, const std::string& where) {
     const u64 q = tables.modulus().value();
     auto expected = input;
     ntt_forward_portable(expected.data(), tables);
@@ -61,8 +61,8 @@ void expect_matches_portable(NttKernel kernel, const NttTables& tables, const st
 }  // namespace
 
 TEST(NttSimd, KernelNamesRoundTripAndSelectionIsAvailable) {
-    for (NttKernel kernel : {NttKernel::portable, NttKernel::avx2, NttKernel::avx512,
-                             NttKernel::avx512ifma}) {
+    for (NttKernel kernel :
+         {NttKernel::portable, NttKernel::avx2, NttKernel::avx512, NttKernel::avx512ifma}) {
         EXPECT_EQ(ntt_kernel_from_name(ntt_kernel_name(kernel)), kernel);
     }
     EXPECT_THROW(ntt_kernel_from_name("sse2"), henn::InvalidArgument);
@@ -139,10 +139,10 @@ TEST(NttSimd, ExtremeInputsAtTheLargestModuli) {
             for (u64 fill : {4 * q - 1, 2 * q, q - 1, u64{0}}) {
                 const std::vector<u64> input(n, fill);
                 for (NttKernel kernel : kernels) {
-                    expect_matches_portable(kernel, tables, input,
-                                            std::string(ntt_kernel_name(kernel)) + " n=" +
-                                                std::to_string(n) + " q=" + std::to_string(q) +
-                                                " fill=" + std::to_string(fill));
+                    expect_matches_portable(
+                        kernel, tables, input,
+                        std::string(ntt_kernel_name(kernel)) + " n=" + std::to_string(n) +
+                            " q=" + std::to_string(q) + " fill=" + std::to_string(fill));
                     if (HasFatalFailure()) return;
                 }
             }

@@ -55,7 +55,8 @@ TEST(Ntt, OutputsAreEvaluationsAtOddPowersOfPsi) {
     for (std::size_t i = 0; i < n; ++i) {
         u64 point = pow_mod(tables.root(), 2 * reverse_bits(i, tables.log_size()) + 1, q);
         u64 value = 0;  // Horner
-        for (std::size_t k = n; k-- > 0;) value = add_mod(mul_mod(value, point, q), a[k], q.value());
+        for (std::size_t k = n; k-- > 0;)
+            value = add_mod(mul_mod(value, point, q), a[k], q.value());
         ASSERT_EQ(evals[i], value) << i;
     }
 }
@@ -87,7 +88,8 @@ TEST(Ntt, RoundTripAtCkksSizesAndLazyInputs) {
         NttTables tables(n, q);
         auto a = random_poly(n, q.value(), rng);
         auto lazy = a;
-        for (std::size_t i = 0; i < n; i += 3) lazy[i] += (rng() & 1 ? 1 : 3) * q.value();  // [0, 4q)
+        for (std::size_t i = 0; i < n; i += 3)
+            lazy[i] += (rng() & 1 ? 1 : 3) * q.value();  // [0, 4q)
         auto b = lazy;
         ntt_forward(b.data(), tables);
         auto c = a;
@@ -118,7 +120,7 @@ TEST(Ntt, DispatchedKernelsMatchPortable) {
 }
 
 TEST(Ntt, RejectsBadParameters) {
-    EXPECT_THROW(NttTables(12, Modulus(97)), henn::InvalidArgument);      // not a power of two
-    EXPECT_THROW(NttTables(16, Modulus(113)), henn::InvalidArgument);     // 113 != 1 mod 32
-    EXPECT_THROW(NttTables(4, Modulus(25)), henn::InvalidArgument);       // not prime
+    EXPECT_THROW(NttTables(12, Modulus(97)), henn::InvalidArgument);   // not a power of two
+    EXPECT_THROW(NttTables(16, Modulus(113)), henn::InvalidArgument);  // 113 != 1 mod 32
+    EXPECT_THROW(NttTables(4, Modulus(25)), henn::InvalidArgument);    // not prime
 }

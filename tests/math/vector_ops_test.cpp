@@ -19,8 +19,8 @@ using namespace henn::math;
 
 namespace {
 
-constexpr VectorKernel kAllKernels[] = {VectorKernel::portable, VectorKernel::avx2, VectorKernel::avx512,
-                                        VectorKernel::avx512ifma};
+constexpr VectorKernel kAllKernels[] = {VectorKernel::portable, VectorKernel::avx2,
+                                        VectorKernel::avx512, VectorKernel::avx512ifma};
 constexpr std::size_t kLengths[] = {1, 3, 7, 8, 9, 64, 1000, 8192};
 constexpr int kBitSizes[] = {20, 30, 40, 45, 49, 50, 51, 55, 60, 61};
 
@@ -38,10 +38,17 @@ std::vector<u64> random_residues(std::size_t n, u64 q, std::mt19937_64& rng) {
     std::vector<u64> v(n);
     for (auto& x : v) {
         switch (rng() % 8) {
-            case 0: x = q - 1; break;
-            case 1: x = rng() % 2 == 0 ? 0 : 1; break;
-            case 2: x = q - 2; break;
-            default: x = rng() % q;
+            case 0:
+                x = q - 1;
+                break;
+            case 1:
+                x = rng() % 2 == 0 ? 0 : 1;
+                break;
+            case 2:
+                x = q - 2;
+                break;
+            default:
+                x = rng() % q;
         }
     }
     return v;
@@ -71,7 +78,8 @@ std::vector<Modulus> test_moduli() {
 }  // namespace
 
 TEST(VectorOps, KernelNamesRoundTripAndSelectionIsAvailable) {
-    for (VectorKernel kernel : kAllKernels) EXPECT_EQ(vector_kernel_from_name(vector_kernel_name(kernel)), kernel);
+    for (VectorKernel kernel : kAllKernels)
+        EXPECT_EQ(vector_kernel_from_name(vector_kernel_name(kernel)), kernel);
     EXPECT_THROW(vector_kernel_from_name("sse2"), henn::InvalidArgument);
     EXPECT_TRUE(vector_kernel_available(VectorKernel::portable));
     EXPECT_TRUE(vector_kernel_available(vector_selected_kernel()));
@@ -99,7 +107,8 @@ TEST(VectorOps, ElementwiseMatchScalarReference) {
             const auto a = random_residues(n, qv, rng), b = random_residues(n, qv, rng);
             const auto b1 = random_residues(n, qv, rng), a1 = random_residues(n, qv, rng);
             const ShoupConstant w(rng() % qv, qv), w_max(qv - 1, qv);
-            std::vector<u64> sum(n), difference(n), negated(n), product(n), fused(n), scaled(n), scaled_max(n);
+            std::vector<u64> sum(n), difference(n), negated(n), product(n), fused(n), scaled(n),
+                scaled_max(n);
             std::vector<u64> c0(n), c1(n), c2(n);
             for (std::size_t k = 0; k < n; ++k) {
                 sum[k] = add_mod(a[k], b[k], qv);
@@ -132,8 +141,8 @@ TEST(VectorOps, ElementwiseMatchScalarReference) {
                 mul_scalar_mod_vec(a.data(), w_max, out.data(), n, q, kernel);
                 ASSERT_EQ(out, scaled_max) << "mul_scalar by q-1 " << at;
                 std::vector<u64> k0(n), k1(n), k2(n);
-                karatsuba_tensor_vec(a.data(), a1.data(), b.data(), b1.data(), k0.data(), k1.data(), k2.data(), n, q,
-                                     kernel);
+                karatsuba_tensor_vec(a.data(), a1.data(), b.data(), b1.data(), k0.data(), k1.data(),
+                                     k2.data(), n, q, kernel);
                 ASSERT_EQ(k0, c0) << "karatsuba c0 " << at;
                 ASSERT_EQ(k1, c1) << "karatsuba c1 " << at;
                 ASSERT_EQ(k2, c2) << "karatsuba c2 " << at;
@@ -184,7 +193,8 @@ TEST(VectorOps, InnerProductsMatchScalarReference) {
     for (const Modulus& q : test_moduli()) {
         const u64 qv = q.value();
         for (std::size_t n : {std::size_t{1}, std::size_t{9}, std::size_t{64}, std::size_t{1000}}) {
-            for (std::size_t count : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{59}, std::size_t{60}}) {
+            for (std::size_t count : {std::size_t{0}, std::size_t{1}, std::size_t{2},
+                                      std::size_t{59}, std::size_t{60}}) {
                 std::vector<std::vector<u64>> xs(count), ys(count);
                 std::vector<const u64*> x(count), y(count);
                 for (std::size_t t = 0; t < count; ++t) {
@@ -200,8 +210,8 @@ TEST(VectorOps, InnerProductsMatchScalarReference) {
                 for (std::size_t k = 0; k < n; ++k) {
                     for (std::size_t t = 0; t < count; ++t) {
                         expected[k] = add_mod(expected[k], mul_mod(xs[t][k], ys[t][k], q), qv);
-                        expected_permuted[k] =
-                            add_mod(expected_permuted[k], mul_mod(xs[t][permutation[k]], ys[t][k], q), qv);
+                        expected_permuted[k] = add_mod(
+                            expected_permuted[k], mul_mod(xs[t][permutation[k]], ys[t][k], q), qv);
                     }
                 }
                 for (VectorKernel kernel : available_kernels()) {
@@ -209,28 +219,31 @@ TEST(VectorOps, InnerProductsMatchScalarReference) {
                     std::vector<u64> out(n, 12345);
                     dot_mod_vec(x.data(), y.data(), count, out.data(), n, q, kernel);
                     ASSERT_EQ(out, expected) << "dot " << at;
-                    dot_mod_vec_permuted(x.data(), permutation.data(), y.data(), count, out.data(), n, q, kernel);
+                    dot_mod_vec_permuted(x.data(), permutation.data(), y.data(), count, out.data(),
+                                         n, q, kernel);
                     ASSERT_EQ(out, expected_permuted) << "dot permuted " << at;
                     // Pairs sharing x: y and the reversed list of y arrays as second operand.
                     std::vector<const u64*> y_reversed(y.rbegin(), y.rend());
                     std::vector<u64> expected_reversed(n, 0), expected_reversed_permuted(n, 0);
                     for (std::size_t k = 0; k < n; ++k) {
                         for (std::size_t t = 0; t < count; ++t) {
-                            expected_reversed[k] =
-                                add_mod(expected_reversed[k], mul_mod(xs[t][k], y_reversed[t][k], q), qv);
-                            expected_reversed_permuted[k] = add_mod(
-                                expected_reversed_permuted[k], mul_mod(xs[t][permutation[k]], y_reversed[t][k], q), qv);
+                            expected_reversed[k] = add_mod(
+                                expected_reversed[k], mul_mod(xs[t][k], y_reversed[t][k], q), qv);
+                            expected_reversed_permuted[k] =
+                                add_mod(expected_reversed_permuted[k],
+                                        mul_mod(xs[t][permutation[k]], y_reversed[t][k], q), qv);
                         }
                     }
                     std::vector<u64> out1(n, 777);
-                    dot_pair_mod_vec(x.data(), nullptr, y.data(), y_reversed.data(), count, out.data(), out1.data(), n,
-                                     q, kernel);
+                    dot_pair_mod_vec(x.data(), nullptr, y.data(), y_reversed.data(), count,
+                                     out.data(), out1.data(), n, q, kernel);
                     ASSERT_EQ(out, expected) << "dot pair, first " << at;
                     ASSERT_EQ(out1, expected_reversed) << "dot pair, second " << at;
-                    dot_pair_mod_vec(x.data(), permutation.data(), y.data(), y_reversed.data(), count, out.data(),
-                                     out1.data(), n, q, kernel);
+                    dot_pair_mod_vec(x.data(), permutation.data(), y.data(), y_reversed.data(),
+                                     count, out.data(), out1.data(), n, q, kernel);
                     ASSERT_EQ(out, expected_permuted) << "dot pair permuted, first " << at;
-                    ASSERT_EQ(out1, expected_reversed_permuted) << "dot pair permuted, second " << at;
+                    ASSERT_EQ(out1, expected_reversed_permuted)
+                        << "dot pair permuted, second " << at;
                     if (count > 0) {  // the output may be one of the y arrays
                         std::vector<u64> alias = ys[0];
                         std::vector<const u64*> y_alias = y;
@@ -252,7 +265,8 @@ TEST(VectorOps, WeightedSumsMatchScalarReference) {
         for (int input_bits : {20, 50, 61}) {
             const u64 x_bound = u64{1} << input_bits;
             for (std::size_t n : {std::size_t{7}, std::size_t{64}, std::size_t{1000}}) {
-                for (std::size_t count : {std::size_t{1}, std::size_t{2}, std::size_t{59}, std::size_t{64}}) {
+                for (std::size_t count :
+                     {std::size_t{1}, std::size_t{2}, std::size_t{59}, std::size_t{64}}) {
                     std::vector<std::vector<u64>> xs(count);
                     std::vector<const u64*> x(count);
                     std::vector<u64> w(count);
@@ -265,14 +279,17 @@ TEST(VectorOps, WeightedSumsMatchScalarReference) {
                     std::vector<u64> expected(n, 0);
                     for (std::size_t k = 0; k < n; ++k) {
                         for (std::size_t t = 0; t < count; ++t) {
-                            expected[k] = add_mod(expected[k], mul_mod(q.reduce(xs[t][k]), w[t], q), qv);
+                            expected[k] =
+                                add_mod(expected[k], mul_mod(q.reduce(xs[t][k]), w[t], q), qv);
                         }
                     }
                     for (VectorKernel kernel : available_kernels()) {
                         std::vector<u64> out(n);
-                        weighted_sum_mod_vec(x.data(), w.data(), count, x_bound, out.data(), n, q, kernel);
-                        ASSERT_EQ(out, expected) << "weighted sum " << where(kernel, q, n) << " count=" << count
-                                                 << " inputs below 2^" << input_bits;
+                        weighted_sum_mod_vec(x.data(), w.data(), count, x_bound, out.data(), n, q,
+                                             kernel);
+                        ASSERT_EQ(out, expected)
+                            << "weighted sum " << where(kernel, q, n) << " count=" << count
+                            << " inputs below 2^" << input_bits;
                     }
                 }
             }
@@ -284,13 +301,16 @@ TEST(VectorOps, TooManyTermsAreRejected) {
     const Modulus q(97);
     std::vector<u64> one(1, 1), out(1);
     std::vector<const u64*> xs(kMaxDotTerms + 1, one.data());
-    EXPECT_THROW(dot_mod_vec(xs.data(), xs.data(), xs.size(), out.data(), 1, q), henn::InvalidArgument);
+    EXPECT_THROW(dot_mod_vec(xs.data(), xs.data(), xs.size(), out.data(), 1, q),
+                 henn::InvalidArgument);
     std::vector<const u64*> many(kMaxWeightedTerms + 1, one.data());
     std::vector<u64> weights(many.size(), 1);
-    EXPECT_THROW(weighted_sum_mod_vec(many.data(), weights.data(), many.size(), 2, out.data(), 1, q),
-                 henn::InvalidArgument);
-    EXPECT_THROW(weighted_sum_mod_vec(xs.data(), weights.data(), 1, (u64{1} << 61) + 1, out.data(), 1, q),
-                 henn::InvalidArgument);
+    EXPECT_THROW(
+        weighted_sum_mod_vec(many.data(), weights.data(), many.size(), 2, out.data(), 1, q),
+        henn::InvalidArgument);
+    EXPECT_THROW(
+        weighted_sum_mod_vec(xs.data(), weights.data(), 1, (u64{1} << 61) + 1, out.data(), 1, q),
+        henn::InvalidArgument);
 }
 
 TEST(VectorOps, MatrixRowsMatchScalarReference) {
@@ -300,7 +320,8 @@ TEST(VectorOps, MatrixRowsMatchScalarReference) {
     const std::size_t columns = 230;
     const std::size_t row_sizes[] = {0, 1, 63, 64, 65, 200, 7};
     for (const Modulus& q : test_moduli()) {
-        for (std::size_t n : {std::size_t{5}, std::size_t{40}, std::size_t{128}, std::size_t{1000}}) {
+        for (std::size_t n :
+             {std::size_t{5}, std::size_t{40}, std::size_t{128}, std::size_t{1000}}) {
             std::vector<std::vector<u64>> x(columns);
             std::vector<const u64*> xp(columns);
             for (std::size_t c = 0; c < columns; ++c) {
@@ -311,7 +332,8 @@ TEST(VectorOps, MatrixRowsMatchScalarReference) {
             std::vector<std::uint32_t> column;
             std::vector<u64> w;
             for (std::size_t size : row_sizes) {
-                for (std::size_t e = 0; e < size; ++e) column.push_back(static_cast<std::uint32_t>(rng() % columns));
+                for (std::size_t e = 0; e < size; ++e)
+                    column.push_back(static_cast<std::uint32_t>(rng() % columns));
                 const auto weights = random_residues(size, q.value(), rng);
                 w.insert(w.end(), weights.begin(), weights.end());
                 row_begin.push_back(column.size());
@@ -321,7 +343,8 @@ TEST(VectorOps, MatrixRowsMatchScalarReference) {
             for (std::size_t r = 0; r < rows; ++r) {
                 for (std::size_t e = row_begin[r]; e < row_begin[r + 1]; ++e) {
                     for (std::size_t k = 0; k < n; ++k) {
-                        expected[r][k] = add_mod(expected[r][k], mul_mod(x[column[e]][k], w[e], q), q.value());
+                        expected[r][k] =
+                            add_mod(expected[r][k], mul_mod(x[column[e]][k], w[e], q), q.value());
                     }
                 }
             }
@@ -329,7 +352,8 @@ TEST(VectorOps, MatrixRowsMatchScalarReference) {
                 std::vector<std::vector<u64>> out(rows, std::vector<u64>(n, 12345));
                 std::vector<u64*> op(rows);
                 for (std::size_t r = 0; r < rows; ++r) op[r] = out[r].data();
-                matrix_rows_mod_vec(xp.data(), row_begin.data(), column.data(), w.data(), rows, op.data(), n, q, kernel);
+                matrix_rows_mod_vec(xp.data(), row_begin.data(), column.data(), w.data(), rows,
+                                    op.data(), n, q, kernel);
                 EXPECT_EQ(out, expected) << where(kernel, q, n);
             }
         }
@@ -343,7 +367,8 @@ TEST(VectorOps, SmallWeightMatrixRowsMatchScalarReference) {
     const std::size_t columns = 600;
     const std::int32_t largest = (std::int32_t{1} << kMaxSmallWeightBits) - 1;
     for (const Modulus& q : test_moduli()) {
-        for (std::size_t n : {std::size_t{5}, std::size_t{16}, std::size_t{128}, std::size_t{1000}}) {
+        for (std::size_t n :
+             {std::size_t{5}, std::size_t{16}, std::size_t{128}, std::size_t{1000}}) {
             std::vector<std::vector<u64>> x(columns);
             std::vector<const u64*> xp(columns);
             for (std::size_t c = 0; c < columns; ++c) {
@@ -357,12 +382,13 @@ TEST(VectorOps, SmallWeightMatrixRowsMatchScalarReference) {
             std::vector<std::int32_t> w;
             // kind: 0 random signs, 1 all positive at the bound, 2 all negative at the bound,
             // 3 positives then negatives (the layout ConstantMatrix uses).
-            const std::pair<std::size_t, int> row_kinds[] = {{0, 0}, {1, 0}, {600, 1}, {600, 2}, {300, 0},
-                                                              {511, 3}, {7, 3}, {256, 1}};
+            const std::pair<std::size_t, int> row_kinds[] = {
+                {0, 0}, {1, 0}, {600, 1}, {600, 2}, {300, 0}, {511, 3}, {7, 3}, {256, 1}};
             for (auto [size, kind] : row_kinds) {
                 for (std::size_t e = 0; e < size; ++e) {
                     column.push_back(static_cast<std::uint32_t>(rng() % columns));
-                    std::int32_t v = static_cast<std::int32_t>(rng() % (static_cast<std::uint64_t>(largest) + 1));
+                    std::int32_t v = static_cast<std::int32_t>(
+                        rng() % (static_cast<std::uint64_t>(largest) + 1));
                     if (kind == 1) v = largest;
                     if (kind == 2) v = -largest;
                     if (kind == 0 && (rng() & 1)) v = -v;
@@ -378,7 +404,8 @@ TEST(VectorOps, SmallWeightMatrixRowsMatchScalarReference) {
                     const u64 magnitude = static_cast<u64>(w[e] >= 0 ? w[e] : -w[e]) % q.value();
                     const u64 residue = w[e] >= 0 ? magnitude : negate_mod(magnitude, q.value());
                     for (std::size_t k = 0; k < n; ++k) {
-                        expected[r][k] = add_mod(expected[r][k], mul_mod(x[column[e]][k], residue, q), q.value());
+                        expected[r][k] = add_mod(expected[r][k],
+                                                 mul_mod(x[column[e]][k], residue, q), q.value());
                     }
                 }
             }
@@ -386,8 +413,8 @@ TEST(VectorOps, SmallWeightMatrixRowsMatchScalarReference) {
                 std::vector<std::vector<u64>> out(rows, std::vector<u64>(n, 12345));
                 std::vector<u64*> op(rows);
                 for (std::size_t r = 0; r < rows; ++r) op[r] = out[r].data();
-                matrix_rows_small_mod_vec(xp.data(), row_begin.data(), column.data(), w.data(), rows, op.data(), n, q,
-                                          kernel);
+                matrix_rows_small_mod_vec(xp.data(), row_begin.data(), column.data(), w.data(),
+                                          rows, op.data(), n, q, kernel);
                 EXPECT_EQ(out, expected) << where(kernel, q, n);
             }
         }
@@ -402,5 +429,6 @@ TEST(VectorOps, SmallWeightsAboveTheBoundAreRejected) {
     const std::size_t row_begin[2] = {0, 1};
     const std::uint32_t column[1] = {0};
     const std::int32_t too_large[1] = {std::int32_t{1} << kMaxSmallWeightBits};
-    EXPECT_THROW(matrix_rows_small_mod_vec(xp, row_begin, column, too_large, 1, op, 1, q), henn::InvalidArgument);
+    EXPECT_THROW(matrix_rows_small_mod_vec(xp, row_begin, column, too_large, 1, op, 1, q),
+                 henn::InvalidArgument);
 }

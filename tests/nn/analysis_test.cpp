@@ -30,25 +30,30 @@ int ceil_log2_plus_one(int degree) {
 struct LayerKind {
     std::string name;
     Polynomial polynomial;
-    int depth = 0;     // by the rules of analysis.hpp, computed here
-    int products = -1; // -1: not pinned here (the Chebyshev plan's count)
+    int depth = 0;      // by the rules of analysis.hpp, computed here
+    int products = -1;  // -1: not pinned here (the Chebyshev plan's count)
 };
 
-Polynomial from_spec(const std::string& spec) { return std::get<Polynomial>(activation_layer(parse_activation(spec))); }
+Polynomial from_spec(const std::string& spec) {
+    return std::get<Polynomial>(activation_layer(parse_activation(spec)));
+}
 
 std::vector<LayerKind> layer_kinds() {
     std::vector<LayerKind> kinds;
-    kinds.push_back({"square", from_spec("square"), 1, 1});                                // cryptonets
-    kinds.push_back({"poly:least-squares:2:4", from_spec("poly:least-squares:2:4"), 1, 1});  // cryptodl-m1, mlp, lenet5
+    kinds.push_back({"square", from_spec("square"), 1, 1});  // cryptonets
+    kinds.push_back({"poly:least-squares:2:4", from_spec("poly:least-squares:2:4"), 1,
+                     1});  // cryptodl-m1, mlp, lenet5
     kinds.push_back({"poly:minimax:3:8:sigmoid", from_spec("poly:minimax:3:8:sigmoid"), 2, 2});
-    kinds.push_back({"poly:least-squares:3:-2,6:tanh", from_spec("poly:least-squares:3:-2,6:tanh"), 2, 2});
+    kinds.push_back(
+        {"poly:least-squares:3:-2,6:tanh", from_spec("poly:least-squares:3:-2,6:tanh"), 2, 2});
     Polynomial imported_cubic;  // an ONNX graph's x*(a + x*(b + c*x)): no interval recorded
     imported_cubic.coefficients = {0.0, 0.5, 0.25, -0.125};
     imported_cubic.approximates = imported_cubic.method = "imported";
     kinds.push_back({"imported cubic", imported_cubic, 2, 2});
     Polynomial imported_quintic = imported_cubic;
     imported_quintic.coefficients = {0.1, 0.9, 0.0, -0.2, 0.0, 0.05};
-    kinds.push_back({"imported quintic", imported_quintic, ceil_log2_plus_one(5), -1});  // [-1, 1]: no change
+    kinds.push_back(
+        {"imported quintic", imported_quintic, ceil_log2_plus_one(5), -1});  // [-1, 1]: no change
     for (int degree = 4; degree <= 15; ++degree) {
         for (const std::string& spec : {"poly:chebyshev:" + std::to_string(degree) + ":8",
                                         "poly:minimax:" + std::to_string(degree) + ":8:sigmoid"}) {
@@ -83,7 +88,8 @@ TEST(Analysis, PolynomialLayersCostExactlyWhatTheirEncryptedEvaluationConsumes) 
         const ModelCost cost = analyze(model);
         ASSERT_EQ(cost.layers.size(), 1u);
         // What the encrypted engine calls.
-        const circuits::PolynomialPlan plan = circuits::plan_polynomial(p.coefficients, p.interval_lo, p.interval_hi);
+        const circuits::PolynomialPlan plan =
+            circuits::plan_polynomial(p.coefficients, p.interval_lo, p.interval_hi);
         EXPECT_EQ(plan.depth, kind.depth);
         if (kind.products >= 0) {
             EXPECT_EQ(plan.ct_multiplications, kind.products);
@@ -104,15 +110,16 @@ TEST(Analysis, PolynomialLayersCostExactlyWhatTheirEncryptedEvaluationConsumes) 
         for (auto& x : xs) x = {dist(rng), 0.0};
         const ckks::Ciphertext x = setup.encrypt(xs, plan.depth);
         circuits::EvaluationReport report;
-        const ckks::Ciphertext y =
-            circuits::evaluate_polynomial(*setup.evaluator, x, p.coefficients, p.interval_lo, p.interval_hi, 0, &report);
+        const ckks::Ciphertext y = circuits::evaluate_polynomial(
+            *setup.evaluator, x, p.coefficients, p.interval_lo, p.interval_hi, 0, &report);
         EXPECT_EQ(report.levels_consumed, cost.layers[0].depth);
         EXPECT_EQ(x.level - y.level, cost.layers[0].depth);
         EXPECT_EQ(3 * report.ct_multiplications, cost.layers[0].ct_ct_multiplications);
         std::vector<Complex> expected;
         for (const Complex& v : xs) {
             long double acc = 0.0L;
-            for (std::size_t j = p.coefficients.size(); j-- > 0;) acc = acc * v.real() + p.coefficients[j];
+            for (std::size_t j = p.coefficients.size(); j-- > 0;)
+                acc = acc * v.real() + p.coefficients[j];
             expected.emplace_back(static_cast<double>(acc), 0.0);
         }
         HENN_EXPECT_PRECISION(setup.decrypt(y), expected, 19.0, 23.0);
@@ -149,7 +156,8 @@ TEST(Analysis, PoolingStatesItsCost) {
     EXPECT_EQ(cost.layers[0].ct_ct_multiplications, 0);
     EXPECT_EQ(cost.layers[1].depth, 1);  // average pooling: a scalar product
     EXPECT_EQ(cost.layers[1].pt_ct_multiplications, 2 * 4 * 4);
-    EXPECT_NE(cost.layers[1].detail.find("scalar product by 0.25 (1 level)"), std::string::npos) << cost.layers[1].detail;
+    EXPECT_NE(cost.layers[1].detail.find("scalar product by 0.25 (1 level)"), std::string::npos)
+        << cost.layers[1].detail;
     EXPECT_EQ(cost.layers[2].depth, 0);  // sum pooling
     EXPECT_NE(cost.layers[2].detail.find("additions only"), std::string::npos);
     EXPECT_EQ(cost.layers[4].depth, 1);  // dense
@@ -162,8 +170,10 @@ TEST(Analysis, PoolingStatesItsCost) {
     Dense wide = dense;
     wide.in_features = 32;
     wide.weight.assign(64, 0.01);
-    const Model foldable({1, 10, 10}, {{"conv", conv}, {"avg", average}, {"flat", Flatten{}}, {"fc", wide}});
-    EXPECT_NE(analyze(foldable).layers[1].detail.find("foldable into fc, not folded"), std::string::npos)
+    const Model foldable({1, 10, 10},
+                         {{"conv", conv}, {"avg", average}, {"flat", Flatten{}}, {"fc", wide}});
+    EXPECT_NE(analyze(foldable).layers[1].detail.find("foldable into fc, not folded"),
+              std::string::npos)
         << analyze(foldable).layers[1].detail;
 }
 

@@ -22,8 +22,8 @@ std::vector<double> random_vector(std::size_t n, std::mt19937_64& rng, double sc
     return v;
 }
 
-Conv2d random_conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride, std::int64_t pad,
-                   std::mt19937_64& rng) {
+Conv2d random_conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride,
+                   std::int64_t pad, std::mt19937_64& rng) {
     Conv2d c;
     c.in_channels = in;
     c.out_channels = out;
@@ -84,7 +84,9 @@ TEST(Model, ConvolutionMatchesItsMatrix) {
                         for (std::int64_t b = 0; b < K; ++b) {
                             const auto i = r * S - P + a, j = s * S - P + b;
                             if (i >= 0 && i < H && j >= 0 && j < W)
-                                row[static_cast<std::size_t>((c * H + i) * W + j)] += conv.weight[static_cast<std::size_t>(((o * C + c) * K + a) * K + b)];
+                                row[static_cast<std::size_t>((c * H + i) * W + j)] +=
+                                    conv.weight[static_cast<std::size_t>(((o * C + c) * K + a) * K +
+                                                                         b)];
                         }
                 double expected = conv.bias[static_cast<std::size_t>(o)];
                 for (std::size_t t = 0; t < row.size(); ++t) expected += row[t] * x[t];
@@ -101,15 +103,18 @@ TEST(Model, PoolingPolynomialsAndActivations) {
     EXPECT_TRUE(avg.is_average());
     EXPECT_FALSE(sum.is_average());
     std::vector<double> x{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-    EXPECT_EQ(run_reference(Model({1, 4, 4}, {{"p", avg}}), x), (std::vector<double>{3.5, 5.5, 11.5, 13.5}));
-    EXPECT_EQ(run_reference(Model({1, 4, 4}, {{"p", sum}}), x), (std::vector<double>{14, 22, 46, 54}));
+    EXPECT_EQ(run_reference(Model({1, 4, 4}, {{"p", avg}}), x),
+              (std::vector<double>{3.5, 5.5, 11.5, 13.5}));
+    EXPECT_EQ(run_reference(Model({1, 4, 4}, {{"p", sum}}), x),
+              (std::vector<double>{14, 22, 46, 54}));
 
     Polynomial p;
     p.coefficients = {0.5, -1.25, 0.75, 0.125};
     std::vector<double> v{-2.0, -0.5, 0.0, 1.5, 3.0};
     auto y = run_reference(Model({5}, {{"p", p}}), v);
     for (std::size_t i = 0; i < v.size(); ++i)
-        EXPECT_NEAR(y[i], 0.5 - 1.25 * v[i] + 0.75 * v[i] * v[i] + 0.125 * std::pow(v[i], 3), 1e-14);
+        EXPECT_NEAR(y[i], 0.5 - 1.25 * v[i] + 0.75 * v[i] * v[i] + 0.125 * std::pow(v[i], 3),
+                    1e-14);
     auto relu = run_reference(Model({5}, {{"r", NonPolynomial{NonPolynomialKind::relu}}}), v);
     EXPECT_EQ(relu, (std::vector<double>{0, 0, 0, 1.5, 3.0}));
     auto sig = run_reference(Model({5}, {{"s", NonPolynomial{NonPolynomialKind::sigmoid}}}), v);
@@ -123,7 +128,8 @@ TEST(Model, PoolingPolynomialsAndActivations) {
 TEST(Model, PaddedPoolingEqualsPoolingTheZeroPaddedInput) {
     std::mt19937_64 rng(11);
     const std::int64_t C = 2, H = 5, W = 6;
-    for (auto [k, s, ph, pw] : {std::array<std::int64_t, 4>{2, 2, 1, 1}, {3, 2, 1, 2}, {3, 1, 2, 0}, {2, 1, 0, 1}}) {
+    for (auto [k, s, ph, pw] :
+         {std::array<std::int64_t, 4>{2, 2, 1, 1}, {3, 2, 1, 2}, {3, 1, 2, 0}, {2, 1, 0, 1}}) {
         Pool2d padded;
         padded.kernel_h = padded.kernel_w = k;
         padded.stride_h = padded.stride_w = s;
@@ -143,7 +149,8 @@ TEST(Model, PaddedPoolingEqualsPoolingTheZeroPaddedInput) {
         const Model a({C, H, W}, {{"p", padded}});
         const Model b({C, PH, PW}, {{"p", plain}});
         EXPECT_EQ(a.output_shape(), b.output_shape());
-        EXPECT_EQ(run_reference(a, x), run_reference(b, zero_padded)) << k << " " << s << " " << ph << " " << pw;
+        EXPECT_EQ(run_reference(a, x), run_reference(b, zero_padded))
+            << k << " " << s << " " << ph << " " << pw;
     }
     Pool2d bad;
     bad.kernel_h = bad.kernel_w = 2;
@@ -163,7 +170,8 @@ TEST(Model, BatchNormFoldingEqualsApplyingIt) {
     fold_batch_norm(folded, gamma, beta, mean, var, eps);
     auto after = run_reference(Model({6}, {{"d", folded}}), x);
     for (std::size_t i = 0; i < 4; ++i)
-        EXPECT_NEAR(after[i], gamma[i] * (before[i] - mean[i]) / std::sqrt(var[i] + eps) + beta[i], 1e-12);
+        EXPECT_NEAR(after[i], gamma[i] * (before[i] - mean[i]) / std::sqrt(var[i] + eps) + beta[i],
+                    1e-12);
     EXPECT_THROW(fold_batch_norm(folded, {1}, {0}, {0}, {1}, eps), ModelError);
     LayerOp flatten = Flatten{};
     EXPECT_THROW(fold_batch_norm(flatten, gamma, beta, mean, var, eps), ModelError);
@@ -202,10 +210,11 @@ TEST(Model, CostsOfACryptoNetsShapedModel) {
     const auto cost = analyze(model);
     EXPECT_EQ(cost.parameters, 5 * 25 + 5 + 845 * 100 + 100 + 1010 + 6);
     EXPECT_EQ(cost.ct_ct_multiplications, 845 + 100);  // one squaring per neuron
-    EXPECT_EQ(cost.depth, 5);  // conv, square, dense, square, dense
+    EXPECT_EQ(cost.depth, 5);                          // conv, square, dense, square, dense
     EXPECT_EQ(cost.pt_ct_multiplications, 845 * 25 + 845 * 100 + 100 * 10);
     EXPECT_TRUE(cost.encryptable);
-    EXPECT_NE(describe(model).find("ciphertext-ciphertext multiplications (one ciphertext per neuron): 945"),
+    EXPECT_NE(describe(model).find(
+                  "ciphertext-ciphertext multiplications (one ciphertext per neuron): 945"),
               std::string::npos);
 
     // A general degree-3 polynomial follows approx's plan; ReLU makes the model not encryptable.
@@ -218,7 +227,8 @@ TEST(Model, CostsOfACryptoNetsShapedModel) {
     Model with_relu({4}, {{"r", NonPolynomial{}}});
     EXPECT_FALSE(analyze(with_relu).encryptable);
     std::vector<std::string> warnings;
-    auto replaced = replace_activations(with_relu, parse_activation("poly:least-squares:2:4"), warnings);
+    auto replaced =
+        replace_activations(with_relu, parse_activation("poly:least-squares:2:4"), warnings);
     EXPECT_TRUE(replaced.is_polynomial());
     ASSERT_EQ(warnings.size(), 1u);
     EXPECT_NE(warnings[0].find("relu replaced by poly:least-squares:2:4"), std::string::npos);
@@ -240,7 +250,8 @@ TEST(Activation, ParsingAndApproximation) {
         EXPECT_THROW(parse_activation(bad), henn::InvalidArgument) << bad;
 
     // The fitted polynomial approximates the function on its interval (sigmoid, degree 3).
-    auto p = std::get<Polynomial>(activation_layer(parse_activation("poly:least-squares:3:4:sigmoid")));
+    auto p =
+        std::get<Polynomial>(activation_layer(parse_activation("poly:least-squares:3:4:sigmoid")));
     ASSERT_EQ(p.coefficients.size(), 4u);
     for (double x = -4; x <= 4; x += 0.5) {
         double y = 0;
@@ -259,7 +270,8 @@ TEST(NetworkSpec, SpecsAndPresets) {
     EXPECT_EQ(to_json(back), to_json(m1));
     EXPECT_THROW(preset_network("resnet"), henn::InvalidArgument);
     EXPECT_THROW(parse_network_spec("{\"layers\": [{\"type\": \"batchnorm\"}]}"), ModelError);
-    EXPECT_THROW(parse_network_spec("{\"layers\": [{\"type\": \"dense\", \"out\": 10}]}"), ModelError);  // not flat
+    EXPECT_THROW(parse_network_spec("{\"layers\": [{\"type\": \"dense\", \"out\": 10}]}"),
+                 ModelError);  // not flat
     EXPECT_THROW(parse_network_spec("{\"layers\": [{\"type\": \"conv3d\"}]}"), ModelError);
     EXPECT_THROW(parse_network_spec("not json"), ModelError);
     EXPECT_THROW(preset_network("cryptonets", {30}, 2), ModelError);  // a CNN on tabular data

@@ -8,8 +8,8 @@
 #include <cmath>
 #include <random>
 
-#include "henn/onnx/onnx.hpp"
 #include "henn/nn/reference.hpp"
+#include "henn/onnx/onnx.hpp"
 
 using namespace henn::nn;
 using namespace henn::onnx;
@@ -17,7 +17,7 @@ using namespace henn::onnx;
 namespace {
 
 class GraphBuilder {
-public:
+  public:
     explicit GraphBuilder(std::int64_t opset, const std::string& producer = "pytorch") {
         model_.set_ir_version(opset >= 13 ? 7 : 6);
         model_.set_producer_name(producer);
@@ -44,7 +44,8 @@ public:
         for (auto d : per_sample) t->mutable_shape()->add_dim()->set_dim_value(d);
     }
     // Initializers as raw little-endian float32 bytes, like PyTorch writes them.
-    std::string init(const std::string& name, std::vector<std::int64_t> dims, const std::vector<double>& values) {
+    std::string init(const std::string& name, std::vector<std::int64_t> dims,
+                     const std::vector<double>& values) {
         auto* t = graph_->add_initializer();
         t->set_name(name);
         t->set_data_type(onnx::TensorProto::FLOAT);
@@ -65,8 +66,8 @@ public:
         for (auto v : values) t->add_int64_data(v);
         return name;
     }
-    onnx::NodeProto* node(const std::string& op, const std::string& name, std::vector<std::string> inputs,
-                          std::string output) {
+    onnx::NodeProto* node(const std::string& op, const std::string& name,
+                          std::vector<std::string> inputs, std::string output) {
         auto* n = graph_->add_node();
         n->set_op_type(op);
         n->set_name(name);
@@ -99,7 +100,7 @@ public:
         return {s.begin(), s.end()};
     }
 
-private:
+  private:
     onnx::ModelProto model_;
     onnx::GraphProto* graph_;
 };
@@ -125,7 +126,8 @@ void expect_close(const std::vector<double>& a, const std::vector<double>& b, do
     ASSERT_EQ(a.size(), b.size());
     double scale = 0;
     for (double v : b) scale = std::max(scale, std::abs(v));
-    for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], relative * std::max(scale, 1e-30)) << i;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        EXPECT_NEAR(a[i], b[i], relative * std::max(scale, 1e-30)) << i;
 }
 
 // PyTorch-style CNN: Conv -> BatchNormalization -> Relu -> MaxPool -> Conv -> Relu -> Flatten ->
@@ -134,40 +136,57 @@ struct TorchStyle {
     std::vector<double> w1, b1, gamma, beta, mean, var, w2, b2, fc1, fb1, fc2, fb2;
     GraphBuilder g{11};
     explicit TorchStyle(std::mt19937_64& rng) {
-        w1 = randoms(4 * 1 * 3 * 3, rng); b1 = randoms(4, rng);
-        gamma = randoms(4, rng); beta = randoms(4, rng); mean = randoms(4, rng); var = randoms(4, rng);
+        w1 = randoms(4 * 1 * 3 * 3, rng);
+        b1 = randoms(4, rng);
+        gamma = randoms(4, rng);
+        beta = randoms(4, rng);
+        mean = randoms(4, rng);
+        var = randoms(4, rng);
         for (auto& v : var) v = static_cast<float>(std::abs(v) + 0.5);
-        w2 = randoms(6 * 4 * 2 * 2, rng); b2 = randoms(6, rng);
-        fc1 = randoms(8 * 24, rng); fb1 = randoms(8, rng);
-        fc2 = randoms(3 * 8, rng); fb2 = randoms(3, rng);
+        w2 = randoms(6 * 4 * 2 * 2, rng);
+        b2 = randoms(6, rng);
+        fc1 = randoms(8 * 24, rng);
+        fb1 = randoms(8, rng);
+        fc2 = randoms(3 * 8, rng);
+        fb2 = randoms(3, rng);
         g.input("input.1", {1, 10, 10});
-        auto* c1 = g.node("Conv", "Conv_0", {"input.1", g.init("conv1.weight", {4, 1, 3, 3}, w1), g.init("conv1.bias", {4}, b1)}, "c1");
+        auto* c1 = g.node(
+            "Conv", "Conv_0",
+            {"input.1", g.init("conv1.weight", {4, 1, 3, 3}, w1), g.init("conv1.bias", {4}, b1)},
+            "c1");
         GraphBuilder::ints(c1, "kernel_shape", {3, 3});
         GraphBuilder::ints(c1, "pads", {1, 1, 1, 1});
         GraphBuilder::ints(c1, "strides", {1, 1});
         GraphBuilder::ints(c1, "dilations", {1, 1});
         GraphBuilder::integer(c1, "group", 1);
-        auto* bn = g.node("BatchNormalization", "BatchNormalization_1",
-                          {"c1", g.init("bn.weight", {4}, gamma), g.init("bn.bias", {4}, beta),
-                           g.init("bn.running_mean", {4}, mean), g.init("bn.running_var", {4}, var)},
-                          "bn");
+        auto* bn =
+            g.node("BatchNormalization", "BatchNormalization_1",
+                   {"c1", g.init("bn.weight", {4}, gamma), g.init("bn.bias", {4}, beta),
+                    g.init("bn.running_mean", {4}, mean), g.init("bn.running_var", {4}, var)},
+                   "bn");
         GraphBuilder::real(bn, "epsilon", 1e-5f);
         g.node("Relu", "Relu_2", {"bn"}, "r1");
         auto* mp = g.node("MaxPool", "MaxPool_3", {"r1"}, "p1");
         GraphBuilder::ints(mp, "kernel_shape", {2, 2});
         GraphBuilder::ints(mp, "strides", {2, 2});
-        auto* c2 = g.node("Conv", "Conv_4", {"p1", g.init("conv2.weight", {6, 4, 2, 2}, w2), g.init("conv2.bias", {6}, b2)}, "c2");
+        auto* c2 = g.node(
+            "Conv", "Conv_4",
+            {"p1", g.init("conv2.weight", {6, 4, 2, 2}, w2), g.init("conv2.bias", {6}, b2)}, "c2");
         GraphBuilder::ints(c2, "kernel_shape", {2, 2});
         GraphBuilder::ints(c2, "strides", {2, 2});
         g.node("Relu", "Relu_5", {"c2"}, "r2");
         GraphBuilder::integer(g.node("Flatten", "Flatten_6", {"r2"}, "f"), "axis", 1);
-        auto* gemm = g.node("Gemm", "Gemm_7", {"f", g.init("fc1.weight", {8, 24}, fc1), g.init("fc1.bias", {8}, fb1)}, "h");
+        auto* gemm =
+            g.node("Gemm", "Gemm_7",
+                   {"f", g.init("fc1.weight", {8, 24}, fc1), g.init("fc1.bias", {8}, fb1)}, "h");
         GraphBuilder::integer(gemm, "transB", 1);
         GraphBuilder::real(gemm, "alpha", 1.0f);
         GraphBuilder::real(gemm, "beta", 1.0f);
         g.node("Identity", "Identity_8", {"h"}, "hd");
         g.node("Sigmoid", "Sigmoid_9", {"hd"}, "s");
-        auto* gemm2 = g.node("Gemm", "Gemm_10", {"s", g.init("fc2.weight", {3, 8}, fc2), g.init("fc2.bias", {3}, fb2)}, "logits");
+        auto* gemm2 = g.node("Gemm", "Gemm_10",
+                             {"s", g.init("fc2.weight", {3, 8}, fc2), g.init("fc2.bias", {3}, fb2)},
+                             "logits");
         GraphBuilder::integer(gemm2, "transB", 1);
         g.output("logits", {3});
     }
@@ -186,9 +205,15 @@ struct TorchStyle {
             s.function = to_string(k);
             return activation_layer(s);
         };
-        return Model({1, 10, 10}, {{"c1", op1}, {"a1", act(NonPolynomialKind::relu)}, {"p", pool}, {"c2", conv2},
-                                   {"a2", act(NonPolynomialKind::relu)}, {"f", Flatten{}}, {"d1", d1},
-                                   {"a3", act(NonPolynomialKind::sigmoid)}, {"d2", d2}});
+        return Model({1, 10, 10}, {{"c1", op1},
+                                   {"a1", act(NonPolynomialKind::relu)},
+                                   {"p", pool},
+                                   {"c2", conv2},
+                                   {"a2", act(NonPolynomialKind::relu)},
+                                   {"f", Flatten{}},
+                                   {"d1", d1},
+                                   {"a3", act(NonPolynomialKind::sigmoid)},
+                                   {"d2", d2}});
     }
 };
 
@@ -208,8 +233,10 @@ TEST(Onnx, ImportsAPyTorchStyleCnn) {
         // Warnings the user sees: MaxPool replaced, and each activation kept or replaced.
         ASSERT_EQ(imported.warnings.size(), 4u);
         EXPECT_NE(imported.warnings[1].find("MaxPool_3"), std::string::npos);
-        EXPECT_NE(imported.warnings[0].find(keep ? "kept" : "replaced by poly:least-squares:2:4"), std::string::npos);
-        EXPECT_NE(imported.warnings[3].find(keep ? "Sigmoid" : "poly:least-squares:2:4:sigmoid"), std::string::npos);
+        EXPECT_NE(imported.warnings[0].find(keep ? "kept" : "replaced by poly:least-squares:2:4"),
+                  std::string::npos);
+        EXPECT_NE(imported.warnings[3].find(keep ? "Sigmoid" : "poly:least-squares:2:4:sigmoid"),
+                  std::string::npos);
         expect_close(run_reference(imported.model, x), run_reference(t.expected(keep), x), 1e-12);
     }
 }
@@ -219,7 +246,8 @@ TEST(Onnx, ImportsAPyTorchStyleCnn) {
 TEST(Onnx, ImportsAKerasStyleMlpAndGathersPolynomials) {
     std::mt19937_64 rng(4);
     GraphBuilder g(13, "tf2onnx");
-    auto w1 = randoms(12 * 5, rng), b1 = randoms(5, rng), s1 = randoms(5, rng), t1 = randoms(5, rng);
+    auto w1 = randoms(12 * 5, rng), b1 = randoms(5, rng), s1 = randoms(5, rng),
+         t1 = randoms(5, rng);
     auto w2 = randoms(5 * 3, rng), b2 = randoms(3, rng);
     g.input("input_1", {3, 2, 2});
     auto* shape = g.node("Constant", "const_shape", {}, "shape");
@@ -291,9 +319,16 @@ TEST(Onnx, ExportImportRoundTrip) {
     square.coefficients = {0, 0, 1};
     Pool2d avg{2, 2, 2, 2, 0.25}, sum{2, 2, 1, 1, 1.0};
     Model model({2, 6, 6},
-                {{"conv", conv}, {"act1", p}, {"pool", avg}, {"sumpool", sum}, {"act2", square}, {"flat", Flatten{}},
-                 {"fc", Dense{12, 4, randoms(48, rng), randoms(4, rng)}}, {"relu", NonPolynomial{NonPolynomialKind::relu}},
-                 {"fc2", Dense{4, 3, randoms(12, rng), randoms(3, rng)}}, {"tanh", NonPolynomial{NonPolynomialKind::tanh}}},
+                {{"conv", conv},
+                 {"act1", p},
+                 {"pool", avg},
+                 {"sumpool", sum},
+                 {"act2", square},
+                 {"flat", Flatten{}},
+                 {"fc", Dense{12, 4, randoms(48, rng), randoms(4, rng)}},
+                 {"relu", NonPolynomial{NonPolynomialKind::relu}},
+                 {"fc2", Dense{4, 3, randoms(12, rng), randoms(3, rng)}},
+                 {"tanh", NonPolynomial{NonPolynomialKind::tanh}}},
                 {{"henn.network", "roundtrip"}});
     auto x = randoms(72, rng, 1.0);
     OnnxImportOptions keep;
@@ -303,7 +338,8 @@ TEST(Onnx, ExportImportRoundTrip) {
         options.float64 = float64;
         const auto bytes = export_onnx_bytes(model, options);
         EXPECT_NO_THROW(check_onnx_bytes(bytes));
-        auto imported = import_onnx_bytes(std::vector<std::uint8_t>(bytes.begin(), bytes.end()), keep, "roundtrip");
+        auto imported = import_onnx_bytes(std::vector<std::uint8_t>(bytes.begin(), bytes.end()),
+                                          keep, "roundtrip");
         ASSERT_EQ(imported.model.layers().size(), model.layers().size());
         for (std::size_t i = 0; i < model.layers().size(); ++i) {
             EXPECT_EQ(imported.model.layers()[i].name, model.layers()[i].name);
@@ -315,7 +351,8 @@ TEST(Onnx, ExportImportRoundTrip) {
         EXPECT_EQ(back.method, "chebyshev");
         EXPECT_EQ(back.interval_hi, 5);
         EXPECT_EQ(imported.model.metadata().at("henn.network"), "roundtrip");
-        expect_close(run_reference(imported.model, x), run_reference(model, x), float64 ? 1e-13 : 1e-5);
+        expect_close(run_reference(imported.model, x), run_reference(model, x),
+                     float64 ? 1e-13 : 1e-5);
     }
 }
 
@@ -348,15 +385,18 @@ TEST(Onnx, RejectsWhatItCannotRunWithClearErrors) {
         g.node("Relu", "r", {"h"}, "hr");
         g.node("Add", "residual", {"hr", "h"}, "y");
         g.output("y", {4});
-        EXPECT_NE(onnx_error([&] { import_onnx_bytes(g.bytes()); }).find("branches"), std::string::npos);
+        EXPECT_NE(onnx_error([&] { import_onnx_bytes(g.bytes()); }).find("branches"),
+                  std::string::npos);
     }
     {
         GraphBuilder g(13);
         g.input("x", {2, 4, 4});
-        auto* c = g.node("Conv", "grouped", {"x", g.init("w", {2, 1, 3, 3}, randoms(18, rng))}, "y");
+        auto* c =
+            g.node("Conv", "grouped", {"x", g.init("w", {2, 1, 3, 3}, randoms(18, rng))}, "y");
         GraphBuilder::integer(c, "group", 2);
         g.output("y", {2, 2, 2});
-        EXPECT_NE(onnx_error([&] { import_onnx_bytes(g.bytes()); }).find("grouped"), std::string::npos);
+        EXPECT_NE(onnx_error([&] { import_onnx_bytes(g.bytes()); }).find("grouped"),
+                  std::string::npos);
     }
     {
         // Raw data shorter than the dims announce.
@@ -378,5 +418,6 @@ TEST(Onnx, RejectsWhatItCannotRunWithClearErrors) {
         for (auto& b : garbage) b = static_cast<std::uint8_t>(r());
         EXPECT_FALSE(onnx_error([&] { import_onnx_bytes(garbage); }).empty());
     }
-    EXPECT_NE(onnx_error([] { import_onnx("/nonexistent/model.onnx"); }).find("cannot open"), std::string::npos);
+    EXPECT_NE(onnx_error([] { import_onnx("/nonexistent/model.onnx"); }).find("cannot open"),
+              std::string::npos);
 }

@@ -30,13 +30,15 @@ void write_samples() {
     for (long v : kValues) cts.push_back(keys.public_key.encrypt_signed(mpz_class(v)));
     std::filesystem::create_directories(kDir);
     auto write = [](const std::string& name, const std::vector<std::uint8_t>& bytes) {
-        std::ofstream(kDir / name, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                                            static_cast<std::streamsize>(bytes.size()));
+        std::ofstream(kDir / name, std::ios::binary)
+            .write(reinterpret_cast<const char*>(bytes.data()),
+                   static_cast<std::streamsize>(bytes.size()));
     };
     write("paillier_v1_public_key.bin", serialize(keys.public_key));
     write("paillier_v1_secret_key.bin", serialize(keys.secret_key));
     write("paillier_v1_ciphertext.bin", serialize(keys.public_key, cts[0]));
-    write("paillier_v1_ciphertexts.bin", serialize(keys.public_key, std::span<const Ciphertext>(cts)));
+    write("paillier_v1_ciphertexts.bin",
+          serialize(keys.public_key, std::span<const Ciphertext>(cts)));
 }
 
 TEST(PaillierFormatSamples, Version1FilesStillLoad) {
@@ -52,10 +54,13 @@ TEST(PaillierFormatSamples, Version1FilesStillLoad) {
     const Ciphertext one = load_ciphertext(pk, read("paillier_v1_ciphertext.bin"));
     EXPECT_EQ(sk.decrypt_signed(one), mpz_class(kValues[0]));
     EXPECT_EQ(serialize(pk, one), read("paillier_v1_ciphertext.bin"));
-    const std::vector<Ciphertext> batch = load_ciphertexts(pk, read("paillier_v1_ciphertexts.bin"), options);
+    const std::vector<Ciphertext> batch =
+        load_ciphertexts(pk, read("paillier_v1_ciphertexts.bin"), options);
     ASSERT_EQ(batch.size(), kValues.size());
-    for (std::size_t i = 0; i < kValues.size(); ++i) EXPECT_EQ(sk.decrypt_signed(batch[i]), mpz_class(kValues[i]));
-    EXPECT_EQ(serialize(pk, std::span<const Ciphertext>(batch)), read("paillier_v1_ciphertexts.bin"));
+    for (std::size_t i = 0; i < kValues.size(); ++i)
+        EXPECT_EQ(sk.decrypt_signed(batch[i]), mpz_class(kValues[i]));
+    EXPECT_EQ(serialize(pk, std::span<const Ciphertext>(batch)),
+              read("paillier_v1_ciphertexts.bin"));
 }
 
 }  // namespace

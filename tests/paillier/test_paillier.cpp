@@ -17,7 +17,8 @@ using testing::test_keys;
 // Random signed integers of up to `bits` bits from a fixed seed (plaintext reference values).
 mpz_class seeded_integer(std::mt19937_64& rng, unsigned bits) {
     mpz_class v = 0;
-    for (unsigned done = 0; done < bits; done += 64) v = (v << 64) + mpz_class(std::to_string(rng()));
+    for (unsigned done = 0; done < bits; done += 64)
+        v = (v << 64) + mpz_class(std::to_string(rng()));
     mpz_fdiv_r_2exp(v.get_mpz_t(), v.get_mpz_t(), bits);
     return (rng() & 1) ? mpz_class(-v) : v;
 }
@@ -47,7 +48,7 @@ TEST(PaillierKeys, SecretKeyRejectsCompositeOrUnequalFactors) {
     const auto& sk = test_keys().secret_key;
     EXPECT_THROW(SecretKey(sk.p(), sk.p(), 1024), PaillierError);
     EXPECT_THROW(SecretKey(sk.p() + 1, sk.q(), 1024), PaillierError);  // even
-    const mpz_class odd_composite = (mpz_class(1) << 511) + 1;           // divisible by 3
+    const mpz_class odd_composite = (mpz_class(1) << 511) + 1;         // divisible by 3
     EXPECT_THROW(SecretKey(odd_composite, sk.q(), 1024), PaillierError);
     EXPECT_NO_THROW(SecretKey(sk.p(), sk.q(), 1024));
 }
@@ -64,8 +65,8 @@ TEST(PaillierKeys, WipeClearsLimbs) {
 TEST(PaillierEncryption, RoundTripEdgeCases) {
     const auto& [pk, sk] = test_keys();
     const mpz_class n = pk.n();
-    for (const mpz_class& m : {mpz_class(0), mpz_class(1), mpz_class(n - 1), mpz_class(n / 2),
-                               mpz_class(n / 2 + 1)})
+    for (const mpz_class& m :
+         {mpz_class(0), mpz_class(1), mpz_class(n - 1), mpz_class(n / 2), mpz_class(n / 2 + 1)})
         EXPECT_EQ(sk.decrypt(pk.encrypt(m)), m);
     EXPECT_THROW(pk.encrypt(n), PaillierError);
     EXPECT_THROW(pk.encrypt(-1), PaillierError);
@@ -83,8 +84,9 @@ TEST(PaillierEncryption, BoundedDecryption) {
     EXPECT_EQ(sk.decrypt_bounded(pk.encrypt(0), 300), 0);
     EXPECT_THROW(sk.decrypt_bounded(pk.encrypt(big + 1), 300), PaillierError);
     EXPECT_THROW(sk.decrypt_bounded(pk.encrypt(pk.n() - 1), 300), PaillierError);  // -1
-    EXPECT_THROW(sk.decrypt_bounded(pk.encrypt(1), 511), PaillierError);          // bound >= p
-    EXPECT_THROW(sk.decrypt_bounded(pk.encrypt(1), ~0u), PaillierError);  // bits + 1 wraps to 0 in 32 bits
+    EXPECT_THROW(sk.decrypt_bounded(pk.encrypt(1), 511), PaillierError);           // bound >= p
+    EXPECT_THROW(sk.decrypt_bounded(pk.encrypt(1), ~0u),
+                 PaillierError);  // bits + 1 wraps to 0 in 32 bits
 }
 
 TEST(PaillierEncryption, IsRandomized) {
@@ -169,7 +171,8 @@ TEST(FixedPoint, EncodesSignedRealsExactly) {
     // Rounds to the nearest multiple of 2^-16.
     EXPECT_NEAR(encoder.decode(encoder.encode(0.1)), 0.1, 1.0 / (1 << 17));
     // Products carry twice the scale.
-    const Ciphertext product = pk.mul_plain(pk.encrypt(encoder.encode(-2.5)), encoder.to_integer(1.5));
+    const Ciphertext product =
+        pk.mul_plain(pk.encrypt(encoder.encode(-2.5)), encoder.to_integer(1.5));
     EXPECT_EQ(encoder.decode(sk.decrypt(product), 2), -3.75);
 }
 

@@ -106,20 +106,29 @@ TEST(PaillierSerialization, RandomBytesNeverCrashLoaders) {
             auto bytes = base;
             // Flip a few bytes, sometimes in the header, sometimes truncate.
             const int flips = 1 + static_cast<int>(rng() % 4);
-            for (int f = 0; f < flips; ++f) bytes[rng() % (trial % 3 == 0 ? 16 : bytes.size())] ^= 1 + rng() % 255;
+            for (int f = 0; f < flips; ++f)
+                bytes[rng() % (trial % 3 == 0 ? 16 : bytes.size())] ^= 1 + rng() % 255;
             if (trial % 5 == 0) bytes.resize(rng() % bytes.size());
             try {
                 load_public_key(bytes, kTestLoad);
-            } catch (const PaillierError&) { ++rejected; }
+            } catch (const PaillierError&) {
+                ++rejected;
+            }
             try {
                 load_secret_key(bytes, kTestLoad);
-            } catch (const PaillierError&) { ++rejected; }
+            } catch (const PaillierError&) {
+                ++rejected;
+            }
             try {
                 load_ciphertext(pk, bytes);
-            } catch (const PaillierError&) { ++rejected; }
+            } catch (const PaillierError&) {
+                ++rejected;
+            }
             try {
                 load_ciphertexts(pk, bytes);
-            } catch (const PaillierError&) { ++rejected; }
+            } catch (const PaillierError&) {
+                ++rejected;
+            }
         }
     }
     EXPECT_GT(rejected, 1500);

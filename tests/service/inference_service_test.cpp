@@ -2,12 +2,12 @@
 // re-upload, hostile input, cancellation, eviction, output flooding, listening policy.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <random>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <thread>
 
 #include "henn/ckks/serialization.hpp"
@@ -39,11 +39,13 @@ nn::Dense dense(std::int64_t in, std::int64_t out, std::mt19937_64& rng) {
 
 // A small network (6 -> 5 -> x^2 -> 2) at the smallest 128-bit parameters; `log_n` forces another
 // ring (other parameters, same shapes).
-engine::CompiledModelPtr tiny_model(std::uint64_t seed, int log_n = 0, engine::Packing packing = engine::Packing::batch) {
+engine::CompiledModelPtr tiny_model(std::uint64_t seed, int log_n = 0,
+                                    engine::Packing packing = engine::Packing::batch) {
     std::mt19937_64 rng(seed);
     nn::Polynomial square;
     square.coefficients = {0.1, 0.2, 1};
-    const nn::Model model({6}, {{"fc1", dense(6, 5, rng)}, {"sq", square}, {"fc2", dense(5, 2, rng)}});
+    const nn::Model model({6},
+                          {{"fc1", dense(6, 5, rng)}, {"sq", square}, {"fc2", dense(5, 2, rng)}});
     engine::CompileOptions options;
     options.log_n = log_n;
     options.packing = packing;
@@ -123,11 +125,14 @@ RawCall raw_infer(v1::Inference::Stub& stub, const v1::InferHeader& header, cons
     RawCall r;
     r.status = stream->Finish();
     const auto& trailers = context.GetServerTrailingMetadata();
-    if (const auto it = trailers.find("henn-error"); it != trailers.end()) r.reason.assign(it->second.data(), it->second.size());
+    if (const auto it = trailers.find("henn-error"); it != trailers.end())
+        r.reason.assign(it->second.data(), it->second.size());
     return r;
 }
 
-std::string as_string(const std::vector<std::uint8_t>& bytes) { return std::string(bytes.begin(), bytes.end()); }
+std::string as_string(const std::vector<std::uint8_t>& bytes) {
+    return std::string(bytes.begin(), bytes.end());
+}
 
 double worst_error(const std::vector<double>& a, const std::vector<double>& b) {
     double worst = 0;
@@ -180,7 +185,8 @@ TEST(InferenceService, LoopbackRoundTripEqualsInProcessSession) {
     EXPECT_EQ(client.upload_keys("tiny", keys), keys.hash);
     InferOptions infer_options;
     infer_options.concurrency = 2;
-    const InferReport report = client.infer("tiny", remote_client, keys, inputs, count, infer_options);
+    const InferReport report =
+        client.infer("tiny", remote_client, keys, inputs, count, infer_options);
     ASSERT_EQ(report.outputs.size(), static_cast<std::size_t>(count * 2));
     EXPECT_EQ(report.batches, 2);
     EXPECT_EQ(report.requests, 2);
@@ -194,7 +200,8 @@ TEST(InferenceService, LoopbackRoundTripEqualsInProcessSession) {
     const auto local = local_client.decrypt(outs);
     std::vector<double> plain;
     for (std::int64_t i = 0; i < count; ++i) {
-        const auto y = model_a()->run_plain(std::span<const double>(inputs).subspan(static_cast<std::size_t>(i * 6), 6));
+        const auto y = model_a()->run_plain(
+            std::span<const double>(inputs).subspan(static_cast<std::size_t>(i * 6), 6));
         plain.insert(plain.end(), y.begin(), y.end());
     }
     const double bits_remote = -std::log2(worst_error(report.outputs, plain));
@@ -228,14 +235,17 @@ TEST(InferenceService, LatencyPackingRoundTrip) {
     std::mt19937_64 rng(4);
     const auto inputs = random_vector(static_cast<std::size_t>(count * 6), rng, 0, 1);
     const auto engine_client = engine::Client::with_test_only_seed(published, 13);
-    const InferReport report = client.infer("latency", engine_client, make_key_material(engine_client), inputs, count);
+    const InferReport report =
+        client.infer("latency", engine_client, make_key_material(engine_client), inputs, count);
     ASSERT_EQ(report.outputs.size(), static_cast<std::size_t>(count * 2));
     std::vector<double> plain;
     for (std::int64_t i = 0; i < count; ++i) {
-        const auto y = latency->run_plain(std::span<const double>(inputs).subspan(static_cast<std::size_t>(i * 6), 6));
+        const auto y = latency->run_plain(
+            std::span<const double>(inputs).subspan(static_cast<std::size_t>(i * 6), 6));
         plain.insert(plain.end(), y.begin(), y.end());
     }
-    EXPECT_GE(-std::log2(worst_error(report.outputs, plain)), latency->expected_precision_bits() - 1);
+    EXPECT_GE(-std::log2(worst_error(report.outputs, plain)),
+              latency->expected_precision_bits() - 1);
     EXPECT_EQ(report.key_uploads, 1);
 }
 
@@ -249,12 +259,15 @@ TEST(InferenceService, OutputFloodingAddsTheStatedNoise) {
     std::mt19937_64 rng(6);
     const auto inputs = random_vector(static_cast<std::size_t>(count * 6), rng, 0, 1);
     const auto remote_client = engine::Client::with_test_only_seed(published, 12);
-    const InferReport report = client.infer("tiny", remote_client, make_key_material(remote_client), inputs, count);
+    const InferReport report =
+        client.infer("tiny", remote_client, make_key_material(remote_client), inputs, count);
     double sum2 = 0;
     for (std::int64_t i = 0; i < count; ++i) {
-        const auto y = model_a()->run_plain(std::span<const double>(inputs).subspan(static_cast<std::size_t>(i * 6), 6));
+        const auto y = model_a()->run_plain(
+            std::span<const double>(inputs).subspan(static_cast<std::size_t>(i * 6), 6));
         for (int o = 0; o < 2; ++o) {
-            const double e = report.outputs[static_cast<std::size_t>(i * 2 + o)] - y[static_cast<std::size_t>(o)];
+            const double e = report.outputs[static_cast<std::size_t>(i * 2 + o)] -
+                             y[static_cast<std::size_t>(o)];
             sum2 += e * e;
         }
     }
@@ -265,8 +278,8 @@ TEST(InferenceService, OutputFloodingAddsTheStatedNoise) {
     EXPECT_GT(measured, 0.85 * stated);
     EXPECT_LT(measured, 1.15 * stated);
     const auto listed = client.list_models();
-    EXPECT_NEAR(listed[0].precision_after_flooding_bits, model_a()->expected_precision_bits() - 0.5 * std::log2(1 + std::exp2(12)),
-                1e-9);
+    EXPECT_NEAR(listed[0].precision_after_flooding_bits,
+                model_a()->expected_precision_bits() - 0.5 * std::log2(1 + std::exp2(12)), 1e-9);
 }
 
 TEST(InferenceService, UnknownKeyHashIsResentInlineOnEveryReplica) {
@@ -287,7 +300,8 @@ TEST(InferenceService, UnknownKeyHashIsResentInlineOnEveryReplica) {
     header.set_key_hash(keys.hash);
     header.set_input_bytes(bundle.size());
     const RawCall raw = raw_infer(ca.stub(), header, as_string(bundle));
-    EXPECT_EQ(raw.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << raw.status.error_message();
+    EXPECT_EQ(raw.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+        << raw.status.error_message();
     EXPECT_EQ(raw.reason, "unknown-keys");
 
     auto first = ca.infer_bundle("tiny", keys, bundle);
@@ -296,7 +310,8 @@ TEST(InferenceService, UnknownKeyHashIsResentInlineOnEveryReplica) {
     EXPECT_EQ(again.key_uploads, 0);
     auto other = cb.infer_bundle("tiny", keys, bundle);  // another replica: sent once there too
     EXPECT_EQ(other.key_uploads, 1);
-    const auto decoded = client.decrypt(engine::load_batches(*published, other.outputs, engine::BundleKind::outputs));
+    const auto decoded = client.decrypt(
+        engine::load_batches(*published, other.outputs, engine::BundleKind::outputs));
     EXPECT_EQ(decoded.size(), 20u);
     // Explicit upload gives the same hash the client computed.
     EXPECT_EQ(cb.upload_keys("tiny", keys), keys.hash);
@@ -304,7 +319,8 @@ TEST(InferenceService, UnknownKeyHashIsResentInlineOnEveryReplica) {
 }
 
 TEST(InferenceService, HostileInputGetsStatusesAndTheServerKeepsServing) {
-    const auto foreign = tiny_model(1, model_a()->context()->log_n() + 1);  // same shapes, other parameters
+    const auto foreign =
+        tiny_model(1, model_a()->context()->log_n() + 1);  // same shapes, other parameters
     const auto other = tiny_model(2);
     Running server({{"tiny", model_a()}, {"other", other}}, small_options());
     InferenceClient client(server.channel());
@@ -314,7 +330,8 @@ TEST(InferenceService, HostileInputGetsStatusesAndTheServerKeepsServing) {
     EXPECT_EQ(client.upload_keys("tiny", keys), keys.hash);
     std::mt19937_64 rng(8);
     const auto inputs = random_vector(6 * 4, rng, 0, 1);
-    const auto bundle = engine::save_batches(*published, engine_client.encrypt(inputs, 4), engine::BundleKind::inputs);
+    const auto bundle = engine::save_batches(*published, engine_client.encrypt(inputs, 4),
+                                             engine::BundleKind::inputs);
     auto& stub = client.stub();
     v1::InferHeader header;
     header.set_model("tiny");
@@ -322,44 +339,53 @@ TEST(InferenceService, HostileInputGetsStatusesAndTheServerKeepsServing) {
     header.set_input_bytes(bundle.size());
 
     // No header.
-    EXPECT_EQ(raw_infer(stub, header, as_string(bundle), 1 << 20, false).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(raw_infer(stub, header, as_string(bundle), 1 << 20, false).status.error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
     // Unknown model.
     auto h = header;
     h.set_model("nope");
-    EXPECT_EQ(raw_infer(stub, h, as_string(bundle)).status.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(raw_infer(stub, h, as_string(bundle)).status.error_code(),
+              grpc::StatusCode::NOT_FOUND);
     // Announced size beyond the limit.
     h = header;
     h.set_input_bytes(std::uint64_t{1} << 40);
     EXPECT_EQ(raw_infer(stub, h, "").status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
     // Truncated: half the announced bytes.
-    EXPECT_EQ(raw_infer(stub, header, as_string(bundle).substr(0, bundle.size() / 2)).status.error_code(),
-              grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(
+        raw_infer(stub, header, as_string(bundle).substr(0, bundle.size() / 2)).status.error_code(),
+        grpc::StatusCode::INVALID_ARGUMENT);
     // More bytes than announced.
-    EXPECT_EQ(raw_infer(stub, header, as_string(bundle) + "extra").status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(raw_infer(stub, header, as_string(bundle) + "extra").status.error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
     // One message beyond the server's message limit (8 MiB here).
     h = header;
     h.set_input_bytes(9u << 20);
     const auto big = raw_infer(stub, h, std::string(9u << 20, 'x'), 9u << 20).status.error_code();
-    EXPECT_TRUE(big == grpc::StatusCode::RESOURCE_EXHAUSTED || big == grpc::StatusCode::INVALID_ARGUMENT)
+    EXPECT_TRUE(big == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+                big == grpc::StatusCode::INVALID_ARGUMENT)
         << service::status_code_name(big);
     // Garbage of the announced size.
     std::string garbage = as_string(bundle);
-    for (std::size_t i = 0; i < garbage.size(); i += 7) garbage[i] = static_cast<char>(garbage[i] ^ 0x5a);
-    EXPECT_EQ(raw_infer(stub, header, garbage).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    for (std::size_t i = 0; i < garbage.size(); i += 7)
+        garbage[i] = static_cast<char>(garbage[i] ^ 0x5a);
+    EXPECT_EQ(raw_infer(stub, header, garbage).status.error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
     // Ciphertexts of another model.
     const auto other_client = engine::Client::with_test_only_seed(other->without_weights(), 32);
-    const auto other_bundle = as_string(engine::save_batches(*other->without_weights(), other_client.encrypt(inputs, 4),
-                                                             engine::BundleKind::inputs));
+    const auto other_bundle = as_string(engine::save_batches(
+        *other->without_weights(), other_client.encrypt(inputs, 4), engine::BundleKind::inputs));
     h = header;
     h.set_input_bytes(other_bundle.size());
-    EXPECT_EQ(raw_infer(stub, h, other_bundle).status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(raw_infer(stub, h, other_bundle).status.error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
     // Ciphertexts under other parameters, relabelled with this model's hash.
     const auto foreign_public = foreign->without_weights();
     const auto foreign_client = engine::Client::with_test_only_seed(foreign_public, 33);
-    std::string foreign_bundle =
-        as_string(engine::save_batches(*foreign_public, foreign_client.encrypt(inputs, 4), engine::BundleKind::inputs));
+    std::string foreign_bundle = as_string(engine::save_batches(
+        *foreign_public, foreign_client.encrypt(inputs, 4), engine::BundleKind::inputs));
     const std::uint64_t our_hash = published->hash();
-    std::memcpy(foreign_bundle.data() + 11, &our_hash, sizeof our_hash);  // magic 8, version 2, kind 1
+    std::memcpy(foreign_bundle.data() + 11, &our_hash,
+                sizeof our_hash);  // magic 8, version 2, kind 1
     h = header;
     h.set_input_bytes(foreign_bundle.size());
     const auto foreign_status = raw_infer(stub, h, foreign_bundle).status;
@@ -378,7 +404,8 @@ TEST(InferenceService, HostileInputGetsStatusesAndTheServerKeepsServing) {
     EXPECT_EQ(client.upload_keys("other", other_keys), other_keys.hash);
     h = header;
     h.set_key_hash(other_keys.hash);
-    EXPECT_EQ(raw_infer(stub, h, as_string(bundle)).status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(raw_infer(stub, h, as_string(bundle)).status.error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
     // Keys announced far larger than this model's can be.
     {
         grpc::ClientContext context;
@@ -410,7 +437,8 @@ TEST(InferenceService, HostileInputGetsStatusesAndTheServerKeepsServing) {
 
     // The server still serves a valid request, and counted the failures.
     const auto ok = client.infer_bundle("tiny", keys, bundle);
-    const auto outputs = engine_client.decrypt(engine::load_batches(*published, ok.outputs, engine::BundleKind::outputs));
+    const auto outputs = engine_client.decrypt(
+        engine::load_batches(*published, ok.outputs, engine::BundleKind::outputs));
     EXPECT_EQ(outputs.size(), 8u);
     EXPECT_TRUE(sessions_drain(*server.service));
     EXPECT_GE(server.service->metrics().infer_failures(), 10u);
@@ -430,7 +458,8 @@ TEST(InferenceService, CancellationAndDeadlineFreeTheSession) {
     const std::int64_t count = model_a()->batch_size() * 24;
     std::mt19937_64 rng(9);
     const auto inputs = random_vector(static_cast<std::size_t>(count * 6), rng, 0, 1);
-    const auto bundle = as_string(engine::save_batches(*published, engine_client.encrypt(inputs, count), engine::BundleKind::inputs));
+    const auto bundle = as_string(engine::save_batches(
+        *published, engine_client.encrypt(inputs, count), engine::BundleKind::inputs));
     v1::InferHeader header;
     header.set_model("tiny");
     header.set_key_hash(keys.hash);
@@ -450,14 +479,17 @@ TEST(InferenceService, CancellationAndDeadlineFreeTheSession) {
         }
         stream->WritesDone();
         // Wait until the server has read the whole request (it then parses and runs), then give up.
-        for (int i = 0; i < 30000 && server.service->metrics().bytes_received() < before + bundle.size(); ++i) {
+        for (int i = 0;
+             i < 30000 && server.service->metrics().bytes_received() < before + bundle.size();
+             ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
         context.TryCancel();
         EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
     }
     ASSERT_TRUE(sessions_drain(*server.service));
-    EXPECT_EQ(server.service->metrics().sessions_cancelled(), 1u) << "the engine run was not stopped mid-way";
+    EXPECT_EQ(server.service->metrics().sessions_cancelled(), 1u)
+        << "the engine run was not stopped mid-way";
 
     // A deadline shorter than the run: DEADLINE_EXCEEDED, and the slot is freed again.
     {
@@ -480,13 +512,16 @@ TEST(InferenceService, CancellationAndDeadlineFreeTheSession) {
     }
     ASSERT_TRUE(sessions_drain(*server.service));
     // With one session slot, this would wait forever if a slot had leaked.
-    const auto small = as_string(engine::save_batches(*published, engine_client.encrypt(std::span<const double>(inputs).first(60), 10),
-                                                      engine::BundleKind::inputs));
+    const auto small = as_string(engine::save_batches(
+        *published, engine_client.encrypt(std::span<const double>(inputs).first(60), 10),
+        engine::BundleKind::inputs));
     InferOptions quick;
     quick.call_timeout = std::chrono::seconds(30);
-    EXPECT_NO_THROW(client.infer_bundle("tiny", keys, std::span<const std::uint8_t>(
-                                                          reinterpret_cast<const std::uint8_t*>(small.data()), small.size()),
-                                        quick));
+    EXPECT_NO_THROW(
+        client.infer_bundle("tiny", keys,
+                            std::span<const std::uint8_t>(
+                                reinterpret_cast<const std::uint8_t*>(small.data()), small.size()),
+                            quick));
 }
 
 TEST(InferenceService, FullKeyCacheEvictsLeastRecentlyUsed) {
@@ -512,8 +547,10 @@ TEST(InferenceService, FullKeyCacheEvictsLeastRecentlyUsed) {
     const KeyMaterial alice_keys = make_key_material(alice), bob_keys = make_key_material(bob);
     std::mt19937_64 rng(10);
     const auto inputs = random_vector(6 * 3, rng, 0, 1);
-    const auto alice_in = engine::save_batches(*published, alice.encrypt(inputs, 3), engine::BundleKind::inputs);
-    const auto bob_in = engine::save_batches(*published, bob.encrypt(inputs, 3), engine::BundleKind::inputs);
+    const auto alice_in =
+        engine::save_batches(*published, alice.encrypt(inputs, 3), engine::BundleKind::inputs);
+    const auto bob_in =
+        engine::save_batches(*published, bob.encrypt(inputs, 3), engine::BundleKind::inputs);
 
     EXPECT_EQ(client.infer_bundle("tiny", alice_keys, alice_in).key_uploads, 1);
     EXPECT_EQ(client.infer_bundle("tiny", bob_keys, bob_in).key_uploads, 1);  // evicts alice
@@ -524,16 +561,19 @@ TEST(InferenceService, FullKeyCacheEvictsLeastRecentlyUsed) {
     // Alice's next call finds no keys, resends them and succeeds; her results are still right.
     const auto again = client.infer_bundle("tiny", alice_keys, alice_in);
     EXPECT_EQ(again.key_uploads, 1);
-    const auto out = alice.decrypt(engine::load_batches(*published, again.outputs, engine::BundleKind::outputs));
+    const auto out =
+        alice.decrypt(engine::load_batches(*published, again.outputs, engine::BundleKind::outputs));
     for (int i = 0; i < 3; ++i) {
-        const auto y = model_a()->run_plain(std::span<const double>(inputs).subspan(static_cast<std::size_t>(i * 6), 6));
+        const auto y = model_a()->run_plain(
+            std::span<const double>(inputs).subspan(static_cast<std::size_t>(i * 6), 6));
         EXPECT_NEAR(out[static_cast<std::size_t>(i * 2)], y[0], 0.05);
     }
     EXPECT_EQ(server.service->metrics().key_cache_evictions(), 2u);
 }
 
 TEST(InferenceService, KeysAreStoredPrivatelyAndReused) {
-    const auto dir = std::filesystem::temp_directory_path() / ("henn-keys-test-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("henn-keys-test-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     const auto published = model_a()->without_weights();
     const auto first = load_or_create_keys(published, dir);
@@ -546,10 +586,12 @@ TEST(InferenceService, KeysAreStoredPrivatelyAndReused) {
             struct stat st {};
             ASSERT_EQ(::stat(entry.path().c_str(), &st), 0);
             EXPECT_EQ(st.st_mode & 0777, 0600u);
-            std::filesystem::permissions(entry.path(), std::filesystem::perms::others_read, std::filesystem::perm_options::add);
+            std::filesystem::permissions(entry.path(), std::filesystem::perms::others_read,
+                                         std::filesystem::perm_options::add);
         }
     }
-    EXPECT_THROW(load_or_create_keys(published, dir), ServiceError);  // a secret key others can read is refused
+    EXPECT_THROW(load_or_create_keys(published, dir),
+                 ServiceError);  // a secret key others can read is refused
     std::filesystem::remove_all(dir);
 }
 
@@ -578,5 +620,6 @@ TEST(InferenceService, LimitsAreCheckedAgainstTheModels) {
     o = small_options();
     o.key_cache_bytes = 1000;
     EXPECT_THROW((InferenceService({{"tiny", model_a()}}, o)), ServiceError);
-    EXPECT_THROW((InferenceService({{"tiny", model_a()}, {"tiny", model_a()}}, small_options())), ServiceError);
+    EXPECT_THROW((InferenceService({{"tiny", model_a()}, {"tiny", model_a()}}, small_options())),
+                 ServiceError);
 }

@@ -14,7 +14,9 @@ namespace v1 = henn::lr::v1;
 
 namespace {
 
-std::string bytes(const std::vector<std::uint8_t>& b) { return {b.begin(), b.end()}; }
+std::string bytes(const std::vector<std::uint8_t>& b) {
+    return {b.begin(), b.end()};
+}
 
 service::LrRunConfig small_config() {
     service::LrRunConfig c;
@@ -53,7 +55,8 @@ TEST(LrService, RefusesForeignParametersBadConfigsAndEarlyTraining) {
         grpc::ClientContext ctx;
         const grpc::Status status = stub->Open(&ctx, open, &reply);
         EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-        EXPECT_NE(status.error_message().find("parameters"), std::string::npos) << status.error_message();
+        EXPECT_NE(status.error_message().find("parameters"), std::string::npos)
+            << status.error_message();
     }
     // A configuration out of range: refused.
     {
@@ -88,7 +91,8 @@ TEST(LrService, RefusesForeignParametersBadConfigsAndEarlyTraining) {
         }
         const grpc::Status status = stream->Finish();
         EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-        EXPECT_NE(status.error_message().find("row ciphertexts"), std::string::npos) << status.error_message();
+        EXPECT_NE(status.error_message().find("row ciphertexts"), std::string::npos)
+            << status.error_message();
     }
     // Garbage instead of a ciphertext: refused.
     {
@@ -97,7 +101,8 @@ TEST(LrService, RefusesForeignParametersBadConfigsAndEarlyTraining) {
         rows.add_rows("not a ciphertext");
         v1::Ack ack;
         grpc::ClientContext ctx;
-        EXPECT_EQ(stub->UploadRows(&ctx, rows, &ack).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+        EXPECT_EQ(stub->UploadRows(&ctx, rows, &ack).error_code(),
+                  grpc::StatusCode::INVALID_ARGUMENT);
     }
 }
 
@@ -114,7 +119,8 @@ TEST(LrService, TrainsThroughTheServiceLikeTheReference) {
     lr::Client client(config.plan(), math::test_only_seed(10));
     const auto result = remote.train(client, config, data.train);
     const auto weights = client.decrypt_weights(result.model);
-    const auto reference = lr::train_reference(data.train, config.hyper, lr::make_sigmoid("poly3", 8)).weights;
+    const auto reference =
+        lr::train_reference(data.train, config.hyper, lr::make_sigmoid("poly3", 8)).weights;
     ASSERT_EQ(weights.size(), reference.size());
     for (std::size_t j = 0; j < weights.size(); ++j) EXPECT_NEAR(weights[j], reference[j], 1e-3);
     EXPECT_GT(result.bytes_up, 0u);

@@ -27,7 +27,8 @@ const SmlpServiceOptions kTestService{.allow_test_only_sizes = true};
 smlp::Dataset toy_data(std::size_t rows) {
     smlp::Dataset data{2, 1, {}, {}};
     for (std::size_t i = 0; i < rows; ++i) {
-        const double a = std::sin(1.7 * static_cast<double>(i)), b = std::cos(2.3 * static_cast<double>(i));
+        const double a = std::sin(1.7 * static_cast<double>(i)),
+                     b = std::cos(2.3 * static_cast<double>(i));
         data.x.insert(data.x.end(), {a, b});
         data.y.push_back(a + b > 0 ? 1.0 : -1.0);
     }
@@ -37,7 +38,8 @@ smlp::Dataset toy_data(std::size_t rows) {
 struct Parties {
     smlp::Helper helper{test_keys().secret_key};
     SmlpHelperService helper_service{helper, kTestService};
-    std::unique_ptr<Server> s2 = std::make_unique<Server>(ServerOptions{}, std::vector<grpc::Service*>{&helper_service});
+    std::unique_ptr<Server> s2 =
+        std::make_unique<Server>(ServerOptions{}, std::vector<grpc::Service*>{&helper_service});
     GrpcHelperLink link{ChannelOptions{.address = s2->address()}, kTestService};
     SmlpCloudService cloud_service{link, kTestService};
     Server s1{ServerOptions{}, {&cloud_service}};
@@ -52,7 +54,8 @@ TEST(SmlpService, TrainClassifyAndFetchModelOverGrpc) {
 
     const smlp::Dataset train = toy_data(12);
     const smlp::ModelShape shape{{2, 3, 1}};
-    const smlp::TrainSchedule schedule{.epochs = 1, .batch_size = 4, .learning_rate = 0.2, .seed = 3};
+    const smlp::TrainSchedule schedule{
+        .epochs = 1, .batch_size = 4, .learning_rate = 0.2, .seed = 3};
     const smlp::PlainModel start = smlp::quantize(smlp::initial_model(shape, 9), config.scale_bits);
     client.setup(pk, config, owner.encrypt(start));
     EXPECT_EQ(client.upload(pk, owner.encrypt(train), 5), 12u);  // three messages
@@ -165,12 +168,14 @@ TEST(SmlpService, ConnectingToNothingFailsWithinTheTimeout) {
 }
 
 TEST(SmlpService, TlsChannel) {
-    const auto dir = std::filesystem::temp_directory_path() / ("henn_tls_" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("henn_tls_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const std::string key = (dir / "key.pem").string(), cert = (dir / "cert.pem").string();
-    const std::string command =
-        "openssl req -x509 -newkey rsa:2048 -nodes -keyout " + key + " -out " + cert +
-        " -days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1";
+    const std::string command = "openssl req -x509 -newkey rsa:2048 -nodes -keyout " + key +
+                                " -out " + cert +
+                                " -days 1 -subj /CN=localhost -addext "
+                                "subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1";
     if (std::system(command.c_str()) != 0) {
         std::filesystem::remove_all(dir);
         HENN_SKIP_WITHOUT_DATA("openssl command not available to make a test certificate");
@@ -179,14 +184,16 @@ TEST(SmlpService, TlsChannel) {
     SmlpHelperService service(helper, kTestService);
     Server server(ServerOptions{.tls = ServerTls{cert, key, ""}}, {&service});
 
-    GrpcHelperLink link(ChannelOptions{.address = server.address(), .tls = ChannelTls{cert, "", "", ""}},
-                        kTestService);
+    GrpcHelperLink link(
+        ChannelOptions{.address = server.address(), .tls = ChannelTls{cert, "", "", ""}},
+        kTestService);
     EXPECT_EQ(link.public_key().n(), test_keys().public_key.n());
     // A plaintext client cannot talk to the TLS server.
     EXPECT_THROW(
         {
-            GrpcHelperLink plain(ChannelOptions{.address = server.address(), .connect_timeout = 500ms},
-                                 kTestService);
+            GrpcHelperLink plain(
+                ChannelOptions{.address = server.address(), .connect_timeout = 500ms},
+                kTestService);
             plain.public_key();
         },
         ServiceError);

@@ -35,14 +35,16 @@ const Wdbc* wdbc() {
     }();
     return data ? &*data : nullptr;
 }
-#define REQUIRE_WDBC()                                                                   \
-    if (wdbc() == nullptr) HENN_SKIP_WITHOUT_DATA("WDBC not found under --data-dir (wdbc/breast_cancer.csv)")
+#define REQUIRE_WDBC()     \
+    if (wdbc() == nullptr) \
+    HENN_SKIP_WITHOUT_DATA("WDBC not found under --data-dir (wdbc/breast_cancer.csv)")
 
 TEST(SmlpPlain, FloatTrainingReachesPaperAccuracy) {
     REQUIRE_WDBC();
     const ModelShape shape{{30, 16, 1}};
     const TrainSchedule schedule{.epochs = 1, .batch_size = 8, .learning_rate = 0.1, .seed = 1};
-    const PlainModel trained = train_float(quantize(initial_model(shape, 1), 16), wdbc()->train, schedule);
+    const PlainModel trained =
+        train_float(quantize(initial_model(shape, 1), 16), wdbc()->train, schedule);
     EXPECT_GE(accuracy(predict(trained, wdbc()->test), wdbc()->test), 0.95);
 }
 
@@ -63,7 +65,8 @@ TEST(SmlpPlain, FixedPointTracksFloat) {
 // The WDBC file itself is read (and validated) by henn::data::load_wdbc_table; SMLP maps its 0/1
 // labels to -1/+1 targets and accepts nothing else.
 TEST(SmlpPlain, TwoClassTablesBecomeSignedTargets) {
-    data::Table table{.columns = 2, .features = {1, 2, 3, 4, 5, 6}, .labels = {0, 1, 1}, .num_classes = 2};
+    data::Table table{
+        .columns = 2, .features = {1, 2, 3, 4, 5, 6}, .labels = {0, 1, 1}, .num_classes = 2};
     const Dataset d = from_table(table);
     EXPECT_EQ(d.features, 2u);
     EXPECT_EQ(d.outputs, 1u);
@@ -114,8 +117,8 @@ TEST(SmlpEncrypted, TrainingMatchesFixedPointReference) {
     const auto t0 = std::chrono::steady_clock::now();
     const TrainingReport report = cloud.train(schedule);
     std::cerr << "encrypted epoch: "
-              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s, "
-              << report.epochs[0].traffic.total_bytes() << " bytes\n";
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+              << " s, " << report.epochs[0].traffic.total_bytes() << " bytes\n";
     const PlainModel encrypted = owner.decrypt(cloud.model());
     const PlainModel reference = train_fixed_point(start, train, schedule, config);
     const double ulp = std::ldexp(1.0, -static_cast<int>(config.scale_bits));
@@ -144,13 +147,15 @@ TEST(SmlpHelper, RefusesRequestsOutsideTheProtocol) {
     multiply.operand_bits = 600;  // not below p
     EXPECT_THROW(helper.multiply(multiply), SmlpError);
     multiply.operand_bits = 100;
-    multiply.products[0] = {MaskedProduct::Kind::matrix, 1, 100, 1, std::vector<Ciphertext>(100, small),
-                            std::vector<Ciphertext>(100, small)};
+    multiply.products[0] = {
+        MaskedProduct::Kind::matrix,        1, 100, 1, std::vector<Ciphertext>(100, small),
+        std::vector<Ciphertext>(100, small)};
     EXPECT_THROW(helper.multiply(multiply), SmlpError);  // over the per-request limit
     multiply.products[0] = {MaskedProduct::Kind::elementwise, 0, 0, 0, {Ciphertext{0}}, {small}};
     EXPECT_THROW(helper.multiply(multiply), SmlpError);  // not a ciphertext
 
-    ReluRequest relu{.shift = 16, .value_bits = 80, .statistical_bits = 40, .probes = {small}, .carriers = {}};
+    ReluRequest relu{
+        .shift = 16, .value_bits = 80, .statistical_bits = 40, .probes = {small}, .carriers = {}};
     EXPECT_THROW(helper.relu(relu), SmlpError);  // unpaired
     relu.carriers = {small};
     EXPECT_EQ(helper.relu(relu).steps.size(), 1u);
@@ -161,7 +166,8 @@ TEST(SmlpHelper, RefusesRequestsOutsideTheProtocol) {
     relu.statistical_bits = 8;
     EXPECT_THROW(helper.relu(relu), SmlpError);
 
-    RescaleRequest rescale{.value_bits = 80, .statistical_bits = 40, .shifts = {2}, .values = {small}};
+    RescaleRequest rescale{
+        .value_bits = 80, .statistical_bits = 40, .shifts = {2}, .values = {small}};
     EXPECT_EQ(sk.decrypt(helper.rescale(rescale).values[0]), 1);
     rescale.shifts = {};
     EXPECT_THROW(helper.rescale(rescale), SmlpError);
@@ -182,19 +188,28 @@ TEST(SmlpHelper, RefusesBoundsThatWrapAround) {
         multiply.products.push_back({MaskedProduct::Kind::elementwise, 0, 0, 0, {small}, {small}});
         EXPECT_THROW(helper.multiply(multiply), SmlpError) << "operand_bits " << bits;
     }
-    // value_bits + statistical_bits + 4 wraps to 3, and the bound value_bits + statistical_bits + 1 to 0.
+    // value_bits + statistical_bits + 4 wraps to 3, and the bound value_bits + statistical_bits + 1
+    // to 0.
     const unsigned value_bits = ~0u - 40;
-    ReluRequest relu{.shift = 4, .value_bits = value_bits, .statistical_bits = 40, .probes = {small}, .carriers = {small}};
+    ReluRequest relu{.shift = 4,
+                     .value_bits = value_bits,
+                     .statistical_bits = 40,
+                     .probes = {small},
+                     .carriers = {small}};
     EXPECT_THROW(helper.relu(relu), SmlpError);
-    RescaleRequest rescale{.value_bits = value_bits, .statistical_bits = 40, .shifts = {2}, .values = {small}};
+    RescaleRequest rescale{
+        .value_bits = value_bits, .statistical_bits = 40, .shifts = {2}, .values = {small}};
     EXPECT_THROW(helper.rescale(rescale), SmlpError);
 }
 
 TEST(SmlpProtocol, ConfigAndScheduleValidation) {
     const auto& pk = test_keys().public_key;
     EXPECT_NO_THROW(FixedPointConfig{}.validate(pk));
-    EXPECT_THROW((FixedPointConfig{.scale_bits = 16, .operand_bits = 480}.validate(pk)), SmlpError);  // masks beyond p
-    EXPECT_THROW((FixedPointConfig{.scale_bits = 16, .operand_bits = 32, .wide_bits = 40}.validate(pk)), SmlpError);
+    EXPECT_THROW((FixedPointConfig{.scale_bits = 16, .operand_bits = 480}.validate(pk)),
+                 SmlpError);  // masks beyond p
+    EXPECT_THROW(
+        (FixedPointConfig{.scale_bits = 16, .operand_bits = 32, .wide_bits = 40}.validate(pk)),
+        SmlpError);
     EXPECT_THROW(ModelShape{{30}}.validate(), SmlpError);
     EXPECT_THROW((ModelShape{{30, 0, 1}}.validate()), SmlpError);
     EXPECT_EQ(step_integer(0.1, 8, 16), 819);  // round(0.0125 * 65536)

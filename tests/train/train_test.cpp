@@ -41,7 +41,8 @@ std::vector<double> random_inputs(std::size_t n, std::uint64_t seed) {
 TEST(Train, ReferenceExecutorAgreesWithLibtorch) {
     std::vector<NetworkSpec> specs;
     for (const auto& name : preset_names()) specs.push_back(preset_network(name));
-    specs.push_back(parse_network_spec(R"({"name": "mixed", "input": [2, 9, 9], "classes": 4, "activation": "sigmoid",
+    specs.push_back(parse_network_spec(
+        R"({"name": "mixed", "input": [2, 9, 9], "classes": 4, "activation": "sigmoid",
         "layers": [{"type": "conv2d", "out": 3, "kernel": 3, "padding": 1}, {"type": "batchnorm"},
                    {"type": "activation", "fn": "tanh"}, {"type": "sumpool", "kernel": 3, "stride": 2},
                    {"type": "activation", "fn": "relu"}, {"type": "flatten"}, {"type": "dense", "out": 7},
@@ -49,7 +50,8 @@ TEST(Train, ReferenceExecutorAgreesWithLibtorch) {
                    {"type": "activation", "fn": "poly:minimax:5:3"}, {"type": "dense", "out": 4}]})"));
     for (const auto& spec : specs) {
         const std::int64_t batch = 3;
-        auto inputs = random_inputs(static_cast<std::size_t>(batch * shape_size(spec.input_shape)), 17);
+        auto inputs =
+            random_inputs(static_cast<std::size_t>(batch * shape_size(spec.input_shape)), 17);
         auto check = torch_cross_check(spec, inputs, batch, 42);
         auto ours = run_reference_batch(check.model, inputs, batch);
         ASSERT_EQ(ours.size(), check.torch_outputs.size()) << spec.name;
@@ -64,7 +66,8 @@ TEST(Train, ReferenceExecutorAgreesWithLibtorch) {
 // gives the same predictions), not the final accuracy, which docs/accuracy.md reports.
 TEST(Train, CryptoNetsLearnsMnistSubsetAndRoundTripsThroughOnnx) {
     const auto dir = henn::test::data_dir();
-    if (dir.empty() || !fs::exists(fs::path(dir) / "mnist")) HENN_SKIP_WITHOUT_DATA("MNIST not found under --data-dir");
+    if (dir.empty() || !fs::exists(fs::path(dir) / "mnist"))
+        HENN_SKIP_WITHOUT_DATA("MNIST not found under --data-dir");
     auto train = load_named_dataset("mnist", dir, Split::train).head(2000);
     auto test = load_named_dataset("mnist", dir, Split::test).head(1000);
     TrainOptions options;
@@ -93,7 +96,8 @@ TEST(Train, CryptoNetsLearnsMnistSubsetAndRoundTripsThroughOnnx) {
 
 TEST(Train, PolynomialMlpOnWdbc) {
     const auto dir = henn::test::data_dir();
-    if (dir.empty() || !fs::exists(fs::path(dir) / "wdbc")) HENN_SKIP_WITHOUT_DATA("WDBC not found under --data-dir");
+    if (dir.empty() || !fs::exists(fs::path(dir) / "wdbc"))
+        HENN_SKIP_WITHOUT_DATA("WDBC not found under --data-dir");
     auto train = load_named_dataset("wdbc", dir, Split::train);
     auto test = load_named_dataset("wdbc", dir, Split::test);
     TrainOptions options;
@@ -111,7 +115,8 @@ TEST(Train, PolynomialMlpOnWdbc) {
 
 TEST(Train, TrainableCoefficientsMove) {
     const auto dir = henn::test::data_dir();
-    if (dir.empty() || !fs::exists(fs::path(dir) / "wdbc")) HENN_SKIP_WITHOUT_DATA("WDBC not found under --data-dir");
+    if (dir.empty() || !fs::exists(fs::path(dir) / "wdbc"))
+        HENN_SKIP_WITHOUT_DATA("WDBC not found under --data-dir");
     auto train = load_named_dataset("wdbc", dir, Split::train);
     TrainOptions options;
     options.epochs = 3;

@@ -47,7 +47,15 @@ std::vector<std::string> builtin_function_names();
 // Any C++ callable.
 TargetFunction custom_function(std::string name, std::function<double(double)> value);
 
-enum class Method { LeastSquares, Taylor, Chebyshev, ModifiedWeight, Derivative, Minimax, Empirical };
+enum class Method {
+    LeastSquares,
+    Taylor,
+    Chebyshev,
+    ModifiedWeight,
+    Derivative,
+    Minimax,
+    Empirical
+};
 // Command-line names: least-squares, taylor, chebyshev, modified-weight, derivative, minimax,
 // empirical.
 std::string method_name(Method method);

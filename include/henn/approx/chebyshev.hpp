@@ -31,7 +31,7 @@ enum class Parity { None, Even, Odd };
 std::string parity_name(Parity parity);
 
 class ChebyshevPolynomial {
-public:
+  public:
     ChebyshevPolynomial() = default;
     // coefficients[k] multiplies T_k(t); at least one coefficient. Validates the interval and that
     // the coefficients are finite.
@@ -67,7 +67,8 @@ public:
     // keep_constant is true).
     ChebyshevPolynomial with_parity(Parity parity, bool keep_constant = false) const;
 
-    // d/dx and an antiderivative in x (constant chosen so that it vanishes at x = a), same interval.
+    // d/dx and an antiderivative in x (constant chosen so that it vanishes at x = a), same
+    // interval.
     ChebyshevPolynomial derivative() const;
     ChebyshevPolynomial antiderivative() const;
 
@@ -77,7 +78,7 @@ public:
     static ChebyshevPolynomial from_power_basis(std::span<const double> ascending_powers_of_x,
                                                 Interval interval);
 
-private:
+  private:
     static ChebyshevPolynomial interpolate_values(std::span<const double> values_at_nodes,
                                                   Interval interval);
     static std::vector<double> chebyshev_nodes(int count, Interval interval);

@@ -44,7 +44,7 @@ struct BootstrapInputError : ckks::Error {
 // What every bootstrapper does: a ciphertext at level >= input_level() whose slot values have
 // magnitude <= input_bound() comes back at output_level() with the same scale and slot count.
 class Bootstrapper {
-public:
+  public:
     virtual ~Bootstrapper() = default;
     // The lowest level an input may have (higher levels are dropped first).
     virtual int input_level() const = 0;
@@ -62,16 +62,16 @@ public:
 // Inputs with a slot of magnitude > input_bound are refused with BootstrapInputError (the real
 // bootstrapper would silently return garbage for them).
 class SecretKeyBootstrapperForTests final : public Bootstrapper {
-public:
-    SecretKeyBootstrapperForTests(ckks::ContextPtr context, const ckks::SecretKey& secret_key, int output_level = -1,
-                                  double input_bound = 1.0);
+  public:
+    SecretKeyBootstrapperForTests(ckks::ContextPtr context, const ckks::SecretKey& secret_key,
+                                  int output_level = -1, double input_bound = 1.0);
     int input_level() const override { return 0; }
     int output_level() const override { return output_level_; }
     double input_bound() const override { return input_bound_; }
     std::size_t slots() const override { return context_->max_slots(); }
     ckks::Ciphertext bootstrap(const ckks::Ciphertext& input) const override;
 
-private:
+  private:
     ckks::ContextPtr context_;
     ckks::Encoder encoder_;
     ckks::Encryptor encryptor_;
@@ -88,15 +88,16 @@ private:
 // double angles), CoeffsToSlots primes (one per DFT level); then the special primes P.
 struct BootstrappingLiteral {
     int log_n = 16;
-    std::size_t slots = 0;                 // 0: N/2 (full slots); only full slots are supported yet
+    std::size_t slots = 0;  // 0: N/2 (full slots); only full slots are supported yet
     // q_0 / Delta (at least 2^6) trades EvalMod's approximation sin(2 pi x) / (2 pi) ~ x, whose
     // relative error is ~ (2 pi c Delta / q_0)^2 / 6 for a message coefficient c, against the
     // amplification of EvalMod's noise by q_0 / (2 pi Delta). The coefficients of slots in the
     // unit disc are at most 1 in magnitude (typically ~ 1/sqrt(N/2)): 2^15 is safe for any input,
     // 2^8 is more precise for typical data.
     int log_q0 = 55;
-    std::vector<int> log_residual{40, 40, 40, 40, 40, 40, 40, 40, 40};  // levels left, at scale 2^40
-    double log_default_scale = 40;         // Delta of the residual levels and of inputs
+    std::vector<int> log_residual{40, 40, 40, 40, 40,
+                                  40, 40, 40, 40};  // levels left, at scale 2^40
+    double log_default_scale = 40;                  // Delta of the residual levels and of inputs
     int slots_to_coeffs_levels = 3;
     int log_slots_to_coeffs_prime = 48;
     int coeffs_to_slots_levels = 3;
@@ -124,18 +125,18 @@ struct BootstrappingLiteral {
 
 // Where each stage lives in the chain (levels are indices of the last prime, as in ckks).
 struct BootstrappingLevels {
-    int top = 0;                    // after ModRaise
-    int coeffs_to_slots_end = 0;    // after CoeffsToSlots (EvalMod starts here)
-    int eval_mod_end = 0;           // after EvalMod (SlotsToCoeffs starts here)
-    int output = 0;                 // after SlotsToCoeffs: the residual levels
-    int cosine_depth = 0;           // levels of the cosine polynomial
+    int top = 0;                  // after ModRaise
+    int coeffs_to_slots_end = 0;  // after CoeffsToSlots (EvalMod starts here)
+    int eval_mod_end = 0;         // after EvalMod (SlotsToCoeffs starts here)
+    int output = 0;               // after SlotsToCoeffs: the residual levels
+    int cosine_depth = 0;         // levels of the cosine polynomial
 };
 
 class BootstrappingParameters;
 using BootstrappingParametersPtr = std::shared_ptr<const BootstrappingParameters>;
 
 class BootstrappingParameters {
-public:
+  public:
     // Validates the literal (sizes, that the polynomial approximates the cosine to ~2^-50, the
     // security bound unless allow_insecure) and builds the CKKS context.
     static BootstrappingParametersPtr create(const BootstrappingLiteral& literal);
@@ -154,7 +155,7 @@ public:
     // Level map, chain sizes, log QP, security, h, K, failure probability.
     std::string describe() const;
 
-private:
+  private:
     BootstrappingParameters() = default;
     BootstrappingLiteral literal_;
     ckks::ContextPtr context_;
@@ -168,21 +169,25 @@ private:
 // bootstrapping parameters that ask for a sparse secret; drawn from OS randomness, or from a seed
 // for tests.
 ckks::SecretKey sparse_secret_key(const ckks::Context& context, int hamming_weight);
-ckks::SecretKey sparse_secret_key_for_tests(const ckks::Context& context, int hamming_weight, const math::Seed& seed);
+ckks::SecretKey sparse_secret_key_for_tests(const ckks::Context& context, int hamming_weight,
+                                            const math::Seed& seed);
 
 // ---------------------------------------------------------------------------------------------
 // The stages, public for tests and benchmarks
 
 // ModRaise: a ciphertext at level 0 (coefficients mod q_0, centered) lifted to every prime of the
 // chain up to `level` (-1: the top). The scale and slots are kept.
-ckks::Ciphertext mod_raise(const ckks::Context& context, const ckks::Ciphertext& level0, int level = -1);
+ckks::Ciphertext mod_raise(const ckks::Context& context, const ckks::Ciphertext& level0,
+                           int level = -1);
 
 // The butterfly stages of the canonical embedding (without its bit reversal), grouped into
 // `levels` factors, each as generalized diagonals computed in long double. slots_to_coeffs:
 // w (bit-reversed order) -> slot values; coeffs_to_slots: slot values -> w (bit-reversed),
 // including the 1/n. Factors in the order they are applied.
-std::vector<Diagonals> slots_to_coeffs_factors(std::size_t ring_degree, std::size_t slots, int levels);
-std::vector<Diagonals> coeffs_to_slots_factors(std::size_t ring_degree, std::size_t slots, int levels);
+std::vector<Diagonals> slots_to_coeffs_factors(std::size_t ring_degree, std::size_t slots,
+                                               int levels);
+std::vector<Diagonals> coeffs_to_slots_factors(std::size_t ring_degree, std::size_t slots,
+                                               int levels);
 
 // Key material the real bootstrapper needs (besides relinearization): rotations by level, and
 // conjugation at `conjugation_level`.
@@ -190,7 +195,8 @@ struct BootstrappingKeyRequirements {
     std::vector<RotationUse> rotations;
     int conjugation_level = 0;
     // Generates the keys (relinearization, rotations each only down to its level, conjugation).
-    ckks::EvaluationKeys generate(ckks::KeyGenerator& keygen, const ckks::Context& context, std::size_t slots) const;
+    ckks::EvaluationKeys generate(ckks::KeyGenerator& keygen, const ckks::Context& context,
+                                  std::size_t slots) const;
 };
 
 // Seconds spent per stage in the last call of bootstrap_with_timings.
@@ -200,43 +206,47 @@ struct BootstrapTimings {
 };
 
 class CkksBootstrapper final : public Bootstrapper {
-public:
+  public:
     // The keys this bootstrapper will ask the evaluator for (no encoding, cheap).
     static BootstrappingKeyRequirements key_requirements(const BootstrappingParameters& params);
 
     // Encodes the DFT factors; the evaluator must hold the keys of key_requirements(params).
-    CkksBootstrapper(BootstrappingParametersPtr params, std::shared_ptr<const ckks::Evaluator> evaluator);
+    CkksBootstrapper(BootstrappingParametersPtr params,
+                     std::shared_ptr<const ckks::Evaluator> evaluator);
 
     int input_level() const override { return 0; }
     int output_level() const override { return params_->levels().output; }
     double input_bound() const override { return 1.0; }
     std::size_t slots() const override { return params_->slots(); }
     ckks::Ciphertext bootstrap(const ckks::Ciphertext& input) const override;
-    ckks::Ciphertext bootstrap_with_timings(const ckks::Ciphertext& input, BootstrapTimings* timings) const;
+    ckks::Ciphertext bootstrap_with_timings(const ckks::Ciphertext& input,
+                                            BootstrapTimings* timings) const;
 
     // The stages, public for tests.
     // CoeffsToSlots: for slot values z, returns (2 Re w, 2 Im w) with w = the inverse embedding of
     // z in bit-reversed order (w_j = c_j + i c_(j+N/2) for the coefficients c). bootstrap() labels
     // the raised ciphertext with scale 2 q_0 (k + 1), so that these read x / (k + 1), x = t / q_0.
-    std::pair<ckks::Ciphertext, ckks::Ciphertext> coeffs_to_slots(const ckks::Ciphertext& raised) const;
+    std::pair<ckks::Ciphertext, ckks::Ciphertext> coeffs_to_slots(
+        const ckks::Ciphertext& raised) const;
     // EvalMod: for real slots y = x / (k + 1) at level levels().coeffs_to_slots_end, computes
     // sin(2 pi x) and relabels its scale so that the slots read sin(2 pi x) q_0 / (2 pi Delta),
     // Delta = message_scale: the message m when x = I + m Delta / q_0. Level eval_mod_end.
     ckks::Ciphertext eval_mod(const ckks::Ciphertext& y, double message_scale, double q0) const;
     // SlotsToCoeffs: the embedding of real + i imaginary (bit-reversed order), at output_level();
     // the scale lands at the input's scale when the inputs come from eval_mod.
-    ckks::Ciphertext slots_to_coeffs(const ckks::Ciphertext& real, const ckks::Ciphertext& imaginary) const;
+    ckks::Ciphertext slots_to_coeffs(const ckks::Ciphertext& real,
+                                     const ckks::Ciphertext& imaginary) const;
     // Memory of the encoded DFT factors.
     std::size_t plaintext_bytes() const;
 
-private:
+  private:
     BootstrappingParametersPtr params_;
     std::shared_ptr<const ckks::Evaluator> evaluator_;
     ckks::Encoder encoder_;
     std::vector<LinearTransform> coeffs_to_slots_;
     std::vector<LinearTransform> slots_to_coeffs_;
-    double cosine_scale_ = 0;     // scale the cosine polynomial lands at
-    double eval_mod_scale_ = 0;   // scale after the double angles
+    double cosine_scale_ = 0;    // scale the cosine polynomial lands at
+    double eval_mod_scale_ = 0;  // scale after the double angles
 };
 
 }  // namespace henn::circuits

@@ -45,14 +45,15 @@ struct EvaluationPlan {
     approx::Parity parity = approx::Parity::None;
     int depth = 0;
     int ct_multiplications = 0;
-    int baby_step_log2 = 0;                // l
-    std::vector<int> chebyshev_powers;     // every i >= 2 with T_i computed, ascending
-    std::vector<int> giant_steps;          // the 2^k used to split, ascending, distinct
+    int baby_step_log2 = 0;             // l
+    std::vector<int> chebyshev_powers;  // every i >= 2 with T_i computed, ascending
+    std::vector<int> giant_steps;       // the 2^k used to split, ascending, distinct
     int split_multiplications = 0;
 };
 EvaluationPlan plan_evaluation(int degree, approx::Parity parity = approx::Parity::None);
 // Same, with l forced (for tests and for evaluators that want another trade-off).
-EvaluationPlan plan_evaluation_with_baby_steps(int degree, approx::Parity parity, int baby_step_log2);
+EvaluationPlan plan_evaluation_with_baby_steps(int degree, approx::Parity parity,
+                                               int baby_step_log2);
 
 // Levels a plaintext-weighted sum of T_0 .. T_e takes: ceil(log2 e) for T_e, plus one for the
 // scalar products (0 for a constant).

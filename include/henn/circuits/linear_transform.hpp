@@ -37,8 +37,8 @@ struct Diagonals {
     // A dense row-major rows x cols matrix (rows, cols <= slots), zero-padded to slots x slots:
     // the input vector in slots [0, cols), the output in slots [0, rows). Diagonals whose entries
     // are all zero are left out, so sparse or banded matrices give few diagonals.
-    static Diagonals from_matrix(std::span<const Complex> matrix, std::size_t rows, std::size_t cols,
-                                 std::size_t slots);
+    static Diagonals from_matrix(std::span<const Complex> matrix, std::size_t rows,
+                                 std::size_t cols, std::size_t slots);
     static Diagonals from_matrix(std::span<const double> matrix, std::size_t rows, std::size_t cols,
                                  std::size_t slots);
     // The map on plaintext slot values (the reference the encrypted evaluation is tested against).
@@ -58,14 +58,14 @@ struct BsgsCostModel {
 
 // An evaluation plan: the baby-step count, the rotations it needs and their modelled cost.
 struct BsgsPlan {
-    std::size_t baby = 1;               // b; giant steps are multiples of b
-    std::vector<int> baby_steps;        // nonzero i, ascending
-    std::vector<int> giant_steps;       // nonzero g, ascending
-    std::vector<int> rotation_steps;    // union of both: the exact key set, ascending
-    std::size_t key_switches = 0;       // baby_steps.size() + giant_steps.size()
-    std::size_t plaintext_products = 0; // one per diagonal
-    std::size_t key_bytes = 0;          // memory of the rotation keys at the plan's level
-    double cost = 0;                    // modelled cost (see BsgsCostModel)
+    std::size_t baby = 1;                // b; giant steps are multiples of b
+    std::vector<int> baby_steps;         // nonzero i, ascending
+    std::vector<int> giant_steps;        // nonzero g, ascending
+    std::vector<int> rotation_steps;     // union of both: the exact key set, ascending
+    std::size_t key_switches = 0;        // baby_steps.size() + giant_steps.size()
+    std::size_t plaintext_products = 0;  // one per diagonal
+    std::size_t key_bytes = 0;           // memory of the rotation keys at the plan's level
+    double cost = 0;                     // modelled cost (see BsgsCostModel)
     std::string describe() const;
 };
 
@@ -74,11 +74,12 @@ struct BsgsPlan {
 BsgsPlan plan_bsgs(const ckks::Context& context, int level, std::span<const std::size_t> indices,
                    std::size_t slots, const BsgsCostModel& model = {});
 // The plan for a given b (a power of two <= slots).
-BsgsPlan plan_bsgs_with_baby(const ckks::Context& context, int level, std::span<const std::size_t> indices,
-                             std::size_t slots, std::size_t baby, const BsgsCostModel& model = {});
+BsgsPlan plan_bsgs_with_baby(const ckks::Context& context, int level,
+                             std::span<const std::size_t> indices, std::size_t slots,
+                             std::size_t baby, const BsgsCostModel& model = {});
 
 class LinearTransform {
-public:
+  public:
     enum class Method {
         Bsgs,     // baby-step giant-step with double hoisting (the default)
         Hoisted,  // one rotation per diagonal, all from one decomposition, each with its ModDown
@@ -98,7 +99,8 @@ public:
     };
 
     // Encodes the diagonals (pre-rotated for BSGS). The slot count is diagonals.slots.
-    LinearTransform(const ckks::Encoder& encoder, const Diagonals& diagonals, const Options& options);
+    LinearTransform(const ckks::Encoder& encoder, const Diagonals& diagonals,
+                    const Options& options);
     LinearTransform(const ckks::Encoder& encoder, const Diagonals& diagonals)
         : LinearTransform(encoder, diagonals, Options{}) {}
 
@@ -118,9 +120,11 @@ public:
     // rescaled (level x.level - 1, scale x.scale * scale / q_{x.level}).
     ckks::Ciphertext evaluate(const ckks::Evaluator& evaluator, const ckks::Ciphertext& x) const;
 
-private:
-    ckks::Ciphertext evaluate_bsgs(const ckks::Evaluator& evaluator, const ckks::Ciphertext& x) const;
-    ckks::Ciphertext evaluate_per_diagonal(const ckks::Evaluator& evaluator, const ckks::Ciphertext& x) const;
+  private:
+    ckks::Ciphertext evaluate_bsgs(const ckks::Evaluator& evaluator,
+                                   const ckks::Ciphertext& x) const;
+    ckks::Ciphertext evaluate_per_diagonal(const ckks::Evaluator& evaluator,
+                                           const ckks::Ciphertext& x) const;
 
     Method method_;
     int level_ = 0;
@@ -139,11 +143,13 @@ private:
 // slots), y leaves as ceil(rows / slots) ciphertexts likewise; each block pair is one
 // LinearTransform (all-zero blocks are skipped), row blocks are summed. One level.
 class MatrixVectorProduct {
-public:
-    MatrixVectorProduct(const ckks::Encoder& encoder, std::span<const Complex> matrix, std::size_t rows,
-                        std::size_t cols, const LinearTransform::Options& options = {}, std::size_t slots = 0);
-    MatrixVectorProduct(const ckks::Encoder& encoder, std::span<const double> matrix, std::size_t rows,
-                        std::size_t cols, const LinearTransform::Options& options = {}, std::size_t slots = 0);
+  public:
+    MatrixVectorProduct(const ckks::Encoder& encoder, std::span<const Complex> matrix,
+                        std::size_t rows, std::size_t cols,
+                        const LinearTransform::Options& options = {}, std::size_t slots = 0);
+    MatrixVectorProduct(const ckks::Encoder& encoder, std::span<const double> matrix,
+                        std::size_t rows, std::size_t cols,
+                        const LinearTransform::Options& options = {}, std::size_t slots = 0);
 
     std::size_t input_blocks() const { return input_blocks_; }
     std::size_t output_blocks() const { return output_blocks_; }
@@ -151,12 +157,14 @@ public:
     // The union of the blocks' rotation steps.
     std::vector<int> rotation_steps() const;
     std::size_t plaintext_bytes() const;
-    std::vector<ckks::Ciphertext> evaluate(const ckks::Evaluator& evaluator, std::span<const ckks::Ciphertext> x) const;
+    std::vector<ckks::Ciphertext> evaluate(const ckks::Evaluator& evaluator,
+                                           std::span<const ckks::Ciphertext> x) const;
 
-private:
+  private:
     std::size_t rows_ = 0, cols_ = 0, slots_ = 0, input_blocks_ = 0, output_blocks_ = 0;
     double scale_ = 0;
-    std::map<std::pair<std::size_t, std::size_t>, LinearTransform> blocks_;  // (row block, column block)
+    std::map<std::pair<std::size_t, std::size_t>, LinearTransform>
+        blocks_;  // (row block, column block)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -164,21 +172,21 @@ private:
 
 // Rotate-and-sum: slot t of the result holds sum_{j < block} x[t + j * stride] (indices mod the
 // slot count). block is a power of two; log2(block) rotations by stride * 2^i; no level.
-ckks::Ciphertext inner_sum(const ckks::Evaluator& evaluator, const ckks::Ciphertext& x, std::size_t block,
-                           std::size_t stride = 1);
+ckks::Ciphertext inner_sum(const ckks::Evaluator& evaluator, const ckks::Ciphertext& x,
+                           std::size_t block, std::size_t stride = 1);
 std::vector<int> inner_sum_steps(std::size_t block, std::size_t stride, std::size_t slots);
 
 // x nonzero in slots [0, length) only, copies (a power of two) with length * copies <= slots:
 // the result holds `copies` copies of those slots back to back. log2(copies) rotations; no level.
-ckks::Ciphertext replicate(const ckks::Evaluator& evaluator, const ckks::Ciphertext& x, std::size_t length,
-                           std::size_t copies);
+ckks::Ciphertext replicate(const ckks::Evaluator& evaluator, const ckks::Ciphertext& x,
+                           std::size_t length, std::size_t copies);
 std::vector<int> replicate_steps(std::size_t length, std::size_t copies, std::size_t slots);
 
 // 1 in slots [begin, end), 0 elsewhere.
 std::vector<double> mask_values(std::size_t slots, std::size_t begin, std::size_t end);
 // x times a 0/1 mask of slots [begin, end), rescaled (one level; the scale is kept exactly).
-ckks::Ciphertext apply_mask(const ckks::Evaluator& evaluator, const ckks::Encoder& encoder, const ckks::Ciphertext& x,
-                            std::size_t begin, std::size_t end);
+ckks::Ciphertext apply_mask(const ckks::Evaluator& evaluator, const ckks::Encoder& encoder,
+                            const ckks::Ciphertext& x, std::size_t begin, std::size_t end);
 
 // ---------------------------------------------------------------------------------------------
 // Rotation-key planning
@@ -198,9 +206,9 @@ struct RotationKeyPlan {
     std::map<int, int> keys;
     // Steps served by a sequence of keyed rotations (only when a byte budget forced a base set).
     std::map<int, std::vector<int>> compositions;
-    std::size_t key_bytes = 0;       // memory of the planned keys (each only down to its level)
-    std::size_t top_level_bytes = 0; // the same keys all generated at the top level
-    std::size_t requested_steps = 0; // distinct nonzero steps asked for
+    std::size_t key_bytes = 0;        // memory of the planned keys (each only down to its level)
+    std::size_t top_level_bytes = 0;  // the same keys all generated at the top level
+    std::size_t requested_steps = 0;  // distinct nonzero steps asked for
 
     std::vector<int> steps() const;
     // Keys for the plan, one KeyGenerator call per level.

@@ -39,7 +39,7 @@ struct EvaluationReport {
     int ct_multiplications = 0;  // ciphertext-ciphertext products (each relinearized)
     int levels_consumed = 0;     // input level - output level
     int rescales = 0;
-    EvaluationPlan plan;         // the Chebyshev plan followed (power basis: degree and depth only)
+    EvaluationPlan plan;  // the Chebyshev plan followed (power basis: degree and depth only)
 };
 
 // Evaluates following plan_polynomial exactly (depth and product count match the plan; a
@@ -50,15 +50,16 @@ struct EvaluationReport {
 // The Chebyshev path lands at target_scale exactly, whatever it is (>= 1).
 // Throws LevelError when x has fewer than plan.depth levels.
 ckks::Ciphertext evaluate_polynomial(const ckks::Evaluator& evaluator, const ckks::Ciphertext& x,
-                                     std::span<const double> power_coefficients, double lo, double hi,
-                                     double target_scale = 0, EvaluationReport* report = nullptr);
+                                     std::span<const double> power_coefficients, double lo,
+                                     double hi, double target_scale = 0,
+                                     EvaluationReport* report = nullptr);
 // The same for a polynomial in the Chebyshev basis of its interval (plan_polynomial(p)).
 ckks::Ciphertext evaluate_polynomial(const ckks::Evaluator& evaluator, const ckks::Ciphertext& x,
                                      const approx::ChebyshevPolynomial& p, double target_scale = 0,
                                      EvaluationReport* report = nullptr);
 
 class ChebyshevEvaluator {
-public:
+  public:
     // Keeps a reference: the evaluator (with a relinearization key) must outlive this object.
     explicit ChebyshevEvaluator(const ckks::Evaluator& evaluator);
 
@@ -75,7 +76,7 @@ public:
     // interval change when [a, b] != [-1, 1] and the effective degree is at least 2.
     static int depth(const approx::ChebyshevPolynomial& p);
 
-private:
+  private:
     const ckks::Evaluator& evaluator_;
 };
 
@@ -88,7 +89,7 @@ private:
 //  * degree 3: two levels and two products, result at target_scale (0: x.scale).
 // Throws henn::InvalidArgument for more than 4 coefficients or a zero/non-finite leading one.
 ckks::Ciphertext evaluate_power_basis(const ckks::Evaluator& evaluator, const ckks::Ciphertext& x,
-                                      std::span<const double> ascending_coefficients, double target_scale = 0,
-                                      EvaluationReport* report = nullptr);
+                                      std::span<const double> ascending_coefficients,
+                                      double target_scale = 0, EvaluationReport* report = nullptr);
 
 }  // namespace henn::circuits

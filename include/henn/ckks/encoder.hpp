@@ -11,7 +11,7 @@
 namespace henn::ckks {
 
 class Encoder {
-public:
+  public:
     explicit Encoder(ContextPtr context);
 
     // Encodes `values` into `slots` slots (0: N/2; otherwise a power of two >= values.size()),
@@ -30,7 +30,7 @@ public:
 
     const ContextPtr& context() const { return context_; }
 
-private:
+  private:
     ContextPtr context_;
 };
 

@@ -11,7 +11,7 @@
 namespace henn::ckks {
 
 class Encryptor {
-public:
+  public:
     // Public-key encryption: anyone holding the public key can encrypt.
     Encryptor(ContextPtr context, PublicKey public_key);
     // Secret-key encryption: smaller noise, and c_1 can be stored as a 32-byte seed.
@@ -23,7 +23,7 @@ public:
     // Draws the encryption randomness from a fixed seed instead of the OS: tests only.
     void use_test_only_seed(const math::Seed& seed);
 
-private:
+  private:
     math::Seed fresh_seed() const;
     ContextPtr context_;
     std::optional<PublicKey> public_key_;
@@ -33,12 +33,12 @@ private:
 };
 
 class Decryptor {
-public:
+  public:
     Decryptor(ContextPtr context, SecretKey secret_key);
     // Works on ciphertexts of size 2 or 3 (before relinearization).
     Plaintext decrypt(const Ciphertext& ciphertext) const;
 
-private:
+  private:
     ContextPtr context_;
     SecretKey secret_key_;
 };

@@ -15,7 +15,8 @@ struct Error : ::henn::Error {
 
 // Invalid or insecure parameters.
 struct ParameterError : Error {
-    explicit ParameterError(const std::string& message) : Error(message, ErrorCategory::parameters) {}
+    explicit ParameterError(const std::string& message)
+        : Error(message, ErrorCategory::parameters) {}
 };
 
 // Operands at different levels, or an operation that needs a level the ciphertext lacks.

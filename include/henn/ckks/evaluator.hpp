@@ -19,7 +19,7 @@
 namespace henn::ckks {
 
 class Evaluator {
-public:
+  public:
     explicit Evaluator(ContextPtr context, std::shared_ptr<const EvaluationKeys> keys = nullptr);
 
     const ContextPtr& context() const { return context_; }
@@ -87,13 +87,16 @@ public:
     Ciphertext mod_down(const ExtendedCiphertext& a) const;
     // Sums in Q*P (same level, scale, slots).
     void add_inplace(ExtendedCiphertext& a, const ExtendedCiphertext& b) const;
-    // Products with extended plaintexts (p.level >= the ciphertext's level); scale a.scale * p.scale.
-    ExtendedCiphertext multiply_plain(const ExtendedCiphertext& a, const ExtendedPlaintext& p) const;
+    // Products with extended plaintexts (p.level >= the ciphertext's level); scale a.scale *
+    // p.scale.
+    ExtendedCiphertext multiply_plain(const ExtendedCiphertext& a,
+                                      const ExtendedPlaintext& p) const;
     Ciphertext multiply_plain(const Ciphertext& a, const ExtendedPlaintext& p) const;
     // sum_i c_i * p_i in Q*P with one reduction per coefficient per 60 terms. The ciphertexts
     // share level, scale and slots, the plaintexts share a scale.
-    ExtendedCiphertext multiply_accumulate(std::span<const ExtendedCiphertext* const> ciphertexts,
-                                           std::span<const ExtendedPlaintext* const> plaintexts) const;
+    ExtendedCiphertext multiply_accumulate(
+        std::span<const ExtendedCiphertext* const> ciphertexts,
+        std::span<const ExtendedPlaintext* const> plaintexts) const;
 
     // sum_i c_i * p_i with one modular reduction per coefficient at the end (lazy 128-bit
     // accumulation): the inner loop of dense and convolution layers. All ciphertexts share
@@ -105,9 +108,11 @@ public:
     // sum_i c_i * w_i for real weights, each multiplied as round(w_i * constant_scale) (0: the
     // last prime at the ciphertexts' level). Result scale: c.scale * constant_scale.
     Ciphertext multiply_accumulate(std::span<const Ciphertext* const> ciphertexts,
-                                   std::span<const double> weights, double constant_scale = 0) const;
+                                   std::span<const double> weights,
+                                   double constant_scale = 0) const;
     Ciphertext multiply_accumulate(std::span<const Ciphertext> ciphertexts,
-                                   std::span<const double> weights, double constant_scale = 0) const;
+                                   std::span<const double> weights,
+                                   double constant_scale = 0) const;
 
     // Brings two ciphertexts to the same level and scale: the higher level is dropped; a scale
     // that is an integer multiple of the other is matched by an integer product (no level),
@@ -117,16 +122,16 @@ public:
     // Relative tolerance under which two scales count as equal.
     static constexpr double kScaleTolerance = 1e-10;
 
-private:
+  private:
     struct Decomposition;
     Decomposition decompose(const RnsPoly& poly, int level) const;
-    void key_switch(const Decomposition& digits, const KeySwitchKey& key, const std::uint32_t* permutation,
-                    RnsPoly& out0, RnsPoly& out1) const;
+    void key_switch(const Decomposition& digits, const KeySwitchKey& key,
+                    const std::uint32_t* permutation, RnsPoly& out0, RnsPoly& out1) const;
     // decompose + key_switch of one polynomial without keeping its digits: each digit is raised
     // to one prime at a time and consumed at once (per-thread scratch, nothing allocated per
     // call). Same result words. For single key switches (relinearize, rotate, conjugate).
-    void key_switch_fused(const RnsPoly& poly, int level, const KeySwitchKey& key, const std::uint32_t* permutation,
-                          RnsPoly& out0, RnsPoly& out1) const;
+    void key_switch_fused(const RnsPoly& poly, int level, const KeySwitchKey& key,
+                          const std::uint32_t* permutation, RnsPoly& out0, RnsPoly& out1) const;
     std::vector<RnsPoly> decompose_digits(const RnsPoly& poly, int level) const;
     // The inner products of key switching, left over Q_level * P (no ModDown).
     void key_switch_extended(const std::vector<RnsPoly>& digits, int level, const KeySwitchKey& key,

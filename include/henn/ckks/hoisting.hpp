@@ -31,7 +31,7 @@ struct HoistedCiphertext {
     Ciphertext input;             // the ciphertext as given (size 2)
     std::vector<RnsPoly> digits;  // digit d of c_1 over Q_level * P, NTT form
     int level() const { return input.level; }
-    std::size_t bytes() const;    // memory of input and digits
+    std::size_t bytes() const;  // memory of input and digits
 };
 
 // A ciphertext over Q_level * P, NTT form, not yet divided by P: (c_0, c_1) with
@@ -65,9 +65,10 @@ struct ExtendedPlaintext {
 
 // Encodes like Encoder::encode (same slots, scale and overflow rules), but over q_0..q_level and
 // the special primes P. level -1: the top level.
-ExtendedPlaintext encode_extended(const Encoder& encoder, std::span<const std::complex<double>> values,
-                                  int level = -1, double scale = 0, std::size_t slots = 0);
-ExtendedPlaintext encode_extended(const Encoder& encoder, std::span<const double> values, int level = -1,
+ExtendedPlaintext encode_extended(const Encoder& encoder,
+                                  std::span<const std::complex<double>> values, int level = -1,
                                   double scale = 0, std::size_t slots = 0);
+ExtendedPlaintext encode_extended(const Encoder& encoder, std::span<const double> values,
+                                  int level = -1, double scale = 0, std::size_t slots = 0);
 
 }  // namespace henn::ckks

@@ -15,7 +15,7 @@ namespace henn::ckks {
 
 // The secret s, uniform ternary, in NTT form over Q and P. Never leaves the client.
 class SecretKey {
-public:
+  public:
     SecretKey() = default;
     SecretKey(RnsPoly poly, std::uint64_t parameter_hash);
     ~SecretKey();
@@ -27,7 +27,7 @@ public:
     const RnsPoly& poly() const { return poly_; }
     std::uint64_t parameter_hash() const { return hash_; }
 
-private:
+  private:
     void wipe();
     RnsPoly poly_;
     std::uint64_t hash_ = 0;
@@ -80,7 +80,7 @@ struct EvaluationKeys {
 };
 
 class KeyGenerator {
-public:
+  public:
     // A fresh secret key from OS randomness.
     explicit KeyGenerator(ContextPtr context);
     // Deterministic key generation for tests and reproducible benchmarks only.
@@ -100,9 +100,10 @@ public:
     void add_galois_keys(GaloisKeys& keys, const std::vector<int>& steps, bool conjugation = false,
                          int level = -1);
     // All of the above in one bundle.
-    EvaluationKeys evaluation_keys(const std::vector<int>& rotation_steps, bool conjugation = false);
+    EvaluationKeys evaluation_keys(const std::vector<int>& rotation_steps,
+                                   bool conjugation = false);
 
-private:
+  private:
     KeySwitchKey make_switch_key(const RnsPoly& new_secret_ntt, int level = -1);
     ContextPtr context_;
     SecretKey secret_;

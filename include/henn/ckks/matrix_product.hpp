@@ -20,13 +20,14 @@
 namespace henn::ckks {
 
 class ConstantMatrix {
-public:
+  public:
     // A sparse matrix in compressed rows: row r holds the entries [row_begin[r], row_begin[r+1])
     // of `columns` and `values` (row_begin has rows + 1 elements). Entries whose integer is zero
     // are dropped. constant_scale 0 means the prime q_level, so that a rescale after the product
     // brings the scale back exactly to the inputs' scale. Throws MismatchError for malformed rows,
     // columns out of range or a level the context lacks, ScaleError if an entry overflows.
-    ConstantMatrix(ContextPtr context, int level, std::size_t columns, std::span<const std::size_t> row_begin,
+    ConstantMatrix(ContextPtr context, int level, std::size_t columns,
+                   std::span<const std::size_t> row_begin,
                    std::span<const std::uint32_t> column_index, std::span<const double> values,
                    double constant_scale = 0);
 
@@ -52,16 +53,18 @@ public:
     // accumulators (default-constructed) are set to the product; others must be results of this
     // matrix's shape (level, scale inputs.scale * constant_scale, size, slots). The sums are exact
     // modulo each prime, so any split into column blocks gives the same ciphertexts bit for bit.
-    void multiply_accumulate(std::span<const Ciphertext* const> inputs, std::span<Ciphertext> accumulators) const;
+    void multiply_accumulate(std::span<const Ciphertext* const> inputs,
+                             std::span<Ciphertext> accumulators) const;
 
     // Coefficients per block (a power of two dividing N); exposed for benchmarks and tests.
     void set_block_size(std::size_t coefficients);
 
-private:
+  private:
     void check_inputs(std::span<const Ciphertext* const> inputs, const char* where) const;
-    Ciphertext empty_result(const Ciphertext& first_input) const;  // level, scale, size; limbs uninitialized
-    void product_into(std::span<const Ciphertext* const> inputs, std::size_t row_lo, std::span<Ciphertext> outputs,
-                      bool accumulate) const;
+    Ciphertext empty_result(
+        const Ciphertext& first_input) const;  // level, scale, size; limbs uninitialized
+    void product_into(std::span<const Ciphertext* const> inputs, std::size_t row_lo,
+                      std::span<Ciphertext> outputs, bool accumulate) const;
     ContextPtr context_;
     int level_ = 0;
     std::size_t columns_ = 0;

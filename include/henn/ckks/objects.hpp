@@ -48,7 +48,8 @@ struct RnsPoly {
     // Zero polynomial.
     RnsPoly(std::size_t n_, std::size_t limbs_) : n(n_), limbs(limbs_), data(n_ * limbs_, 0) {}
     // Storage only, for results that are written in full.
-    RnsPoly(std::size_t n_, std::size_t limbs_, Uninitialized) : n(n_), limbs(limbs_), data(n_ * limbs_) {}
+    RnsPoly(std::size_t n_, std::size_t limbs_, Uninitialized)
+        : n(n_), limbs(limbs_), data(n_ * limbs_) {}
     u64* limb(std::size_t i) { return data.data() + i * n; }
     const u64* limb(std::size_t i) const { return data.data() + i * n; }
     bool operator==(const RnsPoly&) const = default;

@@ -54,7 +54,7 @@ using ContextPtr = std::shared_ptr<const Context>;
 // Everything derived from validated parameters. Immutable and shared by every object made
 // under it; safe to use from many threads.
 class Context {
-public:
+  public:
     // Validates the literal; throws ParameterError with a readable message.
     static ContextPtr create(const ParametersLiteral& literal);
 
@@ -103,7 +103,7 @@ public:
     // A readable summary: ring, chain bit sizes, log2(QP), security, slots.
     std::string describe() const;
 
-private:
+  private:
     Context() = default;
     ParametersLiteral literal_;
     int log_n_ = 0;

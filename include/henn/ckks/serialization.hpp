@@ -67,16 +67,22 @@ BlobHeader read_header(std::span<const std::uint8_t> bytes);
 std::vector<std::uint8_t> save_parameters(const Context& context, const SaveOptions& options = {});
 ContextPtr load_parameters(std::span<const std::uint8_t> bytes, const LoadOptions& options = {});
 
-std::vector<std::uint8_t> save(const Context& context, const Ciphertext& ct, const SaveOptions& options = {});
-std::vector<std::uint8_t> save(const Context& context, const Plaintext& pt, const SaveOptions& options = {});
-std::vector<std::uint8_t> save(const Context& context, const SecretKey& sk, const SaveOptions& options = {});
-std::vector<std::uint8_t> save(const Context& context, const PublicKey& pk, const SaveOptions& options = {});
+std::vector<std::uint8_t> save(const Context& context, const Ciphertext& ct,
+                               const SaveOptions& options = {});
+std::vector<std::uint8_t> save(const Context& context, const Plaintext& pt,
+                               const SaveOptions& options = {});
+std::vector<std::uint8_t> save(const Context& context, const SecretKey& sk,
+                               const SaveOptions& options = {});
+std::vector<std::uint8_t> save(const Context& context, const PublicKey& pk,
+                               const SaveOptions& options = {});
 std::vector<std::uint8_t> save(const Context& context, const RelinearizationKey& rk,
                                const SaveOptions& options = {});
-std::vector<std::uint8_t> save(const Context& context, const GaloisKeys& gk, const SaveOptions& options = {});
+std::vector<std::uint8_t> save(const Context& context, const GaloisKeys& gk,
+                               const SaveOptions& options = {});
 // Everything an evaluator needs in one file: the relinearization key when present, then the
 // Galois keys. Seeded (when options.seeded) only if every key still matches its seed.
-std::vector<std::uint8_t> save(const Context& context, const EvaluationKeys& keys, const SaveOptions& options = {});
+std::vector<std::uint8_t> save(const Context& context, const EvaluationKeys& keys,
+                               const SaveOptions& options = {});
 
 Ciphertext load_ciphertext(const Context& context, std::span<const std::uint8_t> bytes,
                            const LoadOptions& options = {});
@@ -86,7 +92,8 @@ SecretKey load_secret_key(const Context& context, std::span<const std::uint8_t> 
                           const LoadOptions& options = {});
 PublicKey load_public_key(const Context& context, std::span<const std::uint8_t> bytes,
                           const LoadOptions& options = {});
-RelinearizationKey load_relinearization_key(const Context& context, std::span<const std::uint8_t> bytes,
+RelinearizationKey load_relinearization_key(const Context& context,
+                                            std::span<const std::uint8_t> bytes,
                                             const LoadOptions& options = {});
 GaloisKeys load_galois_keys(const Context& context, std::span<const std::uint8_t> bytes,
                             const LoadOptions& options = {});

@@ -60,7 +60,8 @@ enum class Split { train, test };
 // Named data sets under a directory given by the user:
 //   mnist:          train10k-images-idx3-ubyte[.gz] (or train-images-...) and t10k-...
 //   fashion-mnist:  train-images-idx3-ubyte[.gz] and t10k-...
-//   wdbc:           breast_cancer.csv, split 80/20 with a fixed seed, standardized on the train part
+//   wdbc:           breast_cancer.csv, split 80/20 with a fixed seed, standardized on the train
+//   part
 // DIR may be the data set's directory or its parent.
 // Files are looked up with and without ".gz".
 Dataset load_named_dataset(const std::string& name, const std::filesystem::path& dir, Split split);
@@ -105,7 +106,8 @@ struct Standardizer {
     // `values`: rows x columns, row-major.
     static Standardizer fit(std::span<const double> values, std::size_t columns);
     void apply(Dataset& data, double clip = std::numeric_limits<double>::infinity()) const;
-    void apply(std::span<double> values, double clip = std::numeric_limits<double>::infinity()) const;
+    void apply(std::span<double> values,
+               double clip = std::numeric_limits<double>::infinity()) const;
 };
 
 }  // namespace henn::data

@@ -27,24 +27,27 @@ enum class BundleKind : std::uint8_t { inputs = 1, outputs = 2 };
 // Versioned container of batches (magic, model hash, kind, counts, then ckks blobs). The loader
 // checks everything against the compiled model: model hash, parameter hash, counts, levels,
 // scales and slot counts, and throws FormatError or KeyMismatchError with what is wrong.
-std::vector<std::uint8_t> save_batches(const CompiledModel& model, std::span<const EncryptedBatch> batches,
-                                       BundleKind kind);
-std::vector<EncryptedBatch> load_batches(const CompiledModel& model, std::span<const std::uint8_t> bytes,
-                                         BundleKind kind);
+std::vector<std::uint8_t> save_batches(const CompiledModel& model,
+                                       std::span<const EncryptedBatch> batches, BundleKind kind);
+std::vector<EncryptedBatch> load_batches(const CompiledModel& model,
+                                         std::span<const std::uint8_t> bytes, BundleKind kind);
 // save_batches(...).size(), computed one ciphertext at a time without building the bundle (a
 // client measuring its upload need not hold the serialized batch beside the ciphertexts).
-std::uint64_t saved_batches_bytes(const CompiledModel& model, std::span<const EncryptedBatch> batches);
+std::uint64_t saved_batches_bytes(const CompiledModel& model,
+                                  std::span<const EncryptedBatch> batches);
 
 // Evaluation keys of a compiled model, as a server receives them.
 struct EvaluationKeyBundle {
     std::uint64_t model_hash = 0;
     std::shared_ptr<const ckks::EvaluationKeys> keys;
 };
-std::vector<std::uint8_t> save_evaluation_keys(const CompiledModel& model, const EvaluationKeyBundle& keys);
-EvaluationKeyBundle load_evaluation_keys(const CompiledModel& model, std::span<const std::uint8_t> bytes);
+std::vector<std::uint8_t> save_evaluation_keys(const CompiledModel& model,
+                                               const EvaluationKeyBundle& keys);
+EvaluationKeyBundle load_evaluation_keys(const CompiledModel& model,
+                                         std::span<const std::uint8_t> bytes);
 
 class Client {
-public:
+  public:
     // Fresh keys from OS randomness.
     explicit Client(CompiledModelPtr model);
     // Keys from a saved secret key (save_secret_key()); KeyMismatchError for another model.
@@ -73,13 +76,16 @@ public:
     // The values of stage `stage` of one batch from the ciphertexts a session traced for it:
     // values[i][sample] for the stage's i-th value (decrypt_values in batch packing; latency
     // packing reads the slots the layout gives them).
-    std::vector<std::vector<double>> decrypt_stage(std::size_t stage, std::span<const ckks::Ciphertext> ciphertexts,
+    std::vector<std::vector<double>> decrypt_stage(std::size_t stage,
+                                                   std::span<const ckks::Ciphertext> ciphertexts,
                                                    std::int64_t samples) const;
 
-private:
-    Client(CompiledModelPtr model, std::unique_ptr<ckks::KeyGenerator> keygen, bool test_seeded, std::uint64_t seed);
+  private:
+    Client(CompiledModelPtr model, std::unique_ptr<ckks::KeyGenerator> keygen, bool test_seeded,
+           std::uint64_t seed);
     // Latency packing (engine/latency_client.cpp): one ciphertext per batch of samples.
-    std::vector<EncryptedBatch> encrypt_latency(std::span<const double> inputs, std::int64_t count) const;
+    std::vector<EncryptedBatch> encrypt_latency(std::span<const double> inputs,
+                                                std::int64_t count) const;
     std::vector<double> decrypt_latency(std::span<const EncryptedBatch> outputs) const;
     CompiledModelPtr model_;
     std::unique_ptr<ckks::KeyGenerator> keygen_;

@@ -26,12 +26,12 @@
 namespace henn::ckks {
 class ConstantMatrix;
 struct Ciphertext;
-}
+}  // namespace henn::ckks
 
 namespace henn::engine {
 
-struct LatencyLayout;      // henn/engine/latency.hpp
-class LatencyProgram;      // private to henn_engine
+struct LatencyLayout;  // henn/engine/latency.hpp
+class LatencyProgram;  // private to henn_engine
 
 // batch: one sample per slot, one ciphertext per value; latency: one sample in one ciphertext
 // (henn/engine/latency.hpp).
@@ -82,14 +82,14 @@ struct LinearStage {
     std::vector<double> bias;
 };
 struct ActivationStage {
-    std::vector<double> coefficients;  // power basis, ascending
+    std::vector<double> coefficients;         // power basis, ascending
     double interval_lo = 0, interval_hi = 0;  // where the polynomial is meant to be valid
     std::int64_t width = 0;
 };
 
 struct StagePlan {
-    std::string name;    // the IR layers fused into this stage, joined by '+'
-    std::string kind;    // "linear" or "polynomial"
+    std::string name;  // the IR layers fused into this stage, joined by '+'
+    std::string kind;  // "linear" or "polynomial"
     std::variant<LinearStage, ActivationStage> op;
     int level_in = 0, level_out = 0;
     double scale_in = 0, scale_out = 0;
@@ -115,11 +115,12 @@ struct KeyRequirements {
 };
 
 class CompiledModel {
-public:
+  public:
     // Compiles; warnings (e.g. a calibration value outside an activation's interval, naming the
     // layer) are appended to `warnings`. Throws CompileError.
-    static std::shared_ptr<const CompiledModel> compile(const nn::Model& model, const CompileOptions& options,
-                                                        std::vector<std::string>* warnings = nullptr);
+    static std::shared_ptr<const CompiledModel> compile(
+        const nn::Model& model, const CompileOptions& options,
+        std::vector<std::string>* warnings = nullptr);
 
     // Versioned, validated serialization. load() treats the bytes as untrusted: FormatError on
     // anything malformed, CompileError if the stored parameters are not secure.
@@ -140,10 +141,16 @@ public:
     const LatencyLayout* latency_layout() const { return latency_layout_.get(); }
     const LatencyProgram* latency_program() const { return latency_program_.get(); }
     // Ciphertexts per batch: the input size (or output size) in batch packing, 1 in latency.
-    std::int64_t input_ciphertexts() const { return packing_ == Packing::latency ? 1 : input_size_; }
-    std::int64_t output_ciphertexts() const { return packing_ == Packing::latency ? 1 : output_size_; }
+    std::int64_t input_ciphertexts() const {
+        return packing_ == Packing::latency ? 1 : input_size_;
+    }
+    std::int64_t output_ciphertexts() const {
+        return packing_ == Packing::latency ? 1 : output_size_;
+    }
     SlotPacking slot_packing() const { return slot_packing_; }  // real or complex, never automatic
-    bool lazy_relinearization() const { return lazy_relinearization_; }  // CompileOptions::lazy_relinearization
+    bool lazy_relinearization() const {
+        return lazy_relinearization_;
+    }  // CompileOptions::lazy_relinearization
     std::int64_t input_size() const { return input_size_; }
     std::int64_t output_size() const { return output_size_; }
     // Samples per ciphertext: N/2 for real packing, N for complex; latency: N/2 / region.
@@ -185,13 +192,14 @@ public:
     CompiledModel(const CompiledModel&) = delete;
     CompiledModel& operator=(const CompiledModel&) = delete;
 
-private:
+  private:
     CompiledModel();
     friend class CompiledModelBuilder;
-    void finish();  // builds context-dependent caches and the hash
+    void finish();          // builds context-dependent caches and the hash
     void finish_latency();  // the same for latency packing (engine/latency_model.cpp)
     void prepare_column_blocks(std::size_t stage, std::span<const std::size_t> rows,
-                               std::span<const std::uint32_t> columns, std::span<const double> values, bool has_bias,
+                               std::span<const std::uint32_t> columns,
+                               std::span<const double> values, bool has_bias,
                                double constant_scale);
     nn::Shape input_shape_;
     std::map<std::string, std::string> metadata_;
@@ -205,9 +213,11 @@ private:
     double input_scale_ = 0;
     double expected_precision_bits_ = 0;
     std::uint64_t hash_ = 0;
-    std::vector<std::unique_ptr<ckks::ConstantMatrix>> matrices_;  // by stage (null for activations)
-    std::vector<std::unique_ptr<ckks::Ciphertext>> bias_inputs_;   // by stage
-    std::vector<std::vector<std::unique_ptr<ckks::ConstantMatrix>>> column_blocks_;  // by stage, then block
+    std::vector<std::unique_ptr<ckks::ConstantMatrix>>
+        matrices_;                                                // by stage (null for activations)
+    std::vector<std::unique_ptr<ckks::Ciphertext>> bias_inputs_;  // by stage
+    std::vector<std::vector<std::unique_ptr<ckks::ConstantMatrix>>>
+        column_blocks_;  // by stage, then block
     std::shared_ptr<const LatencyLayout> latency_layout_;
     std::shared_ptr<const LatencyProgram> latency_program_;
 };

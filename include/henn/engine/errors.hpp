@@ -10,20 +10,23 @@ namespace henn::engine {
 
 // Every error of this layer; category parameters unless a subclass says otherwise.
 struct EngineError : ::henn::Error {
-    explicit EngineError(const std::string& message, ErrorCategory category = ErrorCategory::parameters)
+    explicit EngineError(const std::string& message,
+                         ErrorCategory category = ErrorCategory::parameters)
         : ::henn::Error(category, message) {}
 };
 
 // The model cannot be compiled: an operator with no encrypted form, a depth no 128-bit
 // parameters allow, calibration data of the wrong shape.
 struct CompileError : EngineError {
-    explicit CompileError(const std::string& message) : EngineError(message, ErrorCategory::parameters) {}
+    explicit CompileError(const std::string& message)
+        : EngineError(message, ErrorCategory::parameters) {}
 };
 
 // Keys, compiled model and ciphertexts that do not belong together (another model, other
 // parameters, missing evaluation keys).
 struct KeyMismatchError : EngineError {
-    explicit KeyMismatchError(const std::string& message) : EngineError(message, ErrorCategory::protocol) {}
+    explicit KeyMismatchError(const std::string& message)
+        : EngineError(message, ErrorCategory::protocol) {}
 };
 
 // Bytes that are not a valid compiled model, key bundle or ciphertext bundle, or inputs of the

@@ -33,14 +33,15 @@ struct LatencyStageLayout {
 };
 
 struct LatencyLayout {
-    std::int64_t region = 0;  // slots per sample, a power of two
-    std::int64_t samples = 1; // samples per ciphertext: N/2 / region
-    std::vector<std::int64_t> input_slot;        // per model input
-    std::vector<LatencyStageLayout> stages;      // per stage of the program
+    std::int64_t region = 0;                 // slots per sample, a power of two
+    std::int64_t samples = 1;                // samples per ciphertext: N/2 / region
+    std::vector<std::int64_t> input_slot;    // per model input
+    std::vector<LatencyStageLayout> stages;  // per stage of the program
     // The reference of benchmarks: one rotation per diagonal, no hoisting (Method::Naive).
     bool naive_diagonals = false;
 
-    // Slots of the values a stage produces (the last linear stage's output slots for an activation).
+    // Slots of the values a stage produces (the last linear stage's output slots for an
+    // activation).
     const std::vector<std::int64_t>& slots_after(std::size_t stage) const;
     const std::vector<std::int64_t>& output_slot() const { return slots_after(stages.size() - 1); }
 };

@@ -41,7 +41,7 @@ struct FloodingOptions {
 // Re-randomizes and floods every ciphertext of `outputs` (outputs of `model`, size-2 ciphertexts
 // at the last stage's level). `public_key` is the client's (Client::public_key()); KeyMismatchError
 // when it was made under other parameters.
-void protect_outputs(const CompiledModel& model, const ckks::PublicKey& public_key, EncryptedBatch& outputs,
-                     const FloodingOptions& options = {});
+void protect_outputs(const CompiledModel& model, const ckks::PublicKey& public_key,
+                     EncryptedBatch& outputs, const FloodingOptions& options = {});
 
 }  // namespace henn::engine

@@ -33,7 +33,7 @@ struct RunOptions {
 };
 
 class Session {
-public:
+  public:
     // KeyMismatchError if the keys belong to another model or lack a key the program needs.
     Session(CompiledModelPtr model, const EvaluationKeyBundle& keys);
 
@@ -43,10 +43,11 @@ public:
     // Pass the batch by std::move to free the inputs as soon as the first stage has used them.
     EncryptedBatch run(EncryptedBatch inputs, const RunOptions& options = {}) const;
 
-private:
+  private:
     // Latency packing (engine/latency_session.cpp): one ciphertext, one transform per linear stage.
     EncryptedBatch run_latency(EncryptedBatch inputs, const RunOptions& options) const;
-    std::vector<ckks::Ciphertext> naive_linear(std::size_t stage, const std::vector<const ckks::Ciphertext*>& inputs,
+    std::vector<ckks::Ciphertext> naive_linear(std::size_t stage,
+                                               const std::vector<const ckks::Ciphertext*>& inputs,
                                                std::int64_t lo, std::int64_t hi) const;
     // relinearize = false leaves squares as 3-polynomial ciphertexts for the next linear stage to
     // sum and relinearize (detail::relinearized_by_consumer).

@@ -40,12 +40,12 @@ namespace henn::lr {
 enum class Mode { non_interactive, client_aided };
 
 struct ChainOptions {
-    int log_n = 0;            // 0: the smallest ring in [2^13, 2^16] that fits the rows' chain
-    int scale_bits = 30;      // the scale and the size of every rescaling prime
-    int first_bits = 40;      // q_0: holds the final weights at scale 2^scale_bits
-    int special_bits = 40;    // primes of P (above any key-switching digit's product)
-    int digits = 4;           // key-switching digits (dnum)
-    std::size_t radix = 2;    // rotate-and-sum radix (2: fewest rotation keys)
+    int log_n = 0;          // 0: the smallest ring in [2^13, 2^16] that fits the rows' chain
+    int scale_bits = 30;    // the scale and the size of every rescaling prime
+    int first_bits = 40;    // q_0: holds the final weights at scale 2^scale_bits
+    int special_bits = 40;  // primes of P (above any key-switching digit's product)
+    int digits = 4;         // key-switching digits (dnum)
+    std::size_t radix = 2;  // rotate-and-sum radix (2: fewest rotation keys)
     // Tests only: use ring log_n (must be set) whatever its security, and mark the parameters
     // insecure (ParametersLiteral::allow_insecure). Never set by the CLI.
     bool test_only_insecure = false;
@@ -63,13 +63,13 @@ struct TrainingPlan {
     SigmoidApproximation sigmoid;
     Packing packing;
     Mode mode = Mode::non_interactive;
-    int refresh_every = 0;             // client-aided: iterations between refreshes
+    int refresh_every = 0;  // client-aided: iterations between refreshes
     ChainOptions chain;
     ckks::ParametersLiteral parameters;
-    int levels = 0;                    // rescaling primes in the chain
-    int per_iteration = 0;             // levels per iteration after the first
+    int levels = 0;                         // rescaling primes in the chain
+    int per_iteration = 0;                  // levels per iteration after the first
     int max_noninteractive_iterations = 0;  // what this chain allows without a refresh
-    std::vector<int> rotation_steps;   // the Galois keys the server needs
+    std::vector<int> rotation_steps;        // the Galois keys the server needs
     std::string describe() const;
 };
 
@@ -91,7 +91,7 @@ struct WeightsState {
 // re-encrypts (it learns the intermediate weights; the server learns nothing). Bootstrapping would
 // implement the same interface on the server.
 class Refresher {
-public:
+  public:
     virtual ~Refresher() = default;
     virtual void refresh(WeightsState& state) = 0;
 };
@@ -106,7 +106,7 @@ struct IterationReport {
 
 // The server: evaluation keys and encrypted rows only.
 class EncryptedTrainer {
-public:
+  public:
     EncryptedTrainer(ckks::ContextPtr context, std::shared_ptr<const ckks::EvaluationKeys> keys,
                      TrainingPlan plan, std::vector<ckks::Ciphertext> rows);
 
@@ -119,11 +119,12 @@ public:
     // All planned iterations. In client-aided mode `refresher` is asked every refresh_every
     // iterations (and whenever the levels run out); a non-interactive run never refreshes, and a
     // run that does not fit throws LrError.
-    void train(Refresher* refresher, const std::function<void(const IterationReport&)>& progress = {});
+    void train(Refresher* refresher,
+               const std::function<void(const IterationReport&)>& progress = {});
     // theta after the last iteration.
     const ckks::Ciphertext& model() const;
 
-private:
+  private:
     ckks::ContextPtr context_;
     ckks::Evaluator evaluator_;
     ckks::Encoder encoder_;
@@ -137,7 +138,7 @@ private:
 
 // The client: keys, packing, encryption of rows and weights, decryption of the model.
 class Client {
-public:
+  public:
     explicit Client(const TrainingPlan& plan);
     // Deterministic keys and encryption: tests only.
     Client(const TrainingPlan& plan, const math::Seed& test_only_seed);
@@ -153,7 +154,7 @@ public:
     // Client-aided refresh: decrypts v and theta and re-encrypts them at the top level.
     void refresh(WeightsState& state) const;
 
-private:
+  private:
     TrainingPlan plan_;
     ckks::ContextPtr context_;
     std::unique_ptr<ckks::KeyGenerator> keygen_;
@@ -164,11 +165,11 @@ private:
 
 // A Refresher calling the client directly (one process; the demo refreshes over gRPC instead).
 class LocalClientRefresher : public Refresher {
-public:
+  public:
     explicit LocalClientRefresher(const Client& client) : client_(client) {}
     void refresh(WeightsState& state) override { client_.refresh(state); }
 
-private:
+  private:
     const Client& client_;
 };
 

@@ -48,7 +48,8 @@ Problem synthetic_problem(std::size_t rows, std::size_t features, std::uint64_t 
 struct Split {
     Problem train, test;
 };
-Split split_and_standardize(const Problem& all, double train_fraction, std::uint64_t seed, double clip = 5.0);
+Split split_and_standardize(const Problem& all, double train_fraction, std::uint64_t seed,
+                            double clip = 5.0);
 
 enum class Optimizer { gradient_descent, nesterov };
 std::string optimizer_name(Optimizer optimizer);  // "gd", "nesterov"
@@ -63,11 +64,11 @@ struct Hyperparameters {
 
 // The sigmoid replacement: p(u) on [-bound, bound] in the Chebyshev basis of that interval.
 struct SigmoidApproximation {
-    std::string name;              // e.g. "poly3 (0.5 + 0.197x - 0.004x^3)", "minimax:5 on [-8, 8]"
+    std::string name;  // e.g. "poly3 (0.5 + 0.197x - 0.004x^3)", "minimax:5 on [-8, 8]"
     approx::ChebyshevPolynomial p;  // on [-bound, bound]
     double bound = 8;
     int degree = 3;
-    double max_error = 0;           // max |sigmoid - p| on the interval
+    double max_error = 0;  // max |sigmoid - p| on the interval
     double evaluate(double u) const { return p.evaluate(u); }
 };
 // spec: "poly3" (the study's 0.5 + 0.197x - 0.004x^3), or "minimax:D" / "least-squares:D" with
@@ -80,10 +81,10 @@ double sigmoid_bound_from_data(const Problem& train, const Hyperparameters& hype
 
 // Per-iteration constants shared by the reference and the encrypted trainer.
 struct StepConstants {
-    double mu = 0;            // momentum of this step (0 for gradient descent)
-    double gradient = 0;      // (1 + mu) * alpha / m: multiplies sigmoid(-v . z_i) z_i
-    double keep = 0;          // (1 + mu) * (1 - alpha lambda / m): multiplies v_t
-    double previous = 0;      // -mu: multiplies theta_t
+    double mu = 0;        // momentum of this step (0 for gradient descent)
+    double gradient = 0;  // (1 + mu) * alpha / m: multiplies sigmoid(-v . z_i) z_i
+    double keep = 0;      // (1 + mu) * (1 - alpha lambda / m): multiplies v_t
+    double previous = 0;  // -mu: multiplies theta_t
 };
 std::vector<StepConstants> schedule(const Hyperparameters& hyper, std::size_t rows);
 
@@ -103,7 +104,8 @@ Metrics evaluate(const Model& model, const Problem& data);
 Model train_float(const Problem& train, const Hyperparameters& hyper);
 
 // Exactly the encrypted trainer's arithmetic in double (see the top of this file).
-Model train_reference(const Problem& train, const Hyperparameters& hyper, const SigmoidApproximation& sigmoid);
+Model train_reference(const Problem& train, const Hyperparameters& hyper,
+                      const SigmoidApproximation& sigmoid);
 
 // The packed layout: block = features + 1 padded to a power of two; row i of a ciphertext in
 // slots [i * block, (i + 1) * block); rows_per_ciphertext = slots / block.

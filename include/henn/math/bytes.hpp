@@ -18,7 +18,7 @@
 namespace henn::math {
 
 class ByteWriter {
-public:
+  public:
     void u8(std::uint8_t v) { bytes_.push_back(v); }
     void u16(std::uint16_t v) { little_endian(v, 2); }
     void u32(std::uint32_t v) { little_endian(v, 4); }
@@ -28,7 +28,9 @@ public:
         const auto* p = static_cast<const std::uint8_t*>(data);
         bytes_.insert(bytes_.end(), p, p + size);
     }
-    void raw(std::span<const std::uint8_t> data) { bytes_.insert(bytes_.end(), data.begin(), data.end()); }
+    void raw(std::span<const std::uint8_t> data) {
+        bytes_.insert(bytes_.end(), data.begin(), data.end());
+    }
     // `size` zero bytes appended; returns where they start (for formats that fill them in place).
     std::size_t grow(std::size_t size) {
         const std::size_t start = bytes_.size();
@@ -39,7 +41,7 @@ public:
     std::vector<std::uint8_t>& bytes() { return bytes_; }
     std::vector<std::uint8_t> take() { return std::move(bytes_); }
 
-private:
+  private:
     void little_endian(std::uint64_t v, int width) {
         for (int i = 0; i < width; ++i) bytes_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
     }
@@ -47,11 +49,12 @@ private:
 };
 
 class ByteReader {
-public:
+  public:
     // Must throw (the format's typed error); called with what went wrong.
     using FailFunction = std::function<void(const std::string& message)>;
 
-    ByteReader(std::span<const std::uint8_t> bytes, FailFunction fail) : bytes_(bytes), fail_(std::move(fail)) {}
+    ByteReader(std::span<const std::uint8_t> bytes, FailFunction fail)
+        : bytes_(bytes), fail_(std::move(fail)) {}
 
     std::uint8_t u8() { return static_cast<std::uint8_t>(little_endian(1)); }
     std::uint16_t u16() { return static_cast<std::uint16_t>(little_endian(2)); }
@@ -73,8 +76,8 @@ public:
     // Fails unless `size` more bytes are there.
     void need(std::size_t size) const {
         if (size > remaining()) {
-            fail("truncated data: needed " + std::to_string(size) + " bytes at offset " + std::to_string(position_) +
-                 ", only " + std::to_string(remaining()) + " left");
+            fail("truncated data: needed " + std::to_string(size) + " bytes at offset " +
+                 std::to_string(position_) + ", only " + std::to_string(remaining()) + " left");
         }
     }
     std::size_t remaining() const { return bytes_.size() - position_; }
@@ -87,7 +90,7 @@ public:
         throw InternalError("ByteReader: the failure function returned");  // it must throw
     }
 
-private:
+  private:
     std::uint64_t little_endian(int width) {
         need(static_cast<std::size_t>(width));
         std::uint64_t v = 0;

@@ -12,7 +12,7 @@
 namespace henn::math {
 
 class CkksFft {
-public:
+  public:
     // ring_degree N (power of two >= 4), slots n (power of two, 1 <= n <= N/2).
     CkksFft(std::size_t ring_degree, std::size_t slots);
 
@@ -25,12 +25,12 @@ public:
     // The inverse of embed_inverse: w -> slot values. In place.
     void embed(std::vector<std::complex<double>>& values) const;
 
-private:
+  private:
     std::size_t ring_degree_;
     std::size_t slots_;
-    std::size_t m_;                               // 2N, the order of the roots
-    std::vector<std::complex<double>> roots_;     // exp(2*pi*i*k/M), k in [0, M]
-    std::vector<std::size_t> rotation_group_;     // 5^j mod M, j in [0, n)
+    std::size_t m_;                            // 2N, the order of the roots
+    std::vector<std::complex<double>> roots_;  // exp(2*pi*i*k/M), k in [0, M]
+    std::vector<std::size_t> rotation_group_;  // 5^j mod M, j in [0, n)
 };
 
 }  // namespace henn::math

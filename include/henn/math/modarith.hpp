@@ -18,7 +18,7 @@ inline constexpr int kMaxModulusBits = 61;
 
 // A modulus with its Barrett constant floor(2^128 / q), split in two words.
 class Modulus {
-public:
+  public:
     Modulus() = default;
     explicit Modulus(u64 value);
 
@@ -53,7 +53,7 @@ public:
 
     bool operator==(const Modulus& other) const { return value_ == other.value_; }
 
-private:
+  private:
     u64 value_ = 0;
     int bits_ = 0;
     u64 barrett_hi_ = 0;
@@ -65,9 +65,13 @@ inline u64 add_mod(u64 a, u64 b, u64 q) {
     return s >= q ? s - q : s;
 }
 
-inline u64 sub_mod(u64 a, u64 b, u64 q) { return a >= b ? a - b : a + q - b; }
+inline u64 sub_mod(u64 a, u64 b, u64 q) {
+    return a >= b ? a - b : a + q - b;
+}
 
-inline u64 negate_mod(u64 a, u64 q) { return a == 0 ? 0 : q - a; }
+inline u64 negate_mod(u64 a, u64 q) {
+    return a == 0 ? 0 : q - a;
+}
 
 inline u64 mul_mod(u64 a, u64 b, const Modulus& q) {
     return q.reduce(static_cast<u128>(a) * b);

@@ -15,7 +15,7 @@
 namespace henn::math {
 
 class NttTables {
-public:
+  public:
     // Throws henn::InvalidArgument unless n is a power of two >= 2 and q = 1 mod 2n is prime.
     NttTables(std::size_t n, const Modulus& q);
 
@@ -31,7 +31,7 @@ public:
     // psi^-bitrev(1) * n^-1, the last inverse layer's twiddle with the 1/n folded in.
     const ShoupConstant& inverse_last_root_scaled() const { return last_root_scaled_; }
 
-private:
+  private:
     std::size_t n_;
     int log_n_;
     Modulus q_;

@@ -23,7 +23,7 @@ Seed os_random_seed();
 void secure_wipe(void* data, std::size_t size);
 
 class Prng {
-public:
+  public:
     // Stream `stream` of the seed: distinct streams of one seed are independent, which lets a
     // seeded object expand each of its parts on its own.
     explicit Prng(const Seed& seed, std::uint64_t stream = 0);
@@ -38,7 +38,7 @@ public:
     void fill(std::uint8_t* out, std::size_t size);
     std::uint64_t next_u64();
 
-private:
+  private:
     void refill();
     struct CipherState;
     std::unique_ptr<CipherState> state_;

@@ -13,7 +13,7 @@ namespace henn::math {
 // base, computing sum_i [x_i * (Q/q_i)^-1]_{q_i} * (Q/q_i) mod p_j. The result equals x + u*Q
 // for some 0 <= u < k (no correction of the Q-overflow): hybrid key switching tolerates it.
 class BaseConverter {
-public:
+  public:
     BaseConverter(std::vector<Modulus> from, std::vector<Modulus> to);
 
     const std::vector<Modulus>& from() const { return from_; }
@@ -35,9 +35,10 @@ public:
     // and returns them, or returns `input` itself when there is one source prime (y_0 = x_0);
     // convert_prepared() then writes limb `target` of convert()'s output, bit-identical to it.
     const u64* prepare(const u64* input, u64* scratch, std::size_t n) const;
-    void convert_prepared(const u64* prepared, std::size_t target, u64* output, std::size_t n) const;
+    void convert_prepared(const u64* prepared, std::size_t target, u64* output,
+                          std::size_t n) const;
 
-private:
+  private:
     std::vector<Modulus> from_;
     std::vector<Modulus> to_;
     std::vector<ShoupConstant> punctured_inverse_;  // (Q/q_i)^-1 mod q_i

@@ -49,14 +49,16 @@ void mul_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modu
 // acc = acc + a * b mod q.
 void mul_add_mod_vec(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus& q);
 // out = a * w mod q with Shoup's precomputation (w.value < q).
-void mul_scalar_mod_vec(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q);
+void mul_scalar_mod_vec(const u64* a, const ShoupConstant& w, u64* out, std::size_t n,
+                        const Modulus& q);
 // out[k] = sum_{t < count} x[t][k] * y[t][k] mod q, count <= kMaxDotTerms (henn::InvalidArgument
 // otherwise); count = 0 gives zeros.
-void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
-                 const Modulus& q);
+void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u64* out,
+                 std::size_t n, const Modulus& q);
 // out[k] = sum_{t < count} x[t][permutation[k]] * y[t][k] mod q; permutation[k] < n.
-void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
-                          std::size_t count, u64* out, std::size_t n, const Modulus& q);
+void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation,
+                          const u64* const* y, std::size_t count, u64* out, std::size_t n,
+                          const Modulus& q);
 // Two inner products sharing x, reading it once (the key-switching inner product with both key
 // polynomials): out0[k] = sum_t x[t][s(k)] * y0[t][k], out1[k] = sum_t x[t][s(k)] * y1[t][k] mod q,
 // with s(k) = permutation[k], or k when permutation is null. The outputs must not alias x.
@@ -66,14 +68,15 @@ void dot_pair_mod_vec(const u64* const* x, const std::uint32_t* permutation, con
 // out[k] = sum_{t < count} x[t][k] * w[t] mod q (RNS base conversion): the weights are reduced
 // (w[t] < q) but the x values need only be below x_bound <= 2^61 (they may be residues of
 // another, larger modulus); count <= kMaxWeightedTerms. henn::InvalidArgument otherwise.
-void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
-                          std::size_t n, const Modulus& q);
+void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound,
+                          u64* out, std::size_t n, const Modulus& q);
 // Rows of a sparse constant matrix times vectors (the linear layers of batch-packed networks):
 // out[r][k] = sum_{e in [row_begin[r], row_begin[r+1])} x[column[e]][k] * w[e] mod q for r < rows
 // and k < n, with reduced x and w (< q) and any number of entries per row. The outputs must not
 // alias the inputs.
-void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
-                         const u64* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q);
+void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin,
+                         const std::uint32_t* column, const u64* w, std::size_t rows,
+                         u64* const* out, std::size_t n, const Modulus& q);
 // The same product with small signed integer weights, one integer for every prime (the
 // rounded weights of a layer, |w| < 2^kMaxSmallWeightBits), and reduced x (< q): AVX2 and
 // AVX-512F multiply 32-bit halves, so a small weight needs one or two products per term instead
@@ -84,40 +87,45 @@ inline constexpr int kMaxSmallWeightBits = 24;
 // Whether the selected kernel has its own small-weight product (otherwise the call converts the
 // weights to residues each time, and callers that keep residues should use matrix_rows_mod_vec).
 bool vector_kernel_has_small_weights();
-void matrix_rows_small_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
-                               const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
-                               const Modulus& q);
+void matrix_rows_small_mod_vec(const u64* const* x, const std::size_t* row_begin,
+                               const std::uint32_t* column, const std::int32_t* w, std::size_t rows,
+                               u64* const* out, std::size_t n, const Modulus& q);
 // The ciphertext tensor product with Karatsuba's three products:
 // c0 = a0 b0, c2 = a1 b1, c1 = (a0 + a1)(b0 + b1) - c0 - c2 = a0 b1 + a1 b0 (mod q).
 // The outputs must not alias the inputs.
-void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
-                          u64* c2, std::size_t n, const Modulus& q);
+void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0,
+                          u64* c1, u64* c2, std::size_t n, const Modulus& q);
 
 // The same with a given kernel; henn::InvalidArgument if this CPU lacks it.
-void add_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);
-void sub_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);
+void add_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q,
+                 VectorKernel kernel);
+void sub_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q,
+                 VectorKernel kernel);
 void negate_mod_vec(const u64* a, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);
-void mul_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);
+void mul_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q,
+                 VectorKernel kernel);
 void mul_add_mod_vec(const u64* a, const u64* b, u64* acc, std::size_t n, const Modulus& q,
                      VectorKernel kernel);
-void mul_scalar_mod_vec(const u64* a, const ShoupConstant& w, u64* out, std::size_t n, const Modulus& q,
-                        VectorKernel kernel);
-void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
-                 const Modulus& q, VectorKernel kernel);
-void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation, const u64* const* y,
-                          std::size_t count, u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);
+void mul_scalar_mod_vec(const u64* a, const ShoupConstant& w, u64* out, std::size_t n,
+                        const Modulus& q, VectorKernel kernel);
+void dot_mod_vec(const u64* const* x, const u64* const* y, std::size_t count, u64* out,
+                 std::size_t n, const Modulus& q, VectorKernel kernel);
+void dot_mod_vec_permuted(const u64* const* x, const std::uint32_t* permutation,
+                          const u64* const* y, std::size_t count, u64* out, std::size_t n,
+                          const Modulus& q, VectorKernel kernel);
 void dot_pair_mod_vec(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
                       const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
                       const Modulus& q, VectorKernel kernel);
-void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
-                          std::size_t n, const Modulus& q, VectorKernel kernel);
-void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
-                         const u64* w, std::size_t rows, u64* const* out, std::size_t n, const Modulus& q,
-                         VectorKernel kernel);
-void matrix_rows_small_mod_vec(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
-                               const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
-                               const Modulus& q, VectorKernel kernel);
-void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0, u64* c1,
-                          u64* c2, std::size_t n, const Modulus& q, VectorKernel kernel);
+void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, u64 x_bound,
+                          u64* out, std::size_t n, const Modulus& q, VectorKernel kernel);
+void matrix_rows_mod_vec(const u64* const* x, const std::size_t* row_begin,
+                         const std::uint32_t* column, const u64* w, std::size_t rows,
+                         u64* const* out, std::size_t n, const Modulus& q, VectorKernel kernel);
+void matrix_rows_small_mod_vec(const u64* const* x, const std::size_t* row_begin,
+                               const std::uint32_t* column, const std::int32_t* w, std::size_t rows,
+                               u64* const* out, std::size_t n, const Modulus& q,
+                               VectorKernel kernel);
+void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0,
+                          u64* c1, u64* c2, std::size_t n, const Modulus& q, VectorKernel kernel);
 
 }  // namespace henn::math

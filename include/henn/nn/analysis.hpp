@@ -27,11 +27,11 @@ struct LayerCost {
     std::string name, kind;
     Shape output_shape;
     std::int64_t parameters = 0;
-    int depth = 0;                       // multiplicative levels consumed by this layer
+    int depth = 0;  // multiplicative levels consumed by this layer
     std::int64_t ct_ct_multiplications = 0;
     std::int64_t pt_ct_multiplications = 0;
-    bool encryptable = true;             // false for ReLU/sigmoid/tanh kept as such
-    std::string detail;                  // e.g. "degree 2, relu by chebyshev on [-6,6]"
+    bool encryptable = true;  // false for ReLU/sigmoid/tanh kept as such
+    std::string detail;       // e.g. "degree 2, relu by chebyshev on [-6,6]"
 };
 
 struct ModelCost {

@@ -22,7 +22,8 @@ namespace henn::nn {
 
 // A model that cannot be built or run; category parameters unless said otherwise.
 struct ModelError : ::henn::Error {
-    explicit ModelError(const std::string& message, ErrorCategory category = ErrorCategory::parameters)
+    explicit ModelError(const std::string& message,
+                        ErrorCategory category = ErrorCategory::parameters)
         : ::henn::Error(category, message) {}
 };
 
@@ -97,7 +98,7 @@ struct NamedOp {
 };
 
 class Model {
-public:
+  public:
     // Validates every layer (sizes of weights, shapes, finite parameters) and infers shapes;
     // throws ModelError naming the layer and the problem.
     Model(Shape input_shape, std::vector<NamedOp> ops,
@@ -116,7 +117,7 @@ public:
     Model with_metadata(std::map<std::string, std::string> metadata) const;
     std::vector<NamedOp> ops() const;
 
-private:
+  private:
     Shape input_shape_;
     std::vector<Layer> layers_;
     std::map<std::string, std::string> metadata_;

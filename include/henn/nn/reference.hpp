@@ -23,7 +23,9 @@ std::vector<double> run_reference_batch(const Model& model, std::span<const doub
 struct Evaluation {
     std::int64_t correct = 0, total = 0;
     std::vector<std::vector<std::int64_t>> confusion;  // [true class][predicted class]
-    double accuracy() const { return total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0; }
+    double accuracy() const {
+        return total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0;
+    }
 };
 Evaluation evaluate_reference(const Model& model, const data::Dataset& data);
 

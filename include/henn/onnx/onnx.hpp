@@ -29,15 +29,17 @@
 #include <string>
 #include <vector>
 
+#include "henn/error.hpp"
 #include "henn/nn/activation.hpp"
 #include "henn/nn/model.hpp"
-#include "henn/error.hpp"
 
 namespace henn::onnx {
 
-// A model henn cannot import (unsupported operator: parameters) or bytes that are no ONNX model (data).
+// A model henn cannot import (unsupported operator: parameters) or bytes that are no ONNX model
+// (data).
 struct OnnxError : ::henn::Error {
-    explicit OnnxError(const std::string& message, ErrorCategory category = ErrorCategory::parameters)
+    explicit OnnxError(const std::string& message,
+                       ErrorCategory category = ErrorCategory::parameters)
         : ::henn::Error(category, message) {}
 };
 
@@ -58,16 +60,19 @@ struct OnnxImport {
 };
 
 OnnxImport import_onnx(const std::filesystem::path& path, const OnnxImportOptions& options = {});
-OnnxImport import_onnx_bytes(std::span<const std::uint8_t> bytes, const OnnxImportOptions& options = {},
+OnnxImport import_onnx_bytes(std::span<const std::uint8_t> bytes,
+                             const OnnxImportOptions& options = {},
                              const std::string& source = "<memory>");
 
 struct OnnxExportOptions {
-    bool float64 = false;  // double tensors (exact round trip) instead of float32 (what runtimes expect)
+    bool float64 =
+        false;  // double tensors (exact round trip) instead of float32 (what runtimes expect)
     std::int64_t opset = 13;
 };
 
 std::string export_onnx_bytes(const nn::Model& model, const OnnxExportOptions& options = {});
-void export_onnx(const nn::Model& model, const std::filesystem::path& path, const OnnxExportOptions& options = {});
+void export_onnx(const nn::Model& model, const std::filesystem::path& path,
+                 const OnnxExportOptions& options = {});
 
 // Runs the ONNX checker (schema and graph checks) on serialized bytes; throws OnnxError.
 void check_onnx_bytes(const std::string& bytes);

@@ -10,7 +10,7 @@
 namespace henn::paillier {
 
 class FixedPointEncoder {
-public:
+  public:
     // max_magnitude_bits: encoded integers must satisfy |v| < 2^max_magnitude_bits; 0 means the
     // largest the key allows, |v| <= (n-1)/2.
     FixedPointEncoder(const PublicKey& key, unsigned scale_bits, unsigned max_magnitude_bits = 0);
@@ -28,7 +28,7 @@ public:
     // Residue -> real, for a value at 2^(scale_bits * scale_multiple) (products carry multiples).
     double decode(const mpz_class& residue, unsigned scale_multiple = 1) const;
 
-private:
+  private:
     const PublicKey& key_;
     unsigned scale_bits_;
     mpz_class max_integer_;

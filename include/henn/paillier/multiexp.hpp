@@ -16,12 +16,12 @@
 namespace henn::paillier {
 
 class PowerTable {
-public:
+  public:
     static constexpr unsigned kWindowBits = 5;
     PowerTable(const PublicKey& key, const Ciphertext& base);
     const mpz_class& power(unsigned digit) const { return powers_[digit]; }
 
-private:
+  private:
     std::vector<mpz_class> powers_;
 };
 

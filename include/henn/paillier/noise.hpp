@@ -16,14 +16,14 @@
 namespace henn::paillier {
 
 class NoiseSource {
-public:
+  public:
     NoiseSource(const mpz_class& n, const mpz_class& n_squared, unsigned exponent_bits);
 
     // A fresh random factor h^a mod n^2, an encryption of zero.
     mpz_class next() const;
     unsigned exponent_bits() const { return exponent_bits_; }
 
-private:
+  private:
     static constexpr unsigned kWindowBits = 4;
     static constexpr unsigned kEntries = 1u << kWindowBits;
     mpz_class n_squared_;

@@ -24,7 +24,8 @@ namespace henn::paillier {
 // Every failure of this layer throws this: category crypto, parameters for bad parameters, data
 // for invalid bytes, io for unreadable files.
 struct PaillierError : ::henn::Error {
-    explicit PaillierError(const std::string& message, ErrorCategory category = ErrorCategory::crypto)
+    explicit PaillierError(const std::string& message,
+                           ErrorCategory category = ErrorCategory::crypto)
         : ::henn::Error(category, message) {}
 };
 
@@ -40,7 +41,7 @@ struct Ciphertext {
 class NoiseSource;
 
 class PublicKey {
-public:
+  public:
     // Validates n: odd, exactly `modulus_bits` bits, an accepted size.
     PublicKey(mpz_class n, unsigned modulus_bits);
 
@@ -80,7 +81,7 @@ public:
     // Throws unless 0 < c < n^2 and gcd(c, n) = 1 (a well-formed ciphertext).
     void check_ciphertext(const Ciphertext& c) const;
 
-private:
+  private:
     mpz_class n_, n_squared_, half_n_;
     unsigned modulus_bits_;
     std::size_t ciphertext_bytes_;
@@ -88,7 +89,7 @@ private:
 };
 
 class SecretKey {
-public:
+  public:
     // Validates p and q: distinct probable primes of modulus_bits/2 bits whose product has
     // exactly modulus_bits bits.
     SecretKey(mpz_class p, mpz_class q, unsigned modulus_bits);
@@ -109,7 +110,7 @@ public:
     // which is what a larger plaintext almost surely gives.
     mpz_class decrypt_bounded(const Ciphertext& c, unsigned bits) const;
 
-private:
+  private:
     mpz_class decrypt_half(const mpz_class& c, const mpz_class& prime, const mpz_class& prime_sq,
                            const mpz_class& prime_minus_1, const mpz_class& h) const;
     mpz_class p_, q_, p_squared_, q_squared_, p_minus_1_, q_minus_1_, hp_, hq_, p_inverse_mod_q_;

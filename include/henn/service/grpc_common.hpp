@@ -57,7 +57,7 @@ struct ChannelOptions {
 
 // A started gRPC server; stops (and waits for calls in flight) when destroyed.
 class Server {
-public:
+  public:
     Server(const ServerOptions& options, const std::vector<grpc::Service*>& services);
     ~Server();
     Server(const Server&) = delete;
@@ -69,7 +69,7 @@ public:
     void wait();
     void shutdown();
 
-private:
+  private:
     std::unique_ptr<grpc::Server> server_;
     int port_ = 0;
     std::string address_;

@@ -64,13 +64,13 @@ struct InferenceServerOptions {
     std::function<void(const RequestEvent&)> on_request{};
 };
 
-
 // Default options with every limit checked against the models (throws ServiceError with what to
 // change when a model's batch cannot fit a request or its keys the cache).
-void validate_options(const InferenceServerOptions& options, const std::vector<ServedModel>& models);
+void validate_options(const InferenceServerOptions& options,
+                      const std::vector<ServedModel>& models);
 
 class InferenceService final : public henn::inference::v1::Inference::Service {
-public:
+  public:
     InferenceService(std::vector<ServedModel> models, InferenceServerOptions options = {});
     ~InferenceService() override;
 
@@ -78,10 +78,12 @@ public:
                             henn::inference::v1::ListModelsResponse*) override;
     grpc::Status GetModel(grpc::ServerContext*, const henn::inference::v1::GetModelRequest*,
                           grpc::ServerWriter<henn::inference::v1::Chunk>*) override;
-    grpc::Status UploadKeys(grpc::ServerContext*, grpc::ServerReader<henn::inference::v1::UploadKeysRequest>*,
+    grpc::Status UploadKeys(grpc::ServerContext*,
+                            grpc::ServerReader<henn::inference::v1::UploadKeysRequest>*,
                             henn::inference::v1::UploadKeysResponse*) override;
     grpc::Status Infer(grpc::ServerContext*,
-                       grpc::ServerReaderWriter<henn::inference::v1::InferResponse, henn::inference::v1::InferRequest>*) override;
+                       grpc::ServerReaderWriter<henn::inference::v1::InferResponse,
+                                                henn::inference::v1::InferRequest>*) override;
     grpc::Status Health(grpc::ServerContext*, const henn::inference::v1::HealthRequest*,
                         henn::inference::v1::HealthResponse*) override;
     grpc::Status Metrics(grpc::ServerContext*, const henn::inference::v1::MetricsRequest*,
@@ -89,7 +91,7 @@ public:
 
     henn::inference::v1::MetricsResponse metrics() const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
@@ -110,7 +112,8 @@ struct KeyMaterial {
     std::string hash;                           // SHA-256 of both, 64 hex digits
 };
 KeyMaterial make_key_material(const engine::Client& client);
-std::string key_material_hash(std::span<const std::uint8_t> evaluation_keys, std::span<const std::uint8_t> public_key);
+std::string key_material_hash(std::span<const std::uint8_t> evaluation_keys,
+                              std::span<const std::uint8_t> public_key);
 
 // Keys kept on the client's disk, one set per model hash: DIR/<hash>.secret (created with mode
 // 0600 before anything is written, never sent), DIR/<hash>.evaluation and DIR/<hash>.public
@@ -120,7 +123,8 @@ struct StoredKeys {
     KeyMaterial material;
     bool created = false;  // fresh keys were generated on this call
 };
-StoredKeys load_or_create_keys(const engine::CompiledModelPtr& model, const std::filesystem::path& directory);
+StoredKeys load_or_create_keys(const engine::CompiledModelPtr& model,
+                               const std::filesystem::path& directory);
 
 struct RemoteModelInfo {
     std::string name, model_hash, packing, slot_packing;
@@ -149,15 +153,17 @@ struct InferReport {
     // keys and inputs, waiting for the server (queue + compute as the client sees it), the
     // server's own compute and queue time, receiving outputs, decryption; and wall-clock seconds
     // from the first call to the last reply.
-    double seconds_encrypt = 0, seconds_upload = 0, seconds_wait = 0, seconds_server = 0, seconds_server_queue = 0,
-           seconds_download = 0, seconds_decrypt = 0, seconds_network_wall = 0;
+    double seconds_encrypt = 0, seconds_upload = 0, seconds_wait = 0, seconds_server = 0,
+           seconds_server_queue = 0, seconds_download = 0, seconds_decrypt = 0,
+           seconds_network_wall = 0;
     std::uint64_t bytes_up = 0, bytes_down = 0, key_bytes_up = 0;
-    int key_uploads = 0;  // times a replica received keys it did not hold (first use, after eviction)
+    int key_uploads =
+        0;  // times a replica received keys it did not hold (first use, after eviction)
     int retries = 0;
 };
 
 class InferenceClient {
-public:
+  public:
     explicit InferenceClient(const ChannelOptions& options);
 
     std::vector<RemoteModelInfo> list_models();
@@ -173,16 +179,18 @@ public:
     // unavailable servers with backoff.
     struct CallResult {
         std::vector<std::uint8_t> outputs;
-        double seconds_upload = 0, seconds_wait = 0, seconds_download = 0, seconds_server = 0, seconds_server_queue = 0;
+        double seconds_upload = 0, seconds_wait = 0, seconds_download = 0, seconds_server = 0,
+               seconds_server_queue = 0;
         std::uint64_t key_bytes_sent = 0;
         int key_uploads = 0, retries = 0;
     };
-    CallResult infer_bundle(const std::string& model, const KeyMaterial& keys, std::span<const std::uint8_t> inputs,
-                            const InferOptions& options = {});
+    CallResult infer_bundle(const std::string& model, const KeyMaterial& keys,
+                            std::span<const std::uint8_t> inputs, const InferOptions& options = {});
 
     // Encrypts `count` samples, sends them in calls of whole batches, decrypts the outputs.
-    InferReport infer(const std::string& model, const engine::Client& client, const KeyMaterial& keys,
-                      std::span<const double> inputs, std::int64_t count, const InferOptions& options = {});
+    InferReport infer(const std::string& model, const engine::Client& client,
+                      const KeyMaterial& keys, std::span<const double> inputs, std::int64_t count,
+                      const InferOptions& options = {});
 
     henn::inference::v1::HealthResponse health();
     henn::inference::v1::MetricsResponse metrics();
@@ -190,7 +198,7 @@ public:
     // Test hook: the raw stub, for hostile-input tests.
     henn::inference::v1::Inference::Stub& stub() { return *stub_; }
 
-private:
+  private:
     ChannelOptions options_;
     std::shared_ptr<grpc::Channel> channel_;
     std::unique_ptr<henn::inference::v1::Inference::Stub> stub_;

@@ -37,16 +37,19 @@ struct LrServiceOptions {
 };
 
 class LrTrainingService final : public henn::lr::v1::LogisticRegression::Service {
-public:
+  public:
     explicit LrTrainingService(LrServiceOptions options = {}) : options_(options) {}
-    grpc::Status Open(grpc::ServerContext*, const henn::lr::v1::OpenRequest*, henn::lr::v1::OpenReply*) override;
-    grpc::Status UploadKeys(grpc::ServerContext*, const henn::lr::v1::KeyRequest*, henn::lr::v1::Ack*) override;
-    grpc::Status UploadRows(grpc::ServerContext*, const henn::lr::v1::RowsRequest*, henn::lr::v1::Ack*) override;
+    grpc::Status Open(grpc::ServerContext*, const henn::lr::v1::OpenRequest*,
+                      henn::lr::v1::OpenReply*) override;
+    grpc::Status UploadKeys(grpc::ServerContext*, const henn::lr::v1::KeyRequest*,
+                            henn::lr::v1::Ack*) override;
+    grpc::Status UploadRows(grpc::ServerContext*, const henn::lr::v1::RowsRequest*,
+                            henn::lr::v1::Ack*) override;
     grpc::Status Train(grpc::ServerContext*,
-                       grpc::ServerReaderWriter<henn::lr::v1::TrainServerMessage, henn::lr::v1::TrainClientMessage>*)
-        override;
+                       grpc::ServerReaderWriter<henn::lr::v1::TrainServerMessage,
+                                                henn::lr::v1::TrainClientMessage>*) override;
 
-private:
+  private:
     struct Session;
     std::shared_ptr<Session> session(std::uint64_t id);
     LrServiceOptions options_;
@@ -66,13 +69,13 @@ struct LrTrainingResult {
 };
 
 class LrTrainingClient {
-public:
+  public:
     explicit LrTrainingClient(std::shared_ptr<grpc::Channel> channel);
     // Uploads keys and rows, trains, returns the encrypted model (the client decrypts it).
     LrTrainingResult train(lr::Client& client, const LrRunConfig& config, const lr::Problem& rows,
                            const std::function<void(const lr::IterationReport&)>& progress = {});
 
-private:
+  private:
     std::unique_ptr<henn::lr::v1::LogisticRegression::Stub> stub_;
 };
 

@@ -21,7 +21,7 @@ struct SmlpServiceOptions {
 
 // S2: answers S1's blinded requests with the owner's secret key.
 class SmlpHelperService final : public henn::smlp::v1::Helper::Service {
-public:
+  public:
     SmlpHelperService(const smlp::Helper& helper, SmlpServiceOptions options = {});
     grpc::Status GetPublicKey(grpc::ServerContext*, const henn::smlp::v1::PublicKeyRequest*,
                               henn::smlp::v1::PublicKeyReply*) override;
@@ -34,14 +34,14 @@ public:
     grpc::Status Rescale(grpc::ServerContext*, const henn::smlp::v1::RescaleRequest*,
                          henn::smlp::v1::RescaleReply*) override;
 
-private:
+  private:
     const smlp::Helper& helper_;
     SmlpServiceOptions options_;
 };
 
 // S1's link to a remote S2. Counts the protobuf bytes of every request and reply.
 class GrpcHelperLink final : public smlp::HelperLink {
-public:
+  public:
     GrpcHelperLink(const ChannelOptions& options, SmlpServiceOptions service_options = {});
     smlp::MultiplyResponse multiply(const smlp::MultiplyRequest& request) override;
     smlp::ReluResponse relu(const smlp::ReluRequest& request) override;
@@ -50,7 +50,7 @@ public:
     smlp::Traffic traffic() const override;
     double helper_cpu_seconds() override;
 
-private:
+  private:
     void count(std::size_t sent, std::size_t received);
     const paillier::PublicKey& key();
     ChannelOptions options_;
@@ -64,7 +64,7 @@ private:
 
 // S1: one owner session at a time (Setup starts a new one), calls serialized.
 class SmlpCloudService final : public henn::smlp::v1::Cloud::Service {
-public:
+  public:
     SmlpCloudService(smlp::HelperLink& helper, SmlpServiceOptions options = {});
     grpc::Status Setup(grpc::ServerContext*, const henn::smlp::v1::SetupRequest*,
                        henn::smlp::v1::SetupReply*) override;
@@ -77,7 +77,7 @@ public:
     grpc::Status GetModel(grpc::ServerContext*, const henn::smlp::v1::GetModelRequest*,
                           henn::smlp::v1::Model*) override;
 
-private:
+  private:
     smlp::HelperLink& helper_;
     SmlpServiceOptions options_;
     std::mutex mutex_;
@@ -86,7 +86,7 @@ private:
 
 // The owner's client for S1.
 class SmlpCloudClient {
-public:
+  public:
     SmlpCloudClient(const ChannelOptions& options);
     void setup(const paillier::PublicKey& key, const smlp::FixedPointConfig& config,
                const smlp::EncryptedModel& model);
@@ -100,7 +100,7 @@ public:
                                            std::size_t rows);
     smlp::EncryptedModel model(const paillier::PublicKey& key);
 
-private:
+  private:
     ChannelOptions options_;
     std::shared_ptr<grpc::Channel> channel_;
     std::unique_ptr<henn::smlp::v1::Cloud::Stub> stub_;

@@ -26,10 +26,10 @@ struct EncryptedDataset {
 struct EpochReport {
     std::size_t epoch = 0;
     std::size_t samples = 0;
-    double seconds = 0;      // wall clock
+    double seconds = 0;  // wall clock
     double s1_cpu_seconds = 0;
     double s2_cpu_seconds = -1;  // negative when S2 runs in-process (then inside S1's figure)
-    Traffic traffic;  // with S2, during this epoch
+    Traffic traffic;             // with S2, during this epoch
 };
 
 struct TrainingReport {
@@ -37,7 +37,7 @@ struct TrainingReport {
 };
 
 class Cloud {
-public:
+  public:
     // Checks that S2 decrypts under `key` and that the fixed-point layout fits it.
     Cloud(paillier::PublicKey key, FixedPointConfig config, HelperLink& helper);
 
@@ -57,12 +57,13 @@ public:
     // Encrypted scores (rows x outputs, scale f) for encrypted features (rows x inputs).
     std::vector<Ciphertext> classify(const std::vector<Ciphertext>& features, std::size_t rows);
 
-private:
+  private:
     struct Matrix;  // encrypted row-major matrix
     struct ForwardState;
     Matrix product(const Matrix& left, const Matrix& right);
-    std::vector<Matrix> products(const std::vector<std::pair<const Matrix*, const Matrix*>>& pairs,
-                                 const std::vector<std::pair<const Matrix*, const Matrix*>>& elementwise);
+    std::vector<Matrix> products(
+        const std::vector<std::pair<const Matrix*, const Matrix*>>& pairs,
+        const std::vector<std::pair<const Matrix*, const Matrix*>>& elementwise);
     void relu(const Matrix& wide, Matrix& activation, Matrix& step);
     std::vector<Ciphertext> rescale(const std::vector<Ciphertext>& values,
                                     const std::vector<unsigned>& shifts);

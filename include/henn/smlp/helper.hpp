@@ -15,7 +15,7 @@ struct HelperLimits {
 };
 
 class Helper {
-public:
+  public:
     explicit Helper(paillier::SecretKey key, HelperLimits limits = {});
 
     const paillier::PublicKey& public_key() const { return key_.public_key(); }
@@ -23,7 +23,7 @@ public:
     ReluResponse relu(const ReluRequest& request) const;
     RescaleResponse rescale(const RescaleRequest& request) const;
 
-private:
+  private:
     void check_count(std::size_t count) const;
     void check_ciphertexts(const std::vector<Ciphertext>& cts) const;
     paillier::SecretKey key_;
@@ -33,7 +33,7 @@ private:
 // In-process link: S1 calls S2 directly. Traffic counts the ciphertexts that a wire format with
 // fixed-width ciphertexts would carry.
 class LocalHelperLink : public HelperLink {
-public:
+  public:
     explicit LocalHelperLink(const Helper& helper) : helper_(helper) {}
     MultiplyResponse multiply(const MultiplyRequest& request) override;
     ReluResponse relu(const ReluRequest& request) override;
@@ -41,7 +41,7 @@ public:
     paillier::PublicKey public_key() override { return helper_.public_key(); }
     Traffic traffic() const override;
 
-private:
+  private:
     void count(std::size_t sent, std::size_t received);
     const Helper& helper_;
     mutable std::mutex mutex_;

@@ -9,7 +9,7 @@
 namespace henn::smlp {
 
 class Owner {
-public:
+  public:
     Owner(paillier::SecretKey key, FixedPointConfig config);
 
     const paillier::PublicKey& public_key() const { return key_.public_key(); }
@@ -23,7 +23,7 @@ public:
     PlainModel decrypt(const EncryptedModel& model) const;
     std::vector<double> decrypt_scores(const std::vector<Ciphertext>& scores) const;
 
-private:
+  private:
     std::vector<Ciphertext> encrypt_values(const std::vector<double>& values) const;
     paillier::SecretKey key_;
     FixedPointConfig config_;

@@ -15,8 +15,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "henn/paillier/paillier.hpp"
 #include "henn/error.hpp"
+#include "henn/paillier/paillier.hpp"
 
 namespace henn::smlp {
 
@@ -87,7 +87,7 @@ struct ReluRequest {
     unsigned shift = 0;       // rescale the carriers by 2^shift
     unsigned value_bits = 0;  // carriers are v + 2^value_bits + mask, mask < 2^(value_bits+stat)
     unsigned statistical_bits = 0;
-    std::vector<Ciphertext> probes;    // Enc(r_i v_i + 2^(value_bits+stat)), r_i > 0 random, permuted
+    std::vector<Ciphertext> probes;  // Enc(r_i v_i + 2^(value_bits+stat)), r_i > 0 random, permuted
     std::vector<Ciphertext> carriers;  // Enc(v_i + 2^value_bits + m_i), same permutation
 };
 struct ReluResponse {
@@ -118,7 +118,7 @@ double process_cpu_seconds();
 
 // S1's connection to S2.
 class HelperLink {
-public:
+  public:
     virtual ~HelperLink() = default;
     virtual MultiplyResponse multiply(const MultiplyRequest& request) = 0;
     virtual ReluResponse relu(const ReluRequest& request) = 0;

@@ -22,20 +22,20 @@ struct BatchProgress {
 struct TrainOptions {
     int epochs = 10;
     std::int64_t batch_size = 64;
-    double learning_rate = 2e-3;   // Adam; decayed by the schedule
-    std::string schedule = "cosine";  // cosine | step (x0.1 at 50% and 75%) | constant
-    double weight_decay = 1e-4;    // decoupled (AdamW)
+    double learning_rate = 2e-3;       // Adam; decayed by the schedule
+    std::string schedule = "cosine";   // cosine | step (x0.1 at 50% and 75%) | constant
+    double weight_decay = 1e-4;        // decoupled (AdamW)
     double validation_fraction = 0.1;  // of the training data, split with `seed`
-    int patience = 0;              // early stopping: epochs without validation gain; 0 = off
-    bool augment = true;           // random shifts and rotations of images
+    int patience = 0;                  // early stopping: epochs without validation gain; 0 = off
+    bool augment = true;               // random shifts and rotations of images
     double max_shift_pixels = 2.0;
     double max_rotation_degrees = 10.0;
-    double gradient_clip = 5.0;    // max gradient norm (polynomial activations can spike); 0 = off
+    double gradient_clip = 5.0;  // max gradient norm (polynomial activations can spike); 0 = off
     std::uint64_t seed = 1;
-    int threads = 2;               // torch::set_num_threads
-    std::string checkpoint_path;   // if set, the best weights so far are saved there (torch format)
-    std::string resume_path;       // if set, start from these weights (a checkpoint of the same spec)
-    bool progress = true;          // report batches to on_batch (the library never prints)
+    int threads = 2;              // torch::set_num_threads
+    std::string checkpoint_path;  // if set, the best weights so far are saved there (torch format)
+    std::string resume_path;  // if set, start from these weights (a checkpoint of the same spec)
+    bool progress = true;     // report batches to on_batch (the library never prints)
     std::int64_t stats_samples = 20000;  // pre-activation values kept per layer (reservoir)
     // Progress within an epoch: every 10th batch and the last one of each epoch (the caller
     // decides what to show, e.g. a bar on a terminal).
