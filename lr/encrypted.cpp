@@ -104,6 +104,8 @@ TrainingPlan plan_training(std::size_t rows, std::size_t features, const Hyperpa
     plan.mode = mode;
     plan.chain = chain;
     plan.per_iteration = levels_per_iteration(sigmoid);
+    if (chain.scoring_levels < 0 || chain.scoring_levels > 8)
+        throw LrError("scoring levels must be in [0, 8]");
     int needed = 0;
     if (mode == Mode::non_interactive) {
         needed = levels_needed(hyper.iterations, hyper.optimizer, plan.per_iteration, true);
@@ -114,6 +116,7 @@ TrainingPlan plan_training(std::size_t rows, std::size_t features, const Hyperpa
         needed = std::max(levels_needed(k, hyper.optimizer, plan.per_iteration, true),
                           levels_needed(k, hyper.optimizer, plan.per_iteration, false));
     }
+    needed += chain.scoring_levels;
     const int lo = chain.log_n ? chain.log_n : 13, hi = chain.log_n ? chain.log_n : 16;
     int log_n = 0;
     if (chain.test_only_insecure) {
@@ -127,11 +130,16 @@ TrainingPlan plan_training(std::size_t rows, std::size_t features, const Hyperpa
     if (!log_n) {
         int most = 0;
         const int cap = max_levels(hi, chain);
-        while (levels_needed(most + 1, hyper.optimizer, plan.per_iteration, true) <= cap) ++most;
+        while (levels_needed(most + 1, hyper.optimizer, plan.per_iteration, true) +
+                   chain.scoring_levels <=
+               cap)
+            ++most;
         std::ostringstream msg;
         msg << hyper.iterations << " iterations need " << needed << " levels of "
-            << chain.scale_bits << " bits; at 128-bit security N = 2^" << hi << " holds " << cap
-            << " (at most " << most
+            << chain.scale_bits << " bits";
+        if (chain.scoring_levels)
+            msg << " (" << chain.scoring_levels << " of them kept for scoring)";
+        msg << "; at 128-bit security N = 2^" << hi << " holds " << cap << " (at most " << most
             << " iterations non-interactively with this sigmoid and optimizer); use client-aided "
                "refresh"
             << " (or bootstrapping, once available)";
@@ -141,7 +149,10 @@ TrainingPlan plan_training(std::size_t rows, std::size_t features, const Hyperpa
     {
         const int cap = chain.test_only_insecure ? needed : max_levels(log_n, chain);
         int most = 0;
-        while (levels_needed(most + 1, hyper.optimizer, plan.per_iteration, true) <= cap) ++most;
+        while (levels_needed(most + 1, hyper.optimizer, plan.per_iteration, true) +
+                   chain.scoring_levels <=
+               cap)
+            ++most;
         plan.max_noninteractive_iterations = most;
     }
     auto& lit = plan.parameters;
@@ -165,6 +176,36 @@ TrainingPlan plan_training(std::size_t rows, std::size_t features, const Hyperpa
             steps.insert(s);
     plan.rotation_steps.assign(steps.begin(), steps.end());
     return plan;
+}
+
+int max_iterations_in_chain(const TrainingPlan& plan) {
+    int most = 0;
+    while (levels_needed(most + 1, plan.hyper.optimizer, plan.per_iteration, true) +
+               plan.chain.scoring_levels <=
+           plan.levels)
+        ++most;
+    return most;
+}
+
+TrainingPlan with_iterations(const TrainingPlan& plan, int iterations) {
+    if (iterations < 1) throw LrError("at least one iteration");
+    const int most = max_iterations_in_chain(plan);
+    if (plan.mode == Mode::non_interactive && iterations > most) {
+        std::ostringstream msg;
+        msg << iterations << " iterations need "
+            << levels_needed(iterations, plan.hyper.optimizer, plan.per_iteration, true) +
+                   plan.chain.scoring_levels
+            << " levels; the chain of these keys has " << plan.levels << " (at most " << most
+            << " iterations non-interactively with this sigmoid and optimizer"
+            << (plan.chain.scoring_levels
+                    ? ", keeping " + std::to_string(plan.chain.scoring_levels) + " for scoring"
+                    : std::string())
+            << "); make keys for more levels or use client-aided refresh";
+        throw LrError(msg.str(), ErrorCategory::parameters);
+    }
+    TrainingPlan out = plan;
+    out.hyper.iterations = iterations;
+    return out;
 }
 
 // ---- server ----
@@ -346,24 +387,56 @@ const ckks::Ciphertext& EncryptedTrainer::model() const {
 Client::Client(const TrainingPlan& plan)
     : plan_(plan), context_(ckks::Context::create(plan.parameters)) {
     keygen_ = std::make_unique<ckks::KeyGenerator>(context_);
-    encoder_ = std::make_unique<ckks::Encoder>(context_);
-    encryptor_ = std::make_unique<ckks::Encryptor>(context_, keygen_->secret_key());
-    decryptor_ = std::make_unique<ckks::Decryptor>(context_, keygen_->secret_key());
+    make_tools(nullptr);
 }
 
 Client::Client(const TrainingPlan& plan, const math::Seed& test_only_seed)
     : plan_(plan), context_(ckks::Context::create(plan.parameters)) {
     keygen_ = std::make_unique<ckks::KeyGenerator>(context_, test_only_seed);
+    make_tools(&test_only_seed);
+}
+
+Client::Client(const TrainingPlan& plan, ckks::ContextPtr context, ckks::SecretKey secret_key)
+    : plan_(plan), context_(std::move(context)) {
+    if (!context_ || context_->log_n() != plan.parameters.log_n ||
+        context_->max_level() != static_cast<int>(plan.parameters.log_q.size()) - 1)
+        throw LrError("the parameters are not the plan's", ErrorCategory::protocol);
+    if (secret_key.parameter_hash() != context_->parameter_hash())
+        throw LrError("the secret key belongs to other parameters (another key directory)",
+                      ErrorCategory::protocol);
+    keygen_ = std::make_unique<ckks::KeyGenerator>(context_, std::move(secret_key));
+    make_tools(nullptr);
+}
+
+void Client::make_tools(const math::Seed* test_only_seed) {
     encoder_ = std::make_unique<ckks::Encoder>(context_);
     encryptor_ = std::make_unique<ckks::Encryptor>(context_, keygen_->secret_key());
-    math::Seed encryption_seed = test_only_seed;
-    encryption_seed[0] ^= 0x5a;
-    encryptor_->use_test_only_seed(encryption_seed);
+    if (test_only_seed) {
+        math::Seed encryption_seed = *test_only_seed;
+        encryption_seed[0] ^= 0x5a;
+        encryptor_->use_test_only_seed(encryption_seed);
+    }
     decryptor_ = std::make_unique<ckks::Decryptor>(context_, keygen_->secret_key());
 }
 
 ckks::EvaluationKeys Client::evaluation_keys() {
     return keygen_->evaluation_keys(plan_.rotation_steps);
+}
+
+ckks::PublicKey Client::public_key() {
+    return keygen_->public_key();
+}
+
+std::vector<ckks::Ciphertext> Client::encrypt_features(const Problem& rows) const {
+    const Packing packing = Packing::make(rows.rows(), rows.features, plan_.packing.slots);
+    if (rows.features != plan_.packing.features)
+        throw LrError("the rows have " + std::to_string(rows.features) + " features, the plan " +
+                          std::to_string(plan_.packing.features),
+                      ErrorCategory::data);
+    std::vector<ckks::Ciphertext> out;
+    for (const auto& slots : pack_features(rows, packing))
+        out.push_back(encryptor_->encrypt(encoder_->encode(slots, -1, 0, packing.slots)));
+    return out;
 }
 
 std::vector<ckks::Ciphertext> Client::encrypt_rows(const Problem& train) const {

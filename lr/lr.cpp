@@ -102,18 +102,32 @@ Problem synthetic_problem(std::size_t rows, std::size_t features, std::uint64_t 
     return p;
 }
 
-Split split_and_standardize(const Problem& all, double train_fraction, std::uint64_t seed,
-                            double clip) {
+Problem problem_from_table(const data::Table& table) {
+    Problem p;
+    p.features = table.columns;
+    p.x = table.features;
+    p.y.reserve(table.labels.size());
+    for (auto label : table.labels) {
+        if (label != 0 && label != 1)
+            throw LrError("labels must be 0 or 1 (found " + std::to_string(label) + ")",
+                          ErrorCategory::data);
+        p.y.push_back(static_cast<int>(label));
+    }
+    return p;
+}
+
+Split split_rows(const Problem& all, double train_fraction, std::uint64_t seed) {
     all.validate();
-    if (!(train_fraction > 0 && train_fraction < 1))
-        throw LrError("train fraction must be in (0, 1)");
+    if (!(train_fraction > 0 && train_fraction <= 1))
+        throw LrError("train fraction must be in (0, 1]");
     std::vector<std::size_t> order(all.rows());
     std::iota(order.begin(), order.end(), 0);
     std::mt19937_64 rng(seed);
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
     const auto train_rows =
         static_cast<std::size_t>(std::llround(static_cast<double>(all.rows()) * train_fraction));
-    if (train_rows == 0 || train_rows == all.rows()) throw LrError("the split leaves a part empty");
+    if (train_rows == 0 || (train_fraction < 1 && train_rows == all.rows()))
+        throw LrError("the split leaves a part empty");
     Split s;
     for (Problem* part : {&s.train, &s.test}) part->features = all.features;
     for (std::size_t k = 0; k < order.size(); ++k) {
@@ -123,6 +137,14 @@ Split split_and_standardize(const Problem& all, double train_fraction, std::uint
                       all.x.begin() + static_cast<long>((i + 1) * all.features));
         part.y.push_back(all.y[i]);
     }
+    return s;
+}
+
+Split split_and_standardize(const Problem& all, double train_fraction, std::uint64_t seed,
+                            double clip) {
+    if (!(train_fraction > 0 && train_fraction < 1))
+        throw LrError("train fraction must be in (0, 1)");
+    Split s = split_rows(all, train_fraction, seed);
     const auto standardizer = data::Standardizer::fit(s.train.x, all.features);
     standardizer.apply(s.train.x, clip);
     standardizer.apply(s.test.x, clip);
@@ -292,6 +314,39 @@ std::vector<std::vector<double>> pack_rows(const Problem& data, const Packing& p
             slots[base + 1 + j] = sign * data.x[i * data.features + j];
     }
     return out;
+}
+
+std::vector<std::vector<double>> pack_features(const Problem& data, const Packing& packing) {
+    if (data.features != packing.features || data.x.size() != packing.rows * data.features)
+        throw LrError("the packing was made for another shape");
+    for (double value : data.x)
+        if (!std::isfinite(value)) throw LrError("non-finite feature value", ErrorCategory::data);
+    std::vector<std::vector<double>> out(packing.ciphertexts,
+                                         std::vector<double>(packing.slots, 0.0));
+    for (std::size_t i = 0; i < packing.rows; ++i) {
+        auto& slots = out[i / packing.rows_per_ciphertext];
+        const std::size_t base = (i % packing.rows_per_ciphertext) * packing.block;
+        slots[base] = 1.0;
+        for (std::size_t j = 0; j < data.features; ++j)
+            slots[base + 1 + j] = data.x[i * data.features + j];
+    }
+    return out;
+}
+
+std::vector<double> unpack_scores(const std::vector<std::vector<double>>& slots,
+                                  const Packing& packing) {
+    if (slots.size() != packing.ciphertexts)
+        throw LrError("expected " + std::to_string(packing.ciphertexts) +
+                          " score ciphertexts, got " + std::to_string(slots.size()),
+                      ErrorCategory::data);
+    std::vector<double> scores(packing.rows);
+    for (std::size_t i = 0; i < packing.rows; ++i) {
+        const auto& s = slots[i / packing.rows_per_ciphertext];
+        const std::size_t at = (i % packing.rows_per_ciphertext) * packing.block;
+        if (at >= s.size()) throw LrError("too few slots for the scores", ErrorCategory::data);
+        scores[i] = s[at];
+    }
+    return scores;
 }
 
 std::vector<double> pack_weights(const std::vector<double>& weights, const Packing& packing) {

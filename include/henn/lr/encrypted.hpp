@@ -46,6 +46,9 @@ struct ChainOptions {
     int special_bits = 40;  // primes of P (above any key-switching digit's product)
     int digits = 4;         // key-switching digits (dnum)
     std::size_t radix = 2;  // rotate-and-sum radix (2: fewest rotation keys)
+    // Levels kept after the last iteration, so the encrypted model can still score encrypted rows
+    // (lr::kScoringLevels = 2: the product with the rows and the mask; 0: none).
+    int scoring_levels = 0;
     // Tests only: use ring log_n (must be set) whatever its security, and mark the parameters
     // insecure (ParametersLiteral::allow_insecure). Never set by the CLI.
     bool test_only_insecure = false;
@@ -69,6 +72,7 @@ struct TrainingPlan {
     int levels = 0;                         // rescaling primes in the chain
     int per_iteration = 0;                  // levels per iteration after the first
     int max_noninteractive_iterations = 0;  // what this chain allows without a refresh
+                                            // (keeping chain.scoring_levels spare)
     std::vector<int> rotation_steps;        // the Galois keys the server needs
     std::string describe() const;
 };
@@ -136,18 +140,32 @@ class EncryptedTrainer {
     int since_refresh_ = 0;
 };
 
+// The most iterations a non-interactive run of this plan's configuration can hold in its chain
+// (keeping the plan's scoring levels spare).
+int max_iterations_in_chain(const TrainingPlan& plan);
+// The plan for running `iterations` (<= the chain's capacity) instead of plan.hyper.iterations on
+// the same parameters and keys; throws LrError (category parameters) saying how many fit
+// otherwise.
+TrainingPlan with_iterations(const TrainingPlan& plan, int iterations);
+
 // The client: keys, packing, encryption of rows and weights, decryption of the model.
 class Client {
   public:
     explicit Client(const TrainingPlan& plan);
     // Deterministic keys and encryption: tests only.
     Client(const TrainingPlan& plan, const math::Seed& test_only_seed);
+    // A secret key made before (read from the client's file), under `context` (the plan's
+    // parameters; LrError, category protocol, if the key or the context belongs to others).
+    Client(const TrainingPlan& plan, ckks::ContextPtr context, ckks::SecretKey secret_key);
 
     const ckks::ContextPtr& context() const { return context_; }
     const TrainingPlan& plan() const { return plan_; }
     const ckks::SecretKey& secret_key() const { return keygen_->secret_key(); }
     ckks::EvaluationKeys evaluation_keys();
+    ckks::PublicKey public_key();
     std::vector<ckks::Ciphertext> encrypt_rows(const Problem& train) const;
+    // Rows to score, [1, x_i] without labels, in the plan's blocks (lr::pack_features).
+    std::vector<ckks::Ciphertext> encrypt_features(const Problem& rows) const;
     // Weights replicated in every block, encrypted at the top level and the default scale.
     ckks::Ciphertext encrypt_weights(const std::vector<double>& weights) const;
     std::vector<double> decrypt_weights(const ckks::Ciphertext& ct) const;
@@ -155,6 +173,7 @@ class Client {
     void refresh(WeightsState& state) const;
 
   private:
+    void make_tools(const math::Seed* test_only_seed);
     TrainingPlan plan_;
     ckks::ContextPtr context_;
     std::unique_ptr<ckks::KeyGenerator> keygen_;

@@ -23,6 +23,10 @@
 #include "henn/approx/chebyshev.hpp"
 #include "henn/error.hpp"
 
+namespace henn::data {
+struct Table;
+}
+
 namespace henn::lr {
 
 struct LrError : ::henn::Error {
@@ -43,6 +47,10 @@ struct Problem {
 // logistic model with fixed random weights. Same seed, same problem, on every platform.
 Problem synthetic_problem(std::size_t rows, std::size_t features, std::uint64_t seed);
 
+// A table read by data::load_csv_table or load_wdbc_table as a problem (labels must be 0 or 1;
+// LrError, category data, otherwise).
+Problem problem_from_table(const data::Table& table);
+
 // Shuffles with `seed`, keeps round(rows * train_fraction) rows for training, standardizes both
 // parts with the training part's statistics (data::Standardizer), clipping to +-clip.
 struct Split {
@@ -50,6 +58,9 @@ struct Split {
 };
 Split split_and_standardize(const Problem& all, double train_fraction, std::uint64_t seed,
                             double clip = 5.0);
+// The same shuffle and cut without standardizing. train_fraction 1 keeps every row for training
+// (test empty); otherwise both parts must be non-empty.
+Split split_rows(const Problem& all, double train_fraction, std::uint64_t seed);
 
 enum class Optimizer { gradient_descent, nesterov };
 std::string optimizer_name(Optimizer optimizer);  // "gd", "nesterov"
@@ -120,6 +131,13 @@ struct Packing {
 };
 // The slot values of each ciphertext: z_i = (2 y_i - 1) [1, x_i, 0...] tiled; unused rows zero.
 std::vector<std::vector<double>> pack_rows(const Problem& data, const Packing& packing);
+// Rows to score: [1, x_i, 0...] tiled the same way, without labels (the labels of `data`, if any,
+// are ignored).
+std::vector<std::vector<double>> pack_features(const Problem& data, const Packing& packing);
+// Scores read back from decrypted slots: row i's score at slot (i mod rows_per_ciphertext) *
+// block of ciphertext i / rows_per_ciphertext.
+std::vector<double> unpack_scores(const std::vector<std::vector<double>>& slots,
+                                  const Packing& packing);
 // The weights replicated into every block.
 std::vector<double> pack_weights(const std::vector<double>& weights, const Packing& packing);
 // The weights read back from block 0 of decrypted slots.
