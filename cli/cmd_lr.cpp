@@ -106,15 +106,7 @@ service::LrRunConfig config_of(const TrainFlags& f, const lr::Problem& train, do
 }
 
 lr::Problem problem_of(const data::Table& table) {
-    lr::Problem p;
-    p.features = table.columns;
-    p.x = table.features;
-    for (auto label : table.labels) {
-        if (label != 0 && label != 1)
-            throw lr::LrError("labels must be 0 or 1", ErrorCategory::data);
-        p.y.push_back(static_cast<int>(label));
-    }
-    return p;
+    return lr::problem_from_table(table);
 }
 
 // ---- the server process ----
@@ -352,9 +344,9 @@ void run_bench(std::size_t rows, std::size_t features, const TrainFlags& f) {
 }
 
 void setup(CLI::App& root) {
+    // cmd_lr_roles.cpp adds keygen, encrypt, train, decrypt and predict to the same group.
     auto* lr_cmd =
-        root.add_subcommand("lr", "Logistic regression trained on encrypted data (CKKS)");
-    lr_cmd->require_subcommand(1);
+        command_group(root, "lr", "Logistic regression trained on encrypted data (CKKS)");
     {
         struct Options {
             std::string csv;

@@ -455,6 +455,14 @@ std::vector<double> Client::decrypt_weights(const ckks::Ciphertext& ct) const {
     return unpack_weights(encoder_->decode_real(decryptor_->decrypt(ct)), plan_.packing);
 }
 
+std::vector<double> Client::decrypt_scores(std::span<const ckks::Ciphertext> scores,
+                                           const Packing& packing) const {
+    std::vector<std::vector<double>> slots;
+    slots.reserve(scores.size());
+    for (const auto& ct : scores) slots.push_back(encoder_->decode_real(decryptor_->decrypt(ct)));
+    return unpack_scores(slots, packing);
+}
+
 void Client::refresh(WeightsState& state) const {
     if (state.zero) return;
     if (!state.v || !state.theta)

@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -169,6 +170,9 @@ class Client {
     // Weights replicated in every block, encrypted at the top level and the default scale.
     ckks::Ciphertext encrypt_weights(const std::vector<double>& weights) const;
     std::vector<double> decrypt_weights(const ckks::Ciphertext& ct) const;
+    // Scores from score_encrypted (lr/scoring.hpp), one per row of `packing`.
+    std::vector<double> decrypt_scores(std::span<const ckks::Ciphertext> scores,
+                                       const Packing& packing) const;
     // Client-aided refresh: decrypts v and theta and re-encrypts them at the top level.
     void refresh(WeightsState& state) const;
 
