@@ -28,24 +28,10 @@ constexpr std::uint8_t kFlagSeeded = 1;
 
 class Writer : public math::ByteWriter {
   public:
-    // Values below 2^bits, packed little-endian bit by bit.
+    // Values below 2^bits, bit-packed (math::pack_bits).
     void packed(const std::uint64_t* values, std::size_t count, int bits) {
-        const std::size_t start = grow((count * bits + 7) / 8);
-        std::uint8_t* out = bytes().data() + start;
-        std::size_t bit = 0;
-        for (std::size_t i = 0; i < count; ++i) {
-            std::uint64_t v = values[i];
-            int remaining = bits;
-            while (remaining > 0) {
-                const std::size_t byte = bit >> 3;
-                const int offset = static_cast<int>(bit & 7);
-                const int take = std::min(8 - offset, remaining);
-                out[byte] |= static_cast<std::uint8_t>((v & ((1u << take) - 1)) << offset);
-                v >>= take;
-                remaining -= take;
-                bit += take;
-            }
-        }
+        const std::size_t start = grow(math::packed_bytes(count, bits));
+        math::pack_bits(values, count, bits, bytes().data() + start);
     }
 };
 
@@ -53,24 +39,10 @@ class Reader : public math::ByteReader {
   public:
     explicit Reader(std::span<const std::uint8_t> bytes) : math::ByteReader(bytes, ckks::fail) {}
     void packed(std::uint64_t* values, std::size_t count, int bits, std::uint64_t modulus) {
-        const std::uint8_t* in = bytes((count * bits + 7) / 8).data();
-        std::size_t bit = 0;
-        for (std::size_t i = 0; i < count; ++i) {
-            std::uint64_t v = 0;
-            int filled = 0;
-            while (filled < bits) {
-                const std::size_t byte = bit >> 3;
-                const int offset = static_cast<int>(bit & 7);
-                const int take = std::min(8 - offset, bits - filled);
-                v |= static_cast<std::uint64_t>((in[byte] >> offset) & ((1u << take) - 1))
-                     << filled;
-                filled += take;
-                bit += take;
-            }
-            if (v >= modulus)
-                ckks::fail("a residue is not reduced modulo its prime (corrupted data)");
-            values[i] = v;
-        }
+        math::unpack_bits(bytes(math::packed_bytes(count, bits)).data(), count, bits, values);
+        bool unreduced = false;
+        for (std::size_t i = 0; i < count; ++i) unreduced |= values[i] >= modulus;
+        if (unreduced) ckks::fail("a residue is not reduced modulo its prime (corrupted data)");
     }
 };
 
@@ -98,20 +70,22 @@ const char* type_name(ObjectType type) {
 
 std::vector<std::uint8_t> finish(ObjectType type, std::uint64_t hash, bool seeded,
                                  std::vector<std::uint8_t> payload, const SaveOptions& options) {
-    std::vector<std::uint8_t> stored;
-    Compression compression = options.compression;
+    std::vector<std::uint8_t> compressed;
+    const Compression compression = options.compression;
     if (compression == Compression::kZstd) {
-        stored.resize(ZSTD_compressBound(payload.size()));
-        const std::size_t size = ZSTD_compress(stored.data(), stored.size(), payload.data(),
+        compressed.resize(ZSTD_compressBound(payload.size()));
+        const std::size_t size = ZSTD_compress(compressed.data(), compressed.size(), payload.data(),
                                                payload.size(), options.zstd_level);
         if (ZSTD_isError(size))
             throw SerializationError(std::string("zstd compression failed: ") +
                                      ZSTD_getErrorName(size));
-        stored.resize(size);
-    } else {
-        stored = payload;
+        compressed.resize(size);
     }
+    const std::span<const std::uint8_t> stored = compression == Compression::kZstd
+                                                     ? std::span<const std::uint8_t>(compressed)
+                                                     : std::span<const std::uint8_t>(payload);
     Writer w;
+    w.bytes().reserve(kHeaderSize + stored.size());
     w.raw(kMagic, 4);
     w.u16(kFormatVersion);
     w.u16(static_cast<std::uint16_t>(type));
@@ -121,10 +95,10 @@ std::vector<std::uint8_t> finish(ObjectType type, std::uint64_t hash, bool seede
     w.u16(0);  // reserved
     w.u64(payload.size());
     w.u64(stored.size());
-    w.raw(stored.data(), stored.size());
+    w.raw(stored);
     if (type == ObjectType::kSecretKey) {  // leave no stray copy of the secret behind
         math::secure_wipe(payload.data(), payload.size());
-        math::secure_wipe(stored.data(), stored.size());
+        math::secure_wipe(compressed.data(), compressed.size());
     }
     return std::move(w.bytes());
 }
@@ -152,10 +126,16 @@ std::uint64_t max_payload_for(ObjectType type, const Context* ctx) {
     }
 }
 
+// An object's payload: a view of the caller's bytes when stored uncompressed, else decompressed
+// into `owned` (which `view` then shows).
+struct Payload {
+    std::vector<std::uint8_t> owned;
+    std::span<const std::uint8_t> view;
+};
+
 // Checks the header against what the caller expects and returns the (decompressed) payload.
-std::vector<std::uint8_t> open_blob(std::span<const std::uint8_t> bytes, ObjectType expected,
-                                    const Context* context, const LoadOptions& options,
-                                    bool& seeded) {
+Payload open_blob(std::span<const std::uint8_t> bytes, ObjectType expected, const Context* context,
+                  const LoadOptions& options, bool& seeded) {
     const BlobHeader h = read_header(bytes);
     if (h.type != expected) {
         fail(std::string("expected a serialized ") + type_name(expected) + ", found a " +
@@ -176,7 +156,7 @@ std::vector<std::uint8_t> open_blob(std::span<const std::uint8_t> bytes, ObjectT
     if (h.compression == Compression::kNone) {
         if (h.stored_size != h.payload_size)
             fail("uncompressed data whose stored and payload sizes differ");
-        return std::vector<std::uint8_t>(stored.begin(), stored.end());
+        return Payload{{}, stored};
     }
     const unsigned long long frame_size = ZSTD_getFrameContentSize(stored.data(), stored.size());
     if (frame_size == ZSTD_CONTENTSIZE_ERROR || frame_size == ZSTD_CONTENTSIZE_UNKNOWN ||
@@ -186,15 +166,15 @@ std::vector<std::uint8_t> open_blob(std::span<const std::uint8_t> bytes, ObjectT
     // Residues barely compress; a huge ratio means a forged frame, refused before allocating.
     if (h.payload_size > h.stored_size * 1024 + 4096)
         fail("implausible compression ratio (corrupted data)");
-    std::vector<std::uint8_t> payload(h.payload_size);
-    {
-        const std::size_t got =
-            ZSTD_decompress(payload.data(), payload.size(), stored.data(), stored.size());
-        if (ZSTD_isError(got) || got != h.payload_size) {
-            fail(std::string("zstd decompression failed: ") +
-                 (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "size mismatch"));
-        }
+    Payload payload;
+    payload.owned.resize(h.payload_size);
+    const std::size_t got =
+        ZSTD_decompress(payload.owned.data(), payload.owned.size(), stored.data(), stored.size());
+    if (ZSTD_isError(got) || got != h.payload_size) {
+        fail(std::string("zstd decompression failed: ") +
+             (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "size mismatch"));
     }
+    payload.view = payload.owned;
     return payload;
 }
 
@@ -241,11 +221,20 @@ std::size_t read_slots(Reader& r, const Context& ctx) {
     return static_cast<std::size_t>(slots);
 }
 
+// Whether `poly` is still the expansion of `seed` (a seeded object whose part was changed must not
+// be saved as its seed). The first coefficients of every limb decide: an operation that changed
+// the polynomial changed them all, and expanding the whole seed again would double the cost of
+// saving a fresh ciphertext.
 bool seed_matches(const Context& ctx, const math::Seed& seed, std::uint64_t stream_base,
                   const RnsPoly& poly, int level) {
-    RnsPoly expanded(poly.n, poly.limbs);
-    detail::sample_uniform_ntt(ctx, seed, stream_base, expanded, level);
-    return expanded == poly;
+    constexpr std::size_t kCheckedCoefficients = 32;
+    const std::size_t count = std::min<std::size_t>(kCheckedCoefficients, poly.n);
+    for (std::size_t i = 0; i < poly.limbs; ++i) {
+        const std::size_t index = detail::qp_index(ctx, level, i);
+        math::Prng prng(seed, stream_base + index);
+        if (!math::uniform_prefix_matches(prng, ctx.qp()[index], poly.limb(i), count)) return false;
+    }
+    return true;
 }
 
 void write_switch_key(Writer& w, const Context& ctx, const KeySwitchKey& key, bool seeded) {
@@ -392,7 +381,7 @@ std::vector<std::uint8_t> save_parameters(const Context& ctx, const SaveOptions&
 ContextPtr load_parameters(std::span<const std::uint8_t> bytes, const LoadOptions& options) {
     bool seeded = false;
     const auto payload = open_blob(bytes, ObjectType::kParameters, nullptr, options, seeded);
-    Reader r(payload);
+    Reader r(payload.view);
     ParametersLiteral lit;
     const std::uint32_t log_n = r.u32();
     if (log_n < 2 || log_n > 17) fail("invalid ring degree 2^" + std::to_string(log_n));
@@ -440,6 +429,10 @@ std::vector<std::uint8_t> save(const Context& ctx, const Ciphertext& ct,
     const bool seeded =
         options.seeded && ct.c1_seed && seed_matches(ctx, *ct.c1_seed, 0, ct.polys[1], ct.level);
     Writer w;
+    std::size_t expected_bytes = 64;
+    for (std::size_t i = 0; i <= static_cast<std::size_t>(ct.level); ++i)
+        expected_bytes += math::packed_bytes(ctx.n(), ctx.qp()[i].bits());
+    w.bytes().reserve(expected_bytes * ct.size());
     w.u32(static_cast<std::uint32_t>(ct.level));
     w.f64(ct.scale);
     w.u64(ct.slots);
@@ -459,7 +452,7 @@ Ciphertext load_ciphertext(const Context& ctx, std::span<const std::uint8_t> byt
                            const LoadOptions& options) {
     bool seeded = false;
     const auto payload = open_blob(bytes, ObjectType::kCiphertext, &ctx, options, seeded);
-    Reader r(payload);
+    Reader r(payload.view);
     Ciphertext ct;
     ct.parameter_hash = ctx.parameter_hash();
     ct.level = read_level(r, ctx);
@@ -504,7 +497,7 @@ Plaintext load_plaintext(const Context& ctx, std::span<const std::uint8_t> bytes
     bool seeded = false;
     const auto payload = open_blob(bytes, ObjectType::kPlaintext, &ctx, options, seeded);
     if (seeded) fail("a plaintext cannot be seeded");
-    Reader r(payload);
+    Reader r(payload.view);
     Plaintext pt;
     pt.parameter_hash = ctx.parameter_hash();
     pt.level = read_level(r, ctx);
@@ -533,11 +526,11 @@ SecretKey load_secret_key(const Context& ctx, std::span<const std::uint8_t> byte
     bool seeded = false;
     auto payload = open_blob(bytes, ObjectType::kSecretKey, &ctx, options, seeded);
     if (seeded) fail("a secret key cannot be seeded");
-    Reader r(payload);
+    Reader r(payload.view);
     SecretKey sk(read_poly(r, ctx, ctx.q_count() + ctx.p_count(), ctx.max_level()),
                  ctx.parameter_hash());
     r.expect_end();
-    math::secure_wipe(payload.data(), payload.size());
+    math::secure_wipe(payload.owned.data(), payload.owned.size());
     return sk;
 }
 
@@ -558,7 +551,7 @@ PublicKey load_public_key(const Context& ctx, std::span<const std::uint8_t> byte
     bool seeded = false;
     const auto payload = open_blob(bytes, ObjectType::kPublicKey, &ctx, options, seeded);
     if (seeded) fail("a public key cannot be seeded");
-    Reader r(payload);
+    Reader r(payload.view);
     const std::size_t limbs = ctx.q_count() + ctx.p_count();
     PublicKey pk;
     pk.parameter_hash = ctx.parameter_hash();
@@ -583,7 +576,7 @@ RelinearizationKey load_relinearization_key(const Context& ctx, std::span<const 
                                             const LoadOptions& options) {
     bool seeded = false;
     const auto payload = open_blob(bytes, ObjectType::kRelinearizationKey, &ctx, options, seeded);
-    Reader r(payload);
+    Reader r(payload.view);
     RelinearizationKey rk;
     rk.parameter_hash = ctx.parameter_hash();
     rk.key = read_switch_key(r, ctx, seeded);
@@ -609,7 +602,7 @@ GaloisKeys load_galois_keys(const Context& ctx, std::span<const std::uint8_t> by
                             const LoadOptions& options) {
     bool seeded = false;
     const auto payload = open_blob(bytes, ObjectType::kGaloisKeys, &ctx, options, seeded);
-    Reader r(payload);
+    Reader r(payload.view);
     GaloisKeys gk = read_galois_keys(r, ctx, seeded);
     r.expect_end();
     return gk;
@@ -643,7 +636,7 @@ EvaluationKeys load_evaluation_keys(const Context& ctx, std::span<const std::uin
                                     const LoadOptions& options) {
     bool seeded = false;
     const auto payload = open_blob(bytes, ObjectType::kEvaluationKeys, &ctx, options, seeded);
-    Reader r(payload);
+    Reader r(payload.view);
     EvaluationKeys keys;
     const std::uint8_t has_relinearization = r.u8();
     if (has_relinearization > 1)

@@ -95,6 +95,23 @@ void Prng::refill() {
 }
 
 void Prng::fill(std::uint8_t* out, std::size_t size) {
+    // Whole blocks straight into `out` when the buffer is spent (the cipher then sits on a block
+    // boundary, so the stream is the same as through the buffer): no copy, no wipe of a buffer.
+    if (position_ == buffer_.size() && size >= buffer_.size()) {
+        const std::size_t direct = size / 16 * 16;
+        std::memset(out, 0, direct);
+        for (std::size_t at = 0; at < direct;) {
+            const int chunk = static_cast<int>(std::min<std::size_t>(direct - at, 1 << 30));
+            int out_len = 0;
+            if (EVP_EncryptUpdate(state_->ctx, out + at, &out_len, out + at, chunk) != 1 ||
+                out_len != chunk) {
+                throw ::henn::Error(ErrorCategory::crypto, "AES-256-CTR key stream failed");
+            }
+            at += static_cast<std::size_t>(chunk);
+        }
+        out += direct;
+        size -= direct;
+    }
     while (size > 0) {
         if (position_ == buffer_.size()) refill();
         std::size_t take = std::min(size, buffer_.size() - position_);
@@ -122,6 +139,17 @@ void sample_uniform(Prng& prng, const Modulus& q, u64* out, std::size_t n) {
         while (candidate >= q.value()) candidate = prng.next_u64() & mask;
         out[i] = candidate;
     }
+}
+
+bool uniform_prefix_matches(Prng& prng, const Modulus& q, const u64* values, std::size_t count) {
+    const u64 mask = (q.bits() == 64) ? ~u64{0} : ((u64{1} << q.bits()) - 1);
+    std::vector<u64> draws(count);
+    prng.fill(reinterpret_cast<std::uint8_t*>(draws.data()), count * sizeof(u64));
+    for (std::size_t i = 0; i < count; ++i) {
+        const u64 candidate = draws[i] & mask;
+        if (candidate < q.value() && values[i] != candidate) return false;
+    }
+    return true;
 }
 
 void sample_ternary(Prng& prng, std::int8_t* out, std::size_t n) {

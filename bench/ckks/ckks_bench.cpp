@@ -10,6 +10,7 @@
 #include "henn/ckks/encoder.hpp"
 #include "henn/ckks/encryptor.hpp"
 #include "henn/ckks/evaluator.hpp"
+#include "henn/ckks/serialization.hpp"
 #include "henn/math/ntt.hpp"
 #include "henn/math/parallel.hpp"
 #include "henn/math/vector_ops.hpp"
@@ -45,7 +46,7 @@ struct Fixture {
     std::unique_ptr<Evaluator> eval;
     std::vector<double> values;
     Plaintext pt;
-    Ciphertext a, b, product;
+    Ciphertext a, b, product, seeded;
 
     explicit Fixture(int log_n) {
         henn::math::set_thread_count(1);
@@ -66,6 +67,7 @@ struct Fixture {
         a = pk_enc->encrypt(pt);
         b = pk_enc->encrypt(pt);
         product = eval->multiply_relin(a, b);
+        seeded = sk_enc->encrypt(pt);
     }
 };
 
@@ -104,6 +106,24 @@ HENN_CKKS_BENCH(MultiplyRelinearize, benchmark::DoNotOptimize(f.eval->multiply_r
 HENN_CKKS_BENCH(Rescale, benchmark::DoNotOptimize(f.eval->rescale(f.product)));
 HENN_CKKS_BENCH(Rotate1, benchmark::DoNotOptimize(f.eval->rotate(f.a, 1)));
 HENN_CKKS_BENCH(Conjugate, benchmark::DoNotOptimize(f.eval->conjugate(f.a)));
+// The wire: a ciphertext from the public key (both halves stored) and one from the secret key
+// (its uniform half stored as a seed, expanded again when loaded).
+HENN_CKKS_BENCH(SaveCiphertext, benchmark::DoNotOptimize(save(*f.ctx, f.a)));
+HENN_CKKS_BENCH(SaveSeededCiphertext, benchmark::DoNotOptimize(save(*f.ctx, f.seeded)));
+
+void BM_LoadCiphertext(benchmark::State& state) {
+    Fixture& f = fixture(static_cast<int>(state.range(0)));
+    const auto blob = save(*f.ctx, f.a);
+    for (auto _ : state) benchmark::DoNotOptimize(load_ciphertext(*f.ctx, blob));
+}
+BENCHMARK(BM_LoadCiphertext)->Arg(13)->Arg(14)->Arg(15)->Unit(benchmark::kMicrosecond);
+
+void BM_LoadSeededCiphertext(benchmark::State& state) {
+    Fixture& f = fixture(static_cast<int>(state.range(0)));
+    const auto blob = save(*f.ctx, f.seeded);
+    for (auto _ : state) benchmark::DoNotOptimize(load_ciphertext(*f.ctx, blob));
+}
+BENCHMARK(BM_LoadSeededCiphertext)->Arg(13)->Arg(14)->Arg(15)->Unit(benchmark::kMicrosecond);
 
 void BM_NttForward(benchmark::State& state) {
     Fixture& f = fixture(static_cast<int>(state.range(0)));

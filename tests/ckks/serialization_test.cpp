@@ -76,6 +76,15 @@ TEST_F(Serialization, CiphertextRoundTripsAllModes) {
     // Once c1 changes, the seed is no longer used.
     auto changed = s_.evaluator->add(seeded_ct, seeded_ct);
     EXPECT_FALSE(read_header(save(*s_.context, changed)).seeded);
+    auto rescaled =
+        s_.evaluator->rescale(s_.evaluator->multiply_plain(seeded_ct, s_.encoder->encode(v)));
+    rescaled.c1_seed = seeded_ct.c1_seed;  // as a careless operation might leave it
+    EXPECT_FALSE(read_header(save(*s_.context, rescaled)).seeded);
+    EXPECT_EQ(load_ciphertext(*s_.context, save(*s_.context, rescaled)).polys, rescaled.polys);
+    // Fewer limbs of the same expansion are still its seed's.
+    auto dropped = s_.evaluator->drop_level(seeded_ct, 0);
+    dropped.c1_seed = seeded_ct.c1_seed;
+    EXPECT_EQ(load_ciphertext(*s_.context, save(*s_.context, dropped)).polys, dropped.polys);
     // A size-3 ciphertext at a lower level.
     auto c3 = s_.evaluator->multiply(s_.evaluator->drop_level(public_ct, 0),
                                      s_.evaluator->drop_level(public_ct, 0));

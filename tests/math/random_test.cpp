@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cmath>
+#include <vector>
 
 #include "henn/math/primes.hpp"
 #include "henn/math/random.hpp"
@@ -31,6 +32,36 @@ TEST(Random, AesCtrKnownAnswer) {
     const std::array<std::uint8_t, 16> expected = {0xdc, 0x95, 0xc0, 0x78, 0xa2, 0x40, 0x89, 0x89,
                                                    0xad, 0x48, 0xa2, 0x14, 0x92, 0x84, 0x20, 0x87};
     EXPECT_EQ(block, expected);
+}
+
+TEST(Random, TheStreamDoesNotDependOnHowItIsDrawn) {
+    // Large fills go straight into the caller's memory; small ones through the buffer.
+    Prng reference(test_only_seed(3), 5);
+    std::vector<std::uint8_t> expected(100000);
+    for (auto& b : expected) {
+        reference.fill(&b, 1);
+    }
+    for (std::size_t first : {0, 1, 15, 16, 4095, 4096, 5000}) {
+        Prng prng(test_only_seed(3), 5);
+        std::vector<std::uint8_t> got(expected.size());
+        prng.fill(got.data(), first);
+        prng.fill(got.data() + first, 9000);      // crosses refills, maybe direct
+        prng.fill(got.data() + first + 9000, 7);  // a partial block after a direct run
+        prng.fill(got.data() + first + 9007, got.size() - first - 9007);
+        ASSERT_EQ(got, expected) << "first draw of " << first << " bytes";
+    }
+}
+
+TEST(Random, UniformPrefixMatchesWhatSampleUniformDraws) {
+    const auto q = Modulus(generate_ntt_primes(40, 1, 1 << 12)[0]);
+    std::vector<u64> values(4096);
+    Prng prng(test_only_seed(4), 2);
+    sample_uniform(prng, q, values.data(), values.size());
+    Prng again(test_only_seed(4), 2);
+    EXPECT_TRUE(uniform_prefix_matches(again, q, values.data(), 32));
+    values[7] = (values[7] + 1) % q.value();
+    Prng third(test_only_seed(4), 2);
+    EXPECT_FALSE(uniform_prefix_matches(third, q, values.data(), 32));
 }
 
 TEST(Random, OsSeedsDiffer) {

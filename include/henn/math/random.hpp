@@ -52,6 +52,11 @@ Seed test_only_seed(std::uint64_t value);
 
 // Uniform residues mod q.
 void sample_uniform(Prng& prng, const Modulus& q, u64* out, std::size_t n);
+// Whether `values` can begin what sample_uniform draws from a fresh `prng` of this stream:
+// checks the first `count` draws (those sample_uniform keeps; a rejected draw is redrawn at the
+// end of its block and skipped here). A cheap check that a polynomial is still the expansion of
+// its seed: any homomorphic operation changes every coefficient.
+bool uniform_prefix_matches(Prng& prng, const Modulus& q, const u64* values, std::size_t count);
 
 // Uniform ternary values in {-1, 0, 1}.
 void sample_ternary(Prng& prng, std::int8_t* out, std::size_t n);
