@@ -187,6 +187,7 @@ void infer(const ClientArgs& a) {
         j["seconds_keygen"] = seconds_keys;
         j["keys_created"] = keys.created;
         j["seconds_encrypt"] = r.seconds_encrypt;
+        j["seconds_serialize"] = r.seconds_serialize;
         j["seconds_upload"] = r.seconds_upload;
         j["seconds_wait"] = r.seconds_wait;
         j["seconds_server"] = r.seconds_server;
@@ -194,6 +195,7 @@ void infer(const ClientArgs& a) {
         j["seconds_download"] = r.seconds_download;
         j["seconds_decrypt"] = r.seconds_decrypt;
         j["seconds_network_wall"] = r.seconds_network_wall;
+        j["seconds_total"] = r.seconds_total;
         j["seconds_infer"] = r.seconds_network_wall;
         j["images_per_second"] = n / r.seconds_network_wall;
         j["server_images_per_second"] = n / r.seconds_server;

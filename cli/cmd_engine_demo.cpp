@@ -58,7 +58,7 @@ const CommandRegistrar demo_command(1, "demo", [](CLI::App& root) {
         const Samples test = load_samples(
             "mnist", dir, false, 0,
             a->count ? a->count : std::min<std::int64_t>(compiled->batch_size(), 10000));
-        const auto e = evaluate_encrypted(compiled, model, test, a->trace, !a->json);
+        const auto e = evaluate_encrypted(compiled, &model, test, a->trace, !a->json);
         if (a->json) {
             std::cout << evaluation_json(*compiled, e).dump(2) << "\n";
         } else {

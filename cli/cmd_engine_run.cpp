@@ -30,7 +30,7 @@ std::int64_t argmax(const double* v, std::int64_t n) {
 }  // namespace
 
 EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled,
-                                       const nn::Model& model, const Samples& samples, bool trace,
+                                       const nn::Model* model, const Samples& samples, bool trace,
                                        bool progress) {
     EncryptedEvaluation e;
     e.samples = samples.count;
@@ -107,7 +107,21 @@ EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled,
     const auto decrypted = client.decrypt(outputs);
     e.seconds_decrypt = seconds_since(t);
 
-    const auto reference = nn::run_reference_batch(model, samples.values, samples.count);
+    std::vector<double> reference;
+    if (model != nullptr) {
+        e.reference = "model";
+        reference = nn::run_reference_batch(*model, samples.values, samples.count);
+    } else {
+        e.reference = "compiled program";
+        reference.reserve(static_cast<std::size_t>(samples.count * compiled->output_size()));
+        for (std::int64_t i = 0; i < samples.count; ++i) {
+            const auto out = compiled->run_plain(
+                std::span<const double>(samples.values)
+                    .subspan(static_cast<std::size_t>(i * compiled->input_size()),
+                             compiled->input_size()));
+            reference.insert(reference.end(), out.begin(), out.end());
+        }
+    }
     const std::int64_t width = compiled->output_size();
     std::int64_t correct = 0, plain_correct = 0, agree = 0;
     std::vector<double> bits(static_cast<std::size_t>(samples.count));
@@ -149,6 +163,7 @@ nlohmann::json evaluation_json(const engine::CompiledModel& compiled,
     j["images_per_second"] = static_cast<double>(e.samples) / e.seconds_infer;
     j["seconds_per_image"] = e.seconds_infer / static_cast<double>(e.samples);
     j["packing"] = engine::to_string(compiled.packing());
+    j["reference"] = e.reference;
     std::int64_t key_switches = 0;
     for (const auto& s : compiled.stages()) key_switches += s.key_switches;
     j["key_switches_per_batch"] = key_switches;
@@ -178,8 +193,9 @@ void print_evaluation(const engine::CompiledModel& compiled, const EncryptedEval
     std::printf("encrypted inference on %lld images (%lld batch(es) of up to %lld, %d threads)\n",
                 static_cast<long long>(e.samples), static_cast<long long>(e.batches),
                 static_cast<long long>(compiled.batch_size()), math::thread_count());
-    std::printf("  accuracy %.2f%% (plaintext %.2f%%), agreement with plaintext %.2f%%\n",
-                100 * e.accuracy, 100 * e.plaintext_accuracy, 100 * e.agreement);
+    std::printf("  accuracy %.2f%% (plaintext %s %.2f%%), agreement with plaintext %.2f%%\n",
+                100 * e.accuracy, e.reference.c_str(), 100 * e.plaintext_accuracy,
+                100 * e.agreement);
     std::printf("  precision of the logits: worst %.1f bits, median %.1f bits (expected %.1f)\n",
                 e.precision_bits_min, e.precision_bits_median, compiled.expected_precision_bits());
     std::printf(
@@ -219,7 +235,11 @@ const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
     auto a = std::make_shared<CompileArgsRun>();
     auto* cmd = root.add_subcommand(
         "run", "Compile, encrypt, infer, decrypt and compare with plaintext, in one process");
-    cmd->add_option("model", a->model, "ONNX model")->required()->check(CLI::ExistingFile);
+    cmd->add_option("model", a->model,
+                    "ONNX model, or a model compiled by `henn compile` (then the compile options "
+                    "do not apply and the plaintext reference is the compiled program)")
+        ->required()
+        ->check(CLI::ExistingFile);
     add_data_option(cmd, a->data);
     add_data_dir_option(cmd, a->data_dir, DataDirDefault::required, "where the data set is");
     cmd->add_option("--count", a->count, "test images (default: one batch)");
@@ -247,8 +267,30 @@ const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
     cmd->add_flag("--trace", a->trace,
                   "per stage: level, scale, error of the decrypted values against plaintext");
     add_json_flag(cmd, a->json);
-    cmd->callback([a] {
+    cmd->callback([a, cmd] {
         if (a->threads) math::set_thread_count(a->threads);
+        if (is_compiled_model_file(a->model)) {
+            for (const char* flag :
+                 {"--packing", "--slots", "--calibration-count", "--scale-bits", "--precision",
+                  "--log-n", "--activation", "--lazy-relinearization"}) {
+                if (cmd->get_option(flag)->count() > 0) {
+                    throw CommandFailure(ErrorCategory::usage,
+                                         std::string(flag) + " applies when compiling; " +
+                                             a->model + " is already compiled");
+                }
+            }
+            const auto compiled = load_compiled(a->model);
+            if (!a->json) std::cout << compiled->summary();
+            const Samples test = load_samples(a->data, a->data_dir, false, a->offset,
+                                              a->count > 0 ? a->count : compiled->batch_size());
+            const auto e = evaluate_encrypted(compiled, nullptr, test, a->trace, !a->json);
+            if (a->json) {
+                std::cout << evaluation_json(*compiled, e).dump(2) << "\n";
+            } else {
+                print_evaluation(*compiled, e);
+            }
+            return;
+        }
         const nn::Model model = import_model(a->model, a->activation);
         engine::CompileOptions o = compile_options(a->slots, a->scale_bits, a->log_n, a->precision,
                                                    a->data, a->data_dir, a->calibration_count);
@@ -263,7 +305,7 @@ const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
         if (!a->json) std::cout << compiled->summary();
         const Samples test = load_samples(a->data, a->data_dir, false, a->offset,
                                           a->count > 0 ? a->count : compiled->batch_size());
-        const auto e = evaluate_encrypted(compiled, model, test, a->trace, !a->json);
+        const auto e = evaluate_encrypted(compiled, &model, test, a->trace, !a->json);
         if (a->json) {
             auto j = evaluation_json(*compiled, e);
             j["seconds_compile"] = compile_seconds;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 
@@ -97,6 +98,13 @@ nn::Model import_model_bytes(const std::vector<std::uint8_t>& bytes, const std::
     auto imported = onnx::import_onnx_bytes(bytes, import_options(replacement), source);
     for (const auto& w : imported.warnings) spdlog::warn("{}", w);
     return imported.model;
+}
+
+bool is_compiled_model_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    char magic[8] = {};
+    in.read(magic, sizeof magic);
+    return in.gcount() == sizeof magic && std::memcmp(magic, "HENNMODL", sizeof magic) == 0;
 }
 
 engine::CompiledModelPtr load_compiled(const std::filesystem::path& path) {

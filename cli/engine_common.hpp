@@ -50,6 +50,8 @@ nn::Model import_model(const std::filesystem::path& path, const std::string& rep
 nn::Model import_model_bytes(const std::vector<std::uint8_t>& bytes, const std::string& replacement,
                              const std::string& source);
 
+// Whether the file begins as a compiled model does (`henn compile`), not as ONNX.
+bool is_compiled_model_file(const std::filesystem::path& path);
 engine::CompiledModelPtr load_compiled(const std::filesystem::path& path);
 
 // Peak resident memory of this process so far.
@@ -86,9 +88,12 @@ struct EncryptedEvaluation {
         double log2_scale = 0, max_error = 0, bits = 0, max_abs = 0;
     };
     std::vector<TraceRow> trace;
+    std::string reference;  // "model" (nn reference executor) or "compiled program"
 };
+// The plaintext reference is `model` run by the nn reference executor, or, for a model that came
+// compiled (no nn::Model at hand, `model` null), the compiled program run in plaintext.
 EncryptedEvaluation evaluate_encrypted(const engine::CompiledModelPtr& compiled,
-                                       const nn::Model& model, const Samples& samples, bool trace,
+                                       const nn::Model* model, const Samples& samples, bool trace,
                                        bool progress);
 void print_evaluation(const engine::CompiledModel& compiled, const EncryptedEvaluation& e);
 nlohmann::json evaluation_json(const engine::CompiledModel& compiled, const EncryptedEvaluation& e);

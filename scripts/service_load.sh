@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Reliability under load, on loopback only: one `henn serve`, C concurrent `henn client` loops for
 # a bounded time (each client with its own keys, so the key cache holds C key sets), the server's
-# resident memory sampled every few seconds, then one client killed mid-stream and the server
-# restarted under a running client. Starts and stops every process itself (by PID).
+# resident memory sampled every few seconds, then one client killed while the server holds its
+# call and the server killed and restarted while it holds another client's call. Starts and stops every process itself (by PID).
 #
 #   bash scripts/service_load.sh [--build DIR] [--data-dir DIR] [--clients 8] [--seconds 180]
 #                                [--count N] [--model ONNX] [--key-cache-bytes B]
@@ -86,12 +86,25 @@ done
 for pid in "${pids[@]:1}"; do wait "$pid"; done
 "$henn" client --server "$server" metrics >"$work/metrics.json"
 
-# Fault: a client killed mid-stream must free its session.
+# Waits (up to 120 s) until the server holds a session: a call admitted, its stream open (the
+# upload, the engine run or the reply). Prints 1 if it saw one, 0 if not.
+metric() { "$henn" client --server "$server" metrics | python3 -c "import json,sys; print(json.load(sys.stdin).get('$1', 0))"; }
+wait_for_session() {
+  local end=$(( $(date +%s) + 120 ))
+  while [ "$(date +%s)" -lt "$end" ]; do
+    [ "$(metric sessions_active)" -ge 1 ] && { echo 1; return; }
+    sleep 0.05
+  done
+  echo 0
+}
+
+# Fault: a client killed mid-stream (while the server holds its call) must free its session.
 echo "killing a client mid-stream" >&2
+failures_before=$(metric infer_failures)
 "$henn" client --server "$server" --keys-dir "$work/keys1" infer --model mnist --data-dir "$data_dir" --count "$count" \
   --threads 1 --json >/dev/null 2>&1 &
 victim=$!
-sleep 3
+killed_mid_stream=$(wait_for_session)
 kill -9 "$victim" 2>/dev/null || true
 wait "$victim" 2>/dev/null || true
 freed=0
@@ -100,6 +113,7 @@ for _ in $(seq 1 100); do
   [ "$active" = 0 ] && { freed=1; break; }
   sleep 0.5
 done
+failures_after=$(metric infer_failures)
 
 # Fault: the server crashes (SIGKILL) and restarts while a client runs: the client retries
 # (unavailable) and resends its keys to the new process.
@@ -107,7 +121,7 @@ echo "restarting the server under a running client" >&2
 "$henn" client --server "$server" --keys-dir "$work/keys2" infer --model mnist --data-dir "$data_dir" --count "$count" \
   --threads 1 --json >"$work/restart.json" 2>"$work/restart.err" &
 survivor=$!
-sleep 2
+restarted_mid_stream=$(wait_for_session)
 kill -9 "$server_pid"; wait "$server_pid" 2>/dev/null || true
 start_server "$port"
 restart_ok=0
@@ -115,9 +129,12 @@ wait "$survivor" && restart_ok=1
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
 server_pid=""
 
-python3 - "$work" "$clients" "$seconds" "$freed" "$restart_ok" <<'EOF'
+python3 - "$work" "$clients" "$seconds" "$freed" "$restart_ok" "$killed_mid_stream" "$restarted_mid_stream" \
+  "$failures_before" "$failures_after" <<'EOF'
 import json, sys
 work, clients, seconds, freed, restart_ok = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+killed_mid_stream, restarted_mid_stream = int(sys.argv[6]), int(sys.argv[7])
+failures_before, failures_after = int(sys.argv[8]), int(sys.argv[9])
 calls = [json.loads(l) for l in open(f"{work}/calls.jsonl")]
 ok = [c for c in calls if c["ok"]]
 lat = sorted(c["seconds"] for c in ok)
@@ -140,10 +157,13 @@ report = {
   "server_latency_seconds": m["infer_latency"], "status_counts": m.get("status_counts", {}),
   "server_rss_bytes": {"first_quarter_max": max(rss[:quarter]) if rss else None,
                        "last_quarter_max": max(rss[-quarter:]) if rss else None, "max": max(rss) if rss else None},
+  "killed_client_during_its_call": bool(killed_mid_stream),
   "killed_client_freed_its_session": bool(freed),
+  "killed_client_call_failed_on_server": failures_after > failures_before,
+  "server_killed_during_a_call": bool(restarted_mid_stream),
   "restarted_server_client_succeeded": bool(restart_ok),
   "restart_client_retries": restart.get("retries"), "restart_client_key_uploads": restart.get("key_uploads"),
 }
 print(json.dumps(report, indent=2))
-sys.exit(0 if report["failed_calls"] == 0 and freed else 1)
+sys.exit(0 if report["failed_calls"] == 0 and freed and restart_ok else 1)
 EOF

@@ -346,7 +346,8 @@ InferReport InferenceClient::infer(const std::string& model, const engine::Clien
     const engine::CompiledModel& compiled = client.model();
     InferReport report;
     report.samples = count;
-    auto t = Clock::now();
+    const auto started = Clock::now();
+    auto t = started;
     std::vector<engine::EncryptedBatch> batches = client.encrypt(inputs, count);
     report.seconds_encrypt = seconds_since(t);
     report.batches = static_cast<std::int64_t>(batches.size());
@@ -397,6 +398,7 @@ InferReport InferenceClient::infer(const std::string& model, const engine::Clien
                 CallResult call = infer_bundle(model, keys, bytes, options);
                 std::lock_guard lock(mutex);
                 report.seconds_encrypt += serialize;
+                report.seconds_serialize += serialize;
                 report.seconds_upload += call.seconds_upload;
                 report.seconds_wait += call.seconds_wait;
                 report.seconds_download += call.seconds_download;
@@ -443,6 +445,7 @@ InferReport InferenceClient::infer(const std::string& model, const engine::Clien
     }
     report.outputs = client.decrypt(outputs);
     report.seconds_decrypt = seconds_since(t);
+    report.seconds_total = seconds_since(started);
     return report;
 }
 

@@ -26,6 +26,13 @@ expect_exit 0 "$henn" decrypt "$work/model.henn" --key "$work/client/secret.key"
 accuracy=$(grep '"accuracy"' "$work/out.txt" | tr -dc '0-9.')
 awk -v a="$accuracy" 'BEGIN { exit !(a >= 0.9) }' || fail "accuracy $accuracy below 0.9"
 
+# henn run on the compiled model: the same program, its plaintext run as the reference.
+expect_exit 0 "$henn" run "$work/model.henn" --data-dir "$data" --count 200 --json
+grep -q '"reference": "compiled program"' "$work/out.txt" || fail "run on a compiled model: reference"
+grep -q '"agreement": 1' "$work/out.txt" || fail "run on a compiled model: agreement"
+expect_exit 2 "$henn" run "$work/model.henn" --data-dir "$data" --count 200 --log-n 14
+grep -q "already compiled" "$work/out.txt" || fail "compile option on a compiled model not refused"
+
 # Damaged and mismatched inputs.
 head -c 100000 "$work/in.ct" > "$work/truncated.ct"
 expect_exit 4 "$henn" infer "$work/model.henn" --keys "$work/client/evaluation.keys" --in "$work/truncated.ct" -o "$work/x.ct"

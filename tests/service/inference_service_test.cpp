@@ -524,6 +524,88 @@ TEST(InferenceService, CancellationAndDeadlineFreeTheSession) {
                             quick));
 }
 
+// A client that goes away in the middle of its stream, while uploading or while downloading the
+// reply, frees its session; the next call is served.
+TEST(InferenceService, AClientGoneMidStreamFreesItsSession) {
+    auto options = small_options();
+    options.max_sessions = 1;
+    options.max_waiting = 0;
+    options.chunk_bytes = 4096;  // a reply of many chunks, so the client can leave in the middle
+    Running server({{"tiny", model_a()}}, options);
+    InferenceClient client(server.channel());
+    const auto published = client.fetch_model("tiny");
+    const auto engine_client = engine::Client::with_test_only_seed(published, 43);
+    const KeyMaterial keys = make_key_material(engine_client);
+    client.upload_keys("tiny", keys);
+    const std::int64_t count = model_a()->batch_size() * 3;
+    std::mt19937_64 rng(10);
+    const auto inputs = random_vector(static_cast<std::size_t>(count * 6), rng, 0, 1);
+    const auto bundle = as_string(engine::save_batches(
+        *published, engine_client.encrypt(inputs, count), engine::BundleKind::inputs));
+    ASSERT_GT(bundle.size(), 4u << 10);
+    v1::InferHeader header;
+    header.set_model("tiny");
+    header.set_key_hash(keys.hash);
+    header.set_input_bytes(bundle.size());
+    const auto failures = [&] { return server.service->metrics().infer_failures(); };
+
+    {  // Half of the inputs sent, then the client is gone.
+        const auto before = failures();
+        grpc::ClientContext context;
+        auto stream = client.stub().Infer(&context);
+        v1::InferRequest h;
+        *h.mutable_header() = header;
+        ASSERT_TRUE(stream->Write(h));
+        v1::InferRequest part;
+        part.set_data(bundle.substr(0, bundle.size() / 2));
+        ASSERT_TRUE(stream->Write(part));
+        // The server admits the call before reading its payload: wait for the session, then leave.
+        for (int i = 0; i < 5000 && server.service->metrics().sessions_active() == 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        EXPECT_EQ(server.service->metrics().sessions_active(), 1u);
+        context.TryCancel();
+        EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+        ASSERT_TRUE(sessions_drain(*server.service));
+        for (int i = 0; i < 5000 && failures() == before; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        EXPECT_EQ(failures(), before + 1);
+    }
+    {  // The whole request sent, the first chunk of the reply read, then the client is gone.
+        // (Whether the server's last writes fail or were already buffered by gRPC is a race, so
+        // only the freed session is asserted here.)
+        grpc::ClientContext context;
+        auto stream = client.stub().Infer(&context);
+        v1::InferRequest h;
+        *h.mutable_header() = header;
+        ASSERT_TRUE(stream->Write(h));
+        for (std::size_t at = 0; at < bundle.size(); at += 1 << 20) {
+            v1::InferRequest part;
+            part.set_data(bundle.substr(at, 1 << 20));
+            ASSERT_TRUE(stream->Write(part));
+        }
+        stream->WritesDone();
+        v1::InferResponse reply;
+        ASSERT_TRUE(stream->Read(&reply));
+        ASSERT_TRUE(reply.has_result());
+        ASSERT_GT(reply.result().output_bytes(), 4u * options.chunk_bytes);
+        ASSERT_TRUE(stream->Read(&reply));  // one chunk of the outputs
+        context.TryCancel();
+        stream->Finish();
+        ASSERT_TRUE(sessions_drain(*server.service));
+    }
+    // With one session slot and no waiting room, a leaked slot would refuse this call.
+    InferOptions quick;
+    quick.call_timeout = std::chrono::seconds(30);
+    const auto small = as_string(engine::save_batches(
+        *published, engine_client.encrypt(std::span<const double>(inputs).first(60), 10),
+        engine::BundleKind::inputs));
+    EXPECT_NO_THROW(
+        client.infer_bundle("tiny", keys,
+                            std::span<const std::uint8_t>(
+                                reinterpret_cast<const std::uint8_t*>(small.data()), small.size()),
+                            quick));
+}
+
 TEST(InferenceService, FullKeyCacheEvictsLeastRecentlyUsed) {
     // Size the cache from one key set: room for one, not two.
     std::uint64_t one = 0;

@@ -152,10 +152,12 @@ struct InferReport {
     // Seconds, summed over calls (with concurrency > 1 they overlap): client encryption, sending
     // keys and inputs, waiting for the server (queue + compute as the client sees it), the
     // server's own compute and queue time, receiving outputs, decryption; and wall-clock seconds
-    // from the first call to the last reply.
-    double seconds_encrypt = 0, seconds_upload = 0, seconds_wait = 0, seconds_server = 0,
-           seconds_server_queue = 0, seconds_download = 0, seconds_decrypt = 0,
-           seconds_network_wall = 0;
+    // from the first call to the last reply. Serializing the ciphertexts is part of encryption
+    // (seconds_serialize of seconds_encrypt) but happens inside the network wall, call by call.
+    // seconds_total: wall clock from the start of encryption to the end of decryption.
+    double seconds_encrypt = 0, seconds_serialize = 0, seconds_upload = 0, seconds_wait = 0,
+           seconds_server = 0, seconds_server_queue = 0, seconds_download = 0, seconds_decrypt = 0,
+           seconds_network_wall = 0, seconds_total = 0;
     std::uint64_t bytes_up = 0, bytes_down = 0, key_bytes_up = 0;
     int key_uploads =
         0;  // times a replica received keys it did not hold (first use, after eviction)
