@@ -12,8 +12,9 @@
 //
 // The parties exchange files in a private temporary directory (henn::lr's role files, the ones
 // `henn lr keygen | encrypt | train | decrypt | predict` use). Exit status 0 if the decrypted
-// model is within 1e-2 of the reference, has its held-out accuracy, and the encrypted scores are
-// within 1e-2 of the plaintext ones.
+// model is within 1e-2 of the reference, its held-out accuracy within one row of the reference's,
+// and the encrypted scores within 1e-2 of the plaintext ones.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -131,7 +132,12 @@ int client_check(const fs::path& dir, const lr::Split& data) {
         "client: largest coefficient difference %.2e, largest score difference %.2e over "
         "%zu encrypted scores\n",
         weights_gap, scores_gap, scores.size());
-    const bool ok = weights_gap < 1e-2 && encrypted.accuracy == plain.accuracy && scores_gap < 1e-2;
+    // CKKS error may move a row whose score is within ~1e-3 of 0 across the threshold: the
+    // accuracies may differ by that one row, no more.
+    const double one_row = 1.0 / static_cast<double>(data.test.rows());
+    const bool ok = weights_gap < 1e-2 &&
+                    std::abs(encrypted.accuracy - plain.accuracy) <= one_row + 1e-12 &&
+                    scores_gap < 1e-2;
     std::printf("%s\n", ok ? "check passed" : "check FAILED");
     return ok ? 0 : 1;
 }

@@ -3,8 +3,9 @@
 # roles exchanging files, on WDBC (Nesterov, poly3, 4 iterations: the demo's defaults). Checks the
 # exit statuses, that the server's directory never holds the secret key (mode 0600 on the
 # client's side), that the decrypted model is within 1e-2 of the identical-arithmetic reference
-# with its held-out accuracy (>= 0.9), that encrypted scoring (encrypted and plain model) gives
-# the plaintext predictions' accuracy, and that a run the chain cannot hold is refused (exit 3).
+# and its held-out accuracy (>= 0.9) within 1e-2 of the reference's, that encrypted scoring
+# (encrypted and plain model) gives the plain model's accuracy within 1e-2, and that a run the
+# chain cannot hold is refused (exit 3).
 # Usage: lr_roles_check.sh HENN DATA_DIR WORK_DIR. Without the data: skipped (77), failed under CI.
 henn=$1
 csv=$2/wdbc/breast_cancer.csv
@@ -43,7 +44,9 @@ cat decrypt.json
 acc=$(field decrypt.json accuracy); ref=$(field decrypt.json accuracy_identical_arithmetic)
 diff=$(field decrypt.json max_coefficient_difference)
 echo "decrypted model: accuracy $acc (identical arithmetic $ref), coefficient difference $diff"
-[ "$acc" = "$ref" ] || fail "accuracy $acc differs from the reference's $ref"
+# Within 1e-2 (one held-out row): CKKS error may move a row whose score is ~0 across the threshold.
+near() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 0.01) }'; }
+near "$acc" "$ref" || fail "accuracy $acc differs from the reference's $ref"
 awk -v a="$acc" -v d="$diff" 'BEGIN { exit !(a >= 0.9 && d < 0.01) }' || fail "accuracy $acc, difference $diff"
 [ "$(stat -c %a client/model.json)" = 600 ] || fail "model mode"
 run lr predict --model client/model.json --csv "$csv" --client client/client.json --json > predict.json
@@ -51,7 +54,7 @@ run lr predict --model client/model.json --csv "$csv" --client client/client.jso
 run lr predict --key-dir server --in server/score_rows.ct --model client/model.json -o server/scores_plain.ct
 for s in enc plain; do
   run lr decrypt --in server/scores_$s.ct "${keys[@]}" --csv "$csv" --json > scores_$s.json
-  [ "$(field scores_$s.json accuracy)" = "$acc" ] || fail "$s-model encrypted scoring accuracy $(field scores_$s.json accuracy)"
+  near "$(field scores_$s.json accuracy)" "$acc" || fail "$s-model encrypted scoring accuracy $(field scores_$s.json accuracy)"
 done
 # Files refused: a file of the wrong kind (2), a truncated one (4).
 "$henn" lr train --key-dir server --in server/score_rows.ct -o server/x.ct 2>/dev/null; rc=$?
