@@ -130,14 +130,28 @@ std::uint64_t Prng::next_u64() {
 }
 
 void sample_uniform(Prng& prng, const Modulus& q, u64* out, std::size_t n) {
-    // Rejection sampling on the smallest power-of-two range covering q: unbiased. The stream
-    // is drawn in one block; the rare rejected words are redrawn one at a time.
+    // Rejection sampling on the smallest power-of-two range covering q: unbiased. The stream is
+    // drawn in one block; each rejected word is replaced by the next words of the stream after
+    // the block, in order (the definition of what a seed expands to). A prime just above a power
+    // of two rejects half its words, so the redraws are taken in blocks too: a block of as many
+    // words as positions still open is always used up (each word settles or fails the first open
+    // position), so the stream is read exactly as one word at a time would read it.
     const u64 mask = (q.bits() == 64) ? ~u64{0} : ((u64{1} << q.bits()) - 1);
     prng.fill(reinterpret_cast<std::uint8_t*>(out), n * sizeof(u64));
+    std::vector<std::size_t> open;
     for (std::size_t i = 0; i < n; ++i) {
-        u64 candidate = out[i] & mask;
-        while (candidate >= q.value()) candidate = prng.next_u64() & mask;
-        out[i] = candidate;
+        out[i] &= mask;
+        if (out[i] >= q.value()) open.push_back(i);
+    }
+    std::vector<u64> words;
+    std::size_t first = 0;  // open[first..] are still open
+    while (first < open.size()) {
+        words.resize(open.size() - first);
+        prng.fill(reinterpret_cast<std::uint8_t*>(words.data()), words.size() * sizeof(u64));
+        for (const u64 word : words) {
+            const u64 candidate = word & mask;
+            if (candidate < q.value()) out[open[first++]] = candidate;
+        }
     }
 }
 

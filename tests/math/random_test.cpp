@@ -52,6 +52,34 @@ TEST(Random, TheStreamDoesNotDependOnHowItIsDrawn) {
     }
 }
 
+// Rejection sampling one word at a time: the definition of what a seed expands to.
+void sample_uniform_reference(Prng& prng, const Modulus& q, u64* out, std::size_t n) {
+    const u64 mask = (q.bits() == 64) ? ~u64{0} : ((u64{1} << q.bits()) - 1);
+    prng.fill(reinterpret_cast<std::uint8_t*>(out), n * sizeof(u64));
+    for (std::size_t i = 0; i < n; ++i) {
+        u64 candidate = out[i] & mask;
+        while (candidate >= q.value()) candidate = prng.next_u64() & mask;
+        out[i] = candidate;
+    }
+}
+
+TEST(Random, SampleUniformReadsTheStreamAsOneWordAtATime) {
+    // Primes just above a power of two reject about half of their words; below, almost none.
+    std::vector<u64> primes = generate_ntt_primes(40, 4, 1 << 12);
+    primes.push_back((u64{1} << 20) + 7 * (1 << 13) + 1);  // not prime: the sampler needs none
+    for (const u64 p : primes) {
+        const Modulus q(p);
+        for (std::size_t n : {1, 7, 4096, 5000}) {
+            Prng a(test_only_seed(9), 3), b(test_only_seed(9), 3);
+            std::vector<u64> got(n), want(n);
+            sample_uniform(a, q, got.data(), n);
+            sample_uniform_reference(b, q, want.data(), n);
+            ASSERT_EQ(got, want) << "q = " << p << ", n = " << n;
+            EXPECT_EQ(a.next_u64(), b.next_u64()) << "the stream continues at the same word";
+        }
+    }
+}
+
 TEST(Random, UniformPrefixMatchesWhatSampleUniformDraws) {
     const auto q = Modulus(generate_ntt_primes(40, 1, 1 << 12)[0]);
     std::vector<u64> values(4096);
