@@ -322,17 +322,12 @@ Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
 Ciphertext Evaluator::relinearize(const Ciphertext& a) const {
     check(a, "relinearize");
     if (a.size() == 2) return a;
-    if (!keys_ || !keys_->relinearization) {
-        throw MissingKeyError(
-            "relinearize: the evaluator has no relinearization key; give it one from "
-            "KeyGenerator::relinearization_key()");
-    }
+    const KeySwitchKey& key = relinearization_key("relinearize", a.level);
     Ciphertext r;
     set_metadata(r, metadata(a));
     for (int p = 0; p < 2; ++p)
         r.polys.emplace_back(context_->n(), a.level + 1, RnsPoly::uninitialized);
-    key_switch_fused(a.polys[2], a.level, keys_->relinearization->key, nullptr, r.polys[0],
-                     r.polys[1]);
+    key_switch_fused(a.polys[2], a.level, key, nullptr, r.polys[0], r.polys[1]);
     for_each_limb(a.level + 1, [&](std::size_t i) {
         for (int p = 0; p < 2; ++p) {
             u64* x = r.polys[p].limb(i);
@@ -343,11 +338,7 @@ Ciphertext Evaluator::relinearize(const Ciphertext& a) const {
 }
 
 Ciphertext Evaluator::multiply_relin(const Ciphertext& a, const Ciphertext& b) const {
-    if (!keys_ || !keys_->relinearization) {  // fail before the work
-        throw MissingKeyError(
-            "multiply_relin: the evaluator has no relinearization key; give it one from "
-            "KeyGenerator::relinearization_key()");
-    }
+    (void)relinearization_key("multiply_relin", a.level);  // fail before the work
     return relinearize(multiply(a, b));
 }
 
@@ -496,11 +487,13 @@ std::vector<RnsPoly> Evaluator::decompose_digits(const RnsPoly& poly, int level)
 }
 
 namespace {
-// The highest level `key` serves, checked against the ciphertext's level and digit count. A key
-// made for a lower level (KeyGenerator::galois_keys with a level) holds q_0..q_key then P: its P
-// limbs start at key_level + 1.
-int checked_key_level(const KeySwitchKey& key, std::size_t alpha, int level,
+// The highest level `key` serves, checked against the ciphertext's level and digit count (the
+// operations check the level first, naming the key: this is the last line of defence). A key
+// made for a lower level (KeySwitchKey::at_level, KeyGenerator::levelled_galois_keys) holds
+// q_0..q_key then P: its P limbs start at key_level + 1.
+int checked_key_level(const Context& ctx, const KeySwitchKey& key, int level,
                       std::size_t digit_count) {
+    const std::size_t alpha = ctx.p_count();
     const int key_level = key.max_level(alpha);
     if (key_level < level) {
         throw LevelError(
@@ -508,8 +501,15 @@ int checked_key_level(const KeySwitchKey& key, std::size_t alpha, int level,
             ", the ciphertext is at level " + std::to_string(level) +
             "; generate the key at a higher level or drop the ciphertext's level first");
     }
-    if (key.b.size() < digit_count || key.a.size() < digit_count) {
+    if (key_level > ctx.max_level() || key.b.size() < digit_count || key.a.size() < digit_count) {
         throw MismatchError("key switching key has fewer digits than the parameters need");
+    }
+    const std::size_t limbs = static_cast<std::size_t>(key_level) + 1 + alpha;
+    for (std::size_t d = 0; d < digit_count; ++d) {
+        for (const RnsPoly* p : {&key.b[d], &key.a[d]}) {
+            if (p->n != ctx.n() || p->limbs != limbs || p->data.size() != p->n * p->limbs)
+                throw MismatchError("malformed key-switching key (limbs differ across digits)");
+        }
     }
     return key_level;
 }
@@ -522,7 +522,7 @@ void Evaluator::key_switch_extended(const std::vector<RnsPoly>& digits, int leve
     const std::size_t n = ctx.n(), q_limbs = level + 1, alpha = ctx.p_count();
     const std::size_t ext_limbs = q_limbs + alpha;
     const std::size_t digit_count = digits.size();
-    const int key_level = checked_key_level(key, alpha, level, digit_count);
+    const int key_level = checked_key_level(ctx, key, level, digit_count);
     acc0 = RnsPoly(n, ext_limbs, RnsPoly::uninitialized);
     acc1 = RnsPoly(n, ext_limbs, RnsPoly::uninitialized);
     for_each_limb(ext_limbs, [&](std::size_t i) {
@@ -558,7 +558,7 @@ void Evaluator::key_switch_fused(const RnsPoly& poly, int level, const KeySwitch
     const std::size_t n = ctx.n(), q_limbs = level + 1, alpha = ctx.p_count();
     const std::size_t ext_limbs = q_limbs + alpha;
     const std::size_t digit_count = ctx.digit_count(level);
-    const int key_level = checked_key_level(key, alpha, level, digit_count);
+    const int key_level = checked_key_level(ctx, key, level, digit_count);
     // The input in coefficient form, and each digit scaled for its base conversion (shared by
     // all the primes it is raised to).
     u64* coeffs = detail::thread_scratch(detail::kScratchCoefficients, q_limbs * n);
@@ -618,22 +618,55 @@ void Evaluator::key_switch_fused(const RnsPoly& poly, int level, const KeySwitch
     detail::mod_down(ctx, acc1, level, out1);
 }
 
-const KeySwitchKey& Evaluator::galois_key(u64 element, const char* what, int steps) const {
+const KeySwitchKey& Evaluator::galois_key(u64 element, const char* what, int steps,
+                                          int level) const {
+    const bool conjugation = element == context_->galois_element_for_conjugation() &&
+                             std::string(what).rfind("conjugate", 0) == 0;
+    const std::string name =
+        conjugation ? "complex conjugation (Galois element " + std::to_string(element) + ")"
+                    : "rotation by " + std::to_string(steps) + " slots (Galois element " +
+                          std::to_string(element) + ")";
     if (keys_) {
         auto it = keys_->galois.keys.find(element);
-        if (it != keys_->galois.keys.end()) return it->second;
+        if (it != keys_->galois.keys.end()) {
+            const int key_level = it->second.max_level(context_->p_count());
+            if (key_level < level) {
+                throw LevelError(std::string(what) + ": the Galois key for " + name +
+                                 " was made for levels up to " + std::to_string(key_level) +
+                                 ", the ciphertext is at level " + std::to_string(level) +
+                                 "; make the key for level " + std::to_string(level) +
+                                 " or above, or drop the ciphertext's level first");
+            }
+            return it->second;
+        }
     }
     std::string message;
-    if (std::string(what) == "conjugate") {
-        message = "conjugate: no Galois key for complex conjugation (Galois element " +
-                  std::to_string(element) +
-                  "); generate it with KeyGenerator::galois_keys({}, /*conjugation=*/true)";
+    if (conjugation) {
+        message = std::string(what) + ": no Galois key for " + name +
+                  "; generate it with KeyGenerator::galois_keys({}, /*conjugation=*/true)";
     } else {
-        message = std::string(what) + ": no Galois key for rotation by " + std::to_string(steps) +
-                  " slots (Galois element " + std::to_string(element) +
-                  "); generate it with KeyGenerator::galois_keys({" + std::to_string(steps) + "})";
+        message = std::string(what) + ": no Galois key for " + name +
+                  "; generate it with KeyGenerator::galois_keys({" + std::to_string(steps) + "})";
     }
     throw MissingKeyError(message);
+}
+
+const KeySwitchKey& Evaluator::relinearization_key(const char* what, int level) const {
+    if (!keys_ || !keys_->relinearization) {
+        throw MissingKeyError(std::string(what) +
+                              ": the evaluator has no relinearization key; give it one from "
+                              "KeyGenerator::relinearization_key()");
+    }
+    const KeySwitchKey& key = keys_->relinearization->key;
+    const int key_level = key.max_level(context_->p_count());
+    if (key_level < level) {
+        throw LevelError(std::string(what) +
+                         ": the relinearization key was made for levels up to " +
+                         std::to_string(key_level) + ", the ciphertext is at level " +
+                         std::to_string(level) + "; make the key for level " +
+                         std::to_string(level) + " or above, or drop the ciphertext's level first");
+    }
+    return key;
 }
 
 Ciphertext Evaluator::apply_galois(const Ciphertext& a, const Decomposition* digits, u64 element,
@@ -663,7 +696,7 @@ Ciphertext Evaluator::rotate(const Ciphertext& a, int steps) const {
     if (a.size() != 2) throw MismatchError("rotate: relinearize the ciphertext first");
     const u64 element = context_->galois_element_for_rotation(steps);
     if (element == 1) return a;
-    const KeySwitchKey& key = galois_key(element, "rotate", steps);
+    const KeySwitchKey& key = galois_key(element, "rotate", steps, a.level);
     return apply_galois(a, nullptr, element, key);
 }
 
@@ -671,7 +704,7 @@ Ciphertext Evaluator::conjugate(const Ciphertext& a) const {
     check(a, "conjugate");
     if (a.size() != 2) throw MismatchError("conjugate: relinearize the ciphertext first");
     const u64 element = context_->galois_element_for_conjugation();
-    const KeySwitchKey& key = galois_key(element, "conjugate", 0);
+    const KeySwitchKey& key = galois_key(element, "conjugate", 0, a.level);
     return apply_galois(a, nullptr, element, key);
 }
 
@@ -684,7 +717,8 @@ std::vector<Ciphertext> Evaluator::rotate_hoisted(const Ciphertext& a,
     std::vector<u64> elements(steps.size());
     for (std::size_t s = 0; s < steps.size(); ++s) {
         elements[s] = context_->galois_element_for_rotation(steps[s]);
-        if (elements[s] != 1) keys[s] = &galois_key(elements[s], "rotate_hoisted", steps[s]);
+        if (elements[s] != 1)
+            keys[s] = &galois_key(elements[s], "rotate_hoisted", steps[s], a.level);
     }
     const Decomposition digits = decompose(a.polys[1], a.level);
     std::vector<Ciphertext> out;

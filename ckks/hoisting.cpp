@@ -205,7 +205,7 @@ Ciphertext Evaluator::conjugate(const HoistedCiphertext& h) const {
     check_hoisted(*context_, h, "conjugate (hoisted)");
     const Context& ctx = *context_;
     const u64 element = ctx.galois_element_for_conjugation();
-    const KeySwitchKey& key = galois_key(element, "conjugate", 0);
+    const KeySwitchKey& key = galois_key(element, "conjugate", 0, h.input.level);
     const auto perm = detail::galois_permutation(ctx, element);
     const int level = h.input.level;
     ExtendedCiphertext e;
@@ -231,7 +231,7 @@ ExtendedCiphertext Evaluator::rotate_lazy(const HoistedCiphertext& h, int steps)
     const Context& ctx = *context_;
     const u64 element = ctx.galois_element_for_rotation(steps);
     if (element == 1) return extend(h.input);
-    const KeySwitchKey& key = galois_key(element, "rotate_lazy", steps);
+    const KeySwitchKey& key = galois_key(element, "rotate_lazy", steps, h.input.level);
     const auto perm = detail::galois_permutation(ctx, element);
     const int level = h.input.level;
     ExtendedCiphertext r;
@@ -260,7 +260,7 @@ ExtendedCiphertext Evaluator::rotate_lazy(const ExtendedCiphertext& a, int steps
     const Context& ctx = *context_;
     const u64 element = ctx.galois_element_for_rotation(steps);
     if (element == 1) return a;
-    const KeySwitchKey& key = galois_key(element, "rotate_lazy", steps);
+    const KeySwitchKey& key = galois_key(element, "rotate_lazy", steps, a.level);
     const int level = a.level;
     const std::size_t n = ctx.n(), q_limbs = level + 1, ext_limbs = q_limbs + ctx.p_count();
     // Only c_1 needs coefficients in Q for its digits; c_0 stays in Q*P and is permuted there.

@@ -1,5 +1,6 @@
 #include "henn/ckks/keys.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "internal.hpp"
@@ -61,6 +62,12 @@ KeyGenerator::KeyGenerator(ContextPtr context, const math::Seed& test_only_seed)
 
 KeyGenerator::KeyGenerator(ContextPtr context, SecretKey secret_key)
     : context_(std::move(context)), secret_(std::move(secret_key)), prng_(math::Prng::from_os()) {
+    detail::check_hash(*context_, secret_.parameter_hash(), "the secret key");
+}
+
+KeyGenerator::KeyGenerator(ContextPtr context, SecretKey secret_key,
+                           const math::Seed& test_only_seed)
+    : context_(std::move(context)), secret_(std::move(secret_key)), prng_(test_only_seed) {
     detail::check_hash(*context_, secret_.parameter_hash(), "the secret key");
 }
 
@@ -141,7 +148,7 @@ KeySwitchKey KeyGenerator::make_switch_key(const RnsPoly& new_secret, int level)
     return key;
 }
 
-RelinearizationKey KeyGenerator::relinearization_key() {
+RelinearizationKey KeyGenerator::relinearization_key(int level) {
     const Context& ctx = *context_;
     const RnsPoly& s = secret_.poly();
     RnsPoly sq(ctx.n(), ctx.q_count());
@@ -152,8 +159,56 @@ RelinearizationKey KeyGenerator::relinearization_key() {
     }
     const SecretKey s2(std::move(sq), ctx.parameter_hash());  // wiped when it goes out of scope
     RelinearizationKey rk;
-    rk.key = make_switch_key(s2.poly());
+    rk.key = make_switch_key(s2.poly(), level);
     rk.parameter_hash = ctx.parameter_hash();
+    return rk;
+}
+
+KeySwitchKey KeySwitchKey::at_level(const Context& ctx, int level) const {
+    const std::size_t alpha = ctx.p_count();
+    const int held = max_level(alpha);
+    if (b.empty() || a.size() != b.size() || held < 0 || held > ctx.max_level() ||
+        b.size() != ctx.digit_count(held)) {
+        throw MismatchError("KeySwitchKey::at_level: malformed key-switching key (" +
+                            std::to_string(b.size()) + " digits, " +
+                            std::to_string(b.empty() ? 0 : b[0].limbs) + " limbs)");
+    }
+    const std::size_t held_limbs = static_cast<std::size_t>(held) + 1 + alpha;
+    for (std::size_t d = 0; d < b.size(); ++d) {
+        for (const RnsPoly* p : {&b[d], &a[d]}) {
+            if (p->n != ctx.n() || p->limbs != held_limbs || p->data.size() != p->n * p->limbs)
+                throw MismatchError("KeySwitchKey::at_level: malformed key-switching key");
+        }
+    }
+    if (level < 0 || level > held) {
+        throw LevelError("KeySwitchKey::at_level: level " + std::to_string(level) +
+                         " is outside [0, " + std::to_string(held) +
+                         "], the levels this key holds");
+    }
+    const std::size_t n = ctx.n(), q_limbs = static_cast<std::size_t>(level) + 1;
+    const std::size_t digits = ctx.digit_count(level);
+    auto restrict = [&](const RnsPoly& p) {
+        RnsPoly out(n, q_limbs + alpha, RnsPoly::uninitialized);
+        // q_0..q_level, then P (which sits after q_held in the held key).
+        std::copy(p.limb(0), p.limb(0) + q_limbs * n, out.limb(0));
+        std::copy(p.limb(static_cast<std::size_t>(held) + 1),
+                  p.limb(static_cast<std::size_t>(held) + 1) + alpha * n, out.limb(q_limbs));
+        return out;
+    };
+    KeySwitchKey key;
+    key.a_seed = a_seed;
+    for (std::size_t d = 0; d < digits; ++d) {
+        key.b.push_back(restrict(b[d]));
+        key.a.push_back(restrict(a[d]));
+    }
+    return key;
+}
+
+RelinearizationKey RelinearizationKey::at_level(const Context& ctx, int level) const {
+    detail::check_hash(ctx, parameter_hash, "the relinearization key");
+    RelinearizationKey rk;
+    rk.key = key.at_level(ctx, level);
+    rk.parameter_hash = parameter_hash;
     return rk;
 }
 
@@ -176,16 +231,39 @@ std::size_t GaloisKeys::bytes() const {
     return total;
 }
 
-void KeyGenerator::add_galois_keys(GaloisKeys& keys, const std::vector<int>& steps,
-                                   bool conjugation, int level) {
+namespace {
+int checked_key_level(const Context& ctx, int level, const std::string& what) {
+    if (level < -1 || level > ctx.max_level()) {
+        throw LevelError("cannot make the key for " + what + " at level " + std::to_string(level) +
+                         ": levels go from 0 to " + std::to_string(ctx.max_level()) +
+                         " (-1: the top level)");
+    }
+    return level < 0 ? ctx.max_level() : level;
+}
+}  // namespace
+
+void KeyGenerator::add_galois_elements(GaloisKeys& keys,
+                                       const std::vector<std::pair<u64, int>>& element_levels) {
     const Context& ctx = *context_;
+    if (!keys.keys.empty()) detail::check_hash(ctx, keys.parameter_hash, "the Galois keys");
     keys.parameter_hash = ctx.parameter_hash();
-    std::vector<u64> elements;
-    for (int step : steps) elements.push_back(ctx.galois_element_for_rotation(step));
-    if (conjugation) elements.push_back(ctx.galois_element_for_conjugation());
+    // Steps that share an element need the higher of their levels.
+    std::map<u64, int> wanted;
+    std::vector<u64> order;
+    for (const auto& [g, level] : element_levels) {
+        if (g == 1) continue;  // rotation by 0 (mod N/2) needs no key
+        auto [it, fresh] = wanted.emplace(g, level);
+        if (fresh) {
+            order.push_back(g);
+        } else {
+            it->second = std::max(it->second, level);
+        }
+    }
     const RnsPoly& s = secret_.poly();
-    for (u64 g : elements) {
-        if (g == 1 || keys.has(g)) continue;  // rotation by 0 (mod N/2) needs no key
+    for (u64 g : order) {
+        const int level = wanted[g];
+        auto held = keys.keys.find(g);
+        if (held != keys.keys.end() && held->second.max_level(ctx.p_count()) >= level) continue;
         // s' = s(X^g) restricted to Q, kept in a SecretKey so it is wiped.
         RnsPoly r(ctx.n(), ctx.q_count());
         const auto perm = detail::galois_permutation(ctx, g);
@@ -193,13 +271,46 @@ void KeyGenerator::add_galois_keys(GaloisKeys& keys, const std::vector<int>& ste
             for (std::size_t k = 0; k < ctx.n(); ++k) r.limb(i)[k] = s.limb(i)[perm[k]];
         }
         const SecretKey rotated(std::move(r), ctx.parameter_hash());
-        keys.keys.emplace(g, make_switch_key(rotated.poly(), level));
+        keys.keys.insert_or_assign(g, make_switch_key(rotated.poly(), level));
     }
+}
+
+void KeyGenerator::add_galois_keys(GaloisKeys& keys, const std::vector<int>& steps,
+                                   bool conjugation, int level) {
+    const Context& ctx = *context_;
+    level = checked_key_level(ctx, level, "the Galois keys");
+    std::vector<std::pair<u64, int>> elements;
+    for (int step : steps) elements.emplace_back(ctx.galois_element_for_rotation(step), level);
+    if (conjugation) elements.emplace_back(ctx.galois_element_for_conjugation(), level);
+    add_galois_elements(keys, elements);
 }
 
 GaloisKeys KeyGenerator::galois_keys(const std::vector<int>& steps, bool conjugation, int level) {
     GaloisKeys keys;
     add_galois_keys(keys, steps, conjugation, level);
+    return keys;
+}
+
+void KeyGenerator::add_levelled_galois_keys(GaloisKeys& keys, const StepLevels& step_levels,
+                                            bool conjugation, int conjugation_level) {
+    const Context& ctx = *context_;
+    std::vector<std::pair<u64, int>> elements;
+    for (const auto& [step, level] : step_levels) {
+        elements.emplace_back(
+            ctx.galois_element_for_rotation(step),
+            checked_key_level(ctx, level, "the rotation by " + std::to_string(step)));
+    }
+    if (conjugation) {
+        elements.emplace_back(ctx.galois_element_for_conjugation(),
+                              checked_key_level(ctx, conjugation_level, "conjugation"));
+    }
+    add_galois_elements(keys, elements);
+}
+
+GaloisKeys KeyGenerator::levelled_galois_keys(const StepLevels& step_levels, bool conjugation,
+                                              int conjugation_level) {
+    GaloisKeys keys;
+    add_levelled_galois_keys(keys, step_levels, conjugation, conjugation_level);
     return keys;
 }
 

@@ -69,7 +69,8 @@ const char* type_name(ObjectType type) {
 }
 
 std::vector<std::uint8_t> finish(ObjectType type, std::uint64_t hash, bool seeded,
-                                 std::vector<std::uint8_t> payload, const SaveOptions& options) {
+                                 std::vector<std::uint8_t> payload, const SaveOptions& options,
+                                 std::uint16_t version = kFormatVersion) {
     std::vector<std::uint8_t> compressed;
     const Compression compression = options.compression;
     if (compression == Compression::kZstd) {
@@ -87,7 +88,7 @@ std::vector<std::uint8_t> finish(ObjectType type, std::uint64_t hash, bool seede
     Writer w;
     w.bytes().reserve(kHeaderSize + stored.size());
     w.raw(kMagic, 4);
-    w.u16(kFormatVersion);
+    w.u16(version);
     w.u16(static_cast<std::uint16_t>(type));
     w.u64(hash);
     w.u8(static_cast<std::uint8_t>(compression));
@@ -135,8 +136,9 @@ struct Payload {
 
 // Checks the header against what the caller expects and returns the (decompressed) payload.
 Payload open_blob(std::span<const std::uint8_t> bytes, ObjectType expected, const Context* context,
-                  const LoadOptions& options, bool& seeded) {
+                  const LoadOptions& options, bool& seeded, std::uint16_t* version = nullptr) {
     const BlobHeader h = read_header(bytes);
+    if (version != nullptr) *version = h.version;
     if (h.type != expected) {
         fail(std::string("expected a serialized ") + type_name(expected) + ", found a " +
              type_name(h.type));
@@ -237,78 +239,108 @@ bool seed_matches(const Context& ctx, const math::Seed& seed, std::uint64_t stre
     return true;
 }
 
-void write_switch_key(Writer& w, const Context& ctx, const KeySwitchKey& key, bool seeded) {
+bool is_key_type(ObjectType type) {
+    return type == ObjectType::kRelinearizationKey || type == ObjectType::kGaloisKeys ||
+           type == ObjectType::kEvaluationKeys;
+}
+
+// A key-switching key: [version 2: u32 level], u32 digit count, the b_d, then the seed or the a_d,
+// each polynomial over q_0..q_level then P (version 1: the top level).
+void write_switch_key(Writer& w, const Context& ctx, const KeySwitchKey& key, bool seeded,
+                      bool levelled) {
+    const int level = key.max_level(ctx.p_count());
+    if (levelled) w.u32(static_cast<std::uint32_t>(level));
     w.u32(static_cast<std::uint32_t>(key.b.size()));
-    for (std::size_t d = 0; d < key.b.size(); ++d) write_poly(w, ctx, key.b[d], ctx.max_level());
+    for (std::size_t d = 0; d < key.b.size(); ++d) write_poly(w, ctx, key.b[d], level);
     if (seeded) {
         w.raw(key.a_seed->data(), key.a_seed->size());
     } else {
-        for (const auto& a : key.a) write_poly(w, ctx, a, ctx.max_level());
+        for (const auto& a : key.a) write_poly(w, ctx, a, level);
     }
 }
 
-KeySwitchKey read_switch_key(Reader& r, const Context& ctx, bool seeded) {
-    const std::uint32_t digits = r.u32();
-    const std::size_t expected = ctx.digit_count(ctx.max_level());
-    if (digits != expected) {
-        fail("a key-switching key has " + std::to_string(digits) +
-             " digits; these parameters need " + std::to_string(expected));
+KeySwitchKey read_switch_key(Reader& r, const Context& ctx, bool seeded, bool levelled) {
+    int level = ctx.max_level();
+    if (levelled) {
+        const std::uint32_t stored = r.u32();
+        if (stored > static_cast<std::uint32_t>(ctx.max_level())) {
+            fail("a key-switching key for level " + std::to_string(stored) +
+                 ", above the top level " + std::to_string(ctx.max_level()));
+        }
+        level = static_cast<int>(stored);
     }
-    const std::size_t limbs = ctx.q_count() + ctx.p_count();
+    const std::uint32_t digits = r.u32();
+    const std::size_t expected = ctx.digit_count(level);
+    if (digits != expected) {
+        fail("a key-switching key for level " + std::to_string(level) + " has " +
+             std::to_string(digits) + " digits; these parameters need " + std::to_string(expected));
+    }
+    const std::size_t limbs = static_cast<std::size_t>(level) + 1 + ctx.p_count();
     KeySwitchKey key;
-    for (std::size_t d = 0; d < digits; ++d)
-        key.b.push_back(read_poly(r, ctx, limbs, ctx.max_level()));
+    for (std::size_t d = 0; d < digits; ++d) key.b.push_back(read_poly(r, ctx, limbs, level));
     if (seeded) {
         math::Seed seed;
         r.raw(seed.data(), seed.size());
         key.a_seed = seed;
+        // Streams per prime index: a key stopped at `level` expands to the same limbs as the
+        // top-level key made from the same seed.
         for (std::size_t d = 0; d < digits; ++d) {
             RnsPoly a(ctx.n(), limbs);
-            detail::sample_uniform_ntt(ctx, seed, detail::kKeyStreamBase * (d + 1), a,
-                                       ctx.max_level());
+            detail::sample_uniform_ntt(ctx, seed, detail::kKeyStreamBase * (d + 1), a, level);
             key.a.push_back(std::move(a));
         }
     } else {
-        for (std::size_t d = 0; d < digits; ++d)
-            key.a.push_back(read_poly(r, ctx, limbs, ctx.max_level()));
+        for (std::size_t d = 0; d < digits; ++d) key.a.push_back(read_poly(r, ctx, limbs, level));
     }
     return key;
 }
 
 bool switch_key_seed_valid(const Context& ctx, const KeySwitchKey& key) {
     if (!key.a_seed) return false;
+    const int level = key.max_level(ctx.p_count());
     for (std::size_t d = 0; d < key.a.size(); ++d) {
-        if (!seed_matches(ctx, *key.a_seed, detail::kKeyStreamBase * (d + 1), key.a[d],
-                          ctx.max_level()))
+        if (!seed_matches(ctx, *key.a_seed, detail::kKeyStreamBase * (d + 1), key.a[d], level))
             return false;
     }
     return true;
 }
 
+// Any level from 0 to the top: the digits of that level, each over q_0..q_level then P.
 void check_switch_key_shape(const Context& ctx, const KeySwitchKey& key) {
-    const std::size_t limbs = ctx.q_count() + ctx.p_count();
-    if (key.a.size() != key.b.size() || key.b.size() != ctx.digit_count(ctx.max_level())) {
-        throw MismatchError(
-            "key-switching key has the wrong number of digits for these parameters");
+    const int level = key.max_level(ctx.p_count());
+    if (key.b.empty() || level < 0 || level > ctx.max_level()) {
+        throw MismatchError("key-switching key has the wrong shape for these parameters (" +
+                            std::to_string(key.b.empty() ? 0 : key.b[0].limbs) + " limbs)");
+    }
+    const std::size_t limbs = static_cast<std::size_t>(level) + 1 + ctx.p_count();
+    if (key.a.size() != key.b.size() || key.b.size() != ctx.digit_count(level)) {
+        throw MismatchError("key-switching key for level " + std::to_string(level) + " has " +
+                            std::to_string(key.b.size()) + " digits, that level needs " +
+                            std::to_string(ctx.digit_count(level)));
     }
     for (std::size_t d = 0; d < key.b.size(); ++d) {
-        if (key.a[d].limbs != limbs || key.b[d].limbs != limbs || key.a[d].n != ctx.n() ||
-            key.b[d].n != ctx.n()) {
-            throw MismatchError("key-switching key has the wrong shape for these parameters");
+        for (const RnsPoly* p : {&key.a[d], &key.b[d]}) {
+            if (p->limbs != limbs || p->n != ctx.n() || p->data.size() != p->n * p->limbs)
+                throw MismatchError("key-switching key has the wrong shape for these parameters");
         }
     }
 }
 
+bool below_top(const Context& ctx, const KeySwitchKey& key) {
+    return key.max_level(ctx.p_count()) < ctx.max_level();
+}
+
 // A Galois key set: u32 count, then per key its element (u64) and its key-switching key.
-void write_galois_keys(Writer& w, const Context& ctx, const GaloisKeys& gk, bool seeded) {
+void write_galois_keys(Writer& w, const Context& ctx, const GaloisKeys& gk, bool seeded,
+                       bool levelled) {
     w.u32(static_cast<std::uint32_t>(gk.keys.size()));
     for (const auto& [element, key] : gk.keys) {
         w.u64(element);
-        write_switch_key(w, ctx, key, seeded);
+        write_switch_key(w, ctx, key, seeded, levelled);
     }
 }
 
-GaloisKeys read_galois_keys(Reader& r, const Context& ctx, bool seeded) {
+GaloisKeys read_galois_keys(Reader& r, const Context& ctx, bool seeded, bool levelled) {
     GaloisKeys gk;
     gk.parameter_hash = ctx.parameter_hash();
     const std::uint32_t count = r.u32();
@@ -320,7 +352,7 @@ GaloisKeys read_galois_keys(Reader& r, const Context& ctx, bool seeded) {
         }
         if (gk.keys.count(element))
             fail("Galois element " + std::to_string(element) + " appears twice");
-        gk.keys.emplace(element, read_switch_key(r, ctx, seeded));
+        gk.keys.emplace(element, read_switch_key(r, ctx, seeded, levelled));
     }
     return gk;
 }
@@ -336,15 +368,20 @@ BlobHeader read_header(std::span<const std::uint8_t> bytes) {
     Reader r(bytes.subspan(4, kHeaderSize - 4));
     BlobHeader h{};
     h.version = r.u16();
-    if (h.version != kFormatVersion) {
+    if (h.version != kFormatVersion && h.version != kLevelledKeysFormatVersion) {
         fail("unsupported format version " + std::to_string(h.version) +
-             " (this build reads version " + std::to_string(kFormatVersion) + ")");
+             " (this build reads versions " + std::to_string(kFormatVersion) + " and " +
+             std::to_string(kLevelledKeysFormatVersion) + ")");
     }
     const std::uint16_t type = r.u16();
     if (type < 1 || type > static_cast<std::uint16_t>(kLastObjectType)) {
         fail("unknown object type " + std::to_string(type));
     }
     h.type = static_cast<ObjectType>(type);
+    if (h.version == kLevelledKeysFormatVersion && !is_key_type(h.type)) {
+        fail(std::string("format version ") + std::to_string(h.version) +
+             " holds key-switching keys only, not a " + type_name(h.type));
+    }
     h.parameter_hash = r.u64();
     const std::uint8_t compression = r.u8();
     if (compression > 1) fail("unknown compression " + std::to_string(compression));
@@ -566,20 +603,24 @@ std::vector<std::uint8_t> save(const Context& ctx, const RelinearizationKey& rk,
     detail::check_hash(ctx, rk.parameter_hash, "the relinearization key");
     check_switch_key_shape(ctx, rk.key);
     const bool seeded = options.seeded && switch_key_seed_valid(ctx, rk.key);
+    const bool levelled = below_top(ctx, rk.key);
     Writer w;
-    write_switch_key(w, ctx, rk.key, seeded);
+    write_switch_key(w, ctx, rk.key, seeded, levelled);
     return finish(ObjectType::kRelinearizationKey, ctx.parameter_hash(), seeded,
-                  std::move(w.bytes()), options);
+                  std::move(w.bytes()), options,
+                  levelled ? kLevelledKeysFormatVersion : kFormatVersion);
 }
 
 RelinearizationKey load_relinearization_key(const Context& ctx, std::span<const std::uint8_t> bytes,
                                             const LoadOptions& options) {
     bool seeded = false;
-    const auto payload = open_blob(bytes, ObjectType::kRelinearizationKey, &ctx, options, seeded);
+    std::uint16_t version = 0;
+    const auto payload =
+        open_blob(bytes, ObjectType::kRelinearizationKey, &ctx, options, seeded, &version);
     Reader r(payload.view);
     RelinearizationKey rk;
     rk.parameter_hash = ctx.parameter_hash();
-    rk.key = read_switch_key(r, ctx, seeded);
+    rk.key = read_switch_key(r, ctx, seeded, version == kLevelledKeysFormatVersion);
     r.expect_end();
     return rk;
 }
@@ -587,55 +628,63 @@ RelinearizationKey load_relinearization_key(const Context& ctx, std::span<const 
 std::vector<std::uint8_t> save(const Context& ctx, const GaloisKeys& gk,
                                const SaveOptions& options) {
     if (!gk.keys.empty()) detail::check_hash(ctx, gk.parameter_hash, "the Galois keys");
-    bool seeded = options.seeded;
+    bool seeded = options.seeded, levelled = false;
     for (const auto& [element, key] : gk.keys) {
         check_switch_key_shape(ctx, key);
         seeded = seeded && switch_key_seed_valid(ctx, key);
+        levelled = levelled || below_top(ctx, key);
     }
     Writer w;
-    write_galois_keys(w, ctx, gk, seeded);
+    write_galois_keys(w, ctx, gk, seeded, levelled);
     return finish(ObjectType::kGaloisKeys, ctx.parameter_hash(), seeded, std::move(w.bytes()),
-                  options);
+                  options, levelled ? kLevelledKeysFormatVersion : kFormatVersion);
 }
 
 GaloisKeys load_galois_keys(const Context& ctx, std::span<const std::uint8_t> bytes,
                             const LoadOptions& options) {
     bool seeded = false;
-    const auto payload = open_blob(bytes, ObjectType::kGaloisKeys, &ctx, options, seeded);
+    std::uint16_t version = 0;
+    const auto payload = open_blob(bytes, ObjectType::kGaloisKeys, &ctx, options, seeded, &version);
     Reader r(payload.view);
-    GaloisKeys gk = read_galois_keys(r, ctx, seeded);
+    GaloisKeys gk = read_galois_keys(r, ctx, seeded, version == kLevelledKeysFormatVersion);
     r.expect_end();
     return gk;
 }
 
-// ----- evaluation keys: u8 (1 when a relinearization key follows), that key, the Galois keys -----
+// ----- evaluation keys: u8 (1 when a relinearization key follows), that key, the Galois keys
+// (version 2 when any of them stops below the top level) -----
 
 std::vector<std::uint8_t> save(const Context& ctx, const EvaluationKeys& keys,
                                const SaveOptions& options) {
-    bool seeded = options.seeded;
+    bool seeded = options.seeded, levelled = false;
     if (keys.relinearization) {
         detail::check_hash(ctx, keys.relinearization->parameter_hash, "the relinearization key");
         check_switch_key_shape(ctx, keys.relinearization->key);
         seeded = seeded && switch_key_seed_valid(ctx, keys.relinearization->key);
+        levelled = below_top(ctx, keys.relinearization->key);
     }
     if (!keys.galois.keys.empty())
         detail::check_hash(ctx, keys.galois.parameter_hash, "the Galois keys");
     for (const auto& [element, key] : keys.galois.keys) {
         check_switch_key_shape(ctx, key);
         seeded = seeded && switch_key_seed_valid(ctx, key);
+        levelled = levelled || below_top(ctx, key);
     }
     Writer w;
     w.u8(keys.relinearization ? 1 : 0);
-    if (keys.relinearization) write_switch_key(w, ctx, keys.relinearization->key, seeded);
-    write_galois_keys(w, ctx, keys.galois, seeded);
+    if (keys.relinearization) write_switch_key(w, ctx, keys.relinearization->key, seeded, levelled);
+    write_galois_keys(w, ctx, keys.galois, seeded, levelled);
     return finish(ObjectType::kEvaluationKeys, ctx.parameter_hash(), seeded, std::move(w.bytes()),
-                  options);
+                  options, levelled ? kLevelledKeysFormatVersion : kFormatVersion);
 }
 
 EvaluationKeys load_evaluation_keys(const Context& ctx, std::span<const std::uint8_t> bytes,
                                     const LoadOptions& options) {
     bool seeded = false;
-    const auto payload = open_blob(bytes, ObjectType::kEvaluationKeys, &ctx, options, seeded);
+    std::uint16_t version = 0;
+    const auto payload =
+        open_blob(bytes, ObjectType::kEvaluationKeys, &ctx, options, seeded, &version);
+    const bool levelled = version == kLevelledKeysFormatVersion;
     Reader r(payload.view);
     EvaluationKeys keys;
     const std::uint8_t has_relinearization = r.u8();
@@ -644,10 +693,10 @@ EvaluationKeys load_evaluation_keys(const Context& ctx, std::span<const std::uin
     if (has_relinearization == 1) {
         RelinearizationKey rk;
         rk.parameter_hash = ctx.parameter_hash();
-        rk.key = read_switch_key(r, ctx, seeded);
+        rk.key = read_switch_key(r, ctx, seeded, levelled);
         keys.relinearization = std::move(rk);
     }
-    keys.galois = read_galois_keys(r, ctx, seeded);
+    keys.galois = read_galois_keys(r, ctx, seeded, levelled);
     r.expect_end();
     return keys;
 }

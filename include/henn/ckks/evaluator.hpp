@@ -1,6 +1,9 @@
 // Homomorphic operations. The evaluator is stateless and const: one instance can serve many
 // threads. It holds the evaluation keys it was given (never the secret key); an operation whose
-// key is missing fails with MissingKeyError naming it.
+// key is missing fails with MissingKeyError naming it. Keys may stop below the top level
+// (KeySwitchKey::at_level, KeyGenerator::levelled_galois_keys): a key serves every ciphertext at
+// its level or below, with the same result words as the top-level key; a ciphertext above it is
+// refused with a LevelError naming the key and both levels.
 //
 // Level, scale and slot count are checked on every binary operation; `align` brings two
 // operands to a common level and scale.
@@ -137,7 +140,11 @@ class Evaluator {
     void key_switch_extended(const std::vector<RnsPoly>& digits, int level, const KeySwitchKey& key,
                              const std::uint32_t* permutation, RnsPoly& acc0, RnsPoly& acc1) const;
     void check_extended(const ExtendedCiphertext& a, const char* op) const;
-    const KeySwitchKey& galois_key(u64 element, const char* what, int steps) const;
+    // The key of `element`, checked to serve ciphertexts at `level`: MissingKeyError without one,
+    // LevelError naming the step (or conjugation), the element and both levels when it stops
+    // below `level`. Called before any work.
+    const KeySwitchKey& galois_key(u64 element, const char* what, int steps, int level) const;
+    const KeySwitchKey& relinearization_key(const char* what, int level) const;
     // digits: the hoisted decomposition of a's c_1, or null to key-switch without one.
     Ciphertext apply_galois(const Ciphertext& a, const Decomposition* digits, u64 element,
                             const KeySwitchKey& key) const;

@@ -19,7 +19,13 @@
 
 namespace henn::ckks {
 
+// Version 1: every object. Version 2: key-switching keys (relinearization key, Galois keys and
+// the evaluation-key bundle) that may stop below the top level: each key carries its level
+// (u32) before its digit count, and holds the digits and limbs of that level only. Keys are
+// written as version 2 only when one of them is below the top level, so full keys keep their
+// version-1 bytes (readable by older builds); both versions load.
 inline constexpr std::uint16_t kFormatVersion = 1;
+inline constexpr std::uint16_t kLevelledKeysFormatVersion = 2;
 inline constexpr std::size_t kHeaderSize = 36;
 
 enum class ObjectType : std::uint16_t {
@@ -52,7 +58,8 @@ struct LoadOptions {
     bool allow_insecure_parameters = false;
 };
 
-// The header of a blob, validated for form only (magic, version, known type and compression).
+// The header of a blob, validated for form only (magic, version, known type and compression;
+// version 2 only for the key-switching key types).
 struct BlobHeader {
     std::uint16_t version;
     ObjectType type;
