@@ -43,21 +43,33 @@ void check_model_hash(const CompiledModel& model, std::uint64_t hash, const char
 
 std::vector<std::uint8_t> save_batches(const CompiledModel& model,
                                        std::span<const EncryptedBatch> batches, BundleKind kind) {
+    const ckks::Context& ctx = *model.context();
+    std::vector<std::vector<std::vector<std::uint8_t>>> blobs(batches.size());
+    std::size_t total = sizeof kBatchMagic + 2 + 1 + 8 + 8;
+    for (std::size_t k = 0; k < batches.size(); ++k) {
+        const EncryptedBatch& b = batches[k];
+        check_model_hash(model, b.model_hash, "these ciphertexts");
+        blobs[k].resize(b.ciphertexts.size());
+#pragma omp parallel for schedule(dynamic) num_threads(math::thread_count())
+        for (std::size_t i = 0; i < blobs[k].size(); ++i)
+            blobs[k][i] = ckks::save(ctx, b.ciphertexts[i]);
+        total += 8 + 8;
+        for (const auto& blob : blobs[k]) total += 8 + blob.size();
+    }
     detail::Writer w;
+    w.bytes().reserve(total);  // one allocation: a batch bundle is tens of megabytes
     w.raw(kBatchMagic, sizeof kBatchMagic);
     w.u16(kVersion);
     w.u8(static_cast<std::uint8_t>(kind));
     w.u64(model.hash());
     w.u64(batches.size());
-    const ckks::Context& ctx = *model.context();
-    for (const auto& b : batches) {
-        check_model_hash(model, b.model_hash, "these ciphertexts");
-        w.i64(b.samples);
-        w.u64(b.ciphertexts.size());
-        std::vector<std::vector<std::uint8_t>> blobs(b.ciphertexts.size());
-#pragma omp parallel for schedule(dynamic) num_threads(math::thread_count())
-        for (std::size_t i = 0; i < blobs.size(); ++i) blobs[i] = ckks::save(ctx, b.ciphertexts[i]);
-        for (const auto& blob : blobs) w.blob(blob);
+    for (std::size_t k = 0; k < batches.size(); ++k) {
+        w.i64(batches[k].samples);
+        w.u64(batches[k].ciphertexts.size());
+        for (auto& blob : blobs[k]) {
+            w.blob(blob);
+            blob = {};
+        }
     }
     return std::move(w.bytes());
 }

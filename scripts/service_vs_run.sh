@@ -4,13 +4,15 @@
 # within a round). Both use all cores; on loopback the client and the server share them.
 #
 #   bash scripts/service_vs_run.sh [--build DIR] [--data-dir DIR] [--model ONNX] [--count N]
-#                                  [--rounds R] [--slots auto|real|complex]
+#                                  [--rounds R] [--slots auto|real|complex] [--concurrency C]
 #
 # Two ratios per round, service over run (images per second):
 #   server path: images / (upload + server + download wall, as the client saw it) against
 #                images / henn run's seconds_infer (the session alone);
 #   end to end:  images / the client's seconds_total (encryption to decryption, serialization
 #                and the network included) against images / (encrypt + infer + decrypt).
+# With several batches (--count above one batch) and --concurrency 2, the client keeps two calls in
+# flight, so the server receives one batch while it computes another.
 # Prints one JSON object; the client's first call (key upload) is a warm-up, not counted.
 set -euo pipefail
 
@@ -20,6 +22,7 @@ model_onnx=tests/fixtures/onnx/mlp.onnx
 count=0
 rounds=3
 slots=auto
+concurrency=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -28,6 +31,7 @@ while [ $# -gt 0 ]; do
     --count) count=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --slots) slots=$2; shift 2 ;;
+    --concurrency) concurrency=$2; shift 2 ;;
     *) echo "service_vs_run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -55,7 +59,7 @@ batch=$("$henn" client --server "$server" models --json | python3 -c 'import jso
 
 client() {  # $1: output file
   "$henn" client --server "$server" --keys-dir "$work/keys" infer --model mnist \
-    --data-dir "$data_dir" --count "$count" --json >"$1"
+    --data-dir "$data_dir" --count "$count" --concurrency "$concurrency" --json >"$1"
 }
 echo "warm-up call (keys uploaded)" >&2
 client "$work/warmup.json"

@@ -43,7 +43,7 @@ struct Refusal {
 };
 
 // Appends a chunk to `out`, refusing more than `expected` bytes in all.
-void append_chunk(std::vector<std::uint8_t>& out, const std::string& data, std::uint64_t expected,
+void append_chunk(std::vector<std::uint8_t>& out, std::string_view data, std::uint64_t expected,
                   const char* what) {
     if (out.size() + data.size() > expected) {
         throw Refusal{
@@ -542,6 +542,10 @@ grpc::Status InferenceService::Infer(
         const double queued = seconds_since(started);
 
         std::vector<std::uint8_t> key_buffer, input_buffer;
+        // Sizes announced and checked against the limits above: reserved once, so the payload is
+        // copied once as it arrives (address space only until the bytes come).
+        key_buffer.reserve(key_bytes);
+        input_buffer.reserve(header.input_bytes());
         const std::uint64_t total = key_bytes + header.input_bytes();
         std::uint64_t received = 0;
         while (received < total && stream->Read(&message)) {
@@ -554,8 +558,10 @@ grpc::Status InferenceService::Infer(
                 key_buffer.insert(key_buffer.end(), data.begin(),
                                   data.begin() + static_cast<std::ptrdiff_t>(used));
             }
-            if (used < data.size())
-                append_chunk(input_buffer, data.substr(used), header.input_bytes(), "inputs");
+            if (used < data.size()) {
+                append_chunk(input_buffer, std::string_view(data).substr(used),
+                             header.input_bytes(), "inputs");
+            }
             received += data.size();
         }
         if (context->IsCancelled())
