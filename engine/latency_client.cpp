@@ -2,11 +2,38 @@
 // read from the slots the layout names.
 #include <algorithm>
 
+#include "henn/ckks/keys.hpp"
 #include "henn/engine/client.hpp"
 #include "henn/engine/errors.hpp"
 #include "henn/engine/latency.hpp"
 
 namespace henn::engine {
+
+std::shared_ptr<ckks::EvaluationKeys> make_evaluation_keys(const CompiledModel& model,
+                                                           ckks::KeyGenerator& keygen) {
+    const KeyRequirements& need = model.keys();
+    auto keys = std::make_shared<ckks::EvaluationKeys>();
+    if (model.packing() != Packing::latency) {
+        if (need.relinearization) keys->relinearization = keygen.relinearization_key();
+        keys->galois = keygen.galois_keys(need.rotations, need.conjugation);
+        return keys;
+    }
+    if (need.relinearization) {
+        // Products happen only in activations, from their input level down.
+        int level = -1;
+        for (const StagePlan& s : model.stages()) {
+            if (std::holds_alternative<ActivationStage>(s.op)) level = std::max(level, s.level_in);
+        }
+        keys->relinearization = keygen.relinearization_key(level);
+    }
+    ckks::StepLevels levels;
+    for (int step : need.rotations) {
+        const auto it = need.rotation_levels.find(step);
+        levels[step] = it == need.rotation_levels.end() ? -1 : it->second;  // unknown: the top
+    }
+    keys->galois = keygen.levelled_galois_keys(levels, need.conjugation);
+    return keys;
+}
 
 std::vector<EncryptedBatch> Client::encrypt_latency(std::span<const double> inputs,
                                                     std::int64_t count) const {

@@ -26,6 +26,31 @@ EncryptedBatch Session::run_latency(EncryptedBatch inputs, const RunOptions& opt
     }
     if (inputs.samples <= 0 || inputs.samples > m.batch_size())
         throw FormatError("run: bad sample count");
+    // Keys that stop below the level they are used at are refused before any work, naming the
+    // key (the evaluator would refuse them too, mid-run).
+    if (keys_) {
+        const std::size_t p_count = ctx.p_count();
+        for (const auto& [step, level] : m.keys().rotation_levels) {
+            const auto it = keys_->galois.keys.find(ctx.galois_element_for_rotation(step));
+            if (it == keys_->galois.keys.end()) continue;  // missing: the constructor refuses
+            const int key_level = it->second.max_level(p_count);
+            if (key_level < level) {
+                throw KeyMismatchError("the rotation key for step " + std::to_string(step) +
+                                       " stops at level " + std::to_string(key_level) +
+                                       "; this model uses it at level " + std::to_string(level));
+            }
+        }
+        if (keys_->relinearization) {
+            const int key_level = keys_->relinearization->key.max_level(p_count);
+            for (const StagePlan& s : m.stages()) {
+                if (std::holds_alternative<ActivationStage>(s.op) && key_level < s.level_in) {
+                    throw KeyMismatchError("the relinearization key stops at level " +
+                                           std::to_string(key_level) + "; stage '" + s.name +
+                                           "' uses it at level " + std::to_string(s.level_in));
+                }
+            }
+        }
+    }
     ckks::Ciphertext current = std::move(inputs.ciphertexts[0]);
     if (current.parameter_hash != ctx.parameter_hash())
         throw KeyMismatchError("run: the input was encrypted under other parameters");

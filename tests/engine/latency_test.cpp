@@ -7,9 +7,12 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <iostream>
 #include <random>
+#include <utility>
 
 #include "henn/ckks/errors.hpp"
+#include "henn/ckks/serialization.hpp"
 #include "henn/data/data.hpp"
 #include "henn/engine/client.hpp"
 #include "henn/engine/compiled_model.hpp"
@@ -97,10 +100,37 @@ CompileOptions latency_options(std::int64_t input_size, std::mt19937_64& rng, in
     return o;
 }
 
+// A key generator over the client's secret key (the engine's secret-key file: magic, version,
+// model hash, then the ckks blob), with deterministic evaluation keys.
+std::unique_ptr<ckks::KeyGenerator> keygen_of(const Client& client, std::uint64_t seed) {
+    const auto bytes = client.save_secret_key();
+    engine::detail::Reader r(bytes, "secret key");
+    r.expect_magic("HENNSKEY", 8);
+    (void)r.u16("version");
+    (void)r.u64("model hash");
+    const auto& ctx = client.model().context();
+    return std::make_unique<ckks::KeyGenerator>(ctx, ckks::load_secret_key(*ctx, r.blob("key")),
+                                                math::test_only_seed(seed));
+}
+
+// Each key only down to the level it is used at (make_evaluation_keys).
+EvaluationKeyBundle levelled_keys(const CompiledModelPtr& m, const Client& client,
+                                  std::uint64_t seed) {
+    return {m->hash(), make_evaluation_keys(*m, *keygen_of(client, seed))};
+}
+
+// With `key_bytes`: the saved sizes of the levelled keys it ran with and of the client's own
+// (every key at the top level).
 std::vector<double> run_encrypted(const CompiledModelPtr& m, const std::vector<double>& inputs,
-                                  std::int64_t count, std::uint64_t seed) {
+                                  std::int64_t count, std::uint64_t seed,
+                                  std::pair<std::size_t, std::size_t>* key_bytes = nullptr) {
     Client client = Client::with_test_only_seed(m, seed);
-    Session session(m, client.evaluation_keys());
+    const EvaluationKeyBundle keys = levelled_keys(m, client, seed);
+    if (key_bytes) {
+        key_bytes->first = save_evaluation_keys(*m, keys).size();
+        key_bytes->second = save_evaluation_keys(*m, client.evaluation_keys()).size();
+    }
+    Session session(m, keys);
     std::vector<EncryptedBatch> outputs;
     for (auto& batch : client.encrypt(inputs, count))
         outputs.push_back(session.run(std::move(batch)));
@@ -229,8 +259,8 @@ TEST(Latency, KeySetIsSufficientMinimalAndLevelled) {
     const auto& need = m.keys();
     ASSERT_FALSE(need.rotations.empty());
     ASSERT_EQ(need.rotations.size(), need.rotation_levels.size());
-    // The plan knows the level each key is used at (the dense stage's are lower): the keys
-    // could stop there once the ckks key format carries levelled keys.
+    // The plan knows the level each key is used at (the dense stage's are lower), and the keys
+    // stop there (the run above used them).
     int lowest = m.input_level();
     for (const auto& [step, level] : need.rotation_levels) {
         EXPECT_LE(level, m.input_level());
@@ -239,6 +269,41 @@ TEST(Latency, KeySetIsSufficientMinimalAndLevelled) {
     EXPECT_LT(lowest, m.input_level());
     const LatencyProgram& program = *m.latency_program();
     EXPECT_LT(program.keys.key_bytes, program.keys.top_level_bytes);
+    {
+        Client client = Client::with_test_only_seed(c.compiled, 16);
+        const EvaluationKeyBundle levelled = levelled_keys(c.compiled, client, 16);
+        const ckks::Context& ctx = *m.context();
+        for (const auto& [step, level] : need.rotation_levels) {
+            const auto& key = levelled.keys->galois.keys.at(ctx.galois_element_for_rotation(step));
+            EXPECT_EQ(key.level(ctx), level) << "step " << step;
+        }
+        ASSERT_TRUE(levelled.keys->relinearization.has_value());
+        EXPECT_LT(levelled.keys->relinearization->key.level(ctx), m.input_level());
+        // In memory exactly what the plan counts for the rotation keys; fewer bytes on the wire
+        // than the same keys at the top level.
+        EXPECT_EQ(levelled.keys->galois.bytes(), program.keys.key_bytes);
+        const auto levelled_bytes = save_evaluation_keys(m, levelled).size();
+        const auto full_bytes = save_evaluation_keys(m, client.evaluation_keys()).size();
+        EXPECT_LT(levelled_bytes, full_bytes);
+        // A key one level below its use is refused before the run, naming the step.
+        const auto highest =
+            std::max_element(need.rotation_levels.begin(), need.rotation_levels.end(),
+                             [](const auto& x, const auto& y) { return x.second < y.second; });
+        const auto [step, level] = *highest;
+        ASSERT_GT(level, 0);
+        auto low = std::make_shared<ckks::EvaluationKeys>(*levelled.keys);
+        auto& key = low->galois.keys.at(ctx.galois_element_for_rotation(step));
+        key = key.at_level(ctx, level - 1);
+        Session s(c.compiled, EvaluationKeyBundle{m.hash(), low});
+        auto batch = client.encrypt(random_vector(100, rng, 0, 1), 1);
+        try {
+            (void)s.run(std::move(batch[0]));
+            ADD_FAILURE() << "a key below its level was accepted";
+        } catch (const KeyMismatchError& e) {
+            EXPECT_NE(std::string(e.what()).find("step " + std::to_string(step)), std::string::npos)
+                << e.what();
+        }
+    }
     // Minimal: without any one of the keys some stage's evaluation fails, naming the step.
     Client client = Client::with_test_only_seed(c.compiled, 16);
     const auto full = client.evaluation_keys();
@@ -385,8 +450,13 @@ void expect_fixture_agrees(const std::string& path, std::int64_t count) {
     o.calibration_count = train.count();
     const auto compiled = CompiledModel::compile(model, o);
     const std::vector<double> inputs(test.features.begin(), test.features.end());
-    const auto encrypted = run_encrypted(compiled, inputs, count, 21);
+    std::pair<std::size_t, std::size_t> key_bytes;
+    const auto encrypted = run_encrypted(compiled, inputs, count, 21, &key_bytes);
     const auto reference = nn::run_reference_batch(model, inputs, count);
+    // Each key only down to its level: fewer bytes than every key at the top level.
+    EXPECT_LT(key_bytes.first, key_bytes.second) << path;
+    std::cout << path << ": evaluation keys " << key_bytes.first << " bytes levelled, "
+              << key_bytes.second << " bytes at the top level\n";
     const std::int64_t classes = compiled->output_size();
     std::int64_t agree = 0;
     for (std::int64_t i = 0; i < count; ++i) {

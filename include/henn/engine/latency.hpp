@@ -19,10 +19,18 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+namespace henn::ckks {
+class KeyGenerator;
+struct EvaluationKeys;
+}  // namespace henn::ckks
+
 namespace henn::engine {
+
+class CompiledModel;
 
 struct LatencyStageLayout {
     // Linear stages: the slot (within a sample's region) of every output. Activations: empty
@@ -45,5 +53,13 @@ struct LatencyLayout {
     const std::vector<std::int64_t>& slots_after(std::size_t stage) const;
     const std::vector<std::int64_t>& output_slot() const { return slots_after(stages.size() - 1); }
 };
+
+// The evaluation keys a compiled model needs, made with `keygen`. In latency packing each key
+// stops at the highest level it is used at: every rotation key at its steps' level
+// (KeyRequirements::rotation_levels, known from the plan), the relinearization key at the highest
+// level an activation starts from; the conjugation key, and every key in batch packing, at the
+// top level. Same keys a session needs, fewer bytes (KeySwitchKey::at_level).
+std::shared_ptr<ckks::EvaluationKeys> make_evaluation_keys(const CompiledModel& model,
+                                                           ckks::KeyGenerator& keygen);
 
 }  // namespace henn::engine
