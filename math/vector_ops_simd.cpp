@@ -103,6 +103,9 @@ struct Policy {
     static HENN_ALWAYS_INLINE V broadcast(u64 x) {
         return _mm256_set1_epi64x(static_cast<long long>(x));
     }
+    static HENN_ALWAYS_INLINE V add_words(V a, V b) { return _mm256_add_epi64(a, b); }
+    static HENN_ALWAYS_INLINE V mul_low32(V a, V b) { return _mm256_mul_epu32(a, b); }
+    static HENN_ALWAYS_INLINE V high32(V a) { return _mm256_srli_epi64(a, 32); }
 
     // x - q when x >= q; x and q below 2^63, so the signed compare is exact.
     static HENN_ALWAYS_INLINE V reduce_once(V x, V q) {
@@ -339,86 +342,10 @@ void weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64 x_bo
     split_sums<1>(x, WeightRight{w}, count, outs, n, q);
 }
 
-// Rows of small signed weights (matrix_rows_small_mod_vec), the sums of 16 coefficients of a row
-// in registers. A run of entries of one sign sums x |w| with x = xh 2^32 + xl: low = sum xl |w|
-// and, only when q >= 2^32 (otherwise xh = 0), high = sum xh |w|. With |w| < 2^24, xl |w| < 2^56,
-// so a run of up to 255 entries keeps low below 2^64 and high (xh < 2^29) below 2^61; the run's
-// sum low + high 2^32 < 2^94 is reduced by Modulus's 128-bit Barrett and added to or subtracted
-// from the row's total. One product per term below 2^32, two above, against four for residues.
-constexpr std::size_t kSmallRunTerms = 255;
-
-template <bool kWide>
-void small_rows(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
-                const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
-                const Modulus& q) {
-    const u64 qv = q.value();
-    const std::size_t vector_end = n & ~std::size_t{15};
-    std::vector<std::size_t> runs;  // boundaries of the current row's runs
-    alignas(32) u64 low_words[16], high_words[16];
-    for (std::size_t r = 0; r < rows; ++r) {
-        const std::size_t begin = row_begin[r], end = row_begin[r + 1];
-        runs.assign(1, begin);
-        for (std::size_t e = begin; e < end; ++e) {
-            if (e + 1 == end || (w[e + 1] < 0) != (w[e] < 0) ||
-                e + 1 - runs.back() == kSmallRunTerms)
-                runs.push_back(e + 1);
-        }
-        u64* o = out[r];
-        for (std::size_t k = 0; k < vector_end; k += 16) {
-            u64 total[16] = {};
-            for (std::size_t run = 0; run + 1 < runs.size(); ++run) {
-                const bool negative = w[runs[run]] < 0;
-                __m256i low[4], high[4];
-                for (int v = 0; v < 4; ++v) low[v] = high[v] = _mm256_setzero_si256();
-                for (std::size_t e = runs[run]; e < runs[run + 1]; ++e) {
-                    const std::int64_t magnitude =
-                        negative ? -static_cast<std::int64_t>(w[e]) : w[e];
-                    const __m256i weight = _mm256_set1_epi64x(magnitude);
-                    const u64* p = x[column[e]] + k;
-                    for (int v = 0; v < 4; ++v) {
-                        const __m256i a = Policy::load(p + 4 * v);
-                        low[v] = _mm256_add_epi64(low[v], _mm256_mul_epu32(a, weight));
-                        if constexpr (kWide) {
-                            high[v] = _mm256_add_epi64(
-                                high[v], _mm256_mul_epu32(_mm256_srli_epi64(a, 32), weight));
-                        }
-                    }
-                }
-                for (int v = 0; v < 4; ++v) {
-                    _mm256_store_si256(reinterpret_cast<__m256i*>(low_words + 4 * v), low[v]);
-                    if constexpr (kWide)
-                        _mm256_store_si256(reinterpret_cast<__m256i*>(high_words + 4 * v), high[v]);
-                }
-                for (int j = 0; j < 16; ++j) {
-                    u64 sum;
-                    if constexpr (kWide) {
-                        sum = q.reduce((static_cast<u128>(high_words[j]) << 32) + low_words[j]);
-                    } else {
-                        sum = q.reduce(low_words[j]);
-                    }
-                    total[j] = negative ? sub_mod(total[j], sum, qv) : add_mod(total[j], sum, qv);
-                }
-            }
-            for (int j = 0; j < 16; ++j) o[k + j] = total[j];
-        }
-        for (std::size_t k = vector_end; k < n; ++k) {
-            u64 total = 0;
-            for (std::size_t e = begin; e < end; ++e) {
-                const u64 product =
-                    q.reduce(static_cast<u128>(x[column[e]][k]) *
-                             static_cast<u64>(w[e] < 0 ? -static_cast<std::int64_t>(w[e]) : w[e]));
-                total = w[e] < 0 ? sub_mod(total, product, qv) : add_mod(total, product, qv);
-            }
-            o[k] = total;
-        }
-    }
-}
-
 void matrix_rows_small(const u64* const* x, const std::size_t* row_begin,
                        const std::uint32_t* column, const std::int32_t* w, std::size_t rows,
                        u64* const* out, std::size_t n, const Modulus& q) {
-    if (q.value() >> 32) return small_rows<true>(x, row_begin, column, w, rows, out, n, q);
-    small_rows<false>(x, row_begin, column, w, rows, out, n, q);
+    small_rows_any<Policy>(x, row_begin, column, w, rows, out, n, q);  // vector_ops_loops.inc
 }
 
 }  // namespace avx2_kernels
@@ -440,6 +367,9 @@ struct Common {
     static HENN_ALWAYS_INLINE V broadcast(u64 x) {
         return _mm512_set1_epi64(static_cast<long long>(x));
     }
+    static HENN_ALWAYS_INLINE V add_words(V a, V b) { return _mm512_add_epi64(a, b); }
+    static HENN_ALWAYS_INLINE V mul_low32(V a, V b) { return _mm512_mul_epu32(a, b); }
+    static HENN_ALWAYS_INLINE V high32(V a) { return _mm512_srli_epi64(a, 32); }
 
     // x - q when x >= q (unsigned min: x - q wraps above x when x < q).
     static HENN_ALWAYS_INLINE V reduce_once(V x, V q) {
@@ -1039,81 +969,14 @@ void dot_permuted_ifma(const u64* const* x, const std::uint32_t* permutation, co
     ifma_dot_permuted(x, permutation, y, count, out, n, q);
 }
 
-// matrix_rows_small_mod_vec on 8 lanes: the AVX2 kernel's runs of one sign (see small_rows there),
-// 32 coefficients of a row in registers. AVX-512F only (no IFMA instruction), for the avx512
-// table: about twice its 64-bit residue path. The IFMA table keeps residues: its 52-bit products
-// are as fast as this below 2^32 and faster above (henn_math_bench --benchmark_filter=MatrixRows).
-template <bool kWide>
-void small_rows512(const u64* const* x, const std::size_t* row_begin, const std::uint32_t* column,
-                   const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
-                   const Modulus& q) {
-    constexpr std::size_t kRunTerms = 255;  // |w| < 2^24: 255 products below 2^56 fit in 64 bits
-    const u64 qv = q.value();
-    const std::size_t vector_end = n & ~std::size_t{31};
-    std::vector<std::size_t> runs;
-    alignas(64) u64 low_words[32], high_words[32];
-    for (std::size_t r = 0; r < rows; ++r) {
-        const std::size_t begin = row_begin[r], end = row_begin[r + 1];
-        runs.assign(1, begin);
-        for (std::size_t e = begin; e < end; ++e) {
-            if (e + 1 == end || (w[e + 1] < 0) != (w[e] < 0) || e + 1 - runs.back() == kRunTerms)
-                runs.push_back(e + 1);
-        }
-        u64* o = out[r];
-        for (std::size_t k = 0; k < vector_end; k += 32) {
-            u64 total[32] = {};
-            for (std::size_t run = 0; run + 1 < runs.size(); ++run) {
-                const bool negative = w[runs[run]] < 0;
-                __m512i low[4], high[4];
-                for (int v = 0; v < 4; ++v) low[v] = high[v] = _mm512_setzero_si512();
-                for (std::size_t e = runs[run]; e < runs[run + 1]; ++e) {
-                    const std::int64_t magnitude =
-                        negative ? -static_cast<std::int64_t>(w[e]) : w[e];
-                    const __m512i weight = _mm512_set1_epi64(magnitude);
-                    const u64* p = x[column[e]] + k;
-                    for (int v = 0; v < 4; ++v) {
-                        const __m512i a = _mm512_loadu_si512(p + 8 * v);
-                        low[v] = _mm512_add_epi64(low[v], _mm512_mul_epu32(a, weight));
-                        if constexpr (kWide) {
-                            high[v] = _mm512_add_epi64(
-                                high[v], _mm512_mul_epu32(_mm512_srli_epi64(a, 32), weight));
-                        }
-                    }
-                }
-                for (int v = 0; v < 4; ++v) {
-                    _mm512_store_si512(low_words + 8 * v, low[v]);
-                    if constexpr (kWide) _mm512_store_si512(high_words + 8 * v, high[v]);
-                }
-                for (int j = 0; j < 32; ++j) {
-                    u64 sum;
-                    if constexpr (kWide) {
-                        sum = q.reduce((static_cast<u128>(high_words[j]) << 32) + low_words[j]);
-                    } else {
-                        sum = q.reduce(low_words[j]);
-                    }
-                    total[j] = negative ? sub_mod(total[j], sum, qv) : add_mod(total[j], sum, qv);
-                }
-            }
-            for (int j = 0; j < 32; ++j) o[k + j] = total[j];
-        }
-        for (std::size_t k = vector_end; k < n; ++k) {
-            u64 total = 0;
-            for (std::size_t e = begin; e < end; ++e) {
-                const u64 product =
-                    q.reduce(static_cast<u128>(x[column[e]][k]) *
-                             static_cast<u64>(w[e] < 0 ? -static_cast<std::int64_t>(w[e]) : w[e]));
-                total = w[e] < 0 ? sub_mod(total, product, qv) : add_mod(total, product, qv);
-            }
-            o[k] = total;
-        }
-    }
-}
-
+// matrix_rows_small_mod_vec on 8 lanes (small_rows_loop in vector_ops_loops.inc). AVX-512F only
+// (no IFMA instruction), for the avx512 table: about twice its 64-bit residue path. The IFMA table
+// keeps residues: its 52-bit products are as fast as this below 2^32 and faster above
+// (henn_math_bench --benchmark_filter=MatrixRows).
 void matrix_rows_small512(const u64* const* x, const std::size_t* row_begin,
                           const std::uint32_t* column, const std::int32_t* w, std::size_t rows,
                           u64* const* out, std::size_t n, const Modulus& q) {
-    if (q.value() >> 32) return small_rows512<true>(x, row_begin, column, w, rows, out, n, q);
-    small_rows512<false>(x, row_begin, column, w, rows, out, n, q);
+    small_rows_any<Common>(x, row_begin, column, w, rows, out, n, q);
 }
 
 }  // namespace avx512_kernels
