@@ -67,9 +67,12 @@ class WideGaussian {
 
 double flooding_stddev(const CompiledModel& model, double bits) {
     if (bits <= 0) return 0;
-    const double expected_error =
-        last_stage(model).max_abs_out * std::exp2(-model.expected_precision_bits());
-    return std::exp2(bits) * expected_error;
+    last_stage(model);  // a model with stages
+    // expected_precision_bits() bounds the outputs' absolute error by 2^-bits at ten standard
+    // deviations of the per-slot error (the compiler's noise estimate): flood at 2^bits of that
+    // standard deviation, so the bound moves by log2(sqrt(1 + 4^bits)).
+    const double error_stddev = std::exp2(-model.expected_precision_bits()) / 10.0;
+    return std::exp2(bits) * error_stddev;
 }
 
 double precision_after_flooding(const CompiledModel& model, double bits) {

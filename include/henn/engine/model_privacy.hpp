@@ -8,6 +8,7 @@
 //    client's input randomness) and floods c0 with Gaussian noise `bits` above the error the
 //    compiled model expects at its outputs (so the error the client decrypts is dominated by noise
 //    independent of the weights). Precision cost: about `bits` bits (precision_after_flooding()).
+//    Both are absolute: bits of the outputs' error, as `henn run` measures it.
 //
 // docs/threat-model.md says what this protects and what it does not.
 #pragma once
@@ -25,8 +26,9 @@ namespace henn::engine {
 // Default flooding: the added noise is 2^kDefaultFloodingBits times the expected output error.
 inline constexpr double kDefaultFloodingBits = 4;
 
-// Standard deviation of the flooding noise in output units (what one decrypted output moves by),
-// from the compiled model's expected precision and its largest calibrated output.
+// Standard deviation of the flooding noise in output units (what one decrypted output moves by):
+// 2^bits times the standard deviation of the outputs' error that the compiled model expects
+// (expected_precision_bits() is an absolute bound of ten such deviations).
 double flooding_stddev(const CompiledModel& model, double bits);
 // The expected output precision in bits after flooding: expected_precision_bits() minus
 // log2(sqrt(1 + 4^bits)).
