@@ -1,4 +1,5 @@
 #include "henn/engine/client.hpp"
+#include "henn/engine/latency.hpp"
 
 #include <omp.h>
 
@@ -237,15 +238,8 @@ Client::Client(CompiledModelPtr model, std::span<const std::uint8_t> secret_key)
     : Client(model, keygen_from_bytes(model, secret_key), false, 0) {}
 
 EvaluationKeyBundle Client::evaluation_keys() const {
-    if (!eval_keys_) {
-        auto keys = std::make_shared<ckks::EvaluationKeys>();
-        const auto& need = model_->keys();
-        if (need.relinearization) keys->relinearization = keygen_->relinearization_key();
-        // All at the top level: rotation_levels says how low each key could stop, but the ckks
-        // key serialization only carries full-level keys so far.
-        keys->galois = keygen_->galois_keys(need.rotations, need.conjugation);
-        eval_keys_ = std::move(keys);
-    }
+    // Each key only down to the level it is used at (latency packing; make_evaluation_keys).
+    if (!eval_keys_) eval_keys_ = make_evaluation_keys(*model_, *keygen_);
     return {model_->hash(), eval_keys_};
 }
 

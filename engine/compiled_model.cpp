@@ -206,14 +206,35 @@ void CompiledModel::finish() {
 }
 
 std::uint64_t CompiledModel::evaluation_key_bytes() const {
+    // Seeded keys: per digit, the b half over q_0..q_level and P (the a half is a seed), each key
+    // down to the level make_evaluation_keys stops it at.
     const ckks::Context& ctx = *context_;
-    double qp_bits = 0;
-    for (const auto& m : ctx.qp()) qp_bits += std::bit_width(m.value());
-    const double per_key =
-        static_cast<double>(ctx.digit_count(ctx.max_level())) * qp_bits * ctx.n() / 8.0;
-    const int keys = (keys_.relinearization ? 1 : 0) + (keys_.conjugation ? 1 : 0) +
-                     static_cast<int>(keys_.rotations.size());
-    return static_cast<std::uint64_t>(per_key * keys);
+    double p_bits = 0;
+    for (std::size_t i = 0; i < ctx.p_count(); ++i) p_bits += std::bit_width(ctx.p()[i].value());
+    auto key_bytes = [&](int level) {
+        if (level < 0 || level > ctx.max_level()) level = ctx.max_level();
+        double bits = p_bits;
+        for (int i = 0; i <= level; ++i) bits += std::bit_width(ctx.q()[i].value());
+        return static_cast<double>(ctx.digit_count(level)) * bits * ctx.n() / 8.0;
+    };
+    const bool latency = packing_ == Packing::latency;
+    double total = 0;
+    if (keys_.relinearization) {
+        int level = -1;
+        if (latency) {
+            for (const StagePlan& s : stages_) {
+                if (std::holds_alternative<ActivationStage>(s.op))
+                    level = std::max(level, s.level_in);
+            }
+        }
+        total += key_bytes(level);
+    }
+    if (keys_.conjugation) total += key_bytes(ctx.max_level());
+    for (int step : keys_.rotations) {
+        const auto it = keys_.rotation_levels.find(step);
+        total += key_bytes(latency && it != keys_.rotation_levels.end() ? it->second : -1);
+    }
+    return static_cast<std::uint64_t>(total);
 }
 
 std::uint64_t CompiledModel::input_bytes_per_batch() const {

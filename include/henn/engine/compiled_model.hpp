@@ -109,8 +109,8 @@ struct KeyRequirements {
     bool relinearization = false;
     bool conjugation = false;
     std::vector<int> rotations;  // none in batch packing
-    // Latency packing: step -> the highest level it is used at (how low its key could stop;
-    // keys are generated at the top level until the ckks key format carries levelled keys).
+    // Latency packing: step -> the highest level it is used at (its key stops there:
+    // make_evaluation_keys).
     std::map<int, int> rotation_levels;
 };
 
