@@ -53,6 +53,14 @@ int main(int argc, char** argv) {
         write("relinearization_key", save(*ctx, keygen.relinearization_key(), mode));
         write("galois_keys", save(*ctx, keygen.galois_keys({1, 3}, true), mode));
         write("evaluation_keys", save(*ctx, keygen.evaluation_keys({1, -2}, true), mode));
+        // Keys below the top level (format version 2: a level before each key's digits).
+        write("relinearization_key", save(*ctx, keygen.relinearization_key(0), mode));
+        write("galois_keys",
+              save(*ctx, keygen.levelled_galois_keys({{1, 0}, {-3, 1}}, true, 0), mode));
+        EvaluationKeys levelled;
+        levelled.relinearization = keygen.relinearization_key(0);
+        levelled.galois = keygen.levelled_galois_keys({{2, 0}}, false);
+        write("evaluation_keys", save(*ctx, levelled, mode));
     }
     std::cout << "wrote " << count << " seeds under " << root << "\n";
     return 0;
