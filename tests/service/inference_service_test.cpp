@@ -134,6 +134,19 @@ std::string as_string(const std::vector<std::uint8_t>& bytes) {
     return std::string(bytes.begin(), bytes.end());
 }
 
+// Ten samples of the tiny model in one call, served within 30 s (after a fault, the proof that
+// the server's session slot was freed).
+void expect_a_small_call_served(InferenceClient& client, const engine::CompiledModel& published,
+                                const engine::Client& engine_client, const KeyMaterial& keys,
+                                const std::vector<double>& inputs) {
+    const auto small = engine::save_batches(
+        published, engine_client.encrypt(std::span<const double>(inputs).first(60), 10),
+        engine::BundleKind::inputs);
+    InferOptions quick;
+    quick.call_timeout = std::chrono::seconds(30);
+    EXPECT_NO_THROW(client.infer_bundle("tiny", keys, small, quick));
+}
+
 double worst_error(const std::vector<double>& a, const std::vector<double>& b) {
     double worst = 0;
     for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
@@ -512,16 +525,7 @@ TEST(InferenceService, CancellationAndDeadlineFreeTheSession) {
     }
     ASSERT_TRUE(sessions_drain(*server.service));
     // With one session slot, this would wait forever if a slot had leaked.
-    const auto small = as_string(engine::save_batches(
-        *published, engine_client.encrypt(std::span<const double>(inputs).first(60), 10),
-        engine::BundleKind::inputs));
-    InferOptions quick;
-    quick.call_timeout = std::chrono::seconds(30);
-    EXPECT_NO_THROW(
-        client.infer_bundle("tiny", keys,
-                            std::span<const std::uint8_t>(
-                                reinterpret_cast<const std::uint8_t*>(small.data()), small.size()),
-                            quick));
+    expect_a_small_call_served(client, *published, engine_client, keys, inputs);
 }
 
 // A client that goes away in the middle of its stream, while uploading or while downloading the
@@ -594,16 +598,7 @@ TEST(InferenceService, AClientGoneMidStreamFreesItsSession) {
         ASSERT_TRUE(sessions_drain(*server.service));
     }
     // With one session slot and no waiting room, a leaked slot would refuse this call.
-    InferOptions quick;
-    quick.call_timeout = std::chrono::seconds(30);
-    const auto small = as_string(engine::save_batches(
-        *published, engine_client.encrypt(std::span<const double>(inputs).first(60), 10),
-        engine::BundleKind::inputs));
-    EXPECT_NO_THROW(
-        client.infer_bundle("tiny", keys,
-                            std::span<const std::uint8_t>(
-                                reinterpret_cast<const std::uint8_t*>(small.data()), small.size()),
-                            quick));
+    expect_a_small_call_served(client, *published, engine_client, keys, inputs);
 }
 
 TEST(InferenceService, FullKeyCacheEvictsLeastRecentlyUsed) {
