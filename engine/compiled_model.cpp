@@ -1,4 +1,5 @@
 #include "henn/engine/compiled_model.hpp"
+#include "henn/engine/latency.hpp"
 
 #include <openssl/evp.h>
 
@@ -218,18 +219,10 @@ std::uint64_t CompiledModel::evaluation_key_bytes() const {
         return static_cast<double>(ctx.digit_count(level)) * bits * ctx.n() / 8.0;
     };
     const bool latency = packing_ == Packing::latency;
+    const int activation_level = highest_activation_level(*this);
     double total = 0;
-    if (keys_.relinearization) {
-        int level = -1;
-        if (latency) {
-            for (const StagePlan& s : stages_) {
-                if (std::holds_alternative<ActivationStage>(s.op))
-                    level = std::max(level, s.level_in);
-            }
-        }
-        total += key_bytes(level);
-    }
-    if (keys_.conjugation) total += key_bytes(ctx.max_level());
+    if (keys_.relinearization) total += key_bytes(activation_level);
+    if (keys_.conjugation) total += key_bytes(latency ? ctx.max_level() : activation_level);
     for (int step : keys_.rotations) {
         const auto it = keys_.rotation_levels.find(step);
         total += key_bytes(latency && it != keys_.rotation_levels.end() ? it->second : -1);

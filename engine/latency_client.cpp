@@ -9,22 +9,26 @@
 
 namespace henn::engine {
 
+int highest_activation_level(const CompiledModel& model) {
+    int level = -1;  // no activation: the top (make_switch_key's default)
+    for (const StagePlan& s : model.stages()) {
+        if (std::holds_alternative<ActivationStage>(s.op)) level = std::max(level, s.level_in);
+    }
+    return level;
+}
+
 std::shared_ptr<ckks::EvaluationKeys> make_evaluation_keys(const CompiledModel& model,
                                                            ckks::KeyGenerator& keygen) {
     const KeyRequirements& need = model.keys();
     auto keys = std::make_shared<ckks::EvaluationKeys>();
+    const int activation_level = highest_activation_level(model);
+    if (need.relinearization) keys->relinearization = keygen.relinearization_key(activation_level);
     if (model.packing() != Packing::latency) {
-        if (need.relinearization) keys->relinearization = keygen.relinearization_key();
-        keys->galois = keygen.galois_keys(need.rotations, need.conjugation);
+        // Batch packing conjugates only inside activations (complex-slot squares).
+        keys->galois = keygen.galois_keys(need.rotations, false);
+        if (need.conjugation)
+            keygen.add_levelled_galois_keys(keys->galois, {}, true, activation_level);
         return keys;
-    }
-    if (need.relinearization) {
-        // Products happen only in activations, from their input level down.
-        int level = -1;
-        for (const StagePlan& s : model.stages()) {
-            if (std::holds_alternative<ActivationStage>(s.op)) level = std::max(level, s.level_in);
-        }
-        keys->relinearization = keygen.relinearization_key(level);
     }
     ckks::StepLevels levels;
     for (int step : need.rotations) {

@@ -54,12 +54,16 @@ struct LatencyLayout {
     const std::vector<std::int64_t>& output_slot() const { return slots_after(stages.size() - 1); }
 };
 
-// The evaluation keys a compiled model needs, made with `keygen`. In latency packing each key
-// stops at the highest level it is used at: every rotation key at its steps' level
-// (KeyRequirements::rotation_levels, known from the plan), the relinearization key at the highest
-// level an activation starts from; the conjugation key, and every key in batch packing, at the
-// top level. Same keys a session needs, fewer bytes (KeySwitchKey::at_level).
+// The evaluation keys a compiled model needs, made with `keygen`, each stopping at the highest
+// level it is used at: the relinearization key at the highest level an activation starts from
+// (products happen only in activations, from their input level down); in latency packing every
+// rotation key at its steps' level (KeyRequirements::rotation_levels, known from the plan) and
+// the conjugation key at the top; in batch packing the conjugation key (complex-slot squares,
+// inside activations) at the activation level. Same keys a session needs, fewer bytes
+// (KeySwitchKey::at_level).
 std::shared_ptr<ckks::EvaluationKeys> make_evaluation_keys(const CompiledModel& model,
                                                            ckks::KeyGenerator& keygen);
+// The highest level an activation stage starts from (-1 without activations).
+int highest_activation_level(const CompiledModel& model);
 
 }  // namespace henn::engine
