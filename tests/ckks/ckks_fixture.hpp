@@ -61,6 +61,18 @@ inline std::vector<Complex> random_complex(std::size_t count, std::uint64_t seed
     return v;
 }
 
+// The toy ring of the fuzz targets and the committed format samples (N = 2^6, explicitly
+// insecure: small blobs, fast loads); the same literal as fuzz/fuzz_context.hpp.
+inline ::henn::ckks::ParametersLiteral toy_params() {
+    ::henn::ckks::ParametersLiteral lit;
+    lit.log_n = 6;
+    lit.log_q = {40, 30};
+    lit.log_p = {45};
+    lit.log_default_scale = 30;
+    lit.allow_insecure = true;
+    return lit;
+}
+
 // Asserts the precision of the worst slot and the mean precision (-log2 of the mean absolute
 // error), in bits, and reports the statistics.
 #define HENN_EXPECT_PRECISION(actual, expected, required_min_bits, required_mean_bits) \

@@ -16,6 +16,7 @@ using namespace henn::ckks;
 using test::CkksSetup;
 using test::Complex;
 using test::random_complex;
+using test::toy_params;
 
 namespace {
 
@@ -24,17 +25,6 @@ ParametersLiteral small_params() {
     lit.log_n = 13;
     lit.log_q = {50, 40};
     lit.log_p = {55};
-    return lit;
-}
-
-// The toy ring of the fuzz targets (N = 2^6, explicitly insecure): small blobs, fast loads.
-ParametersLiteral toy_params() {
-    ParametersLiteral lit;
-    lit.log_n = 6;
-    lit.log_q = {40, 30};
-    lit.log_p = {45};
-    lit.log_default_scale = 30;
-    lit.allow_insecure = true;
     return lit;
 }
 

@@ -17,6 +17,8 @@
 #include "henn/ckks/evaluator.hpp"
 #include "henn/ckks/serialization.hpp"
 
+#include "ckks_fixture.hpp"
+
 namespace henn::ckks {
 namespace {
 
@@ -31,13 +33,7 @@ std::vector<std::uint8_t> read(const std::string& name) {
 
 // A toy ring (N = 2^6, explicitly insecure) keeps the samples a few kilobytes.
 void write_samples() {
-    ParametersLiteral lit;
-    lit.log_n = 6;
-    lit.log_q = {40, 30};
-    lit.log_p = {45};
-    lit.log_default_scale = 30;
-    lit.allow_insecure = true;
-    const ContextPtr ctx = Context::create(lit);
+    const ContextPtr ctx = Context::create(test::toy_params());
     KeyGenerator keygen(ctx, math::test_only_seed(2026));
     const Encoder encoder(ctx);
     const Encryptor encryptor(ctx, keygen.public_key());

@@ -19,6 +19,7 @@ using namespace henn::ckks;
 using test::CkksSetup;
 using test::Complex;
 using test::random_complex;
+using test::toy_params;
 
 namespace {
 
@@ -33,17 +34,6 @@ ParametersLiteral chain(int levels, int special, bool insecure) {
     lit.log_p.assign(special, 61);
     lit.log_default_scale = 40;
     lit.allow_insecure = insecure;
-    return lit;
-}
-
-// The toy ring of the fuzz targets and format samples (N = 2^6, explicitly insecure).
-ParametersLiteral toy_params() {
-    ParametersLiteral lit;
-    lit.log_n = 6;
-    lit.log_q = {40, 30};
-    lit.log_p = {45};
-    lit.log_default_scale = 30;
-    lit.allow_insecure = true;
     return lit;
 }
 
