@@ -213,10 +213,7 @@ void run_demo(const std::string& data_file, const TrainFlags& f) {
     }
     stop_server(server);
     const lr::Metrics encrypted_metrics = lr::evaluate(encrypted_model, split.test);
-    double max_difference = 0;
-    for (std::size_t j = 0; j < reference.weights.size(); ++j)
-        max_difference =
-            std::max(max_difference, std::abs(reference.weights[j] - encrypted_model.weights[j]));
+    const double max_difference = lr::max_weight_difference(reference, encrypted_model);
     const double per_iteration = result.train_seconds / hyper.iterations;
     const double total =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
@@ -311,9 +308,7 @@ void run_bench(std::size_t rows, std::size_t features, const TrainFlags& f) {
     });
     const lr::Model model{client.decrypt_weights(trainer.model())};
     const lr::Model reference = lr::train_reference(split.train, hyper, sigmoid);
-    double diff = 0;
-    for (std::size_t j = 0; j < model.weights.size(); ++j)
-        diff = std::max(diff, std::abs(model.weights[j] - reference.weights[j]));
+    const double diff = lr::max_weight_difference(model, reference);
     // The first iteration from zero weights is one constant product: report the full ones apart.
     double full = 0, full_cpu = 0;
     for (std::size_t i = 1; i < seconds.size(); ++i) {

@@ -523,9 +523,7 @@ void run_decrypt(const DecryptOptions& o) {
             const lr::Metrics m = lr::evaluate(model.model, eval);
             const lr::Metrics r = lr::evaluate(reference, eval);
             const lr::Metrics f = lr::evaluate(float_model, eval);
-            double diff = 0;
-            for (std::size_t i = 0; i < reference.weights.size(); ++i)
-                diff = std::max(diff, std::abs(reference.weights[i] - model.model.weights[i]));
+            const double diff = lr::max_weight_difference(reference, model.model);
             j["evaluated_on"] = s.test.rows() ? "test" : "train";
             j["evaluated_rows"] = eval.rows();
             j["accuracy"] = m.accuracy;

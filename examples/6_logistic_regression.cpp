@@ -109,9 +109,7 @@ int client_check(const fs::path& dir, const lr::Split& data) {
         lr::load_encrypted(plan, read(dir / "model.ct"), lr::FileKind::model);
     const lr::Model decrypted{client.decrypt_weights(model.ciphertexts[1])};
     const lr::Model reference = lr::train_reference(data.train, plan.plan.hyper, plan.plan.sigmoid);
-    double weights_gap = 0;
-    for (std::size_t j = 0; j < reference.weights.size(); ++j)
-        weights_gap = std::max(weights_gap, std::abs(decrypted.weights[j] - reference.weights[j]));
+    const double weights_gap = lr::max_weight_difference(decrypted, reference);
     const lr::Metrics encrypted = lr::evaluate(decrypted, data.test);
     const lr::Metrics plain = lr::evaluate(reference, data.test);
 

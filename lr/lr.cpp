@@ -236,6 +236,17 @@ double Model::score(const double* x, std::size_t features) const {
     return u;
 }
 
+double max_weight_difference(const Model& a, const Model& b) {
+    if (a.weights.size() != b.weights.size()) {
+        throw LrError("models of " + std::to_string(a.weights.size()) + " and " +
+                      std::to_string(b.weights.size()) + " coefficients");
+    }
+    double worst = 0;
+    for (std::size_t j = 0; j < a.weights.size(); ++j)
+        worst = std::max(worst, std::abs(a.weights[j] - b.weights[j]));
+    return worst;
+}
+
 Metrics evaluate(const Model& model, const Problem& data) {
     data.validate();
     std::vector<std::pair<double, int>> scored(data.rows());

@@ -255,3 +255,10 @@ TEST(LogisticRegressionData, MalformedCsvRefusedWithTheLineNumber) {
     EXPECT_NE(error("g.csv", "1,2,0\n1,2,0,\n", false).find("line 2"), std::string::npos);
     std::filesystem::remove_all(dir);
 }
+
+TEST(LrModel, MaxWeightDifferenceIsTheLargestGapAndRefusesOtherSizes) {
+    const lr::Model a{{0.5, -1.0, 2.0}}, b{{0.25, -1.5, 2.0}};
+    EXPECT_DOUBLE_EQ(lr::max_weight_difference(a, b), 0.5);
+    EXPECT_DOUBLE_EQ(lr::max_weight_difference(a, a), 0.0);
+    EXPECT_THROW(lr::max_weight_difference(a, lr::Model{{1.0}}), lr::LrError);
+}

@@ -110,6 +110,8 @@ struct Metrics {
     double auc = 0;       // ROC area (ties counted half)
 };
 Metrics evaluate(const Model& model, const Problem& data);
+// The largest |a_j - b_j| over the coefficients (bias included); LrError when the sizes differ.
+double max_weight_difference(const Model& a, const Model& b);
 
 // Ordinary LR with the true sigmoid: the study's rule (and Nesterov when asked), in double.
 Model train_float(const Problem& train, const Hyperparameters& hyper);
