@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <sstream>
 
 #include "henn/circuits/polynomial_plan.hpp"
@@ -41,16 +42,23 @@ void calibrate(std::vector<StagePlan>& stages, const std::vector<double>& sample
         s.max_abs_out = 0;
         s.input_min = std::numeric_limits<double>::infinity();
         s.input_max = -std::numeric_limits<double>::infinity();
+        s.input_rms_max = 0;
     }
     for (std::int64_t k = 0; k < count; ++k) {
         std::vector<double> x(samples.begin() + k * input_size,
                               samples.begin() + (k + 1) * input_size);
         for (std::size_t i = 0; i < stages.size(); ++i) {
             auto& s = stages[i];
+            double sample_squares = 0;
             for (double v : x) {
                 s.input_min = std::min(s.input_min, v);
                 s.input_max = std::max(s.input_max, v);
-                sum_squares[i] += v * v;
+                sample_squares += v * v;
+            }
+            sum_squares[i] += sample_squares;
+            if (!x.empty()) {
+                s.input_rms_max = std::max(
+                    s.input_rms_max, std::sqrt(sample_squares / static_cast<double>(x.size())));
             }
             values[i] += static_cast<double>(x.size());
             x = detail::apply_stage(s, x);
@@ -145,14 +153,19 @@ void cost_stages(std::vector<StagePlan>& stages, SlotPacking slots, bool lazy) {
     }
 }
 
-double estimate_precision_bits(const std::vector<StagePlan>& stages, bool lazy, int log_n,
-                               double scale, double weight_scale) {
-    const double n = std::ldexp(1.0, log_n);
+double estimate_precision_bits(const std::vector<StagePlan>& stages, const NoiseModel& model) {
+    const double n = std::ldexp(1.0, model.log_n);
+    const double scale = model.scale;
     // Per-slot standard deviations in the canonical embedding: fresh encryption error
     // (sigma = 3.2 per coefficient) with encoding round-off, and the round-off of a rescale
     // (uniform in [-1/2, 1/2] on c0 and on c1 times a ternary secret of ~2N/3 nonzeros).
     const double fresh = std::sqrt(n * (3.2 * 3.2 + 1.0 / 12.0)) / scale;
     const double rescale = std::sqrt(n * (1.0 + 2.0 * n / 3.0) / 12.0) / scale;
+    // A key switch: each digit (uniform below D_j) times the key's error, divided by P, plus the
+    // mod-down's round-off (as a rescale's). Double-hoisted baby steps stay over PQ until the
+    // giant step's mod-down, at the product's scale, so they add only the first term.
+    const double digits_noise = n * 3.2 / std::sqrt(3.0) * model.key_switch_digit_ratio / scale;
+    const double key_switch = digits_noise + rescale;
     // The rescale of an unrelinearized square also rounds its third polynomial, which decrypts
     // times s^2. In a slot that is e(zeta) |s(zeta)|^2 with |s(zeta)|^2 about exponential of mean
     // 2N/3: not Gaussian, its worst slot of N/2 is ~ln(N/2) means (an equivalent deviation of
@@ -164,13 +177,33 @@ double estimate_precision_bits(const std::vector<StagePlan>& stages, bool lazy, 
         const StagePlan& s = stages[k];
         if (const auto* l = std::get_if<LinearStage>(&s.op)) {
             // Input noise through the weights, the rounding of the weights to integers at
-            // weight_scale (uniform, 1/sqrt(12) of a unit), and the rescale's round-off.
+            // weight_scale (independent, uniform: 1/sqrt(12) of a unit per weight, so the sum over
+            // a row weighs by the row's inputs' norm: at most its entries times the largest
+            // value, and at most the norm of the worst calibration sample), the rescale's
+            // round-off.
             const double input_bound = std::max(std::abs(s.input_min), std::abs(s.input_max));
             const double rows = static_cast<double>(max_row_entries(*l));
-            error = max_row_norm(*l) * error + std::sqrt(rows / 12.0) * input_bound / weight_scale +
-                    rescale;
+            const double row_input_squares =
+                std::min(rows * input_bound * input_bound,
+                         static_cast<double>(l->inputs) * s.input_rms_max * s.input_rms_max);
+            const double row_norm = max_row_norm(*l);
+            const double rounding = std::sqrt(row_input_squares / 12.0) / model.weight_scale;
+            if (model.latency) {
+                // Every baby step's rotation adds its digits' noise to the input copy the
+                // diagonals multiply; a dense stage may be folded, and its rotate-and-sum (at
+                // most log2(slots / outputs) rotations, after the rescale) adds a whole key
+                // switch per step.
+                const double fold_steps =
+                    s.has_dense
+                        ? std::max(0.0, std::log2(n / 2.0 / static_cast<double>(l->outputs)))
+                        : 0.0;
+                error = row_norm * (error + digits_noise) + rounding + rescale +
+                        std::sqrt(fold_steps) * key_switch;
+            } else {
+                error = row_norm * error + rounding + rescale;
+            }
             // The relinearization after the rescale: its mod-down rounds about as a rescale does.
-            if (k > 0 && relinearized_by_consumer(stages, k - 1, lazy)) error += rescale;
+            if (k > 0 && relinearized_by_consumer(stages, k - 1, model.lazy)) error += rescale;
         } else {
             const auto& a = std::get<ActivationStage>(s.op);
             // Noise is additive and independent of the value, so its growth through p is p' at a
@@ -181,12 +214,12 @@ double estimate_precision_bits(const std::vector<StagePlan>& stages, bool lazy, 
                 derivative += static_cast<double>(k) * std::abs(a.coefficients[k]) *
                               std::pow(m, static_cast<double>(k - 1));
             }
-            const bool late = relinearized_by_consumer(stages, k, lazy);
+            const bool late = relinearized_by_consumer(stages, k, model.lazy);
             error = derivative * error + (late ? rescale_of_three : s.depth * rescale);
         }
     }
     // The worst of many thousand slots is about five standard deviations; one more bit covers
-    // what the model leaves out (key-switching noise, the second component of complex slots).
+    // what the model leaves out (the second component of complex slots, correlations).
     return -std::log2(10.0 * error);
 }
 
@@ -248,6 +281,67 @@ void simulate(std::vector<StagePlan>& stages, const ckks::Context& ctx, double i
 }
 
 }  // namespace detail
+
+namespace {
+
+// The bit sizes of a chain: q_0, the primes in the order the stages consume them (listed from
+// q_1 up), and the special primes of hybrid key switching.
+struct PrimeLayout {
+    std::vector<int> log_q;
+    int special = 1;
+    int special_bits = 0;
+    double digit_ratio = 0;  // sqrt(sum over digits of (D_j / P)^2) at the top level
+    int total() const {
+        return std::accumulate(log_q.begin(), log_q.end(), 0) + special * special_bits;
+    }
+};
+
+PrimeLayout prime_layout(const std::vector<StagePlan>& stages, int scale_bits, int linear_bits,
+                         int value_bits, int bound) {
+    PrimeLayout layout;
+    const int first_bits = std::min(60, scale_bits + value_bits + 1);
+    layout.log_q.push_back(first_bits);
+    std::vector<int> consumed;
+    for (const auto& st : stages) {
+        for (int i = 0; i < st.depth; ++i)
+            consumed.push_back(st.kind == "linear" ? linear_bits : scale_bits);
+    }
+    layout.log_q.insert(layout.log_q.end(), consumed.rbegin(), consumed.rend());
+    const int widest = *std::max_element(layout.log_q.begin(), layout.log_q.end());
+    const int q_total = std::accumulate(layout.log_q.begin(), layout.log_q.end(), 0);
+    // Hybrid key switching: each digit holds |P| primes of Q, and P's primes are each wider than
+    // any of Q's (by up to 6 bits, which makes key switching's noise small beside a rescale's).
+    // Three digits keep key switches cheap; when the ring's modulus budget is short, a narrower
+    // margin, then fewer special primes (more, smaller digits) leave more of it to Q: a smaller
+    // ring at the price of more digits per key switch.
+    const int preferred = std::max(1, static_cast<int>((layout.log_q.size() + 2) / 3));
+    layout.special = preferred;
+    layout.special_bits = std::min(60, widest + 6);
+    bool fits = false;
+    for (int special = preferred; special >= 1 && !fits; --special) {
+        for (int margin = 6; margin >= 1 && !fits; --margin) {
+            const int bits = std::min(60, widest + margin);
+            if (bound > 0 && q_total + special * bits <= bound) {
+                layout.special = special;
+                layout.special_bits = bits;
+                fits = true;
+            }
+        }
+    }
+    const int p_bits = layout.special * layout.special_bits;
+    double ratio_squares = 0;
+    const auto digit_primes = static_cast<std::size_t>(layout.special);
+    for (std::size_t d = 0; d < layout.log_q.size(); d += digit_primes) {
+        int digit_bits = 0;
+        for (std::size_t i = d; i < std::min(layout.log_q.size(), d + digit_primes); ++i)
+            digit_bits += layout.log_q[i];
+        ratio_squares += std::exp2(2.0 * (digit_bits - p_bits));
+    }
+    layout.digit_ratio = std::sqrt(ratio_squares);
+    return layout;
+}
+
+}  // namespace
 
 std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& model,
                                                             const CompileOptions& options,
@@ -317,11 +411,13 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
     detail::cost_stages(stages, slots, lazy);
     const int depth = total_depth(stages);
 
-    double max_value = 1;  // inputs and every intermediate
-    for (const auto& s : stages)
-        max_value =
-            std::max({max_value, s.max_abs_out, std::abs(s.input_min), std::abs(s.input_max)});
-    const int value_bits = static_cast<int>(std::ceil(std::log2(max_value * 4.0)));
+    // q_0 holds the outputs (x4 margin over calibration) at the scale; every level above holds
+    // more, and the simulated run checks each stage's room.
+    const double output_bound = std::max(1.0, stages.back().max_abs_out);
+    const int first_value_bits = static_cast<int>(std::ceil(std::log2(output_bound * 4.0)));
+    // The target is relative to the outputs' range (logits of magnitude 64 need 6 fewer bits of
+    // absolute precision than values below 1 for the same argmax); the estimate is absolute.
+    const double absolute_target = options.target_precision_bits - std::log2(output_bound);
 
     // The smallest secure ring, then the smallest scale meeting the target precision.
     std::vector<int> rings;
@@ -342,49 +438,37 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
             // Linear stages bring the scale back to the input scale by their constant scale, so
             // the primes they rescale by only set how finely weights are rounded: they can be
             // smaller than the scale (fewer bits on the wire, smaller rings).
-            int linear_bits = scale_bits;
+            PrimeLayout primes;
             double estimate = 0;
             for (int bits = std::min(20, scale_bits); bits <= scale_bits; ++bits) {
-                linear_bits = bits;
+                primes = prime_layout(stages, scale_bits, bits, first_value_bits, bound);
+                detail::NoiseModel noise;
+                noise.log_n = log_n;
+                noise.scale = std::ldexp(1.0, scale_bits);
                 // Latency packing encodes weights as slots of diagonals: the rounding of N
                 // coefficients reaches every slot, sqrt(N) times a rounded integer weight's.
-                const double weight_scale =
+                noise.weight_scale =
                     std::ldexp(1.0, bits) / (latency ? std::sqrt(std::ldexp(1.0, log_n)) : 1.0);
-                estimate = detail::estimate_precision_bits(
-                    stages, lazy, log_n, std::ldexp(1.0, scale_bits), weight_scale);
-                // Not in the model: the round-off of the rotations' key switches and of the
-                // rotate-and-sum of folded stages (measured: up to 2.5 bits).
-                if (latency) estimate -= 3.0;
-                if (estimate >= options.target_precision_bits) break;
+                noise.lazy = lazy;
+                noise.latency = latency;
+                noise.key_switch_digit_ratio = primes.digit_ratio;
+                estimate = detail::estimate_precision_bits(stages, noise);
+                if (estimate >= absolute_target) break;
             }
-            if (!options.scale_bits && estimate < options.target_precision_bits) continue;
-            const int first_bits = std::min(60, scale_bits + value_bits + 1);
-            // Primes in the order the stages consume them (from the top level down).
-            std::vector<int> consumed;
-            for (const auto& st : stages) {
-                for (int i = 0; i < st.depth; ++i)
-                    consumed.push_back(st.kind == "linear" ? linear_bits : scale_bits);
-            }
-            const int widest = std::max(first_bits, scale_bits);
-            // Digits of up to three primes of Q; P has as many primes, each wider than any of Q.
-            const int special = std::max(1, static_cast<int>((consumed.size() + 1 + 2) / 3));
-            const int special_bits = std::min(60, widest + 1);
-            int total = first_bits + special * special_bits;
-            for (int b : consumed) total += b;
-            if (bound == 0 || total > bound) {
+            if (!options.scale_bits && estimate < absolute_target) continue;
+            if (bound == 0 || primes.total() > bound) {
                 std::ostringstream m;
                 m << "depth " << depth << " at scale 2^" << scale_bits
-                  << " needs log2(QP) = " << total << ", 2^" << log_n << " allows " << bound
-                  << " at " << ckks::to_string(options.security);
+                  << " needs log2(QP) = " << primes.total() << ", 2^" << log_n << " allows "
+                  << bound << " at " << ckks::to_string(options.security);
                 last_problem = m.str();
                 if (!options.scale_bits) break;  // larger scales only need more
                 continue;
             }
             ckks::ParametersLiteral lit;
             lit.log_n = log_n;
-            lit.log_q.push_back(first_bits);
-            for (auto it = consumed.rbegin(); it != consumed.rend(); ++it) lit.log_q.push_back(*it);
-            lit.log_p.assign(static_cast<std::size_t>(special), special_bits);
+            lit.log_q = primes.log_q;
+            lit.log_p.assign(static_cast<std::size_t>(primes.special), primes.special_bits);
             lit.log_default_scale = scale_bits;
             lit.security = options.security;
             ckks::ContextPtr ctx;
@@ -443,6 +527,7 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
         m << (d == s.depth ? ": " : ", ") << s.name << " " << s.depth;
     }
     m << ") at " << options.target_precision_bits << " bits of precision";
+    if (output_bound > 1) m << " below the outputs' largest value, " << output_bound;
     if (!last_problem.empty()) m << "; last attempt: " << last_problem;
     throw CompileError(m.str());
 }

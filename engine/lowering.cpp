@@ -185,6 +185,7 @@ std::vector<StagePlan> lower(const nn::Model& model) {
             push_linear(layer.name, pool_stage(*p, layer.input_shape, layer.output_shape));
         } else if (const auto* d = std::get_if<nn::Dense>(&op)) {
             push_linear(layer.name, dense_stage(*d));
+            linear->has_dense = true;
         } else if (std::holds_alternative<nn::Flatten>(op)) {
             if (linear) linear->name = join(linear->name, layer.name);
             // A flatten is free: the C-major order of the slots does not change.

@@ -25,9 +25,18 @@ inline double linear_constant_scale(double q, double target, double scale_in) {
     return q * (target / scale_in);
 }
 
-// Bits of precision of the outputs: input scale `scale`, weights rounded at `weight_scale`.
-double estimate_precision_bits(const std::vector<StagePlan>& stages, bool lazy, int log_n,
-                               double scale, double weight_scale);
+// What the noise of a compiled program depends on besides its stages.
+struct NoiseModel {
+    int log_n = 0;
+    double scale = 0;         // the input scale (every linear stage comes back to it)
+    double weight_scale = 0;  // the scale weights are rounded at (per slot in latency packing)
+    bool lazy = false;        // CompileOptions::lazy_relinearization
+    bool latency = false;     // rotations: a key switch per diagonal and per rotate-and-sum step
+    // sqrt(sum over digits of (D_j / P)^2) at the top level: key switching's noise over P.
+    double key_switch_digit_ratio = 0;
+};
+// Bits of precision of the outputs (absolute error at ten standard deviations).
+double estimate_precision_bits(const std::vector<StagePlan>& stages, const NoiseModel& model);
 void simulate(std::vector<StagePlan>& stages, const ckks::Context& ctx, double input_scale,
               SlotPacking packing);
 

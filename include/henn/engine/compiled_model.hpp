@@ -50,7 +50,9 @@ struct CompileOptions {
     ckks::SecurityLevel security = ckks::SecurityLevel::k128;
     // Bits of the scale (and of the primes rescaled by); 0 chooses from target_precision_bits.
     int scale_bits = 0;
-    // Bits of precision wanted on the outputs (absolute, relative to their largest value).
+    // Bits of precision wanted on the outputs, relative to their range: the planned absolute error
+    // is 2^-bits times the largest |output| on the calibration set (or 1 if that is smaller).
+    // expected_precision_bits() reports the absolute figure.
     double target_precision_bits = 12;
     // Ring degree 2^log_n; 0 chooses the smallest secure one.
     int log_n = 0;
@@ -98,6 +100,8 @@ struct StagePlan {
     double max_abs_out = 0;
     double input_min = 0, input_max = 0;
     double input_rms = 0;  // root mean square of the stage's inputs (compile time only, not saved)
+    double input_rms_max = 0;  // the largest one sample's input RMS (compile time only, not saved)
+    bool has_dense = false;    // a dense layer is fused in (compile time only, not saved)
     int depth = 0;
     std::int64_t ct_multiplications = 0;  // ciphertext products over the whole stage
     std::int64_t key_switches = 0;
