@@ -101,6 +101,8 @@ BootstrappingParametersPtr BootstrappingParameters::create(const BootstrappingLi
     if (lit.k < 1 || lit.k > 1024) fail("k must be in [1, 1024]");
     if (lit.double_angle < 0 || lit.double_angle > 10) fail("double_angle must be in [0, 10]");
     if (lit.cosine_degree < 2 || lit.cosine_degree > 255) fail("cosine_degree must be in [2, 255]");
+    if (lit.arcsine_degree != 0 && lit.arcsine_degree != 3)
+        fail("arcsine_degree must be 0 (none) or 3");
     if (lit.secret_hamming_weight < 0 || lit.secret_hamming_weight > (1 << lit.log_n))
         fail("secret_hamming_weight must be in [0, N]");
     if (!(lit.key_byte_weight >= 0) || !std::isfinite(lit.key_byte_weight))
@@ -132,7 +134,8 @@ BootstrappingParametersPtr BootstrappingParameters::create(const BootstrappingLi
 
     BootstrappingLevels& lv = params->levels_;
     lv.cosine_depth = ChebyshevEvaluator::depth(params->cosine_);
-    const int eval_mod_levels = lv.cosine_depth + lit.double_angle;
+    lv.arcsine_depth = lit.arcsine_degree == 3 ? 2 : 0;
+    const int eval_mod_levels = lv.cosine_depth + lit.double_angle + lv.arcsine_depth;
     lv.output = static_cast<int>(lit.log_residual.size());
     lv.eval_mod_end = lv.output + lit.slots_to_coeffs_levels;
     lv.coeffs_to_slots_end = lv.eval_mod_end + eval_mod_levels;
@@ -188,8 +191,9 @@ std::string BootstrappingParameters::describe() const {
                                            : "h = " + std::to_string(lit.secret_hamming_weight))
         << "\n";
     out << "EvalMod         K = " << lit.k << ", cosine degree " << lit.cosine_degree
-        << " (error 2^" << std::log2(cosine_error_) << "), " << lit.double_angle
-        << " double angles\n";
+        << " (error 2^" << std::log2(cosine_error_) << "), " << lit.double_angle << " double angles"
+        << (lit.arcsine_degree ? ", arcsine degree " + std::to_string(lit.arcsine_degree) : "")
+        << ", q_0 / Delta = 2^" << lit.log_q0 - lit.log_default_scale << "\n";
     const double f = log2_failure_probability();
     out << "failure prob.   "
         << (std::isinf(f) ? std::string("0 (|I| <= K always)")
@@ -507,43 +511,47 @@ CkksBootstrapper::CkksBootstrapper(BootstrappingParametersPtr params,
     const BootstrappingLevels& lv = params_->levels();
     const std::size_t slots = params_->slots();
 
-    // CoeffsToSlots keeps the raised scale at each level except the last, which lands on the
-    // first EvalMod prime (the scale ChebyshevEvaluator works best at).
+    // CoeffsToSlots runs at the scale of the first EvalMod prime (the scale ChebyshevEvaluator
+    // works best at): the first factor raises the raised scale q_0 2 (K + 1) to it. Its key
+    // switches and rescales add errors of fixed size relative to the scale, which EvalMod
+    // amplifies by (K + 1) q_0 / Delta: at the raised scale they would not shrink with q_0 / Delta.
     const auto cts =
         coeffs_to_slots_factors(ctx.n(), slots, params_->literal().coeffs_to_slots_levels);
     const auto cts_levels = coeffs_to_slots_levels(*params_);
+    const double cts_scale = prime(ctx, lv.coeffs_to_slots_end);
     for (std::size_t i = 0; i < cts.size(); ++i) {
         LinearTransform::Options options;
         options.level = cts_levels[i];
-        if (i + 1 == cts.size()) {
-            options.scale = prime(ctx, cts_levels[i]) * prime(ctx, lv.coeffs_to_slots_end) /
-                            raised_scale(*params_);
-        }
+        const double scale_in = i == 0 ? raised_scale(*params_) : cts_scale;
+        options.scale = prime(ctx, cts_levels[i]) * cts_scale / scale_in;
         options.cost = dft_cost_model(*params_);
         options.baby = plan_bsgs(ctx, cts_levels[i], cts[i].indices(), slots, options.cost).baby;
         coeffs_to_slots_.emplace_back(encoder_, cts[i], options);
     }
 
-    // EvalMod scales, backwards from the end: a double angle at level l maps scale s to s^2 / q_l.
+    // EvalMod scales, backwards from the end: the arcsine lands at the prime above its last level
+    // (any input scale), a double angle at level l maps scale s to s^2 / q_l.
     const int r = params_->literal().double_angle;
     const int cosine_end = lv.coeffs_to_slots_end - lv.cosine_depth;
     eval_mod_scale_ = prime(ctx, lv.eval_mod_end + 1);
-    double s = eval_mod_scale_;
+    double_angle_scale_ = prime(ctx, lv.eval_mod_end + lv.arcsine_depth + 1);
+    double s = double_angle_scale_;
     for (int i = r - 1; i >= 0; --i) s = std::sqrt(s * prime(ctx, cosine_end - i));
     cosine_scale_ = s;
 
-    // SlotsToCoeffs: the last factor brings the relabelled message scale back to the input's.
+    // SlotsToCoeffs brings the relabelled message scale, Delta 2 pi eval_mod_scale / q_0, back to
+    // the input's Delta: each factor by the same ratio, so that every factor's diagonals keep
+    // about log2(q_l) bits (in one factor, q_0 / Delta = 2^6 would leave them 2^17 less).
     const double q0 = prime(ctx, 0);
     const auto stc =
         slots_to_coeffs_factors(ctx.n(), slots, params_->literal().slots_to_coeffs_levels);
     const auto stc_levels = slots_to_coeffs_levels(*params_);
+    const double ratio = std::pow(q0 / (2 * std::numbers::pi * eval_mod_scale_),
+                                  1.0 / static_cast<double>(stc.size()));
     for (std::size_t i = 0; i < stc.size(); ++i) {
         LinearTransform::Options options;
         options.level = stc_levels[i];
-        if (i + 1 == stc.size()) {
-            options.scale =
-                prime(ctx, stc_levels[i]) * q0 / (2 * std::numbers::pi * eval_mod_scale_);
-        }
+        options.scale = prime(ctx, stc_levels[i]) * ratio;
         options.cost = dft_cost_model(*params_);
         options.baby = plan_bsgs(ctx, stc_levels[i], stc[i].indices(), slots, options.cost).baby;
         slots_to_coeffs_.emplace_back(encoder_, stc[i], options);
@@ -589,12 +597,18 @@ Ciphertext CkksBootstrapper::eval_mod(const Ciphertext& y, double message_scale,
         c = ev.add(c, c);
         c = ev.add_constant(c, -1.0);
     }
+    if (params_->literal().arcsine_degree == 3) {
+        // arcsin(s) ~ s + s^3 / 6 for the small s = sin(2 pi x) at x near an integer.
+        const double coefficients[4] = {0, 1, 0, 1.0 / 6};
+        c = evaluate_power_basis(ev, c, coefficients, eval_mod_scale_);
+    }
     const double drift = std::abs(c.scale / eval_mod_scale_ - 1);
     if (c.level != lv.eval_mod_end || drift > 1e-9) {
         throw InternalError("eval_mod: landed at level " + std::to_string(c.level) +
                             ", scale off by " + std::to_string(drift) + " (a bug)");
     }
-    // c holds sin(2 pi x) ~ 2 pi m Delta / q_0: relabelled, the same polynomial reads as m.
+    // c holds sin(2 pi x) (or its arcsine) ~ 2 pi m Delta / q_0: relabelled, the same polynomial
+    // reads as m.
     ckks::set_metadata(c, ckks::metadata(c).with_scale(eval_mod_scale_ * 2 * std::numbers::pi *
                                                        message_scale / q0));
     return c;

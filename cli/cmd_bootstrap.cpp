@@ -22,6 +22,7 @@
 #include "henn/ckks/encoder.hpp"
 #include "henn/ckks/encryptor.hpp"
 #include "henn/ckks/errors.hpp"
+#include "henn/math/modarith.hpp"
 #include "henn/math/ntt.hpp"
 #include "henn/math/parallel.hpp"
 #include "henn/math/random.hpp"
@@ -43,11 +44,15 @@ struct BootstrapOptions {
     int slots_to_coeffs_levels = 3;
     double key_byte_weight = 1e-5;
     int special_primes = 7;
+    int cosine_degree = 62;
+    int double_angle = 3;
+    int arcsine_degree = 0;
     int log_q0 = 55;  // 61-bit primes of P: more of them, fewer key-switching digits, smaller keys
     std::vector<int> threads = {1};
     int repeat = 1;
     bool toy = false;  // allow rings below the security bound (small log N), clearly marked
     bool json = false;
+    bool trace = false;  // bench: per-stage errors against exact values (uses the secret key)
 };
 
 BootstrappingLiteral literal_for(const BootstrapOptions& o) {
@@ -62,6 +67,9 @@ BootstrappingLiteral literal_for(const BootstrapOptions& o) {
     lit.log_p.assign(o.special_primes, 61);
     lit.key_byte_weight = o.key_byte_weight;
     lit.log_q0 = o.log_q0;
+    lit.cosine_degree = o.cosine_degree;
+    lit.double_angle = o.double_angle;
+    lit.arcsine_degree = o.arcsine_degree;
     lit.allow_insecure = o.toy;
     return lit;
 }
@@ -109,6 +117,8 @@ nlohmann::json describe_json(const BootstrappingParameters& params) {
     j["k"] = params.literal().k;
     j["cosine_degree"] = params.literal().cosine_degree;
     j["double_angle"] = params.literal().double_angle;
+    j["arcsine_degree"] = params.literal().arcsine_degree;
+    j["log_q0_over_delta"] = params.literal().log_q0 - params.literal().log_default_scale;
     j["cosine_error_log2"] = std::log2(params.cosine_error());
     const double f = params.log2_failure_probability();
     j["failure_probability_log2"] = std::isinf(f) ? nlohmann::json(nullptr) : nlohmann::json(f);
@@ -116,7 +126,8 @@ nlohmann::json describe_json(const BootstrappingParameters& params) {
                    {"coeffs_to_slots_end", lv.coeffs_to_slots_end},
                    {"eval_mod_end", lv.eval_mod_end},
                    {"output", lv.output},
-                   {"cosine_depth", lv.cosine_depth}};
+                   {"cosine_depth", lv.cosine_depth},
+                   {"arcsine_depth", lv.arcsine_depth}};
     std::vector<double> bits;
     for (const auto& q : ctx.q())
         bits.push_back(std::round(std::log2(static_cast<double>(q.value())) * 100) / 100);
@@ -157,6 +168,129 @@ double peak_rss_bytes() {
     return static_cast<double>(usage.ru_maxrss) * 1024.0;  // Linux: kilobytes
 }
 
+// --trace: each stage decrypted with the secret key and compared with its exact value, computed
+// from the input's coefficients: t = c_0 + c_1 s over the integers (the raised plaintext),
+// u = t mod q_0 (the message Delta m plus the input's noise), I = (t - u) / q_0. Errors of
+// CoeffsToSlots and EvalMod are in units of message coefficients (u / Delta), so the stages
+// compare; "alone" rows feed a stage its exact input (fresh encryption) instead of the previous
+// stage's output.
+void trace_bootstrap(const BootstrappingParameters& params, const CkksBootstrapper& boot,
+                     const ckks::Evaluator& ev, const ckks::SecretKey& secret,
+                     const ckks::Ciphertext& input,
+                     const std::vector<std::complex<double>>& values) {
+    const auto& ctx = *params.context();
+    const auto& lv = params.levels();
+    const std::size_t n = ctx.n(), slots = params.slots();
+    const auto q0u = ctx.q()[0].value();
+    const double q0 = static_cast<double>(q0u), delta = input.scale, k1 = params.eval_mod_bound();
+    ckks::Encoder encoder(params.context());
+    ckks::Encryptor encryptor(params.context(), secret);
+    ckks::Decryptor decryptor(params.context(), secret);
+    auto coefficients = [&](const ckks::RnsPoly& poly) {
+        std::vector<std::uint64_t> c(poly.limb(0), poly.limb(0) + n);
+        math::ntt_inverse(c.data(), ctx.ntt(0));
+        std::vector<std::int64_t> out(n);
+        for (std::size_t i = 0; i < n; ++i) out[i] = math::to_centered(c[i], q0u);
+        return out;
+    };
+    const auto c0 = coefficients(input.polys[0]), c1 = coefficients(input.polys[1]);
+    const auto sk = coefficients(secret.poly());
+    std::vector<__int128> t(c0.begin(), c0.end());
+    for (std::size_t k = 0; k < n; ++k) {
+        if (sk[k] == 0) continue;
+        for (std::size_t j = 0; j < n; ++j) {
+            const __int128 term = static_cast<__int128>(sk[k]) * c1[j];
+            if (j + k < n)
+                t[j + k] += term;
+            else
+                t[j + k - n] -= term;  // X^N = -1
+        }
+    }
+    std::vector<double> u(n), x(n);  // u / Delta and t / q_0
+    std::int64_t largest_i = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+        __int128 r = t[j] % static_cast<__int128>(q0u);
+        if (r > static_cast<__int128>(q0u / 2)) r -= q0u;
+        if (r < -static_cast<__int128>(q0u / 2)) r += q0u;
+        const auto i = static_cast<std::int64_t>((t[j] - r) / static_cast<__int128>(q0u));
+        largest_i = std::max(largest_i, i < 0 ? -i : i);
+        u[j] = static_cast<double>(r) / delta;
+        x[j] = static_cast<double>(i) + static_cast<double>(r) / q0;
+    }
+    const int bits = static_cast<int>(__builtin_ctzll(slots));
+    auto br = [&](std::size_t k) { return math::reverse_bits(k, bits); };
+    auto print = [](const std::string& stage, const std::vector<double>& errors) {
+        double sum = 0, worst = 0;
+        for (double e : errors) sum += e * e, worst = std::max(worst, std::fabs(e));
+        const double rms = std::sqrt(sum / static_cast<double>(errors.size()));
+        std::cout << "  " << std::left << std::setw(34) << stage << std::right << std::fixed
+                  << std::setprecision(1) << " rms 2^" << std::setw(6) << std::log2(rms)
+                  << "  max 2^" << std::setw(6) << std::log2(worst) << "\n";
+    };
+    auto real_slots = [&](const ckks::Ciphertext& c) {
+        return encoder.decode_real(decryptor.decrypt(c));
+    };
+    std::cout << "trace (errors in message-coefficient units u / Delta; |I| <= " << largest_i
+              << ")\n";
+    ckks::Ciphertext raised = circuits::mod_raise(ctx, input, lv.top);
+    ckks::set_metadata(raised, ckks::metadata(raised).with_scale(q0 * 2 * k1));
+    const auto [re, im] = boot.coeffs_to_slots(raised);
+    std::vector<double> e_re(slots), e_im(slots);
+    {
+        const auto yr = real_slots(re), yi = real_slots(im);
+        for (std::size_t k = 0; k < slots; ++k) {
+            e_re[k] = (yr[k] * k1 - x[br(k)]) * q0 / delta;
+            e_im[k] = (yi[k] * k1 - x[br(k) + n / 2]) * q0 / delta;
+        }
+        print("CoeffsToSlots (real part)", e_re);
+        print("CoeffsToSlots (imaginary part)", e_im);
+    }
+    const auto mr = boot.eval_mod(re, delta, q0);
+    const auto mi = boot.eval_mod(im, delta, q0);
+    {
+        const auto vr = real_slots(mr), vi = real_slots(mi);
+        for (std::size_t k = 0; k < slots; ++k) {
+            e_re[k] = vr[k] - u[br(k)];
+            e_im[k] = vi[k] - u[br(k) + n / 2];
+        }
+        print("EvalMod (real part)", e_re);
+        print("EvalMod (imaginary part)", e_im);
+    }
+    {
+        // EvalMod alone on the exact x / (K + 1).
+        std::vector<double> y(slots);
+        for (std::size_t k = 0; k < slots; ++k) y[k] = x[br(k)] / k1;
+        const double scale = static_cast<double>(ctx.q()[lv.coeffs_to_slots_end].value());
+        const auto fresh = encryptor.encrypt(encoder.encode(y, lv.coeffs_to_slots_end, scale));
+        const auto v = real_slots(boot.eval_mod(fresh, delta, q0));
+        for (std::size_t k = 0; k < slots; ++k) e_re[k] = v[k] - u[br(k)];
+        print("EvalMod alone (real part)", e_re);
+    }
+    const auto out = boot.slots_to_coeffs(mr, mi);
+    const auto decoded_input = encoder.decode(decryptor.decrypt(input));
+    const auto got = encoder.decode(decryptor.decrypt(out));
+    auto slot_errors = [&](const std::vector<std::complex<double>>& a,
+                           const std::vector<std::complex<double>>& b) {
+        std::vector<double> e(a.size());
+        for (std::size_t i = 0; i < a.size(); ++i) e[i] = std::abs(a[i] - b[i]);
+        return e;
+    };
+    std::cout << "slot errors\n";
+    print("input (encryption) vs values", slot_errors(decoded_input, values));
+    print("SlotsToCoeffs vs decrypted input", slot_errors(got, decoded_input));
+    {
+        // SlotsToCoeffs alone on the exact u / Delta at EvalMod's output scale.
+        std::vector<double> ur(slots), ui(slots);
+        for (std::size_t k = 0; k < slots; ++k) ur[k] = u[br(k)], ui[k] = u[br(k) + n / 2];
+        const double scale = mr.scale;
+        const auto a = encryptor.encrypt(encoder.encode(ur, lv.eval_mod_end, scale));
+        const auto b = encryptor.encrypt(encoder.encode(ui, lv.eval_mod_end, scale));
+        const auto alone = encoder.decode(decryptor.decrypt(boot.slots_to_coeffs(a, b)));
+        print("SlotsToCoeffs alone vs decrypted input", slot_errors(alone, decoded_input));
+    }
+    (void)ev;
+}
+
 void run_bench_bootstrap(const BootstrapOptions& o) {
     using Clock = std::chrono::steady_clock;
     auto seconds_since = [](Clock::time_point t) {
@@ -190,6 +324,11 @@ void run_bench_bootstrap(const BootstrapOptions& o) {
     for (auto& v : values) v = {u(rng), u(rng)};
     const auto input = encryptor.encrypt(encoder.encode(values, 0));
 
+    if (o.trace) {
+        math::set_thread_count(o.threads.back());
+        trace_bootstrap(*params, bootstrapper, *evaluator, secret, input, values);
+        return;
+    }
     nlohmann::json runs = nlohmann::json::array();
     for (int threads : o.threads) {
         math::set_thread_count(threads);
@@ -296,6 +435,16 @@ void add_shape_options(CLI::App* cmd, BootstrapOptions& o, bool with_log_n) {
                     "Bits of q_0 (inputs at scale 2^40: q_0 / Delta trades EvalMod's error)")
         ->capture_default_str()
         ->check(CLI::Range(46, 61));
+    cmd->add_option("--cosine-degree", o.cosine_degree, "EvalMod: degree of the cosine interpolant")
+        ->capture_default_str()
+        ->check(CLI::Range(2, 255));
+    cmd->add_option("--double-angle", o.double_angle, "EvalMod: double-angle steps")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 10));
+    cmd->add_option("--arcsine", o.arcsine_degree,
+                    "EvalMod: arcsine correction degree (0: none, 3: two more levels)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({0, 3}));
     cmd->add_flag("--toy", o.toy,
                   "Allow rings below the 128-bit bound (INSECURE, for trying small N)");
 }
@@ -312,6 +461,9 @@ const CommandRegistrar bench_bootstrap_command(24, "bench bootstrap", [](CLI::Ap
     cmd->add_option("--repeat", opts->repeat, "Bootstraps per thread count")
         ->capture_default_str()
         ->check(CLI::Range(1, 100));
+    cmd->add_flag("--trace", opts->trace,
+                  "Instead of timing: the error of each stage against its exact value (decrypted "
+                  "with the benchmark's secret key)");
     add_json_flag(cmd, opts->json);
     cmd->callback([opts] { run_bench_bootstrap(*opts); });
 });

@@ -108,6 +108,11 @@ struct BootstrappingLiteral {
     int k = 32;
     int cosine_degree = 62;
     int double_angle = 3;
+    // Arcsine correction after the double angles (0: none, 3: s + s^3 / 6, two more levels): turns
+    // sin(2 pi x) back into 2 pi x for |x| small, so that the message coefficient c comes out with
+    // an error ~ (3 / 40) (2 pi c Delta / q_0)^5 instead of (2 pi c Delta / q_0)^2 / 6 relative:
+    // a smaller q_0 / Delta (less noise amplification) stays correct for every |m| <= 1.
+    int arcsine_degree = 0;
     // Seven 61-bit special primes: four key-switching digits at the top of the default chain,
     // within the 128-bit bound at N = 2^16 (log QP ~ 1700 <= 1747).
     std::vector<int> log_p{61, 61, 61, 61, 61, 61, 61};
@@ -130,6 +135,7 @@ struct BootstrappingLevels {
     int eval_mod_end = 0;         // after EvalMod (SlotsToCoeffs starts here)
     int output = 0;               // after SlotsToCoeffs: the residual levels
     int cosine_depth = 0;         // levels of the cosine polynomial
+    int arcsine_depth = 0;        // levels of the arcsine correction (0 or 2)
 };
 
 class BootstrappingParameters;
@@ -245,8 +251,9 @@ class CkksBootstrapper final : public Bootstrapper {
     ckks::Encoder encoder_;
     std::vector<LinearTransform> coeffs_to_slots_;
     std::vector<LinearTransform> slots_to_coeffs_;
-    double cosine_scale_ = 0;    // scale the cosine polynomial lands at
-    double eval_mod_scale_ = 0;  // scale after the double angles
+    double cosine_scale_ = 0;        // scale the cosine polynomial lands at
+    double double_angle_scale_ = 0;  // scale after the double angles
+    double eval_mod_scale_ = 0;      // scale after EvalMod (double angles or arcsine)
 };
 
 }  // namespace henn::circuits
