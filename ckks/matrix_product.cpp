@@ -86,12 +86,54 @@ ConstantMatrix::ConstantMatrix(ContextPtr context, int level, std::size_t column
             residues_[i].push_back(detail::integer_double_to_residue(integer, context_->q()[i]));
     }
     if (small) small_weights_.assign(integers.begin(), integers.end());
+    if (small) build_groups(row_begin, column_index, values);
+}
+
+void ConstantMatrix::build_groups(std::span<const std::size_t> row_begin,
+                                  std::span<const std::uint32_t> column_index,
+                                  std::span<const double> values) {
+    const std::size_t rows = row_begin.size() - 1;
+    row_group_.assign(rows, -1);
+    auto same_columns = [&](std::size_t a, std::size_t b) {
+        return row_begin[a + 1] - row_begin[a] == row_begin[b + 1] - row_begin[b] &&
+               std::equal(column_index.begin() + static_cast<std::ptrdiff_t>(row_begin[a]),
+                          column_index.begin() + static_cast<std::ptrdiff_t>(row_begin[a + 1]),
+                          column_index.begin() + static_cast<std::ptrdiff_t>(row_begin[b]));
+    };
+    for (std::size_t r = 0; r < rows;) {
+        const std::size_t count = row_begin[r + 1] - row_begin[r];
+        std::size_t end = r + 1;
+        while (end < rows && same_columns(r, end)) ++end;
+        if (count >= kMinGroupColumns) {
+            const auto g = static_cast<std::int32_t>(group_first_.size());
+            group_first_.push_back(r);
+            group_end_.push_back(end);
+            group_column_begin_.push_back(group_columns_.size());
+            group_weight_begin_.push_back(group_weights_.size());
+            group_columns_.insert(
+                group_columns_.end(),
+                column_index.begin() + static_cast<std::ptrdiff_t>(row_begin[r]),
+                column_index.begin() + static_cast<std::ptrdiff_t>(row_begin[r + 1]));
+            for (std::size_t row = r; row < end; ++row) {
+                row_group_[row] = g;
+                for (std::size_t e = row_begin[row]; e < row_begin[row + 1]; ++e) {
+                    group_weights_.push_back(
+                        static_cast<std::int32_t>(std::round(values[e] * constant_scale_)));
+                }
+            }
+        }
+        r = end;
+    }
+    if (group_first_.empty()) row_group_.clear();
 }
 
 std::size_t ConstantMatrix::bytes() const {
     std::size_t total =
         row_begin_.size() * sizeof(std::size_t) + column_index_.size() * sizeof(std::uint32_t);
     for (const auto& limb : residues_) total += limb.size() * sizeof(u64);
+    total += (group_first_.size() * 4) * sizeof(std::size_t) +
+             group_columns_.size() * sizeof(std::uint32_t) +
+             (group_weights_.size() + row_group_.size()) * sizeof(std::int32_t);
     return total + small_weights_.size() * sizeof(std::int32_t);
 }
 
@@ -154,6 +196,8 @@ void ConstantMatrix::product_into(std::span<const Ciphertext* const> inputs, std
     const int threads = static_cast<int>(std::min<std::size_t>(detail::threads(), tasks));
     // Small integers need fewer word products than residues where the kernel has its own path.
     const bool use_small = !small_weights_.empty() && math::vector_kernel_has_small_weights();
+    // Rows sharing their columns: several rows from each load (where the kernel has its own).
+    const bool use_groups = !row_group_.empty() && math::vector_kernel_has_matrix_group();
 #pragma omp parallel num_threads(threads)
     {
         std::vector<const u64*> x(columns_);
@@ -170,14 +214,43 @@ void ConstantMatrix::product_into(std::span<const Ciphertext* const> inputs, std
                     o[r] =
                         accumulate ? scratch.data() + r * block : outputs[r].polys[p].limb(i) + k0;
                 }
-                if (use_small) {
-                    math::matrix_rows_small_mod_vec(x.data(), row_begin_.data() + row_lo,
-                                                    column_index_.data(), small_weights_.data(),
-                                                    out_rows, o.data(), block, ctx.q()[i]);
+                // Rows [r, end) by the row kernels.
+                auto rows_kernel = [&](std::size_t r, std::size_t end) {
+                    if (use_small) {
+                        math::matrix_rows_small_mod_vec(x.data(), row_begin_.data() + row_lo + r,
+                                                        column_index_.data(), small_weights_.data(),
+                                                        end - r, o.data() + r, block, ctx.q()[i]);
+                    } else {
+                        math::matrix_rows_mod_vec(x.data(), row_begin_.data() + row_lo + r,
+                                                  column_index_.data(), residues_[i].data(),
+                                                  end - r, o.data() + r, block, ctx.q()[i]);
+                    }
+                };
+                if (!use_groups) {
+                    rows_kernel(0, out_rows);
                 } else {
-                    math::matrix_rows_mod_vec(x.data(), row_begin_.data() + row_lo,
-                                              column_index_.data(), residues_[i].data(), out_rows,
-                                              o.data(), block, ctx.q()[i]);
+                    for (std::size_t r = 0; r < out_rows;) {
+                        const std::int32_t g = row_group_[row_lo + r];
+                        std::size_t end = r + 1;
+                        if (g < 0) {
+                            while (end < out_rows && row_group_[row_lo + end] < 0) ++end;
+                            rows_kernel(r, end);
+                        } else {
+                            const auto gi = static_cast<std::size_t>(g);
+                            end = std::min(group_end_[gi], row_lo + out_rows) - row_lo;
+                            const std::size_t first = group_column_begin_[gi];
+                            const std::size_t count =
+                                (gi + 1 < group_column_begin_.size() ? group_column_begin_[gi + 1]
+                                                                     : group_columns_.size()) -
+                                first;
+                            math::matrix_group_mod_vec(
+                                x.data(), group_columns_.data() + first, count,
+                                group_weights_.data() + group_weight_begin_[gi] +
+                                    (row_lo + r - group_first_[gi]) * count,
+                                end - r, o.data() + r, block, ctx.q()[i]);
+                        }
+                        r = end;
+                    }
                 }
                 if (!accumulate) continue;
                 for (std::size_t r = 0; r < out_rows; ++r) {

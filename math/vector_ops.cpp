@@ -167,6 +167,7 @@ const VectorKernelTable& portable_vector_kernels() {
                                                 portable_weighted_sum,
                                                 portable_karatsuba,
                                                 nullptr,
+                                                nullptr,
                                                 nullptr};
     return table;
 }
@@ -422,6 +423,53 @@ void matrix_rows_small_mod_vec(const u64* const* x, const std::size_t* row_begin
                                u64* const* out, std::size_t n, const Modulus& q,
                                VectorKernel kernel) {
     matrix_rows_small_through(checked_table(kernel), x, row_begin, column, w, rows, out, n, q);
+}
+
+namespace {
+// Bits of the largest |w| (at least 1); henn::InvalidArgument at or above kMaxSmallWeightBits.
+int group_weight_bits(const std::int32_t* w, std::size_t entries) {
+    std::uint32_t largest = 0;
+    for (std::size_t e = 0; e < entries; ++e) {
+        const std::int32_t v = w[e];
+        largest = std::max(largest,
+                           static_cast<std::uint32_t>(v < 0 ? -static_cast<std::int64_t>(v) : v));
+    }
+    if (largest >= (std::uint32_t{1} << kMaxSmallWeightBits)) {
+        throw InvalidArgument("matrix_group_mod_vec: a weight is not below 2^" +
+                              std::to_string(kMaxSmallWeightBits) + " in magnitude");
+    }
+    int bits = 1;
+    while ((std::uint32_t{1} << bits) <= largest) ++bits;
+    return bits;
+}
+
+void matrix_group_through(const simd::VectorKernelTable& table, const u64* const* x,
+                          const std::uint32_t* column, std::size_t count, const std::int32_t* w,
+                          std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
+    const int bits = group_weight_bits(w, rows * count);
+    if (table.matrix_group) return table.matrix_group(x, column, count, w, rows, out, n, q, bits);
+    // Tables without: each row as a row of matrix_rows_small_mod_vec.
+    std::vector<std::size_t> row_begin(rows + 1);
+    std::vector<std::uint32_t> columns(rows * count);
+    for (std::size_t r = 0; r <= rows; ++r) row_begin[r] = r * count;
+    for (std::size_t r = 0; r < rows; ++r)
+        std::copy(column, column + count, columns.begin() + static_cast<std::ptrdiff_t>(r * count));
+    matrix_rows_small_through(table, x, row_begin.data(), columns.data(), w, rows, out, n, q);
+}
+}  // namespace
+
+bool vector_kernel_has_matrix_group() {
+    return selected_table().matrix_group != nullptr;
+}
+void matrix_group_mod_vec(const u64* const* x, const std::uint32_t* column, std::size_t count,
+                          const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                          const Modulus& q) {
+    matrix_group_through(selected_table(), x, column, count, w, rows, out, n, q);
+}
+void matrix_group_mod_vec(const u64* const* x, const std::uint32_t* column, std::size_t count,
+                          const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                          const Modulus& q, VectorKernel kernel) {
+    matrix_group_through(checked_table(kernel), x, column, count, w, rows, out, n, q);
 }
 
 void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0,

@@ -106,6 +106,11 @@ struct Policy {
     static HENN_ALWAYS_INLINE V add_words(V a, V b) { return _mm256_add_epi64(a, b); }
     static HENN_ALWAYS_INLINE V mul_low32(V a, V b) { return _mm256_mul_epu32(a, b); }
     static HENN_ALWAYS_INLINE V high32(V a) { return _mm256_srli_epi64(a, 32); }
+    static HENN_ALWAYS_INLINE V mul_signed32(V a, V b) { return _mm256_mul_epi32(a, b); }
+    // x in every 32-bit half (a broadcast straight from memory, no shuffle port).
+    static HENN_ALWAYS_INLINE V broadcast32(std::int32_t x) { return _mm256_set1_epi32(x); }
+    static HENN_ALWAYS_INLINE V and_words(V a, V b) { return _mm256_and_si256(a, b); }
+    static HENN_ALWAYS_INLINE V shift_right31(V a) { return _mm256_srli_epi64(a, 31); }
 
     // x - q when x >= q; x and q below 2^63, so the signed compare is exact.
     static HENN_ALWAYS_INLINE V reduce_once(V x, V q) {
@@ -348,6 +353,13 @@ void matrix_rows_small(const u64* const* x, const std::size_t* row_begin,
     small_rows_any<Policy>(x, row_begin, column, w, rows, out, n, q);  // vector_ops_loops.inc
 }
 
+// 16 registers: 4 rows x 2 vectors of sums below 2^31 (4 x 1, twice the sums, above).
+void matrix_group(const u64* const* x, const std::uint32_t* column, std::size_t count,
+                  const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                  const Modulus& q, int weight_bits) {
+    group_rows_any<Policy, 4, 2>(x, column, count, w, rows, out, n, q, weight_bits);
+}
+
 }  // namespace avx2_kernels
 HENN_TARGET_REGION_END
 
@@ -370,6 +382,11 @@ struct Common {
     static HENN_ALWAYS_INLINE V add_words(V a, V b) { return _mm512_add_epi64(a, b); }
     static HENN_ALWAYS_INLINE V mul_low32(V a, V b) { return _mm512_mul_epu32(a, b); }
     static HENN_ALWAYS_INLINE V high32(V a) { return _mm512_srli_epi64(a, 32); }
+    static HENN_ALWAYS_INLINE V mul_signed32(V a, V b) { return _mm512_mul_epi32(a, b); }
+    // x in every 32-bit half (a broadcast straight from memory, no shuffle port).
+    static HENN_ALWAYS_INLINE V broadcast32(std::int32_t x) { return _mm512_set1_epi32(x); }
+    static HENN_ALWAYS_INLINE V and_words(V a, V b) { return _mm512_and_si512(a, b); }
+    static HENN_ALWAYS_INLINE V shift_right31(V a) { return _mm512_srli_epi64(a, 31); }
 
     // x - q when x >= q (unsigned min: x - q wraps above x when x < q).
     static HENN_ALWAYS_INLINE V reduce_once(V x, V q) {
@@ -979,6 +996,15 @@ void matrix_rows_small512(const u64* const* x, const std::size_t* row_begin,
     small_rows_any<Common>(x, row_begin, column, w, rows, out, n, q);
 }
 
+// 32 registers: 4 rows x 4 vectors of sums below 2^31 (4 x 2, twice the sums, above). AVX-512F
+// only, shared by the avx512 and avx512ifma tables (signed 32-bit products keep up with IFMA's
+// 52-bit ones and need no reduction of the weights).
+void matrix_group512(const u64* const* x, const std::uint32_t* column, std::size_t count,
+                     const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                     const Modulus& q, int weight_bits) {
+    group_rows_any<Common, 4, 4>(x, column, count, w, rows, out, n, q, weight_bits);
+}
+
 }  // namespace avx512_kernels
 HENN_TARGET_REGION_END
 
@@ -996,7 +1022,8 @@ const VectorKernelTable& avx2_vector_kernels() {
                                             weighted_sum,
                                             karatsuba,
                                             nullptr,
-                                            matrix_rows_small};
+                                            matrix_rows_small,
+                                            matrix_group};
     return table;
 }
 
@@ -1014,7 +1041,8 @@ const VectorKernelTable& avx512_vector_kernels() {
                                             weighted_sum64,
                                             karatsuba64,
                                             nullptr,
-                                            matrix_rows_small512};
+                                            matrix_rows_small512,
+                                            matrix_group512};
     return table;
 }
 
@@ -1032,7 +1060,8 @@ const VectorKernelTable& avx512ifma_vector_kernels() {
                                             weighted_sum_ifma,
                                             karatsuba_ifma,
                                             matrix_rows_ifma,
-                                            nullptr};
+                                            nullptr,
+                                            matrix_group512};
     return table;
 }
 

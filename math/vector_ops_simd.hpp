@@ -38,6 +38,11 @@ struct VectorKernelTable {
     void (*matrix_rows_small)(const u64* const* x, const std::size_t* row_begin,
                               const std::uint32_t* column, const std::int32_t* w, std::size_t rows,
                               u64* const* out, std::size_t n, const Modulus& q);
+    // Null: the group's rows go through matrix_rows_small (vector_ops.cpp). weight_bits: every
+    // |w| < 2^weight_bits <= kMaxSmallWeightBits.
+    void (*matrix_group)(const u64* const* x, const std::uint32_t* column, std::size_t count,
+                         const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                         const Modulus& q, int weight_bits);
 };
 
 // matrix_rows through a table's weighted_sum and add, 64 terms at a time (math/vector_ops.cpp):

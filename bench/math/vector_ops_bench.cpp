@@ -188,6 +188,92 @@ const bool registered_matrix_rows = [] {
     return true;
 }();
 
+// The same product with rows that share their columns (matrix_group_mod_vec: the layout of a dense
+// layer in ckks::ConstantMatrix): same block, rows, columns, weights and primes as MatrixRows.
+void run_matrix_group(benchmark::State& state, VectorKernel kernel, int bits) {
+    constexpr std::size_t kBlock = 128, kColumns = 784, kRows = 16;
+    const Modulus q(generate_ntt_primes(bits, 1, 2 * 8192)[0]);
+    std::mt19937_64 rng(8);
+    std::vector<std::vector<u64>> in(kColumns, std::vector<u64>(kBlock));
+    for (auto& v : in)
+        for (auto& x : v) x = rng() % q.value();
+    std::vector<const u64*> x;
+    for (const auto& v : in) x.push_back(v.data());
+    std::vector<std::uint32_t> column(kColumns);
+    for (std::size_t c = 0; c < kColumns; ++c) column[c] = static_cast<std::uint32_t>(c);
+    std::vector<std::int32_t> w(kRows * kColumns);
+    for (auto& v : w) v = static_cast<std::int32_t>(rng() % (1u << 21)) - (1 << 20);
+    std::vector<std::vector<u64>> out(kRows, std::vector<u64>(kBlock));
+    std::vector<u64*> o;
+    for (auto& v : out) o.push_back(v.data());
+    for (auto _ : state) {
+        matrix_group_mod_vec(x.data(), column.data(), kColumns, w.data(), kRows, o.data(), kBlock,
+                             q, kernel);
+        benchmark::DoNotOptimize(o.data());
+        benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(
+        static_cast<std::int64_t>(state.iterations() * kRows * kColumns * kBlock));
+}
+
+const bool registered_matrix_group = [] {
+    for (int bits : {27, 42}) {
+        for (VectorKernel kernel : {VectorKernel::portable, VectorKernel::avx2,
+                                    VectorKernel::avx512, VectorKernel::avx512ifma}) {
+            if (!vector_kernel_available(kernel)) continue;
+            const std::string name = std::string("MatrixGroup/") + vector_kernel_name(kernel) +
+                                     "/bits:" + std::to_string(bits);
+            benchmark::RegisterBenchmark(name.c_str(), run_matrix_group, kernel, bits)
+                ->Unit(benchmark::kMicrosecond);
+        }
+    }
+    return true;
+}();
+
+// A whole dense layer on one limb as ckks::ConstantMatrix walks it: 784 inputs of 8192
+// coefficients each (separate arrays, as ciphertexts are), 128 rows, blocks of 128 coefficients
+// one after another, so inputs come from memory once per block and weights stay in cache. Items
+// are multiply-accumulates.
+void run_matrix_group_layer(benchmark::State& state, VectorKernel kernel, int bits) {
+    constexpr std::size_t kN = 8192, kBlock = 128, kColumns = 784, kRows = 128;
+    const Modulus q(generate_ntt_primes(bits, 1, 2 * 8192)[0]);
+    std::mt19937_64 rng(9);
+    std::vector<std::vector<u64>> in(kColumns, std::vector<u64>(kN));
+    for (auto& v : in)
+        for (auto& x : v) x = rng() % q.value();
+    std::vector<std::uint32_t> column(kColumns);
+    for (std::size_t c = 0; c < kColumns; ++c) column[c] = static_cast<std::uint32_t>(c);
+    std::vector<std::int32_t> w(kRows * kColumns);
+    for (auto& v : w) v = static_cast<std::int32_t>(rng() % (1u << 21)) - (1 << 20);
+    std::vector<std::vector<u64>> out(kRows, std::vector<u64>(kN));
+    std::vector<const u64*> x(kColumns);
+    std::vector<u64*> o(kRows);
+    for (auto _ : state) {
+        for (std::size_t k0 = 0; k0 < kN; k0 += kBlock) {
+            for (std::size_t c = 0; c < kColumns; ++c) x[c] = in[c].data() + k0;
+            for (std::size_t r = 0; r < kRows; ++r) o[r] = out[r].data() + k0;
+            matrix_group_mod_vec(x.data(), column.data(), kColumns, w.data(), kRows, o.data(),
+                                 kBlock, q, kernel);
+        }
+        benchmark::DoNotOptimize(o.data());
+        benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kRows * kColumns * kN));
+}
+
+const bool registered_matrix_group_layer = [] {
+    for (int bits : {27, 42}) {
+        for (VectorKernel kernel : {VectorKernel::avx2, VectorKernel::avx512}) {
+            if (!vector_kernel_available(kernel)) continue;
+            const std::string name = std::string("MatrixGroupLayer/") + vector_kernel_name(kernel) +
+                                     "/bits:" + std::to_string(bits);
+            benchmark::RegisterBenchmark(name.c_str(), run_matrix_group_layer, kernel, bits)
+                ->Unit(benchmark::kMillisecond);
+        }
+    }
+    return true;
+}();
+
 // Registered by name (operation/kernel/n/bits), the layout ntt_ratios.py reads.
 const bool registered = [] {
     for (Op op : {Op::add, Op::mul, Op::mul_add, Op::mul_scalar, Op::dot, Op::dot_many,

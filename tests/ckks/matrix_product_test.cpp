@@ -144,6 +144,94 @@ INSTANTIATE_TEST_SUITE_P(WeightSizes, MatrixProduct, ::testing::Values(4096.0, 0
                              return info.param == 0.0 ? "ResidueWeights" : "SmallIntegerWeights";
                          });
 
+// Rows that share their columns (the row groups of math::matrix_group_mod_vec): two runs of dense
+// rows (one column list in shuffled order, zeros among the weights), a sparse row between them,
+// products over row ranges that cut a group, and column blocks accumulated; the same words as one
+// evaluator call per weight, on primes below 2^31 (one product per term) and above.
+class GroupedRows : public ::testing::TestWithParam<bool> {};
+
+TEST_P(GroupedRows, SameWordsAsOneEvaluatorCallPerWeight) {
+    ParametersLiteral lit;
+    lit.log_n = 13;
+    lit.log_q = GetParam() ? std::vector<int>{50, 40, 40} : std::vector<int>{30, 25, 28};
+    lit.log_p = {51};
+    lit.log_default_scale = 25;
+    CkksSetup s(lit, {}, false, 5);
+    const std::size_t columns = 70, slots = s.context->max_slots();
+    std::mt19937_64 rng(21);
+    std::uniform_real_distribution<double> weight(-1.5, 1.5);
+    SparseMatrix m;
+    m.columns = columns;
+    std::vector<std::uint32_t> dense(columns), part(40);
+    for (std::size_t c = 0; c < columns; ++c) dense[c] = static_cast<std::uint32_t>((c * 11) % 70);
+    for (std::size_t c = 0; c < part.size(); ++c) part[c] = static_cast<std::uint32_t>(c + 20);
+    auto add_row = [&](const std::vector<std::uint32_t>& cols) {
+        for (std::uint32_t c : cols) {
+            m.column.push_back(c);
+            m.value.push_back(c % 9 == 0 ? 0.0 : weight(rng));
+        }
+        m.row_begin.push_back(m.column.size());
+    };
+    for (int r = 0; r < 6; ++r) add_row(dense);
+    add_row({3, 5, 60});
+    for (int r = 0; r < 7; ++r) add_row(part);
+    const std::size_t rows = m.row_begin.size() - 1;
+    const int level = s.context->max_level();
+    ConstantMatrix matrix(s.context, level, columns, m.row_begin, m.column, m.value, 4096.0);
+    matrix.set_block_size(64);
+
+    std::vector<Ciphertext> cts;
+    for (std::size_t c = 0; c < columns; ++c)
+        cts.push_back(s.encrypt(random_complex(slots, 300 + c)));
+    std::vector<const Ciphertext*> ptrs;
+    for (const auto& c : cts) ptrs.push_back(&c);
+    std::vector<Ciphertext> naive;
+    for (std::size_t r = 0; r < rows; ++r) {
+        Ciphertext sum = s.evaluator->multiply_constant(cts[0], 0.0, 4096.0);
+        for (std::size_t e = m.row_begin[r]; e < m.row_begin[r + 1]; ++e) {
+            s.evaluator->add_inplace(
+                sum, s.evaluator->multiply_constant(cts[m.column[e]], m.value[e], 4096.0));
+        }
+        naive.push_back(std::move(sum));
+    }
+    const auto whole = matrix.multiply(ptrs);
+    for (std::size_t r = 0; r < rows; ++r) {
+        EXPECT_EQ(whole[r].polys, naive[r].polys)
+            << "row " << r << " on the " << math::vector_kernel_name() << " kernel";
+    }
+    for (auto [lo, hi] : {std::pair<std::size_t, std::size_t>{2, 9}, {4, 5}, {6, 14}}) {
+        const auto part_rows = matrix.multiply(ptrs, lo, hi);
+        for (std::size_t r = lo; r < hi; ++r)
+            EXPECT_EQ(part_rows[r - lo].polys, naive[r].polys) << "rows " << lo << ".." << hi;
+    }
+    // Two column blocks of 35 (the dense rows stay groups in each), accumulated.
+    std::vector<std::size_t> rb1{0}, rb2{0};
+    std::vector<std::uint32_t> c1, c2;
+    std::vector<double> v1, v2;
+    for (std::size_t r = 0; r < rows; ++r) {
+        for (std::size_t e = m.row_begin[r]; e < m.row_begin[r + 1]; ++e) {
+            if (m.column[e] < 35) {
+                c1.push_back(m.column[e]);
+                v1.push_back(m.value[e]);
+            } else {
+                c2.push_back(static_cast<std::uint32_t>(m.column[e] - 35));
+                v2.push_back(m.value[e]);
+            }
+        }
+        rb1.push_back(c1.size());
+        rb2.push_back(c2.size());
+    }
+    ConstantMatrix left(s.context, level, 35, rb1, c1, v1, 4096.0);
+    ConstantMatrix right(s.context, level, columns - 35, rb2, c2, v2, 4096.0);
+    std::vector<Ciphertext> sums(rows);
+    left.multiply_accumulate(std::span(ptrs).first(35), sums);
+    right.multiply_accumulate(std::span(ptrs).subspan(35), sums);
+    for (std::size_t r = 0; r < rows; ++r) EXPECT_EQ(sums[r].polys, naive[r].polys) << "row " << r;
+}
+
+INSTANTIATE_TEST_SUITE_P(Primes, GroupedRows, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Above2To31" : "Below2To31"; });
+
 TEST(MatrixProductErrors, MalformedRowsAndWrongInputsAreRefused) {
     CkksSetup s(small_chain(), {}, false, 4);
     const std::vector<std::size_t> rb{0, 1};

@@ -421,6 +421,83 @@ TEST(VectorOps, SmallWeightMatrixRowsMatchScalarReference) {
     }
 }
 
+// Rows sharing one list of columns against the scalar sum of the weights' residues: 1 to 9 rows
+// (the 4-row register blocks and every remainder), column lists of 0, 1 and 300 entries (more
+// than one run at the largest weights), repeated columns, the largest magnitudes, zeros, x = q - 1,
+// moduli on both sides of 2^31 (one product per term below, two halves above).
+TEST(VectorOps, MatrixGroupMatchesScalarReference) {
+    std::mt19937_64 rng(79);
+    const std::size_t columns = 320;
+    const std::int32_t largest = (std::int32_t{1} << kMaxSmallWeightBits) - 1;
+    std::vector<Modulus> moduli = test_moduli();
+    moduli.emplace_back(generate_ntt_primes(31, 1, 1024)[0]);
+    moduli.emplace_back(generate_ntt_primes(32, 1, 1024)[0]);
+    moduli.emplace_back(generate_ntt_primes(21, 1, 1024)[0]);
+    for (const Modulus& q : moduli) {
+        for (std::size_t n : {std::size_t{5}, std::size_t{16}, std::size_t{40}, std::size_t{128},
+                              std::size_t{1000}}) {
+            std::vector<std::vector<u64>> x(columns);
+            std::vector<const u64*> xp(columns);
+            for (std::size_t c = 0; c < columns; ++c) {
+                x[c] = random_residues(n, q.value(), rng);
+                if (c % 7 == 0) std::fill(x[c].begin(), x[c].end(), q.value() - 1);
+                xp[c] = x[c].data();
+            }
+            for (std::size_t count : {std::size_t{0}, std::size_t{1}, std::size_t{300}}) {
+                for (std::size_t rows : {std::size_t{1}, std::size_t{3}, std::size_t{4},
+                                         std::size_t{5}, std::size_t{9}}) {
+                    // kind (per row): 0 random signs, 1 all +largest, 2 all -largest, 3 small
+                    // random with zeros (a short weight bound: longer runs).
+                    std::vector<std::uint32_t> column(count);
+                    for (auto& c : column) c = static_cast<std::uint32_t>(rng() % columns);
+                    std::vector<std::int32_t> w(rows * count);
+                    const int kind = static_cast<int>(rng() % 4);
+                    for (std::size_t e = 0; e < w.size(); ++e) {
+                        std::int32_t v = static_cast<std::int32_t>(
+                            rng() % (static_cast<std::uint64_t>(largest) + 1));
+                        if (kind == 1) v = largest;
+                        if (kind == 2) v = -largest;
+                        if (kind == 3) v = static_cast<std::int32_t>(rng() % 7) - 3;
+                        if ((kind == 0 || e % 5 == 0) && (rng() & 1)) v = -v;
+                        w[e] = v;
+                    }
+                    std::vector<std::vector<u64>> expected(rows, std::vector<u64>(n, 0));
+                    for (std::size_t r = 0; r < rows; ++r) {
+                        for (std::size_t j = 0; j < count; ++j) {
+                            const std::int32_t v = w[r * count + j];
+                            const u64 magnitude = static_cast<u64>(v >= 0 ? v : -v) % q.value();
+                            const u64 residue =
+                                v >= 0 ? magnitude : negate_mod(magnitude, q.value());
+                            for (std::size_t k = 0; k < n; ++k) {
+                                expected[r][k] =
+                                    add_mod(expected[r][k], mul_mod(x[column[j]][k], residue, q),
+                                            q.value());
+                            }
+                        }
+                    }
+                    for (VectorKernel kernel : available_kernels()) {
+                        std::vector<std::vector<u64>> out(rows, std::vector<u64>(n, 12345));
+                        std::vector<u64*> op(rows);
+                        for (std::size_t r = 0; r < rows; ++r) op[r] = out[r].data();
+                        matrix_group_mod_vec(xp.data(), column.data(), count, w.data(), rows,
+                                             op.data(), n, q, kernel);
+                        EXPECT_EQ(out, expected) << where(kernel, q, n) << " rows " << rows
+                                                 << " count " << count << " kind " << kind;
+                    }
+                }
+            }
+        }
+    }
+    const Modulus q(97);
+    std::vector<u64> one(1, 1), out(1);
+    const u64* xp[1] = {one.data()};
+    u64* op[1] = {out.data()};
+    const std::uint32_t column[1] = {0};
+    const std::int32_t too_large[1] = {-(std::int32_t{1} << kMaxSmallWeightBits)};
+    EXPECT_THROW(matrix_group_mod_vec(xp, column, 1, too_large, 1, op, 1, q),
+                 henn::InvalidArgument);
+}
+
 TEST(VectorOps, SmallWeightsAboveTheBoundAreRejected) {
     const Modulus q(97);
     std::vector<u64> one(1, 1), out(1);

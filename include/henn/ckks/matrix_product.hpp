@@ -75,6 +75,20 @@ class ConstantMatrix {
     // The same entries as integers when all are below 2^kMaxSmallWeightBits (else empty); each
     // row's positive entries come before its negative ones.
     std::vector<std::int32_t> small_weights_;
+    // Runs of consecutive rows with the same list of at least kMinGroupColumns columns (a dense
+    // layer: one run of every row), when every integer is small: math::matrix_group_mod_vec sums
+    // several rows from each load of an input. Group g holds the rows [group_first_[g],
+    // group_end_[g]), its columns from group_column_begin_[g] in group_columns_, its
+    // integers row after row (zeros kept) from group_weight_begin_[g] in group_weights_.
+    // row_group_[r] is the group of row r, or -1 for a row summed by the row kernels (empty when
+    // there are no groups).
+    static constexpr std::size_t kMinGroupColumns = 32;
+    void build_groups(std::span<const std::size_t> row_begin,
+                      std::span<const std::uint32_t> column_index, std::span<const double> values);
+    std::vector<std::size_t> group_first_, group_end_, group_column_begin_, group_weight_begin_;
+    std::vector<std::uint32_t> group_columns_;
+    std::vector<std::int32_t> group_weights_;
+    std::vector<std::int32_t> row_group_;
     std::size_t block_ = 128;
 };
 

@@ -90,6 +90,18 @@ bool vector_kernel_has_small_weights();
 void matrix_rows_small_mod_vec(const u64* const* x, const std::size_t* row_begin,
                                const std::uint32_t* column, const std::int32_t* w, std::size_t rows,
                                u64* const* out, std::size_t n, const Modulus& q);
+// Rows that share one list of columns (every row of a dense layer): out[r][k] = sum_{j < count}
+// x[column[j]][k] * w[r * count + j] mod q for r < rows and k < n, small signed weights (|w| <
+// 2^kMaxSmallWeightBits, henn::InvalidArgument otherwise; zeros allowed) row after row, reduced x.
+// AVX2 and AVX-512 (also the avx512ifma table) sum four rows from each load of x with signed
+// 32-bit products (two per term when q >= 2^31), exactly in 64-bit words, reduced once per run of
+// 2^(31 - bits of the largest |w|) terms. Same words as matrix_rows_mod_vec with w mod q.
+// Whether the selected kernel has its own (otherwise the rows go through
+// matrix_rows_small_mod_vec).
+bool vector_kernel_has_matrix_group();
+void matrix_group_mod_vec(const u64* const* x, const std::uint32_t* column, std::size_t count,
+                          const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                          const Modulus& q);
 // The ciphertext tensor product with Karatsuba's three products:
 // c0 = a0 b0, c2 = a1 b1, c1 = (a0 + a1)(b0 + b1) - c0 - c2 = a0 b1 + a1 b0 (mod q).
 // The outputs must not alias the inputs.
@@ -125,6 +137,9 @@ void matrix_rows_small_mod_vec(const u64* const* x, const std::size_t* row_begin
                                const std::uint32_t* column, const std::int32_t* w, std::size_t rows,
                                u64* const* out, std::size_t n, const Modulus& q,
                                VectorKernel kernel);
+void matrix_group_mod_vec(const u64* const* x, const std::uint32_t* column, std::size_t count,
+                          const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                          const Modulus& q, VectorKernel kernel);
 void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0,
                           u64* c1, u64* c2, std::size_t n, const Modulus& q, VectorKernel kernel);
 
