@@ -43,11 +43,14 @@ struct BootstrapOptions {
     int coeffs_to_slots_levels = 3;
     int slots_to_coeffs_levels = 3;
     double key_byte_weight = 1e-5;
-    int special_primes = 7;
+    int special_primes = 6;  // 61-bit primes of P: more of them, fewer digits, smaller keys
     int cosine_degree = 62;
     int double_angle = 3;
-    int arcsine_degree = 0;
-    int log_q0 = 55;  // 61-bit primes of P: more of them, fewer key-switching digits, smaller keys
+    int arcsine_degree = 3;
+    int log_eval_mod_prime = 60;
+    int log_coeffs_to_slots_prime = 56;
+    int log_slots_to_coeffs_prime = 48;
+    int log_q0 = 48;
     std::vector<int> threads = {1};
     int repeat = 1;
     bool toy = false;  // allow rings below the security bound (small log N), clearly marked
@@ -70,6 +73,9 @@ BootstrappingLiteral literal_for(const BootstrapOptions& o) {
     lit.cosine_degree = o.cosine_degree;
     lit.double_angle = o.double_angle;
     lit.arcsine_degree = o.arcsine_degree;
+    lit.log_eval_mod_prime = o.log_eval_mod_prime;
+    lit.log_coeffs_to_slots_prime = o.log_coeffs_to_slots_prime;
+    lit.log_slots_to_coeffs_prime = o.log_slots_to_coeffs_prime;
     lit.allow_insecure = o.toy;
     return lit;
 }
@@ -445,6 +451,15 @@ void add_shape_options(CLI::App* cmd, BootstrapOptions& o, bool with_log_n) {
                     "EvalMod: arcsine correction degree (0: none, 3: two more levels)")
         ->capture_default_str()
         ->check(CLI::IsMember({0, 3}));
+    cmd->add_option("--eval-mod-bits", o.log_eval_mod_prime, "Bits of the EvalMod primes")
+        ->capture_default_str()
+        ->check(CLI::Range(30, 61));
+    cmd->add_option("--cts-bits", o.log_coeffs_to_slots_prime, "Bits of the CoeffsToSlots primes")
+        ->capture_default_str()
+        ->check(CLI::Range(30, 61));
+    cmd->add_option("--stc-bits", o.log_slots_to_coeffs_prime, "Bits of the SlotsToCoeffs primes")
+        ->capture_default_str()
+        ->check(CLI::Range(30, 61));
     cmd->add_flag("--toy", o.toy,
                   "Allow rings below the 128-bit bound (INSECURE, for trying small N)");
 }

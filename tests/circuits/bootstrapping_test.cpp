@@ -38,7 +38,8 @@ std::vector<Complex> bit_reversed(std::vector<Complex> v) {
     return v;
 }
 
-// TOY, INSECURE: N = 2^10, a sparse secret of weight 32 (so |I| <= 16 = K always).
+// TOY, INSECURE: N = 2^10, a sparse secret of weight 32 (so |I| <= 16 = K always); the default
+// q_0 / Delta = 2^8 with the arcsine correction.
 BootstrappingLiteral toy_literal() {
     BootstrappingLiteral lit;
     lit.log_n = 10;
@@ -51,7 +52,11 @@ BootstrappingLiteral toy_literal() {
 }
 
 struct ToyBootstrapping {
-    BootstrappingParametersPtr params = BootstrappingParameters::create(toy_literal());
+    explicit ToyBootstrapping(const BootstrappingLiteral& literal = toy_literal())
+        : params(BootstrappingParameters::create(literal)) {
+        encryptor.use_test_only_seed(math::test_only_seed(15));
+    }
+    BootstrappingParametersPtr params;
     ckks::ContextPtr ctx = single_threaded(params->context());
     ckks::SecretKey secret = sparse_secret_key_for_tests(*ctx, 32, math::test_only_seed(14));
     ckks::KeyGenerator keygen{ctx, secret};
@@ -64,7 +69,6 @@ struct ToyBootstrapping {
     ckks::Encryptor encryptor{ctx, secret};
     ckks::Decryptor decryptor{ctx, secret};
 
-    ToyBootstrapping() { encryptor.use_test_only_seed(math::test_only_seed(15)); }
     // Fewer limbs than threads' overhead at N = 2^10: run the toy ring on one thread.
     static ckks::ContextPtr single_threaded(ckks::ContextPtr c) {
         math::set_thread_count(1);
@@ -123,14 +127,15 @@ TEST(BootstrappingParameters, ValidatesAndDescribesTheLevelMap) {
     const auto& lv = p.levels();
     EXPECT_EQ(lv.output, 2);
     EXPECT_EQ(lv.eval_mod_end, 2 + 3);
-    EXPECT_EQ(lv.coeffs_to_slots_end, lv.eval_mod_end + lv.cosine_depth + 2);
+    EXPECT_EQ(lv.arcsine_depth, 2);
+    EXPECT_EQ(lv.coeffs_to_slots_end, lv.eval_mod_end + lv.cosine_depth + 2 + lv.arcsine_depth);
     EXPECT_EQ(lv.top, lv.coeffs_to_slots_end + 3);
     EXPECT_EQ(p.context()->max_level(), lv.top);
     EXPECT_LT(p.cosine_error(), std::exp2(-45));
     EXPECT_TRUE(std::isinf(p.log2_failure_probability()));  // h = 32, K = 16: |I| <= 16 always
     const std::string text = p.describe();
     for (const char* part : {"CoeffsToSlots", "EvalMod", "SlotsToCoeffs", "residual", "INSECURE",
-                             "h = 32", "K = 16"}) {
+                             "h = 32", "K = 16", "arcsine degree 3", "q_0 / Delta = 2^8"}) {
         EXPECT_NE(text.find(part), std::string::npos) << part << "\n" << text;
     }
 
@@ -161,6 +166,12 @@ TEST(BootstrappingParameters, ValidatesAndDescribesTheLevelMap) {
     lit = toy_literal();
     lit.slots = 64;
     EXPECT_THROW(BootstrappingParameters::create(lit), ckks::ParameterError);
+    lit = toy_literal();
+    lit.arcsine_degree = 5;  // only 0 and 3
+    EXPECT_THROW(BootstrappingParameters::create(lit), ckks::ParameterError);
+    lit = toy_literal();
+    lit.arcsine_degree = 0;
+    EXPECT_EQ(BootstrappingParameters::create(lit)->levels().top, lv.top - 2);
 }
 
 TEST(Bootstrapping, DftFactorsMatchThePlaintextEmbedding) {
@@ -265,9 +276,10 @@ TEST(Bootstrapping, SlotsToCoeffsOfCoeffsToSlotsIsTheIdentity) {
     EXPECT_GE(ckks::precision(t.decrypt(back), twice).min_bits, 30);
 }
 
-TEST(Bootstrapping, EvalModRemovesTheIntegerPart) {
-    // x = k + m Delta / q_0 with integer |k| <= K and |m| <= 1: EvalMod returns m.
-    auto& t = toy();
+namespace {
+// EvalMod on x = k + m Delta / q_0 with integer |k| <= K and m uniform in [-1, 1] (the message
+// coefficients' largest range): the precision of the returned m.
+ckks::PrecisionStats eval_mod_precision(const ToyBootstrapping& t) {
     const auto& ctx = *t.ctx;
     const auto& lv = t.params->levels();
     const std::size_t n = t.params->slots();
@@ -287,9 +299,29 @@ TEST(Bootstrapping, EvalModRemovesTheIntegerPart) {
     const auto got = t.encoder.decode(t.decryptor.decrypt(out));
     std::vector<double> real(n);
     for (std::size_t i = 0; i < n; ++i) real[i] = got[i].real();
-    const auto stats = ckks::precision(real, expected);
-    EXPECT_GE(stats.mean_bits, 24) << stats.max_error;
-    EXPECT_GE(stats.min_bits, 20) << stats.max_error;
+    return ckks::precision(real, expected);
+}
+}  // namespace
+
+TEST(Bootstrapping, EvalModRemovesTheIntegerPart) {
+    // 27.9 / 25.1 bits measured: the arcsine's residual (3 / 40) t^4 |m| at |m| near 1.
+    const auto stats = eval_mod_precision(toy());
+    EXPECT_GE(stats.mean_bits, 26) << stats.max_error;
+    EXPECT_GE(stats.min_bits, 23) << stats.max_error;
+}
+
+TEST(Bootstrapping, ArcsineCorrectionKeepsMessagesUpToOne) {
+    // Without it, sin(2 pi x) / (2 pi) returns m (1 - t^2 / 6), t = 2 pi m Delta / q_0: at
+    // q_0 / Delta = 2^8 and |m| = 1 an error of 2^-13.3. With s + s^3 / 6 the error is
+    // ~ (3 / 40) t^4 |m|: 2^-25 at |m| = 1, below EvalMod's noise for most m.
+    auto lit = toy_literal();
+    lit.arcsine_degree = 0;
+    const ToyBootstrapping without_arcsine(lit);
+    const auto without = eval_mod_precision(without_arcsine);
+    const auto with = eval_mod_precision(toy());
+    EXPECT_LT(without.min_bits, 14.5);
+    EXPECT_GT(without.min_bits, 12.5);
+    EXPECT_GE(with.min_bits, without.min_bits + 10);
 }
 
 TEST(Bootstrapping, FullBootstrapRefreshesRandomComplexValues) {
@@ -305,9 +337,10 @@ TEST(Bootstrapping, FullBootstrapRefreshesRandomComplexValues) {
     EXPECT_EQ(out.level, boot.output_level());
     EXPECT_EQ(out.scale, ct.scale);
     EXPECT_EQ(out.slots, ct.slots);
+    // 32.9 / 29.6 bits measured (issue 14 asks for 24 / 20 at N = 2^16).
     const auto stats = ckks::precision(t.decrypt(out), values);
-    EXPECT_GE(stats.mean_bits, 24) << "max error " << stats.max_error;
-    EXPECT_GE(stats.min_bits, 20) << "max error " << stats.max_error;
+    EXPECT_GE(stats.mean_bits, 30) << "max error " << stats.max_error;
+    EXPECT_GE(stats.min_bits, 27) << "max error " << stats.max_error;
     EXPECT_GT(timings.total(), 0);
 
     // The refreshed ciphertext computes like a fresh one: a product at the output level.
@@ -324,14 +357,16 @@ TEST(Bootstrapping, FullBootstrapRefreshesRandomComplexValues) {
 
 TEST(Bootstrapping, ConstantInputWithTheLargestCoefficients) {
     // Equal slots put the whole message in one coefficient pair (c_0, c_(N/2)): the worst case for
-    // EvalMod's sin(2 pi x) / (2 pi) ~ x, which at q_0 / Delta = 2^15 stays below 2^-24.
+    // EvalMod's sin(2 pi x) / (2 pi) ~ x. At q_0 / Delta = 2^8 the arcsine correction leaves
+    // (3 / 40) t^4 |c| with t = 2 pi c / 2^8: 2^-25.6 for c = 0.9 (25.9 bits measured; without the
+    // correction t^2 / 6 |c|: 13.7 bits).
     auto& t = toy();
     const std::size_t n = t.params->slots();
     const std::vector<Complex> values(n, Complex(0.9, -0.4));
     const auto out = t.bootstrapper.bootstrap(t.encryptor.encrypt(t.encoder.encode(values, 0)));
     const auto stats = ckks::precision(t.decrypt(out), values);
-    EXPECT_GE(stats.mean_bits, 22) << stats.max_error;
-    EXPECT_GE(stats.min_bits, 20) << stats.max_error;
+    EXPECT_GE(stats.mean_bits, 24.5) << stats.max_error;
+    EXPECT_GE(stats.min_bits, 24.5) << stats.max_error;
 }
 
 TEST(Bootstrapping, FiftyBootstrapsInARowDoNotDrift) {

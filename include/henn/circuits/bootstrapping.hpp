@@ -90,18 +90,20 @@ struct BootstrappingLiteral {
     int log_n = 16;
     std::size_t slots = 0;  // 0: N/2 (full slots); only full slots are supported yet
     // q_0 / Delta (at least 2^6) trades EvalMod's approximation sin(2 pi x) / (2 pi) ~ x, whose
-    // relative error is ~ (2 pi c Delta / q_0)^2 / 6 for a message coefficient c, against the
-    // amplification of EvalMod's noise by q_0 / (2 pi Delta). The coefficients of slots in the
-    // unit disc are at most 1 in magnitude (typically ~ 1/sqrt(N/2)): 2^15 is safe for any input,
-    // 2^8 is more precise for typical data.
-    int log_q0 = 55;
+    // relative error is ~ t^2 / 6 for a message coefficient c, t = 2 pi c Delta / q_0 (with the
+    // arcsine correction below: ~ (3 / 40) t^4), against the amplification of the errors of
+    // CoeffsToSlots and EvalMod by (k + 1) q_0 / Delta and q_0 / (2 pi Delta). The coefficients of
+    // slots in the unit disc are at most 1 in magnitude (typically ~ 1/sqrt(3 N / 2)). 2^8 with the
+    // arcsine keeps every |m| <= 1 to ~25 bits (constant slots of magnitude 1, the worst case) and
+    // typical data to the noise floor; without the arcsine, 2^8 loses 13 bits on the worst case.
+    int log_q0 = 48;
     std::vector<int> log_residual{40, 40, 40, 40, 40,
                                   40, 40, 40, 40};  // levels left, at scale 2^40
     double log_default_scale = 40;                  // Delta of the residual levels and of inputs
     int slots_to_coeffs_levels = 3;
     int log_slots_to_coeffs_prime = 48;
     int coeffs_to_slots_levels = 3;
-    int log_coeffs_to_slots_prime = 58;
+    int log_coeffs_to_slots_prime = 56;
     int log_eval_mod_prime = 60;
     // EvalMod: |I| <= k (the integer part after ModRaise), cosine interpolant degree, double-angle
     // steps r: cos(2 pi (x - 1/4) / 2^r) on [-(k+1), k+1], then r times c -> 2c^2 - 1.
@@ -109,13 +111,13 @@ struct BootstrappingLiteral {
     int cosine_degree = 62;
     int double_angle = 3;
     // Arcsine correction after the double angles (0: none, 3: s + s^3 / 6, two more levels): turns
-    // sin(2 pi x) back into 2 pi x for |x| small, so that the message coefficient c comes out with
-    // an error ~ (3 / 40) (2 pi c Delta / q_0)^5 instead of (2 pi c Delta / q_0)^2 / 6 relative:
-    // a smaller q_0 / Delta (less noise amplification) stays correct for every |m| <= 1.
-    int arcsine_degree = 0;
-    // Seven 61-bit special primes: four key-switching digits at the top of the default chain,
-    // within the 128-bit bound at N = 2^16 (log QP ~ 1700 <= 1747).
-    std::vector<int> log_p{61, 61, 61, 61, 61, 61, 61};
+    // s = sin(2 pi x) back into 2 pi x for x near an integer, so that a small q_0 / Delta (less
+    // noise amplification) stays correct for every |m| <= 1.
+    int arcsine_degree = 3;
+    // Six 61-bit special primes: five key-switching digits at the top of the default chain, within
+    // the 128-bit bound at N = 2^16 (log QP 1746 <= 1747). With fewer residual levels, more special
+    // primes give fewer digits and smaller keys (2 residual levels: 10 primes, 2 digits).
+    std::vector<int> log_p{61, 61, 61, 61, 61, 61};
     // Weight of rotation-key memory in the BSGS split of each DFT level (BsgsCostModel): keys
     // dominate bootstrapping's memory, so fewer rotations are worth a few more plaintext products.
     double key_byte_weight = 1e-5;
