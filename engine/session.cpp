@@ -74,11 +74,11 @@ Session::Session(CompiledModelPtr model, const EvaluationKeyBundle& keys)
         keys_->relinearization->parameter_hash != ctx.parameter_hash()) {
         throw KeyMismatchError("the relinearization key was made under other parameters");
     }
-    i_ntt_.resize(ctx.q_count());
+    quarter_ntt_.resize(ctx.q_count());
     for (std::size_t i = 0; i < ctx.q_count(); ++i) {
-        auto& v = i_ntt_[i];
+        auto& v = quarter_ntt_[i];
         v.assign(ctx.n(), 0);
-        v[ctx.n() / 2] = 1;  // X^(N/2) is i in every slot
+        v[ctx.n() / 4] = 1;  // X^(N/4): its square X^(N/2) is i in every slot
         math::ntt_forward(v.data(), ctx.ntt(i));
     }
 }
@@ -93,20 +93,22 @@ ckks::Ciphertext Session::square_real(const ckks::Ciphertext& x, double beta,
 
 // z = a + ib holds two samples. With u = z + conj(z) = 2a and v = z - conj(z) = 2ib,
 // u^2 - i v^2 = 4 (a^2 + i b^2): both samples squared, for one conjugation and one
-// relinearization; the factor 4 goes into the scale.
+// relinearization; the factor 4 goes into the scale. With m = X^(N/4), m^2 = X^(N/2) is i in every
+// slot, so u^2 - i v^2 = (u - m v)(u + m v) exactly modulo every prime (the same words as the two
+// squares): one tensor product, and m applied to two polynomials instead of i to three.
 ckks::Ciphertext Session::square_complex(const ckks::Ciphertext& z, double beta,
                                          bool relinearize) const {
     const ckks::Context& ctx = *model_->context();
     const ckks::Ciphertext zc = evaluator_.conjugate(z);
-    const ckks::Ciphertext u = evaluator_.add(z, zc), v = evaluator_.sub(z, zc);
-    ckks::Ciphertext d = evaluator_.multiply(u, u);
-    ckks::Ciphertext w = evaluator_.multiply(v, v);
-    for (auto& poly : w.polys) {
+    const ckks::Ciphertext u = evaluator_.add(z, zc);
+    ckks::Ciphertext mv = evaluator_.sub(z, zc);
+    for (auto& poly : mv.polys) {
         for (std::size_t i = 0; i < poly.limbs; ++i) {
-            math::mul_mod_vec(poly.limb(i), i_ntt_[i].data(), poly.limb(i), ctx.n(), ctx.q()[i]);
+            math::mul_mod_vec(poly.limb(i), quarter_ntt_[i].data(), poly.limb(i), ctx.n(),
+                              ctx.q()[i]);
         }
     }
-    evaluator_.sub_inplace(d, w);
+    ckks::Ciphertext d = evaluator_.multiply(evaluator_.sub(u, mv), evaluator_.add(u, mv));
     if (relinearize) d = evaluator_.relinearize(d);
     d.scale = d.scale * 4.0;
     if (beta != 0) evaluator_.add_inplace(d, evaluator_.multiply_constant(z, beta, 4.0 * z.scale));

@@ -58,7 +58,8 @@ class Session {
     CompiledModelPtr model_;
     std::shared_ptr<const ckks::EvaluationKeys> keys_;
     ckks::Evaluator evaluator_;
-    std::vector<std::vector<ckks::u64>> i_ntt_;  // NTT of X^(N/2) (the constant i) per prime
+    // NTT of X^(N/4) per prime: its square X^(N/2) is the constant i in every slot.
+    std::vector<std::vector<ckks::u64>> quarter_ntt_;
 };
 
 }  // namespace henn::engine
