@@ -352,6 +352,10 @@ void run_bench_bootstrap(const BootstrapOptions& o) {
                               {"coeffs_to_slots", t.coeffs_to_slots},
                               {"eval_mod", t.eval_mod},
                               {"slots_to_coeffs", t.slots_to_coeffs}};
+            run["cpu_seconds"] = {{"mod_raise", t.cpu_mod_raise},
+                                  {"coeffs_to_slots", t.cpu_coeffs_to_slots},
+                                  {"eval_mod", t.cpu_eval_mod},
+                                  {"slots_to_coeffs", t.cpu_slots_to_coeffs}};
             run["precision_bits_mean"] = stats.mean_bits;
             run["precision_bits_min"] = stats.min_bits;
             run["levels_left"] = out.level;

@@ -207,10 +207,15 @@ struct BootstrappingKeyRequirements {
                                   std::size_t slots) const;
 };
 
-// Seconds spent per stage in the last call of bootstrap_with_timings.
+// Seconds spent per stage in the last call of bootstrap_with_timings: wall clock, and CPU seconds
+// of the whole process (all threads; the steadier figure on a shared machine).
 struct BootstrapTimings {
     double mod_raise = 0, coeffs_to_slots = 0, eval_mod = 0, slots_to_coeffs = 0;
+    double cpu_mod_raise = 0, cpu_coeffs_to_slots = 0, cpu_eval_mod = 0, cpu_slots_to_coeffs = 0;
     double total() const { return mod_raise + coeffs_to_slots + eval_mod + slots_to_coeffs; }
+    double cpu_total() const {
+        return cpu_mod_raise + cpu_coeffs_to_slots + cpu_eval_mod + cpu_slots_to_coeffs;
+    }
 };
 
 class CkksBootstrapper final : public Bootstrapper {
