@@ -357,7 +357,8 @@ void matrix_rows_small(const u64* const* x, const std::size_t* row_begin,
 void matrix_group(const u64* const* x, const std::uint32_t* column, std::size_t count,
                   const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
                   const Modulus& q, int weight_bits) {
-    group_rows_any<Policy, 4, 2>(x, column, count, w, rows, out, n, q, weight_bits);
+    group_rows_any<Policy, ScalarGroupReduce, 4, 2>(x, column, count, w, rows, out, n, q,
+                                                    weight_bits);
 }
 
 }  // namespace avx2_kernels
@@ -996,13 +997,36 @@ void matrix_rows_small512(const u64* const* x, const std::size_t* row_begin,
     small_rows_any<Common>(x, row_begin, column, w, rows, out, n, q);
 }
 
+// The runs' sums of matrix_group512 reduced eight at a time: s + offset (below 2^63) by
+// sum64_reduce, a wide pair as high (2^31 mod q) + low with Shoup's product.
+struct GroupReduce512 {
+    static constexpr bool kVector = true;
+    Sum64Context c;
+    Policy64::Ctx pc;
+    Policy64::Scalar two31;
+    __m512i offset, q;
+    explicit GroupReduce512(const GroupReduce& g)
+        : c(sum64_context(*g.q)),
+          pc(Policy64::context(*g.q)),
+          two31(Policy64::shoup_scalar(ShoupConstant(g.two31, g.q->value()))),
+          offset(Common::broadcast(g.offset)),
+          q(Common::broadcast(g.q->value())) {}
+    HENN_ALWAYS_INLINE __m512i narrow(__m512i s) const {
+        return sum64_reduce(_mm512_setzero_si512(), _mm512_add_epi64(s, offset), c);
+    }
+    HENN_ALWAYS_INLINE __m512i wide(__m512i high, __m512i low) const {
+        return Common::add(Policy64::mul_scalar(narrow(high), two31, pc), narrow(low), q);
+    }
+    HENN_ALWAYS_INLINE __m512i add(__m512i a, __m512i b) const { return Common::add(a, b, q); }
+};
+
 // 32 registers: 4 rows x 4 vectors of sums below 2^31 (4 x 2, twice the sums, above). AVX-512F
 // only, shared by the avx512 and avx512ifma tables (signed 32-bit products keep up with IFMA's
 // 52-bit ones and need no reduction of the weights).
 void matrix_group512(const u64* const* x, const std::uint32_t* column, std::size_t count,
                      const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
                      const Modulus& q, int weight_bits) {
-    group_rows_any<Common, 4, 4>(x, column, count, w, rows, out, n, q, weight_bits);
+    group_rows_any<Common, GroupReduce512, 4, 4>(x, column, count, w, rows, out, n, q, weight_bits);
 }
 
 }  // namespace avx512_kernels
