@@ -164,10 +164,15 @@ BsgsPlan plan_bsgs_with_baby(const Context& ctx, int level, std::span<const std:
     plan.key_switches = babies.size() + giants.size();
     plan.plaintext_products = indices.size();
     plan.key_bytes = all.size() * ckks::switch_key_bytes(ctx, level);
+    std::size_t new_keys = 0;
+    for (int step : all)
+        new_keys +=
+            std::binary_search(model.keyed_steps.begin(), model.keyed_steps.end(), step) ? 0 : 1;
     const KeySwitchCosts c = costs(ctx, level);
-    plan.cost = (babies.empty() ? 0 : c.hoist) + babies.size() * c.baby + giants.size() * c.giant +
-                c.final_down + indices.size() * c.product +
-                model.key_byte_weight * static_cast<double>(plan.key_bytes);
+    plan.cost =
+        (babies.empty() ? 0 : c.hoist) + babies.size() * c.baby + giants.size() * c.giant +
+        c.final_down + indices.size() * c.product +
+        model.key_byte_weight * static_cast<double>(new_keys * ckks::switch_key_bytes(ctx, level));
     return plan;
 }
 

@@ -1,5 +1,6 @@
 // Latency packing: the program a compiled model prepares once (transforms with their encoded
 // diagonals, biases, rotation keys).
+#include <algorithm>
 #include <sstream>
 
 #include "henn/ckks/encoder.hpp"
@@ -10,7 +11,10 @@
 
 namespace henn::engine {
 namespace {
-constexpr double kKeyByteWeight = 1e-5;  // limb-passes per byte of rotation key
+// Limb-passes per byte of rotation key: a key of 1 MiB weighs about 100 limb-passes, so a split
+// that needs fewer new keys wins unless it costs many more passes (CryptoNets at N = 2^13: 46
+// keys of 45 MB instead of 48 of 56 MB, with fewer key switches and about the same time).
+constexpr double kKeyByteWeight = 1e-4;
 }  // namespace
 
 void CompiledModel::finish_latency() {
@@ -22,6 +26,13 @@ void CompiledModel::finish_latency() {
     ckks::Encoder encoder(context_);
     auto program = std::make_shared<LatencyProgram>();
     std::vector<circuits::RotationUse> uses;
+    auto keyed_steps = [&uses] {
+        std::vector<int> steps;
+        for (const auto& u : uses) steps.insert(steps.end(), u.steps.begin(), u.steps.end());
+        std::sort(steps.begin(), steps.end());
+        steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
+        return steps;
+    };
     for (std::size_t k = 0; k < stages_.size(); ++k) {
         StagePlan& s = stages_[k];
         LatencyProgram::Stage st;
@@ -49,10 +60,11 @@ void CompiledModel::finish_latency() {
         options.level = s.level_in;
         options.scale = detail::linear_constant_scale(
             static_cast<double>(ctx.q()[s.level_in].value()), input_scale_, s.scale_in);
-        // Keys weigh in the BSGS split: a key of a few MiB is worth a few dozen limb-passes, so
-        // splits that need far fewer keys for slightly more work win (the upload of keys is
-        // paid once per client, but their memory on the server per client too).
+        // Keys weigh in the BSGS split (their upload is paid once per client, their memory on
+        // the server per client too); steps an earlier stage keyed already are free here, so
+        // the stages converge on shared rotations.
         options.cost.key_byte_weight = kKeyByteWeight;
+        options.cost.keyed_steps = keyed_steps();
         options.method = layout.naive_diagonals ? circuits::LinearTransform::Method::Naive
                                                 : circuits::LinearTransform::Method::Bsgs;
         st.transform = std::make_unique<circuits::LinearTransform>(encoder, d, options);

@@ -56,9 +56,9 @@ struct Run {
 
 // Offsets for `channels` copies of `base` (relative slots) in [0, slots), each the smallest that
 // keeps every position free: channels fill the gaps a stride leaves.
-std::vector<std::int64_t> place_channels(const std::vector<std::int64_t>& base,
-                                         std::int64_t channels, std::int64_t slots,
-                                         const std::string& stage) {
+std::vector<std::int64_t> place_channels_compactly(const std::vector<std::int64_t>& base,
+                                                   std::int64_t channels, std::int64_t slots,
+                                                   const std::string& stage) {
     std::vector<char> used(static_cast<std::size_t>(slots), 0);
     const std::int64_t span = *std::max_element(base.begin(), base.end());
     std::vector<std::int64_t> offsets;
@@ -83,6 +83,67 @@ std::vector<std::int64_t> place_channels(const std::vector<std::int64_t>& base,
         }
         for (std::int64_t b : base) used[static_cast<std::size_t>(o + b)] = 1;
         offsets.push_back(o);
+    }
+    return offsets;
+}
+
+// Offsets for the output channels of linear stage `l` (inputs at `input_slot`, channel c's
+// output i at offset[c] + base[i]) that share diagonals: a diagonal is a rotation and an encoded
+// plaintext, and channels placed at unrelated offsets give every (input channel, output
+// channel, tap) its own. Each channel goes where it adds the fewest diagonals not already
+// needed (then the lowest offset), within the power-of-two span the compact placement needs, so
+// the region never grows.
+std::vector<std::int64_t> place_channels(const LinearStage& l,
+                                         const std::vector<std::int64_t>& input_slot,
+                                         const std::vector<std::int64_t>& base,
+                                         std::int64_t channels, std::int64_t slots,
+                                         const std::string& stage) {
+    const std::vector<std::int64_t> compact =
+        place_channels_compactly(base, channels, slots, stage);
+    const std::int64_t span = *std::max_element(base.begin(), base.end());
+    std::int64_t footprint = *std::max_element(compact.begin(), compact.end()) + span + 1;
+    for (std::int64_t s : input_slot) footprint = std::max(footprint, s + 1);
+    const std::int64_t limit = std::min(slots, next_power_of_two(footprint));
+    const auto per_channel = static_cast<std::int64_t>(base.size());
+    if (channels * per_channel != l.outputs) return compact;
+
+    std::vector<char> used(static_cast<std::size_t>(slots), 0);
+    std::vector<char> needed(static_cast<std::size_t>(slots), 0);  // diagonals so far
+    std::vector<std::int64_t> offsets;
+    for (std::int64_t c = 0; c < channels; ++c) {
+        // The channel's diagonals relative to its offset: input slot minus output position.
+        std::vector<std::int64_t> relative;
+        for (std::int64_t i = 0; i < per_channel; ++i) {
+            const std::int64_t r = c * per_channel + i;
+            for (std::size_t e = l.row_begin[r]; e < l.row_begin[r + 1]; ++e)
+                relative.push_back(input_slot[l.column[e]] - base[i]);
+        }
+        std::sort(relative.begin(), relative.end());
+        relative.erase(std::unique(relative.begin(), relative.end()), relative.end());
+        std::int64_t best = -1, best_new = 0;
+        for (std::int64_t o = 0; o + span < limit; ++o) {
+            std::int64_t added = 0;
+            for (std::int64_t d : relative) {
+                added += needed[static_cast<std::size_t>(mod(d - o, slots))] ? 0 : 1;
+                if (best >= 0 && added >= best_new) break;
+            }
+            if (best >= 0 && added >= best_new) continue;
+            bool free = true;
+            for (std::int64_t b : base) {
+                if (used[static_cast<std::size_t>(o + b)]) {
+                    free = false;
+                    break;
+                }
+            }
+            if (!free) continue;
+            best = o;
+            best_new = added;
+            if (added == 0) break;
+        }
+        if (best < 0) return compact;  // the greedy choice boxed itself in
+        for (std::int64_t b : base) used[static_cast<std::size_t>(best + b)] = 1;
+        for (std::int64_t d : relative) needed[static_cast<std::size_t>(mod(d - best, slots))] = 1;
+        offsets.push_back(best);
     }
     return offsets;
 }
@@ -177,7 +238,7 @@ LatencyLayout plan_latency_layout(const nn::Model& model, const std::vector<Stag
                         base[static_cast<std::size_t>(i++)] = y * out.row + x;
                 }
             }
-            out.channel_offset = place_channels(base, s[0], slots, stages[k].name);
+            out.channel_offset = place_channels(l, current.slot, base, s[0], slots, stages[k].name);
             for (std::int64_t c = 0; c < s[0]; ++c) {
                 for (std::int64_t b : base) out.slot.push_back(out.channel_offset[c] + b);
             }

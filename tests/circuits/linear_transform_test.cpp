@@ -240,6 +240,20 @@ TEST(LinearTransform, CostModelPicksTheCheapestAllowedSplit) {
     memory.key_byte_weight = 1e-3;
     EXPECT_LE(plan_bsgs(ctx, -1, dense, 256, memory).rotation_steps.size(),
               best.rotation_steps.size());
+    // Keys another transform already needs are free: with every key of the b = 64 split (and
+    // only those) already made, a heavy key weight picks exactly that split, which it would not
+    // pick otherwise.
+    BsgsCostModel shared = memory;
+    shared.key_byte_weight = 1.0;
+    const BsgsPlan alone = plan_bsgs(ctx, -1, dense, 256, shared);
+    const BsgsPlan b64 = plan_bsgs_with_baby(ctx, -1, dense, 256, 64, shared);
+    ASSERT_NE(alone.baby, 64u);
+    shared.keyed_steps = b64.rotation_steps;
+    const BsgsPlan reusing = plan_bsgs(ctx, -1, dense, 256, shared);
+    EXPECT_EQ(reusing.baby, 64u);
+    EXPECT_EQ(reusing.rotation_steps, b64.rotation_steps);
+    EXPECT_LT(reusing.cost, b64.cost);            // the same split, its keys no longer charged
+    EXPECT_EQ(reusing.key_bytes, b64.key_bytes);  // key_bytes still reports the plan's keys
 }
 
 // More rows and more columns than slots: block transforms, blocks summed per row block.

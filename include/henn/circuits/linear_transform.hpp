@@ -54,6 +54,9 @@ struct BsgsCostModel {
     double key_byte_weight = 0;
     // At most this many rotation keys (0: no limit); splits needing more are not considered.
     std::size_t max_keys = 0;
+    // Rotations whose keys another transform of the same program already needs (ascending):
+    // they cost no key bytes here, so consecutive transforms converge on shared steps.
+    std::vector<int> keyed_steps;
 };
 
 // An evaluation plan: the baby-step count, the rotations it needs and their modelled cost.
