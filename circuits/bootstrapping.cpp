@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <iomanip>
 #include <limits>
 #include <numbers>
@@ -14,6 +15,7 @@
 #include "henn/error.hpp"
 #include "henn/math/modarith.hpp"
 #include "henn/math/ntt.hpp"
+#include "henn/math/parallel.hpp"
 #include "henn/math/random.hpp"
 
 namespace henn::circuits {
@@ -671,8 +673,38 @@ Ciphertext CkksBootstrapper::bootstrap_with_timings(const Ciphertext& input,
     auto [real, imaginary] = coeffs_to_slots(raised);
     const auto t2 = Clock::now();
     const double c2 = cpu();
-    Ciphertext m_real = eval_mod(real, input.scale, q0);
-    Ciphertext m_imag = eval_mod(imaginary, input.scale, q0);
+    // The two EvalMods are independent: with two or more threads each runs on its own thread
+    // (the limb loops inside are then serial, OpenMP nesting being off), which scales better than
+    // splitting every product's few limbs across threads.
+    Ciphertext m_real, m_imag;
+    if (math::thread_count() >= 2) {
+        std::exception_ptr failure[2];
+#pragma omp parallel sections num_threads(2)
+        {
+#pragma omp section
+            {
+                try {
+                    m_real = eval_mod(real, input.scale, q0);
+                } catch (...) {
+                    failure[0] = std::current_exception();
+                }
+            }
+#pragma omp section
+            {
+                try {
+                    m_imag = eval_mod(imaginary, input.scale, q0);
+                } catch (...) {
+                    failure[1] = std::current_exception();
+                }
+            }
+        }
+        for (const auto& f : failure) {
+            if (f) std::rethrow_exception(f);
+        }
+    } else {
+        m_real = eval_mod(real, input.scale, q0);
+        m_imag = eval_mod(imaginary, input.scale, q0);
+    }
     const auto t3 = Clock::now();
     const double c3 = cpu();
     Ciphertext out = slots_to_coeffs(m_real, m_imag);

@@ -355,6 +355,22 @@ TEST(Bootstrapping, FullBootstrapRefreshesRandomComplexValues) {
     EXPECT_THROW(t.bootstrapper.bootstrap(too_large_scale), BootstrapInputError);
 }
 
+TEST(Bootstrapping, TwoThreadsGiveTheSameCiphertext) {
+    // With two threads the real and imaginary EvalMods run concurrently (one per thread): the
+    // result must be the very same ciphertext as on one thread.
+    auto& t = toy();
+    const auto values = random_complex(t.params->slots(), 71);
+    const auto ct = t.encryptor.encrypt(t.encoder.encode(values, 0));
+    const auto one = t.bootstrapper.bootstrap(ct);
+    math::set_thread_count(2);
+    const auto two = t.bootstrapper.bootstrap(ct);
+    math::set_thread_count(1);
+    ASSERT_EQ(one.polys.size(), two.polys.size());
+    for (std::size_t i = 0; i < one.polys.size(); ++i) EXPECT_TRUE(one.polys[i] == two.polys[i]);
+    EXPECT_EQ(one.level, two.level);
+    EXPECT_EQ(one.scale, two.scale);
+}
+
 TEST(Bootstrapping, ConstantInputWithTheLargestCoefficients) {
     // Equal slots put the whole message in one coefficient pair (c_0, c_(N/2)): the worst case for
     // EvalMod's sin(2 pi x) / (2 pi) ~ x. At q_0 / Delta = 2^8 the arcsine correction leaves
