@@ -57,7 +57,9 @@ void add_compile_options(CLI::App* cmd, CompileArgs& a) {
     cmd->add_option("--scale-bits", a.scale_bits,
                     "bits of the scale (default: the smallest meeting --precision)")
         ->check(CLI::Range(16, 58));
-    cmd->add_option("--precision", a.precision, "bits of output precision to plan for (default 12)")
+    cmd->add_option("--precision", a.precision,
+                    "bits of output precision to plan for, relative to the largest output on the "
+                    "calibration set (default 12)")
         ->check(CLI::Range(1.0, 40.0));
     cmd->add_option("--log-n", a.log_n, "ring degree 2^N (default: the smallest secure one)")
         ->check(CLI::Range(12, 16));

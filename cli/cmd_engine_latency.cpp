@@ -86,7 +86,8 @@ const CommandRegistrar bench_latency_command(62, "bench latency", [](CLI::App& r
     cmd->add_option("--scale-bits", a->scale_bits, "bits of the scale (default: chosen)")
         ->check(CLI::Range(16, 58));
     cmd->add_option("--precision", a->precision,
-                    "bits of output precision to plan for (default 12)");
+                    "bits of output precision to plan for, relative to the largest output on the "
+                    "calibration set (default 12)");
     cmd->add_option("--log-n", a->log_n, "ring degree 2^N (default: chosen)")
         ->check(CLI::Range(12, 16));
     add_threads_option(cmd, a->threads, "threads");

@@ -255,7 +255,8 @@ const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
     cmd->add_option("--scale-bits", a->scale_bits, "bits of the scale (default: chosen)")
         ->check(CLI::Range(16, 58));
     cmd->add_option("--precision", a->precision,
-                    "bits of output precision to plan for (default 12)");
+                    "bits of output precision to plan for, relative to the largest output on the "
+                    "calibration set (default 12)");
     cmd->add_option("--log-n", a->log_n, "ring degree 2^N (default: chosen)")
         ->check(CLI::Range(12, 16));
     cmd->add_option("--activation", a->activation,

@@ -108,7 +108,8 @@ def compile(model: ModelSource, calibration: Optional[np.ndarray] = None, packin
             "latency" (one sample in one ciphertext: fast for a few samples); "auto" is latency,
             as for `henn compile --packing auto` (`henn run` picks batch above 16 samples). A
             packing the linked engine lacks is a henn.CompileError listing those it has.
-        precision: bits of output precision to plan for (absolute, relative to the largest output).
+        precision: bits of output precision to plan for, relative to the largest output on the
+            calibration set (expected_precision_bits reports the absolute figure).
         example_input: for a torch module, a tensor or array of one batch of inputs.
         slots: "auto", "real" or "complex" (two samples per slot; needs a conjugation key).
         scale_bits, log_n: force the scale (bits) or the ring degree 2^log_n; 0 chooses.

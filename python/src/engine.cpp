@@ -257,7 +257,7 @@ the evaluation keys the program needs and the expected precision; ``summary()`` 
         .def_property_readonly(
             "expected_precision_bits",
             [](const Compiled& c) { return c.model->expected_precision_bits(); },
-            "Estimated bits of precision of the outputs (noise model).")
+            "Estimated bits of absolute precision of the outputs (noise model).")
         .def_property_readonly(
             "hash", [](const Compiled& c) { return c.model->hash(); },
             "64-bit digest of the serialized model; keys and ciphertexts carry it.")
