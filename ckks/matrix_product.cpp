@@ -125,6 +125,9 @@ void ConstantMatrix::build_groups(std::span<const std::size_t> row_begin,
         r = end;
     }
     if (group_first_.empty()) row_group_.clear();
+    std::int64_t largest = 0;
+    for (std::int32_t w : group_weights_) largest = std::max<std::int64_t>(largest, std::abs(w));
+    while ((std::int64_t{1} << group_weight_bits_) <= largest) ++group_weight_bits_;
 }
 
 std::size_t ConstantMatrix::bytes() const {
@@ -247,7 +250,7 @@ void ConstantMatrix::product_into(std::span<const Ciphertext* const> inputs, std
                                 x.data(), group_columns_.data() + first, count,
                                 group_weights_.data() + group_weight_begin_[gi] +
                                     (row_lo + r - group_first_[gi]) * count,
-                                end - r, o.data() + r, block, ctx.q()[i]);
+                                end - r, o.data() + r, block, ctx.q()[i], group_weight_bits_);
                         }
                         r = end;
                     }

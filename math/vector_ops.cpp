@@ -445,8 +445,8 @@ int group_weight_bits(const std::int32_t* w, std::size_t entries) {
 
 void matrix_group_through(const simd::VectorKernelTable& table, const u64* const* x,
                           const std::uint32_t* column, std::size_t count, const std::int32_t* w,
-                          std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {
-    const int bits = group_weight_bits(w, rows * count);
+                          std::size_t rows, u64* const* out, std::size_t n, const Modulus& q,
+                          int bits) {
     if (table.matrix_group) return table.matrix_group(x, column, count, w, rows, out, n, q, bits);
     // Tables without: each row as a row of matrix_rows_small_mod_vec.
     std::vector<std::size_t> row_begin(rows + 1);
@@ -464,12 +464,23 @@ bool vector_kernel_has_matrix_group() {
 void matrix_group_mod_vec(const u64* const* x, const std::uint32_t* column, std::size_t count,
                           const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
                           const Modulus& q) {
-    matrix_group_through(selected_table(), x, column, count, w, rows, out, n, q);
+    matrix_group_through(selected_table(), x, column, count, w, rows, out, n, q,
+                         group_weight_bits(w, rows * count));
+}
+void matrix_group_mod_vec(const u64* const* x, const std::uint32_t* column, std::size_t count,
+                          const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                          const Modulus& q, int weight_bits) {
+    if (weight_bits < 1 || weight_bits > kMaxSmallWeightBits) {
+        throw InvalidArgument("matrix_group_mod_vec: weight_bits must be in 1.." +
+                              std::to_string(kMaxSmallWeightBits));
+    }
+    matrix_group_through(selected_table(), x, column, count, w, rows, out, n, q, weight_bits);
 }
 void matrix_group_mod_vec(const u64* const* x, const std::uint32_t* column, std::size_t count,
                           const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
                           const Modulus& q, VectorKernel kernel) {
-    matrix_group_through(checked_table(kernel), x, column, count, w, rows, out, n, q);
+    matrix_group_through(checked_table(kernel), x, column, count, w, rows, out, n, q,
+                         group_weight_bits(w, rows * count));
 }
 
 void karatsuba_tensor_vec(const u64* a0, const u64* a1, const u64* b0, const u64* b1, u64* c0,

@@ -496,6 +496,14 @@ TEST(VectorOps, MatrixGroupMatchesScalarReference) {
     const std::int32_t too_large[1] = {-(std::int32_t{1} << kMaxSmallWeightBits)};
     EXPECT_THROW(matrix_group_mod_vec(xp, column, 1, too_large, 1, op, 1, q),
                  henn::InvalidArgument);
+    // A stated bound: the same words as the scanned call, and bounds outside 1..24 refused.
+    const std::int32_t w[2] = {5, -3};
+    u64* ops[2] = {out.data(), out.data()};
+    matrix_group_mod_vec(xp, column, 1, w, 2, ops, 1, q, 3);
+    EXPECT_EQ(out[0], 94u);  // -3 mod 97, written last
+    EXPECT_THROW(matrix_group_mod_vec(xp, column, 1, w, 1, op, 1, q, 0), henn::InvalidArgument);
+    EXPECT_THROW(matrix_group_mod_vec(xp, column, 1, w, 1, op, 1, q, kMaxSmallWeightBits + 1),
+                 henn::InvalidArgument);
 }
 
 TEST(VectorOps, SmallWeightsAboveTheBoundAreRejected) {

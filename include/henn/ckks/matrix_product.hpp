@@ -89,6 +89,7 @@ class ConstantMatrix {
     std::vector<std::uint32_t> group_columns_;
     std::vector<std::int32_t> group_weights_;
     std::vector<std::int32_t> row_group_;
+    int group_weight_bits_ = 1;  // every group integer is below 2^group_weight_bits_
     std::size_t block_ = 128;
 };
 

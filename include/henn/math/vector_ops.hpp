@@ -102,6 +102,12 @@ bool vector_kernel_has_matrix_group();
 void matrix_group_mod_vec(const u64* const* x, const std::uint32_t* column, std::size_t count,
                           const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
                           const Modulus& q);
+// The same for callers that know a bound: every |w| < 2^weight_bits, 1 <= weight_bits <=
+// kMaxSmallWeightBits (henn::InvalidArgument otherwise); the weights are not scanned, and a
+// weight above the bound gives wrong sums.
+void matrix_group_mod_vec(const u64* const* x, const std::uint32_t* column, std::size_t count,
+                          const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
+                          const Modulus& q, int weight_bits);
 // The ciphertext tensor product with Karatsuba's three products:
 // c0 = a0 b0, c2 = a1 b1, c1 = (a0 + a1)(b0 + b1) - c0 - c2 = a0 b1 + a1 b0 (mod q).
 // The outputs must not alias the inputs.
