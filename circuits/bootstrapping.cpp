@@ -105,8 +105,8 @@ BootstrappingParametersPtr BootstrappingParameters::create(const BootstrappingLi
     if (lit.k < 1 || lit.k > 1024) fail("k must be in [1, 1024]");
     if (lit.double_angle < 0 || lit.double_angle > 10) fail("double_angle must be in [0, 10]");
     if (lit.cosine_degree < 2 || lit.cosine_degree > 255) fail("cosine_degree must be in [2, 255]");
-    if (lit.arcsine_degree != 0 && lit.arcsine_degree != 3)
-        fail("arcsine_degree must be 0 (none) or 3");
+    if (lit.arcsine_degree != 0 && lit.arcsine_degree != 3 && lit.arcsine_degree != 5)
+        fail("arcsine_degree must be 0 (none), 3 or 5");
     if (lit.secret_hamming_weight < 0 || lit.secret_hamming_weight > (1 << lit.log_n))
         fail("secret_hamming_weight must be in [0, N]");
     if (!(lit.key_byte_weight >= 0) || !std::isfinite(lit.key_byte_weight))
@@ -138,7 +138,13 @@ BootstrappingParametersPtr BootstrappingParameters::create(const BootstrappingLi
 
     BootstrappingLevels& lv = params->levels_;
     lv.cosine_depth = ChebyshevEvaluator::depth(params->cosine_);
-    lv.arcsine_depth = lit.arcsine_degree == 3 ? 2 : 0;
+    if (lit.arcsine_degree == 5) {
+        const double taylor[6] = {0, 1, 0, 1.0 / 6, 0, 3.0 / 40};
+        params->arcsine_ = approx::ChebyshevPolynomial::from_power_basis(taylor, {-1, 1});
+    }
+    lv.arcsine_depth = lit.arcsine_degree == 5   ? ChebyshevEvaluator::depth(params->arcsine_)
+                       : lit.arcsine_degree == 3 ? 2
+                                                 : 0;
     const int eval_mod_levels = lv.cosine_depth + lit.double_angle + lv.arcsine_depth;
     lv.output = static_cast<int>(lit.log_residual.size());
     lv.eval_mod_end = lv.output + lit.slots_to_coeffs_levels;
@@ -605,6 +611,8 @@ Ciphertext CkksBootstrapper::eval_mod(const Ciphertext& y, double message_scale,
         // arcsin(s) ~ s + s^3 / 6 for the small s = sin(2 pi x) at x near an integer.
         const double coefficients[4] = {0, 1, 0, 1.0 / 6};
         c = evaluate_power_basis(ev, c, coefficients, eval_mod_scale_);
+    } else if (params_->literal().arcsine_degree == 5) {
+        c = cheb.evaluate(c, params_->arcsine(), eval_mod_scale_);
     }
     const double drift = std::abs(c.scale / eval_mod_scale_ - 1);
     if (c.level != lv.eval_mod_end || drift > 1e-9) {

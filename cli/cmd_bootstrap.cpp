@@ -452,9 +452,9 @@ void add_shape_options(CLI::App* cmd, BootstrapOptions& o, bool with_log_n) {
         ->capture_default_str()
         ->check(CLI::Range(0, 10));
     cmd->add_option("--arcsine", o.arcsine_degree,
-                    "EvalMod: arcsine correction degree (0: none, 3: two more levels)")
+                    "EvalMod: arcsine correction degree (0: none, 3: two more levels, 5: three)")
         ->capture_default_str()
-        ->check(CLI::IsMember({0, 3}));
+        ->check(CLI::IsMember({0, 3, 5}));
     cmd->add_option("--eval-mod-bits", o.log_eval_mod_prime, "Bits of the EvalMod primes")
         ->capture_default_str()
         ->check(CLI::Range(30, 61));

@@ -167,7 +167,7 @@ TEST(BootstrappingParameters, ValidatesAndDescribesTheLevelMap) {
     lit.slots = 64;
     EXPECT_THROW(BootstrappingParameters::create(lit), ckks::ParameterError);
     lit = toy_literal();
-    lit.arcsine_degree = 5;  // only 0 and 3
+    lit.arcsine_degree = 4;  // only 0, 3 and 5
     EXPECT_THROW(BootstrappingParameters::create(lit), ckks::ParameterError);
     lit = toy_literal();
     lit.arcsine_degree = 0;
@@ -322,6 +322,14 @@ TEST(Bootstrapping, ArcsineCorrectionKeepsMessagesUpToOne) {
     EXPECT_LT(without.min_bits, 14.5);
     EXPECT_GT(without.min_bits, 12.5);
     EXPECT_GE(with.min_bits, without.min_bits + 10);
+    // Degree 5 (one more level) leaves (5 / 112) t^6 |m| ~ 2^-37 at |m| = 1: issue 14's EvalMod
+    // test (values k + m / 2^8, |k| <= K) at >= 30 bits for every m (39.1 / 36.3 measured).
+    lit.arcsine_degree = 5;
+    const ToyBootstrapping fifth(lit);
+    EXPECT_EQ(fifth.params->levels().arcsine_depth, 3);
+    const auto degree5 = eval_mod_precision(fifth);
+    EXPECT_GE(degree5.min_bits, 33) << degree5.max_error;
+    EXPECT_GE(degree5.mean_bits, 36) << degree5.max_error;
 }
 
 TEST(Bootstrapping, FullBootstrapRefreshesRandomComplexValues) {

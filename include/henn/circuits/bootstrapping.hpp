@@ -110,9 +110,10 @@ struct BootstrappingLiteral {
     int k = 32;
     int cosine_degree = 62;
     int double_angle = 3;
-    // Arcsine correction after the double angles (0: none, 3: s + s^3 / 6, two more levels): turns
-    // s = sin(2 pi x) back into 2 pi x for x near an integer, so that a small q_0 / Delta (less
-    // noise amplification) stays correct for every |m| <= 1.
+    // Arcsine correction after the double angles: turns s = sin(2 pi x) back into 2 pi x for x
+    // near an integer, so that a small q_0 / Delta (less noise amplification) stays correct for
+    // every |m| <= 1. 0: none; 3: s + s^3 / 6, two more levels, relative error (3 / 40) t^4;
+    // 5: s + s^3 / 6 + 3 s^5 / 40, three more levels, relative error (5 / 112) t^6.
     int arcsine_degree = 3;
     // Six 61-bit special primes: five key-switching digits at the top of the default chain, within
     // the 128-bit bound at N = 2^16 (log QP 1746 <= 1747). With fewer residual levels, more special
@@ -137,7 +138,7 @@ struct BootstrappingLevels {
     int eval_mod_end = 0;         // after EvalMod (SlotsToCoeffs starts here)
     int output = 0;               // after SlotsToCoeffs: the residual levels
     int cosine_depth = 0;         // levels of the cosine polynomial
-    int arcsine_depth = 0;        // levels of the arcsine correction (0 or 2)
+    int arcsine_depth = 0;        // levels of the arcsine correction (0, 2 or 3)
 };
 
 class BootstrappingParameters;
@@ -156,6 +157,9 @@ class BootstrappingParameters {
     // The cosine interpolant on [-1, 1] (its argument is x / (k + 1)) and its largest error.
     const approx::ChebyshevPolynomial& cosine() const { return cosine_; }
     double cosine_error() const { return cosine_error_; }
+    // The arcsine correction's Taylor polynomial in the Chebyshev basis on [-1, 1] (degree 5 only;
+    // degree 3 is evaluated in the power basis).
+    const approx::ChebyshevPolynomial& arcsine() const { return arcsine_; }
     double eval_mod_bound() const { return static_cast<double>(literal_.k) + 1; }
     // log2 of an upper bound on the probability that some |I_j| > k in one bootstrap (Chernoff
     // bound on the Irwin-Hall tail, union over N coefficients); -infinity when |I| <= k always.
@@ -170,6 +174,7 @@ class BootstrappingParameters {
     BootstrappingLevels levels_;
     std::size_t slots_ = 0;
     approx::ChebyshevPolynomial cosine_;
+    approx::ChebyshevPolynomial arcsine_;
     double cosine_error_ = 0;
 };
 
