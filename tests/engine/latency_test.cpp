@@ -520,6 +520,11 @@ TEST(LatencyMnist, CryptoNetsFixtureAgreesWithPlaintext) {
 TEST(LatencyMnist, LeNetFixtureAgreesWithPlaintext) {
     expect_fixture_agrees(std::string(HENN_ONNX_FIXTURE_DIR) + "/lenet_bn.onnx", 8);
 }
+// LeNet-5 as henn train exports it (models/mnist_lenet5.onnx): three convolution-like stages,
+// two pools, depth 9 at N = 2^14, one image per ciphertext.
+TEST(LatencyMnist, LeNet5AgreesWithPlaintext) {
+    expect_fixture_agrees(std::string(HENN_MODELS_DIR) + "/mnist_lenet5.onnx", 4);
+}
 TEST(LatencyMnist, MlpFixtureAgreesWithPlaintext) {
     expect_fixture_agrees(std::string(HENN_ONNX_FIXTURE_DIR) + "/mlp.onnx", 300);
 }
