@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <iomanip>
 #include <limits>
 #include <optional>
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "henn/ckks/errors.hpp"
+#include "henn/math/parallel.hpp"
 
 namespace henn::circuits {
 
@@ -273,38 +275,78 @@ Ciphertext LinearTransform::evaluate(const Evaluator& ev, const Ciphertext& x) c
     return method_ == Method::Bsgs ? evaluate_bsgs(ev, x) : evaluate_per_diagonal(ev, x);
 }
 
+namespace {
+
+// Runs body(0..count-1), in parallel across the process's threads when there are two or more
+// items (each item's limb loops then run serially, OpenMP nesting being off): at N = 2^13..2^14
+// a transform's independent rotations split better across cores than one rotation's few limbs.
+template <typename Body>
+void for_each_item(std::size_t count, const Body& body) {
+    const int threads = math::thread_count();
+    if (threads < 2 || count < 2) {
+        for (std::size_t k = 0; k < count; ++k) body(k);
+        return;
+    }
+    std::vector<std::exception_ptr> failures(count);
+    const auto n = static_cast<std::int64_t>(count);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (std::int64_t k = 0; k < n; ++k) {
+        try {
+            body(static_cast<std::size_t>(k));
+        } catch (...) {
+            failures[static_cast<std::size_t>(k)] = std::current_exception();
+        }
+    }
+    for (const auto& f : failures) {
+        if (f) std::rethrow_exception(f);
+    }
+}
+
+}  // namespace
+
 Ciphertext LinearTransform::evaluate_bsgs(const Evaluator& ev, const Ciphertext& x) const {
     std::set<int> used_babies;
     for (const auto& [g, group] : giant_groups_) {
         for (const auto& [i, pt] : group) used_babies.insert(i);
     }
+    const std::vector<int> steps(used_babies.begin(), used_babies.end());
     std::optional<ckks::HoistedCiphertext> hoisted;
-    std::map<int, ExtendedCiphertext> babies;
-    for (int i : used_babies) {
-        if (i == 0) {
-            babies.emplace(0, ev.extend(x));
-            continue;
-        }
-        if (!hoisted) hoisted = ev.hoist(x);
-        babies.emplace(i, ev.rotate_lazy(*hoisted, i));
-    }
+    if (std::any_of(steps.begin(), steps.end(), [](int i) { return i != 0; }))
+        hoisted = ev.hoist(x);
+    std::vector<std::optional<ExtendedCiphertext>> rotated(steps.size());
+    for_each_item(steps.size(), [&](std::size_t k) {
+        rotated[k] = steps[k] == 0 ? ev.extend(x) : ev.rotate_lazy(*hoisted, steps[k]);
+    });
     hoisted.reset();
+    std::map<int, const ExtendedCiphertext*> babies;
+    for (std::size_t k = 0; k < steps.size(); ++k) babies.emplace(steps[k], &*rotated[k]);
+
+    // Giant steps in rounds of one per thread, each round's inner sums added in order.
+    std::vector<const decltype(giant_groups_)::value_type*> groups;
+    for (const auto& entry : giant_groups_) groups.push_back(&entry);
+    const std::size_t round = static_cast<std::size_t>(std::max(1, math::thread_count()));
     std::optional<ExtendedCiphertext> acc;
-    std::vector<const ExtendedCiphertext*> cs;
-    std::vector<const ExtendedPlaintext*> ps;
-    for (const auto& [g, group] : giant_groups_) {
-        cs.clear();
-        ps.clear();
-        for (const auto& [i, pt] : group) {
-            cs.push_back(&babies.at(i));
-            ps.push_back(&pt);
-        }
-        ExtendedCiphertext inner = ev.multiply_accumulate(cs, ps);
-        if (g != 0) inner = ev.rotate_lazy(inner, g);
-        if (acc) {
-            ev.add_inplace(*acc, inner);
-        } else {
-            acc = std::move(inner);
+    for (std::size_t begin = 0; begin < groups.size(); begin += round) {
+        const std::size_t end = std::min(groups.size(), begin + round);
+        std::vector<std::optional<ExtendedCiphertext>> inner(end - begin);
+        for_each_item(end - begin, [&](std::size_t k) {
+            const auto& [g, group] = *groups[begin + k];
+            std::vector<const ExtendedCiphertext*> cs;
+            std::vector<const ExtendedPlaintext*> ps;
+            for (const auto& [i, pt] : group) {
+                cs.push_back(babies.at(i));
+                ps.push_back(&pt);
+            }
+            ExtendedCiphertext sum = ev.multiply_accumulate(cs, ps);
+            if (g != 0) sum = ev.rotate_lazy(sum, g);
+            inner[k] = std::move(sum);
+        });
+        for (auto& sum : inner) {
+            if (acc) {
+                ev.add_inplace(*acc, *sum);
+            } else {
+                acc = std::move(*sum);
+            }
         }
     }
     return ev.rescale(ev.mod_down(*acc));

@@ -11,6 +11,7 @@
 #include "../ckks/ckks_fixture.hpp"
 #include "henn/circuits/linear_transform.hpp"
 #include "henn/ckks/errors.hpp"
+#include "henn/math/parallel.hpp"
 
 using namespace henn;
 using namespace henn::ckks;
@@ -120,6 +121,28 @@ TEST(LinearTransform, BsgsMatchesNaiveAndHoisted) {
     HENN_EXPECT_PRECISION(yn, expected, 15, 19);
     HENN_EXPECT_PRECISION(yh, expected, 15, 19);
     HENN_EXPECT_PRECISION(yb, yn, 15, 19);
+}
+
+// With two or more threads the baby steps and the giant steps' inner sums run one per thread:
+// exact modular arithmetic in any order, so the very same ciphertext as with one thread.
+TEST(LinearTransform, BsgsOnTwoThreadsGivesTheSameCiphertextAsOne) {
+    const std::size_t slots = 64;
+    const auto m = random_matrix(slots, slots, 5);
+    const Diagonals d = Diagonals::from_matrix(m, slots, slots, slots);
+    const Ciphertext ct = encrypt(random_complex(slots, 6), slots);
+    const LinearTransform bsgs(*setup().encoder, d);
+    ASSERT_GT(bsgs.plan().baby_steps.size(), 1u);
+    ASSERT_GT(bsgs.plan().giant_steps.size(), 1u);
+    const Evaluator ev = evaluator_with(bsgs.rotation_steps());
+    const int before = henn::math::thread_count();
+    henn::math::set_thread_count(1);
+    const Ciphertext one = bsgs.evaluate(ev, ct);
+    henn::math::set_thread_count(2);
+    const Ciphertext two = bsgs.evaluate(ev, ct);
+    henn::math::set_thread_count(before);
+    ASSERT_EQ(one.size(), two.size());
+    for (std::size_t i = 0; i < one.size(); ++i) EXPECT_EQ(one.polys[i].data, two.polys[i].data);
+    HENN_EXPECT_PRECISION(decrypt(two), matvec(m, slots, slots, random_complex(slots, 6)), 15, 19);
 }
 
 // A sparse map on all N/2 slots: a few scattered diagonals, including 0 and N/2 - 1.
