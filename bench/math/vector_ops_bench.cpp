@@ -120,6 +120,23 @@ void run(benchmark::State& state, Op op, VectorKernel kernel, std::size_t n, int
                             static_cast<std::int64_t>(n));
 }
 
+// `count` blocks of `block` words (random residues below q when given, else zeros) and a
+// pointer to each: the layout ckks::ConstantMatrix passes, one pointer per input or output.
+template <typename Pointer>
+struct Blocks {
+    std::vector<std::vector<u64>> values;
+    std::vector<Pointer> pointers;
+    Blocks(std::size_t count, std::size_t block, const Modulus* q = nullptr,
+           std::mt19937_64* rng = nullptr)
+        : values(count, std::vector<u64>(block)) {
+        for (auto& v : values) {
+            if (q && rng)
+                for (auto& w : v) w = (*rng)() % q->value();
+            pointers.push_back(v.data());
+        }
+    }
+};
+
 // A constant-matrix product as ckks::ConstantMatrix runs it (one block of 128 coefficients of
 // 784 inputs, 16 dense rows, a layer of MNIST's first dense layer) with the weights as residues
 // and as small signed integers (|w| < 2^20), on a 27-bit prime (below 2^32: one 32-bit product
@@ -128,11 +145,7 @@ void run_matrix_rows(benchmark::State& state, bool small, VectorKernel kernel, i
     constexpr std::size_t kBlock = 128, kColumns = 784, kRows = 16;
     const Modulus q(generate_ntt_primes(bits, 1, 2 * 8192)[0]);
     std::mt19937_64 rng(8);
-    std::vector<std::vector<u64>> in(kColumns, std::vector<u64>(kBlock));
-    for (auto& v : in)
-        for (auto& x : v) x = rng() % q.value();
-    std::vector<const u64*> x;
-    for (const auto& v : in) x.push_back(v.data());
+    const Blocks<const u64*> x(kColumns, kBlock, &q, &rng);
     std::vector<std::size_t> row_begin{0};
     std::vector<std::uint32_t> column;
     std::vector<std::int32_t> integers;
@@ -153,18 +166,16 @@ void run_matrix_rows(benchmark::State& state, bool small, VectorKernel kernel, i
         const u64 m = static_cast<u64>(w < 0 ? -static_cast<std::int64_t>(w) : w);
         residues.push_back(w < 0 ? q.value() - m : m);
     }
-    std::vector<std::vector<u64>> out(kRows, std::vector<u64>(kBlock));
-    std::vector<u64*> o;
-    for (auto& v : out) o.push_back(v.data());
+    Blocks<u64*> o(kRows, kBlock);
     for (auto _ : state) {
         if (small) {
-            matrix_rows_small_mod_vec(x.data(), row_begin.data(), column.data(), integers.data(),
-                                      kRows, o.data(), kBlock, q, kernel);
+            matrix_rows_small_mod_vec(x.pointers.data(), row_begin.data(), column.data(),
+                                      integers.data(), kRows, o.pointers.data(), kBlock, q, kernel);
         } else {
-            matrix_rows_mod_vec(x.data(), row_begin.data(), column.data(), residues.data(), kRows,
-                                o.data(), kBlock, q, kernel);
+            matrix_rows_mod_vec(x.pointers.data(), row_begin.data(), column.data(), residues.data(),
+                                kRows, o.pointers.data(), kBlock, q, kernel);
         }
-        benchmark::DoNotOptimize(o.data());
+        benchmark::DoNotOptimize(o.pointers.data());
         benchmark::ClobberMemory();
     }
     state.SetItemsProcessed(
@@ -194,22 +205,16 @@ void run_matrix_group(benchmark::State& state, VectorKernel kernel, int bits) {
     constexpr std::size_t kBlock = 128, kColumns = 784, kRows = 16;
     const Modulus q(generate_ntt_primes(bits, 1, 2 * 8192)[0]);
     std::mt19937_64 rng(8);
-    std::vector<std::vector<u64>> in(kColumns, std::vector<u64>(kBlock));
-    for (auto& v : in)
-        for (auto& x : v) x = rng() % q.value();
-    std::vector<const u64*> x;
-    for (const auto& v : in) x.push_back(v.data());
+    const Blocks<const u64*> x(kColumns, kBlock, &q, &rng);
     std::vector<std::uint32_t> column(kColumns);
     for (std::size_t c = 0; c < kColumns; ++c) column[c] = static_cast<std::uint32_t>(c);
     std::vector<std::int32_t> w(kRows * kColumns);
     for (auto& v : w) v = static_cast<std::int32_t>(rng() % (1u << 21)) - (1 << 20);
-    std::vector<std::vector<u64>> out(kRows, std::vector<u64>(kBlock));
-    std::vector<u64*> o;
-    for (auto& v : out) o.push_back(v.data());
+    Blocks<u64*> o(kRows, kBlock);
     for (auto _ : state) {
-        matrix_group_mod_vec(x.data(), column.data(), kColumns, w.data(), kRows, o.data(), kBlock,
-                             q, kernel);
-        benchmark::DoNotOptimize(o.data());
+        matrix_group_mod_vec(x.pointers.data(), column.data(), kColumns, w.data(), kRows,
+                             o.pointers.data(), kBlock, q, kernel);
+        benchmark::DoNotOptimize(o.pointers.data());
         benchmark::ClobberMemory();
     }
     state.SetItemsProcessed(

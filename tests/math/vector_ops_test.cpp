@@ -75,6 +75,27 @@ std::vector<Modulus> test_moduli() {
     return moduli;
 }
 
+// Inputs of the matrix kernels: `columns` blocks of n residues, every seventh all q - 1 (where
+// the high halves carry), and a pointer to each.
+struct MatrixInputs {
+    std::vector<std::vector<u64>> values;
+    std::vector<const u64*> pointers;
+    MatrixInputs(std::size_t columns, std::size_t n, const Modulus& q, std::mt19937_64& rng)
+        : values(columns), pointers(columns) {
+        for (std::size_t c = 0; c < columns; ++c) {
+            values[c] = random_residues(n, q.value(), rng);
+            if (c % 7 == 0) std::fill(values[c].begin(), values[c].end(), q.value() - 1);
+            pointers[c] = values[c].data();
+        }
+    }
+};
+
+// A small signed weight's residue modulo q.
+u64 signed_residue(std::int32_t w, const Modulus& q) {
+    const u64 magnitude = static_cast<u64>(w >= 0 ? w : -w) % q.value();
+    return w >= 0 ? magnitude : negate_mod(magnitude, q.value());
+}
+
 }  // namespace
 
 TEST(VectorOps, KernelNamesRoundTripAndSelectionIsAvailable) {
@@ -369,14 +390,9 @@ TEST(VectorOps, SmallWeightMatrixRowsMatchScalarReference) {
     for (const Modulus& q : test_moduli()) {
         for (std::size_t n :
              {std::size_t{5}, std::size_t{16}, std::size_t{128}, std::size_t{1000}}) {
-            std::vector<std::vector<u64>> x(columns);
-            std::vector<const u64*> xp(columns);
-            for (std::size_t c = 0; c < columns; ++c) {
-                x[c] = random_residues(n, q.value(), rng);
-                // The largest residues too, where the high halves carry.
-                if (c % 7 == 0) std::fill(x[c].begin(), x[c].end(), q.value() - 1);
-                xp[c] = x[c].data();
-            }
+            const MatrixInputs inputs(columns, n, q, rng);
+            const auto& x = inputs.values;
+            const auto& xp = inputs.pointers;
             std::vector<std::size_t> row_begin{0};
             std::vector<std::uint32_t> column;
             std::vector<std::int32_t> w;
@@ -401,8 +417,7 @@ TEST(VectorOps, SmallWeightMatrixRowsMatchScalarReference) {
             std::vector<std::vector<u64>> expected(rows, std::vector<u64>(n, 0));
             for (std::size_t r = 0; r < rows; ++r) {
                 for (std::size_t e = row_begin[r]; e < row_begin[r + 1]; ++e) {
-                    const u64 magnitude = static_cast<u64>(w[e] >= 0 ? w[e] : -w[e]) % q.value();
-                    const u64 residue = w[e] >= 0 ? magnitude : negate_mod(magnitude, q.value());
+                    const u64 residue = signed_residue(w[e], q);
                     for (std::size_t k = 0; k < n; ++k) {
                         expected[r][k] = add_mod(expected[r][k],
                                                  mul_mod(x[column[e]][k], residue, q), q.value());
@@ -436,13 +451,9 @@ TEST(VectorOps, MatrixGroupMatchesScalarReference) {
     for (const Modulus& q : moduli) {
         for (std::size_t n : {std::size_t{5}, std::size_t{16}, std::size_t{40}, std::size_t{128},
                               std::size_t{1000}}) {
-            std::vector<std::vector<u64>> x(columns);
-            std::vector<const u64*> xp(columns);
-            for (std::size_t c = 0; c < columns; ++c) {
-                x[c] = random_residues(n, q.value(), rng);
-                if (c % 7 == 0) std::fill(x[c].begin(), x[c].end(), q.value() - 1);
-                xp[c] = x[c].data();
-            }
+            const MatrixInputs inputs(columns, n, q, rng);
+            const auto& x = inputs.values;
+            const auto& xp = inputs.pointers;
             for (std::size_t count : {std::size_t{0}, std::size_t{1}, std::size_t{300}}) {
                 for (std::size_t rows : {std::size_t{1}, std::size_t{3}, std::size_t{4},
                                          std::size_t{5}, std::size_t{9}}) {
@@ -464,10 +475,7 @@ TEST(VectorOps, MatrixGroupMatchesScalarReference) {
                     std::vector<std::vector<u64>> expected(rows, std::vector<u64>(n, 0));
                     for (std::size_t r = 0; r < rows; ++r) {
                         for (std::size_t j = 0; j < count; ++j) {
-                            const std::int32_t v = w[r * count + j];
-                            const u64 magnitude = static_cast<u64>(v >= 0 ? v : -v) % q.value();
-                            const u64 residue =
-                                v >= 0 ? magnitude : negate_mod(magnitude, q.value());
+                            const u64 residue = signed_residue(w[r * count + j], q);
                             for (std::size_t k = 0; k < n; ++k) {
                                 expected[r][k] =
                                     add_mod(expected[r][k], mul_mod(x[column[j]][k], residue, q),
