@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <complex>
+#include <cstdint>
 #include <memory>
 #include <random>
 #include <vector>
@@ -71,6 +73,19 @@ inline ::henn::ckks::ParametersLiteral toy_params() {
     lit.log_default_scale = 30;
     lit.allow_insecure = true;
     return lit;
+}
+
+// `blob` with 1 to 4 bits flipped, half of them in the first `header` bytes (the header and the
+// first fields, where validation matters most).
+inline std::vector<std::uint8_t> with_flipped_bits(std::vector<std::uint8_t> blob,
+                                                   std::size_t header, std::mt19937_64& rng) {
+    const int flips = 1 + static_cast<int>(rng() % 4);
+    for (int f = 0; f < flips; ++f) {
+        const std::size_t pos =
+            (rng() & 1) ? rng() % std::min(header, blob.size()) : rng() % blob.size();
+        blob[pos] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
+    }
+    return blob;
 }
 
 // Asserts the precision of the worst slot and the mean precision (-log2 of the mean absolute

@@ -165,16 +165,7 @@ TEST(EvaluationKeysBundle, RandomCorruptionIsRefusedOrHarmlessNeverACrash) {
         for (bool seeded : {false, true}) {
             const auto blob = save(ctx, *s.keys, {compression, 1, seeded});
             for (int trial = 0; trial < 150; ++trial, ++trials) {
-                auto bad = blob;
-                const int flips = 1 + static_cast<int>(rng() % 4);
-                for (int f = 0; f < flips; ++f) {
-                    // Half the flips in the header and the first fields, where validation matters
-                    // most.
-                    const std::size_t pos = (rng() & 1)
-                                                ? rng() % std::min<std::size_t>(80, bad.size())
-                                                : rng() % bad.size();
-                    bad[pos] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
-                }
+                const auto bad = henn::test::with_flipped_bits(blob, 80, rng);
                 try {
                     (void)load_evaluation_keys(ctx, bad);
                 } catch (const SerializationError&) {

@@ -410,14 +410,7 @@ TEST(LevelledKeysFormat, EveryTruncationAndRandomCorruptionIsRefusedOrHarmless) 
                     << "prefix of " << len << " bytes";
             }
             for (int trial = 0; trial < 150; ++trial, ++trials) {
-                auto bad = blob;
-                const int flips = 1 + static_cast<int>(rng() % 4);
-                for (int f = 0; f < flips; ++f) {
-                    const std::size_t pos = (rng() & 1)
-                                                ? rng() % std::min<std::size_t>(96, bad.size())
-                                                : rng() % bad.size();
-                    bad[pos] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
-                }
+                const auto bad = henn::test::with_flipped_bits(blob, 96, rng);
                 try {
                     const EvaluationKeys loaded = load_evaluation_keys(ctx, bad);
                     // Accepted: every key is still well formed for the evaluator.

@@ -163,14 +163,7 @@ TEST_F(Serialization, RandomCorruptionNeverCrashes) {
     for (auto compression : {Compression::kNone, Compression::kZstd}) {
         auto blob = save(*s_.context, ct, {compression, 1, false});
         for (int trial = 0; trial < 300; ++trial) {
-            auto bad = blob;
-            const int flips = 1 + static_cast<int>(rng() % 4);
-            for (int f = 0; f < flips; ++f) {
-                // Half the flips hit the header and metadata, where validation matters most.
-                const std::size_t pos = (rng() & 1) ? rng() % std::min<std::size_t>(64, bad.size())
-                                                    : rng() % bad.size();
-                bad[pos] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
-            }
+            const auto bad = henn::test::with_flipped_bits(blob, 64, rng);
             try {
                 (void)load_ciphertext(*s_.context, bad);
             } catch (const SerializationError&) {
