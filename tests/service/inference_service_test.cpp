@@ -147,6 +147,29 @@ void expect_a_small_call_served(InferenceClient& client, const engine::CompiledM
     EXPECT_NO_THROW(client.infer_bundle("tiny", keys, small, quick));
 }
 
+// A client of a served model (its keys made, not uploaded) and `count` random samples in [0, 1]
+// (random stream `input_seed`) encrypted into one input bundle: the start of a raw call.
+struct PreparedCall {
+    engine::CompiledModelPtr published;
+    engine::Client engine_client;
+    KeyMaterial keys;
+    std::vector<double> inputs;
+    std::string bundle;
+};
+PreparedCall prepare_call(InferenceClient& client, const std::string& model,
+                          std::uint64_t client_seed, std::int64_t count, std::uint64_t input_seed) {
+    auto published = client.fetch_model(model);
+    auto engine_client = engine::Client::with_test_only_seed(published, client_seed);
+    KeyMaterial keys = make_key_material(engine_client);
+    std::mt19937_64 rng(input_seed);
+    auto inputs =
+        random_vector(static_cast<std::size_t>(count * published->input_size()), rng, 0, 1);
+    std::string bundle = as_string(engine::save_batches(
+        *published, engine_client.encrypt(inputs, count), engine::BundleKind::inputs));
+    return {std::move(published), std::move(engine_client), std::move(keys), std::move(inputs),
+            std::move(bundle)};
+}
+
 double worst_error(const std::vector<double>& a, const std::vector<double>& b) {
     double worst = 0;
     for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
@@ -463,16 +486,10 @@ TEST(InferenceService, CancellationAndDeadlineFreeTheSession) {
     options.max_waiting = 0;
     Running server({{"tiny", model_a()}}, options);
     InferenceClient client(server.channel());
-    const auto published = client.fetch_model("tiny");
-    const auto engine_client = engine::Client::with_test_only_seed(published, 41);
-    const KeyMaterial keys = make_key_material(engine_client);
-    client.upload_keys("tiny", keys);
     // Many batches in one call: a run long enough to be cancelled in the middle.
-    const std::int64_t count = model_a()->batch_size() * 24;
-    std::mt19937_64 rng(9);
-    const auto inputs = random_vector(static_cast<std::size_t>(count * 6), rng, 0, 1);
-    const auto bundle = as_string(engine::save_batches(
-        *published, engine_client.encrypt(inputs, count), engine::BundleKind::inputs));
+    const auto call = prepare_call(client, "tiny", 41, model_a()->batch_size() * 24, 9);
+    const auto& [published, engine_client, keys, inputs, bundle] = call;
+    client.upload_keys("tiny", keys);
     v1::InferHeader header;
     header.set_model("tiny");
     header.set_key_hash(keys.hash);
@@ -537,15 +554,9 @@ TEST(InferenceService, AClientGoneMidStreamFreesItsSession) {
     options.chunk_bytes = 4096;  // a reply of many chunks, so the client can leave in the middle
     Running server({{"tiny", model_a()}}, options);
     InferenceClient client(server.channel());
-    const auto published = client.fetch_model("tiny");
-    const auto engine_client = engine::Client::with_test_only_seed(published, 43);
-    const KeyMaterial keys = make_key_material(engine_client);
+    const auto call = prepare_call(client, "tiny", 43, model_a()->batch_size() * 3, 10);
+    const auto& [published, engine_client, keys, inputs, bundle] = call;
     client.upload_keys("tiny", keys);
-    const std::int64_t count = model_a()->batch_size() * 3;
-    std::mt19937_64 rng(10);
-    const auto inputs = random_vector(static_cast<std::size_t>(count * 6), rng, 0, 1);
-    const auto bundle = as_string(engine::save_batches(
-        *published, engine_client.encrypt(inputs, count), engine::BundleKind::inputs));
     ASSERT_GT(bundle.size(), 4u << 10);
     v1::InferHeader header;
     header.set_model("tiny");
