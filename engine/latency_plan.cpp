@@ -54,6 +54,14 @@ struct Run {
     const nn::Shape* spatial_shape = nullptr;  // output of the last Conv2d/Pool2d
 };
 
+// Whether every position offset + base[i] is unused.
+bool all_free(const std::vector<char>& used, std::int64_t offset,
+              const std::vector<std::int64_t>& base) {
+    return std::none_of(base.begin(), base.end(), [&](std::int64_t b) {
+        return used[static_cast<std::size_t>(offset + b)] != 0;
+    });
+}
+
 // Offsets for `channels` copies of `base` (relative slots) in [0, slots), each the smallest that
 // keeps every position free: channels fill the gaps a stride leaves.
 std::vector<std::int64_t> place_channels_compactly(const std::vector<std::int64_t>& base,
@@ -64,16 +72,7 @@ std::vector<std::int64_t> place_channels_compactly(const std::vector<std::int64_
     std::vector<std::int64_t> offsets;
     for (std::int64_t c = 0; c < channels; ++c) {
         std::int64_t o = 0;
-        for (; o + span < slots; ++o) {
-            bool free = true;
-            for (std::int64_t b : base) {
-                if (used[static_cast<std::size_t>(o + b)]) {
-                    free = false;
-                    break;
-                }
-            }
-            if (free) break;
-        }
+        while (o + span < slots && !all_free(used, o, base)) ++o;
         if (o + span >= slots) {
             std::ostringstream m;
             m << "stage '" << stage << "': " << channels << " output channels of " << base.size()
@@ -128,14 +127,7 @@ std::vector<std::int64_t> place_channels(const LinearStage& l,
                 if (best >= 0 && added >= best_new) break;
             }
             if (best >= 0 && added >= best_new) continue;
-            bool free = true;
-            for (std::int64_t b : base) {
-                if (used[static_cast<std::size_t>(o + b)]) {
-                    free = false;
-                    break;
-                }
-            }
-            if (!free) continue;
+            if (!all_free(used, o, base)) continue;
             best = o;
             best_new = added;
             if (added == 0) break;
