@@ -35,6 +35,7 @@ struct CompileArgs {
     int scale_bits = 0, log_n = 0, security = 128;
     double precision = 12;
     bool lazy_relinearization = false;
+    int input_copies = 0;
 };
 
 void add_compile_options(CLI::App* cmd, CompileArgs& a) {
@@ -71,6 +72,7 @@ void add_compile_options(CLI::App* cmd, CompileArgs& a) {
     cmd->add_option(
         "--activation", a.activation,
         "replacement for ReLU/sigmoid/tanh in imported models (default poly:least-squares:2:4)");
+    add_input_copies_option(cmd, a.input_copies);
 }
 
 engine::CompiledModelPtr compile_model(const nn::Model& model, const CompileArgs& a) {
@@ -88,6 +90,7 @@ engine::CompiledModelPtr compile_model(const nn::Model& model, const CompileArgs
     o.security = static_cast<ckks::SecurityLevel>(a.security);
     o.packing = choose_packing(a.packing, 0);
     o.lazy_relinearization = a.lazy_relinearization;
+    o.latency_input_copies = a.input_copies;
     std::vector<std::string> warnings;
     auto compiled = engine::CompiledModel::compile(model, o, &warnings);
     for (const auto& w : warnings) spdlog::warn("{}", w);
@@ -113,7 +116,10 @@ nlohmann::json summary_json(const engine::CompiledModel& m) {
     j["relinearization_key"] = m.keys().relinearization;
     j["conjugation_key"] = m.keys().conjugation;
     j["rotation_keys"] = m.keys().rotations;
-    if (m.latency_layout()) j["slots_per_sample"] = m.latency_layout()->region;
+    if (m.latency_layout()) {
+        j["slots_per_sample"] = m.latency_layout()->region;
+        j["input_copies"] = m.latency_layout()->input_copies.size();
+    }
     j["eval_key_bytes"] = m.evaluation_key_bytes();
     j["input_bytes_per_batch"] = m.input_bytes_per_batch();
     j["expected_precision_bits"] = m.expected_precision_bits();

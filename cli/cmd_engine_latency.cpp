@@ -34,7 +34,7 @@ namespace {
 
 struct LatencyBenchArgs {
     std::string model, data = "mnist", data_dir;
-    int reps = 5, threads = 0, log_n = 0, scale_bits = 0;
+    int reps = 5, threads = 0, log_n = 0, scale_bits = 0, input_copies = 0;
     double precision = 12;
     bool naive = true, json = false;
 };
@@ -76,7 +76,8 @@ const CommandRegistrar bench_latency_command(62, "bench latency", [](CLI::App& r
     CLI::App* bench = command_group(root, "bench", "Benchmarks (median times of repeated runs)");
     auto* cmd = bench->add_subcommand("latency",
                                       "One image in latency packing: BSGS with double hoisting vs "
-                                      "the naive diagonal method, alternately");
+                                      "the naive diagonal method (and vs one copy of the input "
+                                      "when the compiler chose copies), alternately");
     cmd->add_option("model", a->model, "ONNX model")->required()->check(CLI::ExistingFile);
     add_data_option(cmd, a->data);
     add_data_dir_option(cmd, a->data_dir, DataDirDefault::required,
@@ -90,6 +91,7 @@ const CommandRegistrar bench_latency_command(62, "bench latency", [](CLI::App& r
                     "calibration set (default 12)");
     cmd->add_option("--log-n", a->log_n, "ring degree 2^N (default: chosen)")
         ->check(CLI::Range(12, 16));
+    add_input_copies_option(cmd, a->input_copies);
     add_threads_option(cmd, a->threads, "threads");
     cmd->add_flag("!--no-naive", a->naive, "skip the naive diagonal method");
     add_json_flag(cmd, a->json);
@@ -100,6 +102,7 @@ const CommandRegistrar bench_latency_command(62, "bench latency", [](CLI::App& r
         engine::CompileOptions o = compile_options("real", a->scale_bits, a->log_n, a->precision,
                                                    a->data, a->data_dir, 512);
         o.packing = engine::Packing::latency;
+        o.latency_input_copies = a->input_copies;
         auto t = Clock::now();
         Variant fast(engine::CompiledModel::compile(model, o));
         const double setup_seconds = std::chrono::duration<double>(Clock::now() - t).count();
@@ -112,6 +115,13 @@ const CommandRegistrar bench_latency_command(62, "bench latency", [](CLI::App& r
                 throw CommandFailure(ErrorCategory::internal,
                                      "the naive variant compiled to other parameters");
             }
+        }
+        // With copies of the input, the same program on one copy, as the ratio in the same run.
+        std::unique_ptr<Variant> one_copy;
+        if (fast.compiled->latency_layout()->input_copies.size() > 1) {
+            o.latency_naive_diagonals = false;
+            o.latency_input_copies = 1;
+            one_copy = std::make_unique<Variant>(engine::CompiledModel::compile(model, o));
         }
         const Samples test = load_samples(a->data, a->data_dir, false, 0, 1);
         const auto input = fast.client->encrypt(test.values, 1);
@@ -133,6 +143,7 @@ const CommandRegistrar bench_latency_command(62, "bench latency", [](CLI::App& r
         for (int r = 0; r < a->reps; ++r) {
             time_run(fast);
             if (naive) time_run(*naive);
+            if (one_copy) time_run(*one_copy);
         }
         const auto plain = fast.compiled->run_plain(
             std::span<const double>(test.values).first(fast.compiled->input_size()));
@@ -153,6 +164,7 @@ const CommandRegistrar bench_latency_command(62, "bench latency", [](CLI::App& r
         j["log_qp"] = ctx.log_qp();
         j["security"] = static_cast<int>(ctx.security());
         j["slots_per_image"] = fast.compiled->latency_layout()->region;
+        j["input_copies"] = fast.compiled->latency_layout()->input_copies.size();
         j["images_per_ciphertext"] = fast.compiled->batch_size();
         j["threads"] = math::thread_count();
         j["ntt_kernel"] = math::ntt_kernel_name();
@@ -185,6 +197,15 @@ const CommandRegistrar bench_latency_command(62, "bench latency", [](CLI::App& r
             j["precision_bits_naive"] = bits(naive->output);
             j["speedup_vs_naive"] = naive_s / fast_s;
         }
+        if (one_copy) {
+            j["seconds_per_image_one_copy"] = median(one_copy->seconds);
+            j["cpu_seconds_per_image_one_copy"] = median(one_copy->cpu_seconds);
+            j["speedup_vs_one_copy_cpu"] = median(one_copy->cpu_seconds) / median(fast.cpu_seconds);
+            j["key_switches_one_copy"] = one_copy->key_switches;
+            j["eval_key_bytes_one_copy"] = one_copy->key_bytes;
+            j["images_per_ciphertext_one_copy"] = one_copy->compiled->batch_size();
+            j["precision_bits_one_copy"] = bits(one_copy->output);
+        }
         if (a->json) {
             std::cout << j.dump(2) << "\n";
             return;
@@ -215,6 +236,16 @@ const CommandRegistrar bench_latency_command(62, "bench latency", [](CLI::App& r
                 naive_s, median(naive->cpu_seconds), static_cast<long long>(naive->key_switches),
                 naive->compiled->keys().rotations.size(), naive->key_bytes / 1e6,
                 bits(naive->output), naive_s / fast_s);
+        }
+        if (one_copy) {
+            std::printf(
+                "  the input in one copy:  %.3f s per image (%.3f CPU s), %lld key switches, "
+                "%.1f MB, %lld images per ciphertext: %zu copies are %.2fx faster (CPU)\n",
+                median(one_copy->seconds), median(one_copy->cpu_seconds),
+                static_cast<long long>(one_copy->key_switches), one_copy->key_bytes / 1e6,
+                static_cast<long long>(one_copy->compiled->batch_size()),
+                fast.compiled->latency_layout()->input_copies.size(),
+                median(one_copy->cpu_seconds) / median(fast.cpu_seconds));
         }
         std::printf("  upload %.1f KB, download %.1f KB per request\n", upload / 1e3,
                     download / 1e3);

@@ -226,7 +226,7 @@ namespace {
 struct CompileArgsRun {
     std::string model, data = "mnist", data_dir, activation, slots = "auto", packing = "batch";
     std::int64_t count = 0, offset = 0, calibration_count = 512;
-    int scale_bits = 0, log_n = 0, threads = 0;
+    int scale_bits = 0, log_n = 0, threads = 0, input_copies = 0;
     double precision = 12;
     bool json = false, trace = false, lazy_relinearization = false;
 };
@@ -264,6 +264,7 @@ const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
     cmd->add_flag("--lazy-relinearization", a->lazy_relinearization,
                   "squares between linear stages summed unrelinearized, one relinearization per "
                   "output of the next stage (batch packing; fewer key switches, a larger scale)");
+    add_input_copies_option(cmd, a->input_copies);
     add_threads_option(cmd, a->threads, "threads");
     cmd->add_flag("--trace", a->trace,
                   "per stage: level, scale, error of the decrypted values against plaintext");
@@ -273,7 +274,7 @@ const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
         if (is_compiled_model_file(a->model)) {
             for (const char* flag :
                  {"--packing", "--slots", "--calibration-count", "--scale-bits", "--precision",
-                  "--log-n", "--activation", "--lazy-relinearization"}) {
+                  "--log-n", "--activation", "--lazy-relinearization", "--input-copies"}) {
                 if (cmd->get_option(flag)->count() > 0) {
                     throw CommandFailure(ErrorCategory::usage,
                                          std::string(flag) + " applies when compiling; " +
@@ -297,6 +298,7 @@ const CommandRegistrar run_command(25, "run", [](CLI::App& root) {
                                                    a->data, a->data_dir, a->calibration_count);
         o.packing = choose_packing(a->packing, a->count);
         o.lazy_relinearization = a->lazy_relinearization;
+        o.latency_input_copies = a->input_copies;
         std::vector<std::string> warnings;
         const auto t = std::chrono::steady_clock::now();
         const auto compiled = engine::CompiledModel::compile(model, o, &warnings);

@@ -5,6 +5,7 @@
 //   --seed S      seed of every random choice the command makes (split, initial weights, order)
 //   -q, --quiet   no progress output on stderr
 //   --data NAME   a named data set (mnist, fashion-mnist, wdbc), never a file: files are --csv
+//   --input-copies N  latency packing: copies of the input the client encrypts
 // and the deprecated names of renamed options. Options live in a struct owned by the command's
 // registration (a shared_ptr captured by its callback), never in function-local statics.
 #pragma once
@@ -33,6 +34,16 @@ inline CLI::Option* add_threads_option(CLI::App* cmd, int& threads,
             ->check(CLI::Range(1, 1024));
     if (threads > 0) option->capture_default_str();
     return option;
+}
+
+// Latency packing: copies of the input the client encrypts (CompileOptions::latency_input_copies).
+inline CLI::Option* add_input_copies_option(CLI::App* cmd, int& copies) {
+    return cmd
+        ->add_option("--input-copies", copies,
+                     "latency packing: copies of the input the client encrypts, so that a first "
+                     "convolution's output channels share diagonals (default 0: chosen by the "
+                     "cost model; 1: a single copy)")
+        ->check(CLI::Range(0, 64));
 }
 
 // Where --data-dir comes from when the flag is not given.

@@ -489,7 +489,8 @@ std::shared_ptr<const CompiledModel> CompiledModel::compile(const nn::Model& mod
             if (latency) {
                 try {
                     layout = std::make_shared<LatencyLayout>(detail::plan_latency_layout(
-                        model, stages, *ctx, options.latency_naive_diagonals));
+                        model, stages, *ctx, options.latency_naive_diagonals,
+                        options.latency_input_copies));
                 } catch (const CompileError& e) {
                     last_problem = e.what();
                     break;  // a larger scale does not make room: the next ring

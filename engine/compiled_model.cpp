@@ -272,8 +272,10 @@ std::string CompiledModel::summary() const {
         o << (i ? " + " : "") << std::bit_width(ctx.p()[i].value());
     o << " bits, input scale 2^" << std::setprecision(0) << std::log2(input_scale_) << "\n";
     if (latency_layout_) {
-        o << "latency layout: " << latency_layout_->region << " slots per sample"
-          << (latency_layout_->naive_diagonals ? ", naive diagonal method (reference)" : "")
+        o << "latency layout: " << latency_layout_->region << " slots per sample";
+        if (latency_layout_->input_copies.size() > 1)
+            o << ", the input in " << latency_layout_->input_copies.size() << " copies";
+        o << (latency_layout_->naive_diagonals ? ", naive diagonal method (reference)" : "")
           << "\n";
     }
     o << "depth: " << depth() << "; evaluation keys:";
@@ -308,14 +310,16 @@ namespace {
 constexpr char kMagic[8] = {'H', 'E', 'N', 'N', 'M', 'O', 'D', 'L'};
 // Version 2 added latency packing (a layout after the stages), version 3 the relinearization
 // policy (a byte after the slot packing); versions 1 and 2 still load (eager relinearization).
-constexpr std::uint16_t kVersion = 3;
+// Version 4 added copies of the input to latency layouts, and is written only for a layout that
+// has them (detail::latency_layout_version), so other models keep their version-3 bytes.
+constexpr std::uint16_t kVersion = 4;
 constexpr std::uint64_t kMaxEntries = std::uint64_t{1} << 28;
 }  // namespace
 
 std::vector<std::uint8_t> CompiledModel::save() const {
     detail::Writer w;
     w.raw(kMagic, sizeof kMagic);
-    w.u16(kVersion);
+    w.u16(packing_ == Packing::latency ? detail::latency_layout_version(*latency_layout_) : 3);
     w.u8(static_cast<std::uint8_t>(packing_));
     w.u8(static_cast<std::uint8_t>(slot_packing_));
     w.u8(lazy_relinearization_ ? 1 : 0);
@@ -492,7 +496,8 @@ std::shared_ptr<const CompiledModel> CompiledModel::load(std::span<const std::ui
     }
     if (m->packing_ == Packing::latency) {
         m->latency_layout_ = std::make_shared<LatencyLayout>(detail::read_latency_layout(
-            r, stored, m->input_size_, static_cast<std::int64_t>(m->context_->max_slots())));
+            r, stored, m->input_size_, static_cast<std::int64_t>(m->context_->max_slots()),
+            version));
     }
     if (!r.done()) r.fail("trailing bytes");
     if (width != m->output_size_) r.fail("the last stage's width does not match the output size");

@@ -31,25 +31,35 @@ class LatencyProgram {
 namespace detail {
 
 // Slots of every value of every stage for the model's stages on `slots` slots, with the fold
-// chosen by the BSGS cost model at each stage's level (levels must be set). Throws CompileError
+// chosen by the BSGS cost model at each stage's level (levels must be set), and the input in
+// `input_copies` copies (0: the number the cost model finds cheapest). Throws CompileError
 // naming the stage when its values cannot fit the slots.
 LatencyLayout plan_latency_layout(const nn::Model& model, const std::vector<StagePlan>& stages,
-                                  const ckks::Context& context, bool naive_diagonals);
+                                  const ckks::Context& context, bool naive_diagonals,
+                                  int input_copies);
 
-// The diagonals of linear stage `stage` on `slots` slots (every sample's region). FormatError when
-// there would be more than `max_diagonals` (a stored layout that would exhaust memory).
-circuits::Diagonals latency_diagonals(const LinearStage& l,
-                                      const std::vector<std::int64_t>& input_slot,
-                                      const LatencyStageLayout& layout, std::int64_t region,
-                                      std::int64_t slots, std::size_t max_diagonals);
+// The diagonals of linear stage `stage` of a layout on `slots` slots (every sample's region).
+// FormatError when there would be more than `max_diagonals` (a stored layout that would exhaust
+// memory).
+circuits::Diagonals latency_diagonals(const LatencyLayout& layout, const LinearStage& l,
+                                      std::size_t stage, std::int64_t slots,
+                                      std::size_t max_diagonals);
+
+// Blocks a folded stage's rotate-and-sum adds (1 when not folded): those up to its last input,
+// a power of two (output r is right at slot r only).
+std::int64_t fold_blocks(const LatencyLayout& layout, std::size_t stage);
 
 // Memory allowed for the encoded diagonals of one linear stage (compile refuses more, load too).
 extern const double kMaxPlaintextBytes;
 
 void write_latency_layout(Writer& w, const LatencyLayout& layout);
-// Reads and validates against the stages (counts, ranges, distinct slots, folds); FormatError.
+// The version of the compiled-model format a layout needs: 4 with copies of the input, else 3.
+std::uint16_t latency_layout_version(const LatencyLayout& layout);
+// Reads (in the compiled-model format `version`) and validates against the stages (counts,
+// ranges, distinct slots, folds, copies); FormatError.
 LatencyLayout read_latency_layout(Reader& r, const std::vector<StagePlan>& stages,
-                                  std::int64_t input_size, std::int64_t slots);
+                                  std::int64_t input_size, std::int64_t slots,
+                                  std::uint16_t version);
 
 }  // namespace detail
 }  // namespace henn::engine

@@ -55,9 +55,11 @@ std::vector<EncryptedBatch> Client::encrypt_latency(std::span<const double> inpu
         b.samples = std::min(batch, count - first);
         std::vector<double> v(slots, 0.0);
         for (std::int64_t i = 0; i < b.samples; ++i) {
-            for (std::int64_t f = 0; f < features; ++f) {
-                v[static_cast<std::size_t>(layout.input_slot[f] + i * layout.region)] =
-                    inputs[static_cast<std::size_t>((first + i) * features + f)];
+            for (std::int64_t copy : layout.input_copies) {
+                for (std::int64_t f = 0; f < features; ++f) {
+                    v[static_cast<std::size_t>(copy + layout.input_slot[f] + i * layout.region)] =
+                        inputs[static_cast<std::size_t>((first + i) * features + f)];
+                }
             }
         }
         b.ciphertexts.push_back(

@@ -47,12 +47,11 @@ void CompiledModel::finish_latency() {
         }
         const auto& l = std::get<LinearStage>(s.op);
         const auto& slot_layout = layout.stages[k];
-        const auto& input_slot = k == 0 ? layout.input_slot : layout.slots_after(k - 1);
         const double bytes_per_diagonal =
             static_cast<double>(s.level_in + 1 + static_cast<int>(ctx.p_count())) *
             static_cast<double>(ctx.n()) * 8.0;
         circuits::Diagonals d = detail::latency_diagonals(
-            l, input_slot, slot_layout, region, slots,
+            layout, l, k, slots,
             static_cast<std::size_t>(detail::kMaxPlaintextBytes / bytes_per_diagonal));
         if (d.diagonals.empty())
             d.diagonals[0].assign(static_cast<std::size_t>(slots), 0.0);  // an all-zero map
@@ -82,7 +81,7 @@ void CompiledModel::finish_latency() {
         }
         if (slot_layout.fold) {
             st.fold_stride = slot_layout.fold;
-            st.fold_blocks = region / slot_layout.fold;
+            st.fold_blocks = detail::fold_blocks(layout, k);
             const auto steps = circuits::inner_sum_steps(static_cast<std::size_t>(st.fold_blocks),
                                                          static_cast<std::size_t>(st.fold_stride),
                                                          static_cast<std::size_t>(slots));
@@ -94,16 +93,12 @@ void CompiledModel::finish_latency() {
         bool has_bias = false;
         for (double b : l.bias) has_bias = has_bias || b != 0.0;
         if (has_bias) {
+            // At the outputs' slots only (a folded stage's other slots hold partial sums).
             std::vector<double> v(static_cast<std::size_t>(slots), 0.0);
-            const std::int64_t copies = slot_layout.fold ? region / slot_layout.fold : 1;
             for (std::int64_t i = 0; i < layout.samples; ++i) {
-                for (std::int64_t r = 0; r < l.outputs; ++r) {
-                    for (std::int64_t b = 0; b < copies; ++b) {
-                        const std::int64_t at = slot_layout.fold ? r + slot_layout.fold * b
-                                                                 : slot_layout.output_slot[r];
-                        v[static_cast<std::size_t>(at + i * region)] = l.bias[r];
-                    }
-                }
+                for (std::int64_t r = 0; r < l.outputs; ++r)
+                    v[static_cast<std::size_t>(slot_layout.output_slot[r] + i * region)] =
+                        l.bias[r];
             }
             st.bias = encoder.encode(v, s.level_out, s.scale_out);
         }

@@ -153,13 +153,16 @@ struct Case {
     double bits = 0;
 };
 
-// Compiles in latency packing, runs `count` random inputs encrypted, compares with the reference.
+// Compiles in latency packing (with `input_copies`, 0: chosen), runs `count` random inputs
+// encrypted, compares with the reference.
 Case check_against_reference(const nn::Model& model, std::int64_t count, std::uint64_t seed,
-                             int log_n = 13) {
+                             int log_n = 13, int input_copies = 0) {
     std::mt19937_64 rng(seed);
     const std::int64_t size = nn::shape_size(model.input_shape());
     Case c;
-    c.compiled = CompiledModel::compile(model, latency_options(size, rng, log_n));
+    CompileOptions options = latency_options(size, rng, log_n);
+    options.latency_input_copies = input_copies;
+    c.compiled = CompiledModel::compile(model, options);
     const auto inputs = random_vector(static_cast<std::size_t>(size * count), rng, 0, 1);
     const auto encrypted = run_encrypted(c.compiled, inputs, count, seed);
     const auto reference = nn::run_reference_batch(model, inputs, count);
@@ -193,6 +196,70 @@ TEST(Latency, ConvolutionsOfRandomShapesStridesPaddingsAndChannels) {
             EXPECT_LE(diagonals, in * out * k * k) << detail;
         }
     }
+}
+
+// The number of diagonals of a stage, from its description ("784 -> 845, 25 diagonals, ...").
+std::int64_t diagonals_of(const StagePlan& stage) {
+    return std::stoll(stage.detail.substr(stage.detail.find(", ") + 2));
+}
+
+// Copies of the input: with one per output channel, every channel reads its own copy at the same
+// offset and the first convolution needs one diagonal per (input channel, tap); fewer copies
+// share some. Same results as one copy, against the reference.
+TEST(Latency, InputCopiesShareTheFirstConvolutionsDiagonals) {
+    std::mt19937_64 rng(24);
+    for (int t = 0; t < 4; ++t) {
+        const std::int64_t k = pick(rng, 2, 4), stride = pick(rng, 1, 2),
+                           pad = pick(rng, 0, std::min<std::int64_t>(1, k - 1));
+        const std::int64_t size = pick(rng, 8, 12), in = pick(rng, 1, 2), out = pick(rng, 2, 5);
+        const std::int64_t side = (size + 2 * pad - k) / stride + 1;
+        nn::Model model({in, size, size}, {{"conv", conv(in, out, k, stride, pad, rng)},
+                                           {"square", poly({0, 0, 1})},
+                                           {"flatten", nn::Flatten{}},
+                                           {"fc", dense(out * side * side, 3, rng, 0.1)}});
+        SCOPED_TRACE("conv " + std::to_string(in) + "x" + std::to_string(size) + "x" +
+                     std::to_string(size) + " k" + std::to_string(k) + " s" +
+                     std::to_string(stride) + " p" + std::to_string(pad) + " -> " +
+                     std::to_string(out) + " channels");
+        const Case one = check_against_reference(model, 2, 400 + t, 13, 1);
+        const Case all = check_against_reference(model, 2, 400 + t, 13, static_cast<int>(out));
+        const Case chosen = check_against_reference(model, 2, 400 + t, 13, 0);
+        for (const Case* c : {&one, &all, &chosen}) EXPECT_GE(c->bits, 12.0);
+        EXPECT_EQ(one.compiled->latency_layout()->input_copies.size(), 1u);
+        const auto& layout = *all.compiled->latency_layout();
+        EXPECT_EQ(layout.input_copies.size(), static_cast<std::size_t>(out));
+        EXPECT_EQ(layout.stages[0].input_copy.size(), static_cast<std::size_t>(out * side * side));
+        const std::int64_t one_diagonals = diagonals_of(one.compiled->stages()[0]);
+        EXPECT_LE(diagonals_of(all.compiled->stages()[0]), in * k * k);
+        EXPECT_LE(diagonals_of(all.compiled->stages()[0]), one_diagonals);
+        EXPECT_LE(diagonals_of(chosen.compiled->stages()[0]), one_diagonals);
+        // Through the wire form: version 4 only with copies.
+        const auto bytes = all.compiled->save();
+        EXPECT_EQ(bytes[8], 4);
+        EXPECT_EQ(one.compiled->save()[8], 3);
+        const auto loaded = CompiledModel::load(bytes);
+        EXPECT_EQ(loaded->hash(), all.compiled->hash());
+        EXPECT_EQ(loaded->latency_layout()->input_copies, layout.input_copies);
+        EXPECT_EQ(loaded->latency_layout()->stages[0].input_copy, layout.stages[0].input_copy);
+        EXPECT_EQ(loaded->stages()[0].detail, all.compiled->stages()[0].detail);
+    }
+}
+
+TEST(Latency, InputCopiesTheFirstStageCannotUseAreRefused) {
+    std::mt19937_64 rng(25);
+    nn::Model conv_model({1, 8, 8}, {{"conv", conv(1, 2, 3, 1, 0, rng)},
+                                     {"square", poly({0, 0, 1})},
+                                     {"flatten", nn::Flatten{}},
+                                     {"fc", dense(72, 2, rng)}});
+    CompileOptions o = latency_options(64, rng);
+    o.latency_input_copies = 3;  // two output channels
+    EXPECT_THROW(CompiledModel::compile(conv_model, o), CompileError);
+    nn::Model dense_model({16}, {{"fc1", dense(16, 4, rng)}, {"square", poly({0, 0, 1})}});
+    o = latency_options(16, rng);
+    o.latency_input_copies = 2;
+    EXPECT_THROW(CompiledModel::compile(dense_model, o), CompileError);
+    o.latency_input_copies = 1;
+    EXPECT_EQ(CompiledModel::compile(dense_model, o)->latency_layout()->input_copies.size(), 1u);
 }
 
 TEST(Latency, ConvolutionWithFoldedBatchNorm) {
@@ -394,8 +461,12 @@ TEST(Latency, SerializationVersionsAndDamage) {
                                 {"square", poly({0, 0, 1})},
                                 {"flatten", nn::Flatten{}},
                                 {"fc", dense(32, 3, rng)}});
-    const auto latency = CompiledModel::compile(model, latency_options(36, rng));
+    // One copy of the input: the version-3 form (the version-4 one with copies is damaged below).
+    CompileOptions one_copy = latency_options(36, rng);
+    one_copy.latency_input_copies = 1;
+    const auto latency = CompiledModel::compile(model, one_copy);
     auto bytes = latency->save();
+    ASSERT_EQ(bytes[8], 3);
     // Files of versions 1 and 2 lack the relinearization byte (offset 12, after the magic, the
     // version and the two packing bytes) that version 3 added.
     auto as_version = [](std::vector<std::uint8_t> b, std::uint8_t version) {
@@ -425,15 +496,30 @@ TEST(Latency, SerializationVersionsAndDamage) {
     auto lazy_latency = bytes;
     lazy_latency[12] = 1;
     EXPECT_THROW(CompiledModel::load(lazy_latency), FormatError);
-    // Damaged layouts are refused with a typed error, never a crash.
-    EXPECT_THROW(CompiledModel::load(std::span(bytes).first(bytes.size() - 3)), FormatError);
-    for (std::size_t back = 4; back <= 64 && back < bytes.size(); back += 4) {
-        auto damaged = bytes;
-        damaged[damaged.size() - back] ^= 0x40;
-        try {
-            const auto m = CompiledModel::load(damaged);
-            EXPECT_NE(m->hash(), latency->hash());
-        } catch (const FormatError&) {
+    // Damaged layouts, with and without copies of the input, are refused with a typed error,
+    // never a crash; a version-4 file read as version 3 is refused too.
+    CompileOptions copies = one_copy;
+    copies.latency_input_copies = 2;
+    const auto with_copies = CompiledModel::compile(model, copies);
+    const auto copies_bytes = with_copies->save();
+    ASSERT_EQ(copies_bytes[8], 4);
+    auto as_three = copies_bytes;
+    as_three[8] = 3;
+    EXPECT_THROW(CompiledModel::load(as_three), FormatError);
+    for (const auto* original : {&latency, &with_copies}) {
+        const auto good = (*original)->save();
+        EXPECT_THROW(CompiledModel::load(std::span(good).first(good.size() - 3)), FormatError);
+        // The layout is the file's tail: flip bits in its last 400 bytes.
+        for (std::size_t back = 4; back <= 400 && back < good.size(); back += 4) {
+            SCOPED_TRACE("byte " + std::to_string(good.size() - back) + " of " +
+                         std::to_string(good.size()));
+            auto damaged = good;
+            damaged[damaged.size() - back] ^= 0x40;
+            try {
+                const auto m = CompiledModel::load(damaged);
+                EXPECT_NE(m->hash(), (*original)->hash());
+            } catch (const FormatError&) {
+            }
         }
     }
 }

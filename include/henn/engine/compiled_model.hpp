@@ -64,6 +64,11 @@ struct CompileOptions {
     // Latency packing only: linear stages by the naive diagonal method (one rotation per
     // diagonal, no hoisting), the reference that benchmarks compare BSGS against.
     bool latency_naive_diagonals = false;
+    // Latency packing only: copies of the input the client encrypts (LatencyLayout::input_copies)
+    // so that a first convolution's output channels share diagonals; 0 chooses by the cost model,
+    // 1 is none. More copies than the first stage's output channels, or than fit the slots, is a
+    // CompileError.
+    int latency_input_copies = 0;
     // Batch packing only: a square between two linear stages is not relinearized; the next
     // linear stage sums the 3-polynomial squares and relinearizes each of its outputs (CryptoNets:
     // 100 + 10 relinearizations instead of 845 + 100). The rescale of an unrelinearized square

@@ -15,6 +15,11 @@
 //   slot block b at slot r + fold * b (fewer than 2 * fold diagonals), and a rotate-and-sum over
 //   the region's blocks adds the partial sums (log2(region / fold) rotations); the cost model
 //   of the BSGS planner picks.
+// The client may encrypt several copies of the input (LoLa's move of work to the client): when the
+// first stage is a convolution, output channels that read their own copy at the same offset share
+// every diagonal, one per (input channel, kernel tap) instead of one per (input channel, output
+// channel, tap). The compiler picks the number of copies with the cost model (fewer key switches
+// per ciphertext, fewer samples per ciphertext when the region grows).
 // Flatten moves nothing: the next stage's matrix reads the slots where the values are.
 #pragma once
 
@@ -38,12 +43,18 @@ struct LatencyStageLayout {
     std::vector<std::int64_t> output_slot;
     // 0: direct. Otherwise the block size of the folded form (a power of two dividing region).
     std::int64_t fold = 0;
+    // The first stage only, when the input comes in several copies: the copy (an index into
+    // LatencyLayout::input_copies) each output reads. Empty: copy 0.
+    std::vector<std::uint32_t> input_copy;
 };
 
 struct LatencyLayout {
-    std::int64_t region = 0;                 // slots per sample, a power of two
-    std::int64_t samples = 1;                // samples per ciphertext: N/2 / region
-    std::vector<std::int64_t> input_slot;    // per model input
+    std::int64_t region = 0;               // slots per sample, a power of two
+    std::int64_t samples = 1;              // samples per ciphertext: N/2 / region
+    std::vector<std::int64_t> input_slot;  // per model input
+    // Offsets of the copies of the input the client encrypts (the first 0): copy j holds input i
+    // at input_copies[j] + input_slot[i].
+    std::vector<std::int64_t> input_copies{0};
     std::vector<LatencyStageLayout> stages;  // per stage of the program
     // The reference of benchmarks: one rotation per diagonal, no hoisting (Method::Naive).
     bool naive_diagonals = false;
