@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <functional>
 #include <iomanip>
 #include <limits>
 #include <optional>
@@ -134,8 +135,9 @@ std::vector<std::size_t> Diagonals::indices() const {
 
 std::string BsgsPlan::describe() const {
     std::ostringstream out;
-    out << "BSGS b = " << baby << ": " << baby_steps.size() << " baby + " << giant_steps.size()
-        << " giant rotations, " << plaintext_products << " plaintext products, "
+    out << "BSGS b = " << baby << ": " << baby_steps.size() << " baby + "
+        << (chained ? positive_chain + negative_chain : giant_steps.size()) << " giant rotations"
+        << (chained ? " (chained)" : "") << ", " << plaintext_products << " plaintext products, "
         << rotation_steps.size() << " keys (" << mib(key_bytes) << ")";
     return out.str();
 }
@@ -161,9 +163,24 @@ BsgsPlan plan_bsgs_with_baby(const Context& ctx, int level, std::span<const std:
     plan.baby_steps.assign(babies.begin(), babies.end());
     plan.giant_steps.assign(giants.begin(), giants.end());
     std::set<int> all(babies);
-    all.insert(giants.begin(), giants.end());
+    std::size_t giant_switches = giants.size();
+    if (model.chained_giant_steps) {
+        plan.chained = true;
+        for (int g : giants) {
+            const auto u = static_cast<std::size_t>(g);
+            if (u <= slots / 2)
+                plan.positive_chain = std::max(plan.positive_chain, u / baby);
+            else
+                plan.negative_chain = std::max(plan.negative_chain, (slots - u) / baby);
+        }
+        if (plan.positive_chain > 0) all.insert(static_cast<int>(baby));
+        if (plan.negative_chain > 0) all.insert(static_cast<int>(slots - baby));
+        giant_switches = plan.positive_chain + plan.negative_chain;
+    } else {
+        all.insert(giants.begin(), giants.end());
+    }
     plan.rotation_steps.assign(all.begin(), all.end());
-    plan.key_switches = babies.size() + giants.size();
+    plan.key_switches = babies.size() + giant_switches;
     plan.plaintext_products = indices.size();
     plan.key_bytes = all.size() * ckks::switch_key_bytes(ctx, level);
     std::size_t new_keys = 0;
@@ -172,8 +189,8 @@ BsgsPlan plan_bsgs_with_baby(const Context& ctx, int level, std::span<const std:
             std::binary_search(model.keyed_steps.begin(), model.keyed_steps.end(), step) ? 0 : 1;
     const KeySwitchCosts c = costs(ctx, level);
     plan.cost =
-        (babies.empty() ? 0 : c.hoist) + babies.size() * c.baby + giants.size() * c.giant +
-        c.final_down + indices.size() * c.product +
+        (babies.empty() ? 0 : c.hoist) + babies.size() * c.baby +
+        static_cast<double>(giant_switches) * c.giant + c.final_down + indices.size() * c.product +
         model.key_byte_weight * static_cast<double>(new_keys * ckks::switch_key_bytes(ctx, level));
     return plan;
 }
@@ -321,9 +338,23 @@ Ciphertext LinearTransform::evaluate_bsgs(const Evaluator& ev, const Ciphertext&
     std::map<int, const ExtendedCiphertext*> babies;
     for (std::size_t k = 0; k < steps.size(); ++k) babies.emplace(steps[k], &*rotated[k]);
 
-    // Giant steps in rounds of one per thread, each round's inner sums added in order.
     std::vector<const decltype(giant_groups_)::value_type*> groups;
     for (const auto& entry : giant_groups_) groups.push_back(&entry);
+    auto inner_sum = [&](const auto& group) {
+        std::vector<const ExtendedCiphertext*> cs;
+        std::vector<const ExtendedPlaintext*> ps;
+        for (const auto& [i, pt] : group) {
+            cs.push_back(babies.at(i));
+            ps.push_back(&pt);
+        }
+        return ev.multiply_accumulate(cs, ps);
+    };
+    if (plan_.chained)
+        return evaluate_chained(ev, groups.size(), [&](std::size_t k) {
+            return std::make_pair(groups[k]->first, inner_sum(groups[k]->second));
+        });
+
+    // Giant steps in rounds of one per thread, each round's inner sums added in order.
     const std::size_t round = static_cast<std::size_t>(std::max(1, math::thread_count()));
     std::optional<ExtendedCiphertext> acc;
     for (std::size_t begin = 0; begin < groups.size(); begin += round) {
@@ -331,13 +362,7 @@ Ciphertext LinearTransform::evaluate_bsgs(const Evaluator& ev, const Ciphertext&
         std::vector<std::optional<ExtendedCiphertext>> inner(end - begin);
         for_each_item(end - begin, [&](std::size_t k) {
             const auto& [g, group] = *groups[begin + k];
-            std::vector<const ExtendedCiphertext*> cs;
-            std::vector<const ExtendedPlaintext*> ps;
-            for (const auto& [i, pt] : group) {
-                cs.push_back(babies.at(i));
-                ps.push_back(&pt);
-            }
-            ExtendedCiphertext sum = ev.multiply_accumulate(cs, ps);
+            ExtendedCiphertext sum = inner_sum(group);
             if (g != 0) sum = ev.rotate_lazy(sum, g);
             inner[k] = std::move(sum);
         });
@@ -350,6 +375,55 @@ Ciphertext LinearTransform::evaluate_bsgs(const Evaluator& ev, const Ciphertext&
         }
     }
     return ev.rescale(ev.mod_down(*acc));
+}
+
+Ciphertext LinearTransform::evaluate_chained(
+    const Evaluator& ev, std::size_t groups,
+    const std::function<std::pair<int, ExtendedCiphertext>(std::size_t)>& inner_sum) const {
+    // Every inner sum s_g (in parallel), then sum_g rot_g(s_g) as s_0 + P + N with
+    // P = rot_b(s_b + rot_b(s_2b + ... rot_b(s_Jb))) and N likewise by -b (the two chains in
+    // parallel).
+    std::vector<std::optional<std::pair<int, ExtendedCiphertext>>> sums(groups);
+    for_each_item(groups, [&](std::size_t k) { sums[k] = inner_sum(k); });
+    const std::size_t b = plan_.baby;
+    std::optional<ExtendedCiphertext> zero;
+    std::map<std::size_t, ExtendedCiphertext*> positive, negative;  // by |g| / b
+    for (auto& entry : sums) {
+        auto& [g, sum] = *entry;
+        const auto u = static_cast<std::size_t>(g);
+        if (g == 0)
+            zero = std::move(sum);
+        else if (u <= slots_ / 2)
+            positive[u / b] = &sum;
+        else
+            negative[(slots_ - u) / b] = &sum;
+    }
+    std::optional<ExtendedCiphertext> chains[2];
+    for_each_item(2, [&](std::size_t side) {
+        const auto& terms = side == 0 ? positive : negative;
+        if (terms.empty()) return;
+        const int step = static_cast<int>(side == 0 ? b : slots_ - b);
+        std::optional<ExtendedCiphertext> acc;
+        for (std::size_t j = terms.rbegin()->first; j >= 1; --j) {
+            if (acc) acc = ev.rotate_lazy(*acc, step);
+            if (auto it = terms.find(j); it != terms.end()) {
+                if (acc)
+                    ev.add_inplace(*acc, *it->second);
+                else
+                    acc = std::move(*it->second);
+            }
+        }
+        chains[side] = ev.rotate_lazy(*acc, step);
+    });
+    std::optional<ExtendedCiphertext> total = std::move(zero);
+    for (auto& chain : chains) {
+        if (!chain) continue;
+        if (total)
+            ev.add_inplace(*total, *chain);
+        else
+            total = std::move(chain);
+    }
+    return ev.rescale(ev.mod_down(*total));
 }
 
 Ciphertext LinearTransform::evaluate_per_diagonal(const Evaluator& ev, const Ciphertext& x) const {

@@ -240,6 +240,66 @@ TEST(LinearTransform, KeySetSufficientMinimalAndMissingKeyNamed) {
     }
 }
 
+// Chained giant steps (Horner): a banded map with diagonals on both sides of 0 (k in
+// [-20, 20] mod slots), b = 4: keys for the baby steps and +-4 only instead of one per giant step,
+// as many key switches as the direct split (consecutive giant steps), the same map as the direct
+// BSGS to within its precision; every key needed (a missing one is named), the very same
+// ciphertext on two threads as on one.
+TEST(LinearTransform, ChainedGiantStepsNeedTwoGiantKeys) {
+    const std::size_t slots = 64;
+    Diagonals d;
+    d.slots = slots;
+    for (int k = -20; k <= 20; ++k)
+        d.diagonals[static_cast<std::size_t>((k + 64) % 64)] = random_complex(slots, 200 + k);
+    LinearTransform::Options direct_options, chained_options;
+    direct_options.baby = chained_options.baby = 4;
+    chained_options.cost.chained_giant_steps = true;
+    const LinearTransform direct(*setup().encoder, d, direct_options),
+        chained(*setup().encoder, d, chained_options);
+    EXPECT_EQ(chained.rotation_steps(), (std::vector<int>{1, 2, 3, 4, 60}));
+    EXPECT_EQ(direct.rotation_steps().size(), 3u + 10u);  // giants 4..20 and 44..60
+    EXPECT_EQ(chained.plan().positive_chain, 5u);         // up to 20 = 5 * 4
+    EXPECT_EQ(chained.plan().negative_chain, 5u);         // down to 44 = 64 - 5 * 4
+    EXPECT_EQ(chained.key_switches(), direct.key_switches());
+    EXPECT_EQ(chained.plan().giant_steps, direct.plan().giant_steps);
+    const auto x = random_complex(slots, 300);
+    const Ciphertext ct = encrypt(x, slots);
+    std::set<int> keys(direct.rotation_steps().begin(), direct.rotation_steps().end());
+    keys.insert(chained.rotation_steps().begin(), chained.rotation_steps().end());
+    const auto yd = decrypt(direct.evaluate(evaluator_with({keys.begin(), keys.end()}), ct));
+    const Evaluator ev = evaluator_with(chained.rotation_steps());
+    const int before = henn::math::thread_count();
+    henn::math::set_thread_count(1);
+    const Ciphertext one = chained.evaluate(ev, ct);
+    henn::math::set_thread_count(2);
+    const Ciphertext two = chained.evaluate(ev, ct);
+    henn::math::set_thread_count(before);
+    for (std::size_t i = 0; i < one.size(); ++i) EXPECT_EQ(one.polys[i].data, two.polys[i].data);
+    const auto yc = decrypt(one);
+    HENN_EXPECT_PRECISION(yc, d.apply(x), 14, 18);
+    HENN_EXPECT_PRECISION(yd, d.apply(x), 14, 18);
+    HENN_EXPECT_PRECISION(yc, yd, 14, 18);
+    for (int missing : chained.rotation_steps()) {
+        std::vector<int> fewer;
+        for (int s : chained.rotation_steps()) {
+            if (s != missing) fewer.push_back(s);
+        }
+        EXPECT_THROW((void)chained.evaluate(evaluator_with(fewer), ct), MissingKeyError)
+            << "step " << missing;
+    }
+    // Only positive giant steps: one chain, one giant key.
+    Diagonals upper;
+    upper.slots = slots;
+    for (std::size_t k = 0; k < 24; ++k) upper.diagonals[k] = random_complex(slots, 400 + k);
+    const LinearTransform one_side(*setup().encoder, upper, chained_options);
+    EXPECT_EQ(one_side.rotation_steps(), (std::vector<int>{1, 2, 3, 4}));
+    EXPECT_EQ(one_side.plan().negative_chain, 0u);
+    const auto u = random_complex(slots, 500);
+    HENN_EXPECT_PRECISION(
+        decrypt(one_side.evaluate(evaluator_with(one_side.rotation_steps()), encrypt(u, slots))),
+        upper.apply(u), 14, 18);
+}
+
 TEST(LinearTransform, CostModelPicksTheCheapestAllowedSplit) {
     const Context& ctx = *setup().context;
     std::vector<std::size_t> dense(256);

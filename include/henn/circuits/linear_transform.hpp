@@ -14,6 +14,7 @@
 
 #include <complex>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <span>
 #include <string>
@@ -57,15 +58,26 @@ struct BsgsCostModel {
     // Rotations whose keys another transform of the same program already needs (ascending):
     // they cost no key bytes here, so consecutive transforms converge on shared steps.
     std::vector<int> keyed_steps;
+    // Giant steps chained (Horner): sum_g rot_g(s_g) as rot_b(s_b + rot_b(s_2b + ...)) for the
+    // giant steps g = j b up to slots / 2, and likewise with rot_-b for those above (read as
+    // negative). Keys: the baby steps and +-b only, instead of one per giant step; key switches:
+    // the baby steps and the largest |j| on each side (as many as direct giant steps when the
+    // giant steps are consecutive multiples of b). The chains are sequential (two independent
+    // chains, one per sign), the inner sums still parallel. Off: one key per giant step.
+    bool chained_giant_steps = false;
 };
 
 // An evaluation plan: the baby-step count, the rotations it needs and their modelled cost.
 struct BsgsPlan {
     std::size_t baby = 1;                // b; giant steps are multiples of b
     std::vector<int> baby_steps;         // nonzero i, ascending
-    std::vector<int> giant_steps;        // nonzero g, ascending
-    std::vector<int> rotation_steps;     // union of both: the exact key set, ascending
-    std::size_t key_switches = 0;        // baby_steps.size() + giant_steps.size()
+    std::vector<int> giant_steps;        // nonzero g, ascending (the inner sums' rotations)
+    bool chained = false;                // giant steps by chains of +-b (chained_giant_steps)
+    std::size_t positive_chain = 0;      // chained: rotations by b (largest g / b, g <= slots/2)
+    std::size_t negative_chain = 0;      // chained: rotations by -b (largest (slots - g) / b)
+    std::vector<int> rotation_steps;     // the exact key set, ascending: baby steps and giant
+                                         // steps (chained: b and slots - b as needed)
+    std::size_t key_switches = 0;        // baby steps + giant steps (chained: + both chains)
     std::size_t plaintext_products = 0;  // one per diagonal
     std::size_t key_bytes = 0;           // memory of the rotation keys at the plan's level
     double cost = 0;                     // modelled cost (see BsgsCostModel)
@@ -128,6 +140,11 @@ class LinearTransform {
                                    const ckks::Ciphertext& x) const;
     ckks::Ciphertext evaluate_per_diagonal(const ckks::Evaluator& evaluator,
                                            const ckks::Ciphertext& x) const;
+    // BSGS with chained giant steps; inner_sum(k) gives the k-th group's (g, inner sum).
+    ckks::Ciphertext evaluate_chained(
+        const ckks::Evaluator& evaluator, std::size_t groups,
+        const std::function<std::pair<int, ckks::ExtendedCiphertext>(std::size_t)>& inner_sum)
+        const;
 
     Method method_;
     int level_ = 0;
