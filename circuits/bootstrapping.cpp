@@ -8,6 +8,7 @@
 #include <exception>
 #include <iomanip>
 #include <limits>
+#include <map>
 #include <numbers>
 #include <sstream>
 
@@ -459,7 +460,90 @@ double prime(const Context& ctx, int level) {
 BsgsCostModel dft_cost_model(const BootstrappingParameters& p) {
     BsgsCostModel model;
     model.key_byte_weight = p.literal().key_byte_weight;
+    model.chained_giant_steps = p.literal().chained_giant_steps;
     return model;
+}
+
+// Bytes of the keys for these rotation uses plus the fixed ones, each key only down to its level.
+std::size_t rotation_bytes(const Context& ctx, const std::map<int, int>& step_levels) {
+    std::size_t bytes = 0;
+    for (const auto& [step, level] : step_levels) bytes += ckks::switch_key_bytes(ctx, level);
+    return bytes;
+}
+
+std::size_t fixed_key_bytes(const BootstrappingParameters& p) {
+    const Context& ctx = *p.context();
+    const int level = p.levels().coeffs_to_slots_end;
+    return 2 * ckks::switch_key_bytes(ctx, level);  // relinearization and conjugation
+}
+
+// The splits of the six DFT factors chosen together under the key budget: for each factor the
+// distinct plans over b (time only, chained or not as the literal says) within 4x of its fastest,
+// then every combination, keeping the cheapest whose keys fit.
+std::vector<BsgsPlan> plans_under_budget(const BootstrappingParameters& p,
+                                         const std::vector<std::vector<std::size_t>>& indices,
+                                         const std::vector<int>& levels) {
+    const Context& ctx = *p.context();
+    const std::size_t slots = p.slots();
+    BsgsCostModel time_only;
+    time_only.chained_giant_steps = p.literal().chained_giant_steps;
+    std::vector<std::vector<BsgsPlan>> candidates(indices.size());
+    for (std::size_t f = 0; f < indices.size(); ++f) {
+        double fastest = std::numeric_limits<double>::infinity();
+        std::vector<BsgsPlan> all;
+        for (std::size_t b = 1; b <= slots; b *= 2) {
+            BsgsPlan plan = plan_bsgs_with_baby(ctx, levels[f], indices[f], slots, b, time_only);
+            fastest = std::min(fastest, plan.cost);
+            const bool same = std::any_of(all.begin(), all.end(), [&](const BsgsPlan& q) {
+                return q.rotation_steps == plan.rotation_steps &&
+                       q.key_switches == plan.key_switches;
+            });
+            if (!same) all.push_back(std::move(plan));
+        }
+        for (auto& plan : all) {
+            if (plan.cost <= 4 * fastest) candidates[f].push_back(std::move(plan));
+        }
+    }
+    const std::size_t budget = p.literal().key_budget_bytes;
+    const std::size_t fixed = fixed_key_bytes(p);
+    std::vector<std::size_t> choice(indices.size()), best_choice;
+    double best_cost = std::numeric_limits<double>::infinity();
+    std::size_t best_bytes = 0, smallest = std::numeric_limits<std::size_t>::max();
+    std::map<int, int> steps;  // step -> highest level, for the factors chosen so far
+    auto search = [&](auto&& self, std::size_t f, double cost) -> void {
+        if (f == indices.size()) {
+            const std::size_t bytes = fixed + rotation_bytes(ctx, steps);
+            smallest = std::min(smallest, bytes);
+            if (bytes <= budget &&
+                (cost < best_cost || (cost == best_cost && bytes < best_bytes))) {
+                best_cost = cost, best_bytes = bytes, best_choice = choice;
+            }
+            return;
+        }
+        for (std::size_t c = 0; c < candidates[f].size(); ++c) {
+            if (cost + candidates[f][c].cost >= best_cost) continue;
+            const std::map<int, int> saved = steps;
+            for (int step : candidates[f][c].rotation_steps) {
+                auto [it, fresh] = steps.emplace(step, levels[f]);
+                if (!fresh) it->second = std::max(it->second, levels[f]);
+            }
+            choice[f] = c;
+            self(self, f + 1, cost + candidates[f][c].cost);
+            steps = saved;
+        }
+    };
+    search(search, 0, 0.0);
+    if (best_choice.empty()) {
+        std::ostringstream msg;
+        msg << "bootstrapping parameters: no split of the DFT factors fits the key budget of "
+            << std::fixed << std::setprecision(2) << static_cast<double>(budget) / (1 << 30)
+            << " GiB (the smallest needs " << static_cast<double>(smallest) / (1 << 30)
+            << " GiB); raise key_budget_bytes or use more special primes";
+        throw ckks::ParameterError(msg.str());
+    }
+    std::vector<BsgsPlan> out;
+    for (std::size_t f = 0; f < indices.size(); ++f) out.push_back(candidates[f][best_choice[f]]);
+    return out;
 }
 
 // The scale ModRaise labels the raised ciphertext with: its slots then hold t / (q_0 2 (k + 1)),
@@ -470,39 +554,74 @@ double raised_scale(const BootstrappingParameters& p) {
 
 }  // namespace
 
+std::size_t DftPlans::key_switches() const {
+    std::size_t total = 0;
+    for (const auto& plan : coeffs_to_slots) total += plan.key_switches;
+    for (const auto& plan : slots_to_coeffs) total += plan.key_switches;
+    return total;
+}
+
+DftPlans CkksBootstrapper::dft_plans(const BootstrappingParameters& params) {
+    const Context& ctx = *params.context();
+    const std::size_t slots = params.slots();
+    DftPlans out;
+    out.coeffs_to_slots_levels = coeffs_to_slots_levels(params);
+    out.slots_to_coeffs_levels = slots_to_coeffs_levels(params);
+    std::vector<std::vector<std::size_t>> indices;
+    for (const auto& f :
+         coeffs_to_slots_factors(ctx.n(), slots, params.literal().coeffs_to_slots_levels))
+        indices.push_back(f.indices());
+    for (const auto& f :
+         slots_to_coeffs_factors(ctx.n(), slots, params.literal().slots_to_coeffs_levels))
+        indices.push_back(f.indices());
+    std::vector<int> levels = out.coeffs_to_slots_levels;
+    levels.insert(levels.end(), out.slots_to_coeffs_levels.begin(),
+                  out.slots_to_coeffs_levels.end());
+    std::vector<BsgsPlan> plans;
+    if (params.literal().key_budget_bytes > 0) {
+        plans = plans_under_budget(params, indices, levels);
+    } else {
+        for (std::size_t f = 0; f < indices.size(); ++f)
+            plans.push_back(plan_bsgs(ctx, levels[f], indices[f], slots, dft_cost_model(params)));
+    }
+    const std::size_t cts = out.coeffs_to_slots_levels.size();
+    out.coeffs_to_slots.assign(plans.begin(), plans.begin() + static_cast<std::ptrdiff_t>(cts));
+    out.slots_to_coeffs.assign(plans.begin() + static_cast<std::ptrdiff_t>(cts), plans.end());
+    return out;
+}
+
 BootstrappingKeyRequirements CkksBootstrapper::key_requirements(
     const BootstrappingParameters& params) {
-    const Context& ctx = *params.context();
+    const DftPlans plans = dft_plans(params);
     BootstrappingKeyRequirements req;
-    const auto cts =
-        coeffs_to_slots_factors(ctx.n(), params.slots(), params.literal().coeffs_to_slots_levels);
-    const auto cts_levels = coeffs_to_slots_levels(params);
-    for (std::size_t i = 0; i < cts.size(); ++i) {
-        const auto indices = cts[i].indices();
+    for (std::size_t i = 0; i < plans.coeffs_to_slots.size(); ++i)
         req.rotations.push_back(
-            {plan_bsgs(ctx, cts_levels[i], indices, params.slots(), dft_cost_model(params))
-                 .rotation_steps,
-             cts_levels[i], false});
-    }
-    const auto stc =
-        slots_to_coeffs_factors(ctx.n(), params.slots(), params.literal().slots_to_coeffs_levels);
-    const auto stc_levels = slots_to_coeffs_levels(params);
-    for (std::size_t i = 0; i < stc.size(); ++i) {
-        const auto indices = stc[i].indices();
+            {plans.coeffs_to_slots[i].rotation_steps, plans.coeffs_to_slots_levels[i], false});
+    for (std::size_t i = 0; i < plans.slots_to_coeffs.size(); ++i)
         req.rotations.push_back(
-            {plan_bsgs(ctx, stc_levels[i], indices, params.slots(), dft_cost_model(params))
-                 .rotation_steps,
-             stc_levels[i], false});
-    }
+            {plans.slots_to_coeffs[i].rotation_steps, plans.slots_to_coeffs_levels[i], false});
     req.conjugation_level = params.levels().coeffs_to_slots_end;
+    req.relinearization_level = params.levels().coeffs_to_slots_end;
     return req;
+}
+
+std::size_t BootstrappingKeyRequirements::key_bytes(const Context& context,
+                                                    std::size_t slots) const {
+    return plan_rotation_keys(context, rotations, slots).key_bytes +
+           ckks::switch_key_bytes(context, conjugation_level) +
+           ckks::switch_key_bytes(context, relinearization_level);
+}
+
+std::size_t BootstrappingKeyRequirements::key_count(const Context& context,
+                                                    std::size_t slots) const {
+    return plan_rotation_keys(context, rotations, slots).keys.size() + 2;
 }
 
 ckks::EvaluationKeys BootstrappingKeyRequirements::generate(ckks::KeyGenerator& keygen,
                                                             const Context& context,
                                                             std::size_t slots) const {
     ckks::EvaluationKeys keys;
-    keys.relinearization = keygen.relinearization_key();
+    keys.relinearization = keygen.relinearization_key(relinearization_level);
     keys.galois = plan_rotation_keys(context, rotations, slots).generate(keygen);
     keygen.add_galois_keys(keys.galois, {}, true, conjugation_level);
     return keys;
@@ -525,9 +644,10 @@ CkksBootstrapper::CkksBootstrapper(BootstrappingParametersPtr params,
     // works best at): the first factor raises the raised scale q_0 2 (K + 1) to it. Its key
     // switches and rescales add errors of fixed size relative to the scale, which EvalMod
     // amplifies by (K + 1) q_0 / Delta: at the raised scale they would not shrink with q_0 / Delta.
+    const DftPlans plans = dft_plans(*params_);
     const auto cts =
         coeffs_to_slots_factors(ctx.n(), slots, params_->literal().coeffs_to_slots_levels);
-    const auto cts_levels = coeffs_to_slots_levels(*params_);
+    const auto& cts_levels = plans.coeffs_to_slots_levels;
     const double cts_scale = prime(ctx, lv.coeffs_to_slots_end);
     for (std::size_t i = 0; i < cts.size(); ++i) {
         LinearTransform::Options options;
@@ -535,7 +655,7 @@ CkksBootstrapper::CkksBootstrapper(BootstrappingParametersPtr params,
         const double scale_in = i == 0 ? raised_scale(*params_) : cts_scale;
         options.scale = prime(ctx, cts_levels[i]) * cts_scale / scale_in;
         options.cost = dft_cost_model(*params_);
-        options.baby = plan_bsgs(ctx, cts_levels[i], cts[i].indices(), slots, options.cost).baby;
+        options.baby = plans.coeffs_to_slots[i].baby;
         coeffs_to_slots_.emplace_back(encoder_, cts[i], options);
     }
 
@@ -555,7 +675,7 @@ CkksBootstrapper::CkksBootstrapper(BootstrappingParametersPtr params,
     const double q0 = prime(ctx, 0);
     const auto stc =
         slots_to_coeffs_factors(ctx.n(), slots, params_->literal().slots_to_coeffs_levels);
-    const auto stc_levels = slots_to_coeffs_levels(*params_);
+    const auto& stc_levels = plans.slots_to_coeffs_levels;
     const double ratio = std::pow(q0 / (2 * std::numbers::pi * eval_mod_scale_),
                                   1.0 / static_cast<double>(stc.size()));
     for (std::size_t i = 0; i < stc.size(); ++i) {
@@ -563,7 +683,7 @@ CkksBootstrapper::CkksBootstrapper(BootstrappingParametersPtr params,
         options.level = stc_levels[i];
         options.scale = prime(ctx, stc_levels[i]) * ratio;
         options.cost = dft_cost_model(*params_);
-        options.baby = plan_bsgs(ctx, stc_levels[i], stc[i].indices(), slots, options.cost).baby;
+        options.baby = plans.slots_to_coeffs[i].baby;
         slots_to_coeffs_.emplace_back(encoder_, stc[i], options);
     }
 }

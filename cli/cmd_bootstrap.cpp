@@ -43,6 +43,8 @@ struct BootstrapOptions {
     int coeffs_to_slots_levels = 3;
     int slots_to_coeffs_levels = 3;
     double key_byte_weight = 1e-5;
+    double key_budget_gib = 3500.0 / 1024;  // 0: no budget (key_byte_weight per factor)
+    bool direct_giant_steps = false;        // one key per giant step instead of chains of +-b
     int special_primes = 6;  // 61-bit primes of P: more of them, fewer digits, smaller keys
     int cosine_degree = 62;
     int double_angle = 3;
@@ -69,6 +71,8 @@ BootstrappingLiteral literal_for(const BootstrapOptions& o) {
     lit.slots_to_coeffs_levels = o.slots_to_coeffs_levels;
     lit.log_p.assign(o.special_primes, 61);
     lit.key_byte_weight = o.key_byte_weight;
+    lit.key_budget_bytes = static_cast<std::size_t>(o.key_budget_gib * 1073741824.0);
+    lit.chained_giant_steps = !o.direct_giant_steps;
     lit.log_q0 = o.log_q0;
     lit.cosine_degree = o.cosine_degree;
     lit.double_angle = o.double_angle;
@@ -101,11 +105,9 @@ struct KeyCount {
 KeyCount count_keys(const BootstrappingParameters& params) {
     const auto& ctx = *params.context();
     const auto req = CkksBootstrapper::key_requirements(params);
-    const auto plan = circuits::plan_rotation_keys(ctx, req.rotations, params.slots());
     KeyCount k;
-    k.count = plan.keys.size() + 2;
-    k.bytes = plan.key_bytes + ckks::switch_key_bytes(ctx) +
-              ckks::switch_key_bytes(ctx, req.conjugation_level);
+    k.count = req.key_count(ctx, params.slots());
+    k.bytes = req.key_bytes(ctx, params.slots());
     return k;
 }
 
@@ -145,6 +147,23 @@ nlohmann::json describe_json(const BootstrappingParameters& params) {
     const KeyCount keys = count_keys(params);
     j["key_count"] = keys.count;
     j["key_bytes"] = keys.bytes;
+    j["key_budget_bytes"] = params.literal().key_budget_bytes;
+    j["chained_giant_steps"] = params.literal().chained_giant_steps;
+    const auto plans = CkksBootstrapper::dft_plans(params);
+    auto factors = [](const std::vector<circuits::BsgsPlan>& list, const std::vector<int>& levels) {
+        nlohmann::json out = nlohmann::json::array();
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            out.push_back({{"level", levels[i]},
+                           {"baby", list[i].baby},
+                           {"key_switches", list[i].key_switches},
+                           {"diagonals", list[i].plaintext_products},
+                           {"rotation_steps", list[i].rotation_steps}});
+        }
+        return out;
+    };
+    j["coeffs_to_slots"] = factors(plans.coeffs_to_slots, plans.coeffs_to_slots_levels);
+    j["slots_to_coeffs"] = factors(plans.slots_to_coeffs, plans.slots_to_coeffs_levels);
+    j["key_switches"] = plans.key_switches();
     return j;
 }
 
@@ -155,10 +174,28 @@ void run_params_bootstrap(const BootstrapOptions& o) {
         return;
     }
     std::cout << params->describe();
+    const auto plans = CkksBootstrapper::dft_plans(*params);
+    auto print = [](const char* name, const std::vector<circuits::BsgsPlan>& list,
+                    const std::vector<int>& levels) {
+        for (std::size_t i = 0; i < list.size(); ++i)
+            std::cout << "  " << name << " level " << levels[i] << ": " << list[i].describe()
+                      << "\n";
+    };
+    std::cout << "DFT factors     (BSGS splits; key sizes at each factor's level, shared keys "
+                 "counted in each)\n";
+    print("CoeffsToSlots", plans.coeffs_to_slots, plans.coeffs_to_slots_levels);
+    print("SlotsToCoeffs", plans.slots_to_coeffs, plans.slots_to_coeffs_levels);
     const KeyCount keys = count_keys(*params);
+    std::cout << "key switches    " << plans.key_switches() << " in the DFT factors\n";
     std::cout << "evaluation keys " << keys.count
               << " (relinearization, conjugation, rotations each down to its level), " << std::fixed
-              << std::setprecision(2) << keys.bytes / 1073741824.0 << " GiB\n";
+              << std::setprecision(2) << keys.bytes / 1073741824.0 << " GiB ("
+              << static_cast<double>(keys.bytes) / 1e9 << " GB)";
+    if (params->literal().key_budget_bytes > 0)
+        std::cout << "; budget "
+                  << static_cast<double>(params->literal().key_budget_bytes) / 1073741824.0
+                  << " GiB";
+    std::cout << "\n";
 }
 
 // CPU seconds of this process (all threads): on a loaded machine the steadier measure of work.
@@ -441,6 +478,14 @@ void add_shape_options(CLI::App* cmd, BootstrapOptions& o, bool with_log_n) {
            "Cost of a byte of rotation keys in the BSGS split, in limb passes (0: time only)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));
+    cmd->add_option("--key-budget", o.key_budget_gib,
+                    "Memory budget of the evaluation keys in GiB: the DFT factors' BSGS splits are "
+                    "chosen together, the fastest that fits (0: no budget, --key-byte-weight)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1024.0));
+    cmd->add_flag("--direct-giant-steps", o.direct_giant_steps,
+                  "One rotation key per giant step of the DFT factors instead of chains of "
+                  "rotations by +-b (more keys, the same key switches)");
     cmd->add_option("--log-q0", o.log_q0,
                     "Bits of q_0 (inputs at scale 2^40: q_0 / Delta trades EvalMod's error)")
         ->capture_default_str()

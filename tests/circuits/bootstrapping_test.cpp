@@ -60,10 +60,9 @@ struct ToyBootstrapping {
     ckks::ContextPtr ctx = single_threaded(params->context());
     ckks::SecretKey secret = sparse_secret_key_for_tests(*ctx, 32, math::test_only_seed(14));
     ckks::KeyGenerator keygen{ctx, secret};
-    std::shared_ptr<const ckks::Evaluator> evaluator = std::make_shared<ckks::Evaluator>(
-        ctx,
-        std::make_shared<ckks::EvaluationKeys>(
-            CkksBootstrapper::key_requirements(*params).generate(keygen, *ctx, params->slots())));
+    std::shared_ptr<const ckks::EvaluationKeys> keys = std::make_shared<ckks::EvaluationKeys>(
+        CkksBootstrapper::key_requirements(*params).generate(keygen, *ctx, params->slots()));
+    std::shared_ptr<const ckks::Evaluator> evaluator = std::make_shared<ckks::Evaluator>(ctx, keys);
     CkksBootstrapper bootstrapper{params, evaluator};
     ckks::Encoder encoder{ctx};
     ckks::Encryptor encryptor{ctx, secret};
@@ -377,6 +376,53 @@ TEST(Bootstrapping, TwoThreadsGiveTheSameCiphertext) {
     for (std::size_t i = 0; i < one.polys.size(); ++i) EXPECT_TRUE(one.polys[i] == two.polys[i]);
     EXPECT_EQ(one.level, two.level);
     EXPECT_EQ(one.scale, two.scale);
+}
+
+TEST(Bootstrapping, KeyBudgetChoosesTheSplitsAndChainedGiantStepsKeepPrecision) {
+    // The old key set (one key per giant step, each factor's split by key_byte_weight) against
+    // chained giant steps under a budget of 60% of its bytes: the chosen splits fit, the keys
+    // generated weigh what key_requirements says, the bootstrap is as precise (the same input,
+    // the same thresholds as the default toy bootstrapper), and a budget below the smallest key
+    // set is refused with the size it would need.
+    auto direct_lit = toy_literal();
+    direct_lit.chained_giant_steps = false;
+    direct_lit.key_budget_bytes = 0;
+    const auto direct = BootstrappingParameters::create(direct_lit);
+    const ckks::Context& ctx = *direct->context();
+    const auto direct_req = CkksBootstrapper::key_requirements(*direct);
+    const std::size_t direct_bytes = direct_req.key_bytes(ctx, direct->slots());
+
+    auto lit = toy_literal();
+    lit.key_budget_bytes = direct_bytes * 6 / 10;
+    ToyBootstrapping chained(lit);
+    const auto req = CkksBootstrapper::key_requirements(*chained.params);
+    const std::size_t bytes = req.key_bytes(ctx, chained.params->slots());
+    EXPECT_LE(bytes, lit.key_budget_bytes);
+    EXPECT_LT(req.key_count(ctx, chained.params->slots()),
+              direct_req.key_count(ctx, direct->slots()));
+    EXPECT_EQ(bytes, chained.keys->galois.bytes() + chained.keys->relinearization->key.bytes());
+    EXPECT_EQ(req.relinearization_level, chained.params->levels().coeffs_to_slots_end);
+    for (const auto& plan : CkksBootstrapper::dft_plans(*chained.params).coeffs_to_slots)
+        EXPECT_TRUE(plan.chained);
+
+    const auto values = random_complex(chained.params->slots(), 52);
+    const auto ct = chained.encryptor.encrypt(chained.encoder.encode(values, 0));
+    const auto out = chained.bootstrapper.bootstrap(ct);
+    EXPECT_EQ(out.level, chained.bootstrapper.output_level());
+    const auto stats = ckks::precision(chained.decrypt(out), values);
+    EXPECT_GE(stats.mean_bits, 30) << "max error " << stats.max_error;
+    EXPECT_GE(stats.min_bits, 27) << "max error " << stats.max_error;
+    const auto reference = ckks::precision(toy().decrypt(toy().bootstrapper.bootstrap(ct)), values);
+    EXPECT_NEAR(stats.mean_bits, reference.mean_bits, 1.0);
+
+    lit.key_budget_bytes = 1000;
+    const auto tiny = BootstrappingParameters::create(lit);
+    try {
+        (void)CkksBootstrapper::key_requirements(*tiny);
+        ADD_FAILURE() << "a key budget of 1000 bytes was accepted";
+    } catch (const ckks::ParameterError& e) {
+        EXPECT_NE(std::string(e.what()).find("the smallest needs"), std::string::npos) << e.what();
+    }
 }
 
 TEST(Bootstrapping, ConstantInputWithTheLargestCoefficients) {

@@ -121,7 +121,19 @@ struct BootstrappingLiteral {
     std::vector<int> log_p{61, 61, 61, 61, 61, 61};
     // Weight of rotation-key memory in the BSGS split of each DFT level (BsgsCostModel): keys
     // dominate bootstrapping's memory, so fewer rotations are worth a few more plaintext products.
+    // Used when key_budget_bytes is 0.
     double key_byte_weight = 1e-5;
+    // Giant steps of the DFT factors by chains of rotations by +-b (BsgsCostModel::
+    // chained_giant_steps): two keys per factor for its giant steps instead of one per giant
+    // step, as many key switches. The CoeffsToSlots keys live at the top of the chain, where one
+    // key weighs ~160 MiB at N = 2^16, so this is what brings the keys under 4 GB.
+    bool chained_giant_steps = true;
+    // Memory budget of all evaluation keys (relinearization, conjugation, rotations), bytes:
+    // the BSGS splits of the DFT factors are chosen together, the fastest (modelled key
+    // switches, products and NTTs) whose keys fit; shared steps count once, at their highest
+    // level. 0: no budget (each factor by key_byte_weight). A budget no split meets is a
+    // ParameterError naming the smallest possible key memory.
+    std::size_t key_budget_bytes = std::size_t{3500} << 20;
     // Hamming weight of the secret key (0: dense uniform ternary). |I| <= (h+1)/2 always, so
     // k >= (h+1)/2 - 1/2 rules out failure; a dense secret needs sparse-secret encapsulation (not
     // implemented yet), so the failure probability of a dense secret with small k is reported.
@@ -207,6 +219,11 @@ std::vector<Diagonals> coeffs_to_slots_factors(std::size_t ring_degree, std::siz
 struct BootstrappingKeyRequirements {
     std::vector<RotationUse> rotations;
     int conjugation_level = 0;
+    // Relinearization is used in EvalMod only: its key reaches the level EvalMod starts at.
+    int relinearization_level = 0;
+    // Memory of these keys (each only down to its level) and their count, without generating.
+    std::size_t key_bytes(const ckks::Context& context, std::size_t slots) const;
+    std::size_t key_count(const ckks::Context& context, std::size_t slots) const;
     // Generates the keys (relinearization, rotations each only down to its level, conjugation).
     ckks::EvaluationKeys generate(ckks::KeyGenerator& keygen, const ckks::Context& context,
                                   std::size_t slots) const;
@@ -223,8 +240,17 @@ struct BootstrapTimings {
     }
 };
 
+// The BSGS plans of the DFT factors (in the order they are applied) and the levels they run at.
+struct DftPlans {
+    std::vector<BsgsPlan> coeffs_to_slots, slots_to_coeffs;
+    std::vector<int> coeffs_to_slots_levels, slots_to_coeffs_levels;
+    std::size_t key_switches() const;
+};
+
 class CkksBootstrapper final : public Bootstrapper {
   public:
+    // The splits the bootstrapper uses (the key budget or weight of the literal; no encoding).
+    static DftPlans dft_plans(const BootstrappingParameters& params);
     // The keys this bootstrapper will ask the evaluator for (no encoding, cheap).
     static BootstrappingKeyRequirements key_requirements(const BootstrappingParameters& params);
 
