@@ -192,6 +192,8 @@ void infer(const ClientArgs& a) {
         j["seconds_wait"] = r.seconds_wait;
         j["seconds_server"] = r.seconds_server;
         j["seconds_server_queue"] = r.seconds_server_queue;
+        j["seconds_server_receive"] = r.seconds_server_receive;
+        j["seconds_server_parse"] = r.seconds_server_parse;
         j["seconds_download"] = r.seconds_download;
         j["seconds_decrypt"] = r.seconds_decrypt;
         j["seconds_network_wall"] = r.seconds_network_wall;

@@ -90,8 +90,10 @@ for r in range(1, rounds + 1):
         "service_end_to_end_images_per_second": cli_e2e,
         "end_to_end_ratio": cli_e2e / run_e2e,
         "service_seconds": {k: cli[k] for k in ("seconds_encrypt", "seconds_serialize", "seconds_upload",
-                                                "seconds_wait", "seconds_server", "seconds_download",
-                                                "seconds_decrypt", "seconds_total")},
+                                                "seconds_wait", "seconds_server_receive",
+                                                "seconds_server_parse", "seconds_server",
+                                                "seconds_download", "seconds_decrypt",
+                                                "seconds_network_wall", "seconds_total")},
         "run_seconds": {k: run[k] for k in ("seconds_encrypt", "seconds_infer", "seconds_decrypt")},
         "accuracy_run": run["accuracy"], "accuracy_service": cli["accuracy"],
     })

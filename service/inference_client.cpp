@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <exception>
 #include <fstream>
 #include <mutex>
@@ -14,6 +16,7 @@
 #include "henn/ckks/serialization.hpp"
 #include "henn/engine/errors.hpp"
 #include "henn/math/random.hpp"
+#include "henn/service/batch_stream.hpp"
 #include "henn/service/inference.hpp"
 
 namespace henn::service {
@@ -234,6 +237,94 @@ InferenceClient::CallResult InferenceClient::infer_bundle(const std::string& mod
                                                           std::span<const std::uint8_t> inputs,
                                                           const InferOptions& options) {
     if (!max_request_bytes_) list_models();
+    return call(
+        model, keys, inputs.size(),
+        [&](const Send& send) {
+            for (std::size_t at = 0; at < inputs.size(); at += chunk_bytes_) {
+                const auto part =
+                    inputs.subspan(at, std::min<std::size_t>(chunk_bytes_, inputs.size() - at));
+                if (!send(std::string(part.begin(), part.end()))) return 0.0;
+            }
+            return 0.0;
+        },
+        options);
+}
+
+InferenceClient::CallResult InferenceClient::infer_batches(
+    const std::string& model, const KeyMaterial& keys,
+    std::span<const engine::EncryptedBatch> batches, const engine::CompiledModel& compiled,
+    const InferOptions& options) {
+    if (!max_request_bytes_) list_models();
+    const std::size_t chunk = chunk_bytes_;
+    const std::uint64_t size = BundleWriter(compiled, batches, engine::BundleKind::inputs).size();
+    // A serializer thread writes the bundle a chunk ahead of the sender (at most kAhead chunks
+    // queued), so serialization overlaps the upload and, on the server, the parsing.
+    return call(
+        model, keys, size,
+        [&](const Send& send) {
+            constexpr std::size_t kAhead = 4;
+            std::mutex mutex;
+            std::condition_variable changed;
+            std::deque<std::string> ready;
+            bool finished = false, stop = false;
+            std::exception_ptr error;
+            double serialize = 0;
+            std::thread serializer([&] {
+                try {
+                    BundleWriter writer(compiled, batches, engine::BundleKind::inputs);
+                    std::string buffer;
+                    bool more = true;
+                    while (more || !buffer.empty()) {
+                        const auto t = Clock::now();
+                        more = more && writer.next(buffer, chunk);
+                        serialize += seconds_since(t);
+                        // Messages of exactly `chunk` bytes (the last one shorter).
+                        const std::size_t take = std::min(chunk, buffer.size());
+                        std::string part = buffer.substr(0, take);
+                        buffer.erase(0, take);
+                        if (part.empty()) break;
+                        std::unique_lock lock(mutex);
+                        changed.wait(lock, [&] { return stop || ready.size() < kAhead; });
+                        if (stop) return;
+                        ready.push_back(std::move(part));
+                        changed.notify_all();
+                    }
+                } catch (...) {
+                    std::lock_guard lock(mutex);
+                    error = std::current_exception();
+                }
+                std::lock_guard lock(mutex);
+                finished = true;
+                changed.notify_all();
+            });
+            for (;;) {
+                std::string part;
+                {
+                    std::unique_lock lock(mutex);
+                    changed.wait(lock, [&] { return finished || !ready.empty(); });
+                    if (ready.empty()) break;
+                    part = std::move(ready.front());
+                    ready.pop_front();
+                    changed.notify_all();
+                }
+                if (!send(std::move(part))) break;
+            }
+            {
+                std::lock_guard lock(mutex);
+                stop = true;
+                changed.notify_all();
+            }
+            serializer.join();
+            if (error) std::rethrow_exception(error);
+            return serialize;
+        },
+        options);
+}
+
+InferenceClient::CallResult InferenceClient::call(const std::string& model, const KeyMaterial& keys,
+                                                  std::uint64_t input_bytes,
+                                                  const Producer& produce,
+                                                  const InferOptions& options) {
     CallResult result;
     // Behind a round-robin balancer the retry after an unknown-keys refusal may land on a replica
     // that already holds the keys while the one that refused still does not: keys go inline until
@@ -247,7 +338,7 @@ InferenceClient::CallResult InferenceClient::infer_bundle(const std::string& mod
         auto* h = header.mutable_header();
         h->set_model(model);
         h->set_key_hash(keys.hash);
-        h->set_input_bytes(inputs.size());
+        h->set_input_bytes(input_bytes);
         if (send_keys) {
             h->mutable_keys()->set_model(model);
             h->mutable_keys()->set_evaluation_key_bytes(keys.evaluation_keys.size());
@@ -267,7 +358,21 @@ InferenceClient::CallResult InferenceClient::infer_bundle(const std::string& mod
             send(keys.evaluation_keys);
             send(keys.public_key);
         }
-        send(inputs);
+        double serialize = 0;
+        try {
+            if (open) {
+                serialize = produce([&](std::string&& data) {
+                    v1::InferRequest part;
+                    part.set_data(std::move(data));
+                    open = open && stream->Write(part);
+                    return open;
+                });
+            }
+        } catch (...) {  // the inputs could not be serialized: end the call before leaving
+            context->TryCancel();
+            stream->Finish();
+            throw;
+        }
         if (open) stream->WritesDone();
         const auto t1 = Clock::now();
         v1::InferResponse reply;
@@ -299,11 +404,15 @@ InferenceClient::CallResult InferenceClient::infer_bundle(const std::string& mod
                                    grpc::StatusCode::DATA_LOSS);
             }
             result.outputs = std::move(outputs);
+            result.input_bytes = input_bytes;
             result.seconds_upload += std::chrono::duration<double>(t1 - t0).count();
+            result.seconds_serialize += serialize;
             result.seconds_wait += std::chrono::duration<double>(t2 - t1).count();
             result.seconds_download += seconds_since(t2);
             result.seconds_server += info.seconds_compute();
             result.seconds_server_queue += info.seconds_queued();
+            result.seconds_server_receive += info.seconds_receive();
+            result.seconds_server_parse += info.seconds_parse();
             if (send_keys) {
                 result.key_bytes_sent += keys.evaluation_keys.size() + keys.public_key.size();
                 if (!info.keys_cached()) ++result.key_uploads;
@@ -386,25 +495,23 @@ InferReport InferenceClient::infer(const std::string& model, const engine::Clien
             const std::size_t g = next.fetch_add(1);
             if (g >= groups.size() || failed.load()) return;
             try {
-                const auto serialize_start = Clock::now();
-                auto bytes =
-                    engine::save_batches(compiled,
-                                         std::span<const engine::EncryptedBatch>(batches).subspan(
-                                             groups[g].first, groups[g].count),
-                                         engine::BundleKind::inputs);
+                const auto group = std::span<const engine::EncryptedBatch>(batches).subspan(
+                    groups[g].first, groups[g].count);
+                CallResult call = infer_batches(model, keys, group, compiled, options);
+                const std::uint64_t bytes_up = call.input_bytes;
                 for (std::size_t i = 0; i < groups[g].count; ++i)
                     batches[groups[g].first + i] = engine::EncryptedBatch();
-                const double serialize = seconds_since(serialize_start);
-                CallResult call = infer_bundle(model, keys, bytes, options);
                 std::lock_guard lock(mutex);
-                report.seconds_encrypt += serialize;
-                report.seconds_serialize += serialize;
+                report.seconds_encrypt += call.seconds_serialize;
+                report.seconds_serialize += call.seconds_serialize;
                 report.seconds_upload += call.seconds_upload;
                 report.seconds_wait += call.seconds_wait;
                 report.seconds_download += call.seconds_download;
                 report.seconds_server += call.seconds_server;
                 report.seconds_server_queue += call.seconds_server_queue;
-                report.bytes_up += bytes.size();
+                report.seconds_server_receive += call.seconds_server_receive;
+                report.seconds_server_parse += call.seconds_server_parse;
+                report.bytes_up += bytes_up;
                 report.bytes_down += call.outputs.size();
                 report.key_bytes_up += call.key_bytes_sent;
                 report.key_uploads += call.key_uploads;

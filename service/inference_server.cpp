@@ -1,10 +1,12 @@
 // The encrypted-inference server: models without weights for clients, a per-replica key cache,
 // admission control, cancellation of engine runs, output protection and metrics.
+#include <omp.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <list>
 #include <map>
 #include <mutex>
@@ -15,6 +17,8 @@
 #include "henn/ckks/serialization.hpp"
 #include "henn/engine/errors.hpp"
 #include "henn/engine/session.hpp"
+#include "henn/math/parallel.hpp"
+#include "henn/service/batch_stream.hpp"
 #include "henn/service/inference.hpp"
 
 namespace henn::service {
@@ -52,6 +56,91 @@ void append_chunk(std::vector<std::uint8_t>& out, std::string_view data, std::ui
     }
     out.insert(out.end(), data.begin(), data.end());
 }
+
+// Input ciphertexts parsed while the request arrives: the reading thread frames each chunk
+// (BundleReader::feed, no copy of a blob inside one chunk) and queues the blobs it completes; one
+// parser thread loads them meanwhile; after the last byte, finish() loads what is left on the
+// library's threads. On loopback the client serializes and sends while this thread parses, so
+// little parsing is left when the last byte arrives.
+class StreamingInputs {
+  public:
+    StreamingInputs(const engine::CompiledModel& model, std::uint64_t bytes)
+        : reader_(model, engine::BundleKind::inputs, bytes), parser_([this] { work(); }) {}
+    ~StreamingInputs() { stop(); }
+    StreamingInputs(const StreamingInputs&) = delete;
+    StreamingInputs& operator=(const StreamingInputs&) = delete;
+
+    // FormatError / KeyMismatchError as soon as the framing (or an already parsed blob) is wrong.
+    void feed(std::shared_ptr<const std::string> chunk) {
+        std::vector<BundleReader::Blob> blobs;
+        reader_.feed(std::move(chunk), blobs);
+        {
+            std::lock_guard lock(mutex_);
+            if (error_) std::rethrow_exception(error_);
+            for (auto& b : blobs) queue_.push_back(std::move(b));
+        }
+        if (!blobs.empty()) ready_.notify_one();
+    }
+
+    std::vector<engine::EncryptedBatch> finish() {
+        stop();
+        if (error_) std::rethrow_exception(error_);
+        const std::vector<BundleReader::Blob> rest(queue_.begin(), queue_.end());
+        queue_.clear();
+        std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic) num_threads(math::thread_count())
+        for (std::size_t i = 0; i < rest.size(); ++i) {
+            try {
+                reader_.parse(rest[i]);
+            } catch (...) {
+#pragma omp critical
+                if (!error) error = std::current_exception();
+            }
+        }
+        if (error) std::rethrow_exception(error);
+        return reader_.finish();
+    }
+
+  private:
+    void work() {
+        // One thread: the limb loops inside a load run serially instead of forking a team per
+        // ciphertext beside the threads that receive.
+        omp_set_max_active_levels(0);
+        for (;;) {
+            BundleReader::Blob blob;
+            {
+                std::unique_lock lock(mutex_);
+                ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+                if (stopping_ || error_) return;
+                blob = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            try {
+                reader_.parse(blob);
+            } catch (...) {
+                std::lock_guard lock(mutex_);
+                if (!error_) error_ = std::current_exception();
+                return;
+            }
+        }
+    }
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        ready_.notify_all();
+        if (parser_.joinable()) parser_.join();
+    }
+
+    BundleReader reader_;
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<BundleReader::Blob> queue_;
+    bool stopping_ = false;
+    std::exception_ptr error_;
+    std::thread parser_;  // last: starts once the members above exist
+};
 
 }  // namespace
 
@@ -541,28 +630,32 @@ grpc::Status InferenceService::Infer(
         Impl::Slot slot = impl_->acquire(context, deadline);
         const double queued = seconds_since(started);
 
-        std::vector<std::uint8_t> key_buffer, input_buffer;
-        // Sizes announced and checked against the limits above: reserved once, so the payload is
-        // copied once as it arrives (address space only until the bytes come).
-        key_buffer.reserve(key_bytes);
-        input_buffer.reserve(header.input_bytes());
+        std::vector<std::uint8_t> key_buffer;
+        key_buffer.reserve(key_bytes);  // announced and checked against the limits above
+        // The inputs are parsed while they arrive (StreamingInputs); the keys come first.
+        StreamingInputs inputs(*m.published, header.input_bytes());
         const std::uint64_t total = key_bytes + header.input_bytes();
         std::uint64_t received = 0;
         while (received < total && stream->Read(&message)) {
             if (!message.has_data())
                 throw Refusal{grpc::StatusCode::INVALID_ARGUMENT, "a second header"};
-            const std::string& data = message.data();
+            std::string& data = *message.mutable_data();
+            if (data.size() > total - received) {
+                throw Refusal{grpc::StatusCode::INVALID_ARGUMENT,
+                              "more bytes than the " + std::to_string(total) + " announced"};
+            }
             std::size_t used = 0;
             if (received < key_bytes) {
                 used = std::min<std::uint64_t>(data.size(), key_bytes - received);
                 key_buffer.insert(key_buffer.end(), data.begin(),
                                   data.begin() + static_cast<std::ptrdiff_t>(used));
             }
-            if (used < data.size()) {
-                append_chunk(input_buffer, std::string_view(data).substr(used),
-                             header.input_bytes(), "inputs");
-            }
             received += data.size();
+            if (used == 0) {
+                inputs.feed(std::make_shared<const std::string>(std::move(data)));
+            } else if (used < data.size()) {
+                inputs.feed(std::make_shared<const std::string>(data.substr(used)));
+            }
         }
         if (context->IsCancelled())
             throw Refusal{grpc::StatusCode::CANCELLED, "cancelled by the client"};
@@ -591,8 +684,10 @@ grpc::Status InferenceService::Infer(
         }
 
         // The client's batches carry the published model's hash; the session runs the real one.
-        auto batches = engine::load_batches(*m.published, input_buffer, engine::BundleKind::inputs);
-        input_buffer = {};
+        const auto parse_start = Clock::now();
+        const double receive = seconds_since(started) - queued;
+        auto batches = inputs.finish();
+        const double parse = seconds_since(parse_start);
         const auto compute_start = Clock::now();
         std::atomic<bool> cancel{false}, done{false};
         std::thread watcher([&] {
@@ -649,6 +744,8 @@ grpc::Status InferenceService::Infer(
         result->set_output_bytes(bytes.size());
         result->set_seconds_queued(queued);
         result->set_seconds_compute(compute);
+        result->set_seconds_receive(receive);
+        result->set_seconds_parse(parse);
         result->set_samples(samples);
         result->set_keys_cached(cached);
         if (!stream->Write(reply))

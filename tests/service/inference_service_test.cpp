@@ -227,6 +227,11 @@ TEST(InferenceService, LoopbackRoundTripEqualsInProcessSession) {
     EXPECT_EQ(report.batches, 2);
     EXPECT_EQ(report.requests, 2);
     EXPECT_EQ(report.key_uploads, 0);  // uploaded above
+    // The server's own split of each call: receiving (inputs parsed meanwhile), what parsing had
+    // left after the last byte, compute; the inputs were serialized while they were sent.
+    EXPECT_GT(report.seconds_server_receive, 0);
+    EXPECT_GT(report.seconds_server_parse, 0);
+    EXPECT_GT(report.seconds_serialize, 0);
 
     // In process: the same model with its weights, the engine's own client and session.
     const auto local_client = engine::Client::with_test_only_seed(model_a(), 11);

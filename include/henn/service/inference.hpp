@@ -155,8 +155,11 @@ struct InferReport {
     // from the first call to the last reply. Serializing the ciphertexts is part of encryption
     // (seconds_serialize of seconds_encrypt) but happens inside the network wall, call by call.
     // seconds_total: wall clock from the start of encryption to the end of decryption.
+    // seconds_server_receive / seconds_server_parse: the server's time from admission to the last
+    // byte of a call (inputs parsed meanwhile) and from there to the last input parsed.
     double seconds_encrypt = 0, seconds_serialize = 0, seconds_upload = 0, seconds_wait = 0,
-           seconds_server = 0, seconds_server_queue = 0, seconds_download = 0, seconds_decrypt = 0,
+           seconds_server = 0, seconds_server_queue = 0, seconds_server_receive = 0,
+           seconds_server_parse = 0, seconds_download = 0, seconds_decrypt = 0,
            seconds_network_wall = 0, seconds_total = 0;
     std::uint64_t bytes_up = 0, bytes_down = 0, key_bytes_up = 0;
     int key_uploads =
@@ -181,13 +184,22 @@ class InferenceClient {
     // unavailable servers with backoff.
     struct CallResult {
         std::vector<std::uint8_t> outputs;
+        // seconds_serialize: spent serializing the inputs (infer_batches), within seconds_upload.
         double seconds_upload = 0, seconds_wait = 0, seconds_download = 0, seconds_server = 0,
-               seconds_server_queue = 0;
-        std::uint64_t key_bytes_sent = 0;
+               seconds_server_queue = 0, seconds_serialize = 0, seconds_server_receive = 0,
+               seconds_server_parse = 0;
+        std::uint64_t input_bytes = 0, key_bytes_sent = 0;
         int key_uploads = 0, retries = 0;
     };
     CallResult infer_bundle(const std::string& model, const KeyMaterial& keys,
                             std::span<const std::uint8_t> inputs, const InferOptions& options = {});
+    // The same call on batches of `compiled` (the model fetched from this server): they are
+    // serialized chunk by chunk while earlier chunks are sent (BundleWriter: the bundle of
+    // engine::save_batches, ciphertexts uncompressed), never as one buffer.
+    CallResult infer_batches(const std::string& model, const KeyMaterial& keys,
+                             std::span<const engine::EncryptedBatch> batches,
+                             const engine::CompiledModel& compiled,
+                             const InferOptions& options = {});
 
     // Encrypts `count` samples, sends them in calls of whole batches, decrypts the outputs.
     InferReport infer(const std::string& model, const engine::Client& client,
@@ -201,6 +213,14 @@ class InferenceClient {
     henn::inference::v1::Inference::Stub& stub() { return *stub_; }
 
   private:
+    // Sends one data message (false: the stream closed).
+    using Send = std::function<bool(std::string&&)>;
+    // Writes a call's input bytes through Send; returns the seconds it spent serializing. Called
+    // again for each attempt (retries, keys resent inline).
+    using Producer = std::function<double(const Send&)>;
+    CallResult call(const std::string& model, const KeyMaterial& keys, std::uint64_t input_bytes,
+                    const Producer& produce, const InferOptions& options);
+
     ChannelOptions options_;
     std::shared_ptr<grpc::Channel> channel_;
     std::unique_ptr<henn::inference::v1::Inference::Stub> stub_;
