@@ -700,6 +700,28 @@ Ciphertext Evaluator::rotate(const Ciphertext& a, int steps) const {
     return apply_galois(a, nullptr, element, key);
 }
 
+Ciphertext Evaluator::switch_key(const Ciphertext& a, const KeySwitchKey& key) const {
+    check(a, "switch_key");
+    if (a.size() != 2) throw MismatchError("switch_key: relinearize the ciphertext first");
+    const Context& ctx = *context_;
+    const int key_level = key.max_level(ctx.p_count());
+    if (key_level < a.level || key_level > ctx.max_level() || key.a.size() != key.b.size() ||
+        key.b.size() != ctx.digit_count(key_level)) {
+        throw LevelError("switch_key: the key was made for levels up to " +
+                         std::to_string(key_level) + ", the ciphertext is at level " +
+                         std::to_string(a.level) + " (or the key is malformed)");
+    }
+    Ciphertext r;
+    set_metadata(r, metadata(a));
+    for (int p = 0; p < 2; ++p) r.polys.emplace_back(ctx.n(), a.level + 1, RnsPoly::uninitialized);
+    key_switch_fused(a.polys[1], a.level, key, nullptr, r.polys[0], r.polys[1]);
+    for_each_limb(a.level + 1, [&](std::size_t i) {
+        u64* x = r.polys[0].limb(i);
+        math::add_mod_vec(x, a.polys[0].limb(i), x, ctx.n(), ctx.q()[i]);
+    });
+    return r;
+}
+
 Ciphertext Evaluator::conjugate(const Ciphertext& a) const {
     check(a, "conjugate");
     if (a.size() != 2) throw MismatchError("conjugate: relinearize the ciphertext first");

@@ -148,6 +148,13 @@ KeySwitchKey KeyGenerator::make_switch_key(const RnsPoly& new_secret, int level)
     return key;
 }
 
+KeySwitchKey KeyGenerator::switching_key(const SecretKey& from, int level) {
+    if (from.parameter_hash() != context_->parameter_hash()) {
+        throw MismatchError("switching_key: the secret key was made under other parameters");
+    }
+    return make_switch_key(from.poly(), level);
+}
+
 RelinearizationKey KeyGenerator::relinearization_key(int level) {
     const Context& ctx = *context_;
     const RnsPoly& s = secret_.poly();

@@ -428,3 +428,32 @@ TEST(LevelledKeysFormat, EveryTruncationAndRandomCorruptionIsRefusedOrHarmless) 
 }
 
 }  // namespace
+
+// A switching key from one secret to another (KeyGenerator::switching_key, Evaluator::switch_key):
+// a ciphertext under s_1 decrypts under s_2 afterwards to the same values (key-switching noise
+// only), at the key's level and below; the first secret no longer decrypts it; a ciphertext above
+// the key's level is refused.
+TEST(SwitchingKey, MovesACiphertextToAnotherSecret) {
+    auto ctx = Context::create(chain(3, 1, true));  // TOY, INSECURE: the algebra only
+    KeyGenerator first(ctx, math::test_only_seed(71)), second(ctx, math::test_only_seed(72));
+    Encoder encoder(ctx);
+    Encryptor encryptor(ctx, first.secret_key());
+    encryptor.use_test_only_seed(math::test_only_seed(73));
+    Decryptor under_first(ctx, first.secret_key()), under_second(ctx, second.secret_key());
+    const Evaluator ev(ctx);
+    const auto values = random_complex(ctx->max_slots(), 74);
+    const KeySwitchKey key = second.switching_key(first.secret_key(), 2);
+    for (int level : {2, 1, 0}) {
+        const Ciphertext ct = encryptor.encrypt(encoder.encode(values, level));
+        const Ciphertext moved = ev.switch_key(ct, key);
+        EXPECT_EQ(moved.level, level);
+        EXPECT_EQ(moved.scale, ct.scale);
+        HENN_EXPECT_PRECISION(encoder.decode(under_second.decrypt(moved)), values, 20, 24);
+        const auto garbage = encoder.decode(under_first.decrypt(moved));
+        EXPECT_GT(std::abs(garbage[0] - values[0]) + std::abs(garbage[1] - values[1]), 1.0);
+    }
+    const Ciphertext top = encryptor.encrypt(encoder.encode(values));
+    EXPECT_THROW((void)ev.switch_key(top, key), LevelError);
+    auto other = Context::create(chain(2, 1, true));
+    EXPECT_THROW((void)second.switching_key(KeyGenerator(other).secret_key()), MismatchError);
+}

@@ -68,6 +68,9 @@ class Evaluator {
     // Rotation of the slots left by `steps` (negative: right), and complex conjugation.
     Ciphertext rotate(const Ciphertext& a, int steps) const;
     Ciphertext conjugate(const Ciphertext& a) const;
+    // The same plaintext under another secret: `key` from KeyGenerator::switching_key, made for
+    // a.level or above (LevelError otherwise). Same level and scale.
+    Ciphertext switch_key(const Ciphertext& a, const KeySwitchKey& key) const;
     // Many rotations of one ciphertext sharing a single decomposition (hoisting).
     std::vector<Ciphertext> rotate_hoisted(const Ciphertext& a, std::span<const int> steps) const;
 

@@ -111,6 +111,10 @@ class KeyGenerator {
     // keys only switch ciphertexts up to that level (primes q_0..q_level and P): smaller keys for
     // rotations used late in a circuit; -1: the top level.
     GaloisKeys galois_keys(const std::vector<int>& steps, bool conjugation = false, int level = -1);
+    // A key that switches ciphertexts encrypted under `from` (same parameters) to this
+    // generator's secret (Evaluator::switch_key), for ciphertexts up to `level` (-1: the top). Used
+    // by bootstrapping's sparse-secret encapsulation.
+    KeySwitchKey switching_key(const SecretKey& from, int level = -1);
     // Adds keys for further steps to an existing set. A step it already holds at the requested
     // level or above is skipped; one it holds only at a lower level is made again at this one.
     void add_galois_keys(GaloisKeys& keys, const std::vector<int>& steps, bool conjugation = false,
