@@ -153,7 +153,8 @@ struct InferReport {
     // keys and inputs, waiting for the server (queue + compute as the client sees it), the
     // server's own compute and queue time, receiving outputs, decryption; and wall-clock seconds
     // from the first call to the last reply. Serializing the ciphertexts is part of encryption
-    // (seconds_serialize of seconds_encrypt) but happens inside the network wall, call by call.
+    // (seconds_serialize of seconds_encrypt) but happens inside the network wall, call by call,
+    // on a thread of its own while the previous chunks are sent (so within seconds_upload).
     // seconds_total: wall clock from the start of encryption to the end of decryption.
     // seconds_server_receive / seconds_server_parse: the server's time from admission to the last
     // byte of a call (inputs parsed meanwhile) and from there to the last input parsed.
