@@ -94,7 +94,7 @@ def _onnx_bytes(model: ModelSource, example_input: Any, opset: int) -> tuple:
 def compile(model: ModelSource, calibration: Optional[np.ndarray] = None, packing: str = "batch",
             precision: float = 12.0, *, example_input: Any = None, slots: str = "auto",
             scale_bits: int = 0, log_n: int = 0, activation: str = "", opset: int = 13,
-            warn: bool = True) -> CompiledModel:
+            warn: bool = True, input_copies: int = 0) -> CompiledModel:
     """Compiles a model into an encrypted program.
 
     Args:
@@ -118,6 +118,9 @@ def compile(model: ModelSource, calibration: Optional[np.ndarray] = None, packin
         opset: ONNX opset of the torch export.
         warn: issue the importer's and compiler's warnings as Python warnings (they are in
             ``compiled.warnings`` either way).
+        input_copies: latency packing: copies of the input the client encrypts, so that the
+            output channels of a first convolution share diagonals (`henn compile
+            --input-copies`); 0 chooses by the cost model, 1 is a single copy.
 
     Returns:
         CompiledModel: ``summary()`` prints the parameters, depth, keys and expected precision.
@@ -133,7 +136,7 @@ def compile(model: ModelSource, calibration: Optional[np.ndarray] = None, packin
     if calibration is not None:
         calibration = np.ascontiguousarray(calibration, dtype=np.float64)
     compiled = _henn._compile(data, source, packing, float(precision), calibration, slots, int(scale_bits),
-                              int(log_n), activation)
+                              int(log_n), activation, int(input_copies))
     if warn:
         for message in compiled.warnings:
             _warnings.warn(message, stacklevel=2)

@@ -338,7 +338,8 @@ the evaluation keys the program needs and the expected precision; ``summary()`` 
         "_compile",
         [](const py::buffer& onnx_bytes, const std::string& source, const std::string& packing,
            double precision, const std::optional<DoubleArray>& calibration,
-           const std::string& slots, int scale_bits, int log_n, const std::string& activation) {
+           const std::string& slots, int scale_bits, int log_n, const std::string& activation,
+           int input_copies) {
             const py::buffer_info info = onnx_bytes.request();
             auto c = std::make_shared<Compiled>();
             py::gil_scoped_release release;
@@ -351,6 +352,7 @@ the evaluation keys the program needs and the expected precision; ``summary()`` 
             options.target_precision_bits = precision;
             options.scale_bits = scale_bits;
             options.log_n = log_n;
+            options.latency_input_copies = input_copies;
             if (slots == "real") {
                 options.slot_packing = engine::SlotPacking::real;
             } else if (slots == "complex") {
@@ -373,7 +375,7 @@ the evaluation keys the program needs and the expected precision; ``summary()`` 
         },
         py::arg("onnx_bytes"), py::arg("source"), py::arg("packing"), py::arg("precision"),
         py::arg("calibration"), py::arg("slots"), py::arg("scale_bits"), py::arg("log_n"),
-        py::arg("activation"));
+        py::arg("activation"), py::arg("input_copies"));
 
     py::class_<EvaluationKeys, std::shared_ptr<EvaluationKeys>>(m, "EvaluationKeys", R"doc(
 The evaluation keys of one compiled model (relinearization, conjugation): what a server needs,

@@ -255,3 +255,6 @@ def test_latency_packing_through_the_same_api(onnx_module, wdbc):
     assert bits(y / scale, reference / scale) > 8
     with pytest.raises(henn.FormatError, match="batch packing"):
         client.decrypt(ct)  # inputs decrypt in batch packing only
+    # Copies of the input serve a first convolution only: a dense first layer refuses them.
+    with pytest.raises(henn.CompileError, match="convolution"):
+        henn.compile(small_mlp(onnx_module), calibration=train, packing="latency", input_copies=2, warn=False)
