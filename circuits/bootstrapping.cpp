@@ -9,6 +9,7 @@
 #include <iomanip>
 #include <limits>
 #include <map>
+#include <memory>
 #include <numbers>
 #include <sstream>
 
@@ -110,6 +111,8 @@ BootstrappingParametersPtr BootstrappingParameters::create(const BootstrappingLi
         fail("arcsine_degree must be 0 (none), 3 or 5");
     if (lit.secret_hamming_weight < 0 || lit.secret_hamming_weight > (1 << lit.log_n))
         fail("secret_hamming_weight must be in [0, N]");
+    if (lit.ephemeral_hamming_weight < 0 || lit.ephemeral_hamming_weight > (1 << lit.log_n))
+        fail("ephemeral_hamming_weight must be in [0, N]");
     if (!(lit.key_byte_weight >= 0) || !std::isfinite(lit.key_byte_weight))
         fail("key_byte_weight must be >= 0");
     if (lit.log_default_scale > lit.log_q0 - 6)
@@ -173,9 +176,11 @@ double BootstrappingParameters::log2_failure_probability() const {
     // I_j = (c_0 + c_1 s)_j / q_0 rounded: a sum of h + 1 independent terms uniform in [-1/2, 1/2]
     // (h nonzero coefficients of s; a dense secret counts all N), Irwin-Hall shifted to 0.
     // |I_j| > k needs |S| > k + 1/2, impossible when (h + 1) / 2 <= k + 1/2.
+    // With encapsulation, ModRaise happens under the ephemeral secret of weight h'.
     const double n = static_cast<double>(context_->n());
-    const double terms =
-        (literal_.secret_hamming_weight == 0 ? n : literal_.secret_hamming_weight) + 1;
+    const int h = literal_.ephemeral_hamming_weight > 0 ? literal_.ephemeral_hamming_weight
+                                                        : literal_.secret_hamming_weight;
+    const double terms = (h == 0 ? n : h) + 1;
     const double t = literal_.k + 0.5;
     if (terms / 2 <= t) return -std::numeric_limits<double>::infinity();
     // Chernoff with the exact moment generating function of the uniform term, sinh(l/2) / (l/2):
@@ -200,6 +205,12 @@ std::string BootstrappingParameters::describe() const {
     out << "secret          "
         << (lit.secret_hamming_weight == 0 ? std::string("dense ternary")
                                            : "h = " + std::to_string(lit.secret_hamming_weight))
+        << (lit.ephemeral_hamming_weight > 0
+                ? "; ModRaise under an ephemeral sparse secret, h' = " +
+                      std::to_string(lit.ephemeral_hamming_weight) +
+                      " (encapsulation: switching keys at levels 0 and " +
+                      std::to_string(levels_.top) + ")"
+                : std::string("; ModRaise under it (no encapsulation)"))
         << "\n";
     out << "EvalMod         K = " << lit.k << ", cosine degree " << lit.cosine_degree
         << " (error 2^" << std::log2(cosine_error_) << "), " << lit.double_angle << " double angles"
@@ -474,7 +485,10 @@ std::size_t rotation_bytes(const Context& ctx, const std::map<int, int>& step_le
 std::size_t fixed_key_bytes(const BootstrappingParameters& p) {
     const Context& ctx = *p.context();
     const int level = p.levels().coeffs_to_slots_end;
-    return 2 * ckks::switch_key_bytes(ctx, level);  // relinearization and conjugation
+    std::size_t bytes = 2 * ckks::switch_key_bytes(ctx, level);  // relinearization, conjugation
+    if (p.literal().ephemeral_hamming_weight > 0)
+        bytes += ckks::switch_key_bytes(ctx, 0) + ckks::switch_key_bytes(ctx, p.levels().top);
+    return bytes;
 }
 
 // The splits of the six DFT factors chosen together under the key budget: for each factor the
@@ -602,6 +616,8 @@ BootstrappingKeyRequirements CkksBootstrapper::key_requirements(
             {plans.slots_to_coeffs[i].rotation_steps, plans.slots_to_coeffs_levels[i], false});
     req.conjugation_level = params.levels().coeffs_to_slots_end;
     req.relinearization_level = params.levels().coeffs_to_slots_end;
+    req.encapsulation = params.literal().ephemeral_hamming_weight > 0;
+    req.top_level = params.levels().top;
     return req;
 }
 
@@ -609,12 +625,52 @@ std::size_t BootstrappingKeyRequirements::key_bytes(const Context& context,
                                                     std::size_t slots) const {
     return plan_rotation_keys(context, rotations, slots).key_bytes +
            ckks::switch_key_bytes(context, conjugation_level) +
-           ckks::switch_key_bytes(context, relinearization_level);
+           ckks::switch_key_bytes(context, relinearization_level) +
+           (encapsulation
+                ? ckks::switch_key_bytes(context, 0) + ckks::switch_key_bytes(context, top_level)
+                : 0);
 }
 
 std::size_t BootstrappingKeyRequirements::key_count(const Context& context,
                                                     std::size_t slots) const {
-    return plan_rotation_keys(context, rotations, slots).keys.size() + 2;
+    return plan_rotation_keys(context, rotations, slots).keys.size() + 2 + (encapsulation ? 2 : 0);
+}
+
+namespace {
+EncapsulationKeys make_encapsulation(ckks::KeyGenerator& keygen, const BootstrappingParameters& p,
+                                     const math::Seed* seed) {
+    const int h = p.literal().ephemeral_hamming_weight;
+    if (h <= 0) {
+        throw ckks::ParameterError(
+            "make_encapsulation_keys: the parameters have no ephemeral secret "
+            "(ephemeral_hamming_weight 0)");
+    }
+    const ckks::ContextPtr& ctx = p.context();
+    if (keygen.secret_key().parameter_hash() != ctx->parameter_hash())
+        throw ckks::MismatchError(
+            "make_encapsulation_keys: the key generator has other parameters");
+    ckks::SecretKey sparse = seed ? sparse_secret_key_for_tests(*ctx, h, *seed)
+                                  : sparse_secret_key(*ctx, h);  // wiped when destroyed
+    EncapsulationKeys keys;
+    {
+        auto sparse_keygen = seed ? std::make_unique<ckks::KeyGenerator>(ctx, sparse, *seed)
+                                  : std::make_unique<ckks::KeyGenerator>(ctx, sparse);
+        keys.to_sparse = sparse_keygen->switching_key(keygen.secret_key(), 0);
+    }
+    keys.to_dense = keygen.switching_key(sparse, p.levels().top);
+    return keys;
+}
+}  // namespace
+
+EncapsulationKeys make_encapsulation_keys(ckks::KeyGenerator& keygen,
+                                          const BootstrappingParameters& params) {
+    return make_encapsulation(keygen, params, nullptr);
+}
+
+EncapsulationKeys make_encapsulation_keys_for_tests(ckks::KeyGenerator& keygen,
+                                                    const BootstrappingParameters& params,
+                                                    const math::Seed& seed) {
+    return make_encapsulation(keygen, params, &seed);
 }
 
 ckks::EvaluationKeys BootstrappingKeyRequirements::generate(ckks::KeyGenerator& keygen,
@@ -628,8 +684,17 @@ ckks::EvaluationKeys BootstrappingKeyRequirements::generate(ckks::KeyGenerator& 
 }
 
 CkksBootstrapper::CkksBootstrapper(BootstrappingParametersPtr params,
-                                   std::shared_ptr<const ckks::Evaluator> evaluator)
-    : params_(std::move(params)), evaluator_(std::move(evaluator)), encoder_(params_->context()) {
+                                   std::shared_ptr<const ckks::Evaluator> evaluator,
+                                   std::shared_ptr<const EncapsulationKeys> encapsulation)
+    : params_(std::move(params)),
+      evaluator_(std::move(evaluator)),
+      encapsulation_(std::move(encapsulation)),
+      encoder_(params_->context()) {
+    if (params_->literal().ephemeral_hamming_weight > 0 && !encapsulation_) {
+        throw ckks::MissingKeyError(
+            "CkksBootstrapper: the parameters ask for sparse-secret encapsulation "
+            "(ephemeral_hamming_weight > 0): give it the keys of make_encapsulation_keys");
+    }
     if (!evaluator_ ||
         evaluator_->context()->parameter_hash() != params_->context()->parameter_hash()) {
         throw ckks::MismatchError(
@@ -793,8 +858,11 @@ Ciphertext CkksBootstrapper::bootstrap_with_timings(const Ciphertext& input,
     };
     const double c0 = cpu();
     const auto t0 = Clock::now();
-    Ciphertext raised =
-        mod_raise(ctx, input.level == 0 ? input : ev.drop_level(input, 0), params_->levels().top);
+    Ciphertext level0 = input.level == 0 ? input : ev.drop_level(input, 0);
+    // Encapsulation: raised under the ephemeral sparse secret (|I| <= h' / 2), then back.
+    if (encapsulation_) level0 = ev.switch_key(level0, encapsulation_->to_sparse);
+    Ciphertext raised = mod_raise(ctx, level0, params_->levels().top);
+    if (encapsulation_) raised = ev.switch_key(raised, encapsulation_->to_dense);
     ckks::set_metadata(raised, ckks::metadata(raised).with_scale(raised_scale(*params_)));
     const auto t1 = Clock::now();
     const double c1 = cpu();

@@ -37,17 +37,18 @@ using circuits::CkksBootstrapper;
 struct BootstrapOptions {
     int log_n = 16;
     std::size_t slots = 0;
-    int hamming_weight = 192;
-    int k = 32;
+    int hamming_weight = 0;             // dense main secret
+    int ephemeral_hamming_weight = 32;  // sparse-secret encapsulation (0: none)
+    int k = 16;
     int residual = 9;
     int coeffs_to_slots_levels = 3;
     int slots_to_coeffs_levels = 3;
     double key_byte_weight = 1e-5;
     double key_budget_gib = 3500.0 / 1024;  // 0: no budget (key_byte_weight per factor)
     bool direct_giant_steps = false;        // one key per giant step instead of chains of +-b
-    int special_primes = 6;  // 61-bit primes of P: more of them, fewer digits, smaller keys
+    int special_primes = 7;  // primes of P (61 bits, the 7th 60): more, fewer digits, smaller keys
     int cosine_degree = 62;
-    int double_angle = 3;
+    int double_angle = 2;
     int arcsine_degree = 3;
     int log_eval_mod_prime = 60;
     int log_coeffs_to_slots_prime = 56;
@@ -65,11 +66,13 @@ BootstrappingLiteral literal_for(const BootstrapOptions& o) {
     lit.log_n = o.log_n;
     lit.slots = o.slots;
     lit.secret_hamming_weight = o.hamming_weight;
+    lit.ephemeral_hamming_weight = o.ephemeral_hamming_weight;
     lit.k = o.k;
     lit.log_residual.assign(o.residual, 40);
     lit.coeffs_to_slots_levels = o.coeffs_to_slots_levels;
     lit.slots_to_coeffs_levels = o.slots_to_coeffs_levels;
     lit.log_p.assign(o.special_primes, 61);
+    if (o.special_primes >= 7) lit.log_p.back() = 60;  // the default chain's 1747-bit bound
     lit.key_byte_weight = o.key_byte_weight;
     lit.key_budget_bytes = static_cast<std::size_t>(o.key_budget_gib * 1073741824.0);
     lit.chained_giant_steps = !o.direct_giant_steps;
@@ -188,8 +191,9 @@ void run_params_bootstrap(const BootstrapOptions& o) {
     const KeyCount keys = count_keys(*params);
     std::cout << "key switches    " << plans.key_switches() << " in the DFT factors\n";
     std::cout << "evaluation keys " << keys.count
-              << " (relinearization, conjugation, rotations each down to its level), " << std::fixed
-              << std::setprecision(2) << keys.bytes / 1073741824.0 << " GiB ("
+              << " (relinearization, conjugation, encapsulation when on, rotations each down to "
+                 "its level), "
+              << std::fixed << std::setprecision(2) << keys.bytes / 1073741824.0 << " GiB ("
               << static_cast<double>(keys.bytes) / 1e9 << " GB)";
     if (params->literal().key_budget_bytes > 0)
         std::cout << "; budget "
@@ -350,12 +354,18 @@ void run_bench_bootstrap(const BootstrapOptions& o) {
     ckks::KeyGenerator keygen(ctx, secret);
     auto keys = std::make_shared<ckks::EvaluationKeys>(
         CkksBootstrapper::key_requirements(*params).generate(keygen, *ctx, params->slots()));
+    std::shared_ptr<const circuits::EncapsulationKeys> encapsulation;
+    if (o.ephemeral_hamming_weight > 0) {
+        encapsulation = std::make_shared<circuits::EncapsulationKeys>(
+            circuits::make_encapsulation_keys_for_tests(keygen, *params, math::test_only_seed(16)));
+    }
     const double keygen_seconds = seconds_since(setup_start);
-    std::size_t key_bytes = keys->galois.bytes() + keys->relinearization->key.bytes();
-    const std::size_t key_count = keys->galois.keys.size() + 1;
+    std::size_t key_bytes = keys->galois.bytes() + keys->relinearization->key.bytes() +
+                            (encapsulation ? encapsulation->bytes() : 0);
+    const std::size_t key_count = keys->galois.keys.size() + 1 + (encapsulation ? 2 : 0);
     auto evaluator = std::make_shared<ckks::Evaluator>(ctx, keys);
     const auto encode_start = Clock::now();
-    CkksBootstrapper bootstrapper(params, evaluator);
+    CkksBootstrapper bootstrapper(params, evaluator, encapsulation);
     const double encode_seconds = seconds_since(encode_start);
 
     ckks::Encoder encoder(ctx);
@@ -368,6 +378,11 @@ void run_bench_bootstrap(const BootstrapOptions& o) {
     const auto input = encryptor.encrypt(encoder.encode(values, 0));
 
     if (o.trace) {
+        if (encapsulation) {
+            throw CommandFailure(ErrorCategory::usage,
+                                 "--trace computes the exact stages under the main secret: add "
+                                 "--ephemeral-hamming-weight 0 (and a sparse --hamming-weight)");
+        }
         math::set_thread_count(o.threads.back());
         trace_bootstrap(*params, bootstrapper, *evaluator, secret, input, values);
         return;
@@ -452,6 +467,11 @@ void add_shape_options(CLI::App* cmd, BootstrapOptions& o, bool with_log_n) {
         ->capture_default_str();
     cmd->add_option("--hamming-weight", o.hamming_weight,
                     "Nonzero coefficients of the secret (0: dense ternary)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1 << 17));
+    cmd->add_option("--ephemeral-hamming-weight", o.ephemeral_hamming_weight,
+                    "Sparse-secret encapsulation: ModRaise under an ephemeral secret of this "
+                    "weight, |I| <= h'/2 always (0: none, ModRaise under the main secret)")
         ->capture_default_str()
         ->check(CLI::Range(0, 1 << 17));
     cmd->add_option("--k", o.k, "EvalMod range: |I| <= K after ModRaise")

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <complex>
 #include <random>
+#include <string>
 
 #include "henn/circuits/bootstrapping.hpp"
 #include "henn/math/fft.hpp"
@@ -45,8 +46,10 @@ BootstrappingLiteral toy_literal() {
     lit.log_n = 10;
     lit.log_residual = {40, 40};
     lit.secret_hamming_weight = 32;
+    lit.ephemeral_hamming_weight = 0;  // the main secret is already sparse
     lit.k = 16;
     lit.double_angle = 2;
+    lit.log_p = {61, 61, 61, 61, 61, 61};
     lit.allow_insecure = true;  // test-only toy ring
     return lit;
 }
@@ -423,6 +426,64 @@ TEST(Bootstrapping, KeyBudgetChoosesTheSplitsAndChainedGiantStepsKeepPrecision) 
     } catch (const ckks::ParameterError& e) {
         EXPECT_NE(std::string(e.what()).find("the smallest needs"), std::string::npos) << e.what();
     }
+}
+
+TEST(Bootstrapping, SparseSecretEncapsulationBootstrapsUnderADenseSecret) {
+    // A dense main secret (N = 2^10: |I| has sigma ~ 7.5, so |I| > K = 16 in some coefficient of
+    // almost every ciphertext) with the ephemeral h' = 32 secret for ModRaise: |I| <= 16 always,
+    // so the bootstrap is as precise as with a sparse main secret; the same dense secret without
+    // encapsulation garbles some slots. TOY, INSECURE ring.
+    auto lit = toy_literal();
+    lit.secret_hamming_weight = 0;
+    lit.ephemeral_hamming_weight = 32;
+    const auto params = BootstrappingParameters::create(lit);
+    EXPECT_TRUE(std::isinf(params->log2_failure_probability()));
+    EXPECT_NE(params->describe().find("h' = 32"), std::string::npos);
+    const auto ctx = params->context();
+    ckks::KeyGenerator keygen(ctx, math::test_only_seed(81));  // dense uniform ternary
+    const auto req = CkksBootstrapper::key_requirements(*params);
+    EXPECT_TRUE(req.encapsulation);
+    auto evaluator = std::make_shared<ckks::Evaluator>(
+        ctx, std::make_shared<ckks::EvaluationKeys>(req.generate(keygen, *ctx, params->slots())));
+    const auto encapsulation = std::make_shared<EncapsulationKeys>(
+        make_encapsulation_keys_for_tests(keygen, *params, math::test_only_seed(82)));
+    EXPECT_EQ(encapsulation->to_sparse.level(*ctx), 0);
+    EXPECT_EQ(encapsulation->to_dense.level(*ctx), params->levels().top);
+    EXPECT_THROW(CkksBootstrapper(params, evaluator), ckks::MissingKeyError);
+    const CkksBootstrapper boot(params, evaluator, encapsulation);
+
+    ckks::Encoder encoder(ctx);
+    ckks::Encryptor encryptor(ctx, keygen.secret_key());
+    encryptor.use_test_only_seed(math::test_only_seed(83));
+    ckks::Decryptor decryptor(ctx, keygen.secret_key());
+    const auto values = random_complex(params->slots(), 84);
+    const auto ct = encryptor.encrypt(encoder.encode(values, 0));
+    const auto out = boot.bootstrap(ct);
+    EXPECT_EQ(out.level, boot.output_level());
+    const auto stats = ckks::precision(encoder.decode(decryptor.decrypt(out)), values);
+    EXPECT_GE(stats.mean_bits, 29) << "max error " << stats.max_error;
+    EXPECT_GE(stats.min_bits, 26) << "max error " << stats.max_error;
+
+    auto plain_lit = lit;
+    plain_lit.ephemeral_hamming_weight = 0;
+    const auto plain = BootstrappingParameters::create(plain_lit);
+    EXPECT_GT(plain->log2_failure_probability(), -1);  // fails almost surely
+    ckks::KeyGenerator plain_keygen(plain->context(), keygen.secret_key(),
+                                    math::test_only_seed(85));
+    auto plain_evaluator = std::make_shared<ckks::Evaluator>(
+        plain->context(),
+        std::make_shared<ckks::EvaluationKeys>(CkksBootstrapper::key_requirements(*plain).generate(
+            plain_keygen, *plain->context(), plain->slots())));
+    const CkksBootstrapper unprotected(plain, plain_evaluator);
+    ckks::Encryptor plain_encryptor(plain->context(), keygen.secret_key());
+    plain_encryptor.use_test_only_seed(math::test_only_seed(83));
+    ckks::Decryptor plain_decryptor(plain->context(), keygen.secret_key());
+    ckks::Encoder plain_encoder(plain->context());
+    const auto garbled =
+        unprotected.bootstrap(plain_encryptor.encrypt(plain_encoder.encode(values, 0)));
+    EXPECT_LT(
+        ckks::precision(plain_encoder.decode(plain_decryptor.decrypt(garbled)), values).min_bits,
+        5);
 }
 
 TEST(Bootstrapping, ConstantInputWithTheLargestCoefficients) {

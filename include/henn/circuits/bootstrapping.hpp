@@ -6,7 +6,8 @@
 //    for tests and for developing applications against the interface only);
 //  * CkksBootstrapper is the real, homomorphic one (evaluation keys only):
 //      ModRaise      the level-0 ciphertext read as one over the whole chain: it then decrypts to
-//                    t = m*Delta + e + q_0*I, I a small integer polynomial (|I| <= K);
+//                    t = m*Delta + e + q_0*I, I a small integer polynomial (|I| <= K); by default
+//                    under an ephemeral sparse secret (encapsulation), so that |I| <= K always;
 //      CoeffsToSlots the inverse canonical embedding, factored into a few levels of sparse DFT
 //                    stages (LinearTransform: BSGS with double hoisting), leaving t/q_0 in the
 //                    slots (real and imaginary halves of the coefficients in two ciphertexts);
@@ -107,18 +108,18 @@ struct BootstrappingLiteral {
     int log_eval_mod_prime = 60;
     // EvalMod: |I| <= k (the integer part after ModRaise), cosine interpolant degree, double-angle
     // steps r: cos(2 pi (x - 1/4) / 2^r) on [-(k+1), k+1], then r times c -> 2c^2 - 1.
-    int k = 32;
+    int k = 16;
     int cosine_degree = 62;
-    int double_angle = 3;
+    int double_angle = 2;
     // Arcsine correction after the double angles: turns s = sin(2 pi x) back into 2 pi x for x
     // near an integer, so that a small q_0 / Delta (less noise amplification) stays correct for
     // every |m| <= 1. 0: none; 3: s + s^3 / 6, two more levels, relative error (3 / 40) t^4;
     // 5: s + s^3 / 6 + 3 s^5 / 40, three more levels, relative error (5 / 112) t^6.
     int arcsine_degree = 3;
-    // Six 61-bit special primes: five key-switching digits at the top of the default chain, within
-    // the 128-bit bound at N = 2^16 (log QP 1746 <= 1747). With fewer residual levels, more special
+    // Seven special primes: four key-switching digits at the top of the default chain (26 primes
+    // in Q), within the 128-bit bound at N = 2^16. With fewer residual levels, more special
     // primes give fewer digits and smaller keys (2 residual levels: 10 primes, 2 digits).
-    std::vector<int> log_p{61, 61, 61, 61, 61, 61};
+    std::vector<int> log_p{61, 61, 61, 61, 61, 61, 60};
     // Weight of rotation-key memory in the BSGS split of each DFT level (BsgsCostModel): keys
     // dominate bootstrapping's memory, so fewer rotations are worth a few more plaintext products.
     // Used when key_budget_bytes is 0.
@@ -134,10 +135,15 @@ struct BootstrappingLiteral {
     // level. 0: no budget (each factor by key_byte_weight). A budget no split meets is a
     // ParameterError naming the smallest possible key memory.
     std::size_t key_budget_bytes = std::size_t{3500} << 20;
-    // Hamming weight of the secret key (0: dense uniform ternary). |I| <= (h+1)/2 always, so
-    // k >= (h+1)/2 - 1/2 rules out failure; a dense secret needs sparse-secret encapsulation (not
-    // implemented yet), so the failure probability of a dense secret with small k is reported.
-    int secret_hamming_weight = 192;
+    // Hamming weight of the secret key (0: dense uniform ternary, the HE standard's secret).
+    int secret_hamming_weight = 0;
+    // Sparse-secret encapsulation (Bossuat, Troncoso-Pastoriza, Hubaux, ACNS 2022): with h' > 0 the
+    // level-0 input is switched to an ephemeral secret of Hamming weight h' (a key at level 0:
+    // modulus q_0 P only), raised under it, and switched back to the main secret at the top (one
+    // top-level key). |I| <= (h' + 1) / 2 always, so k >= h' / 2 rules out failure whatever the
+    // main secret. 0: none (ModRaise under the main secret; a dense one then needs a large k and
+    // still fails with the printed probability). EncapsulationKeys hold the two keys.
+    int ephemeral_hamming_weight = 32;
     ckks::SecurityLevel security = ckks::SecurityLevel::k128;
     // Explicit opt-out of the security check: toy rings in tests only.
     bool allow_insecure = false;
@@ -197,6 +203,22 @@ ckks::SecretKey sparse_secret_key(const ckks::Context& context, int hamming_weig
 ckks::SecretKey sparse_secret_key_for_tests(const ckks::Context& context, int hamming_weight,
                                             const math::Seed& seed);
 
+// The two keys of sparse-secret encapsulation (BootstrappingLiteral::ephemeral_hamming_weight):
+// main secret -> ephemeral sparse secret at level 0, and back at the top level. The ephemeral
+// secret itself is drawn, used and wiped inside make_encapsulation_keys.
+struct EncapsulationKeys {
+    ckks::KeySwitchKey to_sparse;  // level 0
+    ckks::KeySwitchKey to_dense;   // the top level (after ModRaise)
+    std::size_t bytes() const { return to_sparse.bytes() + to_dense.bytes(); }
+};
+EncapsulationKeys make_encapsulation_keys(ckks::KeyGenerator& keygen,
+                                          const BootstrappingParameters& params);
+// The same with the ephemeral secret and the keys' randomness from a seed (tests and
+// reproducible benchmarks only).
+EncapsulationKeys make_encapsulation_keys_for_tests(ckks::KeyGenerator& keygen,
+                                                    const BootstrappingParameters& params,
+                                                    const math::Seed& seed);
+
 // ---------------------------------------------------------------------------------------------
 // The stages, public for tests and benchmarks
 
@@ -221,6 +243,10 @@ struct BootstrappingKeyRequirements {
     int conjugation_level = 0;
     // Relinearization is used in EvalMod only: its key reaches the level EvalMod starts at.
     int relinearization_level = 0;
+    // Sparse-secret encapsulation: its keys at levels 0 and top (counted in key_bytes, made by
+    // make_encapsulation_keys, not by generate).
+    bool encapsulation = false;
+    int top_level = 0;
     // Memory of these keys (each only down to its level) and their count, without generating.
     std::size_t key_bytes(const ckks::Context& context, std::size_t slots) const;
     std::size_t key_count(const ckks::Context& context, std::size_t slots) const;
@@ -254,9 +280,11 @@ class CkksBootstrapper final : public Bootstrapper {
     // The keys this bootstrapper will ask the evaluator for (no encoding, cheap).
     static BootstrappingKeyRequirements key_requirements(const BootstrappingParameters& params);
 
-    // Encodes the DFT factors; the evaluator must hold the keys of key_requirements(params).
+    // Encodes the DFT factors; the evaluator must hold the keys of key_requirements(params), and
+    // with ephemeral_hamming_weight > 0 the encapsulation keys are needed (MissingKeyError).
     CkksBootstrapper(BootstrappingParametersPtr params,
-                     std::shared_ptr<const ckks::Evaluator> evaluator);
+                     std::shared_ptr<const ckks::Evaluator> evaluator,
+                     std::shared_ptr<const EncapsulationKeys> encapsulation = nullptr);
 
     int input_level() const override { return 0; }
     int output_level() const override { return params_->levels().output; }
@@ -286,6 +314,7 @@ class CkksBootstrapper final : public Bootstrapper {
   private:
     BootstrappingParametersPtr params_;
     std::shared_ptr<const ckks::Evaluator> evaluator_;
+    std::shared_ptr<const EncapsulationKeys> encapsulation_;
     ckks::Encoder encoder_;
     std::vector<LinearTransform> coeffs_to_slots_;
     std::vector<LinearTransform> slots_to_coeffs_;
