@@ -127,6 +127,8 @@ for r in range(1, rounds + 1):
         rows[-1]["baseline_server_path_ratio"] = (n / base["seconds_network_wall"]) / run_server
         rows[-1]["baseline_end_to_end_ratio"] = (n / base["seconds_total"]) / run_e2e
         rows[-1]["network_wall_speedup"] = base["seconds_network_wall"] / cli["seconds_network_wall"]
+        rows[-1]["baseline_seconds"] = {k: v for k, v in base.items()
+                                        if k in rows[-1]["service_seconds"]}
 report = {
     "rounds": rows,
     "median_server_path_ratio": statistics.median(r["server_path_ratio"] for r in rows),
