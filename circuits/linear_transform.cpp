@@ -133,8 +133,32 @@ std::vector<std::size_t> Diagonals::indices() const {
 // ---------------------------------------------------------------------------------------------
 // Planning
 
+std::pair<int, int> BsgsPlan::split(std::size_t k, std::size_t slots) const {
+    if (grid_stride == 0) {
+        const int i = static_cast<int>(k % baby);
+        return {i, static_cast<int>(k) - i};
+    }
+    const auto s = static_cast<long long>(grid_stride);
+    const long long signed_k = k <= slots / 2
+                                   ? static_cast<long long>(k)
+                                   : static_cast<long long>(k) - static_cast<long long>(slots);
+    const long long shifted = signed_k - grid_phase;
+    const long long q = shifted >= 0 ? shifted / s : -((-shifted + s - 1) / s);  // floor
+    const long long r = shifted - q * s;
+    const auto rows = static_cast<long long>(grid_rows);
+    const long long i = s * (((q % rows) + rows) % rows) + r % static_cast<long long>(baby);
+    return {static_cast<int>(i), static_cast<int>(mod_slots(signed_k - i, slots))};
+}
+
 std::string BsgsPlan::describe() const {
     std::ostringstream out;
+    if (grid_stride > 0) {
+        out << "BSGS grid " << grid_rows << " x " << baby << " (row " << grid_stride
+            << "): " << baby_steps.size() << " baby + " << giant_steps.size()
+            << " giant rotations, " << plaintext_products << " plaintext products, "
+            << rotation_steps.size() << " keys (" << mib(key_bytes) << ")";
+        return out.str();
+    }
     out << "BSGS b = " << baby << ": " << baby_steps.size() << " baby + "
         << (chained ? positive_chain + negative_chain : giant_steps.size()) << " giant rotations"
         << (chained ? " (chained)" : "") << ", " << plaintext_products << " plaintext products, "
@@ -142,29 +166,26 @@ std::string BsgsPlan::describe() const {
     return out.str();
 }
 
-BsgsPlan plan_bsgs_with_baby(const Context& ctx, int level, std::span<const std::size_t> indices,
-                             std::size_t slots, std::size_t baby, const BsgsCostModel& model) {
-    level = resolve_level(ctx, level);
-    if (!is_power_of_two(baby) || baby > slots) {
-        throw ckks::ParameterError(
-            "plan_bsgs: the baby-step count must be a power of two <= the slot count");
-    }
+namespace {
+
+// The plan of the split `shape` describes (baby, and the grid fields), its steps and cost.
+BsgsPlan plan_split(const Context& ctx, int level, std::span<const std::size_t> indices,
+                    std::size_t slots, BsgsPlan plan, const BsgsCostModel& model) {
     std::set<int> babies, giants;
     for (std::size_t k : indices) {
         if (k >= slots)
             throw ckks::ParameterError("plan_bsgs: diagonal index " + std::to_string(k) +
                                        " >= slots");
-        const int i = static_cast<int>(k % baby), g = static_cast<int>(k - k % baby);
+        const auto [i, g] = plan.split(k, slots);
         if (i != 0) babies.insert(i);
         if (g != 0) giants.insert(g);
     }
-    BsgsPlan plan;
-    plan.baby = baby;
+    const std::size_t baby = plan.baby;
     plan.baby_steps.assign(babies.begin(), babies.end());
     plan.giant_steps.assign(giants.begin(), giants.end());
     std::set<int> all(babies);
     std::size_t giant_switches = giants.size();
-    if (model.chained_giant_steps) {
+    if (model.chained_giant_steps && plan.grid_stride == 0) {
         plan.chained = true;
         for (int g : giants) {
             const auto u = static_cast<std::size_t>(g);
@@ -195,15 +216,95 @@ BsgsPlan plan_bsgs_with_baby(const Context& ctx, int level, std::span<const std:
     return plan;
 }
 
+// Grid splits worth trying for `indices`: the row strides and phases their runs of consecutive
+// diagonals suggest (the two most frequent gaps between run starts, each with its most frequent
+// phase), baby widths from the typical run length and powers of two, a few row counts.
+std::vector<BsgsPlan> grid_shapes(std::span<const std::size_t> indices, std::size_t slots) {
+    std::vector<long long> k;
+    for (std::size_t i : indices) {
+        k.push_back(i <= slots / 2 ? static_cast<long long>(i)
+                                   : static_cast<long long>(i) - static_cast<long long>(slots));
+    }
+    std::sort(k.begin(), k.end());
+    std::vector<long long> starts, lengths;
+    for (std::size_t t = 0; t < k.size(); ++t) {
+        if (t == 0 || k[t] != k[t - 1] + 1) {
+            starts.push_back(k[t]);
+            lengths.push_back(1);
+        } else {
+            ++lengths.back();
+        }
+    }
+    if (starts.size() < 3) return {};
+    std::map<long long, std::size_t> gaps;
+    for (std::size_t t = 1; t < starts.size(); ++t) ++gaps[starts[t] - starts[t - 1]];
+    std::vector<std::pair<std::size_t, long long>> by_count;
+    for (const auto& [gap, count] : gaps) {
+        if (gap >= 2 && static_cast<std::size_t>(gap) <= slots / 4)
+            by_count.emplace_back(count, gap);
+    }
+    std::sort(by_count.rbegin(), by_count.rend());
+    std::vector<long long> sorted_lengths = lengths;
+    std::sort(sorted_lengths.begin(), sorted_lengths.end());
+    const long long typical = sorted_lengths[sorted_lengths.size() / 2];
+    std::vector<BsgsPlan> shapes;
+    for (std::size_t c = 0; c < std::min<std::size_t>(2, by_count.size()); ++c) {
+        const long long stride = by_count[c].second;
+        std::map<long long, std::size_t> phases;
+        for (long long start : starts) ++phases[((start % stride) + stride) % stride];
+        long long phase = 0;
+        std::size_t most = 0;
+        for (const auto& [p, count] : phases) {
+            if (count > most) {
+                phase = p;
+                most = count;
+            }
+        }
+        std::set<long long> widths{std::min(typical, stride), stride};
+        for (long long w = 1; w < stride; w *= 2) widths.insert(w);
+        for (long long width : widths) {
+            for (std::size_t rows : {1, 2, 3, 4, 5, 6, 8, 10, 12, 16}) {
+                BsgsPlan shape;
+                shape.baby = static_cast<std::size_t>(width);
+                shape.grid_stride = static_cast<std::size_t>(stride);
+                shape.grid_rows = rows;
+                shape.grid_phase = phase;
+                shapes.push_back(shape);
+            }
+        }
+    }
+    return shapes;
+}
+
+}  // namespace
+
+BsgsPlan plan_bsgs_with_baby(const Context& ctx, int level, std::span<const std::size_t> indices,
+                             std::size_t slots, std::size_t baby, const BsgsCostModel& model) {
+    level = resolve_level(ctx, level);
+    if (!is_power_of_two(baby) || baby > slots) {
+        throw ckks::ParameterError(
+            "plan_bsgs: the baby-step count must be a power of two <= the slot count");
+    }
+    BsgsPlan shape;
+    shape.baby = baby;
+    return plan_split(ctx, level, indices, slots, shape, model);
+}
+
 BsgsPlan plan_bsgs(const Context& ctx, int level, std::span<const std::size_t> indices,
                    std::size_t slots, const BsgsCostModel& model) {
     if (!is_power_of_two(slots))
         throw ckks::ParameterError("plan_bsgs: slots must be a power of two");
     std::optional<BsgsPlan> best;
-    for (std::size_t b = 1; b <= slots; b *= 2) {
-        BsgsPlan p = plan_bsgs_with_baby(ctx, level, indices, slots, b, model);
-        if (model.max_keys != 0 && p.rotation_steps.size() > model.max_keys) continue;
+    auto consider = [&](BsgsPlan p) {
+        if (model.max_keys != 0 && p.rotation_steps.size() > model.max_keys) return;
         if (!best || p.cost < best->cost) best = std::move(p);
+    };
+    for (std::size_t b = 1; b <= slots; b *= 2)
+        consider(plan_bsgs_with_baby(ctx, level, indices, slots, b, model));
+    if (model.grid_splits && !model.chained_giant_steps) {
+        const int resolved = resolve_level(ctx, level);
+        for (const BsgsPlan& shape : grid_shapes(indices, slots))
+            consider(plan_split(ctx, resolved, indices, slots, shape, model));
     }
     if (!best) {
         throw ckks::ParameterError("plan_bsgs: no split needs at most " +
@@ -245,8 +346,7 @@ LinearTransform::LinearTransform(const ckks::Encoder& encoder, const Diagonals& 
         steps_ = plan_.rotation_steps;
         std::vector<Complex> rotated(slots_);
         for (const auto& [k, diag] : diagonals.diagonals) {
-            const int i = static_cast<int>(k % plan_.baby),
-                      g = static_cast<int>(k - k % plan_.baby);
+            const auto [i, g] = plan_.split(k, slots_);
             // rot_-g(d_k)[u] = d_k[u - g]: the giant rotation then lines it up again.
             for (std::size_t u = 0; u < slots_; ++u)
                 rotated[u] = diag[mod_slots(static_cast<long long>(u) - g, slots_)];

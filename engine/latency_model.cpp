@@ -64,6 +64,8 @@ void CompiledModel::finish_latency() {
         // the stages converge on shared rotations.
         options.cost.key_byte_weight = kKeyByteWeight;
         options.cost.keyed_steps = keyed_steps();
+        // Convolutions give runs of diagonals one image row apart: grid splits fit them.
+        options.cost.grid_splits = true;
         options.method = layout.naive_diagonals ? circuits::LinearTransform::Method::Naive
                                                 : circuits::LinearTransform::Method::Bsgs;
         st.transform = std::make_unique<circuits::LinearTransform>(encoder, d, options);

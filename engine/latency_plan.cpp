@@ -225,8 +225,11 @@ double layout_cost(const LatencyLayout& layout, const std::vector<StagePlan>& st
         const auto* l = std::get_if<LinearStage>(&stages[i].op);
         if (!l) continue;
         const auto idx = stage_diagonal_indices(layout, *l, i, slots);
-        cost +=
-            circuits::plan_bsgs(ctx, stages[i].level_in, idx, static_cast<std::size_t>(slots)).cost;
+        circuits::BsgsCostModel model;
+        model.grid_splits = true;  // as the program's transforms (CompiledModel::finish_latency)
+        cost += circuits::plan_bsgs(ctx, stages[i].level_in, idx, static_cast<std::size_t>(slots),
+                                    model)
+                    .cost;
         if (layout.stages[i].fold) {
             cost += static_cast<double>(
                         std::countr_zero(static_cast<std::uint64_t>(fold_blocks(layout, i)))) *

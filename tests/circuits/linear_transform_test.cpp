@@ -94,6 +94,55 @@ TEST(LinearTransform, DenseSquareEverySplit) {
     }
 }
 
+// A 5x5 kernel on a 28-wide row-major image, read from 29 slots back (padding), twice: diagonals
+// in runs of 5, rows 28 apart, two bands. Grid splits (baby steps over a few rows of a run) need
+// fewer key switches than every power-of-two split, and give the same map.
+TEST(LinearTransform, GridSplitsFitKernelDiagonals) {
+    const std::size_t slots = 4096;
+    Diagonals d;
+    d.slots = slots;
+    std::set<std::size_t> indices;
+    for (long long band : {-29LL, 700LL}) {
+        for (long long dy = 0; dy < 5; ++dy) {
+            for (long long dx = 0; dx < 5; ++dx) {
+                const long long k = band + 28 * dy + dx;
+                indices.insert(static_cast<std::size_t>((k + static_cast<long long>(slots)) %
+                                                        static_cast<long long>(slots)));
+            }
+        }
+    }
+    std::uint64_t seed = 40;
+    for (std::size_t k : indices) d.diagonals[k] = random_complex(slots, seed++, 1.0);
+    const std::vector<std::size_t> idx(indices.begin(), indices.end());
+    const auto& ctx = *setup().context;
+    BsgsCostModel grid;
+    grid.grid_splits = true;
+    const BsgsPlan plain = plan_bsgs(ctx, -1, idx, slots);
+    const BsgsPlan best = plan_bsgs(ctx, -1, idx, slots, grid);
+    EXPECT_EQ(best.grid_stride, 28u);
+    EXPECT_LT(best.key_switches, plain.key_switches);
+    for (std::size_t b = 1; b <= slots; b *= 2)
+        EXPECT_LT(best.key_switches, plan_bsgs_with_baby(ctx, -1, idx, slots, b).key_switches);
+    // Every diagonal is its baby step plus its giant step, both planned.
+    for (std::size_t k : idx) {
+        const auto [i, g] = best.split(k, slots);
+        EXPECT_EQ((static_cast<std::size_t>(i) + static_cast<std::size_t>(g)) % slots, k);
+        EXPECT_TRUE(i == 0 ||
+                    std::binary_search(best.baby_steps.begin(), best.baby_steps.end(), i));
+        EXPECT_TRUE(g == 0 ||
+                    std::binary_search(best.giant_steps.begin(), best.giant_steps.end(), g));
+    }
+    LinearTransform::Options o;
+    o.cost = grid;
+    const LinearTransform lt(*setup().encoder, d, o);
+    EXPECT_EQ(lt.plan().grid_stride, 28u);
+    EXPECT_NE(lt.plan().describe().find("grid"), std::string::npos);
+    const Evaluator ev = evaluator_with(lt.rotation_steps());
+    const auto x = random_complex(slots, 7);
+    const auto y = decrypt(lt.evaluate(ev, encrypt(x, slots)));
+    HENN_EXPECT_PRECISION(y, d.apply(x), 14, 18);
+}
+
 // The BSGS result against the per-diagonal methods (naive and single-hoisted) on the same input.
 TEST(LinearTransform, BsgsMatchesNaiveAndHoisted) {
     const std::size_t slots = 64;

@@ -65,6 +65,11 @@ struct BsgsCostModel {
     // giant steps are consecutive multiples of b). The chains are sequential (two independent
     // chains, one per sign), the inner sums still parallel. Off: one key per giant step.
     bool chained_giant_steps = false;
+    // Also consider grid splits (BsgsPlan::grid_stride), found from the diagonals' runs: a 2-D
+    // kernel on a row-major image gives runs of consecutive diagonals one image row apart, and
+    // baby steps that cover a few rows of a run leave far fewer giant steps than any power of
+    // two. Not with chained giant steps.
+    bool grid_splits = false;
 };
 
 // An evaluation plan: the baby-step count, the rotations it needs and their modelled cost.
@@ -81,6 +86,15 @@ struct BsgsPlan {
     std::size_t plaintext_products = 0;  // one per diagonal
     std::size_t key_bytes = 0;           // memory of the rotation keys at the plan's level
     double cost = 0;                     // modelled cost (see BsgsCostModel)
+    // A grid split when grid_stride > 0: diagonal k, read as a signed offset in
+    // (-slots/2, slots/2], less grid_phase is q * grid_stride + r (0 <= r < grid_stride); its
+    // baby step is grid_stride * (q mod grid_rows) + (r mod baby), its giant step the rest. Babies
+    // then cover `grid_rows` rows of `baby` consecutive diagonals, giant steps need not be
+    // multiples of anything. 0: the plain split (baby step k mod b).
+    std::size_t grid_stride = 0, grid_rows = 0;
+    std::int64_t grid_phase = 0;
+    // Diagonal k (< slots) as (baby step, giant step), both in [0, slots), adding up to k.
+    std::pair<int, int> split(std::size_t k, std::size_t slots) const;
     std::string describe() const;
 };
 
