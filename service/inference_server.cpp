@@ -659,6 +659,7 @@ grpc::Status InferenceService::Infer(
         }
         if (context->IsCancelled())
             throw Refusal{grpc::StatusCode::CANCELLED, "cancelled by the client"};
+        const double receive = seconds_since(started) - queued;  // to the last byte
         if (received != total) {
             throw Refusal{grpc::StatusCode::INVALID_ARGUMENT,
                           "truncated request: " + std::to_string(received) + " of " +
@@ -685,7 +686,6 @@ grpc::Status InferenceService::Infer(
 
         // The client's batches carry the published model's hash; the session runs the real one.
         const auto parse_start = Clock::now();
-        const double receive = seconds_since(started) - queued;
         auto batches = inputs.finish();
         const double parse = seconds_since(parse_start);
         const auto compute_start = Clock::now();

@@ -157,7 +157,7 @@ struct InferReport {
     // on a thread of its own while the previous chunks are sent (so within seconds_upload).
     // seconds_total: wall clock from the start of encryption to the end of decryption.
     // seconds_server_receive / seconds_server_parse: the server's time from admission to the last
-    // byte of a call (inputs parsed meanwhile) and from there to the last input parsed.
+    // byte of a call (inputs parsed meanwhile) and the input parsing still left then.
     double seconds_encrypt = 0, seconds_serialize = 0, seconds_upload = 0, seconds_wait = 0,
            seconds_server = 0, seconds_server_queue = 0, seconds_server_receive = 0,
            seconds_server_parse = 0, seconds_download = 0, seconds_decrypt = 0,
