@@ -92,8 +92,8 @@ lr::Hyperparameters hyper_of(const TrainFlags& f) {
     return h;
 }
 
-service::LrRunConfig config_of(const TrainFlags& f, const lr::Problem& train, double bound) {
-    service::LrRunConfig c;
+lr::TrainingConfig config_of(const TrainFlags& f, const lr::Problem& train, double bound) {
+    lr::TrainingConfig c;
     c.rows = train.rows();
     c.features = train.features;
     c.hyper = hyper_of(f);
@@ -168,7 +168,7 @@ void run_demo(const std::string& data_file, const TrainFlags& f) {
         lr::split_and_standardize(problem_of(data::load_wdbc_table(data_file)), 0.8, f.seed);
     const lr::Hyperparameters hyper = hyper_of(f);
     const double bound = f.bound > 0 ? f.bound : lr::sigmoid_bound_from_data(split.train, hyper);
-    const service::LrRunConfig config = config_of(f, split.train, bound);
+    const lr::TrainingConfig config = config_of(f, split.train, bound);
     const lr::TrainingPlan plan = config.plan();  // refuses a run the chain cannot hold
 
     // Baselines on the client's plaintext.

@@ -132,10 +132,14 @@ double json_number(const nlohmann::json& j, const char* key, double lo, double h
 
 TrainingPlan TrainingConfig::plan() const {
     return plan_training(rows, features, hyper, make_sigmoid(sigmoid, sigmoid_bound),
-                         Mode::non_interactive, 0, chain);
+                         refresh_every > 0 ? Mode::client_aided : Mode::non_interactive,
+                         refresh_every, chain);
 }
 
 std::vector<std::uint8_t> save_plan(const TrainingConfig& c, const ckks::Context& context) {
+    if (c.refresh_every != 0)
+        throw LrError("a plan file describes a non-interactive run (no client-aided refresh)",
+                      ErrorCategory::usage);
     const TrainingPlan plan = c.plan();
     if (ckks::Context::create(plan.parameters)->parameter_hash() != context.parameter_hash())
         throw LrError("the parameters are not the ones the configuration plans",

@@ -49,14 +49,7 @@ grpc::Status guarded(const char* what, Handler&& handler) {
 
 }  // namespace
 
-lr::TrainingPlan LrRunConfig::plan() const {
-    const lr::SigmoidApproximation s = lr::make_sigmoid(sigmoid, sigmoid_bound);
-    return lr::plan_training(rows, features, hyper, s,
-                             refresh_every > 0 ? lr::Mode::client_aided : lr::Mode::non_interactive,
-                             refresh_every, chain);
-}
-
-void to_proto(const LrRunConfig& c, v1::Config& out) {
+void to_proto(const lr::TrainingConfig& c, v1::Config& out) {
     out.set_rows(c.rows);
     out.set_features(static_cast<std::uint32_t>(c.features));
     out.set_optimizer(lr::optimizer_name(c.hyper.optimizer));
@@ -70,11 +63,11 @@ void to_proto(const LrRunConfig& c, v1::Config& out) {
     out.set_radix(static_cast<std::uint32_t>(c.chain.radix));
 }
 
-LrRunConfig from_proto(const v1::Config& in) {
+lr::TrainingConfig from_proto(const v1::Config& in) {
     auto fail = [](const std::string& m) {
         throw LrError("config: " + m, ErrorCategory::protocol);
     };
-    LrRunConfig c;
+    lr::TrainingConfig c;
     if (in.rows() == 0 || in.rows() > 100'000'000) fail("rows out of range");
     if (in.features() == 0 || in.features() > 4096) fail("features out of range");
     if (in.iterations() == 0 || in.iterations() > 10'000) fail("iterations out of range");
@@ -104,7 +97,7 @@ LrRunConfig from_proto(const v1::Config& in) {
 
 struct LrTrainingService::Session {
     std::mutex mutex;
-    LrRunConfig config;
+    lr::TrainingConfig config;
     lr::TrainingPlan plan;
     ckks::ContextPtr context;
     std::shared_ptr<ckks::EvaluationKeys> keys = std::make_shared<ckks::EvaluationKeys>();
@@ -278,7 +271,7 @@ LrTrainingClient::LrTrainingClient(std::shared_ptr<grpc::Channel> channel)
     : stub_(v1::LogisticRegression::NewStub(std::move(channel))) {}
 
 LrTrainingResult LrTrainingClient::train(
-    lr::Client& client, const LrRunConfig& config, const lr::Problem& rows,
+    lr::Client& client, const lr::TrainingConfig& config, const lr::Problem& rows,
     const std::function<void(const lr::IterationReport&)>& progress) {
     using namespace std::chrono_literals;
     LrTrainingResult result;

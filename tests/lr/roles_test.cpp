@@ -273,6 +273,10 @@ TEST(LrRoles, WrongAndForeignFilesAreRefused) {
     EXPECT_EQ(
         category_of([&] { load_encrypted(fewer_plan, t.rows_bytes, FileKind::training_rows); }),
         ErrorCategory::protocol);
+    // A plan file is non-interactive: a configuration with a client-aided refresh is refused.
+    TrainingConfig refreshed = t.config;
+    refreshed.refresh_every = 2;
+    EXPECT_EQ(category_of([&] { save_plan(refreshed, *t.plan.context); }), ErrorCategory::usage);
 }
 
 // Every prefix of each file and a flip of every 97th byte are refused (data), never a crash; a

@@ -18,8 +18,8 @@ std::string bytes(const std::vector<std::uint8_t>& b) {
     return {b.begin(), b.end()};
 }
 
-service::LrRunConfig small_config() {
-    service::LrRunConfig c;
+lr::TrainingConfig small_config() {
+    lr::TrainingConfig c;
     c.rows = 64;
     c.features = 3;
     c.hyper = {lr::Optimizer::gradient_descent, 0.5, 0.0, 1};
@@ -37,7 +37,7 @@ TEST(LrService, RefusesForeignParametersBadConfigsAndEarlyTraining) {
     channel.address = server.address();
     auto stub = v1::LogisticRegression::NewStub(service::connect(channel));
 
-    const service::LrRunConfig config = small_config();
+    const lr::TrainingConfig config = small_config();
     const lr::TrainingPlan plan = config.plan();
     EXPECT_FALSE(plan.parameters.allow_insecure);
     lr::Client client(plan, math::test_only_seed(9));
@@ -113,7 +113,7 @@ TEST(LrService, TrainsThroughTheServiceLikeTheReference) {
     channel.address = server.address();
     service::LrTrainingClient remote(service::connect(channel));
     const lr::Split data = lr::split_and_standardize(lr::synthetic_problem(85, 3, 4), 0.75, 2);
-    service::LrRunConfig config = small_config();
+    lr::TrainingConfig config = small_config();
     config.rows = data.train.rows();
     config.hyper = {lr::Optimizer::nesterov, 0.5, 0.0, 2};
     lr::Client client(config.plan(), math::test_only_seed(10));

@@ -32,12 +32,15 @@ namespace henn::lr {
 
 inline constexpr std::uint16_t kFileVersion = 1;
 
-// Everything the plan is derived from (non-interactive training).
+// Everything a training plan is derived from: what the plan file stores and what the gRPC
+// service's client sends (the server re-derives the plan, so a client cannot hand it parameters
+// the plan would not choose).
 struct TrainingConfig {
     std::size_t rows = 0, features = 0;
     Hyperparameters hyper;
     std::string sigmoid = "poly3";
     double sigmoid_bound = 8;
+    int refresh_every = 0;  // client-aided refresh every k iterations; 0: non-interactive
     ChainOptions chain;
     TrainingPlan plan() const;
 };

@@ -11,25 +11,16 @@
 #include <string>
 
 #include "henn/lr/encrypted.hpp"
+#include "henn/lr/files.hpp"
 #include "henn/service/grpc_common.hpp"
 #include "henn/service/lr.grpc.pb.h"
 
 namespace henn::service {
 
-// Everything both parties derive the training plan from (the plan itself is recomputed by the
-// server, so a client cannot hand it parameters that the plan would not choose).
-struct LrRunConfig {
-    std::size_t rows = 0, features = 0;
-    lr::Hyperparameters hyper;
-    std::string sigmoid = "poly3";
-    double sigmoid_bound = 8;
-    int refresh_every = 0;  // 0: non-interactive
-    lr::ChainOptions chain;
-    lr::TrainingPlan plan() const;
-};
-void to_proto(const LrRunConfig& config, henn::lr::v1::Config& out);
+// The training configuration on the wire (lr::TrainingConfig: the server re-derives the plan).
+void to_proto(const lr::TrainingConfig& config, henn::lr::v1::Config& out);
 // Validates ranges (throws lr::LrError, category protocol).
-LrRunConfig from_proto(const henn::lr::v1::Config& in);
+lr::TrainingConfig from_proto(const henn::lr::v1::Config& in);
 
 struct LrServiceOptions {
     std::size_t max_sessions = 4;
@@ -72,7 +63,8 @@ class LrTrainingClient {
   public:
     explicit LrTrainingClient(std::shared_ptr<grpc::Channel> channel);
     // Uploads keys and rows, trains, returns the encrypted model (the client decrypts it).
-    LrTrainingResult train(lr::Client& client, const LrRunConfig& config, const lr::Problem& rows,
+    LrTrainingResult train(lr::Client& client, const lr::TrainingConfig& config,
+                           const lr::Problem& rows,
                            const std::function<void(const lr::IterationReport&)>& progress = {});
 
   private:
