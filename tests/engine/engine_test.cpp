@@ -14,18 +14,14 @@
 #include "henn/engine/session.hpp"
 #include "henn/nn/model.hpp"
 #include "henn/nn/reference.hpp"
+#include "random_values.hpp"
 
 using namespace henn;
 using namespace henn::engine;
 
 namespace {
 
-std::vector<double> random_vector(std::size_t n, std::mt19937_64& rng, double lo, double hi) {
-    std::uniform_real_distribution<double> u(lo, hi);
-    std::vector<double> v(n);
-    for (auto& x : v) x = u(rng);
-    return v;
-}
+using henn::test::random_vector;
 
 nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride,
                 std::int64_t pad, std::mt19937_64& rng) {

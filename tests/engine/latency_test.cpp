@@ -23,6 +23,7 @@
 #include "henn/nn/reference.hpp"
 #include "henn/onnx/onnx.hpp"
 #include "latency.hpp"  // engine/: the prepared program, for the key-minimality check
+#include "random_values.hpp"
 #include "test_data.hpp"
 
 using namespace henn;
@@ -30,12 +31,7 @@ using namespace henn::engine;
 
 namespace {
 
-std::vector<double> random_vector(std::size_t n, std::mt19937_64& rng, double lo, double hi) {
-    std::uniform_real_distribution<double> u(lo, hi);
-    std::vector<double> v(n);
-    for (auto& x : v) x = u(rng);
-    return v;
-}
+using henn::test::random_vector;
 
 std::int64_t pick(std::mt19937_64& rng, std::int64_t lo, std::int64_t hi) {
     return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);

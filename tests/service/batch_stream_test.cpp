@@ -11,18 +11,14 @@
 #include "henn/nn/model.hpp"
 #include "henn/service/batch_stream.hpp"
 #include "henn/service/grpc_common.hpp"
+#include "random_values.hpp"
 
 using namespace henn;
 using namespace henn::service;
 
 namespace {
 
-std::vector<double> random_vector(std::size_t n, std::mt19937_64& rng, double lo, double hi) {
-    std::uniform_real_distribution<double> u(lo, hi);
-    std::vector<double> v(n);
-    for (auto& x : v) x = u(rng);
-    return v;
-}
+using henn::test::random_vector;
 
 // 6 -> 4 -> x^2 -> 2 at the smallest 128-bit parameters.
 engine::CompiledModelPtr tiny_model(std::uint64_t seed) {

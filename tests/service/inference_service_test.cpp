@@ -14,6 +14,7 @@
 #include "henn/engine/session.hpp"
 #include "henn/nn/model.hpp"
 #include "henn/service/inference.hpp"
+#include "random_values.hpp"
 
 using namespace henn;
 using namespace henn::service;
@@ -21,12 +22,7 @@ namespace v1 = henn::inference::v1;
 
 namespace {
 
-std::vector<double> random_vector(std::size_t n, std::mt19937_64& rng, double lo, double hi) {
-    std::uniform_real_distribution<double> u(lo, hi);
-    std::vector<double> v(n);
-    for (auto& x : v) x = u(rng);
-    return v;
-}
+using henn::test::random_vector;
 
 nn::Dense dense(std::int64_t in, std::int64_t out, std::mt19937_64& rng) {
     nn::Dense d;
