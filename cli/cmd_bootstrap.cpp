@@ -176,8 +176,8 @@ void run_params_bootstrap(const BootstrapOptions& o) {
         std::cout << describe_json(*params).dump(2) << "\n";
         return;
     }
+    const auto plans = CkksBootstrapper::dft_plans(*params);  // a budget no split meets fails here
     std::cout << params->describe();
-    const auto plans = CkksBootstrapper::dft_plans(*params);
     auto print = [](const char* name, const std::vector<circuits::BsgsPlan>& list,
                     const std::vector<int>& levels) {
         for (std::size_t i = 0; i < list.size(); ++i)
