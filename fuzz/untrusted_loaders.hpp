@@ -277,11 +277,13 @@ inline std::vector<UntrustedLoader> onnx_loaders(const std::filesystem::path& fi
 
 #if defined(HENN_LOADERS_ENGINE)
 // A two-layer model compiled once per process, its client (fixed seed), and what the three
-// engine loaders read: the compiled model, the evaluation-key bundle and a ciphertext bundle.
+// engine loaders read: the compiled model, the evaluation-key bundle and a ciphertext bundle;
+// and a small convolutional model in latency packing with two copies of its input (the layout
+// the compiled-model loader reads last, in its version-4 form).
 struct EngineFixture {
     engine::CompiledModelPtr model;
     std::unique_ptr<engine::Client> client;
-    Bytes model_bytes, key_bytes, batch_bytes;
+    Bytes model_bytes, key_bytes, batch_bytes, latency_model_bytes;
 
     EngineFixture() {
         nn::Dense first, second;
@@ -301,6 +303,23 @@ struct EngineFixture {
         const std::vector<double> inputs{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8};
         const auto batches = client->encrypt(inputs, 2);
         batch_bytes = engine::save_batches(*model, batches, engine::BundleKind::inputs);
+
+        nn::Conv2d conv;
+        conv.in_channels = 1, conv.out_channels = 2, conv.kernel_h = conv.kernel_w = 3;
+        conv.weight = {0.5,  -0.25, 0.125, 0.75, -0.5, 0.25, 0.375, -0.125, 0.0625,
+                       -0.3, 0.2,   0.1,   0.4,  -0.1, 0.6,  0.5,   -0.2,   0.05};
+        conv.bias = {0.1, -0.1};
+        nn::Dense dense;
+        dense.in_features = 32, dense.out_features = 2;
+        for (int i = 0; i < 64; ++i) dense.weight.push_back(((i * 37) % 11 - 5) / 20.0);
+        dense.bias = {0.0, 0.1};
+        nn::Model convolutional(
+            {1, 6, 6},
+            {{"conv", conv}, {"square", square}, {"flatten", nn::Flatten{}}, {"fc", dense}});
+        engine::CompileOptions latency;
+        latency.packing = engine::Packing::latency;
+        latency.latency_input_copies = 2;
+        latency_model_bytes = engine::CompiledModel::compile(convolutional, latency)->save();
     }
 };
 inline const EngineFixture& engine_fixture() {
@@ -312,7 +331,10 @@ inline std::vector<UntrustedLoader> engine_loaders() {
     return {
         {"engine_compiled_model",
          [](std::span<const std::uint8_t> b) { (void)engine::CompiledModel::load(b); },
-         [] { return std::vector<Bytes>{engine_fixture().model_bytes}; }},
+         [] {
+             return std::vector<Bytes>{engine_fixture().model_bytes,
+                                       engine_fixture().latency_model_bytes};
+         }},
         {"engine_key_bundle",
          [](std::span<const std::uint8_t> b) {
              (void)engine::load_evaluation_keys(*engine_fixture().model, b);
