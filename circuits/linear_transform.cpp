@@ -264,6 +264,8 @@ std::vector<BsgsPlan> grid_shapes(std::span<const std::size_t> indices, std::siz
         for (long long w = 1; w < stride; w *= 2) widths.insert(w);
         for (long long width : widths) {
             for (std::size_t rows : {1, 2, 3, 4, 5, 6, 8, 10, 12, 16}) {
+                // Baby steps stay below slots / 2, so each is one rotation key as given.
+                if (static_cast<std::size_t>(stride) * rows > slots / 2) break;
                 BsgsPlan shape;
                 shape.baby = static_cast<std::size_t>(width);
                 shape.grid_stride = static_cast<std::size_t>(stride);
