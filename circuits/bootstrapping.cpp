@@ -866,7 +866,11 @@ Ciphertext CkksBootstrapper::bootstrap_with_timings(const Ciphertext& input,
     ckks::set_metadata(raised, ckks::metadata(raised).with_scale(raised_scale(*params_)));
     const auto t1 = Clock::now();
     const double c1 = cpu();
-    auto [real, imaginary] = coeffs_to_slots(raised);
+    // Named references, not a structured binding: OpenMP's outlined regions below capture them,
+    // which clang before 16 refuses for structured bindings.
+    const std::pair<Ciphertext, Ciphertext> parts = coeffs_to_slots(raised);
+    const Ciphertext& real = parts.first;
+    const Ciphertext& imaginary = parts.second;
     const auto t2 = Clock::now();
     const double c2 = cpu();
     // The two EvalMods are independent: with two or more threads each runs on its own thread
