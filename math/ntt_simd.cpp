@@ -71,10 +71,20 @@ struct Avx2Modulus {
     __m256i low32;  // 0xffffffff in each lane
 };
 
+// Moduli below 2^30 keep every lazy value (< 4q) in 32 bits: their products take the narrow path.
+constexpr u64 kAvx2NarrowModulus = u64{1} << 30;
+
 // x * w mod q in [0, 2q) for any x < 2^64 (Shoup), all lanes; w_hi and w_shoup_hi are the
-// constants shifted right by 32.
+// constants shifted right by 32. kNarrow (q < 2^30, x < 2^32): w_shoup_hi = floor(w 2^32 / q) is
+// Shoup's constant for 2^32, so the quotient is one 32x32 product and the result two more, instead
+// of eight products.
+template <bool kNarrow = false>
 HENN_AVX2_INLINE __m256i avx2_mul_shoup_lazy(__m256i x, __m256i w, __m256i w_hi, __m256i w_shoup,
                                              __m256i w_shoup_hi, const Avx2Modulus& mod) {
+    if constexpr (kNarrow) {
+        const __m256i quotient = _mm256_srli_epi64(_mm256_mul_epu32(x, w_shoup_hi), 32);
+        return _mm256_sub_epi64(_mm256_mul_epu32(x, w), _mm256_mul_epu32(quotient, mod.q));
+    }
     const __m256i x_hi = _mm256_srli_epi64(x, 32);
     // High word of x * w_shoup from its four 32x32 partial products; each sum below fits in 64
     // bits ((2^32-1)^2 + 2^32-1 < 2^64), so the carries into the high word are exact.
@@ -156,21 +166,24 @@ HENN_AVX2_INLINE Avx2Twiddles avx2_load_twiddles(const ShoupConstant* roots) {
 }
 
 // Forward butterfly: x in [0, 4q) -> [0, 2q); y <- x - y w + 2q, x <- x + y w.
+template <bool kNarrow>
 HENN_AVX2_INLINE void avx2_forward_butterfly(__m256i& x, __m256i& y, const Avx2Twiddles& tw,
                                              const Avx2Modulus& mod) {
     const __m256i u = avx2_subtract_if_at_least(x, mod.two_q);
-    const __m256i v = avx2_mul_shoup_lazy(y, tw.w, tw.w_hi, tw.w_shoup, tw.w_shoup_hi, mod);
+    const __m256i v =
+        avx2_mul_shoup_lazy<kNarrow>(y, tw.w, tw.w_hi, tw.w_shoup, tw.w_shoup_hi, mod);
     x = _mm256_add_epi64(u, v);
     y = _mm256_sub_epi64(_mm256_add_epi64(u, mod.two_q), v);
 }
 
 // Inverse butterfly on [0, 2q): x <- x + y (reduced to [0, 2q)), y <- (x - y + 2q) w.
+template <bool kNarrow>
 HENN_AVX2_INLINE void avx2_inverse_butterfly(__m256i& x, __m256i& y, const Avx2Twiddles& tw,
                                              const Avx2Modulus& mod) {
     const __m256i sum = avx2_subtract_if_at_least(_mm256_add_epi64(x, y), mod.two_q);
     const __m256i difference = _mm256_sub_epi64(_mm256_add_epi64(x, mod.two_q), y);
     x = sum;
-    y = avx2_mul_shoup_lazy(difference, tw.w, tw.w_hi, tw.w_shoup, tw.w_shoup_hi, mod);
+    y = avx2_mul_shoup_lazy<kNarrow>(difference, tw.w, tw.w_hi, tw.w_shoup, tw.w_shoup_hi, mod);
 }
 
 HENN_AVX2_INLINE Avx2Modulus avx2_modulus(u64 q) {
@@ -189,14 +202,15 @@ HENN_AVX2_INLINE void avx2_store(u64* p, __m256i v) {
 
 // One forward layer with span t < 4 (block size 2t, m = n / (2t) blocks) on the 8 values at
 // a + k held in (lo, hi).
-template <int kSpan, bool kFinal>
+template <int kSpan, bool kFinal, bool kNarrow>
 HENN_AVX2_INLINE void avx2_forward_short_step(__m256i& lo, __m256i& hi, std::size_t n,
                                               std::size_t k, const ShoupConstant* roots,
                                               const Avx2Modulus& mod) {
     const std::size_t m = n / (2 * kSpan);
     __m256i x, y;
     avx2_split<kSpan>(lo, hi, x, y);
-    avx2_forward_butterfly(x, y, avx2_load_twiddles<kSpan>(roots + m + k / (2 * kSpan)), mod);
+    avx2_forward_butterfly<kNarrow>(x, y, avx2_load_twiddles<kSpan>(roots + m + k / (2 * kSpan)),
+                                    mod);
     if constexpr (kFinal) {  // [0, 4q) -> [0, q)
         x = avx2_subtract_if_at_least(avx2_subtract_if_at_least(x, mod.two_q), mod.q);
         y = avx2_subtract_if_at_least(avx2_subtract_if_at_least(y, mod.two_q), mod.q);
@@ -204,14 +218,15 @@ HENN_AVX2_INLINE void avx2_forward_short_step(__m256i& lo, __m256i& hi, std::siz
     avx2_merge<kSpan>(x, y, lo, hi);
 }
 
-template <int kSpan>
+template <int kSpan, bool kNarrow>
 HENN_AVX2_INLINE void avx2_inverse_short_step(__m256i& lo, __m256i& hi, std::size_t n,
                                               std::size_t k, const ShoupConstant* roots,
                                               const Avx2Modulus& mod) {
     const std::size_t m = n / (2 * kSpan);
     __m256i x, y;
     avx2_split<kSpan>(lo, hi, x, y);
-    avx2_inverse_butterfly(x, y, avx2_load_twiddles<kSpan>(roots + m + k / (2 * kSpan)), mod);
+    avx2_inverse_butterfly<kNarrow>(x, y, avx2_load_twiddles<kSpan>(roots + m + k / (2 * kSpan)),
+                                    mod);
     avx2_merge<kSpan>(x, y, lo, hi);
 }
 
@@ -583,9 +598,11 @@ HENN_AVX512_INLINE void avx512_inverse(u64* a, const NttTables& tables) {
 
 }  // namespace
 
-HENN_AVX2 void ntt_forward_avx2(u64* a, const NttTables& tables) {
+namespace {
+
+template <bool kNarrow>
+HENN_AVX2 void avx2_forward(u64* a, const NttTables& tables) {
     const std::size_t n = tables.size();
-    if (n < 8) return ntt_forward_portable(a, tables);  // fewer values than two vectors
     const Avx2Modulus mod = avx2_modulus(tables.modulus().value());
     const ShoupConstant* roots = tables.forward_roots().data();
     std::size_t t = n;
@@ -597,7 +614,7 @@ HENN_AVX2 void ntt_forward_avx2(u64* a, const NttTables& tables) {
             u64* ys = xs + t;
             for (std::size_t j = 0; j < t; j += 4) {
                 __m256i x = avx2_load(xs + j), y = avx2_load(ys + j);
-                avx2_forward_butterfly(x, y, tw, mod);
+                avx2_forward_butterfly<kNarrow>(x, y, tw, mod);
                 avx2_store(xs + j, x);
                 avx2_store(ys + j, y);
             }
@@ -607,21 +624,21 @@ HENN_AVX2 void ntt_forward_avx2(u64* a, const NttTables& tables) {
     // these butterflies are compute-bound).
     for (std::size_t k = 0; k < n; k += 8) {
         __m256i lo = avx2_load(a + k), hi = avx2_load(a + k + 4);
-        avx2_forward_short_step<2, false>(lo, hi, n, k, roots, mod);
+        avx2_forward_short_step<2, false, kNarrow>(lo, hi, n, k, roots, mod);
         avx2_store(a + k, lo);
         avx2_store(a + k + 4, hi);
     }
     for (std::size_t k = 0; k < n; k += 8) {
         __m256i lo = avx2_load(a + k), hi = avx2_load(a + k + 4);
-        avx2_forward_short_step<1, true>(lo, hi, n, k, roots, mod);
+        avx2_forward_short_step<1, true, kNarrow>(lo, hi, n, k, roots, mod);
         avx2_store(a + k, lo);
         avx2_store(a + k + 4, hi);
     }
 }
 
-HENN_AVX2 void ntt_inverse_avx2(u64* a, const NttTables& tables) {
+template <bool kNarrow>
+HENN_AVX2 void avx2_inverse(u64* a, const NttTables& tables) {
     const std::size_t n = tables.size();
-    if (n < 8) return ntt_inverse_portable(a, tables);
     const Avx2Modulus mod = avx2_modulus(tables.modulus().value());
     const ShoupConstant* roots = tables.inverse_roots().data();
     // The first two layers (spans 1, 2), one pass each, after bringing the inputs from
@@ -629,13 +646,13 @@ HENN_AVX2 void ntt_inverse_avx2(u64* a, const NttTables& tables) {
     for (std::size_t k = 0; k < n; k += 8) {
         __m256i lo = avx2_subtract_if_at_least(avx2_load(a + k), mod.two_q);
         __m256i hi = avx2_subtract_if_at_least(avx2_load(a + k + 4), mod.two_q);
-        avx2_inverse_short_step<1>(lo, hi, n, k, roots, mod);
+        avx2_inverse_short_step<1, kNarrow>(lo, hi, n, k, roots, mod);
         avx2_store(a + k, lo);
         avx2_store(a + k + 4, hi);
     }
     for (std::size_t k = 0; k < n; k += 8) {
         __m256i lo = avx2_load(a + k), hi = avx2_load(a + k + 4);
-        avx2_inverse_short_step<2>(lo, hi, n, k, roots, mod);
+        avx2_inverse_short_step<2, kNarrow>(lo, hi, n, k, roots, mod);
         avx2_store(a + k, lo);
         avx2_store(a + k + 4, hi);
     }
@@ -647,7 +664,7 @@ HENN_AVX2 void ntt_inverse_avx2(u64* a, const NttTables& tables) {
             u64* ys = xs + t;
             for (std::size_t j = 0; j < t; j += 4) {
                 __m256i x = avx2_load(xs + j), y = avx2_load(ys + j);
-                avx2_inverse_butterfly(x, y, tw, mod);
+                avx2_inverse_butterfly<kNarrow>(x, y, tw, mod);
                 avx2_store(xs + j, x);
                 avx2_store(ys + j, y);
             }
@@ -660,13 +677,27 @@ HENN_AVX2 void ntt_inverse_avx2(u64* a, const NttTables& tables) {
         const __m256i x = avx2_load(a + j), y = avx2_load(a + t + j);
         const __m256i sum = _mm256_add_epi64(x, y);
         const __m256i difference = _mm256_sub_epi64(_mm256_add_epi64(x, mod.two_q), y);
-        const __m256i s =
-            avx2_mul_shoup_lazy(sum, n_inv.w, n_inv.w_hi, n_inv.w_shoup, n_inv.w_shoup_hi, mod);
+        const __m256i s = avx2_mul_shoup_lazy<kNarrow>(sum, n_inv.w, n_inv.w_hi, n_inv.w_shoup,
+                                                       n_inv.w_shoup_hi, mod);
         const __m256i d =
-            avx2_mul_shoup_lazy(difference, w.w, w.w_hi, w.w_shoup, w.w_shoup_hi, mod);
+            avx2_mul_shoup_lazy<kNarrow>(difference, w.w, w.w_hi, w.w_shoup, w.w_shoup_hi, mod);
         avx2_store(a + j, avx2_subtract_if_at_least(s, mod.q));
         avx2_store(a + t + j, avx2_subtract_if_at_least(d, mod.q));
     }
+}
+
+}  // namespace
+
+HENN_AVX2 void ntt_forward_avx2(u64* a, const NttTables& tables) {
+    if (tables.size() < 8) return ntt_forward_portable(a, tables);  // fewer than two vectors
+    if (tables.modulus().value() < kAvx2NarrowModulus) return avx2_forward<true>(a, tables);
+    avx2_forward<false>(a, tables);
+}
+
+HENN_AVX2 void ntt_inverse_avx2(u64* a, const NttTables& tables) {
+    if (tables.size() < 8) return ntt_inverse_portable(a, tables);
+    if (tables.modulus().value() < kAvx2NarrowModulus) return avx2_inverse<true>(a, tables);
+    avx2_inverse<false>(a, tables);
 }
 
 HENN_AVX512 void ntt_forward_avx512(u64* a, const NttTables& tables) {

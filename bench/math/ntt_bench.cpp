@@ -45,7 +45,8 @@ void run_ntt(benchmark::State& state, NttKernel kernel, bool forward, int log_n,
 // Registered by name (kernel/n/bits) for the kernels this CPU supports.
 const bool registered = [] {
     for (bool forward : {true, false}) {
-        for (int bits : {50, 60}) {
+        // 30: below AVX2's narrow bound (the largest prime under 2^30); 31: just above it.
+        for (int bits : {30, 31, 50, 60}) {
             for (int log_n = 13; log_n <= 16; ++log_n) {
                 for (NttKernel kernel : {NttKernel::portable, NttKernel::avx2, NttKernel::avx512,
                                          NttKernel::avx512ifma}) {

@@ -117,7 +117,8 @@ TEST(NttSimd, AllSizesAndPrimeSizesMatchPortable) {
 
 TEST(NttSimd, ExtremeInputsAtTheLargestModuli) {
     // All-(4q-1) and all-zero inputs at the top of the 61-bit range and on both sides of the
-    // IFMA bound 2^50, where the lazy bounds are tightest.
+    // IFMA bound 2^50 and of AVX2's narrow bound 2^30 (lazy values in 32 bits below it), where the
+    // lazy bounds are tightest.
     const auto kernels = available_vector_kernels();
     if (kernels.empty()) GTEST_SKIP() << "this CPU has no vector NTT kernel";
     for (std::size_t n : {16u, 64u, 4096u}) {
@@ -129,6 +130,18 @@ TEST(NttSimd, ExtremeInputsAtTheLargestModuli) {
             }
         }
         for (u64 q = (u64{1} << 50) + 1;; q += 2 * n) {  // smallest prime above 2^50
+            if (is_prime(q)) {
+                moduli.push_back(q);
+                break;
+            }
+        }
+        for (u64 q = (u64{1} << 30) + 1 - 2 * n;; q -= 2 * n) {  // largest prime below 2^30
+            if (is_prime(q)) {
+                moduli.push_back(q);
+                break;
+            }
+        }
+        for (u64 q = (u64{1} << 30) + 1;; q += 2 * n) {  // smallest prime above 2^30
             if (is_prime(q)) {
                 moduli.push_back(q);
                 break;
