@@ -74,6 +74,25 @@ bool vector_multiplication_ok(const Modulus& q) {
     return (q.value() & 1) != 0;
 }
 
+// The rows x[t][permutation[k]], copied into a per-thread buffer (valid until the thread's next
+// call): the permuted inner products of key switching then run on the vector path of the plain
+// ones. A scalar copy per term is cheaper than gathers (AVX2, or 64-bit emulated products on
+// AVX-512) or than the portable sums.
+const u64* const* permuted_rows(const u64* const* x, const std::uint32_t* permutation,
+                                std::size_t count, std::size_t n) {
+    thread_local std::vector<u64> buffer;
+    thread_local std::vector<const u64*> rows;
+    buffer.resize(count * n);
+    rows.resize(count);
+    for (std::size_t t = 0; t < count; ++t) {
+        u64* row = buffer.data() + t * n;
+        const u64* source = x[t];
+        for (std::size_t k = 0; k < n; ++k) row[k] = source[permutation[k]];
+        rows[t] = row;
+    }
+    return rows.data();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -330,10 +349,11 @@ void dot(const u64* const* x, const u64* const* y, std::size_t count, u64* out, 
 void dot_pair(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
               const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
               const Modulus& q) {
-    // Permuted: the portable coefficient-by-coefficient loop (AVX2 gathers are slow).
-    if (permutation != nullptr || !split_ok(q, count)) {
+    if (!split_ok(q, count)) {
         return portable_vector_kernels().dot_pair(x, permutation, y0, y1, count, out0, out1, n, q);
     }
+    // Permuted: the rows copied in their permuted order first (AVX2 gathers are slow).
+    if (permutation != nullptr) x = permuted_rows(x, permutation, count, n);
     u64* outs[2] = {out0, out1};
     split_sums<2>(x, LoadedRight{{y0, y1}}, count, outs, n, q);
 }
@@ -790,12 +810,13 @@ void blocked_sum_pair(const u64* const* x, const std::uint32_t* permutation, con
 void dot_pair64(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
                 const u64* const* y1, std::size_t count, u64* out0, u64* out1, std::size_t n,
                 const Modulus& q) {
-    // Permuted 64-bit sums (gathers plus emulated products) measured no faster than the portable
-    // coefficient-by-coefficient loop at N = 2^15 (hoisted rotations).
-    if (!vector_multiplication_ok(q) || permutation != nullptr) {
+    // Permuted 64-bit sums with gathers measured no faster than the portable loop at N = 2^15
+    // (hoisted rotations): the rows are copied in their permuted order first instead.
+    if (!vector_multiplication_ok(q)) {
         return portable_vector_kernels().dot_pair(x, permutation, y0, y1, count, out0, out1, n, q);
     }
-    blocked_sum_pair<Mac64, false>(x, permutation, y0, y1, count, out0, out1, n, q);
+    if (permutation != nullptr) x = permuted_rows(x, permutation, count, n);
+    blocked_sum_pair<Mac64, false>(x, nullptr, y0, y1, count, out0, out1, n, q);
 }
 
 void dot_pair_ifma(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,

@@ -31,6 +31,7 @@ enum class Op {
     dot,
     dot_many,
     dot_permuted,
+    dot_pair_permuted,
     weighted_many,
     karatsuba
 };
@@ -53,6 +54,8 @@ const char* op_name(Op op) {
             return "VecWeighted60";
         case Op::dot_permuted:
             return "VecDot4Permuted";
+        case Op::dot_pair_permuted:
+            return "VecDotPair4Permuted";
         case Op::karatsuba:
             return "VecKaratsuba";
     }
@@ -107,6 +110,10 @@ void run(benchmark::State& state, Op op, VectorKernel kernel, std::size_t n, int
             case Op::dot_permuted:
                 dot_mod_vec_permuted(x.data(), permutation.data(), y.data(), kDotTerms, out.data(),
                                      n, q, kernel);
+                break;
+            case Op::dot_pair_permuted:  // key switching's inner product with both key halves
+                dot_pair_mod_vec(x.data(), permutation.data(), y.data(), y.data(), kDotTerms,
+                                 out.data(), out1.data(), n, q, kernel);
                 break;
             case Op::karatsuba:
                 karatsuba_tensor_vec(in[0].data(), in[1].data(), in[2].data(), in[3].data(),
@@ -282,7 +289,7 @@ const bool registered_matrix_group_layer = [] {
 // Registered by name (operation/kernel/n/bits), the layout ntt_ratios.py reads.
 const bool registered = [] {
     for (Op op : {Op::add, Op::mul, Op::mul_add, Op::mul_scalar, Op::dot, Op::dot_many,
-                  Op::dot_permuted, Op::weighted_many, Op::karatsuba}) {
+                  Op::dot_permuted, Op::dot_pair_permuted, Op::weighted_many, Op::karatsuba}) {
         for (int bits : {42, 55}) {
             for (std::size_t n : {std::size_t{8192}, std::size_t{32768}}) {
                 for (VectorKernel kernel : {VectorKernel::portable, VectorKernel::avx2,
