@@ -123,29 +123,14 @@ TEST(NttSimd, ExtremeInputsAtTheLargestModuli) {
     if (kernels.empty()) GTEST_SKIP() << "this CPU has no vector NTT kernel";
     for (std::size_t n : {16u, 64u, 4096u}) {
         std::vector<u64> moduli = generate_ntt_primes(61, 2, n);
-        for (u64 q = (u64{1} << 50) + 1 - 2 * n;; q -= 2 * n) {  // largest prime below 2^50
-            if (is_prime(q)) {
-                moduli.push_back(q);
-                break;
-            }
-        }
-        for (u64 q = (u64{1} << 50) + 1;; q += 2 * n) {  // smallest prime above 2^50
-            if (is_prime(q)) {
-                moduli.push_back(q);
-                break;
-            }
-        }
-        for (u64 q = (u64{1} << 30) + 1 - 2 * n;; q -= 2 * n) {  // largest prime below 2^30
-            if (is_prime(q)) {
-                moduli.push_back(q);
-                break;
-            }
-        }
-        for (u64 q = (u64{1} << 30) + 1;; q += 2 * n) {  // smallest prime above 2^30
-            if (is_prime(q)) {
-                moduli.push_back(q);
-                break;
-            }
+        for (int bound_bits : {50, 30}) {
+            // The largest NTT prime below 2^bound_bits and the smallest above it.
+            const u64 bound = u64{1} << bound_bits;
+            u64 below = bound + 1 - 2 * n, above = bound + 1;
+            while (!is_prime(below)) below -= 2 * n;
+            while (!is_prime(above)) above += 2 * n;
+            moduli.push_back(below);
+            moduli.push_back(above);
         }
         for (u64 q : moduli) {
             const NttTables tables(n, Modulus(q));
