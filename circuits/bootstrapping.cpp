@@ -851,11 +851,7 @@ Ciphertext CkksBootstrapper::bootstrap_with_timings(const Ciphertext& input,
     auto seconds = [](Clock::time_point a, Clock::time_point b) {
         return std::chrono::duration<double>(b - a).count();
     };
-    auto cpu = [] {
-        timespec t{};
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-    };
+    const auto cpu = math::process_cpu_seconds;
     const double c0 = cpu();
     const auto t0 = Clock::now();
     Ciphertext level0 = input.level == 0 ? input : ev.drop_level(input, 0);

@@ -48,12 +48,6 @@ struct LintransOptions {
     double max_naive_key_gib = 4;
 };
 
-double process_cpu_ms() {
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) * 1e-6;
-}
-
 // Median wall-clock and median process CPU time of `repeat` runs. On a loaded machine the CPU
 // time (all threads of this process) is the steadier measure of the work done.
 template <typename F>
@@ -61,9 +55,9 @@ std::pair<double, double> median_ms(int repeat, F&& body) {
     std::vector<double> wall, cpu;
     for (int r = 0; r < repeat; ++r) {
         const auto start = Clock::now();
-        const double cpu_start = process_cpu_ms();
+        const double cpu_start = 1e3 * math::process_cpu_seconds();
         body();
-        cpu.push_back(process_cpu_ms() - cpu_start);
+        cpu.push_back(1e3 * math::process_cpu_seconds() - cpu_start);
         wall.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
     }
     std::sort(wall.begin(), wall.end());

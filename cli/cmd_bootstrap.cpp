@@ -202,13 +202,6 @@ void run_params_bootstrap(const BootstrapOptions& o) {
     std::cout << "\n";
 }
 
-// CPU seconds of this process (all threads): on a loaded machine the steadier measure of work.
-double process_cpu_seconds() {
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-
 double peak_rss_bytes() {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
@@ -392,9 +385,9 @@ void run_bench_bootstrap(const BootstrapOptions& o) {
         math::set_thread_count(threads);
         for (int r = 0; r < o.repeat; ++r) {
             circuits::BootstrapTimings t;
-            const double cpu_start = process_cpu_seconds();
+            const double cpu_start = math::process_cpu_seconds();
             const auto out = bootstrapper.bootstrap_with_timings(input, &t);
-            const double cpu_seconds = process_cpu_seconds() - cpu_start;
+            const double cpu_seconds = math::process_cpu_seconds() - cpu_start;
             const auto stats = ckks::precision(encoder.decode(decryptor.decrypt(out)), values);
             nlohmann::json run;
             run["threads"] = threads;

@@ -39,14 +39,6 @@ struct LatencyBenchArgs {
     bool naive = true, json = false;
 };
 
-// CPU seconds of the whole process (all threads): on a loaded machine, wall-clock time also
-// counts the time other processes held the cores.
-double process_cpu_seconds() {
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
-
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
@@ -131,9 +123,9 @@ const CommandRegistrar bench_latency_command(62, "bench latency", [](CLI::App& r
         auto time_run = [&](Variant& v) {
             const auto batch = v.client->encrypt(test.values, 1).front();
             const auto start = Clock::now();
-            const double cpu_start = process_cpu_seconds();
+            const double cpu_start = math::process_cpu_seconds();
             auto out = v.session->run(batch);
-            v.cpu_seconds.push_back(process_cpu_seconds() - cpu_start);
+            v.cpu_seconds.push_back(math::process_cpu_seconds() - cpu_start);
             v.seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
             download = engine::save_batches(*v.compiled, std::vector<engine::EncryptedBatch>{out},
                                             engine::BundleKind::outputs)

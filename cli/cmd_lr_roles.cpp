@@ -50,12 +50,6 @@ double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-double process_cpu_seconds() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
 std::uint64_t peak_memory_bytes() {
     rusage usage{};
     ::getrusage(RUSAGE_SELF, &usage);
@@ -402,7 +396,7 @@ void run_train(const TrainOptions& o) {
     lr::EncryptedTrainer trainer(plan.context, keys, run, std::move(rows.ciphertexts));
     std::vector<lr::IterationReport> reports;
     const auto t1 = Clock::now();
-    const double cpu0 = process_cpu_seconds();
+    const double cpu0 = math::process_cpu_seconds();
     trainer.train(nullptr, [&](const lr::IterationReport& r) {
         reports.push_back(r);
         if (!o.quiet)
@@ -411,7 +405,7 @@ void run_train(const TrainOptions& o) {
                       << " s (" << r.cpu_seconds << " s CPU)" << std::endl;
     });
     const double train_seconds = seconds_since(t1);
-    const double cpu_seconds = process_cpu_seconds() - cpu0;
+    const double cpu_seconds = math::process_cpu_seconds() - cpu0;
     const auto& state = trainer.state();
     lr::EncryptedFile model{lr::FileKind::model,
                             plan.plan.packing.rows,
@@ -664,7 +658,7 @@ void run_predict_encrypted(const PredictOptions& o) {
         lr::load_encrypted(plan, read_bytes(o.in, "rows to score"), lr::FileKind::scoring_rows);
     const lr::Packing packing = lr::packing_of(plan, rows);
     const ckks::Evaluator evaluator(plan.context, keys);
-    const double cpu0 = process_cpu_seconds();
+    const double cpu0 = math::process_cpu_seconds();
     const auto t1 = Clock::now();
     lr::EncryptedFile scores{lr::FileKind::scores, rows.rows, 0, {}};
     if (!o.encrypted_model.empty()) {
@@ -682,7 +676,7 @@ void run_predict_encrypted(const PredictOptions& o) {
         scores.ciphertexts = lr::score_encrypted(evaluator, packing, rows.ciphertexts,
                                                  model.model.weights, plan.config.chain.radix);
     }
-    const double seconds = seconds_since(t1), cpu = process_cpu_seconds() - cpu0;
+    const double seconds = seconds_since(t1), cpu = math::process_cpu_seconds() - cpu0;
     const auto bytes = lr::save_encrypted(plan, scores);
     write_public(o.out, bytes);
     if (o.json) {

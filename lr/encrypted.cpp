@@ -12,16 +12,11 @@
 #include "henn/circuits/polynomial_plan.hpp"
 #include "henn/circuits/rotate_sum.hpp"
 #include "henn/ckks/errors.hpp"
+#include "henn/math/parallel.hpp"
 
 namespace henn::lr {
 
 namespace {
-
-double process_cpu_seconds() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 
 // q(t) = factor * p(-bound t) on [-1, 1]: the sigmoid of the negated inner product, with the mask's
 // 1/bound undone. In the Chebyshev basis of [-bound, bound], p(u) = sum c_k T_k(u / bound), so
@@ -361,7 +356,7 @@ void EncryptedTrainer::train(Refresher* refresher,
                 throw LrError("still no levels after a refresh", ErrorCategory::internal);
         }
         const auto t0 = std::chrono::steady_clock::now();
-        const double cpu0 = process_cpu_seconds();
+        const double cpu0 = math::process_cpu_seconds();
         step();
         ++since_refresh_;
         if (progress) {
@@ -370,7 +365,7 @@ void EncryptedTrainer::train(Refresher* refresher,
             r.level = state_.v->level;
             r.seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            r.cpu_seconds = process_cpu_seconds() - cpu0;
+            r.cpu_seconds = math::process_cpu_seconds() - cpu0;
             r.refreshed_before = refreshed;
             progress(r);
         }

@@ -1,6 +1,7 @@
 #include "henn/math/parallel.hpp"
 
 #include <omp.h>
+#include <time.h>
 
 #include <atomic>
 
@@ -17,6 +18,12 @@ void set_thread_count(int threads) {
 int thread_count() {
     const int configured = configured_threads.load();
     return configured > 0 ? configured : omp_get_max_threads();
+}
+
+double process_cpu_seconds() {
+    timespec t{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
 }  // namespace henn::math

@@ -1,5 +1,7 @@
 #include "henn/service/smlp_service.hpp"
 
+#include "henn/math/parallel.hpp"
+
 namespace henn::service {
 
 namespace v1 = henn::smlp::v1;
@@ -93,7 +95,7 @@ grpc::Status SmlpHelperService::GetPublicKey(grpc::ServerContext*, const v1::Pub
 
 grpc::Status SmlpHelperService::Stats(grpc::ServerContext*, const v1::StatsRequest*,
                                       v1::StatsReply* reply) {
-    return guarded("S2 Stats", [&] { reply->set_cpu_seconds(smlp::process_cpu_seconds()); });
+    return guarded("S2 Stats", [&] { reply->set_cpu_seconds(math::process_cpu_seconds()); });
 }
 
 grpc::Status SmlpHelperService::Multiply(grpc::ServerContext*, const v1::MultiplyRequest* request,

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <deque>
 
+#include "henn/math/parallel.hpp"
 #include "henn/paillier/multiexp.hpp"
 #include "henn/paillier/random.hpp"
 
@@ -364,7 +365,7 @@ TrainingReport Cloud::train(const TrainSchedule& schedule, const EpochCallback& 
     TrainingReport report;
     for (std::size_t epoch = 0; epoch < schedule.epochs; ++epoch) {
         const Traffic before = helper_.traffic();
-        const double s1_cpu_before = process_cpu_seconds(),
+        const double s1_cpu_before = math::process_cpu_seconds(),
                      s2_cpu_before = helper_.helper_cpu_seconds();
         const auto start = std::chrono::steady_clock::now();
         const auto order = epoch_order(data_.rows(), schedule.seed, epoch);
@@ -380,7 +381,7 @@ TrainingReport Cloud::train(const TrainSchedule& schedule, const EpochCallback& 
         epoch_report.samples = order.size();
         epoch_report.seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        epoch_report.s1_cpu_seconds = process_cpu_seconds() - s1_cpu_before;
+        epoch_report.s1_cpu_seconds = math::process_cpu_seconds() - s1_cpu_before;
         if (s2_cpu_before >= 0)
             epoch_report.s2_cpu_seconds = helper_.helper_cpu_seconds() - s2_cpu_before;
         epoch_report.traffic.bytes_sent = after.bytes_sent - before.bytes_sent;

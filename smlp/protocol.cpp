@@ -61,12 +61,6 @@ std::int64_t step_integer(double learning_rate, std::size_t batch, unsigned scal
     return step;
 }
 
-double process_cpu_seconds() {
-    timespec t{};
-    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
-
 void MaskedProduct::validate() const {
     constexpr std::size_t kMaxDim = 1u << 16;
     if (kind == Kind::matrix) {

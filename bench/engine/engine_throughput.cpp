@@ -29,11 +29,6 @@
 using namespace henn;
 
 namespace {
-double cpu_seconds() {
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
@@ -90,12 +85,12 @@ int main(int argc, char** argv) {
     nlohmann::json runs = nlohmann::json::array();
     for (int r = 0; r < reps; ++r) {
         engine::EncryptedBatch input = batch;
-        const double c0 = cpu_seconds();
+        const double c0 = math::process_cpu_seconds();
         const auto t0 = std::chrono::steady_clock::now();
         engine::EncryptedBatch out = session.run(std::move(input));
         const double wall =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        const double cpu = cpu_seconds() - c0;
+        const double cpu = math::process_cpu_seconds() - c0;
         walls.push_back(wall);
         cpus.push_back(cpu);
         runs.push_back({{"seconds", wall}, {"cpu_seconds", cpu}});

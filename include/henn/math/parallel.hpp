@@ -10,4 +10,8 @@ namespace henn::math {
 void set_thread_count(int threads);
 int thread_count();
 
+// CPU seconds of this process, all threads together: on a loaded machine a steadier measure of
+// work than wall-clock time, which also counts the time other processes held the cores.
+double process_cpu_seconds();
+
 }  // namespace henn::math

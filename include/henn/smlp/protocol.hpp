@@ -113,9 +113,6 @@ struct Traffic {
     std::uint64_t total_bytes() const { return bytes_sent + bytes_received; }
 };
 
-// CPU time of the calling process, in seconds.
-double process_cpu_seconds();
-
 // S1's connection to S2.
 class HelperLink {
   public:
