@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "../ckks/ckks_fixture.hpp"
 #include "henn/circuits/linear_transform.hpp"
@@ -64,6 +65,19 @@ std::vector<Cx> matvec(const std::vector<Cx>& m, std::size_t rows, std::size_t c
         for (std::size_t j = 0; j < cols; ++j) y[i] += m[i * cols + j] * x[j];
     }
     return y;
+}
+
+// The transform evaluated with one thread, then with two (the thread count restored after).
+std::pair<Ciphertext, Ciphertext> on_one_and_two_threads(const LinearTransform& lt,
+                                                         const Evaluator& ev,
+                                                         const Ciphertext& ct) {
+    const int before = henn::math::thread_count();
+    henn::math::set_thread_count(1);
+    Ciphertext one = lt.evaluate(ev, ct);
+    henn::math::set_thread_count(2);
+    Ciphertext two = lt.evaluate(ev, ct);
+    henn::math::set_thread_count(before);
+    return {std::move(one), std::move(two)};
 }
 
 std::vector<Cx> head(const std::vector<Cx>& v, std::size_t count) {
@@ -183,12 +197,7 @@ TEST(LinearTransform, BsgsOnTwoThreadsGivesTheSameCiphertextAsOne) {
     ASSERT_GT(bsgs.plan().baby_steps.size(), 1u);
     ASSERT_GT(bsgs.plan().giant_steps.size(), 1u);
     const Evaluator ev = evaluator_with(bsgs.rotation_steps());
-    const int before = henn::math::thread_count();
-    henn::math::set_thread_count(1);
-    const Ciphertext one = bsgs.evaluate(ev, ct);
-    henn::math::set_thread_count(2);
-    const Ciphertext two = bsgs.evaluate(ev, ct);
-    henn::math::set_thread_count(before);
+    const auto [one, two] = on_one_and_two_threads(bsgs, ev, ct);
     ASSERT_EQ(one.size(), two.size());
     for (std::size_t i = 0; i < one.size(); ++i) EXPECT_EQ(one.polys[i].data, two.polys[i].data);
     HENN_EXPECT_PRECISION(decrypt(two), matvec(m, slots, slots, random_complex(slots, 6)), 15, 19);
@@ -317,12 +326,7 @@ TEST(LinearTransform, ChainedGiantStepsNeedTwoGiantKeys) {
     keys.insert(chained.rotation_steps().begin(), chained.rotation_steps().end());
     const auto yd = decrypt(direct.evaluate(evaluator_with({keys.begin(), keys.end()}), ct));
     const Evaluator ev = evaluator_with(chained.rotation_steps());
-    const int before = henn::math::thread_count();
-    henn::math::set_thread_count(1);
-    const Ciphertext one = chained.evaluate(ev, ct);
-    henn::math::set_thread_count(2);
-    const Ciphertext two = chained.evaluate(ev, ct);
-    henn::math::set_thread_count(before);
+    const auto [one, two] = on_one_and_two_threads(chained, ev, ct);
     for (std::size_t i = 0; i < one.size(); ++i) EXPECT_EQ(one.polys[i].data, two.polys[i].data);
     const auto yc = decrypt(one);
     HENN_EXPECT_PRECISION(yc, d.apply(x), 14, 18);
