@@ -7,6 +7,7 @@
 
 #include "henn/error.hpp"
 #include "henn/math/vector_ops.hpp"
+#include "vector_ops_simd.hpp"
 
 namespace henn::math {
 
@@ -49,14 +50,21 @@ BaseConverter::BaseConverter(std::vector<Modulus> from, std::vector<Modulus> to)
 }
 
 void BaseConverter::convert(const u64* input, u64* output, std::size_t n) const {
+    convert(input, output, n, vector_selected_kernel());
+}
+
+void BaseConverter::convert_centered(const u64* input, u64* output, std::size_t n) const {
+    convert_centered(input, output, n, vector_selected_kernel());
+}
+
+void BaseConverter::convert(const u64* input, u64* output, std::size_t n,
+                            VectorKernel kernel) const {
     const std::size_t k = from_.size();
     if (k == 1) {
         // One source prime: Q/q_0 = 1, so the conversion is a plain reduction (and exact).
-        for (std::size_t j = 0; j < to_.size(); ++j) {
-            const Modulus& pj = to_[j];
-            u64* out = output + j * n;
-            for (std::size_t c = 0; c < n; ++c) out[c] = pj.reduce(input[c]);
-        }
+        const simd::VectorKernelTable& kernels = simd::vector_kernels(kernel);
+        for (std::size_t j = 0; j < to_.size(); ++j)
+            kernels.reduce(input, from_[0].value(), output + j * n, n, to_[j]);
         return;
     }
     // y_i = x_i * (Q/q_i)^-1 mod q_i, then for each target prime sum_i y_i (Q/q_i mod p_j),
@@ -65,43 +73,25 @@ void BaseConverter::convert(const u64* input, u64* output, std::size_t n) const 
     std::vector<const u64*> terms(k);
     u64 y_bound = 0;
     for (std::size_t i = 0; i < k; ++i) {
-        mul_scalar_mod_vec(input + i * n, punctured_inverse_[i], y.data() + i * n, n, from_[i]);
+        mul_scalar_mod_vec(input + i * n, punctured_inverse_[i], y.data() + i * n, n, from_[i],
+                           kernel);
         terms[i] = y.data() + i * n;
         y_bound = std::max(y_bound, from_[i].value());
     }
     for (std::size_t j = 0; j < to_.size(); ++j) {
         weighted_sum_mod_vec(terms.data(), punctured_mod_to_.data() + j * k, k, y_bound,
-                             output + j * n, n, to_[j]);
+                             output + j * n, n, to_[j], kernel);
     }
 }
 
-void BaseConverter::convert_centered(const u64* input, u64* output, std::size_t n) const {
+void BaseConverter::convert_centered(const u64* input, u64* output, std::size_t n,
+                                     VectorKernel kernel) const {
     const std::size_t k = from_.size();
     if (k == 1) {
         // The centered lift of one residue: x - q_0 when x > q_0 / 2.
-        const u64 q0 = from_[0].value();
-        for (std::size_t j = 0; j < to_.size(); ++j) {
-            const Modulus& pj = to_[j];
-            const u64 q0_mod = pj.reduce(q0);
-            u64* out = output + j * n;
-            if (q0 <= 2 * pj.value()) {
-                // Primes of similar size (the usual case): x mod p_j is one conditional
-                // subtraction, branch-free; the same words as below.
-                const u64 p = pj.value(), half = q0 >> 1;
-                for (std::size_t c = 0; c < n; ++c) {
-                    const u64 x = input[c];
-                    const u64 r = x >= p ? x - p : x;
-                    const u64 lifted = r >= q0_mod ? r - q0_mod : r + p - q0_mod;
-                    out[c] = x > half ? lifted : r;
-                }
-                continue;
-            }
-            for (std::size_t c = 0; c < n; ++c) {
-                const u64 x = input[c];
-                const u64 r = pj.reduce(x);
-                out[c] = x > (q0 >> 1) ? sub_mod(r, q0_mod, pj.value()) : r;
-            }
-        }
+        const simd::VectorKernelTable& kernels = simd::vector_kernels(kernel);
+        for (std::size_t j = 0; j < to_.size(); ++j)
+            kernels.lift_centered(input, from_[0].value(), output + j * n, n, to_[j]);
         return;
     }
     std::vector<u64> y(k * n);
@@ -111,7 +101,7 @@ void BaseConverter::convert_centered(const u64* input, u64* output, std::size_t 
     u64 y_bound = 0;
     for (std::size_t i = 0; i < k; ++i) {
         u64* out = y.data() + i * n;
-        mul_scalar_mod_vec(input + i * n, punctured_inverse_[i], out, n, from_[i]);
+        mul_scalar_mod_vec(input + i * n, punctured_inverse_[i], out, n, from_[i], kernel);
         const double inv = inverse_moduli_[i];
         for (std::size_t c_idx = 0; c_idx < n; ++c_idx)
             fraction[c_idx] += static_cast<double>(out[c_idx]) * inv;
@@ -132,7 +122,7 @@ void BaseConverter::convert_centered(const u64* input, u64* output, std::size_t 
         weights[k] = (pj.value() - product_mod_to_[j]) % pj.value();
         // k + 1 <= 61 terms (the constructor caps k at 60), within kMaxWeightedTerms.
         weighted_sum_mod_vec(terms.data(), weights.data(), k + 1, std::max(y_bound, u64{k + 1}),
-                             output + j * n, n, pj);
+                             output + j * n, n, pj, kernel);
     }
 }
 

@@ -4,31 +4,37 @@
 
 #include "henn/math/rns.hpp"
 #include "henn/math/vector_ops.hpp"
+#include "vector_ops_simd.hpp"
 
 namespace henn::math {
 
 const u64* BaseConverter::prepare(const u64* input, u64* scratch, std::size_t n) const {
-    const std::size_t k = from_.size();
-    if (k == 1) return input;  // Q/q_0 = 1: nothing to scale
-    for (std::size_t i = 0; i < k; ++i)
-        mul_scalar_mod_vec(input + i * n, punctured_inverse_[i], scratch + i * n, n, from_[i]);
-    return scratch;
+    return prepare(input, scratch, n, vector_selected_kernel());
 }
 
 void BaseConverter::convert_prepared(const u64* prepared, std::size_t target, u64* output,
                                      std::size_t n) const {
+    convert_prepared(prepared, target, output, n, vector_selected_kernel());
+}
+
+const u64* BaseConverter::prepare(const u64* input, u64* scratch, std::size_t n,
+                                  VectorKernel kernel) const {
+    const std::size_t k = from_.size();
+    if (k == 1) return input;  // Q/q_0 = 1: nothing to scale
+    for (std::size_t i = 0; i < k; ++i) {
+        mul_scalar_mod_vec(input + i * n, punctured_inverse_[i], scratch + i * n, n, from_[i],
+                           kernel);
+    }
+    return scratch;
+}
+
+void BaseConverter::convert_prepared(const u64* prepared, std::size_t target, u64* output,
+                                     std::size_t n, VectorKernel kernel) const {
     const std::size_t k = from_.size();
     const Modulus& pj = to_.at(target);
     if (k == 1) {
-        // A plain reduction; below 2 p_j (the usual case: primes of similar size) it is one
-        // conditional subtraction, which the compiler vectorizes.
-        const u64 p = pj.value();
-        if (from_[0].value() <= 2 * p) {
-            for (std::size_t c = 0; c < n; ++c)
-                output[c] = prepared[c] >= p ? prepared[c] - p : prepared[c];
-        } else {
-            for (std::size_t c = 0; c < n; ++c) output[c] = pj.reduce(prepared[c]);
-        }
+        // A plain reduction (one conditional subtraction when q_0 <= 2 p_j).
+        simd::vector_kernels(kernel).reduce(prepared, from_[0].value(), output, n, pj);
         return;
     }
     const u64* terms[64];
@@ -37,7 +43,8 @@ void BaseConverter::convert_prepared(const u64* prepared, std::size_t target, u6
         terms[i] = prepared + i * n;
         y_bound = std::max(y_bound, from_[i].value());
     }
-    weighted_sum_mod_vec(terms, punctured_mod_to_.data() + target * k, k, y_bound, output, n, pj);
+    weighted_sum_mod_vec(terms, punctured_mod_to_.data() + target * k, k, y_bound, output, n, pj,
+                         kernel);
 }
 
 }  // namespace henn::math

@@ -152,6 +152,35 @@ void portable_karatsuba(const u64* a0, const u64* a1, const u64* b0, const u64* 
     }
 }
 
+// The scalar loops of BaseConverter from one source prime, as they were before the vector kernels
+// (the reference those are tested and measured against).
+void portable_reduce(const u64* x, u64 x_bound, u64* out, std::size_t n, const Modulus& q) {
+    const u64 qv = q.value();
+    if (x_bound <= 2 * qv) {
+        // One conditional subtraction, branch-free.
+        for (std::size_t k = 0; k < n; ++k) out[k] = x[k] >= qv ? x[k] - qv : x[k];
+        return;
+    }
+    for (std::size_t k = 0; k < n; ++k) out[k] = q.reduce(x[k]);
+}
+
+void portable_lift_centered(const u64* x, u64 source, u64* out, std::size_t n, const Modulus& q) {
+    const u64 p = q.value(), half = source >> 1;
+    const u64 source_mod = q.reduce(source);
+    if (source <= 2 * p) {
+        for (std::size_t k = 0; k < n; ++k) {
+            const u64 r = x[k] >= p ? x[k] - p : x[k];
+            const u64 lifted = r >= source_mod ? r - source_mod : r + p - source_mod;
+            out[k] = x[k] > half ? lifted : r;
+        }
+        return;
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+        const u64 r = q.reduce(x[k]);
+        out[k] = x[k] > half ? sub_mod(r, source_mod, p) : r;
+    }
+}
+
 }  // namespace
 
 const VectorKernelTable& portable_vector_kernels() {
@@ -168,7 +197,9 @@ const VectorKernelTable& portable_vector_kernels() {
                                                 portable_karatsuba,
                                                 nullptr,
                                                 nullptr,
-                                                nullptr};
+                                                nullptr,
+                                                portable_reduce,
+                                                portable_lift_centered};
     return table;
 }
 
@@ -335,6 +366,13 @@ void weighted_sum_mod_vec(const u64* const* x, const u64* w, std::size_t count, 
     selected_table().weighted_sum(x, w, count, x_bound, out, n, q);
 }
 namespace simd {
+const VectorKernelTable& selected_vector_kernels() {
+    return selected_table();
+}
+const VectorKernelTable& vector_kernels(VectorKernel kernel) {
+    return checked_table(kernel);
+}
+
 void matrix_rows_generic(const VectorKernelTable& table, const u64* const* x,
                          const std::size_t* row_begin, const std::uint32_t* column, const u64* w,
                          std::size_t rows, u64* const* out, std::size_t n, const Modulus& q) {

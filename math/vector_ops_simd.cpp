@@ -130,6 +130,16 @@ struct Policy {
     static HENN_ALWAYS_INLINE V broadcast32(std::int32_t x) { return _mm256_set1_epi32(x); }
     static HENN_ALWAYS_INLINE V and_words(V a, V b) { return _mm256_and_si256(a, b); }
     static HENN_ALWAYS_INLINE V shift_right31(V a) { return _mm256_srli_epi64(a, 31); }
+    static HENN_ALWAYS_INLINE V sub_words(V a, V b) { return _mm256_sub_epi64(a, b); }
+    static HENN_ALWAYS_INLINE V shift_right(V a, __m128i count) {
+        return _mm256_srl_epi64(a, count);
+    }
+    static HENN_ALWAYS_INLINE V shift_left32(V a) { return _mm256_slli_epi64(a, 32); }
+    // above where x > threshold, otherwise elsewhere (both below 2^63: the signed compare is
+    // exact).
+    static HENN_ALWAYS_INLINE V select_above(V x, V threshold, V above, V otherwise) {
+        return _mm256_blendv_epi8(otherwise, above, _mm256_cmpgt_epi64(x, threshold));
+    }
 
     // x - q when x >= q; x and q below 2^63, so the signed compare is exact.
     static HENN_ALWAYS_INLINE V reduce_once(V x, V q) {
@@ -373,6 +383,15 @@ void matrix_rows_small(const u64* const* x, const std::size_t* row_begin,
     small_rows_any<Policy>(x, row_begin, column, w, rows, out, n, q);  // vector_ops_loops.inc
 }
 
+void reduce(const u64* x, u64 x_bound, u64* out, std::size_t n, const Modulus& q) {
+    if (!reduce_any<Policy>(x, x_bound, out, n, q))
+        portable_vector_kernels().reduce(x, x_bound, out, n, q);
+}
+void lift_centered(const u64* x, u64 source, u64* out, std::size_t n, const Modulus& q) {
+    if (!lift_centered_any<Policy>(x, source, out, n, q))
+        portable_vector_kernels().lift_centered(x, source, out, n, q);
+}
+
 // 16 registers: 4 rows x 2 vectors of sums below 2^31 (4 x 1, twice the sums, above).
 void matrix_group(const u64* const* x, const std::uint32_t* column, std::size_t count,
                   const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
@@ -408,6 +427,14 @@ struct Common {
     static HENN_ALWAYS_INLINE V broadcast32(std::int32_t x) { return _mm512_set1_epi32(x); }
     static HENN_ALWAYS_INLINE V and_words(V a, V b) { return _mm512_and_si512(a, b); }
     static HENN_ALWAYS_INLINE V shift_right31(V a) { return _mm512_srli_epi64(a, 31); }
+    static HENN_ALWAYS_INLINE V sub_words(V a, V b) { return _mm512_sub_epi64(a, b); }
+    static HENN_ALWAYS_INLINE V shift_right(V a, __m128i count) {
+        return _mm512_srl_epi64(a, count);
+    }
+    static HENN_ALWAYS_INLINE V shift_left32(V a) { return _mm512_slli_epi64(a, 32); }
+    static HENN_ALWAYS_INLINE V select_above(V x, V threshold, V above, V otherwise) {
+        return _mm512_mask_mov_epi64(otherwise, _mm512_cmpgt_epu64_mask(x, threshold), above);
+    }
 
     // x - q when x >= q (unsigned min: x - q wraps above x when x < q).
     static HENN_ALWAYS_INLINE V reduce_once(V x, V q) {
@@ -1050,6 +1077,16 @@ void matrix_group512(const u64* const* x, const std::uint32_t* column, std::size
     group_rows_any<Common, GroupReduce512, 4, 4>(x, column, count, w, rows, out, n, q, weight_bits);
 }
 
+// AVX-512F only (no IFMA instruction): shared by the avx512 and avx512ifma tables.
+void reduce512(const u64* x, u64 x_bound, u64* out, std::size_t n, const Modulus& q) {
+    if (!reduce_any<Common>(x, x_bound, out, n, q))
+        portable_vector_kernels().reduce(x, x_bound, out, n, q);
+}
+void lift_centered512(const u64* x, u64 source, u64* out, std::size_t n, const Modulus& q) {
+    if (!lift_centered_any<Common>(x, source, out, n, q))
+        portable_vector_kernels().lift_centered(x, source, out, n, q);
+}
+
 }  // namespace avx512_kernels
 HENN_TARGET_REGION_END
 
@@ -1068,7 +1105,9 @@ const VectorKernelTable& avx2_vector_kernels() {
                                             karatsuba,
                                             nullptr,
                                             matrix_rows_small,
-                                            matrix_group};
+                                            matrix_group,
+                                            reduce,
+                                            lift_centered};
     return table;
 }
 
@@ -1087,7 +1126,9 @@ const VectorKernelTable& avx512_vector_kernels() {
                                             karatsuba64,
                                             nullptr,
                                             matrix_rows_small512,
-                                            matrix_group512};
+                                            matrix_group512,
+                                            reduce512,
+                                            lift_centered512};
     return table;
 }
 
@@ -1106,7 +1147,9 @@ const VectorKernelTable& avx512ifma_vector_kernels() {
                                             karatsuba_ifma,
                                             matrix_rows_ifma,
                                             nullptr,
-                                            matrix_group512};
+                                            matrix_group512,
+                                            reduce512,
+                                            lift_centered512};
     return table;
 }
 

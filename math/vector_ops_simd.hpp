@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "henn/math/modarith.hpp"
+#include "henn/math/vector_ops.hpp"
 
 namespace henn::math::simd {
 
@@ -43,6 +44,11 @@ struct VectorKernelTable {
     void (*matrix_group)(const u64* const* x, const std::uint32_t* column, std::size_t count,
                          const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
                          const Modulus& q, int weight_bits);
+    // RNS base conversion from one source prime (math/rns.cpp): out[k] = x[k] mod q for
+    // x[k] < x_bound <= 2^61, and the centered lift out[k] = (x[k] > source / 2 ? x[k] - source :
+    // x[k]) mod q for x[k] < source <= 2^61.
+    void (*reduce)(const u64* x, u64 x_bound, u64* out, std::size_t n, const Modulus& q);
+    void (*lift_centered)(const u64* x, u64 source, u64* out, std::size_t n, const Modulus& q);
 };
 
 // matrix_rows through a table's weighted_sum and add, 64 terms at a time (math/vector_ops.cpp):
@@ -50,6 +56,11 @@ struct VectorKernelTable {
 void matrix_rows_generic(const VectorKernelTable& table, const u64* const* x,
                          const std::size_t* row_begin, const std::uint32_t* column, const u64* w,
                          std::size_t rows, u64* const* out, std::size_t n, const Modulus& q);
+
+// The table of the selected kernel (vector_selected_kernel()), and that of a given kernel
+// (henn::InvalidArgument if this CPU lacks it), for callers inside henn_math (math/vector_ops.cpp).
+const VectorKernelTable& selected_vector_kernels();
+const VectorKernelTable& vector_kernels(VectorKernel kernel);
 
 // Plain C++ (math/vector_ops.cpp): the reference and the fallback of the others.
 const VectorKernelTable& portable_vector_kernels();

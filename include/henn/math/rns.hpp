@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "henn/math/modarith.hpp"
+#include "henn/math/vector_ops.hpp"
 
 namespace henn::math {
 
@@ -37,6 +38,14 @@ class BaseConverter {
     const u64* prepare(const u64* input, u64* scratch, std::size_t n) const;
     void convert_prepared(const u64* prepared, std::size_t target, u64* output,
                           std::size_t n) const;
+
+    // The same with a given vector kernel (henn::InvalidArgument if this CPU lacks it) instead
+    // of the selected one (vector_selected_kernel()); every kernel gives the same words.
+    void convert(const u64* input, u64* output, std::size_t n, VectorKernel kernel) const;
+    void convert_centered(const u64* input, u64* output, std::size_t n, VectorKernel kernel) const;
+    const u64* prepare(const u64* input, u64* scratch, std::size_t n, VectorKernel kernel) const;
+    void convert_prepared(const u64* prepared, std::size_t target, u64* output, std::size_t n,
+                          VectorKernel kernel) const;
 
   private:
     std::vector<Modulus> from_;
