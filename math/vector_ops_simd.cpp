@@ -288,15 +288,59 @@ HENN_ALWAYS_INLINE __m256i split_reduce(const SplitSum& sum, const Policy::Ctx& 
     return Policy::reduce_once(Policy::reduce_once(r, c.q), c.q);
 }
 
+// Factors of up to 61 bits (q or x above kSplitMaxBits, kWide): each term's middle part (its cross
+// products, below 2^62, plus the carry of its low product, below 2^32) would overflow the middle
+// accumulator after 3 terms, so its high bits move to the high accumulator every 3 terms (middle
+// then stays below 2^32 + 3 (2^62 + 2^32) < 2^64; high stays below 2^64 because it never exceeds
+// the sum's high word, and the sum of 64 products below 2^122 is below 2^128). The sum S = hi 2^64
+// + lo is then too large for the Barrett step above (t would exceed 64 bits) and is reduced as
+// Shoup(hi, 2^64 mod q) + lo - floor(lo floor(2^64/q) / 2^64) q: each part in [0, 2q), the total
+// below 4q < 2^63, two subtractions finish (as sum64_reduce on AVX-512).
+constexpr int kWideMaxBits = 61;
+
+HENN_ALWAYS_INLINE void split_fold(SplitSum& sum, __m256i low32) {
+    sum.high = _mm256_add_epi64(sum.high, _mm256_srli_epi64(sum.middle, 32));
+    sum.middle = _mm256_and_si256(sum.middle, low32);
+}
+
+struct WideReduceContext {
+    __m256i two_q, r64, r64_hi, r64_shoup, inverse64;
+};
+
+WideReduceContext wide_reduce_context(const Modulus& q) {
+    const u64 r64 = q.reduce(static_cast<u128>(1) << 64);
+    return {Policy::broadcast(2 * q.value()), Policy::broadcast(r64), Policy::broadcast(r64 >> 32),
+            Policy::broadcast(shoup_precompute(r64, q.value())), Policy::broadcast(q.barrett_hi())};
+}
+
+HENN_ALWAYS_INLINE __m256i split_reduce_wide(const SplitSum& sum, const Policy::Ctx& c,
+                                             const WideReduceContext& w) {
+    const __m256i shifted_middle = _mm256_slli_epi64(sum.middle, 32);
+    const __m256i lo = _mm256_add_epi64(sum.low, shifted_middle);
+    const __m256i sign = _mm256_set1_epi64x(static_cast<long long>(0x8000000000000000ULL));
+    const __m256i carried =
+        _mm256_cmpgt_epi64(_mm256_xor_si256(shifted_middle, sign), _mm256_xor_si256(lo, sign));
+    const __m256i hi =
+        _mm256_sub_epi64(_mm256_add_epi64(sum.high, _mm256_srli_epi64(sum.middle, 32)), carried);
+    const __m256i high_quotient = Policy::mul_high(hi, w.r64_shoup, c.low32);
+    const __m256i h = _mm256_sub_epi64(Policy::mul_low(hi, w.r64, w.r64_hi),
+                                       Policy::mul_low(high_quotient, c.q, c.q_hi));
+    const __m256i low_quotient = Policy::mul_high(lo, w.inverse64, c.low32);
+    const __m256i l = _mm256_sub_epi64(lo, Policy::mul_low(low_quotient, c.q, c.q_hi));
+    const __m256i s = _mm256_add_epi64(h, l);
+    return Policy::reduce_once(Policy::reduce_once(s, w.two_q), c.q);
+}
+
 // kOutputs sums sharing the left factors: out_j[k] = sum_t x[t][k] y_j(t, k). Right(j, t, k) gives
 // the right factors (a loaded vector or a broadcast weight). Blocks of coefficients keep their
 // accumulators in L1 and take the terms one after the other, so every input is read in long
 // sequential runs.
-template <int kOutputs, class Right>
+template <int kOutputs, bool kWide, class Right>
 void split_sums(const u64* const* x, const Right& right, std::size_t count, u64* const* out,
                 std::size_t n, const Modulus& q) {
     constexpr std::size_t kBlock = 256;
     const Policy::Ctx c = Policy::context(q);
+    const WideReduceContext wide = wide_reduce_context(q);
     alignas(32) SplitSum sums[kOutputs][kBlock / 4];
     const std::size_t vector_end = n & ~std::size_t{3};
     for (std::size_t begin = 0; begin < vector_end; begin += kBlock) {
@@ -313,10 +357,17 @@ void split_sums(const u64* const* x, const Right& right, std::size_t count, u64*
                 for (int j = 0; j < kOutputs; ++j)
                     split_add(xv, x_hi, right(j, t, begin + 4 * v), sums[j][v], c.low32);
             }
+            if (kWide && t % 3 == 2) {
+                for (int j = 0; j < kOutputs; ++j) {
+                    for (std::size_t v = 0; v < vectors; ++v) split_fold(sums[j][v], c.low32);
+                }
+            }
         }
         for (int j = 0; j < kOutputs; ++j) {
-            for (std::size_t v = 0; v < vectors; ++v)
-                Policy::store(out[j] + begin + 4 * v, split_reduce(sums[j][v], c));
+            for (std::size_t v = 0; v < vectors; ++v) {
+                Policy::store(out[j] + begin + 4 * v, kWide ? split_reduce_wide(sums[j][v], c, wide)
+                                                            : split_reduce(sums[j][v], c));
+            }
         }
     }
     for (std::size_t k = vector_end; k < n; ++k) {
@@ -345,15 +396,27 @@ struct WeightRight {
     u64 scalar(int, std::size_t t, std::size_t) const { return w[t]; }
 };
 
+// Whether the split sums apply (q odd, at most kSplitMaxTerms terms) and, when they do, whether
+// they need the wide path: factors (q, and the x of weighted sums) above kSplitMaxBits.
 bool split_ok(const Modulus& q, std::size_t count) {
-    return vector_multiplication_ok(q) && q.bits() <= kSplitMaxBits && count <= kSplitMaxTerms;
+    return vector_multiplication_ok(q) && q.bits() <= kWideMaxBits && count <= kSplitMaxTerms;
+}
+bool split_wide(const Modulus& q, u64 x_bound) {
+    return q.bits() > kSplitMaxBits || x_bound > (u64{1} << kSplitMaxBits);
+}
+
+template <int kOutputs, class Right>
+void split_sums_any(const u64* const* x, const Right& right, std::size_t count, u64* const* out,
+                    std::size_t n, const Modulus& q, u64 x_bound) {
+    if (split_wide(q, x_bound)) return split_sums<kOutputs, true>(x, right, count, out, n, q);
+    split_sums<kOutputs, false>(x, right, count, out, n, q);
 }
 
 void dot(const u64* const* x, const u64* const* y, std::size_t count, u64* out, std::size_t n,
          const Modulus& q) {
     if (!split_ok(q, count)) return portable_vector_kernels().dot(x, y, count, out, n, q);
     u64* outs[1] = {out};
-    split_sums<1>(x, LoadedRight{{y, y}}, count, outs, n, q);
+    split_sums_any<1>(x, LoadedRight{{y, y}}, count, outs, n, q, q.value());
 }
 
 void dot_pair(const u64* const* x, const std::uint32_t* permutation, const u64* const* y0,
@@ -365,16 +428,16 @@ void dot_pair(const u64* const* x, const std::uint32_t* permutation, const u64* 
     // Permuted: the rows copied in their permuted order first (AVX2 gathers are slow).
     if (permutation != nullptr) x = permuted_rows(x, permutation, count, n);
     u64* outs[2] = {out0, out1};
-    split_sums<2>(x, LoadedRight{{y0, y1}}, count, outs, n, q);
+    split_sums_any<2>(x, LoadedRight{{y0, y1}}, count, outs, n, q, q.value());
 }
 
 void weighted_sum(const u64* const* x, const u64* w, std::size_t count, u64 x_bound, u64* out,
                   std::size_t n, const Modulus& q) {
-    if (!split_ok(q, count) || x_bound > (u64{1} << kSplitMaxBits)) {
+    if (!split_ok(q, count) || x_bound > (u64{1} << kWideMaxBits)) {
         return portable_vector_kernels().weighted_sum(x, w, count, x_bound, out, n, q);
     }
     u64* outs[1] = {out};
-    split_sums<1>(x, WeightRight{w}, count, outs, n, q);
+    split_sums_any<1>(x, WeightRight{w}, count, outs, n, q, x_bound);
 }
 
 void matrix_rows_small(const u64* const* x, const std::size_t* row_begin,
