@@ -69,7 +69,8 @@ void BaseConverter::convert(const u64* input, u64* output, std::size_t n,
     }
     // y_i = x_i * (Q/q_i)^-1 mod q_i, then for each target prime sum_i y_i (Q/q_i mod p_j),
     // reduced once (k <= 60 terms; the y_i are below max q_i, not necessarily below p_j).
-    std::vector<u64> y(k * n);
+    thread_local std::vector<u64> y;  // per thread, as in convert_centered
+    y.resize(k * n);
     std::vector<const u64*> terms(k);
     u64 y_bound = 0;
     for (std::size_t i = 0; i < k; ++i) {
@@ -87,31 +88,28 @@ void BaseConverter::convert(const u64* input, u64* output, std::size_t n,
 void BaseConverter::convert_centered(const u64* input, u64* output, std::size_t n,
                                      VectorKernel kernel) const {
     const std::size_t k = from_.size();
+    const simd::VectorKernelTable& kernels = simd::vector_kernels(kernel);
     if (k == 1) {
         // The centered lift of one residue: x - q_0 when x > q_0 / 2.
-        const simd::VectorKernelTable& kernels = simd::vector_kernels(kernel);
         for (std::size_t j = 0; j < to_.size(); ++j)
             kernels.lift_centered(input, from_[0].value(), output + j * n, n, to_[j]);
         return;
     }
-    std::vector<u64> y(k * n);
-    std::vector<double> fraction(n, 0.0);
+    // Per-thread buffers: fresh ones of this size would be mapped (and faulted in) on each call.
+    thread_local std::vector<u64> y, overflow;
+    y.resize(k * n);
+    overflow.resize(n);
     // The k terms y_i and, last, the overflow count v (below k + 1).
     std::vector<const u64*> terms(k + 1);
     u64 y_bound = 0;
     for (std::size_t i = 0; i < k; ++i) {
         u64* out = y.data() + i * n;
         mul_scalar_mod_vec(input + i * n, punctured_inverse_[i], out, n, from_[i], kernel);
-        const double inv = inverse_moduli_[i];
-        for (std::size_t c_idx = 0; c_idx < n; ++c_idx)
-            fraction[c_idx] += static_cast<double>(out[c_idx]) * inv;
         terms[i] = out;
         y_bound = std::max(y_bound, from_[i].value());
     }
     // sum_i y_i (Q/q_i) = x + v Q with v = round(sum_i y_i / q_i) for the centered x.
-    std::vector<u64> overflow(n);
-    for (std::size_t c_idx = 0; c_idx < n; ++c_idx)
-        overflow[c_idx] = static_cast<u64>(std::llround(fraction[c_idx]));
+    kernels.overflow_count(terms.data(), inverse_moduli_.data(), k, overflow.data(), n);
     terms[k] = overflow.data();
     std::vector<u64> weights(k + 1);
     for (std::size_t j = 0; j < to_.size(); ++j) {

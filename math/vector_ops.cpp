@@ -2,6 +2,7 @@
 #include "henn/math/vector_ops.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -181,6 +182,17 @@ void portable_lift_centered(const u64* x, u64 source, u64* out, std::size_t n, c
     }
 }
 
+void portable_overflow_count(const u64* const* y, const double* inverse, std::size_t count,
+                             u64* out, std::size_t n) {
+    thread_local std::vector<double> fraction;
+    fraction.assign(n, 0.0);
+    for (std::size_t i = 0; i < count; ++i) {
+        const double inv = inverse[i];
+        for (std::size_t k = 0; k < n; ++k) fraction[k] += static_cast<double>(y[i][k]) * inv;
+    }
+    for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<u64>(std::llround(fraction[k]));
+}
+
 }  // namespace
 
 const VectorKernelTable& portable_vector_kernels() {
@@ -199,7 +211,8 @@ const VectorKernelTable& portable_vector_kernels() {
                                                 nullptr,
                                                 nullptr,
                                                 portable_reduce,
-                                                portable_lift_centered};
+                                                portable_lift_centered,
+                                                portable_overflow_count};
     return table;
 }
 

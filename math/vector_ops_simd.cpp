@@ -455,6 +455,48 @@ void lift_centered(const u64* x, u64 source, u64* out, std::size_t n, const Modu
         portable_vector_kernels().lift_centered(x, source, out, n, q);
 }
 
+// u64 to double without AVX-512DQ, correctly rounded as the scalar conversion: the halves as the
+// exact doubles 2^84 + hi 2^32 and 2^52 + lo (their bits under those exponents), the constants
+// subtracted exactly, and one rounding in the final addition.
+HENN_ALWAYS_INLINE __m256d to_double(__m256i y) {
+    const __m256i low_bits = _mm256_set1_epi64x(0x4330000000000000);   // 2^52
+    const __m256i high_bits = _mm256_set1_epi64x(0x4530000000000000);  // 2^84
+    const __m256d low = _mm256_castsi256_pd(
+        _mm256_or_si256(_mm256_and_si256(y, _mm256_set1_epi64x(0xffffffff)), low_bits));
+    const __m256d high = _mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(y, 32), high_bits));
+    return _mm256_add_pd(_mm256_sub_pd(high, _mm256_set1_pd(0x1p84 + 0x1p52)), low);
+}
+
+// llround of f in [0, 2^52): the truncation plus one where the (exact) fraction is at least 1/2,
+// as an integer through the bits of f + 2^52.
+HENN_ALWAYS_INLINE __m256i round_half_up(__m256d f) {
+    const __m256d truncated = _mm256_round_pd(f, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256d up = _mm256_cmp_pd(_mm256_sub_pd(f, truncated), _mm256_set1_pd(0.5), _CMP_GE_OQ);
+    const __m256d rounded = _mm256_add_pd(truncated, _mm256_and_pd(up, _mm256_set1_pd(1.0)));
+    const __m256d two52 = _mm256_set1_pd(0x1p52);
+    return _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(rounded, two52)),
+                            _mm256_castpd_si256(two52));
+}
+
+// This region has no FMA, so the products and sums are rounded one by one as in the scalar loop.
+void overflow_count(const u64* const* y, const double* inverse, std::size_t count, u64* out,
+                    std::size_t n) {
+    std::size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        __m256d f = _mm256_mul_pd(to_double(Policy::load(y[0] + k)), _mm256_set1_pd(inverse[0]));
+        for (std::size_t i = 1; i < count; ++i) {
+            f = _mm256_add_pd(
+                f, _mm256_mul_pd(to_double(Policy::load(y[i] + k)), _mm256_set1_pd(inverse[i])));
+        }
+        Policy::store(out + k, round_half_up(f));
+    }
+    if (k < n) {
+        const u64* tails[kMaxWeightedTerms];
+        for (std::size_t i = 0; i < count; ++i) tails[i] = y[i] + k;
+        portable_vector_kernels().overflow_count(tails, inverse, count, out + k, n - k);
+    }
+}
+
 // 16 registers: 4 rows x 2 vectors of sums below 2^31 (4 x 1, twice the sums, above).
 void matrix_group(const u64* const* x, const std::uint32_t* column, std::size_t count,
                   const std::int32_t* w, std::size_t rows, u64* const* out, std::size_t n,
@@ -1140,6 +1182,34 @@ void matrix_group512(const u64* const* x, const std::uint32_t* column, std::size
     group_rows_any<Common, GroupReduce512, 4, 4>(x, column, count, w, rows, out, n, q, weight_bits);
 }
 
+// AVX-512F and DQ: conversions both ways; the products and sums with explicit rounding, which the
+// compiler does not fuse (AVX-512F enables FMA, and a fused step would change the roundings).
+void overflow_count512(const u64* const* y, const double* inverse, std::size_t count, u64* out,
+                       std::size_t n) {
+    constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    std::size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m512d f = _mm512_mul_round_pd(_mm512_cvtepu64_pd(Common::load(y[0] + k)),
+                                        _mm512_set1_pd(inverse[0]), kNearest);
+        for (std::size_t i = 1; i < count; ++i) {
+            const __m512d term = _mm512_mul_round_pd(_mm512_cvtepu64_pd(Common::load(y[i] + k)),
+                                                     _mm512_set1_pd(inverse[i]), kNearest);
+            f = _mm512_add_round_pd(f, term, kNearest);
+        }
+        // llround for f >= 0: the truncation, plus one where the exact fraction is at least 1/2.
+        const __m512d truncated = _mm512_roundscale_pd(f, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        const __mmask8 up = _mm512_cmp_pd_mask(_mm512_sub_round_pd(f, truncated, kNearest),
+                                               _mm512_set1_pd(0.5), _CMP_GE_OQ);
+        const __m512i rounded = _mm512_cvttpd_epu64(truncated);
+        Common::store(out + k, _mm512_mask_add_epi64(rounded, up, rounded, _mm512_set1_epi64(1)));
+    }
+    if (k < n) {
+        const u64* tails[kMaxWeightedTerms];
+        for (std::size_t i = 0; i < count; ++i) tails[i] = y[i] + k;
+        portable_vector_kernels().overflow_count(tails, inverse, count, out + k, n - k);
+    }
+}
+
 // AVX-512F only (no IFMA instruction): shared by the avx512 and avx512ifma tables.
 void reduce512(const u64* x, u64 x_bound, u64* out, std::size_t n, const Modulus& q) {
     if (!reduce_any<Common>(x, x_bound, out, n, q))
@@ -1170,7 +1240,8 @@ const VectorKernelTable& avx2_vector_kernels() {
                                             matrix_rows_small,
                                             matrix_group,
                                             reduce,
-                                            lift_centered};
+                                            lift_centered,
+                                            overflow_count};
     return table;
 }
 
@@ -1191,7 +1262,8 @@ const VectorKernelTable& avx512_vector_kernels() {
                                             matrix_rows_small512,
                                             matrix_group512,
                                             reduce512,
-                                            lift_centered512};
+                                            lift_centered512,
+                                            overflow_count512};
     return table;
 }
 
@@ -1212,7 +1284,8 @@ const VectorKernelTable& avx512ifma_vector_kernels() {
                                             nullptr,
                                             matrix_group512,
                                             reduce512,
-                                            lift_centered512};
+                                            lift_centered512,
+                                            overflow_count512};
     return table;
 }
 

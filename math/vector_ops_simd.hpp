@@ -49,6 +49,11 @@ struct VectorKernelTable {
     // x[k]) mod q for x[k] < source <= 2^61.
     void (*reduce)(const u64* x, u64 x_bound, u64* out, std::size_t n, const Modulus& q);
     void (*lift_centered)(const u64* x, u64 source, u64* out, std::size_t n, const Modulus& q);
+    // The overflow count of BaseConverter::convert_centered: out[k] = llround(sum_{i < count}
+    // double(y[i][k]) * inverse[i]) in double precision, the terms added in order i = 0, 1, ...
+    // (the scalar loop's roundings: no fused multiply-add); count >= 1, y[i][k] < 2^61.
+    void (*overflow_count)(const u64* const* y, const double* inverse, std::size_t count, u64* out,
+                           std::size_t n);
 };
 
 // matrix_rows through a table's weighted_sum and add, 64 terms at a time (math/vector_ops.cpp):
