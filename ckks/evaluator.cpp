@@ -515,16 +515,33 @@ int checked_key_level(const Context& ctx, const KeySwitchKey& key, int level,
 }
 }  // namespace
 
+namespace {
+// A Galois key held permuted for its element (KeySwitchKey::permuted_for) needs that element's
+// permutation: the inner products then run on the digits in order and only their results move.
+bool key_held_permuted(const KeySwitchKey& key, const std::uint32_t* permutation) {
+    if (key.permuted_for == 1) return false;
+    if (permutation == nullptr) {
+        throw MismatchError("a Galois key (held for element " + std::to_string(key.permuted_for) +
+                            ") cannot switch a key without its automorphism");
+    }
+    return true;
+}
+
+// out[k] = in[permutation[k]]: the automorphism of one NTT-form limb.
+void gather_limb(const u64* in, const std::uint32_t* permutation, u64* out, std::size_t n) {
+    for (std::size_t k = 0; k < n; ++k) out[k] = in[permutation[k]];
+}
+}  // namespace
+
 void Evaluator::key_switch_extended(const std::vector<RnsPoly>& digits, int level,
                                     const KeySwitchKey& key, const std::uint32_t* permutation,
-                                    RnsPoly& acc0, RnsPoly& acc1) const {
+                                    u64* acc0, u64* acc1) const {
     const Context& ctx = *context_;
     const std::size_t n = ctx.n(), q_limbs = level + 1, alpha = ctx.p_count();
     const std::size_t ext_limbs = q_limbs + alpha;
     const std::size_t digit_count = digits.size();
     const int key_level = checked_key_level(ctx, key, level, digit_count);
-    acc0 = RnsPoly(n, ext_limbs, RnsPoly::uninitialized);
-    acc1 = RnsPoly(n, ext_limbs, RnsPoly::uninitialized);
+    const bool held_permuted = key_held_permuted(key, permutation);
     for_each_limb(ext_limbs, [&](std::size_t i) {
         const std::size_t prime = detail::qp_index(ctx, level, i);
         const std::size_t key_limb =
@@ -538,17 +555,37 @@ void Evaluator::key_switch_extended(const std::vector<RnsPoly>& digits, int leve
         }
         // Both products in one pass over the digits, one reduction per coefficient (up to 60
         // digits; dot_pair_mod_vec throws beyond).
-        math::dot_pair_mod_vec(x.data(), permutation, b.data(), a.data(), digit_count, acc0.limb(i),
-                               acc1.limb(i), n, q);
+        if (held_permuted) {
+            u64* in_order = detail::thread_scratch(detail::kScratchDigitLimbs, 2 * n);
+            math::dot_pair_mod_vec(x.data(), nullptr, b.data(), a.data(), digit_count, in_order,
+                                   in_order + n, n, q);
+            gather_limb(in_order, permutation, acc0 + i * n, n);
+            gather_limb(in_order + n, permutation, acc1 + i * n, n);
+        } else {
+            math::dot_pair_mod_vec(x.data(), permutation, b.data(), a.data(), digit_count,
+                                   acc0 + i * n, acc1 + i * n, n, q);
+        }
     });
+}
+
+void Evaluator::key_switch_extended(const std::vector<RnsPoly>& digits, int level,
+                                    const KeySwitchKey& key, const std::uint32_t* permutation,
+                                    RnsPoly& acc0, RnsPoly& acc1) const {
+    const std::size_t ext_limbs = static_cast<std::size_t>(level) + 1 + context_->p_count();
+    acc0 = RnsPoly(context_->n(), ext_limbs, RnsPoly::uninitialized);
+    acc1 = RnsPoly(context_->n(), ext_limbs, RnsPoly::uninitialized);
+    key_switch_extended(digits, level, key, permutation, acc0.data.data(), acc1.data.data());
 }
 
 void Evaluator::key_switch(const Decomposition& digits, const KeySwitchKey& key,
                            const std::uint32_t* permutation, RnsPoly& out0, RnsPoly& out1) const {
-    RnsPoly acc0, acc1;
-    key_switch_extended(digits.digits, digits.level, key, permutation, acc0, acc1);
-    detail::mod_down(*context_, acc0, digits.level, out0);
-    detail::mod_down(*context_, acc1, digits.level, out1);
+    // The accumulators live in per-thread scratch: ModDown consumes them at once.
+    const std::size_t n = context_->n();
+    const std::size_t ext_limbs = static_cast<std::size_t>(digits.level) + 1 + context_->p_count();
+    u64* acc = detail::thread_scratch(detail::kScratchExtended, 2 * ext_limbs * n);
+    key_switch_extended(digits.digits, digits.level, key, permutation, acc, acc + ext_limbs * n);
+    detail::mod_down(*context_, acc, digits.level, out0);
+    detail::mod_down(*context_, acc + ext_limbs * n, digits.level, out1);
 }
 
 void Evaluator::key_switch_fused(const RnsPoly& poly, int level, const KeySwitchKey& key,
@@ -559,6 +596,7 @@ void Evaluator::key_switch_fused(const RnsPoly& poly, int level, const KeySwitch
     const std::size_t ext_limbs = q_limbs + alpha;
     const std::size_t digit_count = ctx.digit_count(level);
     const int key_level = checked_key_level(ctx, key, level, digit_count);
+    const bool held_permuted = key_held_permuted(key, permutation);
     // The input in coefficient form, and each digit scaled for its base conversion (shared by
     // all the primes it is raised to).
     u64* coeffs = detail::thread_scratch(detail::kScratchCoefficients, q_limbs * n);
@@ -580,39 +618,45 @@ void Evaluator::key_switch_fused(const RnsPoly& poly, int level, const KeySwitch
         const std::size_t prime = detail::qp_index(ctx, level, i);
         const std::size_t key_limb =
             i < q_limbs ? i : static_cast<std::size_t>(key_level) + 1 + (i - q_limbs);
-        // With an automorphism, each raised limb is permuted once as it is made (one sequential
-        // gather from a limb in cache), so the inner products run on contiguous data.
-        u64* raised = detail::thread_scratch(detail::kScratchDigitLimbs, (digit_count + 1) * n);
-        u64* unpermuted = raised + digit_count * n;
+        // With an automorphism and a key held as made, each raised limb is permuted once as it
+        // is made (one sequential gather from a limb in cache), so the inner products run on
+        // contiguous data. With a key held permuted, only the two results are.
+        u64* raised = detail::thread_scratch(detail::kScratchDigitLimbs, (digit_count + 2) * n);
+        u64* spare = raised + digit_count * n;  // two limbs
+        const bool permute_digits = permutation != nullptr && !held_permuted;
         std::vector<const u64*> x(digit_count), b(digit_count), a(digit_count);
         for (std::size_t d = 0; d < digit_count; ++d) {
             const std::size_t begin = d * alpha, end = std::min((d + 1) * alpha, q_limbs);
             u64* limb = raised + d * n;
             if (i >= begin && i < end) {
-                if (permutation == nullptr) {
-                    x[d] = poly.limb(i);
-                } else {
-                    const u64* own = poly.limb(i);
-                    for (std::size_t k = 0; k < n; ++k) limb[k] = own[permutation[k]];
+                if (permute_digits) {
+                    gather_limb(poly.limb(i), permutation, limb, n);
                     x[d] = limb;
+                } else {
+                    x[d] = poly.limb(i);
                 }
             } else {
-                u64* target_limb = permutation == nullptr ? limb : unpermuted;
+                u64* target_limb = permute_digits ? spare : limb;
                 const std::size_t target =
                     i < begin ? i : i - (end - begin);  // index among the other primes
                 ctx.mod_up_converter(level, d).convert_prepared(prepared[d], target, target_limb,
                                                                 n);
                 math::ntt_forward(target_limb, ctx.ntt(prime));
-                if (permutation != nullptr) {
-                    for (std::size_t k = 0; k < n; ++k) limb[k] = unpermuted[permutation[k]];
-                }
+                if (permute_digits) gather_limb(spare, permutation, limb, n);
                 x[d] = limb;
             }
             b[d] = key.b[d].limb(key_limb);
             a[d] = key.a[d].limb(key_limb);
         }
-        math::dot_pair_mod_vec(x.data(), nullptr, b.data(), a.data(), digit_count, acc0 + i * n,
-                               acc1 + i * n, n, ctx.qp()[prime]);
+        if (held_permuted) {
+            math::dot_pair_mod_vec(x.data(), nullptr, b.data(), a.data(), digit_count, spare,
+                                   spare + n, n, ctx.qp()[prime]);
+            gather_limb(spare, permutation, acc0 + i * n, n);
+            gather_limb(spare + n, permutation, acc1 + i * n, n);
+        } else {
+            math::dot_pair_mod_vec(x.data(), nullptr, b.data(), a.data(), digit_count, acc0 + i * n,
+                                   acc1 + i * n, n, ctx.qp()[prime]);
+        }
     });
     detail::mod_down(ctx, acc0, level, out0);
     detail::mod_down(ctx, acc1, level, out1);
@@ -629,6 +673,11 @@ const KeySwitchKey& Evaluator::galois_key(u64 element, const char* what, int ste
     if (keys_) {
         auto it = keys_->galois.keys.find(element);
         if (it != keys_->galois.keys.end()) {
+            if (it->second.permuted_for != 1 && it->second.permuted_for != element) {
+                throw MismatchError(std::string(what) + ": the Galois key for " + name +
+                                    " is held permuted for another element (" +
+                                    std::to_string(it->second.permuted_for) + ")");
+            }
             const int key_level = it->second.max_level(context_->p_count());
             if (key_level < level) {
                 throw LevelError(std::string(what) + ": the Galois key for " + name +

@@ -57,10 +57,45 @@ std::vector<std::uint32_t> galois_permutation(const Context& ctx, u64 galois_ele
     for (std::size_t i = 0; i < n; ++i) {
         // Slot i of the NTT holds the evaluation at psi^(2*bitrev(i)+1); the automorphism
         // reads the evaluation at that exponent times g.
-        const u64 exponent = (2 * static_cast<u64>(bitrev[i]) + 1) * galois_element % m;
+        const u64 exponent = ((2 * static_cast<u64>(bitrev[i]) + 1) * galois_element) & (m - 1);
         perm[i] = bitrev[(exponent - 1) / 2];
     }
     return perm;
+}
+
+void permute_key_for_galois(const Context& ctx, KeySwitchKey& key, u64 galois_element) {
+    if (key.permuted_for != 1) throw MismatchError("the key-switching key is already permuted");
+    if (galois_element == 1) return;
+    const auto perm = galois_permutation(ctx, galois_element);
+    std::vector<u64> made(ctx.n());
+    for (auto* polys : {&key.b, &key.a}) {
+        for (RnsPoly& p : *polys) {
+            for (std::size_t i = 0; i < p.limbs; ++i) {
+                u64* limb = p.limb(i);
+                std::copy(limb, limb + p.n, made.begin());
+                for (std::size_t k = 0; k < p.n; ++k) limb[perm[k]] = made[k];
+            }
+        }
+    }
+    key.permuted_for = galois_element;
+}
+
+KeySwitchKey key_as_made(const Context& ctx, const KeySwitchKey& key) {
+    KeySwitchKey made = key;
+    if (key.permuted_for == 1) return made;
+    const auto perm = galois_permutation(ctx, key.permuted_for);
+    for (auto* polys : {&made.b, &made.a}) {
+        for (RnsPoly& p : *polys) {
+            if (p.n != perm.size()) throw MismatchError("malformed key-switching key");
+            for (std::size_t i = 0; i < p.limbs; ++i) {
+                u64* limb = p.limb(i);
+                const std::vector<u64> held(limb, limb + p.n);
+                for (std::size_t k = 0; k < p.n; ++k) limb[k] = held[perm[k]];
+            }
+        }
+    }
+    made.permuted_for = 1;
+    return made;
 }
 
 void sample_error_ntt(const Context& ctx, math::Prng& prng, RnsPoly& out, int level) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "henn/ckks/errors.hpp"
+#include "henn/ckks/keys.hpp"
 #include "henn/ckks/objects.hpp"
 #include "henn/ckks/parameters.hpp"
 #include "henn/math/parallel.hpp"
@@ -43,6 +44,11 @@ void sample_uniform_ntt(const Context& ctx, const math::Seed& seed, std::uint64_
 
 // out[i] = in[perm[i]] realizes X -> X^g on NTT-form limbs.
 std::vector<std::uint32_t> galois_permutation(const Context& ctx, u64 galois_element);
+
+// A key as made (permuted_for == 1) held permuted for the Galois element g, and back: limb by
+// limb, held[perm[k]] = made[k] with perm = galois_permutation(ctx, g).
+void permute_key_for_galois(const Context& ctx, KeySwitchKey& key, u64 galois_element);
+KeySwitchKey key_as_made(const Context& ctx, const KeySwitchKey& key);
 
 // Fresh error polynomial (discrete Gaussian) in NTT form.
 void sample_error_ntt(const Context& ctx, math::Prng& prng, RnsPoly& out, int level);

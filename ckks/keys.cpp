@@ -204,6 +204,7 @@ KeySwitchKey KeySwitchKey::at_level(const Context& ctx, int level) const {
     };
     KeySwitchKey key;
     key.a_seed = a_seed;
+    key.permuted_for = permuted_for;  // limb by limb, so the restriction keeps the layout
     for (std::size_t d = 0; d < digits; ++d) {
         key.b.push_back(restrict(b[d]));
         key.a.push_back(restrict(a[d]));
@@ -278,7 +279,9 @@ void KeyGenerator::add_galois_elements(GaloisKeys& keys,
             for (std::size_t k = 0; k < ctx.n(); ++k) r.limb(i)[k] = s.limb(i)[perm[k]];
         }
         const SecretKey rotated(std::move(r), ctx.parameter_hash());
-        keys.keys.insert_or_assign(g, make_switch_key(rotated.poly(), level));
+        KeySwitchKey key = make_switch_key(rotated.poly(), level);
+        detail::permute_key_for_galois(ctx, key, g);
+        keys.keys.insert_or_assign(g, std::move(key));
     }
 }
 

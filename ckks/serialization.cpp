@@ -297,6 +297,7 @@ KeySwitchKey read_switch_key(Reader& r, const Context& ctx, bool seeded, bool le
 
 bool switch_key_seed_valid(const Context& ctx, const KeySwitchKey& key) {
     if (!key.a_seed) return false;
+    if (key.permuted_for != 1) return switch_key_seed_valid(ctx, detail::key_as_made(ctx, key));
     const int level = key.max_level(ctx.p_count());
     for (std::size_t d = 0; d < key.a.size(); ++d) {
         if (!seed_matches(ctx, *key.a_seed, detail::kKeyStreamBase * (d + 1), key.a[d], level))
@@ -336,7 +337,13 @@ void write_galois_keys(Writer& w, const Context& ctx, const GaloisKeys& gk, bool
     w.u32(static_cast<std::uint32_t>(gk.keys.size()));
     for (const auto& [element, key] : gk.keys) {
         w.u64(element);
-        write_switch_key(w, ctx, key, seeded, levelled);
+        if (key.permuted_for == 1) {
+            write_switch_key(w, ctx, key, seeded, levelled);
+        } else {
+            if (key.permuted_for != element)
+                throw MismatchError("a Galois key is held permuted for another element");
+            write_switch_key(w, ctx, detail::key_as_made(ctx, key), seeded, levelled);
+        }
     }
 }
 
@@ -352,7 +359,9 @@ GaloisKeys read_galois_keys(Reader& r, const Context& ctx, bool seeded, bool lev
         }
         if (gk.keys.count(element))
             fail("Galois element " + std::to_string(element) + " appears twice");
-        gk.keys.emplace(element, read_switch_key(r, ctx, seeded, levelled));
+        KeySwitchKey key = read_switch_key(r, ctx, seeded, levelled);
+        detail::permute_key_for_galois(ctx, key, element);
+        gk.keys.emplace(element, std::move(key));
     }
     return gk;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "henn/math/primes.hpp"
+#include "henn/math/rns.hpp"
 #include "henn/math/vector_ops.hpp"
 
 namespace {
@@ -281,6 +282,67 @@ const bool registered_matrix_group_layer = [] {
                                      "/bits:" + std::to_string(bits);
             benchmark::RegisterBenchmark(name.c_str(), run_matrix_group_layer, kernel, bits)
                 ->Unit(benchmark::kMillisecond);
+        }
+    }
+    return true;
+}();
+
+// RNS base conversion (math::BaseConverter) as key switching runs it, every kernel in one run (the
+// portable kernel is the scalar code the vector kernels replaced, the reference of the ratios):
+// RnsCentered<k> is ModDown's convert_centered from k special primes to 4 primes (items: the 4 n
+// output words), RnsPrepared<k> ModUp's convert_prepared of one target limb from a digit of k
+// primes (items: n). bits:<from>to<to>: 60to40 is `henn bench lintrans`'s 60-bit special prime to
+// 40-bit primes (q_0 > 2 p: a Barrett reduction), 49to48 henn_ckks_bench's N = 2^14 chain (q_0 <=
+// 2 p: one subtraction), 50to60 a digit raised to 60-bit special primes.
+void run_base_conversion(benchmark::State& state, bool centered, std::size_t k, VectorKernel kernel,
+                         std::size_t n, int from_bits, int to_bits) {
+    constexpr std::size_t kTargets = 4;
+    std::vector<Modulus> from, to;
+    const std::vector<u64> from_primes = generate_ntt_primes(from_bits, static_cast<int>(k), 2 * n);
+    for (u64 q : from_primes) from.emplace_back(q);
+    for (u64 p : generate_ntt_primes(to_bits, kTargets, 2 * n, from_primes)) to.emplace_back(p);
+    const BaseConverter converter(from, to);
+    std::mt19937_64 rng(10);
+    std::vector<u64> input(k * n), scratch(k * n), output(kTargets * n);
+    for (std::size_t i = 0; i < k; ++i) {
+        for (std::size_t c = 0; c < n; ++c) input[i * n + c] = rng() % from[i].value();
+    }
+    const u64* prepared = converter.prepare(input.data(), scratch.data(), n, kernel);
+    for (auto _ : state) {
+        if (centered) {
+            converter.convert_centered(input.data(), output.data(), n, kernel);
+        } else {
+            converter.convert_prepared(prepared, 0, output.data(), n, kernel);
+        }
+        benchmark::DoNotOptimize(output.data());
+        benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n) *
+                            static_cast<std::int64_t>(centered ? kTargets : 1));
+}
+
+const bool registered_base_conversion = [] {
+    struct Case {
+        bool centered;
+        std::size_t k;
+        int from_bits, to_bits;
+    };
+    const Case cases[] = {{true, 1, 60, 40},  {true, 1, 49, 48},  {true, 3, 60, 40},
+                          {true, 6, 60, 40},  {false, 1, 60, 40}, {false, 1, 49, 48},
+                          {false, 3, 50, 60}, {false, 6, 50, 60}};
+    for (const Case& c : cases) {
+        for (std::size_t n : {std::size_t{8192}, std::size_t{16384}, std::size_t{32768}}) {
+            for (VectorKernel kernel : {VectorKernel::portable, VectorKernel::avx2,
+                                        VectorKernel::avx512, VectorKernel::avx512ifma}) {
+                if (!vector_kernel_available(kernel)) continue;
+                const std::string name =
+                    std::string(c.centered ? "RnsCentered" : "RnsPrepared") + std::to_string(c.k) +
+                    "/" + vector_kernel_name(kernel) + "/n:" + std::to_string(n) +
+                    "/bits:" + std::to_string(c.from_bits) + "to" + std::to_string(c.to_bits);
+                benchmark::RegisterBenchmark(name.c_str(), run_base_conversion, c.centered, c.k,
+                                             kernel, n, c.from_bits, c.to_bits)
+                    ->Unit(benchmark::kMicrosecond);
+            }
         }
     }
     return true;

@@ -10,6 +10,7 @@
 #include "ckks_fixture.hpp"
 #include "henn/ckks/errors.hpp"
 #include "henn/ckks/hoisting.hpp"
+#include "henn/ckks/serialization.hpp"
 
 using namespace henn;
 using namespace henn::ckks;
@@ -196,6 +197,71 @@ INSTANTIATE_TEST_SUITE_P(Chains, Hoisting,
                              return "digits" + std::to_string(info.param.levels + 1) + "_specials" +
                                     std::to_string(info.param.special_primes);
                          });
+
+// Galois keys are held permuted for their element (KeySwitchKey::permuted_for), so the inner
+// products of key switching read the digits in order. The same keys as made (permuted back with
+// the public automorphism, held unpermuted) must give the same result words on every path, and
+// serialize to the same bytes.
+TEST_P(Hoisting, GaloisKeysHeldPermutedGiveTheWordsOfKeysAsMade) {
+    const Context& ctx = *setup_->context;
+    auto as_made = std::make_shared<EvaluationKeys>(*setup_->keys);
+    for (auto& [element, key] : as_made->galois.keys) {
+        ASSERT_EQ(key.permuted_for, element);
+        for (auto* polys : {&key.b, &key.a}) {
+            for (RnsPoly& p : *polys) {
+                RnsPoly made;
+                apply_galois_ntt(ctx, element, p, made);
+                p = std::move(made);
+            }
+        }
+        key.permuted_for = 1;
+    }
+    const Evaluator made_ev(setup_->context, as_made);
+    const Evaluator& ev = *setup_->evaluator;
+    for (int level : {ctx.max_level(), 1}) {
+        const Ciphertext ct = setup_->encrypt(values_, level);
+        const HoistedCiphertext h = ev.hoist(ct);
+        const HoistedCiphertext made_h = made_ev.hoist(ct);
+        for (int step : steps_) {
+            EXPECT_TRUE(same(ev.rotate(ct, step), made_ev.rotate(ct, step))) << "step " << step;
+            EXPECT_TRUE(same(ev.rotate(h, step), made_ev.rotate(made_h, step))) << "step " << step;
+            const ExtendedCiphertext lazy = ev.rotate_lazy(h, step);
+            const ExtendedCiphertext made_lazy = made_ev.rotate_lazy(made_h, step);
+            EXPECT_EQ(lazy.c0, made_lazy.c0) << "step " << step;
+            EXPECT_EQ(lazy.c1, made_lazy.c1) << "step " << step;
+            EXPECT_TRUE(same(ev.mod_down(ev.rotate_lazy(lazy, step)),
+                             made_ev.mod_down(made_ev.rotate_lazy(made_lazy, step))))
+                << "step " << step;
+        }
+        EXPECT_TRUE(same(ev.conjugate(ct), made_ev.conjugate(ct)));
+        EXPECT_TRUE(same(ev.conjugate(h), made_ev.conjugate(made_h)));
+    }
+    for (bool seeded : {true, false}) {
+        SaveOptions options;
+        options.seeded = seeded;
+        const auto bytes = save(ctx, setup_->keys->galois, options);
+        EXPECT_EQ(bytes, save(ctx, as_made->galois, options)) << "seeded " << seeded;
+        // Loaded keys are held permuted again, and rotate as before.
+        const GaloisKeys loaded = load_galois_keys(ctx, bytes);
+        for (const auto& [element, key] : loaded.keys) {
+            EXPECT_EQ(key.permuted_for, element);
+            EXPECT_EQ(key.b, setup_->keys->galois.keys.at(element).b);
+            EXPECT_EQ(key.a, setup_->keys->galois.keys.at(element).a);
+        }
+    }
+    // A key held for another element is refused, naming the rotation.
+    auto wrong = std::make_shared<EvaluationKeys>(*setup_->keys);
+    const u64 one = ctx.galois_element_for_rotation(1), three = ctx.galois_element_for_rotation(3);
+    wrong->galois.keys.at(one) = wrong->galois.keys.at(three);
+    const Evaluator wrong_ev(setup_->context, wrong);
+    const Ciphertext ct = setup_->encrypt(values_);
+    try {
+        (void)wrong_ev.rotate(ct, 1);
+        ADD_FAILURE() << "a key held for another element was used";
+    } catch (const MismatchError& e) {
+        EXPECT_NE(std::string(e.what()).find("rotation by 1 slots"), std::string::npos) << e.what();
+    }
+}
 
 TEST(GaloisElements, ModularExponentiationMatchesRepeatedProducts) {
     for (int log_n : {12, 13, 16}) {

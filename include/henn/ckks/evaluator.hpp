@@ -142,6 +142,9 @@ class Evaluator {
     // The inner products of key switching, left over Q_level * P (no ModDown).
     void key_switch_extended(const std::vector<RnsPoly>& digits, int level, const KeySwitchKey& key,
                              const std::uint32_t* permutation, RnsPoly& acc0, RnsPoly& acc1) const;
+    // The same into level+1+|P| limbs of n words each.
+    void key_switch_extended(const std::vector<RnsPoly>& digits, int level, const KeySwitchKey& key,
+                             const std::uint32_t* permutation, u64* acc0, u64* acc1) const;
     void check_extended(const ExtendedCiphertext& a, const char* op) const;
     // The key of `element`, checked to serve ciphertexts at `level`: MissingKeyError without one,
     // LevelError naming the step (or conjugation), the element and both levels when it stops

@@ -45,6 +45,12 @@ struct KeySwitchKey {
     std::vector<RnsPoly> b, a;
     // When set, a_d is the expansion of this seed (stream d) and may be omitted on the wire.
     std::optional<math::Seed> a_seed;
+    // The Galois element g whose automorphism's inverse permutes every limb of b_d and a_d as held
+    // in memory; 1 when they are held as made. KeyGenerator and the loaders hold Galois keys so:
+    // key switching then takes its inner products on the unrotated digits in order and permutes
+    // only their two results, instead of every digit (the same result words). Serialization
+    // writes the key as made, whatever this says.
+    std::uint64_t permuted_for = 1;
 
     // The highest ciphertext level this key switches: a key made for level l holds the primes
     // q_0..q_l then P (KeyGenerator::galois_keys with a level), and the digits of that level.
