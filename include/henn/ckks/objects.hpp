@@ -11,28 +11,16 @@
 #include <vector>
 
 #include "henn/ckks/parameters.hpp"
+#include "henn/math/block_pool.hpp"
 #include "henn/math/random.hpp"
 
 namespace henn::ckks {
 
-// Allocates without zeroing when asked to (value-initialization of a vector would write every
-// word, which hot paths that overwrite everything do not need).
+// Polynomial storage: recycled large blocks (henn/math/block_pool.hpp), allocated without
+// zeroing when asked to (value-initialization of a vector would write every word, which hot paths
+// that overwrite everything do not need).
 template <typename T>
-struct DefaultInitAllocator : std::allocator<T> {
-    template <typename U>
-    struct rebind {
-        using other = DefaultInitAllocator<U>;
-    };
-    using std::allocator<T>::allocator;
-    template <typename U>
-    void construct(U* p) noexcept {
-        ::new (static_cast<void*>(p)) U;
-    }
-    template <typename U, typename... Args>
-    void construct(U* p, Args&&... args) {
-        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-    }
-};
+using DefaultInitAllocator = math::PooledAllocator<T>;
 
 // A polynomial in RNS form: `limbs` residue polynomials of n coefficients, limb-major.
 // In CKKS objects the limbs are the first level+1 primes of Q, optionally followed by P.
