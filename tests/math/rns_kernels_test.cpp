@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -177,11 +178,12 @@ class RnsKernels : public testing::TestWithParam<VectorKernel> {
         const VectorKernel kernel = GetParam();
         const BaseConverter converter(from, to);
         const NaiveConverter naive{from, to};
-        std::string where =
-            std::string(vector_kernel_name(kernel)) + " n=" + std::to_string(n) + " from";
-        for (const Modulus& q : from) where += " " + std::to_string(q.value());
-        where += " to";
-        for (const Modulus& p : to) where += " " + std::to_string(p.value());
+        std::ostringstream where_stream;  // (std::string's operator+ trips GCC 12's -Wrestrict)
+        where_stream << vector_kernel_name(kernel) << " n=" << n << " from";
+        for (const Modulus& q : from) where_stream << ' ' << q.value();
+        where_stream << " to";
+        for (const Modulus& p : to) where_stream << ' ' << p.value();
+        const std::string where = where_stream.str();
         const std::vector<u64> input = test_input(from, n, rng);
         const std::vector<u64> y = naive.prepared(input, n);
 
