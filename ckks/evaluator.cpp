@@ -360,26 +360,24 @@ void Evaluator::rescale_inplace(Ciphertext& a) const {
     const std::size_t n = ctx.n();
     const int l = a.level;
     const u64 q_last = ctx.q()[l].value();
+    // ModDown by the one prime q_l: the centered lift of the last residue to the other primes
+    // (so the division rounds to nearest), then (x - lift) / q_l, with the vector kernels (the
+    // same words as the scalar centered lift and mul_shoup(x + q - lift)).
+    const math::BaseConverter& lift = ctx.rescale_converter(l);
     for (auto& poly : a.polys) {
-        std::vector<u64> last(poly.limb(l), poly.limb(l) + n);
-        math::ntt_inverse(last.data(), ctx.ntt(l));
+        u64* last = detail::thread_scratch(detail::kScratchCoefficients, n);
+        std::copy(poly.limb(l), poly.limb(l) + n, last);
+        math::ntt_inverse(last, ctx.ntt(l));
+        u64* lifted =
+            detail::thread_scratch(detail::kScratchModDown, static_cast<std::size_t>(l) * n);
+        lift.convert_centered(last, lifted, n);
         for_each_limb(l, [&](std::size_t i) {
             const Modulus& qi = ctx.q()[i];
-            const u64 qv = qi.value();
-            // Centered lift of the last residue, so the division rounds to nearest.
-            std::vector<u64> t(n);
-            const u64 q_last_mod = qi.reduce(q_last);
-            for (std::size_t k = 0; k < n; ++k) {
-                const u64 v = last[k];
-                t[k] =
-                    v > (q_last >> 1) ? math::sub_mod(qi.reduce(v), q_last_mod, qv) : qi.reduce(v);
-            }
-            math::ntt_forward(t.data(), ctx.ntt(i));
-            const math::ShoupConstant& inv = ctx.q_last_inverse(l, i);
+            u64* t = lifted + i * n;
+            math::ntt_forward(t, ctx.ntt(i));
             u64* x = poly.limb(i);
-            for (std::size_t k = 0; k < n; ++k) {
-                x[k] = math::mul_shoup(math::sub_mod(x[k], t[k], qv), inv.value, inv.shoup, qv);
-            }
+            math::sub_mod_vec(x, t, x, n, qi);
+            math::mul_scalar_mod_vec(x, ctx.q_last_inverse(l, i), x, n, qi);
         });
         poly.data.resize(n * l);
         poly.limbs = l;

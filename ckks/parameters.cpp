@@ -239,6 +239,11 @@ ContextPtr Context::create(const ParametersLiteral& lit) {
                 ctx->p_, std::vector<math::Modulus>(ctx->q_.begin(), ctx->q_.begin() + l + 1));
         }
     }
+    for (std::size_t l = 1; l <= L; ++l) {
+        ctx->rescale_.emplace_back(
+            std::vector<math::Modulus>{ctx->q_[l]},
+            std::vector<math::Modulus>(ctx->q_.begin(), ctx->q_.begin() + l));
+    }
     ctx->bitrev_.resize(n);
     for (std::size_t i = 0; i < n; ++i)
         ctx->bitrev_[i] = static_cast<std::uint32_t>(math::reverse_bits(i, lit.log_n));
@@ -257,6 +262,11 @@ const math::BaseConverter& Context::mod_up_converter(int level, std::size_t digi
 
 const math::BaseConverter& Context::mod_down_converter(int level) const {
     return mod_down_.at(level);
+}
+
+const math::BaseConverter& Context::rescale_converter(int level) const {
+    if (level < 1) throw LevelError("no rescale from level " + std::to_string(level));
+    return rescale_.at(static_cast<std::size_t>(level) - 1);
 }
 
 const math::CkksFft& Context::fft(std::size_t slots) const {

@@ -327,3 +327,53 @@ TEST(CkksPrecision, VectorsOfDifferentLengthsAreRejected) {
 }
 
 }  // namespace
+
+// Rescale runs on the vector kernels (a centered base conversion, then subtract and multiply by
+// q_l^-1); a scalar reference of the same rounding division, coefficient by coefficient, must give
+// the same words. Primes on both sides of the kernels' 2^50 and 2^52 limits, and a last prime
+// larger than twice the others (the general centered branch).
+TEST(Rescale, VectorPathEqualsTheScalarDivision) {
+    struct Chain {
+        int first, scale, last;
+    };
+    for (const Chain c : {Chain{60, 40, 40}, Chain{50, 30, 55}, Chain{58, 50, 45}}) {
+        ParametersLiteral lit = chain(12, 3, 1, c.scale, c.first, 60);
+        lit.log_q.back() = c.last;
+        lit.allow_insecure = true;  // the algebra only
+        const CkksSetup s(lit, {}, false, 31);
+        const Context& ctx = *s.context;
+        const auto values = random_complex(ctx.max_slots(), 8);
+        for (int level = ctx.max_level(); level >= 1; --level) {
+            const Ciphertext ct = s.encrypt(values, level);
+            const Ciphertext r = s.evaluator->rescale(ct);
+            ASSERT_EQ(r.level, level - 1);
+            const std::size_t n = ctx.n();
+            const u64 q_last = ctx.q()[level].value();
+            for (std::size_t p = 0; p < ct.size(); ++p) {
+                std::vector<u64> last(ct.polys[p].limb(level), ct.polys[p].limb(level) + n);
+                math::ntt_inverse(last.data(), ctx.ntt(level));
+                for (int i = 0; i < level; ++i) {
+                    const math::Modulus& qi = ctx.q()[i];
+                    const u64 qv = qi.value(), q_last_mod = qi.reduce(q_last);
+                    std::vector<u64> t(n);
+                    for (std::size_t k = 0; k < n; ++k) {
+                        const u64 v = last[k];
+                        t[k] = v > (q_last >> 1) ? math::sub_mod(qi.reduce(v), q_last_mod, qv)
+                                                 : qi.reduce(v);
+                    }
+                    math::ntt_forward(t.data(), ctx.ntt(i));
+                    const auto& inv = ctx.q_last_inverse(level, i);
+                    const u64* x = ct.polys[p].limb(i);
+                    const u64* got = r.polys[p].limb(i);
+                    for (std::size_t k = 0; k < n; ++k) {
+                        const u64 want = math::mul_shoup(math::sub_mod(x[k], t[k], qv), inv.value,
+                                                         inv.shoup, qv);
+                        ASSERT_EQ(got[k], want)
+                            << "chain " << c.first << "/" << c.scale << "/" << c.last << " level "
+                            << level << " limb " << i << " coefficient " << k;
+                    }
+                }
+            }
+        }
+    }
+}

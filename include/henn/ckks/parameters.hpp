@@ -84,6 +84,8 @@ class Context {
     const math::BaseConverter& mod_up_converter(int level, std::size_t digit) const;
     // Converts from P to Q_level.
     const math::BaseConverter& mod_down_converter(int level) const;
+    // Converts from q_level to q_0..q_{level-1} (rescale's centered lift), level >= 1.
+    const math::BaseConverter& rescale_converter(int level) const;
     // P^-1 mod q_i.
     const math::ShoupConstant& p_inverse_mod_q(std::size_t i) const { return p_inv_mod_q_[i]; }
     // q_level^-1 mod q_i, i < level.
@@ -117,6 +119,7 @@ class Context {
     std::uint64_t hash_ = 0;
     std::vector<std::vector<math::BaseConverter>> mod_up_;  // [level][digit]
     std::vector<math::BaseConverter> mod_down_;             // [level]
+    std::vector<math::BaseConverter> rescale_;              // [level - 1]
     std::vector<math::ShoupConstant> p_inv_mod_q_;
     std::vector<std::vector<math::ShoupConstant>> q_last_inv_;
     std::vector<u64> p_mod_q_;
