@@ -270,17 +270,21 @@ HENN_ALWAYS_INLINE void split_add(__m256i x, __m256i x_hi, __m256i y, SplitSum& 
     sum.high = _mm256_add_epi64(sum.high, _mm256_mul_epu32(x_hi, y_hi));
 }
 
-HENN_ALWAYS_INLINE __m256i split_reduce(const SplitSum& sum, const Policy::Ctx& c) {
-    // S = hi 2^64 + lo.
+// The split sum as S = hi 2^64 + lo.
+HENN_ALWAYS_INLINE void split_combine(const SplitSum& sum, __m256i& lo, __m256i& hi) {
     const __m256i shifted_middle = _mm256_slli_epi64(sum.middle, 32);
-    const __m256i lo = _mm256_add_epi64(sum.low, shifted_middle);
+    lo = _mm256_add_epi64(sum.low, shifted_middle);
     // Carry out of lo: lo < shifted_middle as unsigned words (signed compare after flipping the
     // sign bits); the mask is -1 where it carried.
     const __m256i sign = _mm256_set1_epi64x(static_cast<long long>(0x8000000000000000ULL));
     const __m256i carried =
         _mm256_cmpgt_epi64(_mm256_xor_si256(shifted_middle, sign), _mm256_xor_si256(lo, sign));
-    const __m256i hi =
-        _mm256_sub_epi64(_mm256_add_epi64(sum.high, _mm256_srli_epi64(sum.middle, 32)), carried);
+    hi = _mm256_sub_epi64(_mm256_add_epi64(sum.high, _mm256_srli_epi64(sum.middle, 32)), carried);
+}
+
+HENN_ALWAYS_INLINE __m256i split_reduce(const SplitSum& sum, const Policy::Ctx& c) {
+    __m256i lo, hi;
+    split_combine(sum, lo, hi);
     const __m256i t =
         _mm256_or_si256(_mm256_sll_epi64(hi, c.shift_left), _mm256_srl_epi64(lo, c.shift_right));
     const __m256i quotient = Policy::mul_high(t, c.mu, c.low32);
@@ -315,13 +319,8 @@ WideReduceContext wide_reduce_context(const Modulus& q) {
 
 HENN_ALWAYS_INLINE __m256i split_reduce_wide(const SplitSum& sum, const Policy::Ctx& c,
                                              const WideReduceContext& w) {
-    const __m256i shifted_middle = _mm256_slli_epi64(sum.middle, 32);
-    const __m256i lo = _mm256_add_epi64(sum.low, shifted_middle);
-    const __m256i sign = _mm256_set1_epi64x(static_cast<long long>(0x8000000000000000ULL));
-    const __m256i carried =
-        _mm256_cmpgt_epi64(_mm256_xor_si256(shifted_middle, sign), _mm256_xor_si256(lo, sign));
-    const __m256i hi =
-        _mm256_sub_epi64(_mm256_add_epi64(sum.high, _mm256_srli_epi64(sum.middle, 32)), carried);
+    __m256i lo, hi;
+    split_combine(sum, lo, hi);
     const __m256i high_quotient = Policy::mul_high(hi, w.r64_shoup, c.low32);
     const __m256i h = _mm256_sub_epi64(Policy::mul_low(hi, w.r64, w.r64_hi),
                                        Policy::mul_low(high_quotient, c.q, c.q_hi));
