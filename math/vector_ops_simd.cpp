@@ -270,6 +270,16 @@ HENN_ALWAYS_INLINE void split_add(__m256i x, __m256i x_hi, __m256i y, SplitSum& 
     sum.high = _mm256_add_epi64(sum.high, _mm256_mul_epu32(x_hi, y_hi));
 }
 
+// Factors below 2^32 (q and x, kNarrow): each product is one 32x32 multiply, below 2^64; its
+// high half goes to the middle accumulator and its low half to the low one (up to 64 terms, both
+// stay below 2^38), which is the split sum above with a zero high part: the same S and the same
+// reduction, a quarter of the multiplies.
+HENN_ALWAYS_INLINE void split_add_narrow(__m256i x, __m256i y, SplitSum& sum, __m256i low32) {
+    const __m256i product = _mm256_mul_epu32(x, y);
+    sum.low = _mm256_add_epi64(sum.low, _mm256_and_si256(product, low32));
+    sum.middle = _mm256_add_epi64(sum.middle, _mm256_srli_epi64(product, 32));
+}
+
 // The split sum as S = hi 2^64 + lo.
 HENN_ALWAYS_INLINE void split_combine(const SplitSum& sum, __m256i& lo, __m256i& hi) {
     const __m256i shifted_middle = _mm256_slli_epi64(sum.middle, 32);
@@ -334,7 +344,7 @@ HENN_ALWAYS_INLINE __m256i split_reduce_wide(const SplitSum& sum, const Policy::
 // the right factors (a loaded vector or a broadcast weight). Blocks of coefficients keep their
 // accumulators in L1 and take the terms one after the other, so every input is read in long
 // sequential runs.
-template <int kOutputs, bool kWide, class Right>
+template <int kOutputs, bool kWide, class Right, bool kNarrow = false>
 void split_sums(const u64* const* x, const Right& right, std::size_t count, u64* const* out,
                 std::size_t n, const Modulus& q) {
     constexpr std::size_t kBlock = 256;
@@ -352,9 +362,14 @@ void split_sums(const u64* const* x, const Right& right, std::size_t count, u64*
             const u64* xt = x[t] + begin;
             for (std::size_t v = 0; v < vectors; ++v) {
                 const __m256i xv = Policy::load(xt + 4 * v);
-                const __m256i x_hi = _mm256_srli_epi64(xv, 32);
-                for (int j = 0; j < kOutputs; ++j)
-                    split_add(xv, x_hi, right(j, t, begin + 4 * v), sums[j][v], c.low32);
+                if constexpr (kNarrow) {
+                    for (int j = 0; j < kOutputs; ++j)
+                        split_add_narrow(xv, right(j, t, begin + 4 * v), sums[j][v], c.low32);
+                } else {
+                    const __m256i x_hi = _mm256_srli_epi64(xv, 32);
+                    for (int j = 0; j < kOutputs; ++j)
+                        split_add(xv, x_hi, right(j, t, begin + 4 * v), sums[j][v], c.low32);
+                }
             }
             if (kWide && t % 3 == 2) {
                 for (int j = 0; j < kOutputs; ++j) {
@@ -403,11 +418,17 @@ bool split_ok(const Modulus& q, std::size_t count) {
 bool split_wide(const Modulus& q, u64 x_bound) {
     return q.bits() > kSplitMaxBits || x_bound > (u64{1} << kSplitMaxBits);
 }
+bool split_narrow(const Modulus& q, u64 x_bound) {
+    return q.bits() <= 32 && x_bound <= (u64{1} << 32);
+}
 
 template <int kOutputs, class Right>
 void split_sums_any(const u64* const* x, const Right& right, std::size_t count, u64* const* out,
                     std::size_t n, const Modulus& q, u64 x_bound) {
     if (split_wide(q, x_bound)) return split_sums<kOutputs, true>(x, right, count, out, n, q);
+    if (split_narrow(q, x_bound)) {
+        return split_sums<kOutputs, false, Right, true>(x, right, count, out, n, q);
+    }
     split_sums<kOutputs, false>(x, right, count, out, n, q);
 }
 

@@ -352,7 +352,7 @@ const bool registered_base_conversion = [] {
 const bool registered = [] {
     for (Op op : {Op::add, Op::mul, Op::mul_add, Op::mul_scalar, Op::dot, Op::dot_many,
                   Op::dot_permuted, Op::dot_pair_permuted, Op::weighted_many, Op::karatsuba}) {
-        for (int bits : {42, 55}) {
+        for (int bits : {30, 42, 55}) {
             for (std::size_t n : {std::size_t{8192}, std::size_t{32768}}) {
                 for (VectorKernel kernel : {VectorKernel::portable, VectorKernel::avx2,
                                             VectorKernel::avx512, VectorKernel::avx512ifma}) {

@@ -22,7 +22,7 @@ namespace {
 constexpr VectorKernel kAllKernels[] = {VectorKernel::portable, VectorKernel::avx2,
                                         VectorKernel::avx512, VectorKernel::avx512ifma};
 constexpr std::size_t kLengths[] = {1, 3, 7, 8, 9, 64, 1000, 8192};
-constexpr int kBitSizes[] = {20, 30, 40, 45, 49, 50, 51, 55, 60, 61};
+constexpr int kBitSizes[] = {20, 30, 32, 33, 40, 45, 49, 50, 51, 55, 60, 61};
 
 std::vector<VectorKernel> available_kernels() {
     std::vector<VectorKernel> kernels;
@@ -282,8 +282,9 @@ TEST(VectorOps, WeightedSumsMatchScalarReference) {
     std::mt19937_64 rng(13);
     for (const Modulus& q : test_moduli()) {
         const u64 qv = q.value();
-        // Inputs below 2^20, 2^50 (IFMA's bound) and 2^61, whatever q is.
-        for (int input_bits : {20, 50, 61}) {
+        // Inputs below 2^20, 2^32 (the AVX2 narrow path), 2^50 (IFMA's bound) and 2^61, whatever q
+        // is.
+        for (int input_bits : {20, 32, 50, 61}) {
             const u64 x_bound = u64{1} << input_bits;
             for (std::size_t n : {std::size_t{7}, std::size_t{64}, std::size_t{1000}}) {
                 for (std::size_t count :
