@@ -84,12 +84,13 @@ KeySwitchKey key_as_made(const Context& ctx, const KeySwitchKey& key) {
     KeySwitchKey made = key;
     if (key.permuted_for == 1) return made;
     const auto perm = galois_permutation(ctx, key.permuted_for);
+    std::vector<u64> held(ctx.n());
     for (auto* polys : {&made.b, &made.a}) {
         for (RnsPoly& p : *polys) {
             if (p.n != perm.size()) throw MismatchError("malformed key-switching key");
             for (std::size_t i = 0; i < p.limbs; ++i) {
                 u64* limb = p.limb(i);
-                const std::vector<u64> held(limb, limb + p.n);
+                std::copy(limb, limb + p.n, held.begin());
                 for (std::size_t k = 0; k < p.n; ++k) limb[k] = held[perm[k]];
             }
         }

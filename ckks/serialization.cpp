@@ -227,14 +227,22 @@ std::size_t read_slots(Reader& r, const Context& ctx) {
 // be saved as its seed). The first coefficients of every limb decide: an operation that changed
 // the polynomial changed them all, and expanding the whole seed again would double the cost of
 // saving a fresh ciphertext.
+// `permutation`: the poly is held permuted (KeySwitchKey::permuted_for); its coefficient k as made
+// is held at permutation[k].
 bool seed_matches(const Context& ctx, const math::Seed& seed, std::uint64_t stream_base,
-                  const RnsPoly& poly, int level) {
+                  const RnsPoly& poly, int level, const std::uint32_t* permutation = nullptr) {
     constexpr std::size_t kCheckedCoefficients = 32;
     const std::size_t count = std::min<std::size_t>(kCheckedCoefficients, poly.n);
+    u64 made[kCheckedCoefficients];
     for (std::size_t i = 0; i < poly.limbs; ++i) {
         const std::size_t index = detail::qp_index(ctx, level, i);
+        const u64* prefix = poly.limb(i);
+        if (permutation != nullptr) {
+            for (std::size_t k = 0; k < count; ++k) made[k] = prefix[permutation[k]];
+            prefix = made;
+        }
         math::Prng prng(seed, stream_base + index);
-        if (!math::uniform_prefix_matches(prng, ctx.qp()[index], poly.limb(i), count)) return false;
+        if (!math::uniform_prefix_matches(prng, ctx.qp()[index], prefix, count)) return false;
     }
     return true;
 }
@@ -297,10 +305,13 @@ KeySwitchKey read_switch_key(Reader& r, const Context& ctx, bool seeded, bool le
 
 bool switch_key_seed_valid(const Context& ctx, const KeySwitchKey& key) {
     if (!key.a_seed) return false;
-    if (key.permuted_for != 1) return switch_key_seed_valid(ctx, detail::key_as_made(ctx, key));
     const int level = key.max_level(ctx.p_count());
+    const std::vector<std::uint32_t> permutation =
+        key.permuted_for == 1 ? std::vector<std::uint32_t>{}
+                              : detail::galois_permutation(ctx, key.permuted_for);
     for (std::size_t d = 0; d < key.a.size(); ++d) {
-        if (!seed_matches(ctx, *key.a_seed, detail::kKeyStreamBase * (d + 1), key.a[d], level))
+        if (!seed_matches(ctx, *key.a_seed, detail::kKeyStreamBase * (d + 1), key.a[d], level,
+                          permutation.empty() ? nullptr : permutation.data()))
             return false;
     }
     return true;
